@@ -1,0 +1,53 @@
+import { isUtf8 } from 'node:buffer'
+import type { z } from 'zod'
+import { prepareEvent, type PreparedEvent } from './normalise.js'
+import { CloudTrailRecord } from './schema.js'
+
+const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1)
+const LATEST_EVENT_MS = Date.UTC(2100, 0, 1)
+
+export type DecodeResult = { ok: true; event: PreparedEvent } | { ok: false; reason: string }
+
+/**
+ * One framed JSON value to a stored event: a CloudTrail record, or an EventBridge envelope
+ * ("AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", …) carrying one in `detail`.
+ */
+export function decodeEvent(bytes: Buffer): DecodeResult {
+  if (!isUtf8(bytes)) return { ok: false, reason: 'invalid UTF-8' }
+  const text = bytes.toString('utf8')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    return { ok: false, reason: `invalid JSON: ${(err as Error).message}` }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'a CloudTrail record must be a JSON object' }
+  }
+
+  let candidate: unknown = value
+  let raw = text
+  if (isEnvelope(value)) {
+    candidate = value.detail
+    // The envelope's bytes are not the record's; the record is written back as its own JSON.
+    raw = JSON.stringify(value.detail)
+  }
+  const parsed = CloudTrailRecord.safeParse(candidate)
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error.issues) }
+  const eventTimeMs = Date.parse(parsed.data.eventTime)
+  if (!(eventTimeMs >= EARLIEST_EVENT_MS && eventTimeMs < LATEST_EVENT_MS)) {
+    return { ok: false, reason: 'eventTime: not a real date between 2000 and 2100' }
+  }
+  return { ok: true, event: prepareEvent(parsed.data, raw, eventTimeMs) }
+}
+
+function isEnvelope(value: object): value is { 'detail-type': unknown; detail: object } {
+  return 'detail-type' in value && 'detail' in value && typeof value.detail === 'object' && value.detail !== null
+}
+
+function describeIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`)
+    .join('; ')
+}

@@ -1,0 +1,83 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { JsonFramer, type Framed } from './framing.js'
+
+const INVICTUS = path.resolve(import.meta.dirname, '../../../shared/datasets/invictus-aws-dataset')
+
+function frame(input: Buffer | string, options: { lineDelimited?: boolean; chunkSize?: number; maxValueBytes?: number; maxDepth?: number } = {}): Framed[] {
+  const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input)
+  const framer = new JsonFramer({ maxValueBytes: options.maxValueBytes ?? 1 << 20, lineDelimited: options.lineDelimited ?? false, maxDepth: options.maxDepth })
+  const size = options.chunkSize ?? bytes.length
+  const out: Framed[] = []
+  for (let offset = 0; offset < bytes.length; offset += size) out.push(...framer.push(bytes.subarray(offset, offset + size)))
+  out.push(...framer.end())
+  return out
+}
+
+const values = (framed: Framed[]) => framed.filter((f) => f.kind === 'value').map((f) => f.bytes.toString())
+const rejects = (framed: Framed[]) => framed.flatMap((f) => (f.kind === 'reject' ? [f] : []))
+
+describe('JsonFramer', () => {
+  it('hands out each record of a real S3 log file as its original bytes, whatever the chunking', () => {
+    // invictus-ir/aws_dataset (MIT): a CloudTrail log file exactly as delivered to S3.
+    const file = readdirSync(INVICTUS).find((name) => name.endsWith('.json')) as string
+    const bytes = readFileSync(path.join(INVICTUS, file))
+    const expected = (JSON.parse(bytes.toString()) as { Records: unknown[] }).Records
+    const whole = values(frame(bytes))
+    expect(whole.map((v) => JSON.parse(v) as unknown)).toEqual(expected)
+    // Every value is a verbatim slice of the file.
+    for (const v of whole) expect(bytes.includes(v)).toBe(true)
+    for (const chunkSize of [1, 7, 64, 4096]) expect(values(frame(bytes, { chunkSize }))).toEqual(whole)
+  })
+
+  it('frames a single record, a top-level array, pretty-printed and concatenated documents', () => {
+    const record = '{"eventName":"A","n":{"x":[1,2]}}'
+    expect(values(frame(record))).toEqual([record])
+    expect(values(frame(`[${record}, {"eventName":"B"}]`))).toEqual([record, '{"eventName":"B"}'])
+    expect(values(frame(`{\n  "Records": [\n    ${record}\n  ]\n}\n${record}`))).toEqual([record, record])
+  })
+
+  it('keeps escaped quotes and backslashes inside strings, split at any byte', () => {
+    const record = String.raw`{"a":"quote \" and backslash \\","b":"\\\\\"}","Records":"not an array"}`
+    for (const chunkSize of [1, 2, 3, 5]) expect(values(frame(record, { chunkSize }))).toEqual([record])
+  })
+
+  it('recognises Records only as a key of the top-level object', () => {
+    const nested = '{"detail":{"Records":[{"a":1}]}}'
+    expect(values(frame(nested))).toEqual([nested])
+    const valueNotKey = '{"k":"Records","v":[{"a":1}]}'
+    expect(values(frame(valueNotKey))).toEqual([valueNotKey])
+  })
+
+  it('rejects one broken NDJSON line and carries on with the next', () => {
+    const input = '{"eventName":"A"}\n{"eventName": "B\n{"eventName":"C", \nnot json at all\n{"eventName":"D"}\n'
+    const framed = frame(input, { lineDelimited: true })
+    expect(values(framed)).toEqual(['{"eventName":"A"}', '{"eventName":"D"}'])
+    expect(rejects(framed).map((r) => r.location.line)).toEqual([2, 3, 4])
+    expect(rejects(framed)[2]?.reason).toBe('not JSON')
+  })
+
+  it('skips a value larger than the limit with bounded memory, keeping a prefix and the size', () => {
+    const big = `{"eventName":"${'x'.repeat(5_000_000)}"}`
+    const framed = frame(`${big}\n{"eventName":"after"}\n`, { lineDelimited: true, chunkSize: 65_536, maxValueBytes: 1 << 20 })
+    expect(values(framed)).toEqual(['{"eventName":"after"}'])
+    const [reject] = rejects(framed)
+    expect(reject?.reason).toMatch(/larger than 1048576 bytes/)
+    expect(reject?.size).toBe(big.length)
+    expect(reject?.prefix.length).toBe(64 * 1024)
+  })
+
+  it('rejects absurd nesting without recursion', () => {
+    const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
+    const framed = frame(`${deep}\n{"ok":1}`, { lineDelimited: true, maxDepth: 64 })
+    expect(rejects(framed)[0]?.reason).toMatch(/nested deeper than 64/)
+    expect(values(framed)).toEqual(['{"ok":1}'])
+  })
+
+  it('reports a truncated file', () => {
+    const framed = frame('{"Records":[{"eventName":"A"},{"eventName":"B"')
+    expect(values(framed)).toEqual(['{"eventName":"A"}'])
+    expect(rejects(framed)[0]?.reason).toMatch(/truncated/)
+  })
+})

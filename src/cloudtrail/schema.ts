@@ -1,0 +1,63 @@
+import { z } from 'zod'
+
+// CloudTrail sends `null` for many absent values; treat null and missing alike.
+const text = z.string().nullish()
+
+const SessionIssuer = z.looseObject({
+  type: text,
+  principalId: text,
+  arn: text,
+  accountId: text,
+  userName: text,
+})
+
+const SessionContext = z.looseObject({
+  sessionIssuer: SessionIssuer.nullish(),
+  attributes: z.looseObject({ creationDate: text, mfaAuthenticated: text }).nullish(),
+  webIdFederationData: z.looseObject({ federatedProvider: text }).nullish(),
+  sourceIdentity: text,
+  ec2RoleDelivery: text,
+})
+
+export const UserIdentity = z.looseObject({
+  type: text,
+  principalId: text,
+  arn: text,
+  accountId: text,
+  accessKeyId: text,
+  userName: text,
+  invokedBy: text,
+  identityProvider: text,
+  sessionContext: SessionContext.nullish(),
+})
+
+/**
+ * The fields trailwatch reads from a CloudTrail record. Everything else is kept untouched in the
+ * stored original JSON, so unknown fields, regions, services and event names all pass.
+ */
+export const CloudTrailRecord = z.looseObject({
+  eventVersion: text,
+  eventTime: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 timestamp' }),
+  eventName: z.string().min(1),
+  eventSource: z.string().min(1),
+  eventID: z.string().min(1).nullish(),
+  eventType: text,
+  eventCategory: text,
+  awsRegion: text,
+  sourceIPAddress: text,
+  userAgent: text,
+  errorCode: text,
+  errorMessage: text,
+  requestID: text,
+  readOnly: z.boolean().nullish(),
+  managementEvent: z.boolean().nullish(),
+  recipientAccountId: text,
+  vpcEndpointId: text,
+  sessionCredentialFromConsole: text,
+  userIdentity: UserIdentity.nullish(),
+  additionalEventData: z.unknown().optional(),
+  responseElements: z.unknown().optional(),
+})
+
+export type CloudTrailRecord = z.infer<typeof CloudTrailRecord>
+export type UserIdentity = z.infer<typeof UserIdentity>
