@@ -1,0 +1,118 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import type { Config } from '../config.js'
+import { StorageError, StoreLockedError, errorMessage } from '../errors.js'
+
+export interface Store {
+  client: ClickHouseClient
+  /** Where the data lives, for messages: the data directory or the server URL without credentials. */
+  location: string
+  embedded: boolean
+  close(): Promise<void>
+}
+
+interface OpenEmbedded {
+  client: ClickHouseClient
+  users: number
+}
+
+// The embedded engine binds one data directory per process: share one session per directory and database.
+const embeddedSessions = new Map<string, OpenEmbedded>()
+
+export function openStore(config: Pick<Config, 'dataDir' | 'clickhouse'>): Promise<Store> {
+  return config.clickhouse.url ? openServer(config.clickhouse) : openEmbedded(config.dataDir, config.clickhouse.database)
+}
+
+async function openServer(settings: Config['clickhouse']): Promise<Store> {
+  const url = new URL(settings.url ?? '')
+  url.username = ''
+  url.password = ''
+  const bootstrap = createClient({ url: settings.url, username: settings.user, password: settings.password })
+  try {
+    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${settings.database}` })
+  } catch (err) {
+    throw new StorageError(`cannot reach ClickHouse at ${url.origin}: ${errorMessage(err)}`, { cause: err })
+  } finally {
+    await bootstrap.close()
+  }
+  const client = createClient({
+    url: settings.url,
+    username: settings.user,
+    password: settings.password,
+    database: settings.database,
+  })
+  return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close() }
+}
+
+async function openEmbedded(dataDir: string, database: string): Promise<Store> {
+  const enginePath = path.join(dataDir, 'clickhouse')
+  const key = `${enginePath}\0${database}`
+  let session = embeddedSessions.get(key)
+  if (!session) {
+    mkdirSync(enginePath, { recursive: true })
+    assertNotLockedByAnotherProcess(enginePath, dataDir)
+    let client: ClickHouseClient
+    try {
+      // chdb builds against @clickhouse/client-common's copy of the same interface; only the typings differ.
+      const connection = createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
+      client = createClient({ connection })
+      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
+      // Each embedded session keeps its own current database, like a server connection's `database`.
+      await client.command({ query: `USE ${database}` })
+    } catch (err) {
+      throw new StorageError(`cannot open the embedded store in ${dataDir}: ${errorMessage(err)}`, { retriable: false, cause: err })
+    }
+    session = { client, users: 0 }
+    embeddedSessions.set(key, session)
+  }
+  session.users++
+  const opened = session
+  let closed = false
+  return {
+    client: opened.client,
+    location: dataDir,
+    embedded: true,
+    close: async () => {
+      if (closed) return
+      closed = true
+      if (--opened.users > 0) return
+      embeddedSessions.delete(key)
+      await opened.client.close()
+    },
+  }
+}
+
+/**
+ * The engine locks `status` in its directory; a second process would get a raw engine error
+ * (and the engine prints it on stderr). Name the process that holds the directory instead.
+ */
+function assertNotLockedByAnotherProcess(enginePath: string, dataDir: string): void {
+  const statusFile = path.join(enginePath, 'status')
+  if (!existsSync(statusFile)) return
+  const pid = Number(/^PID: (\d+)/m.exec(readFileSync(statusFile, 'utf8'))?.[1])
+  if (!Number.isInteger(pid) || pid === process.pid || !isAlive(pid)) return
+  const command = commandLineOf(pid)
+  throw new StoreLockedError(
+    `the data directory ${dataDir} is in use by process ${pid}${command ? ` (${command})` : ''}. ` +
+      'Stop that process, or point this command at another directory with --data-dir.',
+  )
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200)
+  } catch {
+    return ''
+  }
+}

@@ -1,0 +1,89 @@
+import type { Logger } from '../logger.js'
+import { StorageError } from '../errors.js'
+import type { Store } from './client.js'
+import { initial } from './migrations/0001-initial.js'
+
+export interface MigrationContext {
+  retentionDays: number
+}
+
+export interface Migration {
+  version: number
+  name: string
+  statements: (context: MigrationContext) => string[]
+}
+
+/** Every schema change, in order. Append only: a released migration never changes. */
+export const MIGRATIONS: readonly Migration[] = [initial]
+
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
+
+const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version UInt32,
+  name String,
+  applied_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree ORDER BY version`
+
+export interface MigrationReport {
+  from: number
+  to: number
+  applied: { version: number; name: string }[]
+}
+
+/**
+ * Brings the store to the schema this code knows, recording each step in `schema_migrations`.
+ * Refuses a store whose schema is newer than the code: an older binary must not write into it.
+ */
+export async function migrate(store: Store, context: MigrationContext, logger: Logger, now: Date = new Date()): Promise<MigrationReport> {
+  const { client } = store
+  await client.command({ query: LEDGER })
+  const result = await client.query({ query: 'SELECT max(version) AS version FROM schema_migrations', format: 'JSONEachRow' })
+  const [row] = await result.json<{ version: number | string }>()
+  const current = Number(row?.version ?? 0)
+  if (current > LATEST_VERSION) {
+    throw new StorageError(
+      `the store at ${store.location} has schema version ${current}, newer than this trailwatch knows (${LATEST_VERSION}); upgrade trailwatch`,
+      { retriable: false },
+    )
+  }
+
+  const applied: MigrationReport['applied'] = []
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue
+    for (const statement of migration.statements(context)) await client.command({ query: statement })
+    await client.insert({
+      table: 'schema_migrations',
+      values: [{ version: migration.version, name: migration.name, applied_at: now.getTime() }],
+      format: 'JSONEachRow',
+    })
+    logger.info({ version: migration.version, name: migration.name }, 'applied migration')
+    applied.push({ version: migration.version, name: migration.name })
+  }
+  await applyRetention(store, context.retentionDays)
+  return { from: current, to: Math.max(current, LATEST_VERSION), applied }
+}
+
+/**
+ * Retention is configuration, not schema: follow the configured number of days on every start.
+ * It counts from ingestion, so a backfill of last year's logs is kept as long as today's events.
+ */
+async function applyRetention(store: Store, days: number): Promise<void> {
+  for (const [table, column] of [
+    ['events', 'ingested_at'],
+    ['rejected_input', 'rejected_at'],
+  ] as const) {
+    const result = await store.client.query({
+      query: 'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}',
+      query_params: { table },
+      format: 'JSONEachRow',
+    })
+    const [row] = await result.json<{ engine_full: string }>()
+    const current = Number(/toIntervalDay\((\d+)\)/.exec(row?.engine_full ?? '')?.[1])
+    if (current === days) continue
+    await store.client.command({
+      query: `ALTER TABLE ${table} MODIFY TTL toDateTime(${column}) + toIntervalDay(${days})`,
+      // Old parts are cleaned by merges as usual; rewriting every part now could take hours.
+      clickhouse_settings: { materialize_ttl_after_modify: 0 },
+    })
+  }
+}
