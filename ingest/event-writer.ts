@@ -1,0 +1,161 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Store } from '../src/clickhouse/client.js'
+import { findStoredEventIds, insertEventLines, insertRejected, type RejectedInput } from '../src/clickhouse/events.js'
+import type { PreparedEvent } from '../src/cloudtrail/normalise.js'
+import { StorageError, errorMessage } from '../src/errors.js'
+import type { Logger } from '../src/logger.js'
+
+export interface WriterTotals {
+  /** Events new to the store. */
+  stored: number
+  /** Events the store already had, or that came twice. */
+  duplicate: number
+  rejected: number
+}
+
+export interface WriterOptions {
+  maxBatch: number
+  logger: Logger
+  /** Attempts per write when the store fails in a way that may pass; Infinity waits it out. */
+  maxAttempts?: number
+  retryDelayMs?: number
+  now?: () => number
+}
+
+export interface WrittenBatch {
+  stored: number
+  duplicate: number
+  rejected: number
+}
+
+// Errors that mean the data itself is unacceptable: trying again cannot help, splitting the batch can.
+const DATA_ERRORS = /CANNOT_PARSE|INCORRECT_DATA|TYPE_MISMATCH|TOO_LARGE|ILLEGAL|OUT_OF_RANGE|CANNOT_READ|TOO_DEEP/
+
+/**
+ * Collects prepared events into batches and writes them, one batch in flight while the next one
+ * fills. Every write first drops events the store already has, so re-reading input stores nothing
+ * twice, and resolves only once the store has acknowledged it. Input the store refuses is found by
+ * splitting the batch and goes to rejected input; it never blocks the rest.
+ */
+export class EventWriter {
+  readonly totals: WriterTotals = { stored: 0, duplicate: 0, rejected: 0 }
+
+  private events: PreparedEvent[] = []
+  private rejected: RejectedInput[] = []
+  private inFlight: Promise<unknown> = Promise.resolve()
+  private readonly maxAttempts: number
+  private readonly retryDelayMs: number
+  private readonly now: () => number
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: WriterOptions,
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 5
+    this.retryDelayMs = options.retryDelayMs ?? 500
+    this.now = options.now ?? Date.now
+  }
+
+  /** Returns a promise only when the caller must wait for room; most calls return at once. */
+  add(event: PreparedEvent): Promise<WrittenBatch> | undefined {
+    this.events.push(event)
+    return this.events.length >= this.options.maxBatch ? this.rotate() : undefined
+  }
+
+  reject(input: RejectedInput): Promise<WrittenBatch> | undefined {
+    this.rejected.push(input)
+    return this.rejected.length >= this.options.maxBatch ? this.rotate() : undefined
+  }
+
+  get pending(): number {
+    return this.events.length + this.rejected.length
+  }
+
+  /** Writes everything collected so far and waits until the store has it. */
+  async flush(): Promise<WrittenBatch> {
+    const written = await this.rotate()
+    await this.inFlight
+    return written
+  }
+
+  /**
+   * Starts writing the current batch once the previous one is done, and waits for the previous one:
+   * at most one batch is being written while the next is collected.
+   */
+  private async rotate(): Promise<WrittenBatch> {
+    const events = this.events
+    const rejected = this.rejected
+    this.events = []
+    this.rejected = []
+    const previous = this.inFlight
+    const current = previous.then(() => this.write(events, rejected))
+    // A failure surfaces to whoever waits on this batch; the chain itself must not stay rejected.
+    this.inFlight = current.catch(() => undefined)
+    await previous
+    return current
+  }
+
+  private async write(events: PreparedEvent[], rejected: RejectedInput[]): Promise<WrittenBatch> {
+    const unique = new Map<string, PreparedEvent>()
+    let from = Infinity
+    let to = -Infinity
+    for (const event of events) {
+      if (unique.has(event.eventId)) continue
+      unique.set(event.eventId, event)
+      if (event.eventTimeMs < from) from = event.eventTimeMs
+      if (event.eventTimeMs > to) to = event.eventTimeMs
+    }
+    let fresh = [...unique.values()]
+    if (fresh.length > 0) {
+      const known = await this.retrying('looking up stored events', () => findStoredEventIds(this.store, [...unique.keys()], from, to))
+      if (known.size > 0) fresh = fresh.filter((event) => !known.has(event.eventId))
+    }
+    const refused = await this.insert(fresh)
+    const allRejected = rejected.concat(refused)
+    await this.retrying('storing rejected input', () => insertRejected(this.store, allRejected, this.now()))
+
+    const written = { stored: fresh.length - refused.length, duplicate: events.length - fresh.length, rejected: allRejected.length }
+    this.totals.stored += written.stored
+    this.totals.duplicate += written.duplicate
+    this.totals.rejected += written.rejected
+    return written
+  }
+
+  /** Inserts the events; those the store refuses as data are returned as rejected input. */
+  private async insert(events: PreparedEvent[]): Promise<RejectedInput[]> {
+    if (events.length === 0) return []
+    try {
+      await this.retrying('inserting events', () => insertEventLines(this.store, events.map((event) => event.line)))
+      return []
+    } catch (err) {
+      if (!isDataError(err)) throw err
+      if (events.length === 1) {
+        const [event] = events as [PreparedEvent]
+        const bytes = Buffer.from(event.line)
+        return [{ source: 'store', location: `event ${event.eventId}`, reason: `the store refused this event: ${errorMessage(err)}`, bytes, size: bytes.length }]
+      }
+      const half = Math.ceil(events.length / 2)
+      return [...(await this.insert(events.slice(0, half))), ...(await this.insert(events.slice(half)))]
+    }
+  }
+
+  private async retrying<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation()
+      } catch (err) {
+        const retriable = !isDataError(err) && (!(err instanceof StorageError) || err.retriable)
+        if (!retriable || attempt >= this.maxAttempts) throw err
+        const delay = Math.min(this.retryDelayMs * 2 ** (attempt - 1), 30_000)
+        this.options.logger.warn({ attempt, delayMs: delay, err: errorMessage(err) }, `${what} failed; retrying`)
+        await sleep(delay)
+      }
+    }
+  }
+}
+
+function isDataError(err: unknown): boolean {
+  // The embedded engine raises the same error shape from its own copy of the client library: match by shape.
+  const cause: unknown = err instanceof StorageError ? err.cause : err
+  return typeof cause === 'object' && cause !== null && 'type' in cause && typeof cause.type === 'string' && DATA_ERRORS.test(cause.type)
+}

@@ -1,0 +1,70 @@
+import { createReadStream } from 'node:fs'
+import { open, readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { createGunzip } from 'node:zlib'
+
+export interface InputFile {
+  path: string
+  size: number
+  /** NDJSON: one document per line, so a broken line costs only itself. */
+  lineDelimited: boolean
+}
+
+const RECOGNISED = /\.(json|jsonl|ndjson)(\.gz)?$/i
+const LINE_DELIMITED = /\.(jsonl|ndjson)(\.gz)?$/i
+
+/**
+ * The files to read: named files whatever their name, and inside directories (recursively) the
+ * files named like CloudTrail input (.json, .jsonl, .ndjson, each optionally .gz), in path order.
+ */
+export async function listInputFiles(paths: string[]): Promise<InputFile[]> {
+  const files: InputFile[] = []
+  for (const given of paths) {
+    const info = await stat(given)
+    if (info.isDirectory()) await walk(given, files)
+    else files.push(describe(given, info.size))
+  }
+  return files
+}
+
+async function walk(directory: string, into: InputFile[]): Promise<void> {
+  const entries = await readdir(directory, { withFileTypes: true })
+  entries.sort((a, b) => a.name.localeCompare(b.name))
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue
+    const full = path.join(directory, entry.name)
+    if (entry.isDirectory()) await walk(full, into)
+    else if (entry.isFile() && RECOGNISED.test(entry.name)) into.push(describe(full, (await stat(full)).size))
+  }
+}
+
+function describe(file: string, size: number): InputFile {
+  // Absolute, so rejected input names the file whatever directory the command ran from.
+  return { path: path.resolve(file), size, lineDelimited: LINE_DELIMITED.test(file) }
+}
+
+export interface OpenedInput {
+  chunks: AsyncIterable<Buffer>
+  /** Bytes read from disk so far (compressed bytes for gzip), for progress. */
+  bytesRead: () => number
+}
+
+/**
+ * The file's decompressed bytes as a stream. Gzip is recognised by its magic bytes, not the name:
+ * downloads are often decompressed on the way but keep their `.gz`.
+ */
+export async function openInput(file: InputFile): Promise<OpenedInput> {
+  const handle = await open(file.path, 'r')
+  const magic = Buffer.alloc(2)
+  try {
+    await handle.read(magic, 0, 2, 0)
+  } finally {
+    await handle.close()
+  }
+  const raw = createReadStream(file.path, { highWaterMark: 256 * 1024 })
+  const bytesRead = () => raw.bytesRead
+  if (magic[0] !== 0x1f || magic[1] !== 0x8b) return { chunks: raw, bytesRead }
+  const gunzip = createGunzip()
+  raw.on('error', (err) => gunzip.destroy(err))
+  return { chunks: raw.pipe(gunzip), bytesRead }
+}

@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises'
+import { Command, InvalidArgumentError } from 'commander'
+import { insertCredentialReport } from '../clickhouse/credential-reports.js'
+import { parseCredentialReport } from '../credentials/credential-report.js'
+import { withCommonOptions, withContext, type CommonOptions } from './context.js'
+
+export function parseInstant(value: string): number {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected an ISO 8601 time such as 2026-11-27T09:00:00Z, got "${value}"`)
+  return ms
+}
+
+export function importCommand(): Command {
+  const credentialReport = withCommonOptions(new Command('credential-report'))
+    .description('store an IAM credential report (the CSV of `aws iam get-credential-report`)')
+    .argument('<file>', 'the CSV file')
+    .option('--generated-at <time>', 'when AWS generated the report (ISO 8601; default: now)', parseInstant)
+    .option('--json', 'print the result as one JSON object')
+    .action(async (file: string, options: CommonOptions & { generatedAt?: number; json?: boolean }) => {
+      const rows = parseCredentialReport(await readFile(file, 'utf8'))
+      await withContext(options, async ({ store }) => {
+        const now = Date.now()
+        const generatedAt = options.generatedAt ?? now
+        await insertCredentialReport(store, rows, generatedAt, now)
+        const accounts = [...new Set(rows.map((row) => row.account_id))]
+        const summary = { users: rows.length, accounts, generated_at: new Date(generatedAt).toISOString() }
+        console.log(options.json ? JSON.stringify(summary) : `stored ${rows.length} users of account(s) ${accounts.join(', ')}, generated at ${summary.generated_at}`)
+      })
+    })
+  return new Command('import').description('import data other than CloudTrail events').addCommand(credentialReport)
+}

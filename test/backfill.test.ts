@@ -1,0 +1,164 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { backfill } from '../ingest/backfill.js'
+import { DATASETS, INVICTUS, datasetRecord } from './helpers/datasets.js'
+import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
+
+const options = { maxBatch: 1000, maxRecordBytes: 1024 * 1024, logger: testLogger }
+
+let store: TestStore
+beforeEach(async () => {
+  store = await openTestStore()
+})
+afterEach(async () => {
+  await store.close()
+})
+
+describe('backfill of the real datasets', () => {
+  it('stores all 3,210 records once, and nothing more on a second run', async () => {
+    const first = await backfill(store, [DATASETS], options)
+    expect(first).toMatchObject({ files: 90, read: 3210, stored: 3210, duplicate: 0, rejected: 0 })
+
+    const second = await backfill(store, [DATASETS], options)
+    expect(second).toMatchObject({ read: 3210, stored: 0, duplicate: 3210, rejected: 0 })
+
+    const [counts] = await queryRows<{ rows: string; ids: string }>(store, 'SELECT count() AS rows, uniqExact(event_id) AS ids FROM events')
+    expect([Number(counts?.rows), Number(counts?.ids)]).toEqual([3210, 3210])
+  })
+
+  it('keeps each record byte for byte as CloudTrail wrote it', async () => {
+    await backfill(store, [INVICTUS], options)
+    const file = readdirSync(INVICTUS).sort()[0] as string
+    const bytes = readFileSync(path.join(INVICTUS, file), 'utf8')
+    const ids = (JSON.parse(bytes) as { Records: { eventID: string }[] }).Records.map((r) => r.eventID)
+    const rows = await queryRows<{ event_id: string; raw: string }>(store, 'SELECT event_id, raw FROM events WHERE event_id IN {ids:Array(String)}', { ids })
+    expect(rows).toHaveLength(ids.length)
+    for (const row of rows) {
+      expect(bytes.includes(row.raw)).toBe(true)
+      expect(JSON.parse(row.raw)).toEqual(datasetRecord(row.event_id))
+    }
+  })
+
+  it('stores who made each call in typed columns', async () => {
+    await backfill(store, [DATASETS], options)
+    const rows = await queryRows<Record<string, unknown>>(
+      store,
+      `SELECT event_id, event_name, principal_arn, actor_kind, session_name, source_ip, source_host, access_key_kind, mfa_authenticated, error_code
+       FROM events WHERE event_id IN {ids:Array(String)} ORDER BY event_id`,
+      { ids: ['2d9189b5-cb66-4363-8ecf-cfe1ecb40796', '8feee4c2-5e27-4857-8475-bfa7e7b6d791', 'ae9a706f-d8a4-4e50-9043-22b2a03f481c', 'aa8d0d50-f346-45dc-b6d7-8d208322ca9e'] },
+    )
+    expect(rows).toEqual([
+      // EC2 instance role, calling from the instance.
+      { event_id: '2d9189b5-cb66-4363-8ecf-cfe1ecb40796', event_name: 'UpdateInstanceInformation', principal_arn: 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-enumerate-role', actor_kind: 'automation', session_name: 'i-05c30218156bcc246', source_ip: '52.45.102.28', source_host: '', access_key_kind: 'temporary', mfa_authenticated: false, error_code: '' },
+      // bert-jan's console sign-in with MFA.
+      { event_id: '8feee4c2-5e27-4857-8475-bfa7e7b6d791', event_name: 'ConsoleLogin', principal_arn: 'arn:aws:iam::123837392027:user/bert-jan', actor_kind: 'human-console', session_name: '', source_ip: '10.8.8.10', source_host: '', access_key_kind: '', mfa_authenticated: true, error_code: '' },
+      // RDS assuming its role: AWS acting for the account.
+      { event_id: 'aa8d0d50-f346-45dc-b6d7-8d208322ca9e', event_name: 'AssumeRole', principal_arn: 'rds.amazonaws.com', actor_kind: 'aws-service', session_name: '', source_ip: null, source_host: 'rds.amazonaws.com', access_key_kind: '', mfa_authenticated: false, error_code: '' },
+      // One of the ~30 denied GetPasswordData calls of the Stratus run.
+      { event_id: 'ae9a706f-d8a4-4e50-9043-22b2a03f481c', event_name: 'GetPasswordData', principal_arn: 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-get-password-data-role', actor_kind: 'automation', session_name: 'aws-go-sdk-1688990082523310002', source_ip: '192.168.10.20', source_host: '', access_key_kind: 'temporary', mfa_authenticated: false, error_code: 'Client.UnauthorizedOperation' },
+    ])
+  })
+})
+
+describe('backfill of every shape and of bad input', () => {
+  const record = (id: string, extra: Record<string, unknown> = {}) => ({
+    eventVersion: '1.08',
+    eventTime: '2026-11-02T09:15:00Z',
+    eventSource: 'iam.amazonaws.com',
+    eventName: 'ListUsers',
+    eventID: id,
+    awsRegion: 'xx-nowhere-9',
+    sourceIPAddress: '203.0.113.7',
+    recipientAccountId: '111122223333',
+    userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', accountId: '111122223333', accessKeyId: 'AKIAEXAMPLE000000001' },
+    someFieldFromTheFuture: { kept: true },
+    ...extra,
+  })
+  const envelope = (detailType: string, detail: object) => ({ version: '0', id: 'x', 'detail-type': detailType, source: 'aws.iam', account: '111122223333', time: '2026-11-02T09:15:00Z', region: 'us-east-1', resources: [], detail })
+
+  function inputDirectory(): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    const line = (value: unknown) => `${JSON.stringify(value)}\n`
+    writeFileSync(path.join(dir, 'single.json'), JSON.stringify(record('single')))
+    writeFileSync(path.join(dir, 'array.json'), JSON.stringify([record('array-1'), record('array-2')]))
+    writeFileSync(path.join(dir, 's3-file.json.gz'), gzipSync(JSON.stringify({ Records: [record('s3-1'), record('s3-2')] })))
+    writeFileSync(
+      path.join(dir, 'eventbridge.ndjson.gz'),
+      gzipSync(line(envelope('AWS API Call via CloudTrail', record('eb-api'))) + line(envelope('AWS Console Sign In via CloudTrail', record('eb-signin', { eventSource: 'signin.amazonaws.com', eventName: 'ConsoleLogin' })))),
+    )
+    const { eventTime: _time, ...noTime } = record('no-time')
+    const { eventName: _name, ...noName } = record('no-name')
+    const { eventSource: _source, ...noSource } = record('no-source')
+    const nested = `{"eventID":"deep","eventTime":"2026-11-02T09:15:00Z","eventName":"X","eventSource":"y","requestParameters":${'['.repeat(5000)}${']'.repeat(5000)}}`
+    const lines = [
+      line(record('good-1')),
+      '{"eventID": "broken", "eventName": \n',
+      line(noTime),
+      line(noName),
+      line(noSource),
+      line(record('wrong-type', { eventName: 42 })),
+      line(record('wrong-identity', { userIdentity: 'alice' })),
+      line(record('bad-time', { eventTime: 'yesterday' })),
+      `${nested}\n`,
+      line(record('huge', { requestParameters: { blob: 'x'.repeat(50 * 1024 * 1024) } })),
+      line(record('good-2')),
+    ]
+    const invalidUtf8 = Buffer.concat([Buffer.from('{"eventID":"latin1","eventTime":"2026-11-02T09:15:00Z","eventName":"X","eventSource":"y","userAgent":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')])
+    writeFileSync(path.join(dir, 'mixed.jsonl'), Buffer.concat([Buffer.from(lines.join('')), invalidUtf8, Buffer.from(line(record('good-3')))]))
+    writeFileSync(path.join(dir, 'corrupt.json.gz'), gzipSync(JSON.stringify([record('before-corruption')])).subarray(0, 30))
+    writeFileSync(path.join(dir, 'notes.txt'), 'not CloudTrail, and not named like it: never read')
+    return dir
+  }
+
+  it('stores every good record and rejects each bad one with its reason and location', async () => {
+    const dir = inputDirectory()
+    const summary = await backfill(store, [dir], options)
+
+    const stored = await queryRows<{ event_id: string; aws_region: string; raw: string }>(store, 'SELECT event_id, aws_region, raw FROM events ORDER BY event_id')
+    expect(stored.map((r) => r.event_id)).toEqual(['array-1', 'array-2', 'eb-api', 'eb-signin', 'good-1', 'good-2', 'good-3', 's3-1', 's3-2', 'single'])
+    // Unknown regions and fields are accepted and kept.
+    expect(stored[0]?.aws_region).toBe('xx-nowhere-9')
+    expect(JSON.parse(stored[0]?.raw ?? '{}')).toMatchObject({ someFieldFromTheFuture: { kept: true } })
+
+    const rejected = await queryRows<{ source: string; location: string; reason: string; size_bytes: string; truncated: boolean; raw_length: string }>(
+      store,
+      'SELECT source, location, reason, size_bytes, truncated, length(raw) AS raw_length FROM rejected_input FINAL ORDER BY source, toUInt32OrZero(extract(location, \'line (\\\\d+)\'))',
+    )
+    const mixed = path.join(dir, 'mixed.jsonl')
+    expect(rejected.map((r) => [path.basename(r.source), r.location, r.reason])).toEqual([
+      ['corrupt.json.gz', 'rest of file', expect.stringMatching(/cannot read the file: unexpected end of file/)],
+      ['mixed.jsonl', 'line 2', expect.stringMatching(/line ends inside a JSON value/)],
+      ['mixed.jsonl', 'line 3', expect.stringMatching(/^eventTime: /)],
+      ['mixed.jsonl', 'line 4', expect.stringMatching(/^eventName: /)],
+      ['mixed.jsonl', 'line 5', expect.stringMatching(/^eventSource: /)],
+      ['mixed.jsonl', 'line 6', expect.stringMatching(/^eventName: .*expected string/)],
+      ['mixed.jsonl', 'line 7', expect.stringMatching(/^userIdentity: .*expected object/)],
+      ['mixed.jsonl', 'line 8', 'eventTime: expected an ISO 8601 timestamp'],
+      ['mixed.jsonl', 'line 9', 'value is nested deeper than 64 levels'],
+      ['mixed.jsonl', 'line 10', expect.stringMatching(/^value is larger than 1048576 bytes/)],
+      ['mixed.jsonl', 'line 12', 'invalid UTF-8'],
+    ])
+    expect(rejected.every((r) => r.source === mixed || r.source.endsWith('corrupt.json.gz'))).toBe(true)
+
+    // The 50 MB line: its size is recorded, a prefix is kept, the rest was never held in memory.
+    const huge = rejected.find((r) => r.location === 'line 10')
+    expect(Number(huge?.size_bytes)).toBeGreaterThan(50 * 1024 * 1024)
+    expect(huge?.truncated).toBe(true)
+    expect(Number(huge?.raw_length)).toBe(64 * 1024)
+
+    // The invalid UTF-8 is kept byte for byte.
+    const [latin1] = await queryRows<{ hex: string }>(store, "SELECT hex(raw) AS hex FROM rejected_input FINAL WHERE location = 'line 12'")
+    expect(latin1?.hex).toContain('636166E922') // c a f 0xE9 "
+
+    expect(summary).toMatchObject({ files: 6, stored: 10, duplicate: 0, rejected: 11, read: 21 })
+  })
+
+  it('drops a record repeated within one run and counts it as duplicate', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    writeFileSync(path.join(dir, 'twice.json'), JSON.stringify([record('same'), record('same'), record('other')]))
+    expect(await backfill(store, [dir], options)).toMatchObject({ read: 3, stored: 2, duplicate: 1 })
+  })
+})

@@ -1,0 +1,34 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { openStore, type Store } from '../../src/clickhouse/client.js'
+import { migrate } from '../../src/clickhouse/migrations.js'
+import { createLogger } from '../../src/logger.js'
+
+export const testLogger = createLogger('silent')
+
+// The embedded engine binds one directory per process, and every test file runs in its own process.
+let processDataDir: string | undefined
+
+export function testDataDir(): string {
+  processDataDir ??= mkdtempSync(path.join(tmpdir(), 'trailwatch-test-'))
+  return processDataDir
+}
+
+export interface TestStore extends Store {
+  database: string
+}
+
+/** A store in a database of its own, migrated, on the real engine. */
+export async function openTestStore(options: { retentionDays?: number } = {}): Promise<TestStore> {
+  const database = `test_${randomBytes(6).toString('hex')}`
+  const store = await openStore({ dataDir: testDataDir(), clickhouse: { url: undefined, user: 'default', password: '', database } })
+  await migrate(store, { retentionDays: options.retentionDays ?? 400 }, testLogger)
+  return { ...store, database }
+}
+
+export async function queryRows<T>(store: Store, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+  const result = await store.client.query({ query, query_params: params, format: 'JSONEachRow' })
+  return result.json<T>()
+}
