@@ -22,12 +22,6 @@ export interface WriterOptions {
   now?: () => number
 }
 
-export interface WrittenBatch {
-  stored: number
-  duplicate: number
-  rejected: number
-}
-
 // Errors that mean the data itself is unacceptable: trying again cannot help, splitting the batch can.
 const DATA_ERRORS = /CANNOT_PARSE|INCORRECT_DATA|TYPE_MISMATCH|TOO_LARGE|ILLEGAL|OUT_OF_RANGE|CANNOT_READ|TOO_DEEP/
 
@@ -42,7 +36,7 @@ export class EventWriter {
 
   private events: PreparedEvent[] = []
   private rejected: RejectedInput[] = []
-  private inFlight: Promise<unknown> = Promise.resolve()
+  private inFlight: Promise<void> = Promise.resolve()
   private readonly maxAttempts: number
   private readonly retryDelayMs: number
   private readonly now: () => number
@@ -57,12 +51,12 @@ export class EventWriter {
   }
 
   /** Returns a promise only when the caller must wait for room; most calls return at once. */
-  add(event: PreparedEvent): Promise<WrittenBatch> | undefined {
+  add(event: PreparedEvent): Promise<void> | undefined {
     this.events.push(event)
     return this.events.length >= this.options.maxBatch ? this.rotate() : undefined
   }
 
-  reject(input: RejectedInput): Promise<WrittenBatch> | undefined {
+  reject(input: RejectedInput): Promise<void> | undefined {
     this.rejected.push(input)
     return this.rejected.length >= this.options.maxBatch ? this.rotate() : undefined
   }
@@ -72,30 +66,29 @@ export class EventWriter {
   }
 
   /** Writes everything collected so far and waits until the store has it. */
-  async flush(): Promise<WrittenBatch> {
-    const written = await this.rotate()
+  async flush(): Promise<void> {
+    await this.rotate()
     await this.inFlight
-    return written
   }
 
   /**
-   * Starts writing the current batch once the previous one is done, and waits for the previous one:
-   * at most one batch is being written while the next is collected.
+   * Starts writing the current batch once the previous one is done, and waits only for the previous
+   * one: at most one batch is being written while the next is collected.
    */
-  private async rotate(): Promise<WrittenBatch> {
+  private async rotate(): Promise<void> {
     const events = this.events
     const rejected = this.rejected
     this.events = []
     this.rejected = []
     const previous = this.inFlight
     const current = previous.then(() => this.write(events, rejected))
-    // A failure surfaces to whoever waits on this batch; the chain itself must not stay rejected.
-    this.inFlight = current.catch(() => undefined)
+    // A failure surfaces to whoever waits next; until then it must not count as unhandled.
+    current.catch(() => undefined)
+    this.inFlight = current
     await previous
-    return current
   }
 
-  private async write(events: PreparedEvent[], rejected: RejectedInput[]): Promise<WrittenBatch> {
+  private async write(events: PreparedEvent[], rejected: RejectedInput[]): Promise<void> {
     const unique = new Map<string, PreparedEvent>()
     let from = Infinity
     let to = -Infinity
@@ -114,11 +107,9 @@ export class EventWriter {
     const allRejected = rejected.concat(refused)
     await this.retrying('storing rejected input', () => insertRejected(this.store, allRejected, this.now()))
 
-    const written = { stored: fresh.length - refused.length, duplicate: events.length - fresh.length, rejected: allRejected.length }
-    this.totals.stored += written.stored
-    this.totals.duplicate += written.duplicate
-    this.totals.rejected += written.rejected
-    return written
+    this.totals.stored += fresh.length - refused.length
+    this.totals.duplicate += events.length - fresh.length
+    this.totals.rejected += allRejected.length
   }
 
   /** Inserts the events; those the store refuses as data are returned as rejected input. */

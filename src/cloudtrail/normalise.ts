@@ -2,26 +2,62 @@ import { createHash } from 'node:crypto'
 import { normaliseIdentity } from './identity.js'
 import type { CloudTrailRecord } from './schema.js'
 
-/** One row of the `events` table, ready to be written as a JSONEachRow line. */
+/** The columns of `events` that ingest writes, in the order of each prepared line. */
+export const EVENT_COLUMNS = [
+  'event_id',
+  'event_time',
+  'event_name',
+  'event_source',
+  'event_type',
+  'event_category',
+  'event_version',
+  'account_id',
+  'aws_region',
+  'principal_arn',
+  'principal_type',
+  'principal_account_id',
+  'user_name',
+  'session_name',
+  'actor_kind',
+  'invoked_by',
+  'access_key_id',
+  'access_key_kind',
+  'mfa_authenticated',
+  'console_session',
+  'source_ip',
+  'source_host',
+  'user_agent',
+  'error_code',
+  'error_message',
+  'read_only',
+  'management_event',
+  'request_id',
+  'vpc_endpoint_id',
+  'raw',
+] as const
+
+type EventRow = Record<(typeof EVENT_COLUMNS)[number], string | boolean | null>
+
+/** One row of the `events` table, ready to be written. */
 export interface PreparedEvent {
   eventId: string
   eventTimeMs: number
-  /** The JSONEachRow line, with the original record spliced in verbatim as `raw`. */
+  /** A TabSeparated line holding EVENT_COLUMNS, the original record verbatim in `raw`. */
   line: string
 }
 
 /**
- * Builds the events row. The typed columns are serialised with JSON.stringify; the original record
- * is appended as a JSON object rather than an escaped string, which ClickHouse stores as its text
- * (input_format_json_read_objects_as_strings): no second escaping pass over the largest field.
+ * Builds the events row as a TabSeparated line: the format the engine reads fastest among those it
+ * accepts as text, and the original record needs escaping only where it holds a backslash, tab or
+ * newline, which a native search finds quickly.
  */
 export function prepareEvent(record: CloudTrailRecord, raw: string, eventTimeMs: number): PreparedEvent {
   const who = normaliseIdentity(record)
   const eventId = record.eventID ?? syntheticEventId(raw)
-  const columns = {
+  const row: EventRow = {
     event_id: eventId,
     // JavaScript and ClickHouse must agree on the instant: store the one computed here.
-    event_time: new Date(eventTimeMs).toISOString(),
+    event_time: clickHouseTime(eventTimeMs),
     event_name: record.eventName,
     event_source: record.eventSource,
     event_type: record.eventType ?? '',
@@ -49,9 +85,25 @@ export function prepareEvent(record: CloudTrailRecord, raw: string, eventTimeMs:
     management_event: record.managementEvent ?? null,
     request_id: record.requestID ?? '',
     vpc_endpoint_id: record.vpcEndpointId ?? '',
+    raw,
   }
-  const head = JSON.stringify(columns)
-  return { eventId, eventTimeMs, line: `${head.slice(0, -1)},"raw":${raw}}\n` }
+  return { eventId, eventTimeMs, line: `${EVENT_COLUMNS.map((column) => tsvCell(row[column])).join('\t')}\n` }
+}
+
+/** `YYYY-MM-DD hh:mm:ss.sss` in UTC, the engine's own text form of DateTime64(3). */
+export function clickHouseTime(ms: number): string {
+  const iso = new Date(ms).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+}
+
+const TSV_SPECIAL = /[\\\t\n\r]/
+const TSV_SPECIAL_ALL = /[\\\t\n\r]/g
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+function tsvCell(value: string | boolean | null): string {
+  if (value === null) return '\\N'
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c] ?? c) : value
 }
 
 /** CloudTrail always sends an eventID; for hand-made input, the same bytes get the same id. */
