@@ -1,0 +1,96 @@
+// Backfill throughput against a JSON.parse-only pass over the same bytes, measured in the same run.
+//   npm run bench:backfill [-- --records 200000 --per-file 1000 --batch 10000]
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { backfill } from '../ingest/backfill.js'
+import { openStore } from '../src/clickhouse/client.js'
+import { migrate } from '../src/clickhouse/migrations.js'
+import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { JsonFramer } from '../src/cloudtrail/framing.js'
+import { createLogger } from '../src/logger.js'
+import { syntheticRecords } from '../src/simulate/records.js'
+
+const { values } = parseArgs({ options: { records: { type: 'string', default: '200000' }, 'per-file': { type: 'string', default: '1000' }, batch: { type: 'string', default: '10000' } } })
+const total = Number(values.records)
+const perFile = Number(values['per-file'])
+const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-bench-'))
+const inputDir = path.join(work, 'input')
+const logger = createLogger('warn')
+
+function generate(): { bytes: number } {
+  let bytes = 0
+  let batch: string[] = []
+  let file = 0
+  const flush = () => {
+    const text = `{"Records":[${batch.join(',')}]}`
+    bytes += text.length
+    writeFileSync(path.join(inputDir, `${String(file++).padStart(5, '0')}.json`), text)
+    batch = []
+  }
+  mkdirSync(inputDir)
+  for (const record of syntheticRecords({ count: total, seed: 7, startMs: Date.UTC(2026, 9, 1), stepMs: 1_000 })) {
+    batch.push(JSON.stringify(record))
+    if (batch.length === perFile) flush()
+  }
+  if (batch.length > 0) flush()
+  return { bytes }
+}
+
+function files(): string[] {
+  return readdirSync(inputDir).sort().map((name) => path.join(inputDir, name))
+}
+
+function timed<T>(body: () => T): { result: T; seconds: number } {
+  const started = performance.now()
+  const result = body()
+  return { result, seconds: (performance.now() - started) / 1000 }
+}
+
+function parseOnly(): number {
+  let count = 0
+  for (const file of files()) count += (JSON.parse(readFileSync(file, 'utf8')) as { Records: unknown[] }).Records.length
+  return count
+}
+
+function frameAndDecode(): number {
+  let count = 0
+  for (const file of files()) {
+    const framer = new JsonFramer({ maxValueBytes: 1 << 20, lineDelimited: false })
+    for (const item of framer.push(readFileSync(file))) if (item.kind === 'value' && decodeEvent(item.bytes).ok) count++
+  }
+  return count
+}
+
+const line = (label: string, count: number, seconds: number, megabytes: number) => { console.log(`${label.padEnd(34)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(2)} s)`); }
+
+const main = async () => {
+  const { bytes } = generate()
+  const megabytes = bytes / 1024 / 1024
+  console.log(`${total} synthetic records in ${files().length} S3-style log files, ${megabytes.toFixed(0)} MB, ${Math.round(bytes / total)} bytes per record on average\n`)
+
+  // Warm the page cache and the JIT for every pass alike.
+  parseOnly()
+  frameAndDecode()
+
+  const parse = timed(parseOnly)
+  line('JSON.parse only (baseline)', parse.result, parse.seconds, megabytes)
+  const decode = timed(frameAndDecode)
+  line('frame + validate + normalise', decode.result, decode.seconds, megabytes)
+
+  const store = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench' } })
+  await migrate(store, { retentionDays: 400 }, logger)
+  const options = { maxBatch: Number(values.batch), maxRecordBytes: 1 << 20, logger }
+  const first = await backfill(store, [inputDir], options)
+  line('backfill into the embedded store', first.stored, first.seconds, megabytes)
+  const again = await backfill(store, [inputDir], options)
+  line('backfill again (all duplicates)', again.duplicate, again.seconds, megabytes)
+  await store.close()
+
+  const ratio = first.stored / first.seconds / (parse.result / parse.seconds)
+  console.log(`\nbackfill / JSON.parse-only: ${(ratio * 100).toFixed(0)}%`)
+  rmSync(work, { recursive: true, force: true })
+}
+
+await main()
