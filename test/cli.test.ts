@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { runCli } from './helpers/cli.js'
+
+const freshDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `trailwatch-${prefix}-`))
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures')
+
+describe('trailwatch command line', () => {
+  it('has --help on every command', async () => {
+    for (const command of [[], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate']]) {
+      const { code, stdout } = await runCli([...command, '--help'])
+      expect(code).toBe(0)
+      expect(stdout).toContain(`Usage: trailwatch ${command.join(' ')}`.trim())
+    }
+  })
+
+  it('backfills with a JSON summary, says through its exit code what was rejected, and stores nothing twice', async () => {
+    const dataDir = freshDir('data')
+    const input = freshDir('input')
+    const good = { eventID: 'cli-1', eventTime: '2026-11-02T09:15:00Z', eventName: 'ListUsers', eventSource: 'iam.amazonaws.com', recipientAccountId: '111122223333' }
+    writeFileSync(path.join(input, 'events.jsonl'), `${JSON.stringify(good)}\n{"eventID":"no-name"}\n`)
+
+    const first = await runCli(['backfill', input, '--json', '--data-dir', dataDir])
+    expect(first.code).toBe(2)
+    expect(JSON.parse(first.stdout)).toMatchObject({ files: 1, read: 2, stored: 1, duplicate: 0, rejected: 1 })
+
+    const second = await runCli(['backfill', input, '--json', '--data-dir', dataDir])
+    expect(JSON.parse(second.stdout)).toMatchObject({ stored: 0, duplicate: 1 })
+
+    const query = await runCli(['query', 'SELECT * FROM (SELECT event_id, event_name FROM events UNION ALL SELECT location, reason FROM rejected_input FINAL) ORDER BY 1', '--json', '--data-dir', dataDir])
+    expect(query.code).toBe(0)
+    expect(query.stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+      { event_id: 'cli-1', event_name: 'ListUsers' },
+      { event_id: 'line 2', event_name: expect.stringMatching(/^eventTime: /) as unknown },
+    ])
+  })
+
+  it('prints a table for people', async () => {
+    const { code, stdout } = await runCli(['query', "SELECT 'hello' AS greeting", '--data-dir', freshDir('data')])
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/greeting[\s\S]*hello/)
+  })
+
+  it('imports a credential report', async () => {
+    const dataDir = freshDir('data')
+    const imported = await runCli(['import', 'credential-report', path.join(FIXTURES, 'credential-report.csv'), '--generated-at', '2026-11-27T06:30:00Z', '--json', '--data-dir', dataDir])
+    expect(imported.code).toBe(0)
+    expect(JSON.parse(imported.stdout)).toEqual({ users: 4, accounts: ['111122223333'], generated_at: '2026-11-27T06:30:00.000Z' })
+    const bad = await runCli(['import', 'credential-report', path.join(FIXTURES, 'credential-report.csv'), '--generated-at', 'someday', '--data-dir', dataDir])
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/expected an ISO 8601 time/)
+  })
+
+  it('names the setting that is wrong, and never its value', async () => {
+    const { code, stderr } = await runCli(['query', 'SELECT 1', '--data-dir', freshDir('data')], { env: { INGEST_MAX_BATCH: 'lots', CLICKHOUSE_URL: 'hunter2' } })
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/INGEST_MAX_BATCH: expected a number of events/)
+    expect(stderr).toMatch(/CLICKHOUSE_URL: expected a URL/)
+    expect(stderr).not.toContain('hunter2')
+  })
+
+  it('says which process holds the data directory instead of the engine lock error', async () => {
+    const dataDir = freshDir('data')
+    const holder = spawn(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, 'helpers/hold-store.ts'), dataDir], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      await once(holder.stdout, 'data')
+      const { code, stderr } = await runCli(['query', 'SELECT 1', '--data-dir', dataDir])
+      expect(code).toBe(1)
+      expect(stderr).toContain(`is in use by process ${String(holder.pid)}`)
+      expect(stderr).not.toMatch(/Cannot lock file|DB::Exception/)
+    } finally {
+      holder.stdin.end()
+      await once(holder, 'exit')
+    }
+  })
+})

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { EventWriter } from '../ingest/event-writer.js'
+import type { Store } from '../src/clickhouse/client.js'
+import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
+import { LATEST_VERSION, migrate } from '../src/clickhouse/migrations.js'
+import { decodeEvent } from '../src/cloudtrail/decode.js'
+import type { PreparedEvent } from '../src/cloudtrail/normalise.js'
+import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
+
+const opened: TestStore[] = []
+async function freshStore(options: { retentionDays?: number } = {}): Promise<TestStore> {
+  const store = await openTestStore(options)
+  opened.push(store)
+  return store
+}
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close()
+})
+
+function event(id: string): PreparedEvent {
+  const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: id, eventTime: '2026-11-02T09:15:00Z', eventName: 'ListUsers', eventSource: 'iam.amazonaws.com', recipientAccountId: '111122223333' })))
+  if (!decoded.ok) throw new Error(decoded.reason)
+  return decoded.event
+}
+
+/** The real store, with its insert failing while `failures` lasts: fault injection at the storage boundary. */
+function failingInserts(store: Store, failures: { remaining: number }): Store {
+  const client = new Proxy(store.client, {
+    get(target, property, receiver) {
+      if (property === 'exec') {
+        return (params: Parameters<ClickHouseClient['exec']>[0]) => {
+          if (failures.remaining > 0 && params.query.startsWith('INSERT INTO events')) {
+            failures.remaining--
+            return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123'))
+          }
+          return target.exec(params)
+        }
+      }
+      return Reflect.get(target, property, receiver) as unknown
+    },
+  })
+  return { ...store, client }
+}
+
+describe('migrations', () => {
+  it('records each version applied, and applies nothing twice', async () => {
+    const store = await freshStore()
+    const rows = await queryRows<{ version: number | string }>(store, 'SELECT version FROM schema_migrations FINAL ORDER BY version')
+    expect(rows.map((r) => Number(r.version))).toEqual([LATEST_VERSION])
+    const again = await migrate(store, { retentionDays: 400 }, testLogger)
+    expect(again).toEqual({ from: LATEST_VERSION, to: LATEST_VERSION, applied: [] })
+  })
+
+  it('refuses a store whose schema is newer than the code', async () => {
+    const store = await freshStore()
+    await store.client.insert({ table: 'schema_migrations', values: [{ version: LATEST_VERSION + 1, name: 'from the future', applied_at: Date.now() }], format: 'JSONEachRow' })
+    await expect(migrate(store, { retentionDays: 400 }, testLogger)).rejects.toThrow(/schema version 2, newer than this trailwatch knows \(1\); upgrade trailwatch/)
+  })
+
+  it('follows the configured retention', async () => {
+    const store = await freshStore({ retentionDays: 30 })
+    const ttl = async () => (await queryRows<{ engine_full: string }>(store, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'"))[0]?.engine_full
+    expect(await ttl()).toMatch(/toIntervalDay\(30\)/)
+    await migrate(store, { retentionDays: 90 }, testLogger)
+    expect(await ttl()).toMatch(/toIntervalDay\(90\)/)
+  })
+})
+
+describe('EventWriter', () => {
+  it('waits out a store that refuses connections, then stores everything once', async () => {
+    const store = await freshStore()
+    const failures = { remaining: 3 }
+    const writer = new EventWriter(failingInserts(store, failures), { maxBatch: 2, logger: testLogger, retryDelayMs: 10 })
+    for (const id of ['a', 'b', 'c', 'd', 'e']) await writer.add(event(id))
+    await writer.flush()
+    expect(failures.remaining).toBe(0)
+    expect(writer.totals).toEqual({ stored: 5, duplicate: 0, rejected: 0 })
+    const rows = await queryRows<{ event_id: string }>(store, 'SELECT event_id FROM events ORDER BY event_id')
+    expect(rows.map((r) => r.event_id)).toEqual(['a', 'b', 'c', 'd', 'e'])
+  })
+
+  it('gives up after its attempts with a retriable storage error, and does not count the batch', async () => {
+    const store = await freshStore()
+    const writer = new EventWriter(failingInserts(store, { remaining: 100 }), { maxBatch: 10, logger: testLogger, maxAttempts: 3, retryDelayMs: 5 })
+    await writer.add(event('lost-if-acknowledged'))
+    const failure = writer.flush()
+    await expect(failure).rejects.toThrow(/ECONNREFUSED/)
+    expect(writer.totals.stored).toBe(0)
+  })
+
+  it('finds the one row the store refuses, dead-letters it, and stores the rest', async () => {
+    const store = await freshStore()
+    const writer = new EventWriter(store, { maxBatch: 100, logger: testLogger })
+    const good = ['g1', 'g2', 'g3', 'g4', 'g5'].map(event)
+    // A line whose time column the engine cannot read: something validation let through.
+    const refused = { ...event('refused'), line: event('refused').line.replace('2026-11-02 09:15:00.000', 'not a time') }
+    for (const e of [...good.slice(0, 3), refused, ...good.slice(3)]) await writer.add(e)
+    await writer.flush()
+    expect(writer.totals).toEqual({ stored: 5, duplicate: 0, rejected: 1 })
+    const [dead] = await queryRows<{ location: string; reason: string }>(store, 'SELECT location, reason FROM rejected_input')
+    expect(dead?.location).toBe('event refused')
+    expect(dead?.reason).toMatch(/^the store refused this event: /)
+    expect(dead?.reason).not.toContain('ListUsers')
+  })
+})
+
+describe('credential reports', () => {
+  it('stores a report row by row, and a second import of the same snapshot replaces it', async () => {
+    const store = await freshStore()
+    const rows = parseCredentialReport(readFileSync(path.resolve(import.meta.dirname, 'fixtures/credential-report.csv'), 'utf8'))
+    const generated = Date.parse('2026-11-27T06:30:00Z')
+    await insertCredentialReport(store, rows, generated, Date.parse('2026-11-27T07:00:00Z'))
+    await insertCredentialReport(store, rows, generated, Date.parse('2026-11-27T07:05:00Z'))
+    const stored = await queryRows<Record<string, unknown>>(
+      store,
+      `SELECT user, password_enabled, toString(password_last_used) AS password_last_used, access_key_2_active,
+              toString(access_key_2_last_used_date) AS key_2_used, access_key_1_last_used_service
+       FROM credential_reports FINAL ORDER BY user`,
+    )
+    expect(stored).toEqual([
+      { user: '<root_account>', password_enabled: null, password_last_used: '2026-10-02 08:11:00', access_key_2_active: false, key_2_used: null, access_key_1_last_used_service: '' },
+      { user: 'alice', password_enabled: true, password_last_used: '2026-11-20 07:45:00', access_key_2_active: false, key_2_used: null, access_key_1_last_used_service: 's3' },
+      { user: 'bob', password_enabled: true, password_last_used: null, access_key_2_active: false, key_2_used: null, access_key_1_last_used_service: '' },
+      { user: 'ci-deploy', password_enabled: false, password_last_used: null, access_key_2_active: true, key_2_used: null, access_key_1_last_used_service: 'cloudformation' },
+    ])
+  })
+})
