@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { backfill } from '../ingest/backfill.js'
-import { openStore } from '../src/clickhouse/client.js'
+import { openStore, type Store } from '../src/clickhouse/client.js'
+import { insertEventLines } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { JsonFramer } from '../src/cloudtrail/framing.js'
@@ -54,13 +55,24 @@ function parseOnly(): number {
   return count
 }
 
-function frameAndDecode(): number {
-  let count = 0
+function frameAndDecode(): string[] {
+  const lines: string[] = []
   for (const file of files()) {
     const framer = new JsonFramer({ maxValueBytes: 1 << 20, lineDelimited: false })
-    for (const item of framer.push(readFileSync(file))) if (item.kind === 'value' && decodeEvent(item.bytes).ok) count++
+    for (const item of framer.push(readFileSync(file))) {
+      if (item.kind !== 'value') continue
+      const decoded = decodeEvent(item.bytes)
+      if (decoded.ok) lines.push(decoded.event.line)
+    }
   }
-  return count
+  return lines
+}
+
+/** The engine alone: the same rows, prepared beforehand, inserted batch by batch. */
+async function insertOnly(store: Store, lines: string[], batch: number): Promise<number> {
+  const started = performance.now()
+  for (let i = 0; i < lines.length; i += batch) await insertEventLines(store, lines.slice(i, i + batch))
+  return (performance.now() - started) / 1000
 }
 
 const line = (label: string, count: number, seconds: number, megabytes: number) => { console.log(`${label.padEnd(34)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(2)} s)`); }
@@ -77,7 +89,7 @@ const main = async () => {
   const parse = timed(parseOnly)
   line('JSON.parse only (baseline)', parse.result, parse.seconds, megabytes)
   const decode = timed(frameAndDecode)
-  line('frame + validate + normalise', decode.result, decode.seconds, megabytes)
+  line('frame + validate + normalise', decode.result.length, decode.seconds, megabytes)
 
   const store = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench' } })
   await migrate(store, { retentionDays: 400 }, logger)
@@ -87,6 +99,11 @@ const main = async () => {
   const again = await backfill(store, [inputDir], options)
   line('backfill again (all duplicates)', again.duplicate, again.seconds, megabytes)
   await store.close()
+
+  const engine = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench_engine' } })
+  await migrate(engine, { retentionDays: 400 }, logger)
+  line('engine insert only (rows prepared)', decode.result.length, await insertOnly(engine, decode.result, options.maxBatch), megabytes)
+  await engine.close()
 
   const ratio = first.stored / first.seconds / (parse.result / parse.seconds)
   console.log(`\nbackfill / JSON.parse-only: ${(ratio * 100).toFixed(0)}%`)

@@ -20,6 +20,8 @@ export function queryCommand(): Command {
             // formats it can parse itself; the server and the engine accept every output format.
             default_format: (options.json ? 'JSONEachRow' : 'PrettyCompactMonoBlock') as DataFormat,
             output_format_pretty_color: process.stdout.isTTY ? 1 : 0,
+            // ARNs read better as arn:aws:iam::1:user/alice than with every slash escaped.
+            output_format_json_escape_forward_slashes: 0,
           },
         })
         for await (const chunk of result.stream) process.stdout.write(chunk as Buffer)

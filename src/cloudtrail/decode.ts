@@ -48,6 +48,6 @@ function isEnvelope(value: object): value is { 'detail-type': unknown; detail: o
 function describeIssues(issues: z.core.$ZodIssue[]): string {
   return issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`)
+    .map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message.endsWith('received undefined') ? 'missing' : issue.message}`)
     .join('; ')
 }

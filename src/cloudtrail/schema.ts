@@ -37,7 +37,7 @@ export const UserIdentity = z.looseObject({
  */
 export const CloudTrailRecord = z.looseObject({
   eventVersion: text,
-  eventTime: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 timestamp' }),
+  eventTime: z.iso.datetime({ offset: true, error: (issue) => (issue.input === undefined ? 'missing' : 'expected an ISO 8601 timestamp') }),
   eventName: z.string().min(1),
   eventSource: z.string().min(1),
   eventID: z.string().min(1).nullish(),
