@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { open, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { createGunzip } from 'node:zlib'
+import { AppError, errorMessage } from '../src/errors.js'
 
 export interface InputFile {
   path: string
@@ -20,7 +21,9 @@ const LINE_DELIMITED = /\.(jsonl|ndjson)(\.gz)?$/i
 export async function listInputFiles(paths: string[]): Promise<InputFile[]> {
   const files: InputFile[] = []
   for (const given of paths) {
-    const info = await stat(given)
+    const info = await stat(given).catch((err: unknown) => {
+      throw new AppError('INPUT', `cannot read ${given}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorMessage(err)}`)
+    })
     if (info.isDirectory()) await walk(given, files)
     else files.push(describe(given, info.size))
   }

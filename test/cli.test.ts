@@ -39,6 +39,12 @@ describe('trailwatch command line', () => {
     ])
   })
 
+  it('names a path that does not exist', async () => {
+    const { code, stderr } = await runCli(['backfill', '/nonexistent/cloudtrail', '--data-dir', freshDir('data')])
+    expect(code).toBe(1)
+    expect(stderr.trim()).toBe('trailwatch: cannot read /nonexistent/cloudtrail: no such file or directory')
+  })
+
   it('prints a table for people', async () => {
     const { code, stdout } = await runCli(['query', "SELECT 'hello' AS greeting", '--data-dir', freshDir('data')])
     expect(code).toBe(0)

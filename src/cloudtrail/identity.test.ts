@@ -129,6 +129,16 @@ describe('normaliseIdentity on identities the datasets lack', () => {
     expect(who).toMatchObject({ principalArn: 'arn:aws:iam::444455556666:role/ci/Deployer', principalAccountId: '444455556666', sessionName: 'deploy', actorKind: 'automation' })
   })
 
+  it('a failed console sign-in carries no ARN: the user ARN is built from account and name', () => {
+    const who = identityOf(
+      synthetic(
+        { type: 'IAMUser', principalId: 'AIDAEXAMPLEALICE00001', accountId: '111122223333', accessKeyId: '', userName: 'alice' },
+        { eventSource: 'signin.amazonaws.com', eventName: 'ConsoleLogin', errorMessage: 'Failed authentication', responseElements: { ConsoleLogin: 'Failure' }, additionalEventData: { MFAUsed: 'No' } },
+      ),
+    )
+    expect(who).toMatchObject({ principalArn: 'arn:aws:iam::111122223333:user/alice', actorKind: 'human-console', mfaAuthenticated: false, accessKeyKind: '' })
+  })
+
   it('a failed console sign-in for a name that does not exist has no principal', () => {
     const who = identityOf(
       synthetic(
