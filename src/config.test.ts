@@ -21,6 +21,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CLICKHOUSE_URL: 'not a url' })).toThrow(ConfigError)
   })
 
+  it('reads Kafka settings, and names what a security setting lacks', () => {
+    const config = loadConfig({ KAFKA_BROKERS: 'k1:9092, k2:9092', TRAILWATCH_KAFKA_TOPICS: 'a,b', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })
+    expect(config.kafka).toMatchObject({ brokers: ['k1:9092', 'k2:9092'], topics: ['a', 'b'], group: 'trailwatch-ingest', sasl: { mechanism: 'scram-sha-512', username: 'u' }, tls: undefined })
+    expect(() => loadConfig({ KAFKA_BROKERS: 'k1' })).toThrow(/KAFKA_BROKERS: expected host:port/)
+    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM=plain needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/)
+    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'gssapi' })).toThrow(/KAFKA_SASL_MECHANISM: expected plain, scram-sha-256 or scram-sha-512/)
+    expect(() => loadConfig({ KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })).toThrow(/KAFKA_SSL_CA_FILE: no such file/)
+    expect(() => loadConfig({ KAFKA_SSL_CERT_FILE: import.meta.filename })).toThrow(/needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/)
+    expect(() => loadConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL: expected true or false/)
+    expect(loadConfig({ KAFKA_SSL_CA_FILE: import.meta.filename }).kafka.tls).toMatchObject({ caFile: import.meta.filename, rejectUnauthorized: true })
+  })
+
   it('never echoes a value, which may be a secret', () => {
     const secret = 'hunter2-not-a-url'
     try {

@@ -1,9 +1,23 @@
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 
 const positiveInt = (what: string) =>
   z.coerce.number({ error: `expected ${what}, a whole number` }).int(`expected ${what}, a whole number`).positive(`expected ${what} above 0`)
+
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+)
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .default(fallback)
+    .transform((value) => value === 'true')
+const existingFile = z.string().refine((file) => existsSync(file), 'no such file')
 
 const Env = z.object({
   TRAILWATCH_DATA_DIR: z.string().min(1).default('./data'),
@@ -22,11 +36,35 @@ const Env = z.object({
   INGEST_MAX_BATCH: positiveInt('a number of events').max(50_000, 'expected at most 50000 (larger bodies approach V8 string limits)').default(10_000),
   /** CloudTrail events are at most a few hundred KB; anything far larger is not a record. */
   TRAILWATCH_MAX_RECORD_BYTES: positiveInt('a size in bytes').default(1024 * 1024),
+  /** A batch smaller than INGEST_MAX_BATCH is written after this long. */
+  INGEST_FLUSH_MS: positiveInt('a number of milliseconds').default(1000),
+
+  KAFKA_BROKERS: list.pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, comma-separated')).min(1, 'expected at least one host:port')).optional(),
+  TRAILWATCH_KAFKA_TOPICS: list.pipe(z.array(z.string().min(1)).min(1, 'expected at least one topic')).default(['cloudtrail']),
+  TRAILWATCH_KAFKA_GROUP: z.string().min(1).default('trailwatch-ingest'),
+  TRAILWATCH_KAFKA_DEAD_LETTER_TOPIC: z.string().min(1).default('cloudtrail.dead-letter'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('trailwatch'),
+  KAFKA_SSL: flag('false'),
+  KAFKA_SSL_CA_FILE: existingFile.optional(),
+  KAFKA_SSL_CERT_FILE: existingFile.optional(),
+  KAFKA_SSL_KEY_FILE: existingFile.optional(),
+  KAFKA_SSL_REJECT_UNAUTHORIZED: flag('true'),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512'], { error: 'expected plain, scram-sha-256 or scram-sha-512' }).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+}).superRefine((env, ctx) => {
+  if (env.KAFKA_SASL_MECHANISM && (!env.KAFKA_SASL_USERNAME || !env.KAFKA_SASL_PASSWORD)) {
+    ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: `KAFKA_SASL_MECHANISM=${env.KAFKA_SASL_MECHANISM} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD` })
+  }
+  if (Boolean(env.KAFKA_SSL_CERT_FILE) !== Boolean(env.KAFKA_SSL_KEY_FILE)) {
+    ctx.addIssue({ code: 'custom', path: ['KAFKA_SSL_CERT_FILE'], message: 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE' })
+  }
 })
 
 export type Config = ReturnType<typeof toConfig>
 
 function toConfig(env: z.infer<typeof Env>) {
+  const tls = env.KAFKA_SSL || Boolean(env.KAFKA_SSL_CA_FILE ?? env.KAFKA_SSL_CERT_FILE)
   return {
     dataDir: path.resolve(env.TRAILWATCH_DATA_DIR),
     clickhouse: {
@@ -40,6 +78,20 @@ function toConfig(env: z.infer<typeof Env>) {
     ingest: {
       maxBatch: env.INGEST_MAX_BATCH,
       maxRecordBytes: env.TRAILWATCH_MAX_RECORD_BYTES,
+      flushMs: env.INGEST_FLUSH_MS,
+    },
+    kafka: {
+      brokers: env.KAFKA_BROKERS,
+      topics: env.TRAILWATCH_KAFKA_TOPICS,
+      group: env.TRAILWATCH_KAFKA_GROUP,
+      deadLetterTopic: env.TRAILWATCH_KAFKA_DEAD_LETTER_TOPIC,
+      clientId: env.KAFKA_CLIENT_ID,
+      tls: tls
+        ? { caFile: env.KAFKA_SSL_CA_FILE, certFile: env.KAFKA_SSL_CERT_FILE, keyFile: env.KAFKA_SSL_KEY_FILE, rejectUnauthorized: env.KAFKA_SSL_REJECT_UNAUTHORIZED }
+        : undefined,
+      sasl: env.KAFKA_SASL_MECHANISM
+        ? { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME ?? '', password: env.KAFKA_SASL_PASSWORD ?? '' }
+        : undefined,
     },
   }
 }
@@ -59,7 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
 
   const parsed = Env.safeParse(input)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+    // The variable, not the position inside a list value.
+    const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`)
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
   }
   return toConfig(parsed.data)
