@@ -3,7 +3,7 @@ import { importCommand } from './src/cli/import.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { AppError } from './src/errors.js'
-import { backfillCommand } from './ingest/cli.js'
+import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
 /** The `trailwatch` command: the core's commands next to those of ingest and the detectors. */
 export function buildProgram(): Command {
@@ -11,6 +11,8 @@ export function buildProgram(): Command {
     .description('Watches AWS CloudTrail for identity threats.')
     .showHelpAfterError()
     .addCommand(backfillCommand())
+    .addCommand(ingestCommand())
+    .addCommand(produceCommand())
     .addCommand(queryCommand())
     .addCommand(importCommand())
     .addCommand(migrateCommand())

@@ -1,7 +1,12 @@
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { ProgressLine } from '../src/cli/progress.js'
+import { loadConfig } from '../src/config.js'
+import { createLogger } from '../src/logger.js'
 import { backfill } from './backfill.js'
+import { IngestWorker } from './kafka-ingest.js'
+import { createKafka } from './kafka.js'
+import { produceFiles } from './produce.js'
 
 /** Exit code of a run that finished but rejected some input. */
 export const EXIT_REJECTED = 2
@@ -39,5 +44,57 @@ export function backfillCommand(): Command {
         if (summary.rejected > 0) console.log("rejected input and the reasons: trailwatch query \"SELECT source, location, reason FROM rejected_input ORDER BY rejected_at DESC LIMIT 20\"")
       }
       if (summary.rejected > 0) process.exitCode = EXIT_REJECTED
+    })
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
+
+export function ingestCommand(): Command {
+  return withCommonOptions(new Command('ingest'))
+    .description('consume CloudTrail events from Kafka into the store until SIGINT or SIGTERM (a member of the consumer group)')
+    .option('--topic <topic>', 'topic to consume, repeatable (default: $TRAILWATCH_KAFKA_TOPICS or cloudtrail)', collect)
+    .option('--group <group>', 'consumer group (default: $TRAILWATCH_KAFKA_GROUP or trailwatch-ingest)')
+    .addHelpText('after', '\nBrokers, TLS and SASL come from KAFKA_BROKERS, KAFKA_SSL*, KAFKA_SASL_* (see the README).')
+    .action(async (options: CommonOptions & { topic?: string[]; group?: string }) => {
+      await withContext(options, async ({ config, logger, store }) => {
+        const worker = new IngestWorker(createKafka(config.kafka, logger), store, {
+          topics: options.topic ?? config.kafka.topics,
+          group: options.group ?? config.kafka.group,
+          deadLetterTopic: config.kafka.deadLetterTopic,
+          maxBatch: config.ingest.maxBatch,
+          maxRecordBytes: config.ingest.maxRecordBytes,
+          flushMs: config.ingest.flushMs,
+          logger: logger.child({ command: 'ingest' }),
+          statsIntervalMs: 10_000,
+        })
+        await worker.start()
+        const signal = new Promise<void>((resolve) => {
+          process.once('SIGINT', () => { resolve(); })
+          process.once('SIGTERM', () => { resolve(); })
+        })
+        try {
+          await Promise.race([signal, worker.failed])
+        } finally {
+          await worker.stop()
+        }
+      })
+    })
+}
+
+export function produceCommand(): Command {
+  return withCommonOptions(new Command('produce'))
+    .description('publish the records of CloudTrail files to Kafka, one record per message, keyed by principal')
+    .argument('<path...>', 'files or directories, as for backfill')
+    .option('--topic <topic>', 'topic (default: the first of $TRAILWATCH_KAFKA_TOPICS, or cloudtrail)')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (paths: string[], options: { topic?: string; json?: boolean; dataDir?: string }) => {
+      const config = loadConfig(undefined, { dataDir: options.dataDir })
+      const logger = createLogger(config.logLevel ?? 'warn')
+      const summary = await produceFiles(createKafka(config.kafka, logger), paths, {
+        topic: options.topic ?? (config.kafka.topics[0] as string),
+        maxRecordBytes: config.ingest.maxRecordBytes,
+        logger,
+      })
+      console.log(options.json ? JSON.stringify(summary) : `${summary.files} files: ${summary.sent} records sent, ${summary.skipped} skipped (${summary.seconds.toFixed(1)} s)`)
     })
 }

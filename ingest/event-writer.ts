@@ -13,13 +13,22 @@ export interface WriterTotals {
   rejected: number
 }
 
-export interface WriterOptions {
+export interface WriterOptions<Mark> {
   maxBatch: number
   logger: Logger
   /** Attempts per write when the store fails in a way that may pass; Infinity waits it out. */
   maxAttempts?: number
   retryDelayMs?: number
   now?: () => number
+  /** Called, in order, once the batch that carried these marks is in the store. */
+  onWritten?: (marks: Mark[]) => Promise<void>
+}
+
+/** Insert latency since the last look. */
+export interface InsertStats {
+  inserts: number
+  totalMs: number
+  maxMs: number
 }
 
 // Errors that mean the data itself is unacceptable: trying again cannot help, splitting the batch can.
@@ -31,11 +40,13 @@ const DATA_ERRORS = /CANNOT_PARSE|INCORRECT_DATA|TYPE_MISMATCH|TOO_LARGE|ILLEGAL
  * twice, and resolves only once the store has acknowledged it. Input the store refuses is found by
  * splitting the batch and goes to rejected input; it never blocks the rest.
  */
-export class EventWriter {
+export class EventWriter<Mark = never> {
   readonly totals: WriterTotals = { stored: 0, duplicate: 0, rejected: 0 }
 
   private events: PreparedEvent[] = []
   private rejected: RejectedInput[] = []
+  private marks: Mark[] = []
+  private insertStats: InsertStats = { inserts: 0, totalMs: 0, maxMs: 0 }
   private inFlight: Promise<void> = Promise.resolve()
   private readonly maxAttempts: number
   private readonly retryDelayMs: number
@@ -43,7 +54,7 @@ export class EventWriter {
 
   constructor(
     private readonly store: Store,
-    private readonly options: WriterOptions,
+    private readonly options: WriterOptions<Mark>,
   ) {
     this.maxAttempts = options.maxAttempts ?? 5
     this.retryDelayMs = options.retryDelayMs ?? 500
@@ -61,8 +72,19 @@ export class EventWriter {
     return this.rejected.length >= this.options.maxBatch ? this.rotate() : undefined
   }
 
+  /** Attaches a mark to the batch being collected, handed to `onWritten` once it is stored. */
+  mark(mark: Mark): void {
+    this.marks.push(mark)
+  }
+
   get pending(): number {
     return this.events.length + this.rejected.length
+  }
+
+  takeInsertStats(): InsertStats {
+    const stats = this.insertStats
+    this.insertStats = { inserts: 0, totalMs: 0, maxMs: 0 }
+    return stats
   }
 
   /** Writes everything collected so far and waits until the store has it. */
@@ -76,19 +98,20 @@ export class EventWriter {
    * one: at most one batch is being written while the next is collected.
    */
   private async rotate(): Promise<void> {
-    const events = this.events
-    const rejected = this.rejected
+    const { events, rejected, marks } = this
+    if (events.length === 0 && rejected.length === 0 && marks.length === 0) return
     this.events = []
     this.rejected = []
+    this.marks = []
     const previous = this.inFlight
-    const current = previous.then(() => this.write(events, rejected))
+    const current = previous.then(() => this.write(events, rejected, marks))
     // A failure surfaces to whoever waits next; until then it must not count as unhandled.
     current.catch(() => undefined)
     this.inFlight = current
     await previous
   }
 
-  private async write(events: PreparedEvent[], rejected: RejectedInput[]): Promise<void> {
+  private async write(events: PreparedEvent[], rejected: RejectedInput[], marks: Mark[]): Promise<void> {
     const unique = new Map<string, PreparedEvent>()
     let from = Infinity
     let to = -Infinity
@@ -110,13 +133,19 @@ export class EventWriter {
     this.totals.stored += fresh.length - refused.length
     this.totals.duplicate += events.length - fresh.length
     this.totals.rejected += allRejected.length
+    if (marks.length > 0) await this.options.onWritten?.(marks)
   }
 
   /** Inserts the events; those the store refuses as data are returned as rejected input. */
   private async insert(events: PreparedEvent[]): Promise<RejectedInput[]> {
     if (events.length === 0) return []
     try {
+      const started = performance.now()
       await this.retrying('inserting events', () => insertEventLines(this.store, events.map((event) => event.line)))
+      const ms = performance.now() - started
+      this.insertStats.inserts++
+      this.insertStats.totalMs += ms
+      this.insertStats.maxMs = Math.max(this.insertStats.maxMs, ms)
       return []
     } catch (err) {
       if (!isDataError(err)) throw err

@@ -42,6 +42,8 @@ type EventRow = Record<(typeof EVENT_COLUMNS)[number], string | boolean | null>
 export interface PreparedEvent {
   eventId: string
   eventTimeMs: number
+  accountId: string
+  principalArn: string
   /** A TabSeparated line holding EVENT_COLUMNS, the original record verbatim in `raw`. */
   line: string
 }
@@ -87,7 +89,7 @@ export function prepareEvent(record: CloudTrailRecord, raw: string, eventTimeMs:
     vpc_endpoint_id: record.vpcEndpointId ?? '',
     raw,
   }
-  return { eventId, eventTimeMs, line: `${EVENT_COLUMNS.map((column) => tsvCell(row[column])).join('\t')}\n` }
+  return { eventId, eventTimeMs, accountId: row.account_id as string, principalArn: who.principalArn, line: `${EVENT_COLUMNS.map((column) => tsvCell(row[column])).join('\t')}\n` }
 }
 
 /** `YYYY-MM-DD hh:mm:ss.sss` in UTC, the engine's own text form of DateTime64(3). */

@@ -1,0 +1,269 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs'
+import type { Store } from '../src/clickhouse/client.js'
+import type { RejectedInput } from '../src/clickhouse/events.js'
+import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
+import { errorMessage } from '../src/errors.js'
+import type { Logger } from '../src/logger.js'
+import { EventWriter } from './event-writer.js'
+
+export interface IngestOptions {
+  topics: string[]
+  group: string
+  deadLetterTopic: string
+  maxBatch: number
+  maxRecordBytes: number
+  flushMs: number
+  logger: Logger
+  /** How often a line with rates, lag and latency is logged. */
+  statsIntervalMs?: number
+  /** How long a shutdown waits for the last batch to be stored before giving up on it. */
+  shutdownTimeoutMs?: number
+  /** Retry delay of the store's writes; they are retried until they pass. */
+  retryDelayMs?: number
+}
+
+/** The next offset of a partition, committed once everything before it is stored. */
+interface Checkpoint {
+  topic: string
+  partition: number
+  offset: string
+}
+
+export interface IngestStats {
+  messages: number
+  events: number
+  deadLetters: number
+  /** `topic/partition` this worker has been assigned, ever. */
+  partitionsSeen: Set<string>
+  /** Messages behind the end of each partition at the last fetch. */
+  lag: Map<string, number>
+}
+
+/**
+ * One ingest worker: a member of the consumer group that reads CloudTrail messages (a record, an
+ * EventBridge envelope or a whole S3 log file each) and writes them to the store.
+ *
+ * At least once, nothing lost: offsets are committed only after every event before them is in the
+ * store. Fetching goes on while a batch is being inserted; a store that fails is retried until it
+ * passes, while the worker keeps its place in the group. A message that cannot become an event goes
+ * to the dead-letter topic (original bytes; reason and origin in headers) and to rejected input,
+ * both acknowledged before its offset is committed.
+ */
+export class IngestWorker {
+  readonly stats: IngestStats = { messages: 0, events: 0, deadLetters: 0, partitionsSeen: new Set(), lag: new Map() }
+
+  private readonly consumer: Consumer
+  private readonly producer: Producer
+  private readonly writer: EventWriter<Checkpoint>
+  private readonly logger: Logger
+  private stopping = false
+  private activeBatch: Promise<void> = Promise.resolve()
+  private timers: NodeJS.Timeout[] = []
+  private failure: ((err: Error) => void) | undefined
+  /** Settles when the worker fails for good; `stop()` ends the worker without it settling. */
+  readonly failed: Promise<never>
+
+  constructor(
+    kafka: Kafka,
+    store: Store,
+    private readonly options: IngestOptions,
+  ) {
+    this.logger = options.logger.child({ module: 'ingest.consumer' })
+    this.consumer = kafka.consumer({
+      groupId: options.group,
+      // Large fetches make large inserts: about 10k CloudTrail records per partition.
+      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
+    })
+    this.producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+    this.writer = new EventWriter<Checkpoint>(store, {
+      maxBatch: options.maxBatch,
+      logger: this.logger,
+      maxAttempts: Infinity,
+      retryDelayMs: options.retryDelayMs,
+      onWritten: (checkpoints) => this.commit(checkpoints),
+    })
+    this.failed = new Promise<never>((_, reject) => {
+      this.failure = reject
+    })
+    this.failed.catch(() => undefined)
+  }
+
+  get totals() {
+    return this.writer.totals
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect()
+    await this.consumer.connect()
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        for (const partition of partitions) this.stats.partitionsSeen.add(`${topic}/${partition}`)
+      }
+      this.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group')
+    })
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.fail(payload.error)
+    })
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true })
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => {
+        const done = this.consumeBatch(payload)
+        this.activeBatch = done.catch(() => undefined)
+        return done
+      },
+    })
+    this.timers.push(
+      setInterval(() => {
+        this.writer.flush().catch((err: unknown) => {
+          this.fail(err)
+        })
+      }, this.options.flushMs),
+    )
+    if (this.options.statsIntervalMs) this.timers.push(setInterval(() => { this.logStats(); }, this.options.statsIntervalMs))
+  }
+
+  /** Stop fetching, store and commit what was read, leave the group. */
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    for (const timer of this.timers) clearInterval(timer)
+    this.consumer.pause(this.options.topics.map((topic) => ({ topic })))
+    await this.activeBatch
+    const timeout = this.options.shutdownTimeoutMs ?? 30_000
+    const flushed = await Promise.race([this.writer.flush().then(() => true), sleep(timeout, undefined, { ref: false }).then(() => false)]).catch((err: unknown) => {
+      this.logger.error({ err: errorMessage(err) }, 'the last batch could not be stored; it will be read again')
+      return true
+    })
+    if (!flushed) this.logger.warn({ timeoutMs: timeout }, 'the last batch was not stored in time; it will be read again')
+    await this.consumer.disconnect()
+    await this.producer.disconnect()
+    this.logger.info({ ...this.writer.totals, deadLetters: this.stats.deadLetters }, 'ingest stopped')
+  }
+
+  private async consumeBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload
+    const { topic, partition } = batch
+    const heartbeat = () => payload.heartbeat()
+    const deadLetters: Message[] = []
+    let last: string | undefined
+    for (const message of batch.messages) {
+      if (this.stopping || !payload.isRunning() || payload.isStale()) break
+      const wait = this.consume(topic, partition, message, deadLetters)
+      if (wait) await this.whileHeartbeating(wait, heartbeat)
+      payload.resolveOffset(message.offset)
+      last = message.offset
+      this.stats.messages++
+    }
+    this.stats.lag.set(`${topic}/${partition}`, Number(batch.offsetLag()))
+    if (last === undefined) return
+    if (deadLetters.length > 0) {
+      await this.producer.send({ topic: this.options.deadLetterTopic, messages: deadLetters, acks: -1 })
+      this.stats.deadLetters += deadLetters.length
+    }
+    this.writer.mark({ topic, partition, offset: (BigInt(last) + 1n).toString() })
+    await heartbeat()
+  }
+
+  /** Turns one message into events and dead letters; returns a promise when the writer is full. */
+  private consume(topic: string, partition: number, message: KafkaMessage, deadLetters: Message[]): Promise<void> | undefined {
+    const origin = { topic, partition, offset: message.offset }
+    if (!message.value || message.value.length === 0) return this.deadLetter(origin, message, Buffer.alloc(0), 'empty message', 'message', deadLetters)
+    const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: false })
+    const items: Framed[] = [...framer.push(message.value), ...framer.end()]
+    let wait: Promise<void> | undefined
+    for (const item of items) {
+      // A message of one value is dead-lettered whole; a file of many, value by value.
+      const location = items.length === 1 ? 'message' : `record ${item.location.index}`
+      if (item.kind === 'reject') {
+        wait = this.deadLetter(origin, message, items.length === 1 ? message.value : item.prefix, item.reason, location, deadLetters) ?? wait
+        continue
+      }
+      const decoded = decodeEvent(item.bytes)
+      if (decoded.ok) {
+        this.stats.events++
+        wait = this.writer.add(decoded.event) ?? wait
+      } else {
+        wait = this.deadLetter(origin, message, items.length === 1 ? message.value : item.bytes, decoded.reason, location, deadLetters) ?? wait
+      }
+    }
+    return wait
+  }
+
+  private deadLetter(
+    origin: { topic: string; partition: number; offset: string },
+    message: KafkaMessage,
+    bytes: Buffer,
+    reason: string,
+    location: string,
+    deadLetters: Message[],
+  ): Promise<void> | undefined {
+    const headers: IHeaders = {
+      'trailwatch-reason': reason,
+      'trailwatch-location': location,
+      'trailwatch-source-topic': origin.topic,
+      'trailwatch-source-partition': String(origin.partition),
+      'trailwatch-source-offset': origin.offset,
+    }
+    deadLetters.push({ key: message.key, value: bytes, headers })
+    const rejected: RejectedInput = {
+      source: `kafka:${origin.topic}/${origin.partition}@${origin.offset}`,
+      location,
+      reason,
+      bytes: bytes.subarray(0, 64 * 1024),
+      size: bytes.length,
+    }
+    return this.writer.reject(rejected)
+  }
+
+  /** Waits for room in the writer while telling the group this member is alive. */
+  private async whileHeartbeating(wait: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+    const done = wait.then(() => true)
+    while (!(await Promise.race([done, sleep(2_000, undefined, { ref: false }).then(() => false)]))) await heartbeat()
+  }
+
+  private async commit(checkpoints: Checkpoint[]): Promise<void> {
+    const latest = new Map<string, Checkpoint>()
+    for (const checkpoint of checkpoints) latest.set(`${checkpoint.topic}/${checkpoint.partition}`, checkpoint)
+    try {
+      await this.consumer.commitOffsets([...latest.values()])
+    } catch (err) {
+      // The partition moved to another member: it reads from the last commit, and stored events are skipped.
+      this.logger.warn({ err: errorMessage(err) }, 'committing offsets failed; those messages will be read again')
+    }
+  }
+
+  private fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err))
+    this.logger.error({ err: error.message }, 'ingest failed')
+    this.failure?.(error)
+  }
+
+  private lastStatsAt = performance.now()
+  private lastStatsEvents = 0
+
+  private logStats(): void {
+    const now = performance.now()
+    const seconds = (now - this.lastStatsAt) / 1000
+    const inserts = this.writer.takeInsertStats()
+    this.logger.info(
+      {
+        eventsPerSecond: Math.round((this.stats.events - this.lastStatsEvents) / seconds),
+        stored: this.writer.totals.stored,
+        duplicate: this.writer.totals.duplicate,
+        rejected: this.writer.totals.rejected,
+        deadLetters: this.stats.deadLetters,
+        lag: Object.fromEntries(this.stats.lag),
+        insertMsAvg: inserts.inserts ? Math.round(inserts.totalMs / inserts.inserts) : null,
+        insertMsMax: Math.round(inserts.maxMs),
+      },
+      'ingest progress',
+    )
+    this.lastStatsAt = now
+    this.lastStatsEvents = this.stats.events
+  }
+}
