@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 
 const ENTRY = path.resolve(import.meta.dirname, 'trailwatch.ts')
@@ -26,4 +26,9 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+/** Starts `trailwatch ARGS…` as a long-running child process. */
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] })
 }

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto'
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Message } from 'kafkajs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { IngestWorker } from '../ingest/kafka-ingest.js'
+import type { Store } from '../src/clickhouse/client.js'
+import { syntheticRecords } from '../src/simulate/records.js'
+import { createTopic, produce, progress, readAll, testKafka, waitUntil } from './helpers/kafka.js'
+import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
+
+const kafka = testKafka()
+const running: IngestWorker[] = []
+const stores: TestStore[] = []
+
+afterEach(async () => {
+  for (const worker of running.splice(0)) await worker.stop()
+  for (const store of stores.splice(0)) await store.close()
+})
+
+async function testStore(): Promise<TestStore> {
+  const store = await openTestStore()
+  stores.push(store)
+  return store
+}
+
+async function startWorker(store: Store, topic: string, group: string): Promise<IngestWorker> {
+  const worker = new IngestWorker(kafka, store, {
+    topics: [topic],
+    group,
+    deadLetterTopic: `${topic}.dead-letter`,
+    maxBatch: 5000,
+    maxRecordBytes: 1024 * 1024,
+    flushMs: 200,
+    logger: testLogger,
+    retryDelayMs: 250,
+  })
+  running.push(worker)
+  await worker.start()
+  return worker
+}
+
+function records(count: number, seed: number): Message[] {
+  return [...syntheticRecords({ count, seed, startMs: Date.UTC(2026, 10, 1), stepMs: 50 })].map((record) => ({
+    key: String((record.userIdentity as { arn?: string }).arn ?? record.eventSource),
+    value: JSON.stringify(record),
+  }))
+}
+
+const group = () => `group-${randomBytes(4).toString('hex')}`
+
+async function storedCounts(store: Store): Promise<{ rows: number; ids: number }> {
+  const [row] = await queryRows<{ rows: string; ids: string }>(store, 'SELECT count() AS rows, uniqExact(event_id) AS ids FROM events FINAL')
+  return { rows: Number(row?.rows), ids: Number(row?.ids) }
+}
+
+describe('trailwatch ingest on a real broker', () => {
+  it('two workers of one group share 4 partitions and store exactly 50,000 events', async () => {
+    const store = await testStore()
+    const topic = await createTopic(kafka, 4)
+    await produce(kafka, topic, records(50_000, 11))
+    const groupId = group()
+    const [first, second] = await Promise.all([startWorker(store, topic, groupId), startWorker(store, topic, groupId)])
+
+    await waitUntil('the group has committed every offset', async () => {
+      const { committed, end } = await progress(kafka, groupId, topic)
+      return committed === end
+    })
+    expect(await storedCounts(store)).toEqual({ rows: 50_000, ids: 50_000 })
+    expect(first.stats.partitionsSeen.size).toBeGreaterThan(0)
+    expect(second.stats.partitionsSeen.size).toBeGreaterThan(0)
+    expect(first.totals.stored + second.totals.stored).toBe(50_000)
+  })
+
+  it('sends 1% poison to the dead-letter topic and table with the reason, and stores every good record', async () => {
+    const store = await testStore()
+    const topic = await createTopic(kafka, 2)
+    const good = records(9_900, 12)
+    const missingName = JSON.stringify({ eventID: 'p-missing', eventTime: '2026-11-01T00:00:00Z', eventSource: 'iam.amazonaws.com' })
+    const wrongType = JSON.stringify({ eventID: 'p-type', eventTime: '2026-11-01T00:00:00Z', eventSource: 'iam.amazonaws.com', eventName: ['x'] })
+    const huge = JSON.stringify({ eventID: 'p-huge', eventTime: '2026-11-01T00:00:00Z', eventSource: 's3.amazonaws.com', eventName: 'PutObject', requestParameters: { blob: 'x'.repeat(5 * 1024 * 1024) } })
+    const poison: Message[] = [
+      ...Array.from({ length: 33 }, (_, i) => ({ key: 'p', value: `{"eventID": "broken-${i}", "eventName": ` })),
+      ...Array.from({ length: 33 }, () => ({ key: 'p', value: missingName })),
+      ...Array.from({ length: 33 }, () => ({ key: 'p', value: wrongType })),
+      { key: 'p', value: huge },
+    ]
+    // Poison spread through the stream, one message in a hundred.
+    const messages = good.flatMap((message, i) => (i % 99 === 0 && poison[i / 99] ? [poison[i / 99] as Message, message] : [message]))
+    expect(messages).toHaveLength(10_000)
+    await produce(kafka, topic, messages)
+    const groupId = group()
+    const worker = await startWorker(store, topic, groupId)
+    await waitUntil('every offset is committed', async () => {
+      const { committed, end } = await progress(kafka, groupId, topic)
+      return committed === end
+    })
+
+    expect(await storedCounts(store)).toEqual({ rows: 9_900, ids: 9_900 })
+    expect(worker.stats.deadLetters).toBe(100)
+
+    const dead = await readAll(kafka, `${topic}.dead-letter`, 100)
+    expect(dead).toHaveLength(100)
+    const reasons = dead.map((m) => m.headers['trailwatch-reason'])
+    expect(reasons.filter((r) => r === 'input ended inside a JSON value (truncated?)')).toHaveLength(33)
+    expect(reasons.filter((r) => r === 'eventName: missing')).toHaveLength(33)
+    expect(reasons.filter((r) => r?.startsWith('eventName: Invalid input: expected string'))).toHaveLength(33)
+    expect(reasons.filter((r) => r?.startsWith('value is larger than 1048576 bytes'))).toHaveLength(1)
+    // The original bytes, and where they came from.
+    const bigOne = dead.find((m) => m.headers['trailwatch-reason']?.startsWith('value is larger'))
+    expect(bigOne?.value?.toString()).toBe(huge)
+    expect(dead.every((m) => m.headers['trailwatch-source-topic'] === topic && /^\d+$/.test(m.headers['trailwatch-source-offset'] ?? ''))).toBe(true)
+
+    const [table] = await queryRows<{ n: string; kafka: string }>(store, "SELECT count() AS n, countIf(source LIKE 'kafka:%') AS kafka FROM rejected_input FINAL")
+    expect([Number(table?.n), Number(table?.kafka)]).toEqual([100, 100])
+  })
+
+  it('holds its position while inserts fail for 30 s, then catches up with nothing lost', async () => {
+    const store = await testStore()
+    const topic = await createTopic(kafka, 2)
+    await produce(kafka, topic, records(5_000, 13))
+    const groupId = group()
+    const outage = { until: Date.now() + 30_000, refused: 0 }
+    const worker = await startWorker(failingInsertsUntil(store, outage), topic, groupId)
+
+    await waitUntil('the worker has tried and failed to insert', () => Promise.resolve(outage.refused >= 2))
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, outage.until - Date.now() - 5_000)))
+    // Deep into the outage: read, not stored, so not committed.
+    expect((await progress(kafka, groupId, topic)).committed).toBe(0)
+    expect(worker.stats.messages).toBeGreaterThan(0)
+
+    await waitUntil('every offset is committed', async () => {
+      const { committed, end } = await progress(kafka, groupId, topic)
+      return committed === end
+    }, 90_000)
+    expect(Date.now()).toBeGreaterThanOrEqual(outage.until)
+    expect(await storedCounts(store)).toEqual({ rows: 5_000, ids: 5_000 })
+  }, 150_000)
+})
+
+/** The real store with its inserts into events refused until a moment: fault injection at the storage boundary. */
+function failingInsertsUntil(store: Store, outage: { until: number; refused: number }): Store {
+  const client = new Proxy(store.client, {
+    get(target, property, receiver) {
+      if (property !== 'exec') return Reflect.get(target, property, receiver) as unknown
+      return (params: Parameters<ClickHouseClient['exec']>[0]) => {
+        if (Date.now() < outage.until && params.query.startsWith('INSERT INTO events')) {
+          outage.refused++
+          return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123'))
+        }
+        return target.exec(params)
+      }
+    },
+  })
+  return { ...store, client }
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { expect, it } from 'vitest'
+import { syntheticRecords } from '../src/simulate/records.js'
+import { runCli, startCli } from './helpers/cli.js'
+import { TEST_BROKERS, createTopic, produce, progress, testKafka, waitUntil } from './helpers/kafka.js'
+
+const kafka = testKafka()
+
+it('a worker killed with SIGKILL mid-stream and started again loses nothing; deduplicated, each event is stored once', async () => {
+  const topic = await createTopic(kafka, 4)
+  const total = 50_000
+  await produce(
+    kafka,
+    topic,
+    [...syntheticRecords({ count: total, seed: 21, startMs: Date.UTC(2026, 10, 1), stepMs: 50 })].map((record) => ({ value: JSON.stringify(record) })),
+  )
+  const group = `group-${randomBytes(4).toString('hex')}`
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'trailwatch-kill-'))
+  // Small batches: many commits, so the kill lands between two of them.
+  const env = { KAFKA_BROKERS: TEST_BROKERS.join(','), INGEST_MAX_BATCH: '2000' }
+  const args = ['ingest', '--topic', topic, '--group', group, '--data-dir', dataDir]
+
+  const first = startCli(args, { env })
+  await waitUntil('the first worker has committed part of the stream', async () => {
+    const { committed } = await progress(kafka, group, topic)
+    return committed > 0
+  })
+  first.kill('SIGKILL')
+  await once(first, 'exit')
+  const atKill = await progress(kafka, group, topic)
+  expect(atKill.committed).toBeLessThan(total)
+
+  const second = startCli(args, { env })
+  let stderr = ''
+  second.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  await waitUntil('the second worker has committed the whole stream', async () => {
+    const { committed, end } = await progress(kafka, group, topic)
+    return committed === end
+  })
+  const stopped = Date.now()
+  second.kill('SIGTERM')
+  const [code] = (await once(second, 'exit')) as [number | null]
+  expect(code, stderr).toBe(0)
+  expect(Date.now() - stopped).toBeLessThan(30_000)
+
+  const { stdout } = await runCli(['query', 'SELECT count() AS rows, uniqExact(event_id) AS ids FROM events FINAL', '--json', '--data-dir', dataDir])
+  const counts = JSON.parse(stdout) as { rows: number | string; ids: number | string }
+  expect([Number(counts.rows), Number(counts.ids)]).toEqual([total, total])
+}, 180_000)
