@@ -20,6 +20,12 @@ export interface WriterOptions<Mark> {
   maxAttempts?: number
   retryDelayMs?: number
   now?: () => number
+  /**
+   * Look up which events of a batch are stored already and skip them (default). Without it, only
+   * repeats within a batch are dropped and the store's merges collapse the rest: a stream re-delivers
+   * rarely, and the look-up costs about as much as the insert when batches overlap in time.
+   */
+  skipStored?: boolean
   /** Called, in order, once the batch that carried these marks is in the store. */
   onWritten?: (marks: Mark[]) => Promise<void>
 }
@@ -122,7 +128,7 @@ export class EventWriter<Mark = never> {
       if (event.eventTimeMs > to) to = event.eventTimeMs
     }
     let fresh = [...unique.values()]
-    if (fresh.length > 0) {
+    if (fresh.length > 0 && this.options.skipStored !== false) {
       const known = await this.retrying('looking up stored events', () => findStoredEventIds(this.store, [...unique.keys()], from, to))
       if (known.size > 0) fresh = fresh.filter((event) => !known.has(event.eventId))
     }

@@ -83,6 +83,7 @@ export class IngestWorker {
       logger: this.logger,
       maxAttempts: Infinity,
       retryDelayMs: options.retryDelayMs,
+      skipStored: false,
       onWritten: (checkpoints) => this.commit(checkpoints),
     })
     this.failed = new Promise<never>((_, reject) => {

@@ -1,0 +1,153 @@
+// Kafka ingest through the real broker into the embedded store, against kafkajs consuming alone,
+// measured in the same run; then produce-to-stored latency under a steady stream.
+//   bash kafka/broker.sh start && npm run bench:ingest [-- --records 1000000 --partitions 4]
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
+import { IngestWorker } from '../ingest/kafka-ingest.js'
+import { openStore, type Store } from '../src/clickhouse/client.js'
+import { migrate } from '../src/clickhouse/migrations.js'
+import { loadConfig } from '../src/config.js'
+import { createLogger } from '../src/logger.js'
+import { syntheticRecords } from '../src/simulate/records.js'
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '1000000' },
+    partitions: { type: 'string', default: '4' },
+    'latency-rate': { type: 'string', default: '5000' },
+    'latency-seconds': { type: 'string', default: '20' },
+  },
+})
+const total = Number(values.records)
+const partitions = Number(values.partitions)
+const brokers = loadConfig().kafka.brokers ?? ['127.0.0.1:19092']
+const kafka = new Kafka({ clientId: 'trailwatch-bench', brokers, logLevel: logLevel.NOTHING })
+const logger = createLogger('warn')
+const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-bench-ingest-'))
+const suffix = randomBytes(4).toString('hex')
+
+async function createTopic(topic: string): Promise<void> {
+  const admin = kafka.admin()
+  await admin.connect()
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true })
+  await admin.disconnect()
+}
+
+async function committed(group: string, topic: string): Promise<number> {
+  const admin = kafka.admin()
+  await admin.connect()
+  const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+  await admin.disconnect()
+  return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
+}
+
+/** Produces `count` records, generated as they go; returns their total size. */
+async function produceRecords(topic: string, count: number, seed: number, startMs: number, onSent?: (ids: string[], at: number) => void, perSecond?: number): Promise<number> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  let bytes = 0
+  let batch: Message[] = []
+  let ids: string[] = []
+  const started = performance.now()
+  let sent = 0
+  const chunk = perSecond ? Math.max(1, Math.round(perSecond / 20)) : 2000
+  for (const record of syntheticRecords({ count, seed, startMs, stepMs: 10 })) {
+    const value = JSON.stringify(record)
+    bytes += value.length
+    batch.push({ key: String((record.userIdentity as { arn?: string } | undefined)?.arn ?? record.eventSource), value })
+    ids.push(record.eventID as string)
+    if (batch.length < chunk) continue
+    if (perSecond) await sleep(Math.max(0, (sent / perSecond) * 1000 - (performance.now() - started)))
+    await producer.send({ topic, messages: batch, acks: -1 })
+    onSent?.(ids, Date.now())
+    sent += batch.length
+    batch = []
+    ids = []
+  }
+  if (batch.length > 0) {
+    await producer.send({ topic, messages: batch, acks: -1 })
+    onSent?.(ids, Date.now())
+  }
+  await producer.disconnect()
+  return bytes
+}
+
+async function consumeOnly(topic: string, expected: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-consume-${suffix}`, maxBytesPerPartition: 16 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  let seen = 0
+  let started = 0
+  let finished = 0
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      if (!started) started = performance.now()
+      seen += batch.messages.length
+      if (seen >= expected && !finished) finished = performance.now()
+      await Promise.resolve()
+    },
+  })
+  while (!finished) await sleep(50)
+  await consumer.disconnect()
+  return (finished - started) / 1000
+}
+
+async function fullIngest(store: Store, topic: string, group: string, expected: number): Promise<{ seconds: number; worker: IngestWorker }> {
+  const worker = new IngestWorker(kafka, store, { topics: [topic], group, deadLetterTopic: `${topic}.dead-letter`, maxBatch: 10_000, maxRecordBytes: 1 << 20, flushMs: 1000, logger })
+  const started = performance.now()
+  await worker.start()
+  while ((await committed(group, topic)) < expected) await sleep(100)
+  return { seconds: (performance.now() - started) / 1000, worker }
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
+const line = (label: string, count: number, seconds: number, megabytes: number) => { console.log(`${label.padEnd(40)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(1)} s)`); }
+
+const main = async () => {
+  const topic = `bench-${suffix}`
+  await createTopic(topic)
+  const producedAt = performance.now()
+  const bytes = await produceRecords(topic, total, 101, Date.UTC(2026, 9, 1))
+  const megabytes = bytes / 1024 / 1024
+  console.log(`${total} records produced to ${partitions} partitions (${megabytes.toFixed(0)} MB, ${Math.round(bytes / total)} bytes each) in ${((performance.now() - producedAt) / 1000).toFixed(1)} s\n`)
+
+  const consumeSeconds = await consumeOnly(topic, total)
+  line('(a) kafkajs consume only', total, consumeSeconds, megabytes)
+
+  const store = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench' } })
+  await migrate(store, { retentionDays: 400 }, logger)
+  const group = `bench-ingest-${suffix}`
+  const { seconds: ingestSeconds, worker } = await fullIngest(store, topic, group, total)
+  line('(b) full ingest, one worker', worker.totals.stored, ingestSeconds, megabytes)
+  console.log(`(c) full ingest / consume only: ${((consumeSeconds / ingestSeconds) * 100).toFixed(0)}%\n`)
+
+  // (d) A steady stream while the same worker runs: from the producer's acknowledgement to the row's ingested_at.
+  const rate = Number(values['latency-rate'])
+  const count = rate * Number(values['latency-seconds'])
+  const sentAt = new Map<string, number>()
+  await produceRecords(topic, count, 202, Date.UTC(2026, 10, 1), (ids, at) => {
+    for (const id of ids) sentAt.set(id, at)
+  }, rate)
+  while ((await committed(group, topic)) < total + count) await sleep(100)
+  await worker.stop()
+  const result = await store.client.query({
+    query: 'SELECT event_id, toUnixTimestamp64Milli(ingested_at) AS stored FROM events WHERE event_time >= {from:DateTime64(3)}',
+    query_params: { from: '2026-11-01 00:00:00.000' },
+    format: 'JSONEachRow',
+  })
+  const latencies = (await result.json<{ event_id: string; stored: string }>())
+    .map((row) => Number(row.stored) - (sentAt.get(row.event_id) ?? NaN))
+    .filter((ms) => !Number.isNaN(ms))
+    .sort((a, b) => a - b)
+  console.log(`(d) produce-to-stored latency at ${rate} events/s for ${values['latency-seconds']} s (${latencies.length} events): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms`)
+
+  await store.close()
+  rmSync(work, { recursive: true, force: true })
+}
+
+await main()
