@@ -23,7 +23,10 @@ export function createKafka(settings: Config['kafka'], logger: Logger): Kafka {
       () =>
       ({ level, log }: LogEntry) => {
         const { message, timestamp: _timestamp, logger: _name, ...fields } = log
-        kafkaLogger[LEVELS[level] ?? 'info'](fields, message)
+        // kafkajs logs every error response before it retries (coordinator loading, leader moving);
+        // what it cannot retry reaches us as an exception.
+        const retried = level === logLevel.ERROR && message.startsWith('Response ')
+        kafkaLogger[retried ? 'info' : (LEVELS[level] ?? 'info')](fields, message)
       },
   }
   if (settings.tls) {
