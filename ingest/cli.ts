@@ -69,8 +69,11 @@ export function ingestCommand(): Command {
         })
         await worker.start()
         const signal = new Promise<void>((resolve) => {
-          process.once('SIGINT', () => { resolve(); })
-          process.once('SIGTERM', () => { resolve(); })
+          for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+            process.once(signal, () => {
+              resolve()
+            })
+          }
         })
         try {
           await Promise.race([signal, worker.failed])

@@ -83,10 +83,6 @@ export class EventWriter<Mark = never> {
     this.marks.push(mark)
   }
 
-  get pending(): number {
-    return this.events.length + this.rejected.length
-  }
-
   takeInsertStats(): InsertStats {
     const stats = this.insertStats
     this.insertStats = { inserts: 0, totalMs: 0, maxMs: 0 }

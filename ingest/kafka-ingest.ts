@@ -125,7 +125,13 @@ export class IngestWorker {
         })
       }, this.options.flushMs),
     )
-    if (this.options.statsIntervalMs) this.timers.push(setInterval(() => { this.logStats(); }, this.options.statsIntervalMs))
+    if (this.options.statsIntervalMs) {
+      this.timers.push(
+        setInterval(() => {
+          this.logStats()
+        }, this.options.statsIntervalMs),
+      )
+    }
   }
 
   /** Stop fetching, store and commit what was read, leave the group. */

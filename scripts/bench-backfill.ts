@@ -75,7 +75,9 @@ async function insertOnly(store: Store, lines: string[], batch: number): Promise
   return (performance.now() - started) / 1000
 }
 
-const line = (label: string, count: number, seconds: number, megabytes: number) => { console.log(`${label.padEnd(34)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(2)} s)`); }
+function line(label: string, count: number, seconds: number, megabytes: number): void {
+  console.log(`${label.padEnd(34)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(2)} s)`)
+}
 
 const main = async () => {
   const { bytes } = generate()

@@ -106,7 +106,9 @@ async function fullIngest(store: Store, topic: string, group: string, expected: 
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
-const line = (label: string, count: number, seconds: number, megabytes: number) => { console.log(`${label.padEnd(40)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(1)} s)`); }
+function line(label: string, count: number, seconds: number, megabytes: number): void {
+  console.log(`${label.padEnd(40)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(1)} s)`)
+}
 
 const main = async () => {
   const topic = `bench-${suffix}`

@@ -311,8 +311,14 @@ export class JsonFramer {
   private finish(capture: Capture, end: number): void {
     this.collect(capture, end)
     this.capture = null
-    if (capture.tooLarge) { this.reject(capture, `value is larger than ${this.maxValueBytes} bytes (${capture.size} bytes)`); return; }
-    if (capture.tooDeep) { this.reject(capture, `value is nested deeper than ${this.maxDepth} levels`); return; }
+    if (capture.tooLarge) {
+      this.reject(capture, `value is larger than ${this.maxValueBytes} bytes (${capture.size} bytes)`)
+      return
+    }
+    if (capture.tooDeep) {
+      this.reject(capture, `value is nested deeper than ${this.maxDepth} levels`)
+      return
+    }
     const bytes = capture.pieces.length === 1 ? (capture.pieces[0] as Buffer) : Buffer.concat(capture.pieces)
     this.out.push({ kind: 'value', bytes, location: capture.location })
   }
