@@ -1,5 +1,6 @@
 import type { Store } from '../src/clickhouse/client.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { loadSourceEnricher, type SourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
@@ -38,6 +39,7 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   const started = performance.now()
   const logger = options.logger.child({ module: 'ingest.backfill' })
   const files = await listInputFiles(paths)
+  const enricher = await loadSourceEnricher()
   const writer = new EventWriter(store, { maxBatch: options.maxBatch, logger })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
@@ -50,7 +52,7 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
     const handle = async (items: Framed[]) => {
       for (const item of items) {
         read++
-        const wait = route(writer, file, item)
+        const wait = route(writer, enricher, file, item)
         if (wait) {
           await wait
           progress()
@@ -75,13 +77,13 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   return { files: files.length, read, stored, duplicate, rejected, seconds: (performance.now() - started) / 1000 }
 }
 
-function route(writer: EventWriter, file: InputFile, item: Framed) {
+function route(writer: EventWriter, enricher: SourceEnricher, file: InputFile, item: Framed) {
   const source = file.path
   const location = file.lineDelimited ? `line ${item.location.line}` : `record ${item.location.index}, line ${item.location.line}`
   if (item.kind === 'reject') {
     return writer.reject({ source, location, reason: item.reason, bytes: item.prefix, size: item.size })
   }
-  const decoded = decodeEvent(item.bytes)
+  const decoded = decodeEvent(item.bytes, enricher)
   if (decoded.ok) return writer.add(decoded.event)
   return writer.reject({ source, location, reason: decoded.reason, bytes: item.bytes, size: item.bytes.length })
 }

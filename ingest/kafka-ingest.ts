@@ -3,6 +3,7 @@ import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type
 import type { Store } from '../src/clickhouse/client.js'
 import type { RejectedInput } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { loadSourceEnricher, type SourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
@@ -62,6 +63,7 @@ export class IngestWorker {
   private activeBatch: Promise<void> = Promise.resolve()
   private timers: NodeJS.Timeout[] = []
   private failure: ((err: Error) => void) | undefined
+  private enricher: SourceEnricher | undefined
   /** Settles when the worker fails for good; `stop()` ends the worker without it settling. */
   readonly failed: Promise<never>
 
@@ -97,6 +99,7 @@ export class IngestWorker {
   }
 
   async start(): Promise<void> {
+    this.enricher = await loadSourceEnricher()
     await this.producer.connect()
     await this.consumer.connect()
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -190,7 +193,7 @@ export class IngestWorker {
         wait = this.deadLetter(origin, message, items.length === 1 ? message.value : item.prefix, item.reason, location, deadLetters) ?? wait
         continue
       }
-      const decoded = decodeEvent(item.bytes)
+      const decoded = decodeEvent(item.bytes, this.enricher)
       if (decoded.ok) {
         this.stats.events++
         wait = this.writer.add(decoded.event) ?? wait

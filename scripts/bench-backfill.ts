@@ -9,6 +9,7 @@ import { openStore, type Store } from '../src/clickhouse/client.js'
 import { insertEventLines } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer } from '../src/cloudtrail/framing.js'
 import { createLogger } from '../src/logger.js'
 import { syntheticRecords } from '../src/simulate/records.js'
@@ -61,7 +62,7 @@ function frameAndDecode(): string[] {
     const framer = new JsonFramer({ maxValueBytes: 1 << 20, lineDelimited: false })
     for (const item of framer.push(readFileSync(file))) {
       if (item.kind !== 'value') continue
-      const decoded = decodeEvent(item.bytes)
+      const decoded = decodeEvent(item.bytes, enricher)
       if (decoded.ok) lines.push(decoded.event.line)
     }
   }
@@ -78,6 +79,8 @@ async function insertOnly(store: Store, lines: string[], batch: number): Promise
 function line(label: string, count: number, seconds: number, megabytes: number): void {
   console.log(`${label.padEnd(34)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(2)} s)`)
 }
+
+const enricher = await loadSourceEnricher()
 
 const main = async () => {
   const { bytes } = generate()

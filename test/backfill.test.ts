@@ -63,6 +63,33 @@ describe('backfill of the real datasets', () => {
   })
 })
 
+describe('enrichment and baselines', () => {
+  it('adds network, country and ASN, and keeps per-principal baselines as events arrive', async () => {
+    await backfill(store, [DATASETS], options)
+    const [instance] = await queryRows<Record<string, unknown>>(
+      store,
+      "SELECT source_network, source_country, source_asn, source_as_org FROM events WHERE event_id = '2d9189b5-cb66-4363-8ecf-cfe1ecb40796'",
+    )
+    // The EC2 instance's public address belongs to Amazon's network in the US.
+    expect(instance).toEqual({ source_network: 'public', source_country: 'US', source_asn: 14618, source_as_org: 'Amazon.com, Inc.' })
+    const [privateSource] = await queryRows<Record<string, unknown>>(store, "SELECT source_network, source_asn FROM events WHERE event_id = '8feee4c2-5e27-4857-8475-bfa7e7b6d791'")
+    expect(privateSource).toEqual({ source_network: 'private', source_asn: 0 })
+
+    const sources = await queryRows<{ source_ip: string; calls: string }>(
+      store,
+      "SELECT source_ip, sum(calls) AS calls FROM baseline_principal_sources WHERE principal_arn = 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-enumerate-role' GROUP BY source_ip",
+    )
+    const [expected] = await queryRows<{ calls: string }>(
+      store,
+      "SELECT count() AS calls FROM events WHERE principal_arn = 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-enumerate-role' AND source_ip = '52.45.102.28'",
+    )
+    expect(sources).toEqual([{ source_ip: '52.45.102.28', calls: expected?.calls }])
+    // AWS acting for the account never enters a principal's networks.
+    const [serviceRows] = await queryRows<{ n: string }>(store, "SELECT count() AS n FROM baseline_principal_sources WHERE principal_arn = 'rds.amazonaws.com'")
+    expect(Number(serviceRows?.n)).toBe(0)
+  })
+})
+
 describe('backfill of every shape and of bad input', () => {
   const record = (id: string, extra: Record<string, unknown> = {}) => ({
     eventVersion: '1.08',

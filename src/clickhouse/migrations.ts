@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js'
 import { StorageError } from '../errors.js'
 import type { Store } from './client.js'
 import { initial } from './migrations/0001-initial.js'
+import { detection } from './migrations/0002-detection.js'
 
 export interface MigrationContext {
   retentionDays: number
@@ -14,7 +15,7 @@ export interface Migration {
 }
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial]
+export const MIGRATIONS: readonly Migration[] = [initial, detection]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
+import type { SourceEnricher } from './enrich.js'
 import { prepareEvent, type PreparedEvent } from './normalise.js'
 import { CloudTrailRecord } from './schema.js'
 
@@ -11,8 +12,9 @@ export type DecodeResult = { ok: true; event: PreparedEvent } | { ok: false; rea
 /**
  * One framed JSON value to a stored event: a CloudTrail record, or an EventBridge envelope
  * ("AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", …) carrying one in `detail`.
+ * Without an enricher the source's country and network stay empty: for callers that only route.
  */
-export function decodeEvent(bytes: Buffer): DecodeResult {
+export function decodeEvent(bytes: Buffer, enricher?: SourceEnricher): DecodeResult {
   if (!isUtf8(bytes)) return { ok: false, reason: 'invalid UTF-8' }
   const text = bytes.toString('utf8')
   let value: unknown
@@ -38,7 +40,7 @@ export function decodeEvent(bytes: Buffer): DecodeResult {
   if (!(eventTimeMs >= EARLIEST_EVENT_MS && eventTimeMs < LATEST_EVENT_MS)) {
     return { ok: false, reason: 'eventTime: not a real date between 2000 and 2100' }
   }
-  return { ok: true, event: prepareEvent(parsed.data, raw, eventTimeMs) }
+  return { ok: true, event: prepareEvent(parsed.data, raw, eventTimeMs, enricher) }
 }
 
 function isEnvelope(value: object): value is { 'detail-type': unknown; detail: object } {

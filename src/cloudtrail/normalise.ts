@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { SourceEnricher } from './enrich.js'
 import { normaliseIdentity } from './identity.js'
 import type { CloudTrailRecord } from './schema.js'
 
@@ -26,6 +27,10 @@ export const EVENT_COLUMNS = [
   'console_session',
   'source_ip',
   'source_host',
+  'source_network',
+  'source_country',
+  'source_asn',
+  'source_as_org',
   'user_agent',
   'error_code',
   'error_message',
@@ -36,7 +41,7 @@ export const EVENT_COLUMNS = [
   'raw',
 ] as const
 
-type EventRow = Record<(typeof EVENT_COLUMNS)[number], string | boolean | null>
+type EventRow = Record<(typeof EVENT_COLUMNS)[number], string | number | boolean | null>
 
 /** One row of the `events` table, ready to be written. */
 export interface PreparedEvent {
@@ -53,8 +58,9 @@ export interface PreparedEvent {
  * accepts as text, and the original record needs escaping only where it holds a backslash, tab or
  * newline, which a native search finds quickly.
  */
-export function prepareEvent(record: CloudTrailRecord, raw: string, eventTimeMs: number): PreparedEvent {
+export function prepareEvent(record: CloudTrailRecord, raw: string, eventTimeMs: number, enricher?: SourceEnricher): PreparedEvent {
   const who = normaliseIdentity(record)
+  const source = enricher?.lookup(who.sourceIp, who.sourceHost, record.vpcEndpointId ?? '')
   const eventId = record.eventID ?? syntheticEventId(raw)
   const row: EventRow = {
     event_id: eventId,
@@ -80,6 +86,10 @@ export function prepareEvent(record: CloudTrailRecord, raw: string, eventTimeMs:
     console_session: who.consoleSession,
     source_ip: who.sourceIp,
     source_host: who.sourceHost,
+    source_network: source?.network ?? '',
+    source_country: source?.country ?? '',
+    source_asn: source?.asn ?? 0,
+    source_as_org: source?.asOrg ?? '',
     user_agent: record.userAgent ?? '',
     error_code: record.errorCode ?? '',
     error_message: record.errorMessage ?? '',
@@ -102,9 +112,10 @@ const TSV_SPECIAL = /[\\\t\n\r]/
 const TSV_SPECIAL_ALL = /[\\\t\n\r]/g
 const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
-function tsvCell(value: string | boolean | null): string {
+function tsvCell(value: string | number | boolean | null): string {
   if (value === null) return '\\N'
   if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (typeof value === 'number') return String(value)
   return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c] ?? c) : value
 }
 

@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { isIPv4 } from 'node:net'
+import { Reader, type CountryResponse } from 'maxmind'
+
+/**
+ * Where a call came from, beyond its address: country and autonomous system of public addresses,
+ * from data shipped in npm packages (nothing is fetched at run time):
+ * - country: @ip-location-db/geo-whois-asn-country-mmdb (CC0; data from NRO, CC BY 4.0);
+ * - ASN and organisation: @ip-location-db/asn (Route Views and DB-IP, CC BY 4.0).
+ */
+export interface SourceInfo {
+  /** `public`, `private`, `vpc-endpoint`, `aws-service` (a service hostname or AWS Internal), or empty. */
+  network: string
+  country: string
+  asn: number
+  asOrg: string
+}
+
+const AWS_HOST = /(^|\.)amazonaws\.com$|^AWS Internal$/
+// RFC 1918, shared (CGNAT), loopback, link-local; IPv6 unique-local, link-local, loopback.
+const PRIVATE_V4: [number, number][] = [
+  [0x0a000000, 8],
+  [0xac100000, 12],
+  [0xc0a80000, 16],
+  [0x64400000, 10],
+  [0x7f000000, 8],
+  [0xa9fe0000, 16],
+]
+const PRIVATE_V6 = /^(f[cd]|fe[89ab])[0-9a-f]{2}:|^::1$/i
+
+export function ipv4ToNumber(ip: string): number {
+  const [a = 0, b = 0, c = 0, d = 0] = ip.split('.').map(Number)
+  return ((a << 24) >>> 0) + (b << 16) + (c << 8) + d
+}
+
+function isPrivate(ip: string): boolean {
+  if (isIPv4(ip)) {
+    const n = ipv4ToNumber(ip)
+    return PRIVATE_V4.some(([base, bits]) => n >>> (32 - bits) === base >>> (32 - bits))
+  }
+  return PRIVATE_V6.test(ip)
+}
+
+function ipv6ToBigInt(ip: string): bigint {
+  const [head = '', tail] = ip.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+  return groups.reduce((value, group) => (value << 16n) | BigInt(parseInt(group || '0', 16)), 0n)
+}
+
+/** Address ranges sorted by start, searched by halving. */
+class RangeTable<T extends number | bigint> {
+  constructor(
+    private readonly starts: T[],
+    private readonly ends: T[],
+    private readonly asns: number[],
+    private readonly orgs: string[],
+  ) {}
+
+  find(address: T): { asn: number; asOrg: string } | undefined {
+    let low = 0
+    let high = this.starts.length - 1
+    while (low <= high) {
+      const middle = (low + high) >>> 1
+      if ((this.starts[middle] as T) <= address) low = middle + 1
+      else high = middle - 1
+    }
+    if (high < 0 || address > (this.ends[high] as T)) return undefined
+    return { asn: this.asns[high] as number, asOrg: this.orgs[high] as string }
+  }
+}
+
+function parseAsnCsv<T extends number | bigint>(csv: string, parse: (text: string) => T): RangeTable<T> {
+  const starts: T[] = []
+  const ends: T[] = []
+  const asns: number[] = []
+  const orgs: string[] = []
+  for (const line of csv.split('\n')) {
+    if (!line) continue
+    // start,end,asn,organisation (the organisation quoted when it holds a comma)
+    const first = line.indexOf(',')
+    const second = line.indexOf(',', first + 1)
+    const third = line.indexOf(',', second + 1)
+    starts.push(parse(line.slice(0, first)))
+    ends.push(parse(line.slice(first + 1, second)))
+    asns.push(Number(line.slice(second + 1, third)))
+    const org = line.slice(third + 1)
+    orgs.push(org.startsWith('"') ? org.slice(1, -1).replaceAll('""', '"') : org)
+  }
+  return new RangeTable(starts, ends, asns, orgs)
+}
+
+export class SourceEnricher {
+  private readonly cache = new Map<string, SourceInfo>()
+
+  private constructor(
+    private readonly countries: Reader<CountryResponse & { country_code?: string }>,
+    private readonly asnV4: RangeTable<number>,
+    private readonly asnV6: RangeTable<bigint>,
+  ) {}
+
+  static async load(): Promise<SourceEnricher> {
+    const require = createRequire(import.meta.url)
+    const file = (name: string) => require.resolve(name)
+    const [mmdb, v4, v6] = await Promise.all([
+      readFile(file('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb')),
+      readFile(file('@ip-location-db/asn/asn-ipv4-num.csv'), 'utf8'),
+      readFile(file('@ip-location-db/asn/asn-ipv6-num.csv'), 'utf8'),
+    ])
+    return new SourceEnricher(new Reader(mmdb), parseAsnCsv(v4, Number), parseAsnCsv(v6, BigInt))
+  }
+
+  lookup(sourceIp: string | null, sourceHost: string, vpcEndpointId: string): SourceInfo {
+    if (sourceIp === null) return { network: AWS_HOST.test(sourceHost) ? 'aws-service' : '', country: '', asn: 0, asOrg: '' }
+    if (vpcEndpointId) return { network: 'vpc-endpoint', country: '', asn: 0, asOrg: '' }
+    let info = this.cache.get(sourceIp)
+    if (!info) {
+      info = this.lookupAddress(sourceIp)
+      // Addresses repeat heavily; a bounded cache keeps look-ups off the hot path.
+      if (this.cache.size >= 100_000) this.cache.clear()
+      this.cache.set(sourceIp, info)
+    }
+    return info
+  }
+
+  private lookupAddress(ip: string): SourceInfo {
+    if (isPrivate(ip)) return { network: 'private', country: '', asn: 0, asOrg: '' }
+    const country = (this.countries.get(ip))?.country_code ?? ''
+    const as = isIPv4(ip) ? this.asnV4.find(ipv4ToNumber(ip)) : this.asnV6.find(ipv6ToBigInt(ip))
+    return { network: 'public', country, asn: as?.asn ?? 0, asOrg: as?.asOrg ?? '' }
+  }
+}
+
+let shared: Promise<SourceEnricher> | undefined
+
+/** The data is large (about 60 MB of ranges): load it once per process, when first needed. */
+export function loadSourceEnricher(): Promise<SourceEnricher> {
+  shared ??= SourceEnricher.load()
+  return shared
+}
