@@ -3,6 +3,7 @@ import { importCommand } from './src/cli/import.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { AppError } from './src/errors.js'
+import { detectCommand } from './detectors/cli.js'
 import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
 /** The `trailwatch` command: the core's commands next to those of ingest and the detectors. */
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .addCommand(backfillCommand())
     .addCommand(ingestCommand())
     .addCommand(produceCommand())
+    .addCommand(detectCommand())
     .addCommand(queryCommand())
     .addCommand(importCommand())
     .addCommand(migrateCommand())

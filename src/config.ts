@@ -39,6 +39,9 @@ const Env = z.object({
   /** A batch smaller than INGEST_MAX_BATCH is written after this long. */
   INGEST_FLUSH_MS: positiveInt('a number of milliseconds').default(1000),
 
+  /** JSON file: settings per detector id, e.g. {"unusual-source-ip": {"minHistoryDays": 14}}. */
+  TRAILWATCH_DETECTORS_FILE: existingFile.optional(),
+
   KAFKA_BROKERS: list.pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, comma-separated')).min(1, 'expected at least one host:port')).optional(),
   TRAILWATCH_KAFKA_TOPICS: list.pipe(z.array(z.string().min(1)).min(1, 'expected at least one topic')).default(['cloudtrail']),
   TRAILWATCH_KAFKA_GROUP: z.string().min(1).default('trailwatch-ingest'),
@@ -80,6 +83,7 @@ function toConfig(env: z.infer<typeof Env>) {
       maxRecordBytes: env.TRAILWATCH_MAX_RECORD_BYTES,
       flushMs: env.INGEST_FLUSH_MS,
     },
+    detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     kafka: {
       brokers: env.KAFKA_BROKERS,
       topics: env.TRAILWATCH_KAFKA_TOPICS,

@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
+import { apiCall, daily, iamUser } from './helpers/events.js'
 
 const freshDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `trailwatch-${prefix}-`))
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures')
 
 describe('trailwatch command line', () => {
   it('has --help on every command', async () => {
-    for (const command of [[], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate']]) {
+    for (const command of [[], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect']]) {
       const { code, stdout } = await runCli([...command, '--help'])
       expect(code).toBe(0)
       expect(stdout).toContain(`Usage: trailwatch ${command.join(' ')}`.trim())
@@ -43,6 +44,35 @@ describe('trailwatch command line', () => {
     const { code, stderr } = await runCli(['backfill', '/nonexistent/cloudtrail', '--data-dir', freshDir('data')])
     expect(code).toBe(1)
     expect(stderr.trim()).toBe('trailwatch: cannot read /nonexistent/cloudtrail: no such file or directory')
+  })
+
+  it('detect --once --at --json prints each finding as the contract says, and stores it as one alert', async () => {
+    const dataDir = freshDir('data')
+    const input = freshDir('input')
+    const at = Date.parse('2026-11-20T12:00:00Z')
+    const records = [...daily(20, at, 14, (t) => apiCall(t, iamUser('carol'), '98.207.1.1')), apiCall(at - 600_000, iamUser('carol'), '5.255.255.77')]
+    writeFileSync(path.join(input, 'carol.jsonl'), records.map((r) => JSON.stringify(r)).join('\n'))
+    expect((await runCli(['backfill', input, '--data-dir', dataDir])).code).toBe(0)
+
+    const detect = () => runCli(['detect', '--once', '--at', '2026-11-20T12:00:00Z', '--detector', 'unusual-source-ip', '--json', '--data-dir', dataDir])
+    const first = await detect()
+    expect(first.code).toBe(0)
+    const findings = first.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(findings).toEqual([
+      expect.objectContaining({
+        detector: 'unusual-source-ip',
+        severity: 'high',
+        principal: 'arn:aws:iam::111122223333:user/carol',
+        account: '111122223333',
+        title: expect.stringContaining('5.255.255.77') as unknown,
+        first_seen: '2026-11-20T11:50:00.000Z',
+        last_seen: '2026-11-20T11:50:00.000Z',
+        evidence: expect.objectContaining({ address: '5.255.255.77', country: 'RU' }) as unknown,
+      }),
+    ])
+    await detect()
+    const alerts = await runCli(['query', 'SELECT count() AS n FROM alerts FINAL', '--json', '--data-dir', dataDir])
+    expect(Number((JSON.parse(alerts.stdout) as { n: string }).n)).toBe(1)
   })
 
   it('prints a table for people', async () => {

@@ -127,7 +127,7 @@ export class SourceEnricher {
 
   private lookupAddress(ip: string): SourceInfo {
     if (isPrivate(ip)) return { network: 'private', country: '', asn: 0, asOrg: '' }
-    const country = (this.countries.get(ip))?.country_code ?? ''
+    const country = this.countries.get(ip)?.country_code ?? ''
     const as = isIPv4(ip) ? this.asnV4.find(ipv4ToNumber(ip)) : this.asnV6.find(ipv6ToBigInt(ip))
     return { network: 'public', country, asn: as?.asn ?? 0, asOrg: as?.asOrg ?? '' }
   }

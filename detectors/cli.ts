@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs'
+import { Command } from 'commander'
+import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
+import { parseInstant } from '../src/cli/import.js'
+import { ConfigError } from '../src/errors.js'
+import { durationMs, type Finding } from './define.js'
+import { detectorConfig, runDetector, storeFindings } from './engine.js'
+import { DETECTORS, findDetectors } from './registry.js'
+import { DetectorScheduler } from './scheduler.js'
+
+interface DetectOptions extends CommonOptions {
+  once?: boolean
+  at?: number
+  detector?: string[]
+  json?: boolean
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
+
+function readDetectorConfigs(file: string | undefined): Record<string, unknown> {
+  if (!file) return {}
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'))
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected an object keyed by detector id')
+    return parsed as Record<string, unknown>
+  } catch (err) {
+    throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${file}: ${(err as Error).message}`)
+  }
+}
+
+/** The contract of `detect --json`: one object per finding per line. */
+function findingLine(finding: Finding): string {
+  const detector = DETECTORS.find((d) => d.id === finding.detector)
+  return JSON.stringify({
+    detector: finding.detector,
+    severity: finding.severity,
+    principal: finding.principal,
+    account: finding.account,
+    title: finding.title,
+    first_seen: finding.firstSeen,
+    last_seen: finding.lastSeen,
+    evidence: finding.evidence,
+    alert_id: finding.alertId,
+    attack: detector?.attack ?? [],
+    runbook: detector?.runbook ?? [],
+  })
+}
+
+export function detectCommand(): Command {
+  return withCommonOptions(new Command('detect'))
+    .description('run the detectors: on their schedules until SIGINT or SIGTERM, or once with --once')
+    .option('--once', 'run each detector once, for the window ending at --at, and exit')
+    .option('--at <time>', 'end of the window for --once (ISO 8601; default: now)', parseInstant)
+    .option('--detector <id>', `a detector to run, repeatable (default: all: ${DETECTORS.map((d) => d.id).join(', ')})`, collect)
+    .option('--json', 'with --once: one JSON object per finding per line')
+    .action(async (options: DetectOptions) => {
+      await withContext(options, async ({ config, logger, store }) => {
+        const detectors = findDetectors(options.detector)
+        const configs = readDetectorConfigs(config.detectorsFile)
+        if (!options.once) {
+          const scheduler = new DetectorScheduler(store, detectors, { configs, logger: logger.child({ command: 'detect' }) })
+          scheduler.start()
+          await new Promise<void>((resolve) => {
+            for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+              process.once(signal, () => {
+                resolve()
+              })
+            }
+          })
+          await scheduler.stop()
+          return
+        }
+        const now = new Date(options.at ?? Date.now())
+        const findings: Finding[] = []
+        for (const detector of detectors) {
+          const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, detectorConfig(detector, configs))
+          await storeFindings(store, found, now)
+          findings.push(...found)
+        }
+        if (options.json) {
+          for (const finding of findings) console.log(findingLine(finding))
+        } else {
+          for (const finding of findings) console.log(`${finding.severity.toUpperCase().padEnd(8)} ${finding.detector}  ${finding.title}`)
+          console.log(`${findings.length} findings from ${detectors.length} detectors for the window ending ${now.toISOString()}`)
+        }
+      })
+    })
+}

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto'
+import type { Store } from '../src/clickhouse/client.js'
+import { clickHouseTime } from '../src/cloudtrail/normalise.js'
+import { ConfigError } from '../src/errors.js'
+import { durationMs, type Detector, type DetectorContext, type Finding } from './define.js'
+
+/** The same detector and dedup key always give the same alert id: re-runs never double-alert. */
+export function alertId(detector: string, dedupKey: string): string {
+  return createHash('sha256').update(`${detector}\0${dedupKey}`).digest('hex').slice(0, 32)
+}
+
+/** A detector's settings: its defaults, overridden by what the user configured for its id. */
+export function detectorConfig(detector: Detector, configured: Record<string, unknown> = {}): unknown {
+  const parsed = detector.config.safeParse(configured[detector.id] ?? {})
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
+    throw new ConfigError(`detector ${detector.id}: ${problems}`)
+  }
+  return parsed.data
+}
+
+/** Runs one detector over [from, now) and maps its rows to findings. */
+export async function runDetector(store: Store, detector: Detector, context: DetectorContext, config: unknown): Promise<Finding[]> {
+  const baselineFrom = new Date(context.now.getTime() - durationMs(detector.lookback))
+  const result = await store.client.query({
+    query: detector.sql,
+    query_params: {
+      from: clickHouseTime(context.from.getTime()),
+      now: clickHouseTime(context.now.getTime()),
+      baselineFrom: clickHouseTime(baselineFrom.getTime()),
+      ...detector.params?.(config, context),
+    },
+    format: 'JSONEachRow',
+  })
+  const findings: Finding[] = []
+  for (const raw of await result.json()) {
+    const row: unknown = detector.row.parse(raw)
+    const draft = detector.toFinding(row, config, context)
+    if (draft) findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey) })
+  }
+  return findings
+}
+
+interface StoredSpan {
+  alert_id: string
+  first_seen: string
+  last_seen: string
+}
+
+/** Writes findings to the alerts table; an alert found again keeps its first sighting. */
+export async function storeFindings(store: Store, findings: Finding[], detectedAt: Date): Promise<void> {
+  if (findings.length === 0) return
+  const result = await store.client.query({
+    query: `SELECT alert_id, toString(min(first_seen)) AS first_seen, toString(max(last_seen)) AS last_seen
+            FROM alerts WHERE alert_id IN {ids:Array(String)} GROUP BY alert_id`,
+    query_params: { ids: findings.map((f) => f.alertId) },
+    format: 'JSONEachRow',
+  })
+  const known = new Map((await result.json<StoredSpan>()).map((row) => [row.alert_id, row]))
+  const at = clickHouseTime(detectedAt.getTime())
+  const rows = findings.map((finding) => {
+    const earlier = known.get(finding.alertId)
+    const firstSeen = toClickHouse(finding.firstSeen)
+    const lastSeen = toClickHouse(finding.lastSeen)
+    return {
+      alert_id: finding.alertId,
+      detector: finding.detector,
+      severity: finding.severity,
+      principal: finding.principal,
+      account: finding.account,
+      title: finding.title,
+      first_seen: earlier && earlier.first_seen < firstSeen ? earlier.first_seen : firstSeen,
+      last_seen: earlier && earlier.last_seen > lastSeen ? earlier.last_seen : lastSeen,
+      evidence: JSON.stringify(finding.evidence),
+      dedup_key: finding.dedupKey,
+      detected_at: at,
+    }
+  })
+  await store.client.insert({ table: 'alerts', values: rows, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
+}
+
+/** Findings carry times as the engine prints them or as ISO; the alerts table wants the engine's form. */
+function toClickHouse(time: string): string {
+  return time.includes('T') ? clickHouseTime(Date.parse(time)) : time
+}
+
+export async function readWatermark(store: Store, detector: string): Promise<Date | undefined> {
+  const result = await store.client.query({
+    query: 'SELECT toUnixTimestamp64Milli(max(window_end)) AS ms, count() AS n FROM detector_watermarks WHERE detector = {detector:String}',
+    query_params: { detector },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ ms: string | number; n: string | number }>()
+  return Number(row?.n) > 0 ? new Date(Number(row?.ms)) : undefined
+}
+
+export async function writeWatermark(store: Store, detector: string, windowEnd: Date, ranAt: Date): Promise<void> {
+  await store.client.insert({
+    table: 'detector_watermarks',
+    values: [{ detector, window_end: clickHouseTime(windowEnd.getTime()), ran_at: clickHouseTime(ranAt.getTime()) }],
+    format: 'JSONEachRow',
+    clickhouse_settings: { async_insert: 0 },
+  })
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto'
+import { EventWriter } from '../../ingest/event-writer.js'
+import type { Store } from '../../src/clickhouse/client.js'
+import { decodeEvent } from '../../src/cloudtrail/decode.js'
+import { loadSourceEnricher } from '../../src/cloudtrail/enrich.js'
+import { testLogger } from './store.js'
+
+export const ACCOUNT = '111122223333'
+
+export type RawEvent = Record<string, unknown>
+
+/** An IAM user's identity block. */
+export function iamUser(name: string, key = `ASIA${name.toUpperCase().padEnd(16, 'X').slice(0, 16)}`): RawEvent {
+  return { type: 'IAMUser', principalId: `AIDA${name.toUpperCase()}`, arn: `arn:aws:iam::${ACCOUNT}:user/${name}`, accountId: ACCOUNT, accessKeyId: key, userName: name }
+}
+
+/** A role session's identity block. */
+export function roleSession(role: string, session: string, extra: RawEvent = {}): RawEvent {
+  return {
+    type: 'AssumedRole',
+    principalId: `AROAEXAMPLE:${session}`,
+    arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session}`,
+    accountId: ACCOUNT,
+    accessKeyId: 'ASIAEXAMPLESESSION01',
+    sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ACCOUNT}:role/${role}`, accountId: ACCOUNT, userName: role }, attributes: { mfaAuthenticated: 'false' }, ...extra },
+  }
+}
+
+/** A CloudTrail API call record at a given time. */
+export function apiCall(at: string | number, userIdentity: RawEvent, sourceIPAddress: string, extra: RawEvent = {}): RawEvent {
+  return {
+    eventVersion: '1.09',
+    userIdentity,
+    eventTime: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventSource: 's3.amazonaws.com',
+    eventName: 'ListBuckets',
+    awsRegion: 'us-east-1',
+    sourceIPAddress,
+    userAgent: 'aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64',
+    requestParameters: null,
+    responseElements: null,
+    requestID: randomUUID(),
+    eventID: randomUUID(),
+    readOnly: true,
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: ACCOUNT,
+    eventCategory: 'Management',
+    ...extra,
+  }
+}
+
+/** One call a day at the given UTC hour, for `days` days before `until`. */
+export function daily(days: number, until: number, hour: number, make: (at: number) => RawEvent): RawEvent[] {
+  const start = Date.UTC(new Date(until).getUTCFullYear(), new Date(until).getUTCMonth(), new Date(until).getUTCDate()) - days * 86_400_000
+  return Array.from({ length: days }, (_, i) => make(start + i * 86_400_000 + hour * 3_600_000))
+}
+
+/** Stores records the way ingest does: decoded, enriched, batched. */
+export async function ingestRecords(store: Store, records: RawEvent[]): Promise<void> {
+  const enricher = await loadSourceEnricher()
+  const writer = new EventWriter(store, { maxBatch: 10_000, logger: testLogger })
+  for (const record of records) {
+    const decoded = decodeEvent(Buffer.from(JSON.stringify(record)), enricher)
+    if (!decoded.ok) throw new Error(`test record rejected: ${decoded.reason}`)
+    await writer.add(decoded.event)
+  }
+  await writer.flush()
+}
