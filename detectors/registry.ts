@@ -1,8 +1,9 @@
 import type { Detector } from './define.js'
+import staleAccessKey from './stale-access-key/detector.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
 
 /** Every detector, explicitly: what runs is what is listed here. */
-export const DETECTORS: readonly Detector[] = [unusualSourceIp]
+export const DETECTORS: readonly Detector[] = [unusualSourceIp, staleAccessKey]
 
 export function findDetectors(ids: string[] | undefined): Detector[] {
   if (!ids || ids.length === 0) return [...DETECTORS]
