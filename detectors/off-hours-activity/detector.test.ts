@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ACCOUNT, apiCall, daily, iamUser, ingestRecords, roleSession, type RawEvent } from '../../test/helpers/events.js'
+import { openTestStore, type TestStore } from '../../test/helpers/store.js'
+import { detectorConfig, runDetector } from '../engine.js'
+import detector from './detector.js'
+
+const arn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`
+const at = (iso: string) => Date.parse(iso)
+const office = (name: string, until: string): RawEvent[] => [10, 14].flatMap((hour) => daily(21, at(until), hour, (t) => apiCall(t, iamUser(name), '73.15.20.1')))
+const secret = { eventSource: 'secretsmanager.amazonaws.com', eventName: 'GetSecretValue', readOnly: true }
+
+let store: TestStore
+beforeAll(async () => {
+  store = await openTestStore()
+  const ciKey = 'AKIACIBOTEXAMPLE0001'
+  await ingestRecords(store, [
+    ...office('alice', '2026-11-18T00:00:00Z'),
+    ...office('carol', '2026-11-23T00:00:00Z'),
+    ...office('bob', '2026-12-25T00:00:00Z'),
+    // eve always works late: 21:00–23:00 in Berlin.
+    ...[20, 21].flatMap((hour) => daily(21, at('2026-11-18T00:00:00Z'), hour, (t) => apiCall(t, iamUser('eve'), '73.15.20.2'))),
+    // A CI key, used every 20 minutes all week for three weeks.
+    ...Array.from({ length: 21 * 72 }, (_, i) => apiCall(at('2026-11-18T02:00:00Z') - (i + 1) * 20 * 60_000, iamUser('ci-bot', ciKey), '3.90.1.1')),
+
+    // Wednesday 18 November, 02:00–03:00 in Berlin.
+    apiCall(at('2026-11-18T01:30:00Z'), iamUser('alice'), '73.15.20.1', secret),
+    apiCall(at('2026-11-18T01:40:00Z'), iamUser('carol'), '73.15.20.1'),
+    apiCall(at('2026-11-18T01:20:00Z'), iamUser('ci-bot', ciKey), '3.90.1.1'),
+    apiCall(at('2026-11-18T01:10:00Z'), roleSession('nightly-export', 'i-0abc1234def567890', { ec2RoleDelivery: '2.0' }), '3.90.1.1'),
+    apiCall(at('2026-11-18T01:15:00Z'), { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com'),
+    // The same evening, eve at her usual hour.
+    apiCall(at('2026-11-18T20:30:00Z'), iamUser('eve'), '73.15.20.2'),
+    // Monday 23 November, 04:30 UTC: 10:00 in Kolkata, 05:30 in Berlin.
+    apiCall(at('2026-11-23T04:30:00Z'), iamUser('in-priya'), '49.36.1.1'),
+    apiCall(at('2026-11-23T04:35:00Z'), iamUser('carol'), '73.15.20.1'),
+    // Christmas Day, noon in Berlin.
+    apiCall(at('2026-12-25T11:30:00Z'), iamUser('bob'), '73.15.20.1'),
+  ])
+})
+afterAll(async () => {
+  await store.close()
+})
+
+const config = detectorConfig(detector, {
+  'off-hours-activity': {
+    defaults: { timezone: 'Europe/Berlin', hours: [8, 19], days: [1, 2, 3, 4, 5], holidays: ['2026-12-24', '2026-12-25'] },
+    overrides: [{ name: 'india team', principals: [`arn:aws:iam::*:user/in-*`], timezone: 'Asia/Kolkata', hours: [9, 18] }],
+  },
+})
+const run = async (now: string) => {
+  const findings = await runDetector(store, detector, { now: new Date(at(now)), from: new Date(at(now) - 3_600_000) }, config)
+  return findings.map((f) => [f.principal, f.severity])
+}
+
+describe('off-hours-activity', () => {
+  it('flags people at night in their time zone, higher for a secret read, and never automation or AWS', async () => {
+    expect(await run('2026-11-18T02:00:00Z')).toEqual([
+      [arn('alice'), 'medium'],
+      [arn('carol'), 'low'],
+    ])
+  })
+
+  it('learns that an evening person works evenings', async () => {
+    expect(await run('2026-11-18T21:00:00Z')).toEqual([])
+  })
+
+  it("judges a team in Asia/Kolkata by its own day, and a Berliner at 05:30 as off-hours", async () => {
+    expect(await run('2026-11-23T05:00:00Z')).toEqual([[arn('carol'), 'low']])
+  })
+
+  it('counts a holiday as off-hours and says so', async () => {
+    const findings = await runDetector(store, detector, { now: new Date(at('2026-12-25T12:00:00Z')), from: new Date(at('2026-12-25T11:00:00Z')) }, config)
+    expect(findings.map((f) => [f.principal, f.severity])).toEqual([[arn('bob'), 'low']])
+    expect(findings[0]?.title).toBe(`${arn('bob')} acted at Fri 2026-12-25 12:00 Europe/Berlin, on a holiday (2026-12-25)`)
+  })
+
+  it('refuses a time zone that does not exist, naming the detector', () => {
+    expect(() => detectorConfig(detector, { 'off-hours-activity': { defaults: { timezone: 'Mars/Olympus' } } })).toThrow(/detector off-hours-activity: defaults.timezone: expected an IANA time zone/)
+  })
+})

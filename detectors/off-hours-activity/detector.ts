@@ -1,0 +1,164 @@
+import { z } from 'zod'
+import { defineDetector } from '../define.js'
+import { isoTime } from '../time.js'
+
+const timezone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}, 'expected an IANA time zone such as Europe/Berlin')
+
+const WorkingTime = z.object({
+  timezone: timezone.optional(),
+  /** [first hour, hour after the last] of the working day, local time. */
+  hours: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]).optional(),
+  /** ISO weekdays, Monday = 1. */
+  days: z.array(z.number().int().min(1).max(7)).optional(),
+  /** Local dates (YYYY-MM-DD) that are not working days. */
+  holidays: z.array(z.iso.date()).optional(),
+})
+
+const Config = z.object({
+  defaults: WorkingTime.default({}),
+  /** The first override whose pattern matches the principal ARN wins; `*` matches anything. */
+  overrides: z.array(WorkingTime.extend({ name: z.string().optional(), principals: z.array(z.string()).min(1) })).default([]),
+  /** An hour of the week is the principal's own when it acted then on this many days of its history. */
+  usualDays: z.number().int().positive().default(2),
+})
+
+const Row = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  hour_start: z.string(),
+  last_seen: z.string(),
+  calls: z.coerce.number(),
+  sensitive_calls: z.coerce.number(),
+  sample_events: z.array(z.string()),
+  sensitive_events: z.array(z.string()),
+  source_ips: z.array(z.string()),
+  kinds: z.array(z.string()),
+  profile: z.array(z.tuple([z.coerce.number(), z.coerce.number()])),
+  history_days: z.coerce.number(),
+})
+
+const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 }
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function localTime(ms: number, zone: string): { weekday: number; hour: number; date: string; text: string } {
+  let format = formatters.get(zone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    formatters.set(zone, format)
+  }
+  const parts = Object.fromEntries(format.formatToParts(new Date(ms)).map((p) => [p.type, p.value]))
+  const date = `${parts.year ?? ''}-${parts.month ?? ''}-${parts.day ?? ''}`
+  return { weekday: WEEKDAYS[parts.weekday ?? ''] ?? 0, hour: Number(parts.hour), date, text: `${parts.weekday ?? ''} ${date} ${parts.hour ?? ''}:${parts.minute ?? ''} ${zone}` }
+}
+
+function matches(pattern: string, arn: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+  return regex.test(arn)
+}
+
+export default defineDetector({
+  id: 'off-hours-activity',
+  title: 'A person acted outside their own working hours',
+  severity: 'low',
+  schedule: '*/15 * * * *',
+  window: '1h',
+  lookback: '28d',
+  attack: ['T1078'],
+  runbook: [
+    'Is the person on call, travelling, or working late on a known incident? Ask them.',
+    'If not: list what they did in the hour and from where, and treat the credential as stolen until shown otherwise.',
+  ],
+  config: Config,
+  sql: `
+    WITH
+      recent AS (
+        SELECT account_id, principal_arn, toStartOfHour(event_time) AS hour_start,
+               toString(max(event_time)) AS last_seen, uniqExact(event_id) AS calls,
+               countIf(sensitive) AS sensitive_calls,
+               groupUniqArray(5)(event_name) AS sample_events,
+               groupUniqArrayIf(5)(event_name, sensitive) AS sensitive_events,
+               groupUniqArray(5)(coalesce(source_ip, source_host)) AS source_ips,
+               groupUniqArray(actor_kind) AS kinds
+        FROM (
+          SELECT *, (event_source = 'secretsmanager.amazonaws.com' AND event_name = 'GetSecretValue')
+                    OR (event_source = 'ssm.amazonaws.com' AND event_name = 'GetParameter' AND position(raw, '"withDecryption":true') > 0)
+                    OR (event_source IN ('iam.amazonaws.com', 'sts.amazonaws.com') AND read_only = false AND error_code = '')
+                    OR event_name = 'ConsoleLogin' AS sensitive
+          FROM events
+          WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+            AND actor_kind IN ('human-console', 'human-cli') AND principal_arn != '' AND error_code = ''
+        )
+        GROUP BY account_id, principal_arn, hour_start
+      ),
+      profile AS (
+        SELECT account_id, principal_arn, groupArray((hour_of_week, days)) AS profile, max(total_days) AS history_days
+        FROM (
+          SELECT account_id, principal_arn, hour_of_week, uniqExact(day) AS days, any(total_days) AS total_days
+          FROM (
+            SELECT account_id, principal_arn, hour_of_week, day,
+                   uniqExact(day) OVER (PARTITION BY account_id, principal_arn) AS total_days
+            FROM baseline_principal_hours
+            WHERE day >= toDate({baselineFrom:DateTime64(3)}) AND day < toDate({from:DateTime64(3)})
+              AND (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
+          )
+          GROUP BY account_id, principal_arn, hour_of_week
+        )
+        GROUP BY account_id, principal_arn
+      )
+    SELECT r.account_id AS account_id, r.principal_arn AS principal_arn, toString(r.hour_start) AS hour_start, r.last_seen AS last_seen,
+           r.calls AS calls, r.sensitive_calls AS sensitive_calls, r.sample_events AS sample_events, r.sensitive_events AS sensitive_events,
+           r.source_ips AS source_ips, r.kinds AS kinds, p.profile AS profile, p.history_days AS history_days
+    FROM recent AS r LEFT JOIN profile AS p ON r.account_id = p.account_id AND r.principal_arn = p.principal_arn
+    ORDER BY account_id, principal_arn, hour_start`,
+  row: Row,
+  toFinding: (r, config) => {
+    const override = config.overrides.find((o) => o.principals.some((pattern) => matches(pattern, r.principal_arn)))
+    const zone = override?.timezone ?? config.defaults.timezone ?? 'UTC'
+    const [startHour, endHour] = override?.hours ?? config.defaults.hours ?? [8, 19]
+    const days = override?.days ?? config.defaults.days ?? [1, 2, 3, 4, 5]
+    const holidays = override?.holidays ?? config.defaults.holidays ?? []
+
+    const at = Date.parse(isoTime(r.hour_start))
+    const local = localTime(at, zone)
+    const holiday = holidays.includes(local.date)
+    const outsideSchedule = holiday || !days.includes(local.weekday) || local.hour < startHour || local.hour >= endHour
+    if (!outsideSchedule) return null
+
+    // Learned: the same hour of the week (or the one either side) on enough days of the principal's own
+    // history. A holiday is a date, which a weekly profile cannot learn: it stays off-hours.
+    const utc = new Date(at)
+    const hourOfWeek = ((utc.getUTCDay() + 6) % 7) * 24 + utc.getUTCHours()
+    const daysAt = new Map(r.profile)
+    const usualDays = Math.max(...[-1, 0, 1].map((d) => daysAt.get((hourOfWeek + d + 168) % 168) ?? 0))
+    if (usualDays >= config.usualDays && !holiday) return null
+
+    const sensitive = r.sensitive_calls > 0
+    const why = holiday ? `on a holiday (${local.date})` : !days.includes(local.weekday) ? 'on a day off' : `outside ${String(startHour)}:00–${String(endHour)}:00`
+    return {
+      severity: sensitive ? 'medium' : 'low',
+      principal: r.principal_arn,
+      account: r.account_id,
+      title: `${r.principal_arn} acted at ${local.text}, ${why}${sensitive ? `, including ${r.sensitive_events.join(', ')}` : ''}`,
+      firstSeen: new Date(at).toISOString(),
+      lastSeen: isoTime(r.last_seen),
+      evidence: {
+        local_time: local.text,
+        working_time: { timezone: zone, hours: [startHour, endHour], days, from: override?.name ?? (override ? 'override' : 'defaults') },
+        calls: r.calls,
+        events: r.sample_events,
+        sensitive_events: r.sensitive_events,
+        sources: r.source_ips,
+        actor_kinds: r.kinds,
+        baseline: { history_days: r.history_days, days_active_this_hour: usualDays, usual_after: config.usualDays },
+      },
+      dedupKey: `${r.account_id}|${r.principal_arn}|${r.hour_start}`,
+    }
+  },
+})
