@@ -1,0 +1,192 @@
+import { seededRandom, type SyntheticRecord } from './records.js'
+
+/**
+ * Weeks of an organisation's CloudTrail, with incidents injected: people in three offices and time
+ * zones working their own hours from their own ISPs (one of them an evening person), a CI key used
+ * every 20 minutes day and night, instance roles calling from AWS, AWS services acting for the
+ * account, and a partner account assuming a role. Deterministic for a seed.
+ */
+
+export const ORG_ACCOUNT = '111122223333'
+export const PARTNER_ACCOUNT = '444455556666'
+
+interface Person {
+  name: string
+  timezone: string
+  /** Local working hours [start, end). */
+  hours: [number, number]
+  /** Home and office addresses: same ISP, different addresses. */
+  addresses: string[]
+  key: string
+}
+
+const PEOPLE: Person[] = [
+  { name: 'anna', timezone: 'Europe/Berlin', hours: [8, 17], addresses: ['79.192.14.20', '79.192.200.7'], key: 'AKIAANNAEXAMPLE00001' },
+  { name: 'jonas', timezone: 'Europe/Berlin', hours: [9, 18], addresses: ['91.64.33.12', '91.64.90.3'], key: 'AKIAJONASEXAMPLE0001' },
+  { name: 'lea', timezone: 'Europe/Berlin', hours: [19, 23], addresses: ['87.123.5.66'], key: 'AKIALEAEXAMPLE000001' },
+  { name: 'maria', timezone: 'America/New_York', hours: [9, 17], addresses: ['73.15.20.1', '73.210.4.9'], key: 'AKIAMARIAEXAMPLE0001' },
+  { name: 'sam', timezone: 'America/New_York', hours: [10, 19], addresses: ['108.28.1.1'], key: 'AKIASAMEXAMPLE000001' },
+  { name: 'priya', timezone: 'Asia/Kolkata', hours: [9, 18], addresses: ['49.36.1.1', '49.36.200.3'], key: 'AKIAPRIYAEXAMPLE0001' },
+  { name: 'arjun', timezone: 'Asia/Kolkata', hours: [10, 19], addresses: ['117.96.1.1'], key: 'AKIAARJUNEXAMPLE0001' },
+]
+
+const CI_KEY = 'AKIACIDEPLOYEXAMPLE1'
+const INSTANCES = ['i-0a1b2c3d4e5f60708', 'i-0f9e8d7c6b5a40302']
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+export interface Incident {
+  kind: string
+  principal: string
+  at: string
+}
+
+export interface Organisation {
+  records: SyntheticRecord[]
+  incidents: Incident[]
+  /** The CSV of the IAM credential report AWS would give at `end`. */
+  credentialReport: string
+}
+
+export interface OrganisationOptions {
+  days: number
+  /** The moment the simulation ends (exclusive). */
+  end: number
+  seed?: number
+  /** Calls per instance per hour: scales the volume (about 24 × 2 × this per day). */
+  instanceCallsPerHour?: number
+  incidents?: boolean
+}
+
+function offsetHours(timezone: string, at: number): number {
+  const local = new Date(new Date(at).toLocaleString('en-US', { timeZone: timezone }))
+  const utc = new Date(new Date(at).toLocaleString('en-US', { timeZone: 'UTC' }))
+  return Math.round((local.getTime() - utc.getTime()) / HOUR)
+}
+
+export function simulateOrganisation(options: OrganisationOptions): Organisation {
+  const random = seededRandom(options.seed ?? 1)
+  const start = options.end - options.days * DAY
+  const records: SyntheticRecord[] = []
+  let sequence = 0
+  const id = () => {
+    sequence++
+    const hex = sequence.toString(16).padStart(12, '0')
+    return `0f0e0d0c-${hex.slice(0, 4)}-4${hex.slice(4, 7)}-a${hex.slice(7, 10)}-${Math.floor(random() * 2 ** 48).toString(16).padStart(12, '0')}`
+  }
+  const call = (at: number, userIdentity: object, sourceIPAddress: string, eventSource: string, eventName: string, extra: object = {}): SyntheticRecord => ({
+    eventVersion: '1.09',
+    userIdentity,
+    eventTime: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    eventSource,
+    eventName,
+    awsRegion: 'eu-central-1',
+    sourceIPAddress,
+    userAgent: 'aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8',
+    requestParameters: null,
+    responseElements: null,
+    requestID: id(),
+    eventID: id(),
+    readOnly: eventName.startsWith('Get') || eventName.startsWith('List') || eventName.startsWith('Describe'),
+    eventType: 'AwsApiCall',
+    managementEvent: true,
+    recipientAccountId: ORG_ACCOUNT,
+    eventCategory: 'Management',
+    ...extra,
+  })
+  const user = (person: Person) => ({ type: 'IAMUser', principalId: `AIDA${person.name.toUpperCase()}`, arn: `arn:aws:iam::${ORG_ACCOUNT}:user/${person.name}`, accountId: ORG_ACCOUNT, accessKeyId: person.key, userName: person.name })
+  const instanceRole = (instance: string) => ({
+    type: 'AssumedRole',
+    principalId: `AROAAPPRUNTIME:${instance}`,
+    arn: `arn:aws:sts::${ORG_ACCOUNT}:assumed-role/app-runtime/${instance}`,
+    accountId: ORG_ACCOUNT,
+    accessKeyId: 'ASIAAPPRUNTIMEEXAMPL',
+    sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, accountId: ORG_ACCOUNT, userName: 'app-runtime' }, attributes: { mfaAuthenticated: 'false' }, ec2RoleDelivery: '2.0' },
+  })
+  const WORK = [
+    ['s3.amazonaws.com', 'ListBuckets'],
+    ['ec2.amazonaws.com', 'DescribeInstances'],
+    ['logs.amazonaws.com', 'FilterLogEvents'],
+    ['cloudformation.amazonaws.com', 'DescribeStacks'],
+    ['lambda.amazonaws.com', 'ListFunctions'],
+  ] as const
+
+  for (let day = 0; day < options.days; day++) {
+    const midnight = start + day * DAY
+    for (const person of PEOPLE) {
+      const offset = offsetHours(person.timezone, midnight + 12 * HOUR)
+      const weekday = new Date(midnight + 12 * HOUR).getUTCDay()
+      if (weekday === 0 || weekday === 6) continue
+      // Local working hours to UTC, a few calls in most hours.
+      for (let hour = person.hours[0]; hour < person.hours[1]; hour++) {
+        if (random() < 0.2) continue
+        const calls = 1 + Math.floor(random() * 4)
+        for (let c = 0; c < calls; c++) {
+          const at = midnight + (hour - offset) * HOUR + Math.floor(random() * HOUR)
+          if (at < start || at >= options.end) continue
+          const [source, name] = WORK[Math.floor(random() * WORK.length)] as (typeof WORK)[number]
+          const address = person.addresses[Math.floor(random() * person.addresses.length)] as string
+          records.push(call(at, user(person), address, source, name))
+        }
+      }
+    }
+    for (let minute = 0; minute < 24 * 60; minute += 20) {
+      const at = midnight + minute * 60_000 + Math.floor(random() * 60_000)
+      records.push(
+        call(at, { type: 'IAMUser', principalId: 'AIDACIDEPLOY', arn: `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, accountId: ORG_ACCOUNT, accessKeyId: CI_KEY, userName: 'ci-deploy' }, '3.90.1.1', 'cloudformation.amazonaws.com', 'DescribeStacks', {
+          userAgent: 'aws-sdk-go-v2/1.26.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 exec-env/GitHubActions api/cloudformation#1.48.0',
+        }),
+      )
+    }
+    const perHour = options.instanceCallsPerHour ?? 6
+    for (let hour = 0; hour < 24; hour++) {
+      for (const [i, instance] of INSTANCES.entries()) {
+        for (let c = 0; c < perHour; c++) {
+          const at = midnight + hour * HOUR + Math.floor(random() * HOUR)
+          records.push(call(at, instanceRole(instance), i === 0 ? '54.80.1.1' : '18.156.1.1', 's3.amazonaws.com', 'GetObject', { userAgent: 'aws-sdk-java/2.25.16 Linux/6.1.79 OpenJDK_64-Bit_Server_VM/21.0.2' }))
+        }
+      }
+      if (hour % 3 === 0) {
+        const at = midnight + hour * HOUR + Math.floor(random() * HOUR)
+        records.push(call(at, { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com', 'backup.amazonaws.com', 'StartBackupJob', { userAgent: 'backup.amazonaws.com' }))
+        records.push(
+          call(at + 1000, { type: 'AWSAccount', principalId: 'AROAPARTNER:sync', accountId: PARTNER_ACCOUNT }, '35.180.1.1', 'sts.amazonaws.com', 'AssumeRole', {
+            requestParameters: { roleArn: `arn:aws:iam::${ORG_ACCOUNT}:role/partner-sync`, roleSessionName: 'sync' },
+          }),
+        )
+      }
+    }
+  }
+
+  const incidents: Incident[] = []
+  if (options.incidents ?? true) {
+    // anna's key, from abroad at 03:10 Berlin on the last night, reading a secret.
+    const night = options.end - 2 * HOUR - 50 * 60_000
+    const anna = PEOPLE[0] as Person
+    records.push(call(night, user(anna), '5.255.255.77', 'iam.amazonaws.com', 'ListUsers'))
+    records.push(call(night + 60_000, user(anna), '5.255.255.77', 'secretsmanager.amazonaws.com', 'GetSecretValue'))
+    incidents.push({ kind: 'stolen access key used abroad at night', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/anna`, at: new Date(night).toISOString() })
+    // The instance role's credentials, taken off the instance and used from a hosting provider.
+    const exfil = options.end - 30 * 60_000
+    records.push(call(exfil, instanceRole(INSTANCES[0] as string), '185.220.101.1', 's3.amazonaws.com', 'ListBuckets'))
+    incidents.push({ kind: 'instance credentials used outside AWS', principal: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, at: new Date(exfil).toISOString() })
+    incidents.push({ kind: 'access key past rotation and unused', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, at: new Date(options.end).toISOString() })
+  }
+  records.sort((a, b) => String(a.eventTime).localeCompare(String(b.eventTime)))
+  return { records, incidents, credentialReport: credentialReport(options.end, options.incidents ?? true) }
+}
+
+function credentialReport(end: number, withStaleKey: boolean): string {
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00')
+  const header =
+    'user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated'
+  const row = (name: string, arn: string, rotatedDaysAgo: number, usedDaysAgo: number | undefined) =>
+    `${name},${arn},2022-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true,true,${iso(end - rotatedDaysAgo * DAY)},${usedDaysAgo === undefined ? 'N/A' : iso(end - usedDaysAgo * DAY)},${usedDaysAgo === undefined ? 'N/A' : 'eu-central-1'},${usedDaysAgo === undefined ? 'N/A' : 's3'},false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`
+  const rows = [
+    `<root_account>,arn:aws:iam::${ORG_ACCOUNT}:root,2019-01-01T00:00:00+00:00,not_supported,${iso(end - 40 * DAY)},not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`,
+    ...PEOPLE.map((p) => row(p.name, `arn:aws:iam::${ORG_ACCOUNT}:user/${p.name}`, 30, 1)),
+    row('ci-deploy', `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, 60, 0),
+    ...(withStaleKey ? [row('legacy-etl', `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, 200, 60)] : []),
+  ]
+  return [header, ...rows].join('\n')
+}

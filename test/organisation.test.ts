@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DETECTORS } from '../detectors/registry.js'
+import { atLeast } from '../detectors/define.js'
+import { detectorConfig, runDetector } from '../detectors/engine.js'
+import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
+import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import { simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
+import { ingestRecords } from './helpers/events.js'
+import { openTestStore, type TestStore } from './helpers/store.js'
+
+// Thursday, 06:00 in Berlin, 00:00 in New York, 10:30 in Kolkata.
+const END = Date.parse('2026-11-19T05:00:00Z')
+
+let store: TestStore
+let organisation: Organisation
+beforeAll(async () => {
+  store = await openTestStore()
+  organisation = simulateOrganisation({ days: 21, end: END, seed: 7 })
+  await ingestRecords(store, organisation.records)
+  await insertCredentialReport(store, parseCredentialReport(organisation.credentialReport), END, END)
+}, 120_000)
+afterAll(async () => {
+  await store.close()
+})
+
+describe('three weeks of an organisation, with incidents injected', () => {
+  it('finds every incident, and nothing else worth an email', async () => {
+    const configs = { 'off-hours-activity': { defaults: { timezone: 'Europe/Berlin' } } }
+    const findings = []
+    for (const detector of DETECTORS) {
+      // A scheduler catching up on the last three hours.
+      findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 3 * 3_600_000) }, detectorConfig(detector, configs))))
+    }
+    const emailed = findings.filter((f) => atLeast(f.severity, 'medium')).map((f) => [f.detector, f.principal, f.severity])
+    expect(emailed.sort()).toEqual(
+      [
+        ['off-hours-activity', 'arn:aws:iam::111122223333:user/anna', 'medium'],
+        ['stale-access-key', 'arn:aws:iam::111122223333:user/legacy-etl', 'medium'],
+        ['unusual-source-ip', 'arn:aws:iam::111122223333:role/app-runtime', 'high'],
+        ['unusual-source-ip', 'arn:aws:iam::111122223333:user/anna', 'critical'],
+      ].sort(),
+    )
+    expect(new Set(emailed.map(([, principal]) => principal))).toEqual(new Set(organisation.incidents.map((i) => i.principal)))
+  })
+})
