@@ -33,6 +33,7 @@ beforeAll(async () => {
   // Traps. AWS acting for the account, from its hostname and from AWS Internal.
   history(iamUser('erin'), '73.15.20.3')
   records.push(apiCall(inWindow(25), { ...iamUser('erin'), invokedBy: 'cloudformation.amazonaws.com' }, 'cloudformation.amazonaws.com'))
+  records.push(apiCall(inWindow(26), { type: 'AWSService', invokedBy: 'ec2.amazonaws.com' }, 'ec2.amazonaws.com'))
   records.push(apiCall(inWindow(24), { ...iamUser('erin'), invokedBy: 'AWS Internal' }, 'AWS Internal'))
   // A failed sign-in from a new country is not use.
   records.push(
