@@ -1,10 +1,28 @@
+import accessDeniedBurst from './access-denied-burst/detector.js'
+import cloudtrailTampering from './cloudtrail-tampering/detector.js'
+import consoleBruteForce from './console-brute-force/detector.js'
+import consoleLoginWithoutMfa from './console-login-without-mfa/detector.js'
+import crossAccountAssumeRole from './cross-account-assume-role/detector.js'
 import type { Detector } from './define.js'
+import iamPrivilegeEscalation from './iam-privilege-escalation/detector.js'
 import offHoursActivity from './off-hours-activity/detector.js'
+import rootAccountUsage from './root-account-usage/detector.js'
 import staleAccessKey from './stale-access-key/detector.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
 
 /** Every detector, explicitly: what runs is what is listed here. */
-export const DETECTORS: readonly Detector[] = [unusualSourceIp, offHoursActivity, staleAccessKey]
+export const DETECTORS: readonly Detector[] = [
+  unusualSourceIp,
+  offHoursActivity,
+  staleAccessKey,
+  rootAccountUsage,
+  consoleLoginWithoutMfa,
+  cloudtrailTampering,
+  iamPrivilegeEscalation,
+  consoleBruteForce,
+  accessDeniedBurst,
+  crossAccountAssumeRole,
+]
 
 export function findDetectors(ids: string[] | undefined): Detector[] {
   if (!ids || ids.length === 0) return [...DETECTORS]

@@ -30,7 +30,7 @@ export interface Identity {
 const AWS_INTERNAL = 'AWS Internal'
 const HIDDEN_USER = 'HIDDEN_DUE_TO_SECURITY_REASONS'
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
-const CONSOLE_AGENT = /^console\.|console\.amazonaws\.com|\[?S3Console\/|^signin\.amazonaws\.com|Console, aws-internal/
+const CONSOLE_AGENT = /^Mozilla\/|^console\.|console\.amazonaws\.com|\[?S3Console\/|^signin\.amazonaws\.com|Console, aws-internal/
 // Runtimes of AWS compute services announce themselves in the SDK user agent.
 const AUTOMATION_AGENT = /exec-env\/(AWS_Lambda|AWS_ECS|CodeBuild|AWS_Batch)|GitHubActions/
 const AUTOMATION_IDP = /token\.actions\.githubusercontent\.com|oidc\.eks\./

@@ -1,0 +1,80 @@
+import { z } from 'zod'
+import { defineDetector, raise, type Severity } from '../define.js'
+import { isoTime } from '../time.js'
+
+const Row = z.object({
+  kind: z.enum(['user', 'source']),
+  account_id: z.string(),
+  principal_arn: z.string(),
+  subject: z.string(),
+  failures: z.coerce.number(),
+  users: z.array(z.string()),
+  user_count: z.coerce.number(),
+  sources: z.array(z.string()),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  succeeded_after: z.coerce.number(),
+})
+
+export default defineDetector({
+  id: 'console-brute-force',
+  title: 'Many failed console sign-ins: guessing or password spraying',
+  severity: 'medium',
+  schedule: '*/5 * * * *',
+  window: '1h',
+  lookback: '1d',
+  attack: ['T1110.001', 'T1110.003'],
+  runbook: [
+    'Block the source address if it is not yours; check the targeted users have MFA.',
+    'A success after the failures: the password is known. Reset it, revoke sessions, review what followed.',
+  ],
+  config: z.object({
+    failuresPerUser: z.number().int().positive().default(5),
+    failuresPerSource: z.number().int().positive().default(5),
+    /** One address failing for this many different users is spraying. */
+    sprayUsers: z.number().int().positive().default(3),
+  }),
+  params: (config) => ({ perUser: config.failuresPerUser, perSource: config.failuresPerSource, sprayUsers: config.sprayUsers }),
+  sql: `
+    WITH
+      sign_ins AS (
+        SELECT account_id, principal_arn, user_name, coalesce(source_ip, source_host) AS source, event_time,
+               JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure' OR error_message != '' AS failed
+        FROM events
+        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+          AND event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin'
+      ),
+      successes AS (SELECT account_id, user_name, source, event_time FROM sign_ins WHERE NOT failed)
+    SELECT * FROM (
+      SELECT 'user' AS kind, account_id, any(principal_arn) AS principal_arn, user_name AS subject, count() AS failures,
+             [user_name] AS users, 1 AS user_count, groupUniqArray(5)(source) AS sources,
+             toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
+             (account_id, user_name) IN (SELECT account_id, user_name FROM successes) AS succeeded_after
+      FROM sign_ins WHERE failed GROUP BY account_id, user_name HAVING failures >= {perUser:UInt32}
+      UNION ALL
+      SELECT 'source', account_id, '', source, count(), groupUniqArray(10)(user_name), uniqExact(user_name), [source],
+             toString(min(event_time)), toString(max(event_time)),
+             (account_id, source) IN (SELECT account_id, source FROM successes)
+      FROM sign_ins WHERE failed GROUP BY account_id, source HAVING count() >= {perSource:UInt32} AND uniqExact(user_name) >= {sprayUsers:UInt32}
+    )
+    ORDER BY account_id, kind, subject`,
+  row: Row,
+  toFinding: (r) => {
+    let severity: Severity = r.kind === 'source' ? 'high' : 'medium'
+    if (r.succeeded_after) severity = raise(severity)
+    const what =
+      r.kind === 'source'
+        ? `${r.subject} failed to sign in as ${String(r.user_count)} different users ${String(r.failures)} times (password spraying)`
+        : `${String(r.failures)} failed console sign-ins for ${r.subject} from ${r.sources.join(', ')}`
+    return {
+      severity,
+      principal: r.kind === 'user' && r.principal_arn ? r.principal_arn : r.account_id,
+      account: r.account_id,
+      title: `${what}${r.succeeded_after ? ', then a successful sign-in' : ''}`,
+      firstSeen: isoTime(r.first_seen),
+      lastSeen: isoTime(r.last_seen),
+      evidence: { kind: r.kind, failures: r.failures, users: r.users, sources: r.sources, succeeded_after: Boolean(r.succeeded_after) },
+      dedupKey: `${r.account_id}|${r.kind}|${r.subject}|${r.first_seen.slice(0, 13)}`,
+    }
+  },
+})

@@ -1,0 +1,50 @@
+import { z } from 'zod'
+import { defineDetector } from '../define.js'
+import { isoTime } from '../time.js'
+
+const Row = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  event_id: z.string(),
+  at: z.string(),
+  source: z.string(),
+  country: z.string(),
+  agent: z.string(),
+})
+
+export default defineDetector({
+  id: 'console-login-without-mfa',
+  title: 'An IAM user signed in to the console without MFA',
+  severity: 'medium',
+  schedule: '*/5 * * * *',
+  window: '1h',
+  lookback: '1d',
+  attack: ['T1078.004'],
+  runbook: [
+    'Was it the user? Ask them, from another channel.',
+    'Require MFA for the user (an IAM policy denying everything without aws:MultiFactorAuthPresent), or move them to SSO.',
+  ],
+  config: z.object({}),
+  // IAM users only: SSO and SAML sign-ins are federated, and root has its own detector.
+  sql: `
+    SELECT account_id, principal_arn, event_id, toString(event_time) AS at, coalesce(source_ip, source_host) AS source,
+           toString(source_country) AS country, user_agent AS agent
+    FROM events
+    WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+      AND event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin' AND principal_type = 'IAMUser'
+      AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Success'
+      AND JSONExtractString(raw, 'additionalEventData', 'MFAUsed') != 'Yes'
+      AND NOT JSONHas(raw, 'additionalEventData', 'SamlProviderArn')
+    ORDER BY account_id, at`,
+  row: Row,
+  toFinding: (r) => ({
+    severity: 'medium',
+    principal: r.principal_arn,
+    account: r.account_id,
+    title: `${r.principal_arn} signed in to the console without MFA from ${r.source}${r.country ? ` (${r.country})` : ''}`,
+    firstSeen: isoTime(r.at),
+    lastSeen: isoTime(r.at),
+    evidence: { event_id: r.event_id, source: r.source, country: r.country || null, user_agent: r.agent },
+    dedupKey: `${r.account_id}|${r.principal_arn}|${r.event_id}`,
+  }),
+})

@@ -1,0 +1,58 @@
+import { z } from 'zod'
+import { defineDetector } from '../define.js'
+import { isoTime } from '../time.js'
+
+const Row = z.object({
+  account_id: z.string(),
+  caller_account: z.string(),
+  callers: z.array(z.string()),
+  roles: z.array(z.string()),
+  calls: z.coerce.number(),
+  sources: z.array(z.string()),
+  first_seen: z.string(),
+  last_seen: z.string(),
+})
+
+export default defineDetector({
+  id: 'cross-account-assume-role',
+  title: 'An account that never did so before assumed a role here',
+  severity: 'high',
+  schedule: '*/5 * * * *',
+  window: '1h',
+  lookback: '30d',
+  attack: ['T1199', 'T1550.001'],
+  runbook: [
+    'Whose account is it? A new vendor or a new account of your own organisation: add it to knownAccounts.',
+    'If nobody knows it: remove it from the role’s trust policy and look at what the sessions did.',
+  ],
+  config: z.object({ knownAccounts: z.array(z.string().regex(/^\d{12}$/, 'expected a 12-digit account id')).default([]) }),
+  params: (config) => ({ known: config.knownAccounts }),
+  sql: `
+    WITH
+      assumed AS (
+        SELECT account_id, principal_account_id AS caller_account, principal_arn, event_time,
+               JSONExtractString(raw, 'requestParameters', 'roleArn') AS role, coalesce(source_ip, source_host) AS source
+        FROM events
+        WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+          AND event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code = ''
+          AND principal_account_id != '' AND principal_account_id != account_id
+      )
+    SELECT account_id, toString(caller_account) AS caller_account, groupUniqArray(5)(principal_arn) AS callers, groupUniqArray(5)(role) AS roles,
+           count() AS calls, groupUniqArray(5)(source) AS sources, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
+    FROM assumed
+    WHERE caller_account NOT IN {known:Array(String)}
+    GROUP BY account_id, caller_account
+    HAVING min(event_time) >= {from:DateTime64(3)}
+    ORDER BY account_id, caller_account`,
+  row: Row,
+  toFinding: (r) => ({
+    severity: 'high',
+    principal: r.caller_account,
+    account: r.account_id,
+    title: `Account ${r.caller_account}, never seen doing so before, assumed ${r.roles.join(', ')} in ${r.account_id}`,
+    firstSeen: isoTime(r.first_seen),
+    lastSeen: isoTime(r.last_seen),
+    evidence: { caller_account: r.caller_account, callers: r.callers, roles: r.roles, calls: r.calls, sources: r.sources },
+    dedupKey: `${r.account_id}|${r.caller_account}`,
+  }),
+})

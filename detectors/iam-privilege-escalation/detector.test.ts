@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { detectAt } from '../../test/helpers/detect.js'
+import { ACCOUNT, apiCall, iamUser, ingestRecords } from '../../test/helpers/events.js'
+import { openTestStore, type TestStore } from '../../test/helpers/store.js'
+import detector from './detector.js'
+
+const iam = (minute: number, eventName: string, requestParameters: unknown, who = iamUser('mallory')) =>
+  apiCall(Date.parse('2026-11-20T11:00:00Z') + minute * 60_000, who, '73.15.20.1', { eventSource: 'iam.amazonaws.com', eventName, requestParameters, readOnly: false })
+const policy = (action: unknown, resource: unknown) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: action, Resource: resource }] }, null, 2)
+const trust = (principal: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: principal }, Action: 'sts:AssumeRole' }] })
+
+let store: TestStore
+beforeAll(async () => {
+  store = await openTestStore()
+  await ingestRecords(store, [
+    iam(1, 'AttachRolePolicy', { roleName: 'ci', policyArn: 'arn:aws:iam::aws:policy/IAMFullAccess' }),
+    iam(2, 'PutUserPolicy', { userName: 'bob', policyName: 'everything', policyDocument: policy('*', '*') }),
+    iam(3, 'UpdateAssumeRolePolicy', { roleName: 'deploy', policyDocument: trust('arn:aws:iam::193672423079:root') }),
+    iam(4, 'CreateUser', { userName: 'svc-new' }),
+    iam(5, 'CreateLoginProfile', { userName: 'svc-new' }),
+    // Ordinary administration.
+    iam(10, 'AttachUserPolicy', { userName: 'carol', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }),
+    iam(11, 'PutRolePolicy', { roleName: 'app', policyName: 'read', policyDocument: policy(['s3:GetObject'], 'arn:aws:s3:::reports/*') }),
+    iam(12, 'CreateAccessKey', { userName: 'mallory' }),
+    iam(13, 'CreateAccessKey', {}),
+    iam(14, 'UpdateAssumeRolePolicy', { roleName: 'deploy', policyDocument: trust(`arn:aws:iam::${ACCOUNT}:role/ci`) }),
+  ])
+})
+afterAll(async () => {
+  await store.close()
+})
+
+it('reports power given, and leaves ordinary administration alone', async () => {
+  const findings = await detectAt(store, detector, '2026-11-20T12:00:00Z')
+  expect(findings.map((f) => [f.evidence.event, f.evidence.target, f.severity])).toEqual([
+    ['AttachRolePolicy', 'ci', 'high'],
+    ['PutUserPolicy', 'bob', 'high'],
+    ['UpdateAssumeRolePolicy', 'deploy', 'high'],
+    ['CreateLoginProfile', 'svc-new', 'high'],
+  ])
+  expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role deploy trust account 193672423079')
+})

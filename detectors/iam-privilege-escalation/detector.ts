@@ -1,0 +1,100 @@
+import { z } from 'zod'
+import { defineDetector, raise, type Severity } from '../define.js'
+import { isoTime } from '../time.js'
+
+const Row = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  event_id: z.string(),
+  at: z.string(),
+  event_name: z.string(),
+  error_code: z.string(),
+  target: z.string(),
+  policy_arn: z.string(),
+  source: z.string(),
+  admin_policy: z.coerce.number(),
+  wildcard_policy: z.coerce.number(),
+  other_user_credentials: z.coerce.number(),
+  outside_accounts: z.array(z.string()),
+  created_in_window: z.coerce.number(),
+})
+
+export default defineDetector({
+  id: 'iam-privilege-escalation',
+  title: 'Someone gave a principal power it did not have',
+  severity: 'high',
+  schedule: '*/5 * * * *',
+  window: '1h',
+  lookback: '1d',
+  attack: ['T1098', 'T1098.001', 'T1098.003', 'T1136.003'],
+  runbook: [
+    'Was the change made through the usual pipeline (CloudFormation, Terraform) by the usual principal?',
+    'If not: detach the policy, delete the new key or login profile, restore the trust policy, and review what the principal did next.',
+  ],
+  config: z.object({}),
+  // Admin policies attached; inline policies allowing "*" on "*"; keys or console passwords made for
+  // another user; trust policies naming another account; and users created in the window they got power.
+  sql: `
+    WITH
+      created_users AS (
+        SELECT account_id, JSONExtractString(raw, 'requestParameters', 'userName') AS created
+        FROM events
+        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+          AND event_source = 'iam.amazonaws.com' AND event_name = 'CreateUser' AND error_code = ''
+      ),
+      candidates AS (
+        SELECT account_id, principal_arn, user_name AS actor, event_id, toString(event_time) AS at, toString(event_name) AS event_name,
+               toString(error_code) AS error_code,
+               JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
+               coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
+               JSONExtractString(raw, 'requestParameters', 'policyArn') AS policy_arn,
+               replaceRegexpAll(coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')), '[[:space:]]', '') AS document,
+               coalesce(source_ip, source_host) AS source
+        FROM events
+        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
+          AND event_name IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
+                             'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')
+      )
+    SELECT account_id, principal_arn, event_id, at, event_name, error_code, target, policy_arn, source,
+           event_name LIKE 'Attach%Policy' AND match(policy_arn, '/(AdministratorAccess|IAMFullAccess)$') AS admin_policy,
+           event_name LIKE 'Put%Policy' AND (position(document, '"Action":"*"') > 0 OR position(document, '"Action":["*"]') > 0)
+             AND (position(document, '"Resource":"*"') > 0 OR position(document, '"Resource":["*"]') > 0) AS wildcard_policy,
+           event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile') AND target_user != '' AND target_user != actor AS other_user_credentials,
+           if(event_name IN ('UpdateAssumeRolePolicy', 'CreateRole'),
+              arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, 'arn:aws[a-z-]*:iam::([0-9]{12}):'))), []) AS outside_accounts,
+           (account_id, target_user) IN (SELECT account_id, created FROM created_users) AS created_in_window
+    FROM candidates
+    WHERE admin_policy OR wildcard_policy OR other_user_credentials OR notEmpty(outside_accounts)
+    ORDER BY account_id, at`,
+  row: Row,
+  toFinding: (r) => {
+    let severity: Severity
+    let what: string
+    if (r.admin_policy || r.wildcard_policy) {
+      severity = 'high'
+      what = r.admin_policy ? `attached ${r.policy_arn.split('/').pop() ?? ''} to ${r.target}` : `gave ${r.target} an inline policy allowing "*" on "*"`
+    } else if (r.outside_accounts.length > 0) {
+      severity = 'high'
+      what = `made role ${r.target} trust account ${r.outside_accounts.join(', ')}`
+    } else {
+      severity = 'medium'
+      what = `${r.event_name === 'CreateAccessKey' ? 'created an access key' : r.event_name === 'CreateLoginProfile' ? 'created a console password' : 'changed the console password'} for user ${r.target}`
+    }
+    if (r.created_in_window) {
+      severity = raise(severity)
+      what += ', a user created in the same window'
+    }
+    const failed = r.error_code !== ''
+    if (failed) severity = severity === 'critical' ? 'high' : 'medium'
+    return {
+      severity,
+      principal: r.principal_arn,
+      account: r.account_id,
+      title: `${r.principal_arn} ${failed ? `tried (${r.error_code}) and failed: ` : ''}${what}`,
+      firstSeen: isoTime(r.at),
+      lastSeen: isoTime(r.at),
+      evidence: { event: r.event_name, event_id: r.event_id, target: r.target, policy_arn: r.policy_arn || null, outside_accounts: r.outside_accounts, new_user: Boolean(r.created_in_window), succeeded: !failed, source: r.source },
+      dedupKey: `${r.account_id}|${r.event_id}`,
+    }
+  },
+})

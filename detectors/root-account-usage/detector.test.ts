@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { detectAt } from '../../test/helpers/detect.js'
+import { ACCOUNT, apiCall, iamUser, ingestRecords } from '../../test/helpers/events.js'
+import { openTestStore, type TestStore } from '../../test/helpers/store.js'
+import detector from './detector.js'
+
+const root = { type: 'Root', principalId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, accountId: ACCOUNT, accessKeyId: '' }
+const signIn = (at: string, result: 'Success' | 'Failure', mfa = 'Yes') =>
+  apiCall(at, root, '73.15.20.1', {
+    eventSource: 'signin.amazonaws.com',
+    eventName: 'ConsoleLogin',
+    eventType: 'AwsConsoleSignIn',
+    responseElements: { ConsoleLogin: result },
+    additionalEventData: { MFAUsed: mfa },
+    ...(result === 'Failure' ? { errorMessage: 'Failed authentication' } : {}),
+  })
+
+let store: TestStore
+beforeAll(async () => {
+  store = await openTestStore()
+  await ingestRecords(store, [
+    signIn('2026-11-20T10:05:00Z', 'Success', 'No'),
+    apiCall('2026-11-20T10:06:00Z', { ...root, accessKeyId: 'ASIAROOTSESSION00001' }, '73.15.20.1', { eventSource: 'iam.amazonaws.com', eventName: 'CreateAccessKey', requestParameters: {}, responseElements: { accessKey: { accessKeyId: 'AKIAROOTKEYEXAMPLE01' } } }),
+    apiCall('2026-11-20T10:07:00Z', { ...root, accessKeyId: 'ASIAROOTSESSION00001' }, '73.15.20.1', { eventName: 'ListBuckets' }),
+    // An hour later: one failed root sign-in, then four.
+    signIn('2026-11-20T11:10:00Z', 'Failure'),
+    ...['13:01', '13:02', '13:03', '13:04'].map((t) => signIn(`2026-11-20T${t}:00Z`, 'Failure')),
+    // An administrator creating a key for a user is not root.
+    apiCall('2026-11-20T14:30:00Z', iamUser('admin'), '73.15.20.2', { eventSource: 'iam.amazonaws.com', eventName: 'CreateAccessKey', requestParameters: { userName: 'bob' } }),
+  ])
+})
+afterAll(async () => {
+  await store.close()
+})
+
+it('reports root sign-in, API calls and a root access key (critical)', async () => {
+  const findings = await detectAt(store, detector, '2026-11-20T11:00:00Z')
+  expect(findings.map((f) => [f.evidence.kind, f.severity])).toEqual([
+    ['sign-in', 'high'],
+    ['access-key', 'critical'],
+    ['api', 'high'],
+  ])
+  expect(findings[0]?.title).toBe(`Account ${ACCOUNT}: someone signed in to the console as root, without MFA`)
+  expect(findings.every((f) => f.principal === `arn:aws:iam::${ACCOUNT}:root`)).toBe(true)
+})
+
+it('reports one failed root sign-in low, and repeated ones medium', async () => {
+  expect((await detectAt(store, detector, '2026-11-20T12:00:00Z')).map((f) => f.severity)).toEqual(['low'])
+  expect((await detectAt(store, detector, '2026-11-20T14:00:00Z')).map((f) => [f.severity, f.evidence.calls])).toEqual([['medium', 4]])
+})
+
+it('stays quiet when no one used root', async () => {
+  expect(await detectAt(store, detector, '2026-11-20T15:00:00Z')).toEqual([])
+})

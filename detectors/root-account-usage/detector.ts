@@ -1,0 +1,70 @@
+import { z } from 'zod'
+import { defineDetector, type Severity } from '../define.js'
+import { isoTime } from '../time.js'
+
+const Row = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  kind: z.string(),
+  day: z.string(),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  calls: z.coerce.number(),
+  events: z.array(z.string()),
+  sources: z.array(z.string()),
+  mfa: z.coerce.number(),
+})
+
+const KINDS: Record<string, { severity: Severity; what: string }> = {
+  'access-key': { severity: 'critical', what: 'created an access key for the root user' },
+  'sign-in': { severity: 'high', what: 'signed in to the console as root' },
+  api: { severity: 'high', what: 'made API calls as root' },
+  'failed-sign-in': { severity: 'low', what: 'failed to sign in as root' },
+}
+
+export default defineDetector({
+  id: 'root-account-usage',
+  title: 'The root user was used',
+  severity: 'high',
+  schedule: '*/5 * * * *',
+  window: '1h',
+  lookback: '1d',
+  attack: ['T1078.004'],
+  runbook: [
+    'Root is for the handful of tasks only root can do: was one of them planned, by whom?',
+    'A root access key: delete it. Then check the root password and MFA device are as you left them.',
+    'Repeated failed root sign-ins: someone is guessing; confirm root has MFA.',
+  ],
+  config: z.object({
+    /** Failed root sign-ins from this many attempts on count as repeated. */
+    repeatedFailures: z.number().int().positive().default(3),
+  }),
+  sql: `
+    SELECT account_id, any(principal_arn) AS principal_arn,
+           multiIf(event_name = 'CreateAccessKey' AND JSONExtractString(raw, 'requestParameters', 'userName') = '' AND error_code = '', 'access-key',
+                   event_name = 'ConsoleLogin' AND (error_message != '' OR JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure'), 'failed-sign-in',
+                   event_name = 'ConsoleLogin', 'sign-in', 'api') AS kind,
+           toString(toDate(event_time)) AS day, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
+           count() AS calls, groupUniqArray(10)(toString(event_name)) AS events, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources,
+           max(mfa_authenticated) AS mfa
+    FROM events
+    WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND principal_type = 'Root'
+      AND actor_kind != 'aws-service'
+    GROUP BY account_id, kind, day
+    ORDER BY account_id, first_seen`,
+  row: Row,
+  toFinding: (r, config) => {
+    const kind = KINDS[r.kind] ?? { severity: 'high' as Severity, what: 'acted as root' }
+    const severity: Severity = r.kind === 'failed-sign-in' && r.calls >= config.repeatedFailures ? 'medium' : kind.severity
+    return {
+      severity,
+      principal: r.principal_arn || `arn:aws:iam::${r.account_id}:root`,
+      account: r.account_id,
+      title: `Account ${r.account_id}: someone ${kind.what}${r.calls > 1 ? ` (${String(r.calls)} times)` : ''}${r.kind === 'sign-in' && !r.mfa ? ', without MFA' : ''}`,
+      firstSeen: isoTime(r.first_seen),
+      lastSeen: isoTime(r.last_seen),
+      evidence: { kind: r.kind, calls: r.calls, events: r.events, sources: r.sources, mfa: Boolean(r.mfa) },
+      dedupKey: `${r.account_id}|root|${r.kind}|${r.day}`,
+    }
+  },
+})

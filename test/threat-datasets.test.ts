@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { detectorConfig, runDetector } from '../detectors/engine.js'
+import { DETECTORS } from '../detectors/registry.js'
+import type { Finding } from '../detectors/define.js'
+import { backfill } from '../ingest/backfill.js'
+import { INVICTUS, STRATUS } from './helpers/datasets.js'
+import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
+
+const options = { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger }
+const detector = (id: string) => {
+  const found = DETECTORS.find((d) => d.id === id)
+  if (!found) throw new Error(id)
+  return found
+}
+
+let store: TestStore
+beforeAll(async () => {
+  store = await openTestStore()
+  await backfill(store, [STRATUS, INVICTUS], options)
+})
+afterAll(async () => {
+  await store.close()
+})
+
+// DataDog/stratus-red-team detonation logs (Apache-2.0): each technique file is one attack.
+const TECHNIQUES: [technique: string, detector: string, event: string][] = [
+  ['aws.defense-evasion.cloudtrail-delete', 'cloudtrail-tampering', 'DeleteTrail'],
+  ['aws.defense-evasion.cloudtrail-event-selectors', 'cloudtrail-tampering', 'PutEventSelectors'],
+  ['aws.defense-evasion.cloudtrail-stop', 'cloudtrail-tampering', 'StopLogging'],
+  ['aws.defense-evasion.dns-delete-logs', 'cloudtrail-tampering', 'DeleteResolverQueryLogConfig'],
+  ['aws.defense-evasion.vpc-remove-flow-logs', 'cloudtrail-tampering', 'DeleteFlowLogs'],
+  ['aws.defense-evasion.organizations-leave', 'cloudtrail-tampering', 'LeaveOrganization'],
+  ['aws.initial-access.console-login-without-mfa', 'console-login-without-mfa', 'ConsoleLogin'],
+  ['aws.persistence.iam-backdoor-role', 'iam-privilege-escalation', 'UpdateAssumeRolePolicy'],
+  ['aws.persistence.iam-backdoor-user', 'iam-privilege-escalation', 'CreateAccessKey'],
+  ['aws.persistence.iam-create-admin-user', 'iam-privilege-escalation', 'AttachUserPolicy'],
+  ['aws.persistence.iam-create-backdoor-role', 'iam-privilege-escalation', 'AttachRolePolicy'],
+  ['aws.persistence.iam-create-user-login-profile', 'iam-privilege-escalation', 'CreateLoginProfile'],
+  ['aws.privilege-escalation.iam-update-user-login-profile', 'iam-privilege-escalation', 'UpdateLoginProfile'],
+]
+
+describe('Stratus Red Team detonations', () => {
+  for (const [technique, detectorId, event] of TECHNIQUES) {
+    it(`${technique} is found by ${detectorId}`, async () => {
+      const records = JSON.parse(readFileSync(path.join(STRATUS, `${technique}.json`), 'utf8')) as { eventTime: string; recipientAccountId: string }[]
+      const times = records.map((r) => Date.parse(r.eventTime))
+      const accounts = new Set(records.map((r) => r.recipientAccountId))
+      const window = { from: new Date(Math.min(...times)), now: new Date(Math.max(...times) + 1000) }
+      const findings = (await runDetector(store, detector(detectorId), window, detectorConfig(detector(detectorId)))).filter((f) => accounts.has(f.account))
+      expect(findings.map((f) => f.evidence.event ?? 'ConsoleLogin')).toContain(event)
+      expect(findings.every((f) => f.severity !== 'info' && f.severity !== 'low')).toBe(true)
+    })
+  }
+})
+
+describe('invictus-ir aws_dataset: every finding, and why each is right', () => {
+  let findings: Finding[]
+  beforeAll(async () => {
+    // The whole capture: 2023-07-10, 11:42 to 12:38 UTC.
+    const window = { from: new Date('2023-07-10T11:00:00Z'), now: new Date('2023-07-10T13:00:00Z') }
+    findings = []
+    for (const d of DETECTORS) findings.push(...(await runDetector(store, d, window, detectorConfig(d))))
+    findings = findings.filter((f) => f.account === '123837392027')
+  })
+
+  const line = (f: Finding) => `${f.detector} ${f.severity} ${f.principal.split(':').pop() ?? ''} ${typeof f.evidence.event === 'string' ? f.evidence.event : ''}`.trim()
+
+  it('lists exactly these findings', () => {
+    expect(findings.map(line).sort()).toEqual(
+      [
+        // The Stratus user created to sign in without MFA; bert-jan's own sign-in used MFA and is not here.
+        'console-login-without-mfa medium user/stratus-red-team-nmfalu-gfjyeaypjt',
+        // DeleteTrail and StopLogging against trails Stratus had already removed: failed, still attempts.
+        'cloudtrail-tampering high user/bert-jan DeleteTrail',
+        'cloudtrail-tampering high user/bert-jan StopLogging',
+        // Succeeded: trails deleted, a selector dropping management events, a flow log removed.
+        'cloudtrail-tampering critical user/bert-jan DeleteTrail',
+        'cloudtrail-tampering high user/bert-jan PutEventSelectors',
+        'cloudtrail-tampering high user/bert-jan DeleteFlowLogs',
+        // The role Stratus made to leave the organisation was denied; the attempt counts.
+        'cloudtrail-tampering medium role/stratus-red-team-leave-org-role LeaveOrganization',
+        // AdministratorAccess attached to a role, and to a user created in the same hour (critical).
+        'iam-privilege-escalation high user/bert-jan AttachRolePolicy',
+        'iam-privilege-escalation critical user/bert-jan AttachUserPolicy',
+        // The backdoor role's trust policy now names account 193672423079.
+        'iam-privilege-escalation high user/bert-jan UpdateAssumeRolePolicy',
+        // Keys and console passwords made for other users, each created in the same hour.
+        'iam-privilege-escalation high user/bert-jan CreateAccessKey',
+        'iam-privilege-escalation high user/bert-jan CreateAccessKey',
+        'iam-privilege-escalation high user/bert-jan CreateLoginProfile',
+        'iam-privilege-escalation high user/bert-jan CreateLoginProfile',
+        // The ~30 denied GetPasswordData calls, and 15 denied DescribeInstanceAttribute (user-data theft).
+        'access-denied-burst medium role/stratus-red-team-ec2-get-password-data-role',
+        'access-denied-burst medium role/stratus-red-team-get-usr-data-role',
+        // Stratus itself retrying AssumeRole on roles it had just created: 13 denials in minutes from a CLI.
+        'access-denied-burst medium user/bert-jan',
+      ].sort(),
+    )
+  })
+
+  it('explains the password-data burst in its evidence', () => {
+    const burst = findings.find((f) => f.principal.endsWith('get-password-data-role'))
+    expect(burst?.evidence).toMatchObject({ denied: 29, events: ['GetPasswordData'] })
+  })
+})
