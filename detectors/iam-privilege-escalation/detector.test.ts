@@ -18,12 +18,17 @@ beforeAll(async () => {
     iam(3, 'UpdateAssumeRolePolicy', { roleName: 'deploy', policyDocument: trust('arn:aws:iam::193672423079:root') }),
     iam(4, 'CreateUser', { userName: 'svc-new' }),
     iam(5, 'CreateLoginProfile', { userName: 'svc-new' }),
+    // A bare account id trusts that account's every principal.
+    iam(6, 'CreateRole', { roleName: 'vendor-read', assumeRolePolicyDocument: trust('777788889999') }),
     // Ordinary administration.
     iam(10, 'AttachUserPolicy', { userName: 'carol', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }),
     iam(11, 'PutRolePolicy', { roleName: 'app', policyName: 'read', policyDocument: policy(['s3:GetObject'], 'arn:aws:s3:::reports/*') }),
     iam(12, 'CreateAccessKey', { userName: 'mallory' }),
     iam(13, 'CreateAccessKey', {}),
     iam(14, 'UpdateAssumeRolePolicy', { roleName: 'deploy', policyDocument: trust(`arn:aws:iam::${ACCOUNT}:role/ci`) }),
+    // The partner's role has trusted the partner for weeks; rewriting its policy is not new trust.
+    apiCall(Date.parse('2026-11-10T09:00:00Z'), iamUser('mallory'), '73.15.20.1', { eventSource: 'iam.amazonaws.com', eventName: 'CreateRole', readOnly: false, requestParameters: { roleName: 'partner-access', assumeRolePolicyDocument: trust('arn:aws:iam::444455556666:root') } }),
+    iam(15, 'UpdateAssumeRolePolicy', { roleName: 'partner-access', policyDocument: trust('arn:aws:iam::444455556666:role/sync') }),
   ])
 })
 afterAll(async () => {
@@ -37,6 +42,7 @@ it('reports power given, and leaves ordinary administration alone', async () => 
     ['PutUserPolicy', 'bob', 'high'],
     ['UpdateAssumeRolePolicy', 'deploy', 'high'],
     ['CreateLoginProfile', 'svc-new', 'high'],
+    ['CreateRole', 'vendor-read', 'high'],
   ])
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role deploy trust account 193672423079')
 })

@@ -25,7 +25,7 @@ export default defineDetector({
   severity: 'high',
   schedule: '*/5 * * * *',
   window: '1h',
-  lookback: '1d',
+  lookback: '30d',
   attack: ['T1098', 'T1098.001', 'T1098.003', 'T1136.003'],
   runbook: [
     'Was the change made through the usual pipeline (CloudFormation, Terraform) by the usual principal?',
@@ -33,9 +33,19 @@ export default defineDetector({
   ],
   config: z.object({}),
   // Admin policies attached; inline policies allowing "*" on "*"; keys or console passwords made for
-  // another user; trust policies naming another account; and users created in the window they got power.
+  // another user; trust policies naming an outside account the role did not trust before (30 days);
+  // and users created in the window they got power.
   sql: `
     WITH
+      -- Every account each role trusted before: a trust policy counts only when it names a new one.
+      trust_history AS (
+        SELECT account_id, JSONExtractString(raw, 'requestParameters', 'roleName') AS role, event_time AS trusted_at,
+               extractAll(coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')),
+                          '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]') AS trusted
+        FROM events
+        WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
+          AND event_name IN ('UpdateAssumeRolePolicy', 'CreateRole') AND error_code = ''
+      ),
       created_users AS (
         SELECT account_id, JSONExtractString(raw, 'requestParameters', 'userName') AS created
         FROM events
@@ -43,7 +53,7 @@ export default defineDetector({
           AND event_source = 'iam.amazonaws.com' AND event_name = 'CreateUser' AND error_code = ''
       ),
       candidates AS (
-        SELECT account_id, principal_arn, user_name AS actor, event_id, toString(event_time) AS at, toString(event_name) AS event_name,
+        SELECT account_id, principal_arn, user_name AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
                toString(error_code) AS error_code,
                JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
                coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
@@ -55,16 +65,26 @@ export default defineDetector({
           AND event_name IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
                              'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')
       )
-    SELECT account_id, principal_arn, event_id, at, event_name, error_code, target, policy_arn, source,
+    SELECT c.account_id AS account_id, any(c.principal_arn) AS principal_arn, c.event_id AS event_id, any(c.at) AS at, any(c.event_name) AS event_name,
+           any(c.error_code) AS error_code, any(c.target) AS target, any(c.policy_arn) AS policy_arn, any(c.source) AS source,
+           any(c.admin_policy) AS admin_policy, any(c.wildcard_policy) AS wildcard_policy, any(c.other_user_credentials) AS other_user_credentials,
+           arrayFilter(a -> NOT has(groupArrayArrayIf(h.trusted, h.trusted_at < c.event_time), a), any(c.named_accounts)) AS outside_accounts,
+           any(c.created_in_window) AS created_in_window
+    FROM (
+    SELECT account_id, principal_arn, event_id, event_time, at, event_name, error_code, target, policy_arn, source,
            event_name LIKE 'Attach%Policy' AND match(policy_arn, '/(AdministratorAccess|IAMFullAccess)$') AS admin_policy,
            event_name LIKE 'Put%Policy' AND (position(document, '"Action":"*"') > 0 OR position(document, '"Action":["*"]') > 0)
              AND (position(document, '"Resource":"*"') > 0 OR position(document, '"Resource":["*"]') > 0) AS wildcard_policy,
            event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile') AND target_user != '' AND target_user != actor AS other_user_credentials,
            if(event_name IN ('UpdateAssumeRolePolicy', 'CreateRole'),
-              arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, 'arn:aws[a-z-]*:iam::([0-9]{12}):'))), []) AS outside_accounts,
+              arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]'))), []) AS named_accounts,
            (account_id, target_user) IN (SELECT account_id, created FROM created_users) AS created_in_window
     FROM candidates
-    WHERE admin_policy OR wildcard_policy OR other_user_credentials OR notEmpty(outside_accounts)
+    WHERE admin_policy OR wildcard_policy OR other_user_credentials OR notEmpty(named_accounts)
+    ) AS c
+    LEFT JOIN trust_history AS h ON h.account_id = c.account_id AND h.role = c.target
+    GROUP BY c.account_id, c.event_id
+    HAVING admin_policy OR wildcard_policy OR other_user_credentials OR notEmpty(outside_accounts)
     ORDER BY account_id, at`,
   row: Row,
   toFinding: (r) => {
