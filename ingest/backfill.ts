@@ -12,6 +12,8 @@ export interface BackfillOptions {
   maxRecordBytes: number
   logger: Logger
   onProgress?: (progress: BackfillProgress) => void
+  /** First delay between attempts when the store fails (it doubles, five attempts in all). */
+  retryDelayMs?: number
 }
 
 export interface BackfillProgress {
@@ -40,7 +42,7 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   const logger = options.logger.child({ module: 'ingest.backfill' })
   const files = await listInputFiles(paths)
   const enricher = await loadSourceEnricher()
-  const writer = new EventWriter(store, { maxBatch: options.maxBatch, logger })
+  const writer = new EventWriter(store, { maxBatch: options.maxBatch, logger, retryDelayMs: options.retryDelayMs })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
   let read = 0
@@ -59,13 +61,14 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
         }
       }
     }
-    try {
-      for await (const chunk of input.chunks) await handle(framer.push(chunk))
+    let unreadable: unknown
+    for await (const chunk of readable(input.chunks, (err) => (unreadable = err))) await handle(framer.push(chunk))
+    if (unreadable === undefined) {
       await handle(framer.end())
-    } catch (err) {
-      // An unreadable file (corrupt gzip, I/O error): what was read stays; the rest of the file is rejected.
+    } else {
+      // A corrupt gzip or an I/O error: what was read stays, the rest of the file is rejected.
       read++
-      const wait = writer.reject({ source: file.path, location: 'rest of file', reason: `cannot read the file: ${errorMessage(err)}`, bytes: Buffer.alloc(0), size: 0 })
+      const wait = writer.reject({ source: file.path, location: 'rest of file', reason: `cannot read the file: ${errorMessage(unreadable)}`, bytes: Buffer.alloc(0), size: 0 })
       if (wait) await wait
     }
     bytesBefore += file.size
@@ -75,6 +78,18 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   await writer.flush()
   const { stored, duplicate, rejected } = writer.totals
   return { files: files.length, read, stored, duplicate, rejected, seconds: (performance.now() - started) / 1000 }
+}
+
+/**
+ * The file's chunks, ending early on a read error, which goes to `onError`. Errors of the loop that
+ * consumes the chunks (the store failing) are not caught here: they end the backfill.
+ */
+async function* readable(chunks: AsyncIterable<Buffer>, onError: (err: unknown) => void): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of chunks) yield chunk
+  } catch (err) {
+    onError(err)
+  }
 }
 
 function route(writer: EventWriter, enricher: SourceEnricher, file: InputFile, item: Framed) {

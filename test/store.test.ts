@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { backfill } from '../ingest/backfill.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import type { Store } from '../src/clickhouse/client.js'
 import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
@@ -105,6 +107,18 @@ describe('EventWriter', () => {
     expect(dead?.location).toBe('event refused')
     expect(dead?.reason).toMatch(/^the store refused this event: /)
     expect(dead?.reason).not.toContain('ListUsers')
+  })
+})
+
+describe('backfill against a failing store', () => {
+  it('stops with the store error rather than calling the file unreadable', async () => {
+    const store = await freshStore()
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    writeFileSync(path.join(dir, 'one.json'), JSON.stringify({ eventID: 'x', eventTime: '2026-11-02T09:15:00Z', eventName: 'ListUsers', eventSource: 'iam.amazonaws.com' }))
+    const run = backfill(failingInserts(store, { remaining: 100 }), [dir], { maxBatch: 10, maxRecordBytes: 1 << 20, logger: testLogger, retryDelayMs: 5 })
+    await expect(run).rejects.toThrow(/ECONNREFUSED/)
+    const rejected = await queryRows(store, 'SELECT * FROM rejected_input')
+    expect(rejected).toEqual([])
   })
 })
 
