@@ -21,7 +21,7 @@ export interface Context {
 }
 
 /** Reads the configuration, opens the store and brings its schema up to date. */
-export async function openContext(options: CommonOptions): Promise<Context> {
+async function openContext(options: CommonOptions): Promise<Context> {
   const config = loadConfig(undefined, { dataDir: options.dataDir })
   const logger = createLogger(config.logLevel ?? 'warn')
   const store = await openStore(config)

@@ -29,7 +29,7 @@ const PRIVATE_V4: [number, number][] = [
 ]
 const PRIVATE_V6 = /^(f[cd]|fe[89ab])[0-9a-f]{2}:|^::1$/i
 
-export function ipv4ToNumber(ip: string): number {
+function ipv4ToNumber(ip: string): number {
   const [a = 0, b = 0, c = 0, d = 0] = ip.split('.').map(Number)
   return ((a << 24) >>> 0) + (b << 16) + (c << 8) + d
 }

@@ -7,8 +7,8 @@ import { seededRandom, type SyntheticRecord } from './records.js'
  * account, and a partner account assuming a role. Deterministic for a seed.
  */
 
-export const ORG_ACCOUNT = '111122223333'
-export const PARTNER_ACCOUNT = '444455556666'
+const ORG_ACCOUNT = '111122223333'
+const PARTNER_ACCOUNT = '444455556666'
 
 interface Person {
   name: string
