@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
 import type { SourceEnricher } from './enrich.js'
 import { prepareEvent, type PreparedEvent } from './normalise.js'
+import { memberValue } from './framing.js'
 import { CloudTrailRecord } from './schema.js'
 
 const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1)
@@ -31,8 +32,8 @@ export function decodeEvent(bytes: Buffer, enricher?: SourceEnricher): DecodeRes
   let raw = text
   if (isEnvelope(value)) {
     candidate = value.detail
-    // The envelope's bytes are not the record's; the record is written back as its own JSON.
-    raw = JSON.stringify(value.detail)
+    // The record as it sits inside the envelope, byte for byte.
+    raw = memberValue(bytes, 'detail')?.toString('utf8') ?? JSON.stringify(value.detail)
   }
   const parsed = CloudTrailRecord.safeParse(candidate)
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error.issues) }

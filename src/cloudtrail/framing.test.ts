@@ -1,7 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { JsonFramer, type Framed } from './framing.js'
+import { decodeEvent } from './decode.js'
+import { JsonFramer, memberValue, type Framed } from './framing.js'
 
 const INVICTUS = path.resolve(import.meta.dirname, '../../../shared/datasets/invictus-aws-dataset')
 
@@ -79,5 +80,20 @@ describe('JsonFramer', () => {
     const framed = frame('{"Records":[{"eventName":"A"},{"eventName":"B"')
     expect(values(framed)).toEqual(['{"eventName":"A"}'])
     expect(rejects(framed)[0]?.reason).toMatch(/truncated/)
+  })
+})
+
+describe('memberValue', () => {
+  it('finds a top-level member by structure, not by text', () => {
+    const detail = '{\n  "eventID": "e1",  "note": "a \\"detail\\": {} inside"\n}'
+    const envelope = Buffer.from(`{"detail-type":"AWS API Call via CloudTrail","nested":{"detail":1},"detail": ${detail} ,"region":"us-east-1"}`)
+    expect(memberValue(envelope, 'detail')?.toString()).toBe(detail)
+    expect(memberValue(Buffer.from('{"a":1}'), 'detail')).toBeUndefined()
+  })
+
+  it('lets an EventBridge record keep its own bytes, spacing and all', () => {
+    const detail = '{ "eventID": "eb-1", "eventTime": "2026-11-02T09:15:00Z", "eventName": "ListUsers",\n  "eventSource": "iam.amazonaws.com" }'
+    const decoded = decodeEvent(Buffer.from(`{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","detail":${detail}}`))
+    expect(decoded.ok && decoded.event.line.endsWith(`\t${detail.replace('\n', '\\n')}\n`)).toBe(true)
   })
 })

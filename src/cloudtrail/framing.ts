@@ -374,3 +374,56 @@ function trailingBackslashes(chunk: Buffer, start: number, end: number): number 
   for (let k = end - 1; k >= start && chunk[k] === BACKSLASH; k--) count++
   return count
 }
+
+/**
+ * The bytes of one member's value in a complete JSON object, such as an EventBridge envelope's
+ * `detail`, found by structure alone: the record is stored as it was written, not re-serialised.
+ */
+export function memberValue(object: Buffer, key: string): Buffer | undefined {
+  const wanted = Buffer.from(JSON.stringify(key))
+  let depth = 0
+  let expectKey = false
+  let valueStart = -1
+  for (let i = 0; i < object.length; i++) {
+    const byte = object[i] as number
+    if (byte === QUOTE) {
+      const end = stringEnd(object, i)
+      if (depth === 1 && expectKey && object.subarray(i, end).equals(wanted)) {
+        valueStart = object.indexOf(0x3a, end) + 1
+      }
+      expectKey = false
+      i = end - 1
+      continue
+    }
+    if (byte === 0x7b || byte === 0x5b) {
+      if (depth === 0) expectKey = true
+      depth++
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--
+      if (valueStart >= 0 && depth === 1) return trimmed(object, valueStart, i + 1)
+    } else if (byte === 0x2c && depth === 1) {
+      if (valueStart >= 0) return trimmed(object, valueStart, i)
+      expectKey = true
+    }
+  }
+  return undefined
+}
+
+/** Index just past the closing quote of the string that opens at `start`. */
+function stringEnd(bytes: Buffer, start: number): number {
+  let j = start + 1
+  for (;;) {
+    const quote = bytes.indexOf(QUOTE, j)
+    if (quote === -1) return bytes.length
+    if (trailingBackslashes(bytes, j, quote) % 2 === 0) return quote + 1
+    j = quote + 1
+  }
+}
+
+function trimmed(bytes: Buffer, start: number, end: number): Buffer {
+  let from = start
+  let to = end
+  while (from < to && (bytes[from] === 0x20 || bytes[from] === 0x0a || bytes[from] === 0x0d || bytes[from] === 0x09)) from++
+  while (to > from && (bytes[to - 1] === 0x20 || bytes[to - 1] === 0x0a || bytes[to - 1] === 0x0d || bytes[to - 1] === 0x09)) to--
+  return bytes.subarray(from, to)
+}
