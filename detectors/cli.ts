@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
-import { parseInstant } from '../src/cli/import.js'
+import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { ConfigError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { detectorConfig, runDetector, storeFindings } from './engine.js'
@@ -14,8 +14,6 @@ interface DetectOptions extends CommonOptions {
   detector?: string[]
   json?: boolean
 }
-
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
 
 function readDetectorConfigs(file: string | undefined): Record<string, unknown> {
   if (!file) return {}
@@ -60,13 +58,7 @@ export function detectCommand(): Command {
         if (!options.once) {
           const scheduler = new DetectorScheduler(store, detectors, { configs, logger: logger.child({ command: 'detect' }) })
           scheduler.start()
-          await new Promise<void>((resolve) => {
-            for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-              process.once(signal, () => {
-                resolve()
-              })
-            }
-          })
+          await untilStopSignal()
           await scheduler.stop()
           return
         }

@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
+import { collect, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
@@ -47,8 +48,6 @@ export function backfillCommand(): Command {
     })
 }
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value]
-
 export function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
     .description('consume CloudTrail events from Kafka into the store until SIGINT or SIGTERM (a member of the consumer group)')
@@ -68,15 +67,8 @@ export function ingestCommand(): Command {
           statsIntervalMs: 10_000,
         })
         await worker.start()
-        const signal = new Promise<void>((resolve) => {
-          for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-            process.once(signal, () => {
-              resolve()
-            })
-          }
-        })
         try {
-          await Promise.race([signal, worker.failed])
+          await Promise.race([untilStopSignal(), worker.failed])
         } finally {
           await worker.stop()
         }

@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises'
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { insertCredentialReport } from '../clickhouse/credential-reports.js'
 import { parseCredentialReport } from '../credentials/credential-report.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
-
-export function parseInstant(value: string): number {
-  const ms = Date.parse(value)
-  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected an ISO 8601 time such as 2026-11-27T09:00:00Z, got "${value}"`)
-  return ms
-}
+import { parseInstant } from './options.js'
 
 export function importCommand(): Command {
   const credentialReport = withCommonOptions(new Command('credential-report'))

@@ -1,0 +1,24 @@
+import { InvalidArgumentError } from 'commander'
+
+/** An ISO 8601 time option, as epoch milliseconds. */
+export function parseInstant(value: string): number {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected an ISO 8601 time such as 2026-11-27T09:00:00Z, got "${value}"`)
+  return ms
+}
+
+/** A repeatable option: `--topic a --topic b`. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** Resolves on the first SIGINT or SIGTERM: long-running commands then shut down in order. */
+export function untilStopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        resolve()
+      })
+    }
+  })
+}
