@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { backfill } from '../ingest/backfill.js'
-import { openStore, type Store } from '../src/clickhouse/client.js'
+import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { insertEventLines } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
@@ -96,7 +96,7 @@ const main = async () => {
   const decode = timed(frameAndDecode)
   line('frame + validate + normalise', decode.result.length, decode.seconds, megabytes)
 
-  const store = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench' } })
+  const store = await openEmbeddedStore(path.join(work, 'data'), 'bench')
   await migrate(store, { retentionDays: 400 }, logger)
   const options = { maxBatch: Number(values.batch), maxRecordBytes: 1 << 20, logger }
   const first = await backfill(store, [inputDir], options)
@@ -105,7 +105,7 @@ const main = async () => {
   line('backfill again (all duplicates)', again.duplicate, again.seconds, megabytes)
   await store.close()
 
-  const engine = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench_engine' } })
+  const engine = await openEmbeddedStore(path.join(work, 'data'), 'bench_engine')
   await migrate(engine, { retentionDays: 400 }, logger)
   line('engine insert only (rows prepared)', decode.result.length, await insertOnly(engine, decode.result, options.maxBatch), megabytes)
   await engine.close()

@@ -8,7 +8,7 @@ import { durationMs } from '../detectors/define.js'
 import { detectorConfig, runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { EventWriter } from '../ingest/event-writer.js'
-import { openStore, type Store } from '../src/clickhouse/client.js'
+import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
@@ -49,7 +49,7 @@ async function fill(store: Store, target: number): Promise<number> {
 
 const main = async () => {
   for (const target of values.events.split(',').map(Number)) {
-    const store = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: `bench_${target}` } })
+    const store = await openEmbeddedStore(path.join(work, 'data'), `bench_${target}`)
     await migrate(store, { retentionDays: 400 }, logger)
     const started = performance.now()
     const count = await fill(store, target)

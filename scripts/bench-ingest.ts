@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
 import { IngestWorker } from '../ingest/kafka-ingest.js'
-import { openStore, type Store } from '../src/clickhouse/client.js'
+import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
@@ -121,7 +121,7 @@ const main = async () => {
   const consumeSeconds = await consumeOnly(topic, total)
   line('(a) kafkajs consume only', total, consumeSeconds, megabytes)
 
-  const store = await openStore({ dataDir: path.join(work, 'data'), clickhouse: { url: undefined, user: 'default', password: '', database: 'bench' } })
+  const store = await openEmbeddedStore(path.join(work, 'data'), 'bench')
   await migrate(store, { retentionDays: 400 }, logger)
   const group = `bench-ingest-${suffix}`
   const { seconds: ingestSeconds, worker } = await fullIngest(store, topic, group, total)

@@ -25,6 +25,11 @@ export function openStore(config: Pick<Config, 'dataDir' | 'clickhouse'>): Promi
   return config.clickhouse.url ? openServer(config.clickhouse) : openEmbedded(config.dataDir, config.clickhouse.database)
 }
 
+/** The embedded engine in a data directory, in a database of that name. */
+export function openEmbeddedStore(dataDir: string, database: string): Promise<Store> {
+  return openEmbedded(dataDir, database)
+}
+
 async function openServer(settings: Config['clickhouse']): Promise<Store> {
   const url = new URL(settings.url ?? '')
   url.username = ''

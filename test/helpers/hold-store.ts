@@ -1,9 +1,9 @@
 // Opens the embedded store in a data directory and keeps it until stdin closes: the process a user's
 // second command runs into.
-import { openStore } from '../../src/clickhouse/client.js'
+import { openEmbeddedStore } from '../../src/clickhouse/client.js'
 
 const dataDir = process.argv[2] ?? './data'
-const store = await openStore({ dataDir, clickhouse: { url: undefined, user: 'default', password: '', database: 'trailwatch' } })
+const store = await openEmbeddedStore(dataDir, 'trailwatch')
 process.stdout.write('ready\n')
 process.stdin.resume()
 process.stdin.on('end', () => {

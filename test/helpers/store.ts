@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { openStore, type Store } from '../../src/clickhouse/client.js'
+import { openEmbeddedStore, type Store } from '../../src/clickhouse/client.js'
 import { migrate } from '../../src/clickhouse/migrations.js'
 import { createLogger } from '../../src/logger.js'
 
@@ -23,7 +23,7 @@ export interface TestStore extends Store {
 /** A store in a database of its own, migrated, on the real engine. */
 export async function openTestStore(options: { retentionDays?: number } = {}): Promise<TestStore> {
   const database = `test_${randomBytes(6).toString('hex')}`
-  const store = await openStore({ dataDir: testDataDir(), clickhouse: { url: undefined, user: 'default', password: '', database } })
+  const store = await openEmbeddedStore(testDataDir(), database)
   await migrate(store, { retentionDays: options.retentionDays ?? 400 }, testLogger)
   return { ...store, database }
 }
