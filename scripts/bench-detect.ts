@@ -59,7 +59,7 @@ const main = async () => {
       const runStarted = performance.now()
       const findings = await runDetector(store, detector, { now, from: new Date(END - durationMs(detector.window)) }, detectorConfig(detector))
       await storeFindings(store, findings, now)
-      console.log(`  ${detector.id.padEnd(22)} ${((performance.now() - runStarted) / 1000).toFixed(2).padStart(6)} s  ${findings.length} findings`)
+      console.log(`  ${detector.id.padEnd(26)} ${((performance.now() - runStarted) / 1000).toFixed(2).padStart(6)} s  ${findings.length} findings`)
     }
     await store.close()
   }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import type { ClickHouseClient } from '@clickhouse/client'
 import type { Message } from 'kafkajs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IngestWorker } from '../ingest/kafka-ingest.js'
 import type { Store } from '../src/clickhouse/client.js'
 import { syntheticRecords } from '../src/simulate/records.js'
+import { refusingEventInserts } from './helpers/faults.js'
 import { createTopic, produce, progress, readAll, testKafka, waitUntil } from './helpers/kafka.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
 
@@ -68,7 +68,9 @@ describe('trailwatch ingest on a real broker', () => {
     expect(await storedCounts(store)).toEqual({ rows: 50_000, ids: 50_000 })
     expect(first.stats.partitionsSeen.size).toBeGreaterThan(0)
     expect(second.stats.partitionsSeen.size).toBeGreaterThan(0)
-    expect(first.totals.stored + second.totals.stored).toBe(50_000)
+    // Written at least once each: a partition that moves during the rebalance is read again from its
+    // last commit, and those repeats collapse in the table, which the counts above check exactly.
+    expect(first.totals.stored + second.totals.stored).toBeGreaterThanOrEqual(50_000)
   })
 
   it('sends 1% poison to the dead-letter topic and table with the reason, and stores every good record', async () => {
@@ -120,7 +122,11 @@ describe('trailwatch ingest on a real broker', () => {
     await produce(kafka, topic, records(5_000, 13))
     const groupId = group()
     const outage = { until: Date.now() + 30_000, refused: 0 }
-    const worker = await startWorker(failingInsertsUntil(store, outage), topic, groupId)
+    const worker = await startWorker(
+      refusingEventInserts(store, () => Date.now() < outage.until && ++outage.refused > 0),
+      topic,
+      groupId,
+    )
 
     await waitUntil('the worker has tried and failed to insert', () => Promise.resolve(outage.refused >= 2))
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, outage.until - Date.now() - 5_000)))
@@ -136,20 +142,3 @@ describe('trailwatch ingest on a real broker', () => {
     expect(await storedCounts(store)).toEqual({ rows: 5_000, ids: 5_000 })
   }, 150_000)
 })
-
-/** The real store with its inserts into events refused until a moment: fault injection at the storage boundary. */
-function failingInsertsUntil(store: Store, outage: { until: number; refused: number }): Store {
-  const client = new Proxy(store.client, {
-    get(target, property, receiver) {
-      if (property !== 'exec') return Reflect.get(target, property, receiver) as unknown
-      return (params: Parameters<ClickHouseClient['exec']>[0]) => {
-        if (Date.now() < outage.until && params.query.startsWith('INSERT INTO events')) {
-          outage.refused++
-          return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123'))
-        }
-        return target.exec(params)
-      }
-    },
-  })
-  return { ...store, client }
-}

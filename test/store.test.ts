@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ClickHouseClient } from '@clickhouse/client'
 import { backfill } from '../ingest/backfill.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import type { Store } from '../src/clickhouse/client.js'
@@ -11,6 +10,7 @@ import { LATEST_VERSION, MIGRATIONS, migrate } from '../src/clickhouse/migration
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import type { PreparedEvent } from '../src/cloudtrail/normalise.js'
 import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import { refusingEventInserts } from './helpers/faults.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
 
 const opened: TestStore[] = []
@@ -29,23 +29,9 @@ function event(id: string): PreparedEvent {
   return decoded.event
 }
 
-/** The real store, with its insert failing while `failures` lasts: fault injection at the storage boundary. */
+/** Refuses the next `failures.remaining` inserts into events. */
 function failingInserts(store: Store, failures: { remaining: number }): Store {
-  const client = new Proxy(store.client, {
-    get(target, property, receiver) {
-      if (property === 'exec') {
-        return (params: Parameters<ClickHouseClient['exec']>[0]) => {
-          if (failures.remaining > 0 && params.query.startsWith('INSERT INTO events')) {
-            failures.remaining--
-            return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123'))
-          }
-          return target.exec(params)
-        }
-      }
-      return Reflect.get(target, property, receiver) as unknown
-    },
-  })
-  return { ...store, client }
+  return refusingEventInserts(store, () => failures.remaining > 0 && failures.remaining-- > 0)
 }
 
 describe('migrations', () => {
