@@ -10,7 +10,9 @@ export interface FindingDraft {
   principal: string
   account: string
   title: string
+  /** ISO 8601. */
   firstSeen: string
+  /** ISO 8601. */
   lastSeen: string
   evidence: Record<string, unknown>
   /** What makes two findings the same finding: the same alert, however often it is found. */

@@ -60,8 +60,8 @@ export async function storeFindings(store: Store, findings: Finding[], detectedA
   const at = clickHouseTime(detectedAt.getTime())
   const rows = findings.map((finding) => {
     const earlier = known.get(finding.alertId)
-    const firstSeen = toClickHouse(finding.firstSeen)
-    const lastSeen = toClickHouse(finding.lastSeen)
+    const firstSeen = clickHouseTime(Date.parse(finding.firstSeen))
+    const lastSeen = clickHouseTime(Date.parse(finding.lastSeen))
     return {
       alert_id: finding.alertId,
       detector: finding.detector,
@@ -77,11 +77,6 @@ export async function storeFindings(store: Store, findings: Finding[], detectedA
     }
   })
   await store.client.insert({ table: 'alerts', values: rows, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
-}
-
-/** Findings carry times as the engine prints them or as ISO; the alerts table wants the engine's form. */
-function toClickHouse(time: string): string {
-  return time.includes('T') ? clickHouseTime(Date.parse(time)) : time
 }
 
 export async function readWatermark(store: Store, detector: string): Promise<Date | undefined> {
