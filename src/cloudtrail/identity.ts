@@ -56,7 +56,7 @@ export function normaliseIdentity(record: CloudTrailRecord): Identity {
 
   return {
     ...principal,
-    actorKind: actorKindOf({ type, invokedBy, issuerArn: issuer?.arn ?? '', human, consoleSession, viaAwsInternal, sourceHost, record }),
+    actorKind: actorKindOf({ type, invokedBy, issuerArn: issuer?.arn ?? '', sessionName: principal.sessionName, human, consoleSession, viaAwsInternal, sourceHost, record }),
     invokedBy,
     accessKeyId,
     accessKeyKind: accessKeyId.startsWith('AKIA') ? 'long-term' : accessKeyId.startsWith('ASIA') ? 'temporary' : '',
@@ -144,13 +144,14 @@ function actorKindOf(facts: {
   type: string
   invokedBy: string
   issuerArn: string
+  sessionName: string
   human: boolean
   consoleSession: boolean
   viaAwsInternal: boolean
   sourceHost: string
   record: CloudTrailRecord
 }): ActorKind {
-  const { type, invokedBy, issuerArn, human, consoleSession, viaAwsInternal, sourceHost, record } = facts
+  const { type, invokedBy, issuerArn, sessionName, human, consoleSession, viaAwsInternal, sourceHost, record } = facts
   if (type === 'AWSService' || type === '') return 'aws-service'
   // Service-linked roles are only ever used by the service itself.
   if (issuerArn.includes(':role/aws-service-role/')) return 'aws-service'
@@ -160,7 +161,6 @@ function actorKindOf(facts: {
   if (invokedBy || sourceHost.endsWith('.amazonaws.com')) return 'aws-service'
 
   const who = record.userIdentity ?? undefined
-  const sessionName = /assumed-role\/[^/]+\/(.+)$/.exec(who?.arn ?? '')?.[1] ?? ''
   const instanceSession = INSTANCE_ID.test(sessionName) || Boolean(who?.sessionContext?.ec2RoleDelivery)
   const automationAgent = AUTOMATION_AGENT.test(record.userAgent ?? '')
   const automationIdp = AUTOMATION_IDP.test(who?.sessionContext?.webIdFederationData?.federatedProvider ?? '')
