@@ -28,7 +28,6 @@ function readDetectorConfigs(file: string | undefined): Record<string, unknown> 
 
 /** The contract of `detect --json`: one object per finding per line. */
 function findingLine(finding: Finding): string {
-  const detector = DETECTORS.find((d) => d.id === finding.detector)
   return JSON.stringify({
     detector: finding.detector,
     severity: finding.severity,
@@ -38,9 +37,10 @@ function findingLine(finding: Finding): string {
     first_seen: finding.firstSeen,
     last_seen: finding.lastSeen,
     evidence: finding.evidence,
+    why: finding.why,
     alert_id: finding.alertId,
-    attack: detector?.attack ?? [],
-    runbook: detector?.runbook ?? [],
+    attack: finding.attack,
+    runbook: finding.runbook,
   })
 }
 

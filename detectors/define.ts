@@ -1,7 +1,8 @@
 import type { z } from 'zod'
+import type { Severity } from '../src/severity.js'
 
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const
-export type Severity = (typeof SEVERITIES)[number]
+export { atLeast, raise, type Severity } from '../src/severity.js'
+export { durationMs } from '../src/duration.js'
 
 /** One thing a person should look at, before it gets its detector and alert id. */
 export interface FindingDraft {
@@ -15,6 +16,8 @@ export interface FindingDraft {
   /** ISO 8601. */
   lastSeen: string
   evidence: Record<string, unknown>
+  /** Why a person should look: the baseline or rule it broke, in words and numbers. */
+  why: string
   /** What makes two findings the same finding: the same alert, however often it is found. */
   dedupKey: string
 }
@@ -22,6 +25,8 @@ export interface FindingDraft {
 export interface Finding extends FindingDraft {
   detector: string
   alertId: string
+  attack: string[]
+  runbook: string[]
 }
 
 export interface DetectorContext {
@@ -58,23 +63,4 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
 
 export function defineDetector<Config extends z.ZodType, Row extends z.ZodType>(detector: Detector<Config, Row>): Detector<Config, Row> {
   return detector
-}
-
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** '15m', '6h', '30d' to milliseconds. */
-export function durationMs(text: string): number {
-  const match = /^(\d+)([mhd])$/.exec(text)
-  if (!match) throw new Error(`not a duration: ${text} (expected e.g. 15m, 6h, 30d)`)
-  return Number(match[1]) * (UNITS[match[2] as string] as number)
-}
-
-const ORDER = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>
-
-export function raise(severity: Severity, steps = 1): Severity {
-  return SEVERITIES[Math.min(SEVERITIES.length - 1, ORDER[severity] + steps)] as Severity
-}
-
-export function atLeast(severity: Severity, floor: Severity): boolean {
-  return ORDER[severity] >= ORDER[floor]
 }

@@ -36,7 +36,7 @@ export async function runDetector(store: Store, detector: Detector, context: Det
   for (const raw of await result.json()) {
     const row: unknown = detector.row.parse(raw)
     const draft = detector.toFinding(row, config, context)
-    if (draft) findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey) })
+    if (draft) findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook })
   }
   return findings
 }
@@ -72,6 +72,9 @@ export async function storeFindings(store: Store, findings: Finding[], detectedA
       first_seen: earlier && earlier.first_seen < firstSeen ? earlier.first_seen : firstSeen,
       last_seen: earlier && earlier.last_seen > lastSeen ? earlier.last_seen : lastSeen,
       evidence: JSON.stringify(finding.evidence),
+      why: finding.why,
+      attack: finding.attack,
+      runbook: finding.runbook,
       dedup_key: finding.dedupKey,
       detected_at: at,
     }

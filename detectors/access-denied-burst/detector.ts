@@ -70,6 +70,7 @@ export default defineDetector({
       firstSeen: isoTime(r.first_seen),
       lastSeen: isoTime(r.last_seen),
       evidence: { denied: r.denied, usual: Number(usual.toFixed(2)), services: r.services, events: r.events, sources: r.sources },
+      why: `${String(r.denied)} denied calls across ${String(r.services.length)} services in ${String(windowHours)} h; over the last ${String(Math.round(r.baseline_hours / 24))} days it drew ${usual.toFixed(1)} in as long. A burst is ${String(config.factor)}× the usual and at least ${String(config.minDenied)} denials.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.first_seen.slice(0, 13)}`,
     }
   },

@@ -95,6 +95,7 @@ export default defineDetector({
       firstSeen: isoTime(r.first_seen),
       lastSeen: isoTime(r.last_seen),
       evidence: { event: r.event_name, service: r.event_source, succeeded, error_code: r.error_code || null, calls: r.calls, targets: r.targets.filter(Boolean), regions: r.regions, sources: r.sources, user_agent: r.agent },
+      why: `${r.event_name} stops, deletes or blinds audit logging: every such call is reported, whoever makes it.${succeeded ? '' : ' This one failed; an attempt still shows intent.'}`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.event_name}|${succeeded ? 'done' : 'tried'}|${r.day}`,
     }
   },

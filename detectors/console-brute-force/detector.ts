@@ -59,13 +59,17 @@ export default defineDetector({
     )
     ORDER BY account_id, kind, subject`,
   row: Row,
-  toFinding: (r) => {
+  toFinding: (r, config) => {
     let severity: Severity = r.kind === 'source' ? 'high' : 'medium'
     if (r.succeeded_after) severity = raise(severity)
     const what =
       r.kind === 'source'
         ? `${r.subject} failed to sign in as ${String(r.user_count)} different users ${String(r.failures)} times (password spraying)`
         : `${String(r.failures)} failed console sign-ins for ${r.subject} from ${r.sources.join(', ')}`
+    const why =
+      r.kind === 'source'
+        ? `One address failed for ${String(r.user_count)} users; ${String(config.sprayUsers)} users from one address is spraying.`
+        : `${String(r.failures)} failed sign-ins for one user within an hour; the limit is ${String(config.failuresPerUser)}.`
     return {
       severity,
       principal: r.kind === 'user' && r.principal_arn ? r.principal_arn : r.account_id,
@@ -74,6 +78,7 @@ export default defineDetector({
       firstSeen: isoTime(r.first_seen),
       lastSeen: isoTime(r.last_seen),
       evidence: { kind: r.kind, failures: r.failures, users: r.users, sources: r.sources, succeeded_after: Boolean(r.succeeded_after) },
+      why: `${why}${r.succeeded_after ? ' A sign-in succeeded afterwards: the password may be known.' : ''}`,
       dedupKey: `${r.account_id}|${r.kind}|${r.subject}|${r.first_seen.slice(0, 13)}`,
     }
   },

@@ -45,6 +45,7 @@ export default defineDetector({
     firstSeen: isoTime(r.at),
     lastSeen: isoTime(r.at),
     evidence: { event_id: r.event_id, source: r.source, country: r.country || null, user_agent: r.agent },
+    why: 'A console password alone signed in: no MFA device was presented. A stolen password is then enough.',
     dedupKey: `${r.account_id}|${r.principal_arn}|${r.event_id}`,
   }),
 })

@@ -45,7 +45,7 @@ export default defineDetector({
     HAVING min(event_time) >= {from:DateTime64(3)}
     ORDER BY account_id, caller_account`,
   row: Row,
-  toFinding: (r) => ({
+  toFinding: (r, config) => ({
     severity: 'high',
     principal: r.caller_account,
     account: r.account_id,
@@ -53,6 +53,7 @@ export default defineDetector({
     firstSeen: isoTime(r.first_seen),
     lastSeen: isoTime(r.last_seen),
     evidence: { caller_account: r.caller_account, callers: r.callers, roles: r.roles, calls: r.calls, sources: r.sources },
+    why: `Account ${r.caller_account} had not assumed a role in ${r.account_id} in the previous 30 days and is not among the ${String(config.knownAccounts.length)} accounts configured as known.`,
     dedupKey: `${r.account_id}|${r.caller_account}`,
   }),
 })

@@ -114,6 +114,7 @@ export default defineDetector({
       firstSeen: isoTime(r.at),
       lastSeen: isoTime(r.at),
       evidence: { event: r.event_name, event_id: r.event_id, target: r.target, policy_arn: r.policy_arn || null, outside_accounts: r.outside_accounts, new_user: Boolean(r.created_in_window), succeeded: !failed, source: r.source },
+      why: `${r.event_name} grants standing access: administrator or wildcard policies, trust for outside accounts and new credentials for other users are how an intruder stays in.${r.created_in_window ? ' The user was created within the same hour.' : ''}`,
       dedupKey: `${r.account_id}|${r.event_id}`,
     }
   },

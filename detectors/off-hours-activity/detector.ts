@@ -1,15 +1,8 @@
 import { z } from 'zod'
+import { timezone } from '../../src/config.js'
+import { globMatches } from '../../src/glob.js'
 import { defineDetector } from '../define.js'
 import { isoTime } from '../time.js'
-
-const timezone = z.string().refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone })
-    return true
-  } catch {
-    return false
-  }
-}, 'expected an IANA time zone such as Europe/Berlin')
 
 const WorkingTime = z.object({
   timezone: timezone.optional(),
@@ -56,11 +49,6 @@ function localTime(ms: number, zone: string): { weekday: number; hour: number; d
   const parts = Object.fromEntries(format.formatToParts(new Date(ms)).map((p) => [p.type, p.value]))
   const date = `${parts.year ?? ''}-${parts.month ?? ''}-${parts.day ?? ''}`
   return { weekday: WEEKDAYS[parts.weekday ?? ''] ?? 0, hour: Number(parts.hour), date, text: `${parts.weekday ?? ''} ${date} ${parts.hour ?? ''}:${parts.minute ?? ''} ${zone}` }
-}
-
-function matches(pattern: string, arn: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
-  return regex.test(arn)
 }
 
 export default defineDetector({
@@ -119,7 +107,7 @@ export default defineDetector({
     ORDER BY account_id, principal_arn, hour_start`,
   row: Row,
   toFinding: (r, config) => {
-    const override = config.overrides.find((o) => o.principals.some((pattern) => matches(pattern, r.principal_arn)))
+    const override = config.overrides.find((o) => o.principals.some((pattern) => globMatches(pattern, r.principal_arn)))
     const zone = override?.timezone ?? config.defaults.timezone ?? 'UTC'
     const [startHour, endHour] = override?.hours ?? config.defaults.hours ?? [8, 19]
     const days = override?.days ?? config.defaults.days ?? [1, 2, 3, 4, 5]
@@ -158,6 +146,7 @@ export default defineDetector({
         actor_kinds: r.kinds,
         baseline: { history_days: r.history_days, days_active_this_hour: usualDays, usual_after: config.usualDays },
       },
+      why: `Working time is ${String(startHour)}:00–${String(endHour)}:00 ${zone}; in ${String(r.history_days)} days of history this principal acted in this hour of the week on ${String(usualDays)} days, and ${String(config.usualDays)} would make it usual.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.hour_start}`,
     }
   },

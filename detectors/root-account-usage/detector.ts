@@ -64,6 +64,7 @@ export default defineDetector({
       firstSeen: isoTime(r.first_seen),
       lastSeen: isoTime(r.last_seen),
       evidence: { kind: r.kind, calls: r.calls, events: r.events, sources: r.sources, mfa: Boolean(r.mfa) },
+      why: `The root user bypasses every IAM policy and should sit unused behind MFA; ${String(r.calls)} ${r.kind === 'failed-sign-in' ? 'failed sign-ins' : 'calls'} on ${r.day}${r.kind === 'failed-sign-in' ? ` (${String(config.repeatedFailures)} or more counts as repeated)` : ''}.`,
       dedupKey: `${r.account_id}|root|${r.kind}|${r.day}`,
     }
   },

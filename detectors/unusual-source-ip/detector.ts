@@ -130,6 +130,7 @@ export default defineDetector({
         long_term_key: Boolean(r.long_term_key),
         instance_role_outside_aws: Boolean(outsideAws),
       },
+      why: `Since ${isoTime(r.since).slice(0, 10)} this principal used ${String(r.known_addresses)} addresses in ${r.known_countries.join(', ') || 'no known country'}; ${reasons.join(', ')}.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.ip}`,
     }
   },

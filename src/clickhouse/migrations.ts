@@ -3,6 +3,7 @@ import { StorageError } from '../errors.js'
 import type { Store } from './client.js'
 import { initial } from './migrations/0001-initial.js'
 import { detection } from './migrations/0002-detection.js'
+import { alerting } from './migrations/0003-alerting.js'
 
 export interface MigrationContext {
   retentionDays: number
@@ -15,7 +16,7 @@ export interface Migration {
 }
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

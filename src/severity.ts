@@ -1,0 +1,13 @@
+/** How urgently a person should look, lowest first. Medium and above are emailed by default. */
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const
+export type Severity = (typeof SEVERITIES)[number]
+
+const ORDER = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>
+
+export function raise(severity: Severity, steps = 1): Severity {
+  return SEVERITIES[Math.min(SEVERITIES.length - 1, ORDER[severity] + steps)] as Severity
+}
+
+export function atLeast(severity: Severity, floor: Severity): boolean {
+  return ORDER[severity] >= ORDER[floor]
+}
