@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander'
+import { alertCommand, notificationsCommand, suppressCommand } from './src/alerting/cli.js'
 import { importCommand } from './src/cli/import.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
+import { reportCommand } from './src/reports/cli.js'
 import { AppError } from './src/errors.js'
 import { detectCommand } from './detectors/cli.js'
 import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
@@ -15,6 +17,10 @@ export function buildProgram(): Command {
     .addCommand(ingestCommand())
     .addCommand(produceCommand())
     .addCommand(detectCommand())
+    .addCommand(alertCommand())
+    .addCommand(suppressCommand())
+    .addCommand(notificationsCommand())
+    .addCommand(reportCommand())
     .addCommand(queryCommand())
     .addCommand(importCommand())
     .addCommand(migrateCommand())

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
-import { ConfigError } from '../src/errors.js'
+import { readDetectorSettings } from '../src/config.js'
 import { durationMs, type Finding } from './define.js'
 import { detectorConfig, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
@@ -13,17 +12,6 @@ interface DetectOptions extends CommonOptions {
   at?: number
   detector?: string[]
   json?: boolean
-}
-
-function readDetectorConfigs(file: string | undefined): Record<string, unknown> {
-  if (!file) return {}
-  try {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'))
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected an object keyed by detector id')
-    return parsed as Record<string, unknown>
-  } catch (err) {
-    throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${file}: ${(err as Error).message}`)
-  }
 }
 
 /** The contract of `detect --json`: one object per finding per line. */
@@ -54,7 +42,7 @@ export function detectCommand(): Command {
     .action(async (options: DetectOptions) => {
       await withContext(options, async ({ config, logger, store }) => {
         const detectors = findDetectors(options.detector)
-        const configs = readDetectorConfigs(config.detectorsFile)
+        const configs = readDetectorSettings(config.detectorsFile)
         if (!options.once) {
           const scheduler = new DetectorScheduler(store, detectors, { configs, logger: logger.child({ command: 'detect' }) })
           scheduler.start()

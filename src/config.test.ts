@@ -33,6 +33,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ KAFKA_SSL_CA_FILE: import.meta.filename }).kafka.tls).toMatchObject({ caFile: import.meta.filename, rejectUnauthorized: true })
   })
 
+  it('reads mail settings, and names what is wrong with them', () => {
+    const config = loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465', TRAILWATCH_ALERT_TO: 'a@example.com, b@example.com', TRAILWATCH_REPORT_TIMEZONE: 'Europe/Berlin' })
+    expect(config.alerting).toMatchObject({ smtpUrl: 'smtps://u:p@mail.example.com:465', to: ['a@example.com', 'b@example.com'], minSeverity: 'medium' })
+    expect(config.report).toMatchObject({ schedule: '0 7 * * 1', timezone: 'Europe/Berlin', to: ['a@example.com', 'b@example.com'] })
+    expect(() => loadConfig({ SMTP_URL: 'http://mail.example.com' })).toThrow(/SMTP_URL: expected smtp:\/\/user:pass@host:port/)
+    expect(() => loadConfig({ TRAILWATCH_ALERT_TO: 'secops' })).toThrow(/TRAILWATCH_ALERT_TO: expected e-mail addresses/)
+    expect(() => loadConfig({ TRAILWATCH_ALERT_MIN_SEVERITY: 'urgent' })).toThrow(/TRAILWATCH_ALERT_MIN_SEVERITY: expected one of info, low, medium, high, critical/)
+    expect(() => loadConfig({ TRAILWATCH_REPORT_SCHEDULE: 'weekly' })).toThrow(/TRAILWATCH_REPORT_SCHEDULE: expected a cron expression/)
+    expect(() => loadConfig({ TRAILWATCH_REPORT_TIMEZONE: 'Mars/Olympus' })).toThrow(/TRAILWATCH_REPORT_TIMEZONE: expected an IANA time zone/)
+    expect(() => loadConfig({ TRAILWATCH_ALERT_FROM: 'a@example.com\r\nBcc: b@example.com' })).toThrow(/TRAILWATCH_ALERT_FROM: expected one line/)
+  })
+
   it('never echoes a value, which may be a secret', () => {
     const secret = 'hunter2-not-a-url'
     try {

@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { validate as validateCron } from 'node-cron'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
+import { SEVERITIES } from './severity.js'
 
 const positiveInt = (what: string) =>
   z.coerce.number({ error: `expected ${what}, a whole number` }).int(`expected ${what}, a whole number`).positive(`expected ${what} above 0`)
@@ -18,6 +20,14 @@ const flag = (fallback: 'true' | 'false') =>
     .default(fallback)
     .transform((value) => value === 'true')
 const existingFile = z.string().refine((file) => existsSync(file), 'no such file')
+export const timezone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}, 'expected an IANA time zone such as Europe/Berlin')
 
 const Env = z.object({
   TRAILWATCH_DATA_DIR: z.string().min(1).default('./data'),
@@ -41,6 +51,28 @@ const Env = z.object({
 
   /** JSON file: settings per detector id, e.g. {"unusual-source-ip": {"minHistoryDays": 14}}. */
   TRAILWATCH_DETECTORS_FILE: existingFile.optional(),
+
+  /** smtp://user:pass@host:port (STARTTLS when offered) or smtps:// (TLS). Absent: .eml files in DATA_DIR/outbox. */
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port or smtps://…' })
+    .optional(),
+  /** The default route: every alert at TRAILWATCH_ALERT_MIN_SEVERITY or above goes here. */
+  TRAILWATCH_ALERT_TO: list.pipe(z.array(z.email({ error: 'expected e-mail addresses, comma-separated' }))).default([]),
+  TRAILWATCH_ALERT_FROM: z.string().refine((from) => !/[\r\n]/.test(from), 'expected one line').default('trailwatch <trailwatch@localhost>'),
+  TRAILWATCH_ALERT_MIN_SEVERITY: z.enum(SEVERITIES, { error: `expected one of ${SEVERITIES.join(', ')}` }).default('medium'),
+  /** JSON file: routes, dedup windows, rate limit, principals' time zones (see README). */
+  TRAILWATCH_ALERTING_FILE: existingFile.optional(),
+  /** How often the running alerter looks for new alerts and due retries. */
+  TRAILWATCH_ALERT_POLL_MS: positiveInt('a number of milliseconds').default(10_000),
+  /** First retry after a temporary SMTP failure; each further retry waits twice as long, up to an hour. */
+  TRAILWATCH_SMTP_RETRY_MS: positiveInt('a number of milliseconds').default(30_000),
+  /** Attempts before a temporarily failing message is recorded as failed. */
+  TRAILWATCH_SMTP_MAX_ATTEMPTS: positiveInt('a number of attempts').default(12),
+  /** node-cron expression for the credential-age report; default Mondays 07:00. */
+  TRAILWATCH_REPORT_SCHEDULE: z.string().refine((expression) => validateCron(expression), 'expected a cron expression such as "0 7 * * 1"').default('0 7 * * 1'),
+  TRAILWATCH_REPORT_TIMEZONE: timezone.default('UTC'),
+  /** Absent: TRAILWATCH_ALERT_TO. */
+  TRAILWATCH_REPORT_TO: list.pipe(z.array(z.email({ error: 'expected e-mail addresses, comma-separated' }))).optional(),
 
   KAFKA_BROKERS: list.pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, comma-separated')).min(1, 'expected at least one host:port')).optional(),
   TRAILWATCH_KAFKA_TOPICS: list.pipe(z.array(z.string().min(1)).min(1, 'expected at least one topic')).default(['cloudtrail']),
@@ -84,6 +116,21 @@ function toConfig(env: z.infer<typeof Env>) {
       flushMs: env.INGEST_FLUSH_MS,
     },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
+    alerting: {
+      smtpUrl: env.SMTP_URL,
+      to: env.TRAILWATCH_ALERT_TO,
+      from: env.TRAILWATCH_ALERT_FROM,
+      minSeverity: env.TRAILWATCH_ALERT_MIN_SEVERITY,
+      file: env.TRAILWATCH_ALERTING_FILE,
+      pollMs: env.TRAILWATCH_ALERT_POLL_MS,
+      retryMs: env.TRAILWATCH_SMTP_RETRY_MS,
+      maxAttempts: env.TRAILWATCH_SMTP_MAX_ATTEMPTS,
+    },
+    report: {
+      schedule: env.TRAILWATCH_REPORT_SCHEDULE,
+      timezone: env.TRAILWATCH_REPORT_TIMEZONE,
+      to: env.TRAILWATCH_REPORT_TO ?? env.TRAILWATCH_ALERT_TO,
+    },
     kafka: {
       brokers: env.KAFKA_BROKERS,
       topics: env.TRAILWATCH_KAFKA_TOPICS,
@@ -120,4 +167,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
   }
   return toConfig(parsed.data)
+}
+
+/** TRAILWATCH_DETECTORS_FILE: settings keyed by detector id, read when a command needs them. */
+export function readDetectorSettings(file: string | undefined): Record<string, unknown> {
+  if (!file) return {}
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'))
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected an object keyed by detector id')
+    return parsed as Record<string, unknown>
+  } catch (err) {
+    throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${file}: ${(err as Error).message}`)
+  }
 }

@@ -32,6 +32,13 @@ export class StorageError extends AppError {
   }
 }
 
+/** A message was not delivered: retried later unless the server refused it for good. */
+export class DeliveryError extends AppError {
+  constructor(message: string, options: { permanent: boolean; cause?: unknown }) {
+    super('DELIVERY', message, { retriable: !options.permanent, cause: options.cause })
+  }
+}
+
 /** The data directory is held by another process. */
 export class StoreLockedError extends AppError {
   constructor(message: string) {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { defineDetector, type Severity } from '../define.js'
-import { isoTime } from '../time.js'
+import { isoTime } from '../../src/time.js'
 
 /** What turns a record of the account off, and how bad succeeding at it is. */
 const ACTIONS: Record<string, Severity> = {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { defineDetector, raise, type Severity } from '../define.js'
-import { isoTime } from '../time.js'
+import { isoTime } from '../../src/time.js'
 
 const Row = z.object({
   account_id: z.string(),

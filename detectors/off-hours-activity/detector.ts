@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { timezone } from '../../src/config.js'
 import { globMatches } from '../../src/glob.js'
 import { defineDetector } from '../define.js'
-import { isoTime } from '../time.js'
+import { isoTime } from '../../src/time.js'
 
 const WorkingTime = z.object({
   timezone: timezone.optional(),

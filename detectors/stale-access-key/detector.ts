@@ -1,7 +1,6 @@
 import { z } from 'zod'
-import { ACCESS_KEY_INVENTORY } from '../../src/reports/access-keys.js'
+import { ACCESS_KEY_INVENTORY, InventoryRow, keyAge } from '../../src/reports/access-keys.js'
 import { defineDetector, type Severity } from '../define.js'
-import { isoTime } from '../time.js'
 
 const Config = z.object({
   /** CIS AWS 1.14 / Security Hub IAM.3. */
@@ -11,23 +10,6 @@ const Config = z.object({
   /** A key never used is worth a look once it is this old. */
   neverUsedGraceDays: z.number().int().nonnegative().default(7),
 })
-
-const Row = z.object({
-  account_id: z.string(),
-  user: z.string(),
-  arn: z.string(),
-  key: z.string(),
-  slot: z.coerce.number(),
-  created: z.string().nullable(),
-  last_used: z.string().nullable(),
-  last_source: z.string(),
-  last_region: z.string(),
-  last_service: z.string(),
-  source: z.string(),
-})
-
-const DAY = 86_400_000
-const ROOT_USER = '<root_account>'
 
 export default defineDetector({
   id: 'stale-access-key',
@@ -44,13 +26,9 @@ export default defineDetector({
   ],
   config: Config,
   sql: `SELECT * FROM (${ACCESS_KEY_INVENTORY}) WHERE active ORDER BY account_id, user, slot, key`,
-  row: Row,
+  row: InventoryRow,
   toFinding: (r, config, { now }) => {
-    const createdMs = r.created ? Date.parse(isoTime(r.created)) : undefined
-    const lastUsedMs = r.last_used && !r.last_used.startsWith('1970') ? Date.parse(isoTime(r.last_used)) : undefined
-    const ageDays = createdMs === undefined ? undefined : Math.floor((now.getTime() - createdMs) / DAY)
-    const idleDays = lastUsedMs === undefined ? undefined : Math.floor((now.getTime() - lastUsedMs) / DAY)
-    const root = r.user === ROOT_USER || r.arn.endsWith(':root')
+    const { createdMs, lastUsedMs, ageDays, idleDays, root } = keyAge(r, now)
     const problems: string[] = []
     let severity: Severity = 'info'
     if (root) {

@@ -1,3 +1,6 @@
+import { z } from 'zod'
+import { isoTime } from '../time.js'
+
 /**
  * Every access key as of {now}: those the latest credential report before `now` lists, matched to
  * CloudTrail's key ids (CreateAccessKey at the report's rotation time), plus keys CloudTrail saw
@@ -58,3 +61,46 @@ export const ACCESS_KEY_INVENTORY = `
     WHERE t.status IN ('Active', 'Inactive') AND t.access_key_id NOT IN (SELECT key FROM matched)
     )
     ORDER BY account_id, user, slot, key`
+
+/** One row of ACCESS_KEY_INVENTORY. */
+export const InventoryRow = z.object({
+  account_id: z.string(),
+  user: z.string(),
+  arn: z.string(),
+  /** '' when the credential report's key could not be matched to a key id in CloudTrail. */
+  key: z.string(),
+  /** The credential report's slot (1 or 2); 0 for a key known only from CloudTrail. */
+  slot: z.coerce.number(),
+  active: z.coerce.boolean(),
+  created: z.string().nullable(),
+  last_used: z.string().nullable(),
+  last_source: z.string(),
+  last_region: z.string(),
+  last_service: z.string(),
+  source: z.string(),
+})
+export type InventoryKey = z.output<typeof InventoryRow>
+
+const DAY = 86_400_000
+
+export interface KeyAge {
+  createdMs: number | undefined
+  lastUsedMs: number | undefined
+  /** Whole days since creation, at `now`. */
+  ageDays: number | undefined
+  /** Whole days since last use; undefined when never used. */
+  idleDays: number | undefined
+  root: boolean
+}
+
+export function keyAge(key: InventoryKey, now: Date): KeyAge {
+  const createdMs = key.created ? Date.parse(isoTime(key.created)) : undefined
+  const lastUsedMs = key.last_used && !key.last_used.startsWith('1970') ? Date.parse(isoTime(key.last_used)) : undefined
+  return {
+    createdMs,
+    lastUsedMs,
+    ageDays: createdMs === undefined ? undefined : Math.floor((now.getTime() - createdMs) / DAY),
+    idleDays: lastUsedMs === undefined ? undefined : Math.floor((now.getTime() - lastUsedMs) / DAY),
+    root: key.user === '<root_account>' || key.arn.endsWith(':root'),
+  }
+}

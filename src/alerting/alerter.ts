@@ -1,0 +1,267 @@
+import { createHash } from 'node:crypto'
+import type { Store } from '../clickhouse/client.js'
+import { DeliveryError, errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { atLeast, SEVERITIES, type Severity } from '../severity.js'
+import { alertsById, occurrenceKey, unroutedAlerts, type StoredAlert } from './alerts.js'
+import { composeAlert, composeDigest, type Composed, type DigestGroup } from './compose.js'
+import { alertActivity } from './evidence.js'
+import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'
+import {
+  createNotifications,
+  dueNotifications,
+  existingNotificationIds,
+  messageBytes,
+  recordStates,
+  type Notification,
+  type NotificationKind,
+} from './notifications.js'
+import { immediateRoutesSince, queuedDigestEntries, recordRoutes, type Route } from './routes.js'
+import { recipientsFor, type AlertingSettings } from './settings.js'
+import { listSuppressions, matchingSuppression } from './suppressions.js'
+
+const HOUR = 3_600_000
+
+/** Deterministic: the same message to the same person always has the same id. */
+export function notificationId(kind: NotificationKind, ...parts: string[]): string {
+  return createHash('sha256').update([kind, ...parts].join('\0')).digest('hex').slice(0, 24)
+}
+
+function describeWindow(ms: number): string {
+  return ms % 86_400_000 === 0 ? `${String(ms / 86_400_000)} d` : ms % HOUR === 0 ? `${String(ms / HOUR)} h` : `${String(Math.round(ms / 60_000))} min`
+}
+
+export interface CycleSummary {
+  immediate: number
+  digest: number
+  suppressed: number
+  unrouted: number
+  sent: Notification[]
+  retrying: Notification[]
+  failed: Notification[]
+}
+
+export interface AlerterOptions {
+  store: Store
+  settings: AlertingSettings
+  transport: MailTransport
+  logger: Logger
+  /** Called after each message is handed over (the CLI prints a line per outbox file). */
+  onDelivered?: (notification: Notification, delivery: Delivery) => void
+}
+
+/**
+ * Turns alerts into email. Each cycle routes new alert occurrences (suppression, routes, dedup
+ * window, rate limit), gathers due digests, then delivers every due message. Each step writes its
+ * decisions before the next reads them, so a cycle cut short anywhere is finished by the next.
+ */
+export class Alerter {
+  private readonly store: Store
+  private readonly settings: AlertingSettings
+  private readonly transport: MailTransport
+  private readonly logger: Logger
+  private readonly onDelivered: AlerterOptions['onDelivered']
+  private timer: NodeJS.Timeout | undefined
+  private cycle: Promise<unknown> = Promise.resolve()
+  private stopped = false
+
+  constructor(options: AlerterOptions) {
+    this.store = options.store
+    this.settings = options.settings
+    this.transport = options.transport
+    this.logger = options.logger
+    this.onDelivered = options.onDelivered
+  }
+
+  async runOnce(now: Date): Promise<CycleSummary> {
+    const routed = await this.route(now)
+    await this.gatherDigests(now)
+    return { ...routed, ...(await this.deliverDue(now)) }
+  }
+
+  /** Cycles every pollMs on the wall clock until stop(). */
+  start(): void {
+    const tick = (): void => {
+      this.cycle = this.runOnce(new Date())
+        .then((summary) => {
+          if (summary.sent.length || summary.retrying.length || summary.failed.length) {
+            this.logger.info({ sent: summary.sent.length, retrying: summary.retrying.length, failed: summary.failed.length }, 'alerter cycle')
+          }
+        })
+        .catch((err: unknown) => {
+          this.logger.error({ err: errorMessage(err) }, 'alerter cycle failed; trying again next cycle')
+        })
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.settings.pollMs)
+        })
+    }
+    tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.cycle
+  }
+
+  /** Creates a message outside the alert flow (the credential report) and leaves it due for delivery. */
+  async enqueue(kind: NotificationKind, id: string, recipient: string, composed: Composed, now: Date, attachments: Attachment[] = []): Promise<boolean> {
+    if ((await existingNotificationIds(this.store, [id])).size > 0) return false
+    await createNotifications(this.store, [await this.prepare(kind, id, recipient, composed, now, [], attachments)])
+    return true
+  }
+
+  private async prepare(kind: NotificationKind, id: string, recipient: string, composed: Composed, now: Date, items: string[], attachments: Attachment[] = []): Promise<{ notification: Notification; raw: Buffer }> {
+    const raw = await buildMessage({ messageId: `<${id}@trailwatch>`, from: this.settings.from, to: recipient, ...composed, date: now, attachments })
+    const at = now.toISOString()
+    const notification: Notification = {
+      notification_id: id,
+      kind,
+      recipient,
+      subject: composed.subject,
+      items,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: at,
+      message_id: `<${id}@trailwatch>`,
+      error: '',
+      created_at: at,
+      updated_at: at,
+      version: 1,
+    }
+    return { notification, raw }
+  }
+
+  private async route(now: Date): Promise<Pick<CycleSummary, 'immediate' | 'digest' | 'suppressed' | 'unrouted'>> {
+    const counts = { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
+    // Most severe first: when a flood meets the rate limit, the worst goes out at once.
+    const alerts = (await unroutedAlerts(this.store, now)).sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))
+    if (alerts.length === 0) return counts
+    const rules = await listSuppressions(this.store, now)
+    const longestWindow = Math.max(HOUR, ...alerts.map((a) => this.settings.dedupWindowMs(a.detector)))
+    const lastEmailed = new Map<string, number>()
+    const emailedThisHour = new Map<string, number[]>()
+    for (const sent of await immediateRoutesSince(this.store, new Date(now.getTime() - longestWindow), now)) {
+      const at = Date.parse(sent.routed_at)
+      lastEmailed.set(`${sent.recipient}|${sent.group_key}`, Math.max(at, lastEmailed.get(`${sent.recipient}|${sent.group_key}`) ?? 0))
+      if (at > now.getTime() - HOUR) emailedThisHour.set(sent.recipient, [...(emailedThisHour.get(sent.recipient) ?? []), at])
+    }
+
+    const routes: Route[] = []
+    const immediate: { alert: StoredAlert; recipient: string; id: string }[] = []
+    const at = now.toISOString()
+    for (const alert of alerts) {
+      const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, rule_id: '', due_at: at, routed_at: at }
+      const rule = matchingSuppression(rules, alert)
+      if (rule) {
+        routes.push({ ...base, recipient: '', disposition: 'suppressed', rule_id: rule.rule_id, reason: `rule ${rule.rule_id} (${rule.owner}): ${rule.reason}` })
+        counts.suppressed++
+        continue
+      }
+      const recipients = recipientsFor(this.settings.routes, alert)
+      if (recipients.length === 0) {
+        routes.push({ ...base, recipient: '', disposition: 'unrouted', reason: this.settings.routes.length ? `no route takes ${alert.severity} ${alert.detector} alerts` : 'no recipients configured' })
+        counts.unrouted++
+        continue
+      }
+      for (const recipient of recipients) {
+        const window = this.settings.dedupWindowMs(alert.detector)
+        const last = lastEmailed.get(`${recipient}|${base.group_key}`)
+        const thisHour = (emailedThisHour.get(recipient) ?? []).filter((t) => t > now.getTime() - HOUR)
+        if (last !== undefined && now.getTime() - last < window) {
+          routes.push({ ...base, recipient, disposition: 'digest', reason: `repeat within ${describeWindow(window)} of the first email`, due_at: new Date(last + window).toISOString() })
+          counts.digest++
+        } else if (thisHour.length >= this.settings.maxPerHour && !atLeast(alert.severity, 'critical')) {
+          // Critical alerts are never held back by the rate limit.
+          routes.push({ ...base, recipient, disposition: 'digest', reason: `over ${String(this.settings.maxPerHour)} emails an hour`, due_at: new Date(Math.min(...thisHour) + HOUR).toISOString() })
+          counts.digest++
+        } else {
+          routes.push({ ...base, recipient, disposition: 'immediate', reason: '' })
+          immediate.push({ alert, recipient, id: notificationId('alert', alert.alert_id, alert.last_seen, recipient) })
+          lastEmailed.set(`${recipient}|${base.group_key}`, now.getTime())
+          emailedThisHour.set(recipient, [...thisHour, now.getTime()])
+          counts.immediate++
+        }
+      }
+    }
+
+    // A crash after the messages were written but before the routes: the messages exist, keep them.
+    const existing = await existingNotificationIds(this.store, immediate.map((i) => i.id))
+    const created = []
+    const activities = new Map<string, Promise<Composed>>()
+    for (const { alert, recipient, id } of immediate) {
+      if (existing.has(id)) continue
+      let composed = activities.get(alert.alert_id)
+      if (!composed) {
+        composed = alertActivity(this.store, alert).then((activity) => composeAlert(alert, activity, this.settings.timeZoneOf(alert.principal)))
+        activities.set(alert.alert_id, composed)
+      }
+      created.push(await this.prepare('alert', id, recipient, await composed, now, [occurrenceKey(alert.alert_id, alert.last_seen)]))
+    }
+    await createNotifications(this.store, created)
+    await recordRoutes(this.store, routes)
+    this.logger.debug(counts, 'routed alerts')
+    return counts
+  }
+
+  private async gatherDigests(now: Date): Promise<void> {
+    const due = (await queuedDigestEntries(this.store)).filter((entry) => Date.parse(entry.due_at) <= now.getTime())
+    if (due.length === 0) return
+    const alerts = await alertsById(this.store, [...new Set(due.map((e) => e.alert_id))])
+    const created = []
+    for (const recipient of [...new Set(due.map((e) => e.recipient))]) {
+      const entries = due.filter((e) => e.recipient === recipient)
+      const groups = new Map<string, DigestGroup>()
+      for (const entry of entries) {
+        const alert = alerts.get(entry.alert_id)
+        if (!alert) continue
+        const group = groups.get(entry.group_key) ?? { detector: alert.detector, principal: alert.principal, account: alert.account, severity: alert.severity, reason: entry.reason, count: 0, lastSeen: entry.occurrence, alerts: [] }
+        group.count++
+        if (entry.occurrence > group.lastSeen) group.lastSeen = entry.occurrence
+        if (atLeast(alert.severity, group.severity as Severity)) group.severity = alert.severity
+        if (!group.alerts.some((a) => a.alert_id === alert.alert_id)) group.alerts.push(alert)
+        groups.set(entry.group_key, group)
+      }
+      const items = entries.map((e) => occurrenceKey(e.alert_id, e.occurrence)).sort()
+      created.push(await this.prepare('digest', notificationId('digest', recipient, ...items), recipient, composeDigest([...groups.values()]), now, items))
+    }
+    const existing = await existingNotificationIds(this.store, created.map((c) => c.notification.notification_id))
+    await createNotifications(this.store, created.filter((c) => !existing.has(c.notification.notification_id)))
+  }
+
+  private backoffMs(attempts: number): number {
+    return Math.min(HOUR, this.settings.retryMs * 2 ** Math.max(0, attempts - 1))
+  }
+
+  /** Every due message, one at a time: `sending` is recorded before the attempt and the outcome after. */
+  async deliverDue(now: Date): Promise<Pick<CycleSummary, 'sent' | 'retrying' | 'failed'>> {
+    const outcome: Pick<CycleSummary, 'sent' | 'retrying' | 'failed'> = { sent: [], retrying: [], failed: [] }
+    for (const due of await dueNotifications(this.store, now)) {
+      if (this.stopped) break
+      const sending: Notification = { ...due, status: 'sending', attempts: due.attempts + 1, updated_at: now.toISOString(), version: due.version + 1 }
+      await recordStates(this.store, [sending])
+      const next = { ...sending, version: sending.version + 1 }
+      try {
+        const raw = await messageBytes(this.store, due.notification_id)
+        if (!raw) throw new DeliveryError('the composed message is missing from notification_messages', { permanent: true })
+        const name = `${due.created_at.replace(/[-:]/g, '').slice(0, 15)}-${due.kind}-${due.notification_id.slice(0, 12)}`
+        const delivery = await this.transport.deliver(name, { from: this.settings.from, to: due.recipient }, raw)
+        const sent: Notification = { ...next, status: 'sent', error: '' }
+        await recordStates(this.store, [sent])
+        outcome.sent.push(sent)
+        this.logger.info({ notification: due.notification_id, kind: due.kind, attempts: sent.attempts }, 'delivered')
+        this.onDelivered?.(sent, delivery)
+      } catch (err) {
+        const permanent = !(err instanceof DeliveryError) || !err.retriable
+        const giveUp = permanent || sending.attempts >= this.settings.maxAttempts
+        const failed: Notification = giveUp
+          ? { ...next, status: 'failed', error: errorMessage(err) }
+          : { ...next, status: 'retrying', error: errorMessage(err), next_attempt_at: new Date(now.getTime() + this.backoffMs(sending.attempts)).toISOString() }
+        await recordStates(this.store, [failed])
+        ;(giveUp ? outcome.failed : outcome.retrying).push(failed)
+        this.logger.warn({ notification: due.notification_id, kind: due.kind, attempts: sending.attempts, status: failed.status, err: failed.error }, 'delivery failed')
+      }
+    }
+    return outcome
+  }
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod'
+import type { Store } from '../clickhouse/client.js'
+import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { SEVERITIES } from '../severity.js'
+
+const millis = z.coerce.number().transform((ms) => new Date(ms).toISOString())
+
+const AlertRow = z.object({
+  alert_id: z.string(),
+  detector: z.string(),
+  severity: z.enum(SEVERITIES),
+  principal: z.string(),
+  account: z.string(),
+  title: z.string(),
+  first_seen: millis,
+  last_seen: millis,
+  evidence: z.string().transform((text): Record<string, unknown> => {
+    try {
+      const parsed: unknown = JSON.parse(text)
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed }
+    } catch {
+      return { unparsed: text }
+    }
+  }),
+  why: z.string(),
+  attack: z.array(z.string()),
+  runbook: z.array(z.string()),
+  dedup_key: z.string(),
+  detected_at: millis,
+})
+
+/** An alert as the alerts table holds it, times in ISO 8601. */
+export type StoredAlert = z.output<typeof AlertRow>
+
+const COLUMNS = `alert_id, detector, severity, principal, account, title,
+  toUnixTimestamp64Milli(first_seen) AS first_seen, toUnixTimestamp64Milli(last_seen) AS last_seen,
+  evidence, why, attack, runbook, dedup_key, toUnixTimestamp64Milli(detected_at) AS detected_at`
+
+/** One sighting of an alert: the alert as of its last_seen (`id@epoch ms`). New activity makes a new occurrence. */
+export function occurrenceKey(alertId: string, lastSeen: string): string {
+  return `${alertId}@${String(Date.parse(lastSeen))}`
+}
+
+/** Occurrences detected by `now` that the alerter has not routed yet, oldest first. */
+export async function unroutedAlerts(store: Store, now: Date): Promise<StoredAlert[]> {
+  const result = await store.client.query({
+    // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
+    query: `SELECT ${COLUMNS} FROM (
+              SELECT * FROM alerts FINAL
+              WHERE detected_at <= {now:DateTime64(3)}
+                AND (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes))
+            ORDER BY detected_at, alert_id`,
+    query_params: { now: clickHouseTime(now.getTime()) },
+    format: 'JSONEachRow',
+  })
+  return z.array(AlertRow).parse(await result.json())
+}
+
+export async function alertsById(store: Store, ids: string[]): Promise<Map<string, StoredAlert>> {
+  if (ids.length === 0) return new Map()
+  const result = await store.client.query({
+    query: `SELECT ${COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`,
+    query_params: { ids },
+    format: 'JSONEachRow',
+  })
+  return new Map(z.array(AlertRow).parse(await result.json()).map((alert) => [alert.alert_id, alert]))
+}

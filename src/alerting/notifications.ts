@@ -1,0 +1,101 @@
+import { z } from 'zod'
+import type { Store } from '../clickhouse/client.js'
+import { clickHouseTime } from '../cloudtrail/normalise.js'
+
+export const STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed'] as const
+export type NotificationStatus = (typeof STATUSES)[number]
+export type NotificationKind = 'alert' | 'digest' | 'report'
+
+const iso = z.coerce.number().transform((ms) => new Date(ms).toISOString())
+
+const NotificationRow = z.object({
+  notification_id: z.string(),
+  kind: z.enum(['alert', 'digest', 'report']),
+  recipient: z.string(),
+  subject: z.string(),
+  items: z.array(z.string()),
+  status: z.enum(STATUSES),
+  attempts: z.coerce.number(),
+  next_attempt_at: iso,
+  message_id: z.string(),
+  error: z.string(),
+  created_at: iso,
+  updated_at: iso,
+  version: z.coerce.number(),
+})
+
+/** One message to one recipient and where its delivery stands; every change is a new version. */
+export type Notification = z.output<typeof NotificationRow>
+
+const COLUMNS = `notification_id, kind, recipient, subject, items, status, attempts,
+  toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at, message_id, error,
+  toUnixTimestamp64Milli(created_at) AS created_at, toUnixTimestamp64Milli(updated_at) AS updated_at, version`
+
+function toRow(n: Notification): Record<string, unknown> {
+  return {
+    ...n,
+    next_attempt_at: clickHouseTime(Date.parse(n.next_attempt_at)),
+    created_at: clickHouseTime(Date.parse(n.created_at)),
+    updated_at: clickHouseTime(Date.parse(n.updated_at)),
+  }
+}
+
+async function select(store: Store, where: string, params: Record<string, unknown> = {}): Promise<Notification[]> {
+  const result = await store.client.query({
+    // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
+    query: `SELECT ${COLUMNS} FROM (SELECT * FROM notifications FINAL WHERE ${where}) ORDER BY created_at, notification_id`,
+    query_params: params,
+    format: 'JSONEachRow',
+  })
+  return z.array(NotificationRow).parse(await result.json())
+}
+
+export async function existingNotificationIds(store: Store, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const result = await store.client.query({
+    query: 'SELECT DISTINCT notification_id FROM notifications WHERE notification_id IN {ids:Array(String)}',
+    query_params: { ids },
+    format: 'JSONEachRow',
+  })
+  return new Set((await result.json<{ notification_id: string }>()).map((row) => row.notification_id))
+}
+
+/** Stores new messages, the bytes before the state, so a pending notification always has its message. */
+export async function createNotifications(store: Store, created: { notification: Notification; raw: Buffer }[]): Promise<void> {
+  if (created.length === 0) return
+  await store.client.insert({
+    table: 'notification_messages',
+    values: created.map(({ notification, raw }) => ({ notification_id: notification.notification_id, raw: raw.toString('latin1') })),
+    format: 'JSONEachRow',
+    clickhouse_settings: { async_insert: 0 },
+  })
+  await recordStates(store, created.map(({ notification }) => notification))
+}
+
+/** Appends new versions; the highest version of a notification is its state. */
+export async function recordStates(store: Store, states: Notification[]): Promise<void> {
+  if (states.length === 0) return
+  await store.client.insert({ table: 'notifications', values: states.map(toRow), format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
+}
+
+export async function messageBytes(store: Store, id: string): Promise<Buffer | undefined> {
+  const result = await store.client.query({
+    query: 'SELECT raw FROM notification_messages WHERE notification_id = {id:String} LIMIT 1',
+    query_params: { id },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ raw: string }>()
+  return row ? Buffer.from(row.raw, 'latin1') : undefined
+}
+
+/**
+ * Due for an attempt at `now`: never tried, waiting for a retry that is due, or caught mid-send by
+ * a crash (sent or not, nobody knows: sending again risks one duplicate, not sending risks a loss).
+ */
+export function dueNotifications(store: Store, now: Date): Promise<Notification[]> {
+  return select(store, `status IN ('pending', 'sending') OR (status = 'retrying' AND next_attempt_at <= {now:DateTime64(3)})`, { now: clickHouseTime(now.getTime()) })
+}
+
+export function notificationsWithStatus(store: Store, statuses: NotificationStatus[]): Promise<Notification[]> {
+  return select(store, 'status IN {statuses:Array(String)}', { statuses })
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod'
+import type { Store } from '../clickhouse/client.js'
+import { clickHouseTime } from '../cloudtrail/normalise.js'
+
+/** What became of one alert occurrence for one recipient. */
+export type Disposition = 'immediate' | 'digest' | 'suppressed' | 'unrouted'
+
+export interface Route {
+  alert_id: string
+  /** The alert's last_seen when it was routed (ISO 8601). */
+  occurrence: string
+  /** '' when the occurrence reached nobody. */
+  recipient: string
+  /** `detector|dedup key`: the same finding found again within the window is a repeat. */
+  group_key: string
+  disposition: Disposition
+  reason: string
+  rule_id: string
+  /** For a digest entry: when it may go out (ISO 8601). */
+  due_at: string
+  routed_at: string
+}
+
+export async function recordRoutes(store: Store, routes: Route[]): Promise<void> {
+  if (routes.length === 0) return
+  await store.client.insert({
+    table: 'alert_routes',
+    values: routes.map((r) => ({
+      ...r,
+      occurrence: clickHouseTime(Date.parse(r.occurrence)),
+      due_at: clickHouseTime(Date.parse(r.due_at)),
+      routed_at: clickHouseTime(Date.parse(r.routed_at)),
+    })),
+    format: 'JSONEachRow',
+    clickhouse_settings: { async_insert: 0 },
+  })
+}
+
+const iso = z.coerce.number().transform((ms) => new Date(ms).toISOString())
+
+const Sent = z.object({ recipient: z.string(), group_key: z.string(), routed_at: iso })
+
+/** Emails sent at once since `since`: per recipient and group, for dedup windows and the rate limit. */
+export async function immediateRoutesSince(store: Store, since: Date, now: Date): Promise<z.output<typeof Sent>[]> {
+  const result = await store.client.query({
+    query: `SELECT recipient, group_key, toUnixTimestamp64Milli(routed_at) AS routed_at FROM (
+              SELECT * FROM alert_routes FINAL
+              WHERE disposition = 'immediate' AND routed_at >= {since:DateTime64(3)} AND routed_at <= {now:DateTime64(3)})
+            ORDER BY routed_at`,
+    query_params: { since: clickHouseTime(since.getTime()), now: clickHouseTime(now.getTime()) },
+    format: 'JSONEachRow',
+  })
+  return z.array(Sent).parse(await result.json())
+}
+
+const Queued = z.object({
+  recipient: z.string(),
+  alert_id: z.string(),
+  occurrence: iso,
+  group_key: z.string(),
+  reason: z.string(),
+  due_at: iso,
+})
+export type QueuedDigestEntry = z.output<typeof Queued>
+
+/** Digest entries no digest message has taken yet. */
+export async function queuedDigestEntries(store: Store): Promise<QueuedDigestEntry[]> {
+  const result = await store.client.query({
+    query: `SELECT recipient, alert_id, toUnixTimestamp64Milli(occurrence) AS occurrence, group_key, reason,
+                   toUnixTimestamp64Milli(due_at) AS due_at
+            FROM (
+              SELECT * FROM alert_routes FINAL
+              WHERE disposition = 'digest'
+                AND (recipient, concat(alert_id, '@', toString(toUnixTimestamp64Milli(occurrence))))
+                    NOT IN (SELECT recipient, arrayJoin(items) FROM notifications WHERE kind = 'digest'))
+            ORDER BY due_at, alert_id`,
+    format: 'JSONEachRow',
+  })
+  return z.array(Queued).parse(await result.json())
+}
+
+const Suppressed = z.object({ rule_id: z.string(), alerts: z.coerce.number() })
+
+/** How many alert occurrences each rule silenced in [from, to): the weekly report shows them. */
+export async function suppressedCounts(store: Store, from: Date, to: Date): Promise<Map<string, number>> {
+  const result = await store.client.query({
+    query: `SELECT rule_id, uniqExact(alert_id, occurrence) AS alerts FROM alert_routes FINAL
+            WHERE disposition = 'suppressed' AND routed_at >= {from:DateTime64(3)} AND routed_at < {to:DateTime64(3)}
+            GROUP BY rule_id`,
+    query_params: { from: clickHouseTime(from.getTime()), to: clickHouseTime(to.getTime()) },
+    format: 'JSONEachRow',
+  })
+  return new Map(z.array(Suppressed).parse(await result.json()).map((row) => [row.rule_id, row.alerts]))
+}

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { timezone, type Config } from '../config.js'
+import { DURATION_PATTERN, durationMs } from '../duration.js'
+import { ConfigError } from '../errors.js'
+import { globMatches } from '../glob.js'
+import { atLeast, SEVERITIES, type Severity } from '../severity.js'
+
+const duration = z.string().regex(DURATION_PATTERN, 'expected a duration such as 30m, 24h or 7d')
+const severity = z.enum(SEVERITIES)
+
+const Route = z.object({
+  name: z.string().optional(),
+  to: z.array(z.email()).min(1),
+  minSeverity: severity.default('medium'),
+  /** Absent: every detector. */
+  detectors: z.array(z.string()).optional(),
+  /** Absent: every account. */
+  accounts: z.array(z.string()).optional(),
+})
+
+/** The TRAILWATCH_ALERTING_FILE: everything about who hears what, beyond the default route. */
+const AlertingFile = z.object({
+  routes: z.array(Route).default([]),
+  /** Repeats of an alert group within this long after its email go into one digest. */
+  dedupWindow: duration.default('24h'),
+  /** Per detector id, overriding dedupWindow. */
+  dedupWindows: z.record(z.string(), duration).default({}),
+  /** Emails per recipient per hour sent at once; the rest wait for a digest. */
+  maxPerHour: z.number().int().positive().default(20),
+  /** A principal's local time zone; the first entry whose pattern (`*` matches anything) fits wins. */
+  timeZones: z.array(z.object({ principals: z.array(z.string()).min(1), timezone })).default([]),
+})
+
+export interface AlertRoute {
+  name: string
+  to: string[]
+  minSeverity: Severity
+  detectors?: string[] | undefined
+  accounts?: string[] | undefined
+}
+
+export interface AlertingSettings {
+  from: string
+  routes: AlertRoute[]
+  dedupWindowMs: (detector: string) => number
+  maxPerHour: number
+  timeZoneOf: (principal: string) => string | undefined
+  pollMs: number
+  retryMs: number
+  maxAttempts: number
+}
+
+function readAlertingFile(file: string | undefined): z.output<typeof AlertingFile> {
+  if (!file) return AlertingFile.parse({})
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`TRAILWATCH_ALERTING_FILE ${file}: ${(err as Error).message}`)
+  }
+  const parsed = AlertingFile.safeParse(json)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
+    throw new ConfigError(`TRAILWATCH_ALERTING_FILE ${file}:\n  ${problems.join('\n  ')}`)
+  }
+  return parsed.data
+}
+
+export function loadAlertingSettings(config: Config): AlertingSettings {
+  const file = readAlertingFile(config.alerting.file)
+  const routes: AlertRoute[] = [
+    ...(config.alerting.to.length > 0 ? [{ name: 'TRAILWATCH_ALERT_TO', to: config.alerting.to, minSeverity: config.alerting.minSeverity }] : []),
+    ...file.routes.map((route, i) => ({ ...route, name: route.name ?? `route ${String(i + 1)}` })),
+  ]
+  return {
+    from: config.alerting.from,
+    routes,
+    dedupWindowMs: (detector) => durationMs(file.dedupWindows[detector] ?? file.dedupWindow),
+    maxPerHour: file.maxPerHour,
+    timeZoneOf: (principal) => file.timeZones.find((entry) => entry.principals.some((p) => globMatches(p, principal)))?.timezone,
+    pollMs: config.alerting.pollMs,
+    retryMs: config.alerting.retryMs,
+    maxAttempts: config.alerting.maxAttempts,
+  }
+}
+
+/** Everyone an alert should reach: the union of every route it matches. */
+export function recipientsFor(routes: AlertRoute[], alert: { severity: Severity; detector: string; account: string }): string[] {
+  const recipients = new Set<string>()
+  for (const route of routes) {
+    if (!atLeast(alert.severity, route.minSeverity)) continue
+    if (route.detectors && !route.detectors.includes(alert.detector)) continue
+    if (route.accounts && !route.accounts.includes(alert.account)) continue
+    for (const to of route.to) recipients.add(to.toLowerCase())
+  }
+  return [...recipients].sort()
+}

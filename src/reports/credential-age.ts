@@ -1,0 +1,170 @@
+import { stringify } from 'csv-stringify/sync'
+import { z } from 'zod'
+import type { Store } from '../clickhouse/client.js'
+import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { isoTime } from '../time.js'
+import { ACCESS_KEY_INVENTORY, InventoryRow, keyAge } from './access-keys.js'
+
+export interface CredentialLimits {
+  /** CIS AWS 1.14 / Security Hub IAM.3. */
+  rotationDays: number
+  /** Security Hub IAM.22. */
+  unusedDays: number
+}
+
+export const DEFAULT_LIMITS: CredentialLimits = { rotationDays: 90, unusedDays: 45 }
+
+/** One access key and where it stands against the limits. */
+export interface KeyStanding {
+  account: string
+  user: string
+  access_key_id: string
+  status: 'Active' | 'Inactive'
+  created: string | null
+  age_days: number | null
+  last_used: string | null
+  days_unused: number | null
+  last_address: string
+  last_region: string
+  last_service: string
+  rotation_overdue: boolean
+  unused: boolean
+  root_key: boolean
+  /** What to do, worst first: `delete root key`, `rotate`, `unused`, `inactive`, or `ok`. */
+  standing: string
+  known_from: string
+}
+
+export interface UserWithoutMfa {
+  account: string
+  user: string
+  arn: string
+  password_last_used: string | null
+}
+
+export interface CredentialAgeReport {
+  at: string
+  limits: CredentialLimits
+  /** The credential report each account's rows come from. */
+  sources: { account: string; generated_at: string }[]
+  keys: KeyStanding[]
+  usersWithoutMfa: UserWithoutMfa[]
+}
+
+const LATEST = `(account_id, generated_at) IN (
+  SELECT account_id, max(generated_at) FROM credential_reports WHERE generated_at <= {now:DateTime64(3)} GROUP BY account_id)`
+
+const NoMfa = z.object({ account_id: z.string(), user: z.string(), arn: z.string(), password_last_used: z.string().nullable() })
+const Source = z.object({ account_id: z.string(), generated_at: z.string() })
+
+function standingOf(key: Omit<KeyStanding, 'standing'>): string {
+  const notes = [
+    key.root_key ? 'delete root key' : '',
+    key.status === 'Inactive' ? 'inactive' : '',
+    key.rotation_overdue ? 'rotate' : '',
+    key.unused ? 'unused' : '',
+  ].filter(Boolean)
+  return notes.length ? notes.join(', ') : 'ok'
+}
+
+/** Every access key the latest credential reports and CloudTrail know of at `at`; root keys; users without MFA. */
+export async function credentialAgeReport(store: Store, at: Date, limits: CredentialLimits = DEFAULT_LIMITS): Promise<CredentialAgeReport> {
+  const params = { now: clickHouseTime(at.getTime()) }
+  const rows = async <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => {
+    const result = await store.client.query({ query, query_params: params, format: 'JSONEachRow' })
+    return z.array(schema).parse(await result.json())
+  }
+  const [inventory, noMfa, sources] = await Promise.all([
+    rows(`SELECT * FROM (${ACCESS_KEY_INVENTORY}) ORDER BY account_id, user, slot, key`, InventoryRow),
+    rows(
+      `SELECT account_id, user, arn, toString(password_last_used) AS password_last_used FROM credential_reports FINAL
+       WHERE ${LATEST} AND NOT mfa_active AND (password_enabled OR user = '<root_account>')
+       ORDER BY account_id, user`,
+      NoMfa,
+    ),
+    rows(`SELECT DISTINCT account_id, toString(generated_at) AS generated_at FROM credential_reports WHERE ${LATEST} ORDER BY account_id`, Source),
+  ])
+  const keys = inventory.map((row): KeyStanding => {
+    const age = keyAge(row, at)
+    const neverUsedTooLong = age.idleDays === undefined && age.ageDays !== undefined && age.ageDays >= limits.unusedDays
+    const key = {
+      account: row.account_id,
+      user: row.user,
+      access_key_id: row.key,
+      status: row.active ? ('Active' as const) : ('Inactive' as const),
+      created: age.createdMs === undefined ? null : new Date(age.createdMs).toISOString(),
+      age_days: age.ageDays ?? null,
+      last_used: age.lastUsedMs === undefined ? null : new Date(age.lastUsedMs).toISOString(),
+      days_unused: age.idleDays ?? null,
+      last_address: row.last_source,
+      last_region: row.last_region,
+      last_service: row.last_service,
+      rotation_overdue: age.ageDays !== undefined && age.ageDays > limits.rotationDays,
+      unused: (age.idleDays !== undefined && age.idleDays >= limits.unusedDays) || neverUsedTooLong,
+      root_key: age.root,
+      known_from: row.source,
+    }
+    return { ...key, standing: standingOf(key) }
+  })
+  return {
+    at: at.toISOString(),
+    limits,
+    sources: sources.map((s) => ({ account: s.account_id, generated_at: isoTime(s.generated_at) })),
+    keys,
+    usersWithoutMfa: noMfa.map((u) => ({ account: u.account_id, user: u.user, arn: u.arn, password_last_used: u.password_last_used ? isoTime(u.password_last_used) : null })),
+  }
+}
+
+const CSV_COLUMNS: (keyof KeyStanding)[] = [
+  'account', 'user', 'access_key_id', 'status', 'created', 'age_days', 'last_used', 'days_unused',
+  'last_address', 'last_region', 'last_service', 'rotation_overdue', 'unused', 'root_key', 'standing', 'known_from',
+]
+
+/** One row per access key, for a spreadsheet or a ticket. */
+export function credentialReportCsv(report: CredentialAgeReport): string {
+  return stringify(
+    report.keys.map((key) => CSV_COLUMNS.map((column) => key[column] ?? '')),
+    { header: true, columns: CSV_COLUMNS, cast: { boolean: (value) => (value ? 'true' : 'false') } },
+  )
+}
+
+export function credentialReportSummary(report: CredentialAgeReport): string[] {
+  const active = report.keys.filter((k) => k.status === 'Active')
+  return [
+    `${String(report.keys.length)} access keys (${String(active.length)} active) in ${String(new Set(report.keys.map((k) => k.account)).size)} accounts`,
+    `${String(active.filter((k) => k.rotation_overdue).length)} active keys older than ${String(report.limits.rotationDays)} days`,
+    `${String(active.filter((k) => k.unused).length)} active keys unused for ${String(report.limits.unusedDays)} days or more`,
+    `${String(report.keys.filter((k) => k.root_key).length)} root access keys`,
+    `${String(report.usersWithoutMfa.length)} users who sign in without MFA`,
+  ]
+}
+
+function day(iso: string | null): string {
+  return iso ? iso.slice(0, 10) : 'never'
+}
+
+/** A table for a terminal: one line per key, then the users without MFA. */
+export function credentialReportText(report: CredentialAgeReport): string {
+  const header = ['ACCOUNT', 'USER', 'ACCESS KEY', 'STATUS', 'AGE', 'LAST USED', 'IDLE', 'LAST FROM', 'STANDING']
+  const rows = report.keys.map((k) => [
+    k.account, k.user, k.access_key_id || '(unmatched)', k.status, k.age_days === null ? '?' : `${String(k.age_days)}d`,
+    day(k.last_used), k.days_unused === null ? '-' : `${String(k.days_unused)}d`,
+    [k.last_address, k.last_region, k.last_service].filter(Boolean).join(' ') || '-', k.standing,
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
+  return [
+    `Credential-age report at ${report.at} (rotation ${String(report.limits.rotationDays)} d, unused ${String(report.limits.unusedDays)} d)`,
+    ...report.sources.map((s) => `  account ${s.account}: credential report of ${s.generated_at}`),
+    ...credentialReportSummary(report).map((s) => `  ${s}`),
+    '',
+    line(header),
+    ...rows.map(line),
+    '',
+    'USERS WITHOUT MFA',
+    ...(report.usersWithoutMfa.length
+      ? report.usersWithoutMfa.map((u) => `  ${u.account}  ${u.user}  password last used ${day(u.password_last_used)}`)
+      : ['  none']),
+    '',
+  ].join('\n')
+}

@@ -1,0 +1,281 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { simpleParser } from 'mailparser'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Finding } from '../detectors/define.js'
+import { storeFindings } from '../detectors/engine.js'
+import unusualSourceIp from '../detectors/unusual-source-ip/detector.js'
+import { Alerter } from '../src/alerting/alerter.js'
+import { outboxTransport, smtpTransport, type MailTransport } from '../src/alerting/mailer.js'
+import { notificationsWithStatus } from '../src/alerting/notifications.js'
+import { suppressedCounts } from '../src/alerting/routes.js'
+import { loadAlertingSettings } from '../src/alerting/settings.js'
+import { addSuppression } from '../src/alerting/suppressions.js'
+import { loadConfig } from '../src/config.js'
+import { detectAt } from './helpers/detect.js'
+import { ACCOUNT, apiCall, daily, iamUser, ingestRecords } from './helpers/events.js'
+import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
+import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
+
+const NOW = Date.parse('2026-11-20T12:00:00Z')
+const HOSTILE_AGENT = '<script>alert(1)</script>\r\nBcc: victim@example.com'
+const carol = `arn:aws:iam::${ACCOUNT}:user/carol`
+
+function settingsFor(env: Record<string, string>, file: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-alerting-'))
+  const alertingFile = path.join(dir, 'alerting.json')
+  writeFileSync(alertingFile, JSON.stringify(file))
+  return loadAlertingSettings(loadConfig({ TRAILWATCH_ALERT_TO: 'secops@example.com', TRAILWATCH_ALERTING_FILE: alertingFile, ...env }))
+}
+
+/** A finding as a detector would make it, for routing tests that need many alerts of chosen shapes. */
+function finding(detector: string, principal: string, dedupKey: string, at: number, overrides: Partial<Finding> = {}): Finding {
+  return {
+    detector,
+    alertId: `${detector}-${dedupKey}`.replace(/[^a-z0-9-]/gi, '-'),
+    severity: 'high',
+    principal,
+    account: ACCOUNT,
+    title: `${principal} did something (${dedupKey})`,
+    firstSeen: new Date(at).toISOString(),
+    lastSeen: new Date(at).toISOString(),
+    evidence: { source: '203.0.113.9' },
+    why: 'because the test says so',
+    dedupKey,
+    attack: ['T1078'],
+    runbook: ['Look at it.'],
+    ...overrides,
+  }
+}
+
+let smtp: TestSmtpServer
+let store: TestStore
+let transport: MailTransport
+
+beforeAll(async () => {
+  smtp = await startSmtpServer()
+})
+afterAll(async () => {
+  await smtp.close()
+})
+beforeEach(async () => {
+  store = await openTestStore()
+  transport = smtpTransport(smtp.url)
+  smtp.received.length = 0
+  smtp.judge = () => undefined
+  smtp.onAccepted = () => undefined
+})
+afterEach(async () => {
+  transport.close()
+  await store.close()
+})
+
+describe('an alert email', () => {
+  it('says who, what, where, when, why, the evidence, the runbook and the alert id; event data stays data', async () => {
+    await ingestRecords(store, [
+      ...daily(20, NOW, 14, (at) => apiCall(at, iamUser('carol'), '98.207.1.1')),
+      apiCall(NOW - 10 * 60_000, iamUser('carol'), '5.255.255.77', { userAgent: HOSTILE_AGENT }),
+      apiCall(NOW - 9 * 60_000, iamUser('carol'), '5.255.255.77', { userAgent: HOSTILE_AGENT }),
+      apiCall(NOW - 8 * 60_000, iamUser('carol'), '5.255.255.77', { userAgent: HOSTILE_AGENT, eventName: 'GetObject', errorCode: 'AccessDenied' }),
+    ])
+    const findings = await detectAt(store, unusualSourceIp, new Date(NOW).toISOString())
+    expect(findings).toHaveLength(1)
+    await storeFindings(store, findings, new Date(NOW))
+    const [stored] = await queryRows<{ actor_kind: string; source_country: string; source_asn: number; source_as_org: string }>(
+      store,
+      "SELECT actor_kind, source_country, source_asn, source_as_org FROM events WHERE source_ip = '5.255.255.77' LIMIT 1",
+    )
+
+    const settings = settingsFor({ SMTP_URL: smtp.url }, { timeZones: [{ principals: ['*:user/carol'], timezone: 'America/Los_Angeles' }] })
+    const summary = await new Alerter({ store, settings, transport, logger: testLogger }).runOnce(new Date(NOW + 60_000))
+    expect(summary.sent).toHaveLength(1)
+    expect(smtp.received).toHaveLength(1)
+    const { mail, to } = smtp.received[0] as (typeof smtp.received)[number]
+    const alert = findings[0] as Finding
+
+    expect(to).toEqual(['secops@example.com'])
+    expect(mail.subject).toContain('HIGH unusual-source-ip')
+    expect(mail.subject).toContain('5.255.255.77')
+    const text = mail.text ?? ''
+    // Who
+    expect(text).toContain(`${carol} (${stored?.actor_kind ?? '?'}) in account ${ACCOUNT}`)
+    // What
+    expect(text).toContain('3 calls in the last day of the alert, 1 failed')
+    expect(text).toContain('ListBuckets ×2')
+    expect(text).toContain('GetObject ×1')
+    // Where
+    expect(text).toContain(`5.255.255.77 (${stored?.source_country ?? '?'}, AS${String(stored?.source_asn)} ${stored?.source_as_org ?? ''}) ×3`)
+    // When: UTC and the principal's own clock
+    expect(text).toContain('2026-11-20 11:50:00 UTC → 2026-11-20 11:52:00 UTC')
+    expect(text).toContain('Fri 2026-11-20 03:50 America/Los_Angeles (principal’s local time)')
+    // Why, in words and numbers
+    expect(text).toContain(alert.why)
+    expect(alert.why).toMatch(/used 1 addresses in US/)
+    // Evidence and the latest events
+    expect(text).toContain('address: 5.255.255.77')
+    expect(text).toMatch(/LATEST EVENTS \(3\)/)
+    // Runbook, ATT&CK and the alert id
+    for (const step of unusualSourceIp.runbook) expect(text).toContain(step)
+    expect(text).toContain(`Alert ${alert.alertId}`)
+    expect(text).toContain('T1078.004')
+
+    // The hostile user agent: text in the HTML, never markup; its CRLF never became a header.
+    const html = typeof mail.html === 'string' ? mail.html : ''
+    expect(html).not.toContain('<script>')
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(html).toContain(`Alert ${alert.alertId}`)
+    expect(mail.headers.has('bcc')).toBe(false)
+    expect(mail.messageId).toMatch(/@trailwatch>$/)
+  })
+
+  it('keeps CR and LF in a title out of the headers', async () => {
+    await storeFindings(store, [finding('cloudtrail-tampering', carol, 'crlf', NOW, { title: 'StopLogging\r\nBcc: victim@example.com\r\nX-Injected: yes' })], new Date(NOW))
+    await new Alerter({ store, settings: settingsFor({}), transport, logger: testLogger }).runOnce(new Date(NOW))
+    expect(smtp.received).toHaveLength(1)
+    const { mail, to } = smtp.received[0] as (typeof smtp.received)[number]
+    expect(to).toEqual(['secops@example.com'])
+    expect(mail.headers.has('bcc')).toBe(false)
+    expect(mail.headers.has('x-injected')).toBe(false)
+    expect(mail.subject).toBe('[trailwatch] HIGH cloudtrail-tampering: StopLogging Bcc: victim@example.com X-Injected: yes')
+  })
+})
+
+describe('noise control', () => {
+  it('sends an alert at once and merges the same finding found again within the window into one digest', async () => {
+    const settings = settingsFor({}, { dedupWindow: '6h' })
+    const alerter = new Alerter({ store, settings, transport, logger: testLogger })
+    const t0 = NOW
+    const again = (hours: number) => finding('unusual-source-ip', carol, 'new-ip', t0, { lastSeen: new Date(t0 + hours * 3_600_000).toISOString() })
+    await storeFindings(store, [again(0)], new Date(t0))
+    expect((await alerter.runOnce(new Date(t0))).sent).toHaveLength(1)
+
+    // The same finding with new activity twice (each a repeat), and a different finding about the same person (news).
+    await storeFindings(store, [again(1)], new Date(t0 + 3_600_000))
+    expect(await alerter.runOnce(new Date(t0 + 3_600_000))).toMatchObject({ digest: 1, sent: [] })
+    await storeFindings(store, [again(2), finding('unusual-source-ip', carol, 'other-ip', t0 + 7_200_000)], new Date(t0 + 7_200_000))
+    const second = await alerter.runOnce(new Date(t0 + 7_200_000))
+    expect([second.digest, second.sent.map((n) => n.kind)]).toEqual([1, ['alert']])
+    // A re-run that finds nothing new is no repeat at all.
+    await storeFindings(store, [again(2)], new Date(t0 + 7_500_000))
+    expect(await alerter.runOnce(new Date(t0 + 7_500_000))).toMatchObject({ immediate: 0, digest: 0 })
+    // Not yet due: the window runs six hours from the first email.
+    expect((await alerter.runOnce(new Date(t0 + 5 * 3_600_000))).sent).toHaveLength(0)
+
+    const due = await alerter.runOnce(new Date(t0 + 6 * 3_600_000 + 1))
+    expect(due.sent.map((n) => n.kind)).toEqual(['digest'])
+    expect(smtp.received).toHaveLength(3)
+    const digest = smtp.received[2]?.mail
+    expect(digest?.subject).toBe('[trailwatch] digest of 1 alert (2 occurrences)')
+    expect(digest?.text).toContain(`HIGH unusual-source-ip · ${carol} (account ${ACCOUNT})`)
+    expect(digest?.text).toContain('2 occurrences, last seen 2026-11-20 14:00:00 UTC (repeat within 6 h of the first email)')
+
+    // Past the window, new activity is news again.
+    await storeFindings(store, [again(9)], new Date(t0 + 9 * 3_600_000))
+    expect((await alerter.runOnce(new Date(t0 + 9 * 3_600_000))).sent.map((n) => n.kind)).toEqual(['alert'])
+  })
+
+  it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {
+    const alerter = new Alerter({ store, settings: settingsFor({}, { maxPerHour: 2 }), transport, logger: testLogger })
+    await storeFindings(
+      store,
+      [
+        ...['a', 'b', 'c', 'd'].map((who, i) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW + i)),
+        finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'root', NOW + 10, { severity: 'critical' }),
+      ],
+      new Date(NOW),
+    )
+    const first = await alerter.runOnce(new Date(NOW + 60_000))
+    // The critical alert first, then one high; three highs wait for the digest.
+    expect(first.sent.map((n) => n.subject.split(':')[0]).sort()).toEqual(['[trailwatch] CRITICAL root-account-usage', '[trailwatch] HIGH unusual-source-ip'])
+    expect(first.digest).toBe(3)
+    // Over the limit, a critical alert still goes out at once.
+    await storeFindings(store, [finding('cloudtrail-tampering', `${carol}-e`, 'e', NOW + 120_000, { severity: 'critical' })], new Date(NOW + 120_000))
+    expect((await alerter.runOnce(new Date(NOW + 180_000))).sent.map((n) => n.kind)).toEqual(['alert'])
+    const later = await alerter.runOnce(new Date(NOW + 3_600_000 + 60_000))
+    expect(later.sent.map((n) => n.kind)).toEqual(['digest'])
+    expect(smtp.received.at(-1)?.mail.text).toContain('over 2 emails an hour')
+    expect(smtp.received.at(-1)?.mail.subject).toBe('[trailwatch] digest of 3 alerts (3 occurrences)')
+  })
+
+  it('routes by severity, detector and account, and suppresses by rule until the rule expires', async () => {
+    const settings = settingsFor(
+      { TRAILWATCH_ALERT_MIN_SEVERITY: 'high' },
+      { routes: [{ to: ['iam-team@example.com'], detectors: ['stale-access-key'], minSeverity: 'low' }, { to: ['prod@example.com'], accounts: ['999988887777'] }] },
+    )
+    const alerter = new Alerter({ store, settings, transport, logger: testLogger })
+    await addSuppression(store, { cidr: '203.0.113.0/24', detector: 'unusual-source-ip', owner: 'pat', reason: 'pen test from the agency range', expiresAt: new Date(NOW + 3_600_000) }, new Date(NOW - 60_000))
+    await storeFindings(
+      store,
+      [
+        finding('stale-access-key', carol, 'key', NOW, { severity: 'medium' }),
+        finding('unusual-source-ip', carol, 'pentest', NOW),
+        finding('unusual-source-ip', `${carol}-b`, 'outside', NOW, { evidence: { address: '198.51.100.1' } }),
+        finding('cross-account-assume-role', '444455556666', 'prod', NOW, { account: '999988887777' }),
+        finding('off-hours-activity', carol, 'quiet', NOW, { severity: 'low' }),
+      ],
+      new Date(NOW),
+    )
+    const summary = await alerter.runOnce(new Date(NOW))
+    expect([summary.immediate, summary.suppressed, summary.unrouted]).toEqual([4, 1, 1])
+    expect(smtp.received.map((r) => [r.to[0], r.mail.subject?.split(':')[0]]).sort()).toEqual([
+      ['iam-team@example.com', '[trailwatch] MEDIUM stale-access-key'],
+      ['prod@example.com', '[trailwatch] HIGH cross-account-assume-role'],
+      ['secops@example.com', '[trailwatch] HIGH cross-account-assume-role'],
+      ['secops@example.com', '[trailwatch] HIGH unusual-source-ip'],
+    ])
+    expect(await suppressedCounts(store, new Date(NOW - 86_400_000), new Date(NOW + 1))).toEqual(new Map([[expect.any(String), 1]]))
+
+    // The rule has expired: the same kind of alert is emailed.
+    await storeFindings(store, [finding('unusual-source-ip', carol, 'pentest-2', NOW + 7_200_000)], new Date(NOW + 7_200_000))
+    expect((await alerter.runOnce(new Date(NOW + 7_200_000))).immediate).toBe(1)
+  })
+})
+
+describe('delivery', () => {
+  it('retries through a spell of 4xx answers and delivers each alert exactly once', async () => {
+    let refusals = 0
+    const recoverAt = Date.now() + 1500
+    smtp.judge = () => {
+      if (Date.now() >= recoverAt) return undefined
+      refusals++
+      return { code: 451, message: 'try again later' }
+    }
+    await storeFindings(store, ['a', 'b', 'c'].map((who) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW)), new Date(NOW))
+    const alerter = new Alerter({ store, settings: { ...settingsFor({}), pollMs: 100, retryMs: 200 }, transport, logger: testLogger })
+    alerter.start()
+    await expect.poll(async () => (await notificationsWithStatus(store, ['sent'])).length, { timeout: 20_000, interval: 200 }).toBe(3)
+    await alerter.stop()
+
+    expect(refusals).toBeGreaterThanOrEqual(3)
+    const ids = smtp.received.map((r) => r.mail.messageId).sort()
+    expect(ids).toHaveLength(3)
+    expect(new Set(ids).size).toBe(3)
+    const sent = await notificationsWithStatus(store, ['sent'])
+    expect(sent.every((n) => n.attempts >= 2)).toBe(true)
+  })
+
+  it('records a permanent refusal as failed, with the server’s answer', async () => {
+    smtp.judge = () => ({ code: 550, message: 'mailbox unavailable' })
+    await storeFindings(store, [finding('unusual-source-ip', carol, 'x', NOW)], new Date(NOW))
+    const summary = await new Alerter({ store, settings: settingsFor({}), transport, logger: testLogger }).runOnce(new Date(NOW))
+    expect(summary.failed).toHaveLength(1)
+    const [failed] = await notificationsWithStatus(store, ['failed'])
+    expect(failed?.attempts).toBe(1)
+    expect(failed?.error).toMatch(/550/)
+    expect(smtp.received).toHaveLength(0)
+  })
+
+  it('writes .eml files to the outbox when no SMTP server is configured', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-outbox-'))
+    const outbox = outboxTransport(dir)
+    await storeFindings(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'root', NOW, { severity: 'critical' })], new Date(NOW))
+    const summary = await new Alerter({ store, settings: settingsFor({}), transport: outbox, logger: testLogger }).runOnce(new Date(NOW))
+    expect(summary.sent).toHaveLength(1)
+    const files = readdirSync(dir)
+    expect(files).toEqual([expect.stringMatching(/^20261120T120000-alert-[0-9a-f]{12}\.eml$/)])
+    const mail = await simpleParser(readFileSync(path.join(dir, files[0] as string)))
+    expect(mail.subject).toContain('CRITICAL root-account-usage')
+    expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : '').toBe('secops@example.com')
+  })
+})
