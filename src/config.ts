@@ -56,6 +56,8 @@ const Env = z.object({
   SMTP_URL: z
     .url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port or smtps://…' })
     .optional(),
+  /** PEM file of the CA that signed the SMTP server's certificate (default: the system's CAs). */
+  SMTP_CA_FILE: existingFile.optional(),
   /** The default route: every alert at TRAILWATCH_ALERT_MIN_SEVERITY or above goes here. */
   TRAILWATCH_ALERT_TO: list.pipe(z.array(z.email({ error: 'expected e-mail addresses, comma-separated' }))).default([]),
   TRAILWATCH_ALERT_FROM: z.string().refine((from) => !/[\r\n]/.test(from), 'expected one line').default('trailwatch <trailwatch@localhost>'),
@@ -118,6 +120,7 @@ function toConfig(env: z.infer<typeof Env>) {
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     alerting: {
       smtpUrl: env.SMTP_URL,
+      smtpCaFile: env.SMTP_CA_FILE,
       to: env.TRAILWATCH_ALERT_TO,
       from: env.TRAILWATCH_ALERT_FROM,
       minSeverity: env.TRAILWATCH_ALERT_MIN_SEVERITY,

@@ -15,7 +15,7 @@ import { addSuppression } from '../src/alerting/suppressions.js'
 import { loadConfig } from '../src/config.js'
 import { detectAt } from './helpers/detect.js'
 import { ACCOUNT, apiCall, daily, iamUser, ingestRecords } from './helpers/events.js'
-import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
+import { selfSignedCertificate, startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
 
 const NOW = Date.parse('2026-11-20T12:00:00Z')
@@ -277,5 +277,36 @@ describe('delivery', () => {
     const mail = await simpleParser(readFileSync(path.join(dir, files[0] as string)))
     expect(mail.subject).toContain('CRITICAL root-account-usage')
     expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : '').toBe('secops@example.com')
+  })
+})
+
+describe('transport security', () => {
+  it('speaks TLS from the first byte (smtps) and upgrades with STARTTLS, trusting only the CA it is given', async () => {
+    const certificate = selfSignedCertificate()
+    const ca = readFileSync(certificate.certFile)
+    const settings = settingsFor({})
+    for (const implicit of [true, false]) {
+      await storeFindings(store, [finding('unusual-source-ip', `${carol}-${String(implicit)}`, String(implicit), NOW)], new Date(NOW))
+      const server = await startSmtpServer({ tls: { ...certificate, implicit } })
+      const secured = smtpTransport(server.url, { ca })
+      const summary = await new Alerter({ store, settings, transport: secured, logger: testLogger }).runOnce(new Date(NOW))
+      secured.close()
+      await server.close()
+      expect(server.url.startsWith(implicit ? 'smtps://' : 'smtp://')).toBe(true)
+      expect(summary.sent).toHaveLength(1)
+      expect(server.received.map((r) => r.secure)).toEqual([true])
+    }
+
+    // Without the CA, the server's certificate is not trusted and nothing is sent in the clear instead.
+    const server = await startSmtpServer({ tls: { ...certificate, implicit: true } })
+    const untrusting = smtpTransport(server.url)
+    await storeFindings(store, [finding('unusual-source-ip', `${carol}-z`, 'z', NOW)], new Date(NOW))
+    const summary = await new Alerter({ store, settings, transport: untrusting, logger: testLogger }).runOnce(new Date(NOW))
+    untrusting.close()
+    await server.close()
+    expect(summary.sent).toHaveLength(0)
+    expect(summary.retrying[0]?.error).toMatch(/certificate/i)
+    expect(server.received).toHaveLength(0)
+    expect(server.errors.map((e) => e.message).join()).toMatch(/TLS/)
   })
 })

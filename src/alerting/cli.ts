@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import cron from 'node-cron'
@@ -13,13 +14,14 @@ import { loadAlertingSettings } from './settings.js'
 import { addSuppression, listSuppressions, removeSuppression, type SuppressionRule } from './suppressions.js'
 
 function deliveryLine(notification: Notification, delivery: Delivery): string {
-  return `sent ${notification.kind} to ${notification.recipient}: ${notification.subject}\n  ${delivery.response}`
+  return `sent ${notification.kind} to ${notification.recipient} (${delivery.response}): ${notification.subject}`
 }
 
 /** The alerter over the configured transport: SMTP_URL, or .eml files in DATA_DIR/outbox. */
 export function openAlerter(context: Context, onDelivered?: (notification: Notification, delivery: Delivery) => void): { alerter: Alerter; transport: MailTransport } {
   const { config, store, logger } = context
-  const transport = config.alerting.smtpUrl ? smtpTransport(config.alerting.smtpUrl) : outboxTransport(path.join(config.dataDir, 'outbox'))
+  const { smtpUrl, smtpCaFile } = config.alerting
+  const transport = smtpUrl ? smtpTransport(smtpUrl, { ca: smtpCaFile ? readFileSync(smtpCaFile) : undefined }) : outboxTransport(path.join(config.dataDir, 'outbox'))
   const alerter = new Alerter({ store, settings: loadAlertingSettings(config), transport, logger: logger.child({ module: 'alerting' }), onDelivered })
   return { alerter, transport }
 }

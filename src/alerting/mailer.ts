@@ -58,8 +58,8 @@ function address(mailbox: string): string {
 }
 
 /** smtp:// uses STARTTLS whenever the server offers it; smtps:// is TLS from the first byte. */
-export function smtpTransport(url: string): MailTransport {
-  const transport = createTransport({ url, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 })
+export function smtpTransport(url: string, options: { ca?: Buffer | undefined } = {}): MailTransport {
+  const transport = createTransport({ url, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000, ...(options.ca ? { tls: { ca: options.ca } } : {}) })
   const target = new URL(url)
   return {
     description: `SMTP ${target.protocol}//${target.host}`,
