@@ -3,6 +3,7 @@ import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
 import consoleLoginWithoutMfa from './console-login-without-mfa/detector.js'
 import crossAccountAssumeRole from './cross-account-assume-role/detector.js'
+import dataFreshness from './data-freshness/detector.js'
 import type { Detector } from './define.js'
 import iamPrivilegeEscalation from './iam-privilege-escalation/detector.js'
 import offHoursActivity from './off-hours-activity/detector.js'
@@ -22,6 +23,7 @@ export const DETECTORS: readonly Detector[] = [
   consoleBruteForce,
   accessDeniedBurst,
   crossAccountAssumeRole,
+  dataFreshness,
 ]
 
 export function findDetectors(ids: string[] | undefined): Detector[] {
