@@ -4,15 +4,20 @@ import { importCommand } from './src/cli/import.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
+import { statusCommand } from './src/cli/status.js'
+import { demoCommand, runCommand } from './run/cli.js'
 import { AppError } from './src/errors.js'
 import { detectCommand } from './detectors/cli.js'
 import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
-/** The `trailwatch` command: the core's commands next to those of ingest and the detectors. */
+/** The `trailwatch` command: the core's commands next to those of ingest, the detectors and `run`, which joins them. */
 export function buildProgram(): Command {
   return new Command('trailwatch')
     .description('Watches AWS CloudTrail for identity threats.')
     .showHelpAfterError()
+    .addCommand(runCommand())
+    .addCommand(demoCommand())
+    .addCommand(statusCommand())
     .addCommand(backfillCommand())
     .addCommand(ingestCommand())
     .addCommand(produceCommand())

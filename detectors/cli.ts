@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
+import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { readDetectorSettings } from '../src/config.js'
 import { durationMs, type Finding } from './define.js'
@@ -40,14 +41,17 @@ export function detectCommand(): Command {
     .option('--detector <id>', `a detector to run, repeatable (default: all: ${DETECTORS.map((d) => d.id).join(', ')})`, collect)
     .option('--json', 'with --once: one JSON object per finding per line')
     .action(async (options: DetectOptions) => {
-      await withContext(options, async ({ config, logger, store }) => {
+      await withContext(options, async (context) => {
+        const { config, logger, store } = context
         const detectors = findDetectors(options.detector)
         const configs = readDetectorSettings(config.detectorsFile)
         if (!options.once) {
           const scheduler = new DetectorScheduler(store, detectors, { configs, logger: logger.child({ command: 'detect' }) })
           scheduler.start()
+          const ops = await serveOps(context)
           await untilStopSignal()
           await scheduler.stop()
+          await ops.close()
           return
         }
         const now = new Date(options.at ?? Date.now())
@@ -63,6 +67,6 @@ export function detectCommand(): Command {
           for (const finding of findings) console.log(`${finding.severity.toUpperCase().padEnd(8)} ${finding.detector}  ${finding.title}`)
           console.log(`${findings.length} findings from ${detectors.length} detectors for the window ending ${now.toISOString()}`)
         }
-      })
+      }, { service: !options.once })
     })
 }

@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron'
 import type { Store } from '../src/clickhouse/client.js'
 import { errorMessage } from '../src/errors.js'
+import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
 import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
@@ -65,10 +66,13 @@ export class DetectorScheduler {
       const findings = await runDetector(this.store, detector, window, detectorConfig(detector, this.options.configs))
       await storeFindings(this.store, findings, now)
       await writeWatermark(this.store, detector.id, now, now)
+      metrics.detectorSeconds.observe({ detector: detector.id }, (performance.now() - started) / 1000)
+      for (const finding of findings) metrics.detectorFindings.inc({ detector: detector.id, severity: finding.severity })
       this.logger.info({ detector: detector.id, findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector ran')
       return findings
     } catch (err) {
       // The watermark stays: the next run covers this window too.
+      metrics.detectorFailures.inc({ detector: detector.id })
       this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detector run failed')
       return []
     }

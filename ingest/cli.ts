@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { serveOps } from '../src/cli/ops.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { collect, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
@@ -55,7 +56,8 @@ export function ingestCommand(): Command {
     .option('--group <group>', 'consumer group (default: $TRAILWATCH_KAFKA_GROUP or trailwatch-ingest)')
     .addHelpText('after', '\nBrokers, TLS and SASL come from KAFKA_BROKERS, KAFKA_SSL*, KAFKA_SASL_* (see the README).')
     .action(async (options: CommonOptions & { topic?: string[]; group?: string }) => {
-      await withContext(options, async ({ config, logger, store }) => {
+      await withContext(options, async (context) => {
+        const { config, logger, store } = context
         const worker = new IngestWorker(createKafka(config.kafka, logger), store, {
           topics: options.topic ?? config.kafka.topics,
           group: options.group ?? config.kafka.group,
@@ -67,12 +69,14 @@ export function ingestCommand(): Command {
           statsIntervalMs: 10_000,
         })
         await worker.start()
+        const ops = await serveOps(context, () => Promise.resolve({ kafka: worker.joined ? true : 'not yet in the consumer group' }))
         try {
           await Promise.race([untilStopSignal(), worker.failed])
         } finally {
           await worker.stop()
+          await ops.close()
         }
-      })
+      }, { service: true })
     })
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
 import { findStoredEventIds, insertEventLines, insertRejected, type RejectedInput } from '../src/clickhouse/events.js'
+import { metrics } from '../src/metrics.js'
 import type { PreparedEvent } from '../src/cloudtrail/normalise.js'
 import { StorageError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
@@ -135,6 +136,9 @@ export class EventWriter<Mark = never> {
     this.totals.stored += fresh.length - refused.length
     this.totals.duplicate += events.length - fresh.length
     this.totals.rejected += allRejected.length
+    metrics.eventsStored.inc(fresh.length - refused.length)
+    metrics.eventsDuplicate.inc(events.length - fresh.length)
+    metrics.eventsRejected.inc(allRejected.length)
     if (marks.length > 0) await this.options.onWritten?.(marks)
   }
 
@@ -148,6 +152,7 @@ export class EventWriter<Mark = never> {
       this.insertStats.inserts++
       this.insertStats.totalMs += ms
       this.insertStats.maxMs = Math.max(this.insertStats.maxMs, ms)
+      metrics.insertSeconds.observe(ms / 1000)
       return []
     } catch (err) {
       if (!isDataError(err)) throw err

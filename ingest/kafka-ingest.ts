@@ -6,6 +6,7 @@ import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher, type SourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
+import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
 import { EventWriter } from './event-writer.js'
 
@@ -60,6 +61,8 @@ export class IngestWorker {
   private readonly writer: EventWriter<Checkpoint>
   private readonly logger: Logger
   private stopping = false
+  /** Whether the worker has joined its consumer group (with or without partitions): ready to consume. */
+  joined = false
   private activeBatch: Promise<void> = Promise.resolve()
   private timers: NodeJS.Timeout[] = []
   private failure: ((err: Error) => void) | undefined
@@ -103,6 +106,7 @@ export class IngestWorker {
     await this.producer.connect()
     await this.consumer.connect()
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.joined = true
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
         for (const partition of partitions) this.stats.partitionsSeen.add(`${topic}/${partition}`)
       }
@@ -168,8 +172,10 @@ export class IngestWorker {
       payload.resolveOffset(message.offset)
       last = message.offset
       this.stats.messages++
+      metrics.kafkaMessages.inc({ topic })
     }
     this.stats.lag.set(`${topic}/${partition}`, Number(batch.offsetLag()))
+    metrics.kafkaLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()))
     if (last === undefined) return
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: this.options.deadLetterTopic, messages: deadLetters, acks: -1 })

@@ -76,6 +76,14 @@ const Env = z.object({
   /** Absent: TRAILWATCH_ALERT_TO. */
   TRAILWATCH_REPORT_TO: list.pipe(z.array(z.email({ error: 'expected e-mail addresses, comma-separated' }))).optional(),
 
+  /** Where long-running commands serve /healthz, /readyz, /metrics and /status; 0 picks a free port. */
+  TRAILWATCH_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  TRAILWATCH_HTTP_PORT: z.coerce.number({ error: 'expected a port number' }).int('expected a port number').min(0, 'expected a port number').max(65_535, 'expected a port number').default(9464),
+  /** Absent: DATA_DIR/inbox. `trailwatch run` ingests CloudTrail files dropped here, once each. */
+  TRAILWATCH_INBOX_DIR: z.string().min(1).optional(),
+  /** `trailwatch run` on an empty store first loads the demo organisation; false starts empty. */
+  TRAILWATCH_DEMO: flag('true'),
+
   KAFKA_BROKERS: list.pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, comma-separated')).min(1, 'expected at least one host:port')).optional(),
   TRAILWATCH_KAFKA_TOPICS: list.pipe(z.array(z.string().min(1)).min(1, 'expected at least one topic')).default(['cloudtrail']),
   TRAILWATCH_KAFKA_GROUP: z.string().min(1).default('trailwatch-ingest'),
@@ -111,6 +119,9 @@ function toConfig(env: z.infer<typeof Env>) {
       database: env.CLICKHOUSE_DATABASE,
     },
     retentionDays: env.TRAILWATCH_RETENTION_DAYS,
+    http: { host: env.TRAILWATCH_HTTP_HOST, port: env.TRAILWATCH_HTTP_PORT },
+    inboxDir: path.resolve(env.TRAILWATCH_INBOX_DIR ?? path.join(env.TRAILWATCH_DATA_DIR, 'inbox')),
+    demo: env.TRAILWATCH_DEMO,
     logLevel: env.TRAILWATCH_LOG_LEVEL,
     ingest: {
       maxBatch: env.INGEST_MAX_BATCH,

@@ -66,7 +66,7 @@ describe('stale-access-key', () => {
     const alice = findings.find((f) => f.evidence.user === 'alice')
     expect(alice?.title).toBe('Access key AKIAALICEEXAMPLE0001 of alice: 680 days old (rotation limit 90)')
     expect(alice?.evidence).toMatchObject({ age_days: 680, last_used: '2026-11-26T09:00:00.000Z', days_unused: 0, last_address: '73.15.20.1', known_from: 'credential report' })
-    expect(findings.find((f) => f.evidence.user === 'carol')?.title).toBe('Access key key 1 of carol: unused for 68 days (limit 45)')
+    expect(findings.find((f) => f.evidence.user === 'carol')?.title).toBe('Access key in slot 1 of carol: unused for 68 days (limit 45)')
     // dan's first key is three days old and unused: within grace; his second, 26 days and never used.
     expect(findings.filter((f) => f.evidence.user === 'dan').map((f) => f.evidence.slot)).toEqual([2])
     expect(findings.find((f) => f.evidence.user === 'erin')?.evidence).toMatchObject({ age_days: 179, known_from: 'CloudTrail', last_address: '81.2.69.142' })

@@ -48,7 +48,7 @@ export default defineDetector({
       if (severity === 'info') severity = 'low'
     }
     if (problems.length === 0) return null
-    const keyName = r.key || `key ${r.slot}`
+    const keyName = r.key || `in slot ${String(r.slot)}`
     const principal = r.arn || `arn:aws:iam::${r.account_id}:user/${r.user}`
     return {
       severity,
@@ -72,7 +72,7 @@ export default defineDetector({
         known_from: r.source,
       },
       why: `Keys are rotated within ${String(config.rotationDays)} days and removed after ${String(config.unusedDays)} unused (CIS 1.14, Security Hub IAM.3 and IAM.22): ${problems.join('; ')}.`,
-      dedupKey: `${r.account_id}|${r.user}|${keyName}`,
+      dedupKey: `${r.account_id}|${r.user}|${r.key || `key ${String(r.slot)}`}`,
     }
   },
 })

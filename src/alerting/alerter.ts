@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Store } from '../clickhouse/client.js'
 import { DeliveryError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { metrics } from '../metrics.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import { alertsById, occurrenceKey, unroutedAlerts, type StoredAlert } from './alerts.js'
 import { composeAlert, composeDigest, type Composed, type DigestGroup } from './compose.js'
@@ -248,6 +249,7 @@ export class Alerter {
         const delivery = await this.transport.deliver(name, { from: this.settings.from, to: due.recipient }, raw)
         const sent: Notification = { ...next, status: 'sent', error: '' }
         await recordStates(this.store, [sent])
+        metrics.notifications.inc({ kind: due.kind, status: 'sent' })
         outcome.sent.push(sent)
         this.logger.info({ notification: due.notification_id, kind: due.kind, attempts: sent.attempts }, 'delivered')
         this.onDelivered?.(sent, delivery)
@@ -258,6 +260,7 @@ export class Alerter {
           ? { ...next, status: 'failed', error: errorMessage(err) }
           : { ...next, status: 'retrying', error: errorMessage(err), next_attempt_at: new Date(now.getTime() + this.backoffMs(sending.attempts)).toISOString() }
         await recordStates(this.store, [failed])
+        metrics.notifications.inc({ kind: due.kind, status: failed.status })
         ;(giveUp ? outcome.failed : outcome.retrying).push(failed)
         this.logger.warn({ notification: due.notification_id, kind: due.kind, attempts: sending.attempts, status: failed.status, err: failed.error }, 'delivery failed')
       }

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import cron from 'node-cron'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../cli/context.js'
 import { collect, parseInstant, untilStopSignal } from '../cli/options.js'
+import { serveOps } from '../cli/ops.js'
 import { DURATION_PATTERN, durationMs } from '../duration.js'
 import { AppError, errorMessage } from '../errors.js'
 import { credentialLimits, queueCredentialReport } from '../reports/send.js'
@@ -24,6 +25,37 @@ export function openAlerter(context: Context, onDelivered?: (notification: Notif
   const transport = smtpUrl ? smtpTransport(smtpUrl, { ca: smtpCaFile ? readFileSync(smtpCaFile) : undefined }) : outboxTransport(path.join(config.dataDir, 'outbox'))
   const alerter = new Alerter({ store, settings: loadAlertingSettings(config), transport, logger: logger.child({ module: 'alerting' }), onDelivered })
   return { alerter, transport }
+}
+
+/** The alerter cycling on its poll interval and the credential report on its cron, until stop(). */
+export function startAlerting(context: Context): { alerter: Alerter; stop: () => Promise<void> } {
+  const { config, store, logger } = context
+  const log = logger.child({ module: 'alerting' })
+  const { alerter, transport } = openAlerter(context, (n, d) => {
+    log.info({ notification: n.notification_id, kind: n.kind, delivery: d.response }, 'delivered')
+  })
+  const limits = credentialLimits(config)
+  const report = cron.schedule(
+    config.report.schedule,
+    async () => {
+      try {
+        await queueCredentialReport(store, alerter, config.report.to, new Date(), limits)
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'credential report not queued')
+      }
+    },
+    { timezone: config.report.timezone, noOverlap: true, name: 'credential-report' },
+  )
+  alerter.start()
+  log.info({ transport: transport.description, report: `${config.report.schedule} ${config.report.timezone}` }, 'alerter running')
+  return {
+    alerter,
+    stop: async () => {
+      await report.stop()
+      await alerter.stop()
+      transport.close()
+    },
+  }
 }
 
 function summaryLine(summary: CycleSummary): string {
@@ -57,30 +89,12 @@ export function alertCommand(): Command {
           }
           return
         }
-        const { config, store, logger } = context
-        const log = logger.child({ module: 'alerting' })
-        const { alerter, transport } = openAlerter(context, (n, d) => {
-          log.info({ notification: n.notification_id, kind: n.kind, delivery: d.response }, 'delivered')
-        })
-        const limits = credentialLimits(config)
-        const report = cron.schedule(
-          config.report.schedule,
-          async () => {
-            try {
-              await queueCredentialReport(store, alerter, config.report.to, new Date(), limits)
-            } catch (err) {
-              log.error({ err: errorMessage(err) }, 'credential report not queued')
-            }
-          },
-          { timezone: config.report.timezone, noOverlap: true, name: 'credential-report' },
-        )
-        alerter.start()
-        log.info({ transport: transport.description, report: `${config.report.schedule} ${config.report.timezone}` }, 'alerter running')
+        const service = startAlerting(context)
+        const ops = await serveOps(context)
         await untilStopSignal()
-        await report.stop()
-        await alerter.stop()
-        transport.close()
-      })
+        await service.stop()
+        await ops.close()
+      }, { service: !options.once })
     })
 }
 

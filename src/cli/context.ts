@@ -20,10 +20,15 @@ export interface Context {
   migration: MigrationReport
 }
 
+/** Long-running services log at info unless told otherwise; one-off commands only warn. */
+export interface ContextOptions {
+  service?: boolean
+}
+
 /** Reads the configuration, opens the store and brings its schema up to date. */
-async function openContext(options: CommonOptions): Promise<Context> {
+async function openContext(options: CommonOptions, { service = false }: ContextOptions): Promise<Context> {
   const config = loadConfig(undefined, { dataDir: options.dataDir })
-  const logger = createLogger(config.logLevel ?? 'warn')
+  const logger = createLogger(config.logLevel ?? (service ? 'info' : 'warn'))
   const store = await openStore(config)
   try {
     const migration = await migrate(store, { retentionDays: config.retentionDays }, logger.child({ module: 'clickhouse.migrations' }))
@@ -35,8 +40,8 @@ async function openContext(options: CommonOptions): Promise<Context> {
 }
 
 /** Runs a command body with an open store, and closes the store whatever happens. */
-export async function withContext<T>(options: CommonOptions, body: (context: Context) => Promise<T>): Promise<T> {
-  const context = await openContext(options)
+export async function withContext<T>(options: CommonOptions, body: (context: Context) => Promise<T>, contextOptions: ContextOptions = {}): Promise<T> {
+  const context = await openContext(options, contextOptions)
   try {
     return await body(context)
   } finally {

@@ -4,6 +4,7 @@ import type { Store } from './client.js'
 import { initial } from './migrations/0001-initial.js'
 import { detection } from './migrations/0002-detection.js'
 import { alerting } from './migrations/0003-alerting.js'
+import { inbox } from './migrations/0004-inbox.js'
 
 export interface MigrationContext {
   retentionDays: number
@@ -16,7 +17,7 @@ export interface Migration {
 }
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

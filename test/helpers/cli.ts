@@ -2,6 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 
 const ENTRY = path.resolve(import.meta.dirname, 'trailwatch.ts')
+/** Resolved here, so a command may run in any working directory. */
+const TSX = import.meta.resolve('tsx')
+/** Tests run side by side: each long-running command serves its endpoints on a free port. */
+const SERVICE_DEFAULTS = { TRAILWATCH_HTTP_PORT: '0' }
 
 export interface CliResult {
   code: number | null
@@ -12,9 +16,9 @@ export interface CliResult {
 /** Runs `trailwatch ARGS…` in a child process, as a user would. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -30,5 +34,5 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
 
 /** Starts `trailwatch ARGS…` as a long-running child process. */
 export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  return spawn(process.execPath, ['--import', TSX, ENTRY, ...args], { env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] })
 }

@@ -1,0 +1,115 @@
+import { mkdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { Store } from '../src/clickhouse/client.js'
+import { clickHouseTime } from '../src/cloudtrail/normalise.js'
+import { errorMessage } from '../src/errors.js'
+import type { Logger } from '../src/logger.js'
+import { metrics } from '../src/metrics.js'
+import { backfill, type BackfillSummary } from './backfill.js'
+import { listInputFiles } from './files.js'
+
+export interface InboxOptions {
+  maxBatch: number
+  maxRecordBytes: number
+  logger: Logger
+  pollMs?: number
+  /** A file must keep its size and mtime this long before it is read: it may still be being written. */
+  settleMs?: number
+}
+
+interface Seen {
+  size: number
+  modifiedMs: number
+}
+
+/**
+ * A directory people and tools drop CloudTrail files into (the same files backfill reads). Each
+ * file is ingested once, once it has stopped changing; a file replaced with new content (another
+ * size or mtime) is read again, and its events already stored are skipped as duplicates.
+ */
+export class InboxWatcher {
+  private readonly logger: Logger
+  private timer: NodeJS.Timeout | undefined
+  private pass: Promise<unknown> = Promise.resolve()
+  private stopped = false
+
+  constructor(
+    private readonly store: Store,
+    readonly directory: string,
+    private readonly options: InboxOptions,
+  ) {
+    this.logger = options.logger.child({ module: 'ingest.inbox' })
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.directory, { recursive: true })
+    const tick = (): void => {
+      this.pass = this.ingestPending()
+        .catch((err: unknown) => {
+          this.logger.error({ err: errorMessage(err) }, 'inbox pass failed; trying again')
+        })
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.options.pollMs ?? 2000)
+        })
+    }
+    tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.pass
+  }
+
+  /** Ingests every settled file not in the ledger; returns what each one gave. */
+  async ingestPending(now = Date.now()): Promise<{ path: string; summary: BackfillSummary }[]> {
+    await mkdir(this.directory, { recursive: true })
+    const files = await listInputFiles([this.directory])
+    if (files.length === 0) return []
+    const known = await this.ledger(files.map((f) => f.path))
+    const done = []
+    for (const file of files) {
+      if (this.stopped) break
+      const info = await stat(file.path).catch(() => undefined)
+      if (!info) continue
+      const seen: Seen = { size: info.size, modifiedMs: Math.floor(info.mtimeMs) }
+      if (known.has(key(file.path, seen))) continue
+      if (now - seen.modifiedMs < (this.options.settleMs ?? 1000)) continue
+      done.push({ path: file.path, summary: await this.ingestFile(file.path, seen) })
+    }
+    return done
+  }
+
+  /** Ingests one file and records it in the ledger, so it is not read again. */
+  async ingestFile(file: string, seen?: Seen): Promise<BackfillSummary> {
+    let info = seen
+    if (!info) {
+      const stats = await stat(file)
+      info = { size: stats.size, modifiedMs: Math.floor(stats.mtimeMs) }
+    }
+    const summary = await backfill(this.store, [file], { maxBatch: this.options.maxBatch, maxRecordBytes: this.options.maxRecordBytes, logger: this.logger })
+    await this.store.client.insert({
+      table: 'inbox_files',
+      values: [{ path: path.resolve(file), size: info.size, modified_at: clickHouseTime(info.modifiedMs), ingested_at: clickHouseTime(Date.now()), records: summary.read, stored: summary.stored, rejected: summary.rejected }],
+      format: 'JSONEachRow',
+      clickhouse_settings: { async_insert: 0 },
+    })
+    metrics.inboxFiles.inc()
+    this.logger.info({ file, read: summary.read, stored: summary.stored, rejected: summary.rejected }, 'inbox file ingested')
+    return summary
+  }
+
+  private async ledger(paths: string[]): Promise<Set<string>> {
+    const result = await this.store.client.query({
+      query: 'SELECT path, size, toUnixTimestamp64Milli(modified_at) AS modified_ms FROM inbox_files WHERE path IN {paths:Array(String)}',
+      query_params: { paths },
+      format: 'JSONEachRow',
+    })
+    const rows = await result.json<{ path: string; size: string | number; modified_ms: string | number }>()
+    return new Set(rows.map((row) => key(row.path, { size: Number(row.size), modifiedMs: Number(row.modified_ms) })))
+  }
+}
+
+function key(file: string, seen: Seen): string {
+  return `${file}\0${String(seen.size)}\0${String(seen.modifiedMs)}`
+}

@@ -1,0 +1,105 @@
+import { rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { Command } from 'commander'
+import { DETECTORS } from '../detectors/registry.js'
+import { DetectorScheduler } from '../detectors/scheduler.js'
+import { InboxWatcher } from '../ingest/inbox.js'
+import { createKafka } from '../ingest/kafka.js'
+import { IngestWorker } from '../ingest/kafka-ingest.js'
+import { startAlerting } from '../src/alerting/cli.js'
+import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
+import { serveOps } from '../src/cli/ops.js'
+import { runFile } from '../src/cli/status.js'
+import { untilStopSignal } from '../src/cli/options.js'
+import { readDetectorSettings } from '../src/config.js'
+import { collectStatus } from '../src/status.js'
+import { runDemo } from './demo.js'
+
+function inbox(context: Context): InboxWatcher {
+  const { config, store, logger } = context
+  return new InboxWatcher(store, config.inboxDir, { maxBatch: config.ingest.maxBatch, maxRecordBytes: config.ingest.maxRecordBytes, logger })
+}
+
+async function storeIsEmpty(context: Context): Promise<boolean> {
+  const result = await context.store.client.query({ query: 'SELECT count() AS n FROM events', format: 'JSONEachRow' })
+  const [row] = await result.json<{ n: string | number }>()
+  return Number(row?.n ?? 0) === 0
+}
+
+const print = (line: string): void => {
+  console.log(line)
+}
+
+export function demoCommand(): Command {
+  return withCommonOptions(new Command('demo'))
+    .description('load three weeks of a made-up company with incidents, run every detector and the alerter, and show what they found')
+    .action(async (options: CommonOptions) => {
+      await withContext(options, async (context) => {
+        await runDemo(context, inbox(context), new Date(), print)
+      })
+    })
+}
+
+export function runCommand(): Command {
+  return withCommonOptions(new Command('run'))
+    .description('everything in one process until SIGINT or SIGTERM: inbox and Kafka ingest, detectors, alerter, reports, /metrics')
+    .addHelpText(
+      'after',
+      `
+With nothing configured: the embedded store in ./data, CloudTrail files dropped in ./data/inbox are
+ingested once each, Kafka is read when KAFKA_BROKERS is set, and mail goes to ./data/outbox.
+On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false to start empty).`,
+    )
+    .action(async (options: CommonOptions) => {
+      await withContext(
+        options,
+        async (context) => {
+          const { config, store, logger } = context
+          const files = inbox(context)
+          if (config.demo && (await storeIsEmpty(context))) {
+            await runDemo(context, files, new Date(), print)
+            print('')
+          }
+          const worker = config.kafka.brokers
+            ? new IngestWorker(createKafka(config.kafka, logger), store, {
+                topics: config.kafka.topics,
+                group: config.kafka.group,
+                deadLetterTopic: config.kafka.deadLetterTopic,
+                maxBatch: config.ingest.maxBatch,
+                maxRecordBytes: config.ingest.maxRecordBytes,
+                flushMs: config.ingest.flushMs,
+                logger,
+                statsIntervalMs: 60_000,
+              })
+            : undefined
+          const ops = await serveOps(
+            context,
+            () => Promise.resolve<Record<string, true | string>>(worker ? { kafka: worker.joined ? true : 'not yet in the consumer group' } : {}),
+            () => collectStatus(store, new Date()),
+          )
+          await writeFile(runFile(config.dataDir), JSON.stringify({ pid: process.pid, url: ops.url }))
+          await files.start()
+          await worker?.start()
+          const scheduler = new DetectorScheduler(store, [...DETECTORS], { configs: readDetectorSettings(config.detectorsFile), logger })
+          scheduler.start()
+          const alerting = startAlerting(context)
+          print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
+          print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${worker ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
+          print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
+          print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
+          try {
+            await Promise.race([untilStopSignal(), worker?.failed ?? new Promise<never>(() => undefined)])
+          } finally {
+            // Schedules first, then consumers (their writers flush), then the endpoints.
+            await scheduler.stop()
+            await alerting.stop()
+            await files.stop()
+            await worker?.stop()
+            await ops.close()
+            await rm(runFile(config.dataDir), { force: true })
+          }
+        },
+        { service: true },
+      )
+    })
+}

@@ -1,0 +1,80 @@
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { simpleParser } from 'mailparser'
+import { afterEach, expect, it } from 'vitest'
+import { runCli, startCli } from './helpers/cli.js'
+import { STRATUS } from './helpers/datasets.js'
+
+let running: ChildProcess | undefined
+afterEach(async () => {
+  if (running?.exitCode === null) {
+    running.kill('SIGTERM')
+    await once(running, 'exit')
+  }
+  running = undefined
+})
+
+/** Starts `trailwatch run` and waits until it says where its endpoints are. */
+async function startRun(env: Record<string, string>): Promise<string> {
+  running = startCli(['run'], { env })
+  const file = path.join(env.TRAILWATCH_DATA_DIR ?? '', 'run.json')
+  await expect.poll(() => existsSync(file), { timeout: 60_000, interval: 200 }).toBe(true)
+  return (JSON.parse(readFileSync(file, 'utf8')) as { url: string }).url
+}
+
+async function counter(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+  return Number(line?.split(' ')[1] ?? Number.NaN)
+}
+
+it('on an empty store, shows the demo company’s incidents and where their emails are', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-demo-'))
+  const result = await runCli(['demo'], { env: { TRAILWATCH_DATA_DIR: path.join(dir, 'data') }, cwd: dir })
+  expect(result.code).toBe(0)
+  expect(result.stdout).toMatch(/^\s+9618 events from data\/inbox\/demo-organisation-\d{4}-\d{2}-\d{2}\.json/m)
+  expect(result.stdout).toMatch(/CRITICAL unusual-source-ip {2}arn:aws:iam::111122223333:user\/anna acted from 5\.255\.255\.77/)
+  expect(result.stdout).toMatch(/HIGH {5}unusual-source-ip {2}arn:aws:iam::111122223333:role\/app-runtime/)
+  expect(result.stdout).toMatch(/MEDIUM {3}stale-access-key {2}Access key in slot 1 of legacy-etl/)
+  const outbox = path.join(dir, 'data', 'outbox')
+  const files = readdirSync(outbox)
+  expect(result.stdout).toContain(`${String(files.length)} emails, in ${outbox}:`)
+  const subjects = await Promise.all(files.map(async (f) => (await simpleParser(readFileSync(path.join(outbox, f)))).subject))
+  expect(subjects).toContainEqual(expect.stringMatching(/^\[trailwatch\] CRITICAL unusual-source-ip: .*user\/anna/))
+})
+
+it('serves health and metrics while it runs, counts inbox events as they flow, and answers status for the locked store', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-'))
+  const env = { TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false' }
+  const url = await startRun(env)
+  expect((await fetch(`${url}/healthz`)).status).toBe(200)
+  expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true } })
+  expect(await counter(url, 'trailwatch_events_stored_total')).toBe(0)
+
+  // Two files of the real datasets, dropped one after the other.
+  const inbox = path.join(dir, 'data', 'inbox')
+  const [first, second] = readdirSync(STRATUS).filter((f) => f.endsWith('.json'))
+  copyFileSync(path.join(STRATUS, first ?? ''), path.join(inbox, 'one.json'))
+  await expect.poll(() => counter(url, 'trailwatch_inbox_files_total'), { timeout: 30_000, interval: 250 }).toBe(1)
+  const afterOne = await counter(url, 'trailwatch_events_stored_total')
+  expect(afterOne).toBeGreaterThan(0)
+  copyFileSync(path.join(STRATUS, second ?? ''), path.join(inbox, 'two.json'))
+  await expect.poll(() => counter(url, 'trailwatch_inbox_files_total'), { timeout: 30_000, interval: 250 }).toBe(2)
+  expect(await counter(url, 'trailwatch_events_stored_total')).toBeGreaterThan(afterOne)
+  expect(await counter(url, 'trailwatch_insert_duration_seconds_count')).toBeGreaterThanOrEqual(2)
+
+  // The embedded store is held by `run`: status asks the running process instead.
+  const status = await runCli(['status', '--json'], { env })
+  expect(status.code).toBe(0)
+  const reported = (JSON.parse(status.stdout) as { sources: { account: string; last_event: string | null }[] }).sources
+  expect(reported.length).toBeGreaterThan(0)
+  expect(reported.every((s) => /^\d{12}$/.test(s.account) && s.last_event !== null)).toBe(true)
+
+  running?.kill('SIGTERM')
+  const [code] = (await once(running as ChildProcess, 'exit')) as [number | null]
+  expect(code).toBe(0)
+  expect(existsSync(path.join(dir, 'data', 'run.json'))).toBe(false)
+})
