@@ -39,6 +39,8 @@ const Env = z.object({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a database name of letters, digits and underscores')
     .default('trailwatch'),
+  /** A cluster defined on the servers: migrations run ON CLUSTER with replicated tables. Absent: one server. */
+  CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a cluster name of letters, digits and underscores').optional(),
   /** Days an event is kept after it was ingested. */
   TRAILWATCH_RETENTION_DAYS: positiveInt('a number of days').default(400),
   /** Absent: `warn` for one-off commands, `info` for long-running services. */
@@ -117,6 +119,7 @@ function toConfig(env: z.infer<typeof Env>) {
       user: env.CLICKHOUSE_USER,
       password: env.CLICKHOUSE_PASSWORD,
       database: env.CLICKHOUSE_DATABASE,
+      cluster: env.CLICKHOUSE_CLUSTER,
     },
     retentionDays: env.TRAILWATCH_RETENTION_DAYS,
     http: { host: env.TRAILWATCH_HTTP_HOST, port: env.TRAILWATCH_HTTP_PORT },

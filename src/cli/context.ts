@@ -29,9 +29,10 @@ export interface ContextOptions {
 async function openContext(options: CommonOptions, { service = false }: ContextOptions): Promise<Context> {
   const config = loadConfig(undefined, { dataDir: options.dataDir })
   const logger = createLogger(config.logLevel ?? (service ? 'info' : 'warn'))
-  const store = await openStore(config)
+  const store = await openStore(config, logger)
   try {
-    const migration = await migrate(store, { retentionDays: config.retentionDays }, logger.child({ module: 'clickhouse.migrations' }))
+    const cluster = config.clickhouse.cluster ? { name: config.clickhouse.cluster, database: config.clickhouse.database } : undefined
+    const migration = await migrate(store, { retentionDays: config.retentionDays, cluster }, logger.child({ module: 'clickhouse.migrations' }))
     return { config, logger, store, migration }
   } catch (err) {
     await store.close()

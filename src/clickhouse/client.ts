@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ErrorLogParams, type LogParams, type WarnLogParams } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import type { Config } from '../config.js'
 import { StorageError, StoreLockedError, errorMessage } from '../errors.js'
+import type { Logger } from '../logger.js'
 
 export interface Store {
   client: ClickHouseClient
@@ -21,8 +22,34 @@ interface OpenEmbedded {
 // The embedded engine binds one data directory per process: share one session per directory and database.
 const embeddedSessions = new Map<string, OpenEmbedded>()
 
-export function openStore(config: Pick<Config, 'dataDir' | 'clickhouse'>): Promise<Store> {
-  return config.clickhouse.url ? openServer(config.clickhouse) : openEmbedded(config.dataDir, config.clickhouse.database)
+export function openStore(config: Pick<Config, 'dataDir' | 'clickhouse'>, logger?: Logger): Promise<Store> {
+  return config.clickhouse.url ? openServer(config.clickhouse, logger) : openEmbedded(config.dataDir, config.clickhouse.database)
+}
+
+/** The ClickHouse client's own log lines, through the process's structured logger. */
+function clientLog(logger: Logger | undefined): ClickHouseClientConfigOptions['log'] {
+  if (!logger) return undefined
+  const log = logger.child({ module: 'clickhouse.client' })
+  return {
+    level: ClickHouseLogLevel.WARN,
+    LoggerClass: class {
+      trace({ message, args }: LogParams): void {
+        log.trace(args ?? {}, message)
+      }
+      debug({ message, args }: LogParams): void {
+        log.debug(args ?? {}, message)
+      }
+      info({ message, args }: LogParams): void {
+        log.info(args ?? {}, message)
+      }
+      warn({ message, args, err }: WarnLogParams): void {
+        log.warn({ ...args, err: err?.message }, message)
+      }
+      error({ message, args, err }: ErrorLogParams): void {
+        log.error({ ...args, err: err.message }, message)
+      }
+    },
+  }
 }
 
 /** The embedded engine in a data directory, in a database of that name. */
@@ -30,13 +57,17 @@ export function openEmbeddedStore(dataDir: string, database: string): Promise<St
   return openEmbedded(dataDir, database)
 }
 
-async function openServer(settings: Config['clickhouse']): Promise<Store> {
+async function openServer(settings: Config['clickhouse'], logger: Logger | undefined): Promise<Store> {
   const url = new URL(settings.url ?? '')
   url.username = ''
   url.password = ''
-  const bootstrap = createClient({ url: settings.url, username: settings.user, password: settings.password })
+  const bootstrap = createClient({ url: settings.url, username: settings.user, password: settings.password, log: clientLog(logger) })
   try {
-    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${settings.database}` })
+    // Asked first: a service's user may read and write without the right to create databases.
+    const exists = await (await bootstrap.query({ query: `EXISTS DATABASE ${settings.database}`, format: 'JSONEachRow' })).json<{ result: number | string }>()
+    if (Number(exists[0]?.result) !== 1) {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${settings.database}${settings.cluster ? ` ON CLUSTER ${settings.cluster}` : ''}` })
+    }
   } catch (err) {
     throw new StorageError(`cannot reach ClickHouse at ${url.origin}: ${errorMessage(err)}`, { cause: err })
   } finally {
@@ -47,6 +78,7 @@ async function openServer(settings: Config['clickhouse']): Promise<Store> {
     username: settings.user,
     password: settings.password,
     database: settings.database,
+    log: clientLog(logger),
   })
   return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close() }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js'
 import { StorageError } from '../errors.js'
 import type { Store } from './client.js'
+import { distributedEvents, onCluster } from './cluster.js'
 import { initial } from './migrations/0001-initial.js'
 import { detection } from './migrations/0002-detection.js'
 import { alerting } from './migrations/0003-alerting.js'
@@ -8,6 +9,8 @@ import { inbox } from './migrations/0004-inbox.js'
 
 export interface MigrationContext {
   retentionDays: number
+  /** A ClickHouse cluster: DDL runs ON CLUSTER with replicated tables, plus a distributed events table. */
+  cluster?: { name: string; database: string } | undefined
 }
 
 export interface Migration {
@@ -39,10 +42,14 @@ export interface MigrationReport {
  */
 export async function migrate(store: Store, context: MigrationContext, logger: Logger, now: Date = new Date()): Promise<MigrationReport> {
   const { client } = store
-  await client.command({ query: LEDGER })
-  const result = await client.query({ query: 'SELECT max(version) AS version FROM schema_migrations', format: 'JSONEachRow' })
-  const [row] = await result.json<{ version: number | string }>()
-  const current = Number(row?.version ?? 0)
+  const current = await schemaVersion(store)
+  // Up to date: no DDL at all, so services may run as users without schema rights.
+  if (current === LATEST_VERSION) {
+    await applyRetention(store, context)
+    return { from: current, to: current, applied: [] }
+  }
+  const ddl = (statement: string): string => (context.cluster ? onCluster(statement, context.cluster.name) : statement)
+  await client.command({ query: ddl(LEDGER) })
   if (current > LATEST_VERSION) {
     throw new StorageError(
       `the store at ${store.location} has schema version ${current}, newer than this trailwatch knows (${LATEST_VERSION}); upgrade trailwatch`,
@@ -53,7 +60,7 @@ export async function migrate(store: Store, context: MigrationContext, logger: L
   const applied: MigrationReport['applied'] = []
   for (const migration of MIGRATIONS) {
     if (migration.version <= current) continue
-    for (const statement of migration.statements(context)) await client.command({ query: statement })
+    for (const statement of migration.statements(context)) await client.command({ query: ddl(statement) })
     await client.insert({
       table: 'schema_migrations',
       values: [{ version: migration.version, name: migration.name, applied_at: now.getTime() }],
@@ -62,15 +69,25 @@ export async function migrate(store: Store, context: MigrationContext, logger: L
     logger.info({ version: migration.version, name: migration.name }, 'applied migration')
     applied.push({ version: migration.version, name: migration.name })
   }
-  await applyRetention(store, context.retentionDays)
+  if (context.cluster) await client.command({ query: distributedEvents(context.cluster.name, context.cluster.database) })
+  await applyRetention(store, context)
   return { from: current, to: Math.max(current, LATEST_VERSION), applied }
+}
+
+async function schemaVersion(store: Store): Promise<number> {
+  const exists = await store.client.query({ query: 'EXISTS TABLE schema_migrations', format: 'JSONEachRow' })
+  const [table] = await exists.json<{ result: number | string }>()
+  if (Number(table?.result) !== 1) return 0
+  const result = await store.client.query({ query: 'SELECT max(version) AS version FROM schema_migrations', format: 'JSONEachRow' })
+  const [row] = await result.json<{ version: number | string }>()
+  return Number(row?.version ?? 0)
 }
 
 /**
  * Retention is configuration, not schema: follow the configured number of days on every start.
  * It counts from ingestion, so a backfill of last year's logs is kept as long as today's events.
  */
-async function applyRetention(store: Store, days: number): Promise<void> {
+async function applyRetention(store: Store, { retentionDays: days, cluster }: MigrationContext): Promise<void> {
   for (const [table, column] of [
     ['events', 'ingested_at'],
     ['rejected_input', 'rejected_at'],
@@ -84,7 +101,7 @@ async function applyRetention(store: Store, days: number): Promise<void> {
     const current = Number(/toIntervalDay\((\d+)\)/.exec(row?.engine_full ?? '')?.[1])
     if (current === days) continue
     await store.client.command({
-      query: `ALTER TABLE ${table} MODIFY TTL toDateTime(${column}) + toIntervalDay(${days})`,
+      query: `ALTER TABLE ${table}${cluster ? ` ON CLUSTER ${cluster.name}` : ''} MODIFY TTL toDateTime(${column}) + toIntervalDay(${days})`,
       // Old parts are cleaned by merges as usual; rewriting every part now could take hours.
       clickhouse_settings: { materialize_ttl_after_modify: 0 },
     })
