@@ -28,6 +28,13 @@ beforeAll(async () => {
     apiCall(at('2026-11-18T01:20:00Z'), iamUser('ci-bot', ciKey), '3.90.1.1'),
     apiCall(at('2026-11-18T01:10:00Z'), roleSession('nightly-export', 'i-0abc1234def567890', { ec2RoleDelivery: '2.0' }), '3.90.1.1'),
     apiCall(at('2026-11-18T01:15:00Z'), { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com'),
+    // A partner account assuming a role in ours, at its own working hours.
+    apiCall(at('2026-11-18T01:50:00Z'), { type: 'AWSAccount', principalId: 'AIDAPARTNEREXAMPLE', accountId: '444455556666' }, '52.94.1.1', {
+      eventSource: 'sts.amazonaws.com',
+      eventName: 'AssumeRole',
+      readOnly: false,
+      requestParameters: { roleArn: `arn:aws:iam::${ACCOUNT}:role/partner-reader`, roleSessionName: 'sync' },
+    }),
     // The same evening, eve at her usual hour.
     apiCall(at('2026-11-18T20:30:00Z'), iamUser('eve'), '73.15.20.2'),
     // Monday 23 November, 04:30 UTC: 10:00 in Kolkata, 05:30 in Berlin.
@@ -53,7 +60,7 @@ const run = async (now: string) => {
 }
 
 describe('off-hours-activity', () => {
-  it('flags people at night in their time zone, higher for a secret read, and never automation or AWS', async () => {
+  it('flags people at night in their time zone, higher for a secret read, and never automation, AWS or another account', async () => {
     expect(await run('2026-11-18T02:00:00Z')).toEqual([
       [arn('alice'), 'medium'],
       [arn('carol'), 'low'],

@@ -82,6 +82,8 @@ export default defineDetector({
           FROM events
           WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
             AND actor_kind IN ('human-console', 'human-cli') AND principal_arn != '' AND error_code = ''
+            -- Another account's callers keep their own hours; cross-account-assume-role watches who they are.
+            AND NOT match(principal_arn, '^[0-9]{12}$')
         )
         GROUP BY account_id, principal_arn, hour_start
       ),
