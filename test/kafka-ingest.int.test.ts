@@ -3,6 +3,7 @@ import type { Message } from 'kafkajs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IngestWorker } from '../ingest/kafka-ingest.js'
 import type { Store } from '../src/clickhouse/client.js'
+import { metrics } from '../src/metrics.js'
 import { syntheticRecords } from '../src/simulate/records.js'
 import { refusingEventInserts } from './helpers/faults.js'
 import { createTopic, produce, progress, readAll, testKafka, waitUntil } from './helpers/kafka.js'
@@ -71,6 +72,13 @@ describe('trailwatch ingest on a real broker', () => {
     // Written at least once each: a partition that moves during the rebalance is read again from its
     // last commit, and those repeats collapse in the table, which the counts above check exactly.
     expect(first.totals.stored + second.totals.stored).toBeGreaterThanOrEqual(50_000)
+
+    // What /metrics shows: messages consumed from the topic, and each partition's lag, caught up.
+    const consumed = (await metrics.kafkaMessages.get()).values.find((v) => v.labels.topic === topic)
+    expect(consumed?.value).toBeGreaterThanOrEqual(50_000)
+    const lag = (await metrics.kafkaLag.get()).values.filter((v) => v.labels.topic === topic)
+    expect(lag.map((v) => v.labels.partition).sort()).toEqual(['0', '1', '2', '3'])
+    expect(lag.every((v) => v.value === 0)).toBe(true)
   })
 
   it('sends 1% poison to the dead-letter topic and table with the reason, and stores every good record', async () => {

@@ -139,14 +139,7 @@ export class Alerter {
     const alerts = (await unroutedAlerts(this.store, now)).sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))
     if (alerts.length === 0) return counts
     const rules = await listSuppressions(this.store, now)
-    const longestWindow = Math.max(HOUR, ...alerts.map((a) => this.settings.dedupWindowMs(a.detector)))
-    const lastEmailed = new Map<string, number>()
-    const emailedThisHour = new Map<string, number[]>()
-    for (const sent of await immediateRoutesSince(this.store, new Date(now.getTime() - longestWindow), now)) {
-      const at = Date.parse(sent.routed_at)
-      lastEmailed.set(`${sent.recipient}|${sent.group_key}`, Math.max(at, lastEmailed.get(`${sent.recipient}|${sent.group_key}`) ?? 0))
-      if (at > now.getTime() - HOUR) emailedThisHour.set(sent.recipient, [...(emailedThisHour.get(sent.recipient) ?? []), at])
-    }
+    const { lastEmailed, emailedThisHour } = await this.emailHistory(now, Math.max(HOUR, ...alerts.map((a) => this.settings.dedupWindowMs(a.detector))))
 
     const routes: Route[] = []
     const immediate: { alert: StoredAlert; recipient: string; id: string }[] = []
@@ -203,6 +196,19 @@ export class Alerter {
     await recordRoutes(this.store, routes)
     this.logger.debug(counts, 'routed alerts')
     return counts
+  }
+
+  /** Emails sent at once within `span` before now: the latest per recipient and group, and each recipient's last hour. */
+  private async emailHistory(now: Date, span: number): Promise<{ lastEmailed: Map<string, number>; emailedThisHour: Map<string, number[]> }> {
+    const lastEmailed = new Map<string, number>()
+    const emailedThisHour = new Map<string, number[]>()
+    for (const sent of await immediateRoutesSince(this.store, new Date(now.getTime() - span), now)) {
+      const at = Date.parse(sent.routed_at)
+      const key = `${sent.recipient}|${sent.group_key}`
+      lastEmailed.set(key, Math.max(at, lastEmailed.get(key) ?? 0))
+      if (at > now.getTime() - HOUR) emailedThisHour.set(sent.recipient, [...(emailedThisHour.get(sent.recipient) ?? []), at])
+    }
+    return { lastEmailed, emailedThisHour }
   }
 
   private async gatherDigests(now: Date): Promise<void> {
