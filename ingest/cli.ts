@@ -69,7 +69,7 @@ export function ingestCommand(): Command {
           statsIntervalMs: 10_000,
         })
         await worker.start()
-        const ops = await serveOps(context, () => Promise.resolve({ kafka: worker.joined ? true : 'not yet in the consumer group' }))
+        const ops = await serveOps(context, { checks: () => Promise.resolve({ kafka: worker.joined ? true : 'not yet in the consumer group' }) })
         try {
           await Promise.race([untilStopSignal(), worker.failed])
         } finally {

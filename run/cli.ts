@@ -9,7 +9,7 @@ import { IngestWorker } from '../ingest/kafka-ingest.js'
 import { startAlerting } from '../src/alerting/cli.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
-import { runFile } from '../src/cli/status.js'
+import { runFile } from '../src/cli/running.js'
 import { untilStopSignal } from '../src/cli/options.js'
 import { readDetectorSettings } from '../src/config.js'
 import { collectStatus } from '../src/status.js'
@@ -72,11 +72,11 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
                 statsIntervalMs: 60_000,
               })
             : undefined
-          const ops = await serveOps(
-            context,
-            () => Promise.resolve<Record<string, true | string>>(worker ? { kafka: worker.joined ? true : 'not yet in the consumer group' } : {}),
-            () => collectStatus(store, new Date()),
-          )
+          const ops = await serveOps(context, {
+            checks: () => Promise.resolve<Record<string, true | string>>(worker ? { kafka: worker.joined ? true : 'not yet in the consumer group' } : {}),
+            status: () => collectStatus(store, new Date()),
+            forwardQueries: true,
+          })
           await writeFile(runFile(config.dataDir), JSON.stringify({ pid: process.pid, url: ops.url }))
           await files.start()
           await worker?.start()

@@ -46,7 +46,7 @@ it('on an empty store, shows the demo company’s incidents and where their emai
   expect(subjects).toContainEqual(expect.stringMatching(/^\[trailwatch\] CRITICAL unusual-source-ip: .*user\/anna/))
 })
 
-it('serves health and metrics while it runs, counts inbox events as they flow, and answers status for the locked store', async () => {
+it('serves health and metrics while it runs, counts inbox events as they flow, and answers status and queries for the locked store', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-'))
   const env = { TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false' }
   const url = await startRun(env)
@@ -72,6 +72,12 @@ it('serves health and metrics while it runs, counts inbox events as they flow, a
   const reported = (JSON.parse(status.stdout) as { sources: { account: string; last_event: string | null }[] }).sources
   expect(reported.length).toBeGreaterThan(0)
   expect(reported.every((s) => /^\d{12}$/.test(s.account) && s.last_event !== null)).toBe(true)
+
+  // So does a query, with the engine's own error for bad SQL.
+  const query = await runCli(['query', 'SELECT uniqExact(event_id) AS events FROM events', '--json'], { env })
+  expect(query.stdout.trim()).toBe(JSON.stringify({ events: await counter(url, 'trailwatch_events_stored_total') }))
+  const bad = await runCli(['query', 'SELECT nonsense FROM events'], { env })
+  expect([bad.code, bad.stderr]).toEqual([1, expect.stringMatching(/^trailwatch: .*nonsense/) as unknown])
 
   running?.kill('SIGTERM')
   const [code] = (await once(running as ChildProcess, 'exit')) as [number | null]

@@ -1,24 +1,13 @@
-import { readFile } from 'node:fs/promises'
-import path from 'node:path'
 import { Command } from 'commander'
 import { loadConfig } from '../config.js'
 import { AppError, errorMessage, StoreLockedError } from '../errors.js'
 import { collectStatus, statusText, type Status } from '../status.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
-
-/** Where a running `trailwatch run` says it can be reached: other commands ask it instead of the locked store. */
-export function runFile(dataDir: string): string {
-  return path.join(dataDir, 'run.json')
-}
+import { runningProcessUrl } from './running.js'
 
 /** The status from the process that holds the embedded store, over its local HTTP endpoint. */
 async function statusFromRunningProcess(dataDir: string, locked: StoreLockedError): Promise<Status> {
-  let url: string
-  try {
-    url = (JSON.parse(await readFile(runFile(dataDir), 'utf8')) as { url: string }).url
-  } catch {
-    throw locked
-  }
+  const url = await runningProcessUrl(dataDir, locked)
   try {
     const response = await fetch(`${url}/status`)
     if (!response.ok) throw new Error(`HTTP ${String(response.status)}`)

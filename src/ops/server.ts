@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { AppError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import type { QueryRequest } from '../cli/query.js'
 import { registry } from '../metrics.js'
 
 /** A named check: true when fine, otherwise what is wrong. */
@@ -14,6 +15,8 @@ export interface OpsServerOptions {
   readiness: Readiness
   /** What `trailwatch status` shows, served to a status command that finds the store held by this process. */
   status?: () => Promise<unknown>
+  /** Runs `trailwatch query` for a command that finds the store held by this process; loopback only. */
+  query?: (request: QueryRequest) => Promise<AsyncIterable<Buffer>>
 }
 
 export interface OpsServer {
@@ -42,7 +45,31 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     if (route === '/status' && options.status) return [200, JSON.stringify(await options.status())]
     return [404, JSON.stringify({ error: `no ${route}; try /healthz, /readyz, /metrics${options.status ? ', /status' : ''}` })]
   }
+  const query = async (run: NonNullable<OpsServerOptions['query']>, request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const chunks: Buffer[] = []
+    for await (const chunk of request) chunks.push(chunk as Buffer)
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<QueryRequest>
+    let output: AsyncIterable<Buffer>
+    try {
+      if (typeof body.sql !== 'string') throw new Error('expected {"sql": "…"}')
+      output = await run({ sql: body.sql, json: Boolean(body.json), color: Boolean(body.color) })
+    } catch (err) {
+      send(response, 400, errorMessage(err), 'text/plain')
+      return
+    }
+    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+    for await (const chunk of output) response.write(chunk)
+    response.end()
+  }
   const server = createServer((request, response) => {
+    if (options.query && request.method === 'POST' && request.url === '/query') {
+      query(options.query, request, response).catch((err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'query failed')
+        if (!response.headersSent) send(response, 500, errorMessage(err), 'text/plain')
+        else response.end()
+      })
+      return
+    }
     answer(request)
       .then(([code, body, type]) => {
         send(response, code, body, type)
