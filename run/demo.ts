@@ -46,13 +46,17 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   print(`  the detectors found ${String(findings.length)} things, ${String(worth.length)} worth an email:`)
   for (const f of worth) print(`    ${f.severity.toUpperCase().padEnd(8)} ${f.detector}  ${f.title}`)
 
-  const files: string[] = []
-  const { alerter, transport } = openAlerter(context, (_, delivery) => files.push(delivery.response))
+  const delivered: string[] = []
+  const { alerter, transport } = openAlerter(context, (_, delivery) => delivered.push(delivery.response))
   try {
     await alerter.runOnce(new Date(end))
   } finally {
     transport.close()
   }
-  print(`  ${String(files.length)} emails, in ${transport.description.replace(/^outbox /, '')}:`)
-  for (const sent of files) print(`    ${path.relative(process.cwd(), sent) || sent}`)
+  if (config.alerting.smtpUrl) {
+    print(`  ${String(delivered.length)} emails sent over ${transport.description}`)
+    return
+  }
+  print(`  ${String(delivered.length)} emails, in ${path.join(config.dataDir, 'outbox')}:`)
+  for (const file of delivered) print(`    ${path.relative(process.cwd(), file)}`)
 }

@@ -28,7 +28,7 @@ export function openAlerter(context: Context, onDelivered?: (notification: Notif
 }
 
 /** The alerter cycling on its poll interval and the credential report on its cron, until stop(). */
-export function startAlerting(context: Context): { alerter: Alerter; stop: () => Promise<void> } {
+export function startAlerting(context: Context): { stop: () => Promise<void> } {
   const { config, store, logger } = context
   const log = logger.child({ module: 'alerting' })
   const { alerter, transport } = openAlerter(context, (n, d) => {
@@ -39,7 +39,8 @@ export function startAlerting(context: Context): { alerter: Alerter; stop: () =>
     config.report.schedule,
     async () => {
       try {
-        await queueCredentialReport(store, alerter, config.report.to, new Date(), limits)
+        // The scheduled minute names the report: a second firing in that minute queues nothing new.
+        await queueCredentialReport(store, alerter, config.report.to, new Date(Math.floor(Date.now() / 60_000) * 60_000), limits)
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'credential report not queued')
       }
@@ -49,7 +50,6 @@ export function startAlerting(context: Context): { alerter: Alerter; stop: () =>
   alerter.start()
   log.info({ transport: transport.description, report: `${config.report.schedule} ${config.report.timezone}` }, 'alerter running')
   return {
-    alerter,
     stop: async () => {
       await report.stop()
       await alerter.stop()
