@@ -175,6 +175,20 @@ describe('noise control', () => {
     expect((await alerter.runOnce(new Date(t0 + 9 * 3_600_000))).sent.map((n) => n.kind)).toEqual(['alert'])
   })
 
+  it('sends a repeat at once when its severity rose above what was emailed', async () => {
+    const alerter = new Alerter({ store, settings: settingsFor({}), transport, logger: testLogger })
+    const sighting = (hours: number, severity: Finding['severity']) =>
+      finding('unusual-source-ip', carol, 'rising', NOW, { severity, lastSeen: new Date(NOW + hours * 3_600_000).toISOString() })
+    await storeFindings(store, [sighting(0, 'medium')], new Date(NOW))
+    expect((await alerter.runOnce(new Date(NOW))).immediate).toBe(1)
+    await storeFindings(store, [sighting(1, 'medium')], new Date(NOW + 3_600_000))
+    expect((await alerter.runOnce(new Date(NOW + 3_600_000))).digest).toBe(1)
+    await storeFindings(store, [sighting(2, 'critical')], new Date(NOW + 7_200_000))
+    expect((await alerter.runOnce(new Date(NOW + 7_200_000))).sent.map((n) => n.subject.split(':')[0])).toEqual(['[trailwatch] CRITICAL unusual-source-ip'])
+    const [route] = await queryRows<{ reason: string }>(store, "SELECT reason FROM alert_routes FINAL WHERE severity = 'critical'")
+    expect(route?.reason).toBe('severity rose from medium to critical')
+  })
+
   it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {
     const alerter = new Alerter({ store, settings: settingsFor({}, { maxPerHour: 2 }), transport, logger: testLogger })
     await storeFindings(

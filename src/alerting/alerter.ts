@@ -23,6 +23,12 @@ import { listSuppressions, matchingSuppression } from './suppressions.js'
 
 const HOUR = 3_600_000
 
+/** The last email about one alert to one recipient within its window, and the worst severity it carried. */
+interface Emailed {
+  at: number
+  severity: Severity
+}
+
 /** Deterministic: the same message to the same person always has the same id. */
 export function notificationId(kind: NotificationKind, ...parts: string[]): string {
   return createHash('sha256').update([kind, ...parts].join('\0')).digest('hex').slice(0, 24)
@@ -145,7 +151,7 @@ export class Alerter {
     const immediate: { alert: StoredAlert; recipient: string; id: string }[] = []
     const at = now.toISOString()
     for (const alert of alerts) {
-      const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, rule_id: '', due_at: at, routed_at: at }
+      const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, severity: alert.severity, rule_id: '', due_at: at, routed_at: at }
       const rule = matchingSuppression(rules, alert)
       if (rule) {
         routes.push({ ...base, recipient: '', disposition: 'suppressed', rule_id: rule.rule_id, reason: `rule ${rule.rule_id} (${rule.owner}): ${rule.reason}` })
@@ -162,17 +168,20 @@ export class Alerter {
         const window = this.settings.dedupWindowMs(alert.detector)
         const last = lastEmailed.get(`${recipient}|${base.group_key}`)
         const thisHour = (emailedThisHour.get(recipient) ?? []).filter((t) => t > now.getTime() - HOUR)
-        if (last !== undefined && now.getTime() - last < window) {
-          routes.push({ ...base, recipient, disposition: 'digest', reason: `repeat within ${describeWindow(window)} of the first email`, due_at: new Date(last + window).toISOString() })
+        const repeat = last !== undefined && now.getTime() - last.at < window
+        // A repeat that got worse than what was emailed is news, not a digest line.
+        const escalated = repeat && !atLeast(last.severity, alert.severity)
+        if (repeat && !escalated) {
+          routes.push({ ...base, recipient, disposition: 'digest', reason: `repeat within ${describeWindow(window)} of the first email`, due_at: new Date(last.at + window).toISOString() })
           counts.digest++
         } else if (thisHour.length >= this.settings.maxPerHour && !atLeast(alert.severity, 'critical')) {
           // Critical alerts are never held back by the rate limit.
           routes.push({ ...base, recipient, disposition: 'digest', reason: `over ${String(this.settings.maxPerHour)} emails an hour`, due_at: new Date(Math.min(...thisHour) + HOUR).toISOString() })
           counts.digest++
         } else {
-          routes.push({ ...base, recipient, disposition: 'immediate', reason: '' })
+          routes.push({ ...base, recipient, disposition: 'immediate', reason: escalated ? `severity rose from ${last.severity} to ${alert.severity}` : '' })
           immediate.push({ alert, recipient, id: notificationId('alert', alert.alert_id, alert.last_seen, recipient) })
-          lastEmailed.set(`${recipient}|${base.group_key}`, now.getTime())
+          lastEmailed.set(`${recipient}|${base.group_key}`, { at: now.getTime(), severity: alert.severity })
           emailedThisHour.set(recipient, [...thisHour, now.getTime()])
           counts.immediate++
         }
@@ -198,14 +207,15 @@ export class Alerter {
     return counts
   }
 
-  /** Emails sent at once within `span` before now: the latest per recipient and group, and each recipient's last hour. */
-  private async emailHistory(now: Date, span: number): Promise<{ lastEmailed: Map<string, number>; emailedThisHour: Map<string, number[]> }> {
-    const lastEmailed = new Map<string, number>()
+  /** Emails sent at once within `span` before now: the latest (and worst) per recipient and group, and each recipient's last hour. */
+  private async emailHistory(now: Date, span: number): Promise<{ lastEmailed: Map<string, Emailed>; emailedThisHour: Map<string, number[]> }> {
+    const lastEmailed = new Map<string, Emailed>()
     const emailedThisHour = new Map<string, number[]>()
     for (const sent of await immediateRoutesSince(this.store, new Date(now.getTime() - span), now)) {
       const at = Date.parse(sent.routed_at)
       const key = `${sent.recipient}|${sent.group_key}`
-      lastEmailed.set(key, Math.max(at, lastEmailed.get(key) ?? 0))
+      const earlier = lastEmailed.get(key)
+      lastEmailed.set(key, { at: Math.max(at, earlier?.at ?? 0), severity: earlier && atLeast(earlier.severity, sent.severity) ? earlier.severity : sent.severity })
       if (at > now.getTime() - HOUR) emailedThisHour.set(sent.recipient, [...(emailedThisHour.get(sent.recipient) ?? []), at])
     }
     return { lastEmailed, emailedThisHour }

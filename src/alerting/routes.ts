@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { SEVERITIES, type Severity } from '../severity.js'
 
 /** What became of one alert occurrence for one recipient. */
 export type Disposition = 'immediate' | 'digest' | 'suppressed' | 'unrouted'
@@ -13,6 +14,8 @@ export interface Route {
   recipient: string
   /** `detector|dedup key`: the same finding found again within the window is a repeat. */
   group_key: string
+  /** The alert's severity when routed: a repeat more severe than its email is news. */
+  severity: Severity
   disposition: Disposition
   reason: string
   rule_id: string
@@ -38,12 +41,12 @@ export async function recordRoutes(store: Store, routes: Route[]): Promise<void>
 
 const iso = z.coerce.number().transform((ms) => new Date(ms).toISOString())
 
-const Sent = z.object({ recipient: z.string(), group_key: z.string(), routed_at: iso })
+const Sent = z.object({ recipient: z.string(), group_key: z.string(), severity: z.enum(SEVERITIES), routed_at: iso })
 
 /** Emails sent at once since `since`: per recipient and group, for dedup windows and the rate limit. */
 export async function immediateRoutesSince(store: Store, since: Date, now: Date): Promise<z.output<typeof Sent>[]> {
   const result = await store.client.query({
-    query: `SELECT recipient, group_key, toUnixTimestamp64Milli(routed_at) AS routed_at FROM (
+    query: `SELECT recipient, group_key, toString(severity) AS severity, toUnixTimestamp64Milli(routed_at) AS routed_at FROM (
               SELECT * FROM alert_routes FINAL
               WHERE disposition = 'immediate' AND routed_at >= {since:DateTime64(3)} AND routed_at <= {now:DateTime64(3)})
             ORDER BY routed_at`,

@@ -21,6 +21,7 @@ export const alerting: Migration = {
       occurrence DateTime64(3, 'UTC'),
       recipient String,
       group_key String,
+      severity LowCardinality(String),
       disposition LowCardinality(String),
       reason String,
       rule_id String,
