@@ -53,6 +53,10 @@ it('lists every key with its age, last use and standing, row by row, in JSON and
   ])
   expect(report.sources).toEqual([{ account: ACCOUNT, generated_at: '2026-11-23T05:00:00.000Z' }])
 
+  // alice used her key again the next day: invisible at AT, her last use a day later.
+  const nextDay = JSON.parse((await runCli(['report', 'credentials', '--at', '2026-11-24T10:00:00Z', '--format', 'json'], { env })).stdout) as CredentialAgeReport
+  expect(nextDay.keys.find((k) => k.access_key_id === 'AKIAALICEEXAMPLE0001')).toMatchObject({ last_used: '2026-11-24T09:00:00.000Z', last_address: '198.51.100.20', age_days: 678 })
+
   const csv = await runCli(['report', 'credentials', '--at', AT, '--format', 'csv'], { env })
   const rows = parse<Record<string, string>>(csv.stdout, { columns: true })
   expect(rows).toEqual(EXPECTED_KEYS.map((key) => Object.fromEntries(Object.entries(key).map(([k, v]) => [k, v === null ? '' : String(v)]))))

@@ -6,7 +6,7 @@
 export function onCluster(statement: string, cluster: string): string {
   return statement
     .replace(/^(\s*(?:CREATE TABLE|CREATE MATERIALIZED VIEW) IF NOT EXISTS \w+)/, `$1 ON CLUSTER ${cluster}`)
-    .replace(/^(\s*ALTER TABLE \w+)/, `$1 ON CLUSTER ${cluster}`)
+    .replace(/^(\s*(?:ALTER TABLE|DROP TABLE IF EXISTS|DROP VIEW IF EXISTS) \w+)/, `$1 ON CLUSTER ${cluster}`)
     .replace(/ENGINE = (Replacing|Aggregating|Summing)?MergeTree(?:\(([^)]*)\))?/, (_, kind: string | undefined, args: string | undefined) => {
       const replication = `'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'`
       return `ENGINE = Replicated${kind ?? ''}MergeTree(${args ? `${replication}, ${args}` : replication})`

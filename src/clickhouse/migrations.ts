@@ -6,6 +6,7 @@ import { initial } from './migrations/0001-initial.js'
 import { detection } from './migrations/0002-detection.js'
 import { alerting } from './migrations/0003-alerting.js'
 import { inbox } from './migrations/0004-inbox.js'
+import { keyUseByDay } from './migrations/0005-key-use-by-day.js'
 
 export interface MigrationContext {
   retentionDays: number
@@ -20,7 +21,7 @@ export interface Migration {
 }
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

@@ -4,7 +4,7 @@ import { isoTime } from '../time.js'
 /**
  * Every access key as of {now}: those the latest credential report before `now` lists, matched to
  * CloudTrail's key ids (CreateAccessKey at the report's rotation time), plus keys CloudTrail saw
- * created and not deleted. Last use is the later of the report's and what CloudTrail saw.
+ * created and not deleted. Last use is the later of the report's and what CloudTrail saw up to the day of `now`.
  * The stale-access-key detector and the credential-age report read the same rows.
  */
 export const ACCESS_KEY_INVENTORY = `
@@ -35,7 +35,10 @@ export const ACCESS_KEY_INVENTORY = `
       usage AS (
         SELECT access_key_id, max(last_used) AS used_at, argMaxMerge(last_source) AS used_from,
                argMaxMerge(last_region) AS used_region, argMaxMerge(last_service) AS used_service
-        FROM baseline_access_keys GROUP BY access_key_id
+        FROM baseline_access_key_days
+        -- Days up to now's: use later that day still counts, use on later days does not.
+        WHERE day <= toDate({now:DateTime64(3)})
+        GROUP BY access_key_id
       ),
       matched AS (
         SELECT r.account_id AS account_id, r.user AS user, r.arn AS arn, r.slot AS slot, any(r.created) AS created,
