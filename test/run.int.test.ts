@@ -6,7 +6,9 @@ import path from 'node:path'
 import { simpleParser } from 'mailparser'
 import { afterEach, expect, it } from 'vitest'
 import { runCli, startCli } from './helpers/cli.js'
+import { syntheticRecords } from '../src/simulate/records.js'
 import { STRATUS } from './helpers/datasets.js'
+import { createTopic, produce, TEST_BROKERS, testKafka } from './helpers/kafka.js'
 
 let running: ChildProcess | undefined
 afterEach(async () => {
@@ -83,4 +85,25 @@ it('serves health and metrics while it runs, counts inbox events as they flow, a
   const [code] = (await once(running as ChildProcess, 'exit')) as [number | null]
   expect(code).toBe(0)
   expect(existsSync(path.join(dir, 'data', 'run.json'))).toBe(false)
+})
+
+it('reads Kafka too when KAFKA_BROKERS is set, and counts what it consumed', async () => {
+  const kafka = testKafka()
+  const topic = await createTopic(kafka, 2)
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-kafka-'))
+  const env = {
+    TRAILWATCH_DATA_DIR: path.join(dir, 'data'),
+    TRAILWATCH_DEMO: 'false',
+    KAFKA_BROKERS: TEST_BROKERS.join(','),
+    TRAILWATCH_KAFKA_TOPICS: topic,
+    TRAILWATCH_KAFKA_GROUP: `run-${topic}`,
+  }
+  const url = await startRun(env)
+  await produce(kafka, topic, [...syntheticRecords({ count: 500, seed: 5, startMs: Date.parse('2026-11-20T00:00:00Z'), stepMs: 1000 })].map((r) => ({ value: JSON.stringify(r) })))
+
+  await expect.poll(() => counter(url, 'trailwatch_events_stored_total'), { timeout: 60_000, interval: 250 }).toBe(500)
+  const text = await (await fetch(`${url}/metrics`)).text()
+  expect(text).toContain(`trailwatch_kafka_messages_total{topic="${topic}"} 500`)
+  expect(text).toMatch(new RegExp(`trailwatch_kafka_consumer_lag\\{topic="${topic}",partition="[01]"\\} 0`))
+  expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true, kafka: true } })
 })
