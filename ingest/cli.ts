@@ -3,8 +3,9 @@ import { serveOps } from '../src/cli/ops.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { collect, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
-import { loadConfig } from '../src/config.js'
-import { createLogger } from '../src/logger.js'
+import type { Store } from '../src/clickhouse/client.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { createLogger, type Logger } from '../src/logger.js'
 import { backfill } from './backfill.js'
 import { IngestWorker } from './kafka-ingest.js'
 import { createKafka } from './kafka.js'
@@ -49,6 +50,25 @@ export function backfillCommand(): Command {
     })
 }
 
+/** A worker of the configured consumer group; `overrides` come from the command line. */
+export function ingestWorker(config: Config, store: Store, logger: Logger, overrides: { topics?: string[] | undefined; group?: string | undefined; statsIntervalMs: number }): IngestWorker {
+  return new IngestWorker(createKafka(config.kafka, logger), store, {
+    topics: overrides.topics ?? config.kafka.topics,
+    group: overrides.group ?? config.kafka.group,
+    deadLetterTopic: config.kafka.deadLetterTopic,
+    maxBatch: config.ingest.maxBatch,
+    maxRecordBytes: config.ingest.maxRecordBytes,
+    flushMs: config.ingest.flushMs,
+    logger,
+    statsIntervalMs: overrides.statsIntervalMs,
+  })
+}
+
+/** Ready once in the consumer group, with or without partitions. */
+export function kafkaReadiness(worker: IngestWorker): Record<string, true | string> {
+  return { kafka: worker.joined ? true : 'not yet in the consumer group' }
+}
+
 export function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
     .description('consume CloudTrail events from Kafka into the store until SIGINT or SIGTERM (a member of the consumer group)')
@@ -58,18 +78,9 @@ export function ingestCommand(): Command {
     .action(async (options: CommonOptions & { topic?: string[]; group?: string }) => {
       await withContext(options, async (context) => {
         const { config, logger, store } = context
-        const worker = new IngestWorker(createKafka(config.kafka, logger), store, {
-          topics: options.topic ?? config.kafka.topics,
-          group: options.group ?? config.kafka.group,
-          deadLetterTopic: config.kafka.deadLetterTopic,
-          maxBatch: config.ingest.maxBatch,
-          maxRecordBytes: config.ingest.maxRecordBytes,
-          flushMs: config.ingest.flushMs,
-          logger: logger.child({ command: 'ingest' }),
-          statsIntervalMs: 10_000,
-        })
+        const worker = ingestWorker(config, store, logger.child({ command: 'ingest' }), { topics: options.topic, group: options.group, statsIntervalMs: 10_000 })
         await worker.start()
-        const ops = await serveOps(context, { checks: () => Promise.resolve({ kafka: worker.joined ? true : 'not yet in the consumer group' }) })
+        const ops = await serveOps(context, { checks: () => Promise.resolve(kafkaReadiness(worker)) })
         try {
           await Promise.race([untilStopSignal(), worker.failed])
         } finally {

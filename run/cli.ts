@@ -4,8 +4,7 @@ import { Command } from 'commander'
 import { DETECTORS } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
-import { createKafka } from '../ingest/kafka.js'
-import { IngestWorker } from '../ingest/kafka-ingest.js'
+import { ingestWorker, kafkaReadiness } from '../ingest/cli.js'
 import { startAlerting } from '../src/alerting/cli.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
@@ -60,39 +59,29 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             await runDemo(context, files, new Date(), print)
             print('')
           }
-          const worker = config.kafka.brokers
-            ? new IngestWorker(createKafka(config.kafka, logger), store, {
-                topics: config.kafka.topics,
-                group: config.kafka.group,
-                deadLetterTopic: config.kafka.deadLetterTopic,
-                maxBatch: config.ingest.maxBatch,
-                maxRecordBytes: config.ingest.maxRecordBytes,
-                flushMs: config.ingest.flushMs,
-                logger,
-                statsIntervalMs: 60_000,
-              })
-            : undefined
+          const worker = config.kafka.brokers ? ingestWorker(config, store, logger, { statsIntervalMs: 60_000 }) : undefined
           const ops = await serveOps(context, {
-            checks: () => Promise.resolve<Record<string, true | string>>(worker ? { kafka: worker.joined ? true : 'not yet in the consumer group' } : {}),
+            checks: () => Promise.resolve(worker ? kafkaReadiness(worker) : {}),
             status: () => collectStatus(store, new Date()),
             forwardQueries: true,
           })
-          await writeFile(runFile(config.dataDir), JSON.stringify({ pid: process.pid, url: ops.url }))
-          await files.start()
-          await worker?.start()
           const scheduler = new DetectorScheduler(store, [...DETECTORS], { configs: readDetectorSettings(config.detectorsFile), logger })
-          scheduler.start()
-          const alerting = startAlerting(context)
-          print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
-          print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${worker ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
-          print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
-          print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
+          let alerting: { stop: () => Promise<void> } | undefined
           try {
+            await writeFile(runFile(config.dataDir), JSON.stringify({ pid: process.pid, url: ops.url }))
+            await files.start()
+            await worker?.start()
+            scheduler.start()
+            alerting = startAlerting(context)
+            print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
+            print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${worker ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
+            print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
+            print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
             await Promise.race([untilStopSignal(), worker?.failed ?? new Promise<never>(() => undefined)])
           } finally {
             // Schedules first, then consumers (their writers flush), then the endpoints.
             await scheduler.stop()
-            await alerting.stop()
+            await alerting?.stop()
             await files.stop()
             await worker?.stop()
             await ops.close()
