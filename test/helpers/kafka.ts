@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
+import { Kafka, KafkaJSError, Partitioners, logLevel, type Message } from 'kafkajs'
 import { loadConfig } from '../../src/config.js'
 
 /** The broker `kafka/broker.sh` starts, unless KAFKA_BROKERS points elsewhere. */
@@ -37,12 +37,24 @@ export async function progress(kafka: Kafka, group: string, topic: string): Prom
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    // A broker that just started may not have elected the group's coordinator yet: that is "not yet".
+    const [offsets] = await retryWhileRetriable(() => admin.fetchOffsets({ groupId: group, topics: [topic] }))
     const ends = await admin.fetchTopicOffsets(topic)
     const committed = (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
     return { committed, end: ends.reduce((sum, p) => sum + Number(p.high), 0) }
   } finally {
     await admin.disconnect()
+  }
+}
+
+async function retryWhileRetriable<T>(attempt: () => Promise<T>, tries = 40): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt()
+    } catch (err) {
+      if (i >= tries || !(err instanceof KafkaJSError) || !err.retriable) throw err
+      await sleep(250)
+    }
   }
 }
 
