@@ -23,7 +23,9 @@ export function openAlerter(context: Context, onDelivered?: (notification: Notif
   const { config, store, logger } = context
   const { smtpUrl, smtpCaFile } = config.alerting
   const transport = smtpUrl ? smtpTransport(smtpUrl, { ca: smtpCaFile ? readFileSync(smtpCaFile) : undefined }) : outboxTransport(path.join(config.dataDir, 'outbox'))
-  const alerter = new Alerter({ store, settings: loadAlertingSettings(config), transport, logger: logger.child({ module: 'alerting' }), onDelivered })
+  const settings = loadAlertingSettings(config)
+  if (settings.routes.length === 0) logger.warn({ module: 'alerting' }, 'no recipients: set TRAILWATCH_ALERT_TO or routes in TRAILWATCH_ALERTING_FILE; alerts are logged as unrouted')
+  const alerter = new Alerter({ store, settings, transport, logger: logger.child({ module: 'alerting' }), onDelivered })
   return { alerter, transport }
 }
 
