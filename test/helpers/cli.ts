@@ -32,7 +32,15 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
   })
 }
 
-/** Starts `trailwatch ARGS…` as a long-running child process. */
+const started = new Set<ChildProcess>()
+// A test that fails half-way must not leave its services running after the test process ends.
+process.once('exit', () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
+
+/** Starts `trailwatch ARGS…` as a long-running child process, killed at the latest when the tests end. */
 export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX, ENTRY, ...args], { env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', TSX, ENTRY, ...args], { env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  started.add(child)
+  return child
 }
