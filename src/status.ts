@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Store } from './clickhouse/client.js'
 import { clickHouseTime } from './cloudtrail/normalise.js'
+import { selectRows } from './clickhouse/rows.js'
 
 const iso = z.coerce.number().transform((ms) => (ms > 0 ? new Date(ms).toISOString() : null))
 
@@ -20,10 +21,7 @@ export interface Status {
 }
 
 export async function collectStatus(store: Store, now: Date): Promise<Status> {
-  const rows = async <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => {
-    const result = await store.client.query({ query, query_params: { now: clickHouseTime(now.getTime()) }, format: 'JSONEachRow' })
-    return z.array(schema).parse(await result.json())
-  }
+  const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, { now: clickHouseTime(now.getTime()) }, schema)
   const [sources, watermarks, unrouted, notifications, quiet] = await Promise.all([
     rows(
       `SELECT account_id AS account, toString(aws_region) AS region, toUnixTimestamp64Milli(max(event_time)) AS last_event,

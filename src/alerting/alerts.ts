@@ -1,9 +1,8 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
 import { SEVERITIES } from '../severity.js'
-
-const millis = z.coerce.number().transform((ms) => new Date(ms).toISOString())
 
 const AlertRow = z.object({
   alert_id: z.string(),
@@ -12,8 +11,8 @@ const AlertRow = z.object({
   principal: z.string(),
   account: z.string(),
   title: z.string(),
-  first_seen: millis,
-  last_seen: millis,
+  first_seen: isoFromMillis,
+  last_seen: isoFromMillis,
   evidence: z.string().transform((text): Record<string, unknown> => {
     try {
       const parsed: unknown = JSON.parse(text)
@@ -26,7 +25,7 @@ const AlertRow = z.object({
   attack: z.array(z.string()),
   runbook: z.array(z.string()),
   dedup_key: z.string(),
-  detected_at: millis,
+  detected_at: isoFromMillis,
 })
 
 /** An alert as the alerts table holds it, times in ISO 8601. */
@@ -43,25 +42,21 @@ export function occurrenceKey(alertId: string, lastSeen: string): string {
 
 /** Occurrences detected by `now` that the alerter has not routed yet, oldest first. */
 export async function unroutedAlerts(store: Store, now: Date): Promise<StoredAlert[]> {
-  const result = await store.client.query({
-    // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
-    query: `SELECT ${COLUMNS} FROM (
-              SELECT * FROM alerts FINAL
-              WHERE detected_at <= {now:DateTime64(3)}
-                AND (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes))
-            ORDER BY detected_at, alert_id`,
-    query_params: { now: clickHouseTime(now.getTime()) },
-    format: 'JSONEachRow',
-  })
-  return z.array(AlertRow).parse(await result.json())
+  // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
+  return selectRows(
+    store,
+    `SELECT ${COLUMNS} FROM (
+       SELECT * FROM alerts FINAL
+       WHERE detected_at <= {now:DateTime64(3)}
+         AND (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes))
+     ORDER BY detected_at, alert_id`,
+    { now: clickHouseTime(now.getTime()) },
+    AlertRow,
+  )
 }
 
 export async function alertsById(store: Store, ids: string[]): Promise<Map<string, StoredAlert>> {
   if (ids.length === 0) return new Map()
-  const result = await store.client.query({
-    query: `SELECT ${COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`,
-    query_params: { ids },
-    format: 'JSONEachRow',
-  })
-  return new Map(z.array(AlertRow).parse(await result.json()).map((alert) => [alert.alert_id, alert]))
+  const alerts = await selectRows(store, `SELECT ${COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, AlertRow)
+  return new Map(alerts.map((alert) => [alert.alert_id, alert]))
 }

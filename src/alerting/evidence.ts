@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
 import type { StoredAlert } from './alerts.js'
 
 const DAY = 86_400_000
@@ -8,7 +9,7 @@ const DAY = 86_400_000
 const Call = z.object({ event: z.string(), service: z.string(), calls: z.coerce.number(), failed: z.coerce.number() })
 const Source = z.object({ address: z.string(), country: z.string(), asn: z.coerce.number(), org: z.string(), calls: z.coerce.number() })
 const Recent = z.object({
-  time: z.coerce.number().transform((ms) => new Date(ms).toISOString()),
+  time: isoFromMillis,
   event: z.string(),
   service: z.string(),
   address: z.string(),
@@ -36,10 +37,7 @@ export async function alertActivity(store: Store, alert: StoredAlert): Promise<A
   const params = { account: alert.account, principal: alert.principal, from: clickHouseTime(fromMs), to: clickHouseTime(toMs) }
   const where = `account_id = {account:String} AND principal_arn = {principal:String}
                  AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}`
-  const rows = async <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => {
-    const result = await store.client.query({ query, query_params: params, format: 'JSONEachRow' })
-    return z.array(schema).parse(await result.json())
-  }
+  const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, params, schema)
   const [kinds, calls, sources, recent] = await Promise.all([
     rows(`SELECT actor_kind, uniqExact(event_id) AS calls FROM events WHERE ${where} GROUP BY actor_kind ORDER BY calls DESC`, Kind),
     rows(

@@ -1,12 +1,11 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
 
 export const STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed'] as const
 export type NotificationStatus = (typeof STATUSES)[number]
 export type NotificationKind = 'alert' | 'digest' | 'report'
-
-const iso = z.coerce.number().transform((ms) => new Date(ms).toISOString())
 
 const NotificationRow = z.object({
   notification_id: z.string(),
@@ -16,11 +15,11 @@ const NotificationRow = z.object({
   items: z.array(z.string()),
   status: z.enum(STATUSES),
   attempts: z.coerce.number(),
-  next_attempt_at: iso,
+  next_attempt_at: isoFromMillis,
   message_id: z.string(),
   error: z.string(),
-  created_at: iso,
-  updated_at: iso,
+  created_at: isoFromMillis,
+  updated_at: isoFromMillis,
   version: z.coerce.number(),
 })
 
@@ -40,14 +39,9 @@ function toRow(n: Notification): Record<string, unknown> {
   }
 }
 
-async function select(store: Store, where: string, params: Record<string, unknown> = {}): Promise<Notification[]> {
-  const result = await store.client.query({
-    // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
-    query: `SELECT ${COLUMNS} FROM (SELECT * FROM notifications FINAL WHERE ${where}) ORDER BY created_at, notification_id`,
-    query_params: params,
-    format: 'JSONEachRow',
-  })
-  return z.array(NotificationRow).parse(await result.json())
+function select(store: Store, where: string, params: Record<string, unknown> = {}): Promise<Notification[]> {
+  // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
+  return selectRows(store, `SELECT ${COLUMNS} FROM (SELECT * FROM notifications FINAL WHERE ${where}) ORDER BY created_at, notification_id`, params, NotificationRow)
 }
 
 export async function existingNotificationIds(store: Store, ids: string[]): Promise<Set<string>> {

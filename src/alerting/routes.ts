@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 
 /** What became of one alert occurrence for one recipient. */
@@ -39,59 +40,59 @@ export async function recordRoutes(store: Store, routes: Route[]): Promise<void>
   })
 }
 
-const iso = z.coerce.number().transform((ms) => new Date(ms).toISOString())
-
-const Sent = z.object({ recipient: z.string(), group_key: z.string(), severity: z.enum(SEVERITIES), routed_at: iso })
+const Sent = z.object({ recipient: z.string(), group_key: z.string(), severity: z.enum(SEVERITIES), routed_at: isoFromMillis })
 
 /** Emails sent at once since `since`: per recipient and group, for dedup windows and the rate limit. */
-export async function immediateRoutesSince(store: Store, since: Date, now: Date): Promise<z.output<typeof Sent>[]> {
-  const result = await store.client.query({
-    query: `SELECT recipient, group_key, toString(severity) AS severity, toUnixTimestamp64Milli(routed_at) AS routed_at FROM (
-              SELECT * FROM alert_routes FINAL
-              WHERE disposition = 'immediate' AND routed_at >= {since:DateTime64(3)} AND routed_at <= {now:DateTime64(3)})
-            ORDER BY routed_at`,
-    query_params: { since: clickHouseTime(since.getTime()), now: clickHouseTime(now.getTime()) },
-    format: 'JSONEachRow',
-  })
-  return z.array(Sent).parse(await result.json())
+export function immediateRoutesSince(store: Store, since: Date, now: Date): Promise<z.output<typeof Sent>[]> {
+  return selectRows(
+    store,
+    `SELECT recipient, group_key, toString(severity) AS severity, toUnixTimestamp64Milli(routed_at) AS routed_at FROM (
+       SELECT * FROM alert_routes FINAL
+       WHERE disposition = 'immediate' AND routed_at >= {since:DateTime64(3)} AND routed_at <= {now:DateTime64(3)})
+     ORDER BY routed_at`,
+    { since: clickHouseTime(since.getTime()), now: clickHouseTime(now.getTime()) },
+    Sent,
+  )
 }
 
 const Queued = z.object({
   recipient: z.string(),
   alert_id: z.string(),
-  occurrence: iso,
+  occurrence: isoFromMillis,
   group_key: z.string(),
   reason: z.string(),
-  due_at: iso,
+  due_at: isoFromMillis,
 })
 export type QueuedDigestEntry = z.output<typeof Queued>
 
 /** Digest entries no digest message has taken yet. */
-export async function queuedDigestEntries(store: Store): Promise<QueuedDigestEntry[]> {
-  const result = await store.client.query({
-    query: `SELECT recipient, alert_id, toUnixTimestamp64Milli(occurrence) AS occurrence, group_key, reason,
-                   toUnixTimestamp64Milli(due_at) AS due_at
-            FROM (
-              SELECT * FROM alert_routes FINAL
-              WHERE disposition = 'digest'
-                AND (recipient, concat(alert_id, '@', toString(toUnixTimestamp64Milli(occurrence))))
-                    NOT IN (SELECT recipient, arrayJoin(items) FROM notifications WHERE kind = 'digest'))
-            ORDER BY due_at, alert_id`,
-    format: 'JSONEachRow',
-  })
-  return z.array(Queued).parse(await result.json())
+export function queuedDigestEntries(store: Store): Promise<QueuedDigestEntry[]> {
+  return selectRows(
+    store,
+    `SELECT recipient, alert_id, toUnixTimestamp64Milli(occurrence) AS occurrence, group_key, reason,
+            toUnixTimestamp64Milli(due_at) AS due_at
+     FROM (
+       SELECT * FROM alert_routes FINAL
+       WHERE disposition = 'digest'
+         AND (recipient, concat(alert_id, '@', toString(toUnixTimestamp64Milli(occurrence))))
+             NOT IN (SELECT recipient, arrayJoin(items) FROM notifications WHERE kind = 'digest'))
+     ORDER BY due_at, alert_id`,
+    {},
+    Queued,
+  )
 }
 
 const Suppressed = z.object({ rule_id: z.string(), alerts: z.coerce.number() })
 
 /** How many alert occurrences each rule silenced in [from, to): the weekly report shows them. */
 export async function suppressedCounts(store: Store, from: Date, to: Date): Promise<Map<string, number>> {
-  const result = await store.client.query({
-    query: `SELECT rule_id, uniqExact(alert_id, occurrence) AS alerts FROM alert_routes FINAL
-            WHERE disposition = 'suppressed' AND routed_at >= {from:DateTime64(3)} AND routed_at < {to:DateTime64(3)}
-            GROUP BY rule_id`,
-    query_params: { from: clickHouseTime(from.getTime()), to: clickHouseTime(to.getTime()) },
-    format: 'JSONEachRow',
-  })
-  return new Map(z.array(Suppressed).parse(await result.json()).map((row) => [row.rule_id, row.alerts]))
+  const rows = await selectRows(
+    store,
+    `SELECT rule_id, uniqExact(alert_id, occurrence) AS alerts FROM alert_routes FINAL
+     WHERE disposition = 'suppressed' AND routed_at >= {from:DateTime64(3)} AND routed_at < {to:DateTime64(3)}
+     GROUP BY rule_id`,
+    { from: clickHouseTime(from.getTime()), to: clickHouseTime(to.getTime()) },
+    Suppressed,
+  )
+  return new Map(rows.map((row) => [row.rule_id, row.alerts]))
 }

@@ -3,11 +3,10 @@ import { BlockList, isIP } from 'node:net'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
 import { AppError } from '../errors.js'
 import { globMatches } from '../glob.js'
 import type { StoredAlert } from './alerts.js'
-
-const iso = z.coerce.number().transform((ms) => new Date(ms).toISOString())
 
 const RuleRow = z.object({
   rule_id: z.string(),
@@ -17,9 +16,9 @@ const RuleRow = z.object({
   account: z.string(),
   owner: z.string(),
   reason: z.string(),
-  created_at: iso,
-  expires_at: iso,
-  removed_at: iso.nullable(),
+  created_at: isoFromMillis,
+  expires_at: isoFromMillis,
+  removed_at: isoFromMillis.nullable(),
   removed_by: z.string(),
   version: z.coerce.number(),
 })
@@ -95,14 +94,15 @@ async function writeRule(store: Store, rule: SuppressionRule): Promise<void> {
 
 /** Every rule ever made, newest first; `activeAt` keeps those in force at that time. */
 export async function listSuppressions(store: Store, activeAt?: Date): Promise<SuppressionRule[]> {
-  const result = await store.client.query({
-    query: `SELECT rule_id, detector, principal, cidr, account, owner, reason,
-                   toUnixTimestamp64Milli(created_at) AS created_at, toUnixTimestamp64Milli(expires_at) AS expires_at,
-                   toUnixTimestamp64Milli(removed_at) AS removed_at, removed_by, version
-            FROM suppressions FINAL ORDER BY created_at DESC, rule_id`,
-    format: 'JSONEachRow',
-  })
-  const rules = z.array(RuleRow).parse(await result.json())
+  const rules = await selectRows(
+    store,
+    `SELECT rule_id, detector, principal, cidr, account, owner, reason,
+            toUnixTimestamp64Milli(created_at) AS created_at, toUnixTimestamp64Milli(expires_at) AS expires_at,
+            toUnixTimestamp64Milli(removed_at) AS removed_at, removed_by, version
+     FROM suppressions FINAL ORDER BY created_at DESC, rule_id`,
+    {},
+    RuleRow,
+  )
   if (!activeAt) return rules
   const at = activeAt.toISOString()
   return rules.filter((rule) => rule.removed_at === null && rule.created_at <= at && rule.expires_at > at)

@@ -2,6 +2,7 @@ import { stringify } from 'csv-stringify/sync'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { clickHouseTime } from '../cloudtrail/normalise.js'
+import { selectRows } from '../clickhouse/rows.js'
 import { isoTime } from '../time.js'
 import { ACCESS_KEY_INVENTORY, InventoryRow, keyAge } from './access-keys.js'
 
@@ -70,10 +71,7 @@ function standingOf(key: Omit<KeyStanding, 'standing'>): string {
 /** Every access key the latest credential reports and CloudTrail know of at `at`; root keys; users without MFA. */
 export async function credentialAgeReport(store: Store, at: Date, limits: CredentialLimits = DEFAULT_LIMITS): Promise<CredentialAgeReport> {
   const params = { now: clickHouseTime(at.getTime()) }
-  const rows = async <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => {
-    const result = await store.client.query({ query, query_params: params, format: 'JSONEachRow' })
-    return z.array(schema).parse(await result.json())
-  }
+  const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, params, schema)
   const [inventory, noMfa, sources] = await Promise.all([
     rows(`SELECT * FROM (${ACCESS_KEY_INVENTORY}) ORDER BY account_id, user, slot, key`, InventoryRow),
     rows(
