@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { timezone } from '../../src/config.js'
 import { globMatches } from '../../src/glob.js'
 import { defineDetector } from '../define.js'
-import { isoTime } from '../../src/time.js'
+import { isoTime, localTime } from '../../src/time.js'
 
 const WorkingTime = z.object({
   timezone: timezone.optional(),
@@ -36,20 +36,6 @@ const Row = z.object({
   profile: z.array(z.tuple([z.coerce.number(), z.coerce.number()])),
   history_days: z.coerce.number(),
 })
-
-const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 }
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-function localTime(ms: number, zone: string): { weekday: number; hour: number; date: string; text: string } {
-  let format = formatters.get(zone)
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-    formatters.set(zone, format)
-  }
-  const parts = Object.fromEntries(format.formatToParts(new Date(ms)).map((p) => [p.type, p.value]))
-  const date = `${parts.year ?? ''}-${parts.month ?? ''}-${parts.day ?? ''}`
-  return { weekday: WEEKDAYS[parts.weekday ?? ''] ?? 0, hour: Number(parts.hour), date, text: `${parts.weekday ?? ''} ${date} ${parts.hour ?? ''}:${parts.minute ?? ''} ${zone}` }
-}
 
 export default defineDetector({
   id: 'off-hours-activity',

@@ -1,3 +1,4 @@
+import { localTime } from '../time.js'
 import type { StoredAlert } from './alerts.js'
 import type { AlertActivity } from './evidence.js'
 
@@ -36,16 +37,6 @@ function utc(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
 }
 
-/** `Tue 2026-11-24 04:12 Europe/Berlin`. */
-export function localTime(iso: string, zone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-      .formatToParts(new Date(iso))
-      .map((p) => [p.type, p.value]),
-  )
-  return `${parts.weekday ?? ''} ${parts.year ?? ''}-${parts.month ?? ''}-${parts.day ?? ''} ${parts.hour ?? ''}:${parts.minute ?? ''} ${zone}`
-}
-
 function evidenceTimeZone(alert: StoredAlert): string | undefined {
   const working = alert.evidence.working_time
   if (typeof working === 'object' && working !== null && 'timezone' in working && typeof working.timezone === 'string') return working.timezone
@@ -79,7 +70,7 @@ export function composeAlert(alert: StoredAlert, activity: AlertActivity, zone: 
     : ['no address recorded']
   const span = alert.first_seen === alert.last_seen ? utc(alert.first_seen) : `${utc(alert.first_seen)} → ${utc(alert.last_seen)}`
   const local = timeZone
-    ? `${localTime(alert.first_seen, timeZone)} (principal’s local time)`
+    ? `${localTime(Date.parse(alert.first_seen), timeZone).text} (principal’s local time)`
     : 'local time unknown: give this principal a time zone in TRAILWATCH_ALERTING_FILE (timeZones)'
   const facts: [string, string[]][] = [
     ['Who', [who]],
