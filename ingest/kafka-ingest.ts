@@ -165,6 +165,7 @@ export class IngestWorker {
     const heartbeat = () => payload.heartbeat()
     const deadLetters: Message[] = []
     let last: string | undefined
+    const messagesBefore = this.stats.messages
     for (const message of batch.messages) {
       if (this.stopping || !payload.isRunning() || payload.isStale()) break
       const wait = this.consume(topic, partition, message, deadLetters)
@@ -172,8 +173,9 @@ export class IngestWorker {
       payload.resolveOffset(message.offset)
       last = message.offset
       this.stats.messages++
-      metrics.kafkaMessages.inc({ topic })
     }
+    // Once per batch: a labelled metric per message would cost the hot loop a label lookup each.
+    metrics.kafkaMessages.inc({ topic }, this.stats.messages - messagesBefore)
     this.stats.lag.set(`${topic}/${partition}`, Number(batch.offsetLag()))
     metrics.kafkaLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()))
     if (last === undefined) return
