@@ -9,7 +9,7 @@ import { startAlerting } from '../src/alerting/cli.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
 import { runFile } from '../src/cli/running.js'
-import { untilStopSignal } from '../src/cli/options.js'
+import { parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { readDetectorSettings } from '../src/config.js'
 import { collectStatus } from '../src/status.js'
 import { runDemo } from './demo.js'
@@ -32,9 +32,10 @@ const print = (line: string): void => {
 export function demoCommand(): Command {
   return withCommonOptions(new Command('demo'))
     .description('load three weeks of a made-up company with incidents, run every detector and the alerter, and show what they found')
-    .action(async (options: CommonOptions) => {
+    .option('--at <time>', 'end the demo at this time instead of now (ISO 8601)', parseInstant)
+    .action(async (options: CommonOptions & { at?: number }) => {
       await withContext(options, async (context) => {
-        await runDemo(context, inbox(context), new Date(), print)
+        await runDemo(context, inbox(context), new Date(options.at ?? Date.now()), print)
       })
     })
 }

@@ -10,16 +10,19 @@ import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
 import { readDetectorSettings } from '../src/config.js'
 import { parseCredentialReport } from '../src/credentials/credential-report.js'
 import { atLeast } from '../src/severity.js'
-import { simulateOrganisation } from '../src/simulate/organisation.js'
+import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
 
 const DAYS = 21
-/** The demo company works from Berlin; people elsewhere are the simulation's point. */
-const DEMO_SETTINGS = { 'off-hours-activity': { defaults: { timezone: 'Europe/Berlin' } } }
+/** The demo company's offices, each with its own working time, as its security team would set them. */
+const DEMO_SETTINGS = { 'off-hours-activity': officeWorkingTime() }
+/** The incident at 3 a.m. in Berlin may be up to a day old, whatever the time now. */
+const WINDOW_MS = 24 * 3_600_000
 
 /**
  * A first look without any data of one's own: three weeks of a made-up company with a few
  * incidents, dropped into the inbox as a CloudTrail log file and taken through the whole pipeline
- * (ingest, a credential report, every detector, the alerter), ending at `now`.
+ * (ingest, a credential report, every detector, the alerter), ending at `now`. The same story, with the
+ * same events in each person's own time, whatever day and hour `now` is.
  */
 export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, print: (line: string) => void): Promise<void> {
   const { config, store } = context
@@ -36,8 +39,8 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   const configs = { ...DEMO_SETTINGS, ...readDetectorSettings(config.detectorsFile) }
   const findings = []
   for (const detector of DETECTORS) {
-    // The last three hours, as the scheduler catching up would see them.
-    const window = { now: new Date(end), from: new Date(end - Math.max(3 * 3_600_000, durationMs(detector.window))) }
+    // The last day, as the scheduler catching up would see it.
+    const window = { now: new Date(end), from: new Date(end - Math.max(WINDOW_MS, durationMs(detector.window))) }
     const found = await runDetector(store, detector, window, detectorConfig(detector, configs))
     await storeFindings(store, found, new Date(end))
     findings.push(...found)

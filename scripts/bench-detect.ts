@@ -33,7 +33,9 @@ async function fill(store: Store, target: number): Promise<number> {
   let count = 0
   for (let day = 0; day < days; day++) {
     const dayEnd = END - (days - day - 1) * DAY
-    const { records, credentialReport } = simulateOrganisation({ days: 1, end: dayEnd, seed: day + 1, instanceCallsPerHour, incidents: day === days - 1 })
+    // People work the day before, unless it was a weekend.
+    const workdays = [0, 6].includes(new Date(dayEnd - DAY).getUTCDay()) ? 0 : 1
+    const { records, credentialReport } = simulateOrganisation({ days: 1, end: dayEnd, seed: day + 1, instanceCallsPerHour, workdays, incidents: day === days - 1 })
     for (const record of records) {
       const decoded = decodeEvent(Buffer.from(JSON.stringify(record)), enricher)
       if (!decoded.ok) throw new Error(decoded.reason)

@@ -7,7 +7,7 @@ const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
 /** A moment on the clock of a time zone: ISO weekday (Monday = 1), hour, local date, and `Tue 2026-11-24 04:12 Europe/Berlin`. */
-export function localTime(ms: number, zone: string): { weekday: number; hour: number; date: string; text: string } {
+export function localTime(ms: number, zone: string): { weekday: number; hour: number; minute: number; date: string; text: string } {
   let format = formatters.get(zone)
   if (!format) {
     format = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
@@ -15,5 +15,25 @@ export function localTime(ms: number, zone: string): { weekday: number; hour: nu
   }
   const parts = Object.fromEntries(format.formatToParts(new Date(ms)).map((p) => [p.type, p.value]))
   const date = `${parts.year ?? ''}-${parts.month ?? ''}-${parts.day ?? ''}`
-  return { weekday: WEEKDAYS[parts.weekday ?? ''] ?? 0, hour: Number(parts.hour), date, text: `${parts.weekday ?? ''} ${date} ${parts.hour ?? ''}:${parts.minute ?? ''} ${zone}` }
+  return { weekday: WEEKDAYS[parts.weekday ?? ''] ?? 0, hour: Number(parts.hour), minute: Number(parts.minute), date, text: `${parts.weekday ?? ''} ${date} ${parts.hour ?? ''}:${parts.minute ?? ''} ${zone}` }
+}
+
+/** The instant at which the clock of a time zone shows `date` (YYYY-MM-DD) at hour:minute. */
+export function zonedInstant(date: string, hour: number, minute: number, zone: string): number {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number]
+  const wall = Date.UTC(year, month - 1, day, hour, minute)
+  // The zone's offset at a guess, then again at the answer: the two differ only across a change of offset.
+  const offsetAt = (ms: number) => {
+    const local = localTime(ms, zone)
+    const [y, m, d] = local.date.split('-').map(Number) as [number, number, number]
+    return Date.UTC(y, m - 1, d, local.hour, local.minute) - Math.floor(ms / 60_000) * 60_000
+  }
+  const first = wall - offsetAt(wall)
+  return wall - offsetAt(first)
+}
+
+/** The local date `days` after `date` (YYYY-MM-DD), counted on the calendar. */
+export function addDays(date: string, days: number): string {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number]
+  return new Date(Date.UTC(year, month - 1, day + days)).toISOString().slice(0, 10)
 }

@@ -4,7 +4,7 @@ import { atLeast } from '../detectors/define.js'
 import { detectorConfig, runDetector } from '../detectors/engine.js'
 import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
 import { parseCredentialReport } from '../src/credentials/credential-report.js'
-import { simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
+import { officeWorkingTime, simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 import { ingestRecords } from './helpers/events.js'
 import { openTestStore, type TestStore } from './helpers/store.js'
 
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('three weeks of an organisation, with incidents injected', () => {
   it('finds every incident, and nothing else worth an email', async () => {
-    const configs = { 'off-hours-activity': { defaults: { timezone: 'Europe/Berlin' } } }
+    const configs = { 'off-hours-activity': officeWorkingTime() }
     const findings = []
     for (const detector of DETECTORS) {
       // A scheduler catching up on the last three hours.

@@ -18,6 +18,12 @@ interface OpenEmbedded {
   users: number
 }
 
+/**
+ * Times go to and from the store as UTC text (`{now:DateTime64(3)}`, `toDate(…)`), whatever the time
+ * zone of the machine or the server: the engine would otherwise read them in its own.
+ */
+const SESSION_SETTINGS = { session_timezone: 'UTC' }
+
 // The embedded engine binds one data directory per process: share one session per directory and database.
 const embeddedSessions = new Map<string, OpenEmbedded>()
 
@@ -77,6 +83,7 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
     username: settings.user,
     password: settings.password,
     database: settings.database,
+    clickhouse_settings: SESSION_SETTINGS,
     log: clientLog(logger),
   })
   return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close() }
@@ -105,7 +112,7 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     try {
       // chdb builds against @clickhouse/client-common's copy of the same interface; only the typings differ.
       const connection = (await embeddedEngine()).createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
-      client = createClient({ connection })
+      client = createClient({ connection, clickhouse_settings: SESSION_SETTINGS })
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
       // Each embedded session keeps its own current database, like a server connection's `database`.
       await client.command({ query: `USE ${database}` })

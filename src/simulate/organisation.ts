@@ -1,3 +1,4 @@
+import { addDays, localTime, zonedInstant } from '../time.js'
 import { seededRandom, type SyntheticRecord } from './records.js'
 
 /**
@@ -55,18 +56,39 @@ export interface OrganisationOptions {
   seed?: number
   /** Calls per instance per hour: scales the volume (about 24 × 2 × this per day). */
   instanceCallsPerHour?: number
+  /** Working days each person has: their last ones that were over by `end`. Default: five in every seven of `days`. */
+  workdays?: number
   incidents?: boolean
 }
 
-function offsetHours(timezone: string, at: number): number {
-  const local = new Date(new Date(at).toLocaleString('en-US', { timeZone: timezone }))
-  const utc = new Date(new Date(at).toLocaleString('en-US', { timeZone: 'UTC' }))
-  return Math.round((local.getTime() - utc.getTime()) / HOUR)
+/** A person's last `count` working days (Monday to Friday, local dates) whose working hours were over by `end`. */
+function pastWorkdays(person: Person, end: number, count: number): string[] {
+  const dates: string[] = []
+  for (let date = localTime(end, person.timezone).date; dates.length < count; date = addDays(date, -1)) {
+    const weekday = new Date(`${date}T00:00:00Z`).getUTCDay()
+    if (weekday === 0 || weekday === 6) continue
+    if (zonedInstant(date, person.hours[1], 0, person.timezone) <= end) dates.push(date)
+  }
+  return dates
 }
 
+/** The last time a zone's clock showed hour:minute, at least `margin` before `end`. */
+function lastLocal(end: number, margin: number, hour: number, minute: number, zone: string): number {
+  for (let date = localTime(end, zone).date; ; date = addDays(date, -1)) {
+    const at = zonedInstant(date, hour, minute, zone)
+    if (at <= end - margin) return at
+  }
+}
+
+/**
+ * Counted back from `end`, so that the same options give the same events, in number and in local
+ * time, whatever day and hour `end` is: each person works whole days of their own calendar, and
+ * what runs day and night runs the same number of times.
+ */
 export function simulateOrganisation(options: OrganisationOptions): Organisation {
-  const random = seededRandom(options.seed ?? 1)
-  const start = options.end - options.days * DAY
+  const seed = options.seed ?? 1
+  const random = seededRandom(seed)
+  const { end, days } = options
   const records: SyntheticRecord[] = []
   let sequence = 0
   const id = () => {
@@ -94,7 +116,7 @@ export function simulateOrganisation(options: OrganisationOptions): Organisation
     eventCategory: 'Management',
     ...extra,
   })
-  const user = (person: Person) => ({ type: 'IAMUser', principalId: `AIDA${person.name.toUpperCase()}`, arn: `arn:aws:iam::${ORG_ACCOUNT}:user/${person.name}`, accountId: ORG_ACCOUNT, accessKeyId: person.key, userName: person.name })
+  const user = (person: Person) => ({ type: 'IAMUser', principalId: `AIDA${person.name.toUpperCase()}`, arn: personArn(person), accountId: ORG_ACCOUNT, accessKeyId: person.key, userName: person.name })
   const instanceRole = (instance: string) => ({
     type: 'AssumedRole',
     principalId: `AROAAPPRUNTIME:${instance}`,
@@ -111,69 +133,77 @@ export function simulateOrganisation(options: OrganisationOptions): Organisation
     ['lambda.amazonaws.com', 'ListFunctions'],
   ] as const
 
-  for (let day = 0; day < options.days; day++) {
-    const midnight = start + day * DAY
-    for (const person of PEOPLE) {
-      const offset = offsetHours(person.timezone, midnight + 12 * HOUR)
-      const weekday = new Date(midnight + 12 * HOUR).getUTCDay()
-      if (weekday === 0 || weekday === 6) continue
-      // Local working hours to UTC, a few calls in most hours.
+  // People: a few calls in every hour of their own working days, from their own addresses.
+  const workdays = options.workdays ?? Math.round((days * 5) / 7)
+  for (const [p, person] of PEOPLE.entries()) {
+    for (const [d, date] of pastWorkdays(person, end, workdays).entries()) {
+      // Each day draws from its own sequence: its calls do not depend on which weekday `end` is.
+      const draw = seededRandom(seed * 1_000_003 + p * 10_007 + d)
       for (let hour = person.hours[0]; hour < person.hours[1]; hour++) {
-        if (random() < 0.2) continue
-        const calls = 1 + Math.floor(random() * 4)
+        const hourStart = zonedInstant(date, hour, 0, person.timezone)
+        const calls = 1 + Math.floor(draw() * 4)
         for (let c = 0; c < calls; c++) {
-          const at = midnight + (hour - offset) * HOUR + Math.floor(random() * HOUR)
-          if (at < start || at >= options.end) continue
-          const [source, name] = WORK[Math.floor(random() * WORK.length)] as (typeof WORK)[number]
-          const address = person.addresses[Math.floor(random() * person.addresses.length)] as string
-          records.push(call(at, user(person), address, source, name))
+          const [source, name] = WORK[Math.floor(draw() * WORK.length)] as (typeof WORK)[number]
+          const address = person.addresses[Math.floor(draw() * person.addresses.length)] as string
+          records.push(call(hourStart + Math.floor(draw() * HOUR), user(person), address, source, name))
         }
       }
     }
-    for (let minute = 0; minute < 24 * 60; minute += 20) {
-      const at = midnight + minute * 60_000 + Math.floor(random() * 60_000)
+  }
+  // Machines, day and night, counted back from the end.
+  const perHour = options.instanceCallsPerHour ?? 6
+  for (let h = 1; h <= days * 24; h++) {
+    const hourStart = end - h * HOUR
+    for (let minute = 0; minute < 60; minute += 20) {
       records.push(
-        call(at, { type: 'IAMUser', principalId: 'AIDACIDEPLOY', arn: `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, accountId: ORG_ACCOUNT, accessKeyId: CI_KEY, userName: 'ci-deploy' }, '3.90.1.1', 'cloudformation.amazonaws.com', 'DescribeStacks', {
+        call(hourStart + minute * 60_000 + Math.floor(random() * 60_000), { type: 'IAMUser', principalId: 'AIDACIDEPLOY', arn: `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, accountId: ORG_ACCOUNT, accessKeyId: CI_KEY, userName: 'ci-deploy' }, '3.90.1.1', 'cloudformation.amazonaws.com', 'DescribeStacks', {
           userAgent: 'aws-sdk-go-v2/1.26.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 exec-env/GitHubActions api/cloudformation#1.48.0',
         }),
       )
     }
-    const perHour = options.instanceCallsPerHour ?? 6
-    for (let hour = 0; hour < 24; hour++) {
-      for (const [i, instance] of INSTANCES.entries()) {
-        for (let c = 0; c < perHour; c++) {
-          const at = midnight + hour * HOUR + Math.floor(random() * HOUR)
-          records.push(call(at, instanceRole(instance), i === 0 ? '54.80.1.1' : '18.156.1.1', 's3.amazonaws.com', 'GetObject', { userAgent: 'aws-sdk-java/2.25.16 Linux/6.1.79 OpenJDK_64-Bit_Server_VM/21.0.2' }))
-        }
+    for (const [i, instance] of INSTANCES.entries()) {
+      for (let c = 0; c < perHour; c++) {
+        records.push(call(hourStart + Math.floor(random() * HOUR), instanceRole(instance), i === 0 ? '54.80.1.1' : '18.156.1.1', 's3.amazonaws.com', 'GetObject', { userAgent: 'aws-sdk-java/2.25.16 Linux/6.1.79 OpenJDK_64-Bit_Server_VM/21.0.2' }))
       }
-      if (hour % 3 === 0) {
-        const at = midnight + hour * HOUR + Math.floor(random() * HOUR)
-        records.push(call(at, { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com', 'backup.amazonaws.com', 'StartBackupJob', { userAgent: 'backup.amazonaws.com' }))
-        records.push(
-          call(at + 1000, { type: 'AWSAccount', principalId: 'AROAPARTNER:sync', accountId: PARTNER_ACCOUNT }, '35.180.1.1', 'sts.amazonaws.com', 'AssumeRole', {
-            requestParameters: { roleArn: `arn:aws:iam::${ORG_ACCOUNT}:role/partner-sync`, roleSessionName: 'sync' },
-          }),
-        )
-      }
+    }
+    if (h % 3 === 0) {
+      const at = hourStart + Math.floor(random() * HOUR)
+      records.push(call(at, { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com', 'backup.amazonaws.com', 'StartBackupJob', { userAgent: 'backup.amazonaws.com' }))
+      records.push(
+        call(at + 1000, { type: 'AWSAccount', principalId: 'AROAPARTNER:sync', accountId: PARTNER_ACCOUNT }, '35.180.1.1', 'sts.amazonaws.com', 'AssumeRole', {
+          requestParameters: { roleArn: `arn:aws:iam::${ORG_ACCOUNT}:role/partner-sync`, roleSessionName: 'sync' },
+        }),
+      )
     }
   }
 
   const incidents: Incident[] = []
   if (options.incidents ?? true) {
     // anna's key, from abroad at 03:10 Berlin on the last night, reading a secret.
-    const night = options.end - 2 * HOUR - 50 * 60_000
     const anna = PEOPLE[0] as Person
+    const night = lastLocal(end, 5 * 60_000, 3, 10, anna.timezone)
     records.push(call(night, user(anna), '5.255.255.77', 'iam.amazonaws.com', 'ListUsers'))
     records.push(call(night + 60_000, user(anna), '5.255.255.77', 'secretsmanager.amazonaws.com', 'GetSecretValue'))
-    incidents.push({ kind: 'stolen access key used abroad at night', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/anna`, at: new Date(night).toISOString() })
+    incidents.push({ kind: 'stolen access key used abroad at night', principal: personArn(anna), at: new Date(night).toISOString() })
     // The instance role's credentials, taken off the instance and used from a hosting provider.
-    const exfil = options.end - 30 * 60_000
+    const exfil = end - 30 * 60_000
     records.push(call(exfil, instanceRole(INSTANCES[0] as string), '185.220.101.1', 's3.amazonaws.com', 'ListBuckets'))
     incidents.push({ kind: 'instance credentials used outside AWS', principal: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, at: new Date(exfil).toISOString() })
-    incidents.push({ kind: 'access key past rotation and unused', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, at: new Date(options.end).toISOString() })
+    incidents.push({ kind: 'access key past rotation and unused', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, at: new Date(end).toISOString() })
   }
   records.sort((a, b) => String(a.eventTime).localeCompare(String(b.eventTime)))
-  return { records, incidents, credentialReport: credentialReport(options.end, options.incidents ?? true) }
+  return { records, incidents, credentialReport: credentialReport(end, options.incidents ?? true) }
+}
+
+const personArn = (person: Person) => `arn:aws:iam::${ORG_ACCOUNT}:user/${person.name}`
+
+/** The offices' working time, as a team would configure the off-hours detector for them. */
+export function officeWorkingTime(): { defaults: { timezone: string }; overrides: { name: string; principals: string[]; timezone: string }[] } {
+  const [home, ...elsewhere] = [...new Set(PEOPLE.map((p) => p.timezone))] as [string, ...string[]]
+  return {
+    defaults: { timezone: home },
+    overrides: elsewhere.map((timezone) => ({ name: `${timezone} office`, principals: PEOPLE.filter((p) => p.timezone === timezone).map(personArn), timezone })),
+  }
 }
 
 function credentialReport(end: number, withStaleKey: boolean): string {
@@ -184,7 +214,7 @@ function credentialReport(end: number, withStaleKey: boolean): string {
     `${name},${arn},2022-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true,true,${iso(end - rotatedDaysAgo * DAY)},${usedDaysAgo === undefined ? 'N/A' : iso(end - usedDaysAgo * DAY)},${usedDaysAgo === undefined ? 'N/A' : 'eu-central-1'},${usedDaysAgo === undefined ? 'N/A' : 's3'},false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`
   const rows = [
     `<root_account>,arn:aws:iam::${ORG_ACCOUNT}:root,2019-01-01T00:00:00+00:00,not_supported,${iso(end - 40 * DAY)},not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`,
-    ...PEOPLE.map((p) => row(p.name, `arn:aws:iam::${ORG_ACCOUNT}:user/${p.name}`, 30, 1)),
+    ...PEOPLE.map((p) => row(p.name, personArn(p), 30, 1)),
     row('ci-deploy', `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, 60, 0),
     ...(withStaleKey ? [row('legacy-etl', `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, 200, 60)] : []),
   ]
