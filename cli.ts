@@ -6,15 +6,16 @@ import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
 import { statusCommand } from './src/cli/status.js'
 import { demoCommand, runCommand } from './run/cli.js'
-import { AppError } from './src/errors.js'
+import { userMessage } from './src/cli/errors.js'
+import { packageVersion } from './src/cli/version.js'
 import { detectCommand } from './detectors/cli.js'
 import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
 /** The `trailwatch` command: the core's commands next to those of ingest, the detectors and `run`, which joins them. */
 export function buildProgram(): Command {
-  return new Command('trailwatch')
+  const program = new Command('trailwatch')
     .description('Watches AWS CloudTrail for identity threats.')
-    .showHelpAfterError()
+    .version(packageVersion())
     .addCommand(runCommand())
     .addCommand(demoCommand())
     .addCommand(statusCommand())
@@ -29,18 +30,37 @@ export function buildProgram(): Command {
     .addCommand(queryCommand())
     .addCommand(importCommand())
     .addCommand(migrateCommand())
+  forEachCommand(program, (command) => {
+    // A mistake on the command line is one line, like every other error, and ends the command here.
+    command.exitOverride().configureOutput({
+      outputError: (text, write) => {
+        write(`trailwatch: ${text.replace(/^error: /, '')}`)
+      },
+    })
+  })
+  return program
+}
+
+function forEachCommand(command: Command, visit: (command: Command) => void): void {
+  visit(command)
+  for (const sub of command.commands) forEachCommand(sub, visit)
 }
 
 export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram()
   try {
-    await buildProgram().exitOverride().parseAsync(argv)
+    // `trailwatch` alone asks what it can do.
+    if (argv.length <= 2) {
+      program.outputHelp()
+      return
+    }
+    await program.parseAsync(argv)
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode
       return
     }
-    // Errors raised on purpose carry a message meant for the user; anything else is a bug, with its stack.
-    process.stderr.write(`trailwatch: ${err instanceof AppError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.stderr.write(`trailwatch: ${userMessage(err)}\n`)
     process.exitCode = 1
   }
 }

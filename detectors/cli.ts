@@ -3,6 +3,7 @@ import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/c
 import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { readDetectorSettings } from '../src/config.js'
+import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { detectorConfig, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
@@ -41,9 +42,12 @@ export function detectCommand(): Command {
     .option('--detector <id>', `a detector to run, repeatable (default: all: ${DETECTORS.map((d) => d.id).join(', ')})`, collect)
     .option('--json', 'with --once: one JSON object per finding per line')
     .action(async (options: DetectOptions) => {
+      if (!options.once && (options.at !== undefined || options.json)) {
+        throw new AppError('USAGE', '--at and --json go with --once; without it, detect runs on its schedules until stopped')
+      }
+      const detectors = findDetectors(options.detector)
       await withContext(options, async (context) => {
         const { config, logger, store } = context
-        const detectors = findDetectors(options.detector)
         const configs = readDetectorSettings(config.detectorsFile)
         if (!options.once) {
           const scheduler = new DetectorScheduler(store, detectors, { configs, logger: logger.child({ command: 'detect' }) })

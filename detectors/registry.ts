@@ -1,3 +1,4 @@
+import { AppError } from '../src/errors.js'
 import accessDeniedBurst from './access-denied-burst/detector.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
@@ -30,7 +31,7 @@ export function findDetectors(ids: string[] | undefined): Detector[] {
   if (!ids || ids.length === 0) return [...DETECTORS]
   return ids.map((id) => {
     const detector = DETECTORS.find((d) => d.id === id)
-    if (!detector) throw new Error(`no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}`)
+    if (!detector) throw new AppError('USAGE', `no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}`)
     return detector
   })
 }

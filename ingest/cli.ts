@@ -5,7 +5,7 @@ import { collect, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
 import type { Store } from '../src/clickhouse/client.js'
 import { loadConfig, type Config } from '../src/config.js'
-import { createLogger, type Logger } from '../src/logger.js'
+import { commandLogger, type Logger } from '../src/logger.js'
 import { backfill } from './backfill.js'
 import { IngestWorker } from './kafka-ingest.js'
 import { createKafka } from './kafka.js'
@@ -60,6 +60,7 @@ export function ingestWorker(config: Config, store: Store, logger: Logger, overr
     maxRecordBytes: config.ingest.maxRecordBytes,
     flushMs: config.ingest.flushMs,
     logger,
+    brokers: config.kafka.brokers,
     statsIntervalMs: overrides.statsIntervalMs,
   })
 }
@@ -99,11 +100,12 @@ export function produceCommand(): Command {
     .option('--json', 'print the summary as one JSON object')
     .action(async (paths: string[], options: { topic?: string; json?: boolean; dataDir?: string }) => {
       const config = loadConfig(undefined, { dataDir: options.dataDir })
-      const logger = createLogger(config.logLevel ?? 'warn')
+      const logger = commandLogger(config, false)
       const summary = await produceFiles(createKafka(config.kafka, logger), paths, {
         topic: options.topic ?? (config.kafka.topics[0] as string),
         maxRecordBytes: config.ingest.maxRecordBytes,
         logger,
+        brokers: config.kafka.brokers,
       })
       console.log(options.json ? JSON.stringify(summary) : `${summary.files} files: ${summary.sent} records sent, ${summary.skipped} skipped (${summary.seconds.toFixed(1)} s)`)
     })

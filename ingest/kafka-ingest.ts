@@ -9,6 +9,7 @@ import { errorMessage } from '../src/errors.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
 import { EventWriter } from './event-writer.js'
+import { connectTo } from './kafka.js'
 
 export interface IngestOptions {
   topics: string[]
@@ -18,6 +19,8 @@ export interface IngestOptions {
   maxRecordBytes: number
   flushMs: number
   logger: Logger
+  /** For messages: the brokers the client was given. */
+  brokers?: string[]
   /** How often a line with rates, lag and latency is logged. */
   statsIntervalMs?: number
   /** How long a shutdown waits for the last batch to be stored before giving up on it. */
@@ -103,8 +106,8 @@ export class IngestWorker {
 
   async start(): Promise<void> {
     this.enricher = await loadSourceEnricher()
-    await this.producer.connect()
-    await this.consumer.connect()
+    await connectTo(this.producer, this.options.brokers)
+    await connectTo(this.consumer, this.options.brokers)
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.joined = true
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {

@@ -3,6 +3,7 @@ import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { JsonFramer } from '../src/cloudtrail/framing.js'
 import type { Logger } from '../src/logger.js'
 import { listInputFiles, openInput } from './files.js'
+import { connectTo } from './kafka.js'
 
 export interface ProduceSummary {
   files: number
@@ -20,13 +21,13 @@ export interface ProduceSummary {
 export async function produceFiles(
   kafka: Kafka,
   paths: string[],
-  options: { topic: string; maxRecordBytes: number; logger: Logger; batchSize?: number },
+  options: { topic: string; maxRecordBytes: number; logger: Logger; batchSize?: number; brokers?: string[] },
 ): Promise<ProduceSummary> {
   const started = performance.now()
   const logger = options.logger.child({ module: 'ingest.produce' })
   // The Java client's partitioner: one principal's events land on the same partition whichever client sent them.
   const producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
+  await connectTo(producer, options.brokers)
   const summary = { files: 0, sent: 0, skipped: 0 }
   let messages: Message[] = []
   const send = async () => {

@@ -4,7 +4,8 @@ import { Command } from 'commander'
 import { DETECTORS } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
-import { ingestWorker, kafkaReadiness } from '../ingest/cli.js'
+import { ingestWorker } from '../ingest/cli.js'
+import { KafkaIngestService } from '../ingest/kafka-service.js'
 import { startAlerting } from '../src/alerting/cli.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
@@ -60,9 +61,9 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             await runDemo(context, files, new Date(), print)
             print('')
           }
-          const worker = config.kafka.brokers ? ingestWorker(config, store, logger, { statsIntervalMs: 60_000 }) : undefined
+          const kafka = config.kafka.brokers ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000 }), logger.child({ module: 'ingest.kafka' })) : undefined
           const ops = await serveOps(context, {
-            checks: () => Promise.resolve(worker ? kafkaReadiness(worker) : {}),
+            checks: () => Promise.resolve(kafka?.readiness() ?? {}),
             status: () => collectStatus(store, new Date()),
             forwardQueries: true,
           })
@@ -71,23 +72,24 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           try {
             await writeFile(runFile(config.dataDir), JSON.stringify({ pid: process.pid, url: ops.url }))
             await files.start()
-            await worker?.start()
+            kafka?.start()
             scheduler.start()
             alerting = startAlerting(context)
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
-            print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${worker ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
+            print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
             print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
-            await Promise.race([untilStopSignal(), worker?.failed ?? new Promise<never>(() => undefined)])
+            await Promise.race([untilStopSignal(), kafka?.failed ?? new Promise<never>(() => undefined)])
           } finally {
             // Schedules first, then consumers (their writers flush), then the endpoints.
             await scheduler.stop()
             await alerting?.stop()
             await files.stop()
-            await worker?.stop()
+            await kafka?.stop()
             await ops.close()
             await rm(runFile(config.dataDir), { force: true })
           }
+          print(`stopped the detector schedules, the alerter and reports, the inbox${kafka ? ', Kafka ingest' : ''} and the endpoints`)
         },
         { service: true },
       )

@@ -60,6 +60,6 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
     print(`  ${String(delivered.length)} emails sent over ${transport.description}`)
     return
   }
-  print(`  ${String(delivered.length)} emails, in ${path.join(config.dataDir, 'outbox')}:`)
+  print(`  ${String(delivered.length)} emails, in ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}:`)
   for (const file of delivered) print(`    ${path.relative(process.cwd(), file)}`)
 }

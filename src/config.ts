@@ -45,6 +45,8 @@ const Env = z.object({
   TRAILWATCH_RETENTION_DAYS: positiveInt('a number of days').default(400),
   /** Absent: `warn` for one-off commands, `info` for long-running services. */
   TRAILWATCH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  /** Absent: readable lines when stderr is a terminal, JSON lines otherwise. */
+  TRAILWATCH_LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
   INGEST_MAX_BATCH: positiveInt('a number of events').max(50_000, 'expected at most 50000 (larger bodies approach V8 string limits)').default(10_000),
   /** CloudTrail events are at most a few hundred KB; anything far larger is not a record. */
   TRAILWATCH_MAX_RECORD_BYTES: positiveInt('a size in bytes').default(1024 * 1024),
@@ -126,6 +128,7 @@ function toConfig(env: z.infer<typeof Env>) {
     inboxDir: path.resolve(env.TRAILWATCH_INBOX_DIR ?? path.join(env.TRAILWATCH_DATA_DIR, 'inbox')),
     demo: env.TRAILWATCH_DEMO,
     logLevel: env.TRAILWATCH_LOG_LEVEL,
+    logFormat: env.TRAILWATCH_LOG_FORMAT,
     ingest: {
       maxBatch: env.INGEST_MAX_BATCH,
       maxRecordBytes: env.TRAILWATCH_MAX_RECORD_BYTES,

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
-import { apiCall, daily, iamUser } from './helpers/events.js'
 
 const freshDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `trailwatch-${prefix}-`))
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures')
+const EXAMPLES = path.resolve(import.meta.dirname, '../examples')
 
 describe('trailwatch command line', () => {
   it('has --help on every command', async () => {
@@ -48,11 +48,8 @@ describe('trailwatch command line', () => {
 
   it('detect --once --at --json prints each finding as the contract says, and stores it as one alert', async () => {
     const dataDir = freshDir('data')
-    const input = freshDir('input')
-    const at = Date.parse('2026-11-20T12:00:00Z')
-    const records = [...daily(20, at, 14, (t) => apiCall(t, iamUser('carol'), '98.207.1.1')), apiCall(at - 600_000, iamUser('carol'), '5.255.255.77')]
-    writeFileSync(path.join(input, 'carol.jsonl'), records.map((r) => JSON.stringify(r)).join('\n'))
-    expect((await runCli(['backfill', input, '--data-dir', dataDir])).code).toBe(0)
+    // The README's example: 20 days of carol from Comcast, then one call from Russia.
+    expect((await runCli(['backfill', path.join(EXAMPLES, 'carol.jsonl'), '--data-dir', dataDir])).code).toBe(0)
 
     const detect = () => runCli(['detect', '--once', '--at', '2026-11-20T12:00:00Z', '--detector', 'unusual-source-ip', '--json', '--data-dir', dataDir])
     const first = await detect()
@@ -89,6 +86,18 @@ describe('trailwatch command line', () => {
     const bad = await runCli(['import', 'credential-report', path.join(FIXTURES, 'credential-report.csv'), '--generated-at', 'someday', '--data-dir', dataDir])
     expect(bad.code).not.toBe(0)
     expect(bad.stderr).toMatch(/expected an ISO 8601 time/)
+  })
+
+  it('logs JSON lines when piped, and readable lines for a person', async () => {
+    const env = { TRAILWATCH_LOG_LEVEL: 'info' }
+    const piped = await runCli(['migrate', '--data-dir', freshDir('data')], { env })
+    const logged = piped.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(logged[0]).toMatchObject({ level: 30, module: 'clickhouse.migrations', version: 1, msg: 'applied migration' })
+
+    const readable = await runCli(['migrate', '--data-dir', freshDir('data')], { env: { ...env, TRAILWATCH_LOG_FORMAT: 'pretty' } })
+    // eslint-disable-next-line no-control-regex -- colours are part of a terminal's line
+    const lines = readable.stderr.replace(/\x1b\[[0-9;]*m/g, '').trim().split('\n')
+    expect(lines[0]).toMatch(/^\[\d{2}:\d{2}:\d{2}\] INFO \(events, rejected input, credential reports\): clickhouse\.migrations: applied migration \{"version":1\}$/)
   })
 
   it('names the setting that is wrong, and never its value', async () => {

@@ -40,7 +40,7 @@ describe('the demo', () => {
     const outbox = path.join(dir, 'data', 'outbox')
     const files = readdirSync(outbox)
     expect(files).toHaveLength(4)
-    expect(result.stdout).toContain(`4 emails, in ${outbox}:`)
+    expect(result.stdout).toContain('4 emails, in data/outbox:')
     const subjects = await Promise.all(files.map(async (f) => (await simpleParser(readFileSync(path.join(outbox, f)))).subject))
     expect(subjects).toContainEqual(expect.stringMatching(/^\[trailwatch\] CRITICAL unusual-source-ip: .*user\/anna/))
   })

@@ -4,12 +4,12 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
-import { runCli, startCli } from './helpers/cli.js'
+import { runCli, startCli, type RunningCli } from './helpers/cli.js'
 import { syntheticRecords } from '../src/simulate/records.js'
 import { STRATUS } from './helpers/datasets.js'
 import { createTopic, produce, TEST_BROKERS, testKafka } from './helpers/kafka.js'
 
-let running: ChildProcess | undefined
+let running: RunningCli | undefined
 afterEach(async () => {
   if (running?.exitCode === null) {
     running.kill('SIGTERM')
@@ -65,10 +65,41 @@ it('serves health and metrics while it runs, counts inbox events as they flow, a
   const bad = await runCli(['query', 'SELECT nonsense FROM events'], { env })
   expect([bad.code, bad.stderr]).toEqual([1, expect.stringMatching(/^trailwatch: .*nonsense/) as unknown])
 
+  // A command that writes says what to do instead.
+  const backfill = await runCli(['backfill', path.join(STRATUS, first ?? '')], { env, cwd: dir })
+  expect([backfill.code, backfill.stderr]).toEqual([
+    1,
+    `trailwatch: the data directory data is in use by trailwatch run (pid ${String(running?.pid)}). It ingests CloudTrail files copied into data/inbox; stop it (Ctrl-C) before running this command, or give this command a store of its own (--data-dir or TRAILWATCH_DATA_DIR).\n`,
+  ])
+
   running?.kill('SIGTERM')
   const [code] = (await once(running as ChildProcess, 'exit')) as [number | null]
   expect(code).toBe(0)
   expect(existsSync(path.join(dir, 'data', 'run.json'))).toBe(false)
+  expect(running?.output().stdout).toMatch(/\nstopped the detector schedules, the alerter and reports, the inbox and the endpoints\n$/)
+})
+
+it('keeps working without Kafka when its brokers cannot be reached, says so in readiness and its log once, and stops at once', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-no-kafka-'))
+  const env = { TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false', KAFKA_BROKERS: '127.0.0.1:9', TRAILWATCH_LOG_FORMAT: 'json' }
+  const url = await startRun(env)
+  const unreachable = 'cannot reach the Kafka brokers 127.0.0.1:9 (KAFKA_BROKERS): Connection error: connect ECONNREFUSED 127.0.0.1:9'
+  expect((await fetch(`${url}/readyz`)).status).toBe(503)
+  // The client retries for a few seconds before it gives the cause.
+  await expect.poll(async () => (await fetch(`${url}/readyz`)).json(), { timeout: 30_000, interval: 250 }).toEqual({ status: 'not ready', checks: { store: true, kafka: unreachable } })
+
+  // The inbox goes on working meanwhile.
+  copyFileSync(path.join(STRATUS, readdirSync(STRATUS).find((f) => f.endsWith('.json')) ?? ''), path.join(dir, 'data', 'inbox', 'one.json'))
+  await expect.poll(() => counter(url, 'trailwatch_inbox_files_total'), { timeout: 30_000, interval: 250 }).toBe(1)
+
+  // While it is between two attempts to connect: a hang would end in the test's timeout.
+  running?.kill('SIGINT')
+  const [code] = (await once(running as ChildProcess, 'exit')) as [number | null]
+  expect(code).toBe(0)
+  const logged = (running?.output().stderr ?? '').split('\n').filter((line) => line.includes('Kafka ingest cannot start'))
+  expect(logged).toHaveLength(1)
+  expect(JSON.parse(logged[0] ?? '')).toMatchObject({ level: 50, err: unreachable })
+  expect(running?.output().stdout).toMatch(/\nstopped the detector schedules, the alerter and reports, the inbox, Kafka ingest and the endpoints\n$/)
 })
 
 it('reads Kafka too when KAFKA_BROKERS is set, and counts what it consumed', async () => {

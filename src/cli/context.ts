@@ -1,8 +1,12 @@
+import { statSync } from 'node:fs'
+import path from 'node:path'
 import type { Command } from 'commander'
 import { openStore, type Store } from '../clickhouse/client.js'
 import { migrate, type MigrationReport } from '../clickhouse/migrations.js'
 import { loadConfig, type Config } from '../config.js'
-import { createLogger, type Logger } from '../logger.js'
+import { ConfigError, StoreLockedError } from '../errors.js'
+import { runningProcessPid } from './running.js'
+import { commandLogger, type Logger } from '../logger.js'
 
 export interface CommonOptions {
   dataDir?: string
@@ -20,16 +24,36 @@ export interface Context {
   migration: MigrationReport
 }
 
-/** Long-running services log at info unless told otherwise; one-off commands only warn. */
+/** Long-running services log at info when piped unless told otherwise; one-off commands only warn. */
 export interface ContextOptions {
   service?: boolean
+}
+
+/** The data directory may not exist yet, but what is there must be a directory. */
+function assertDirectory(dir: string, setting: string): void {
+  const stats = statSync(dir, { throwIfNoEntry: false })
+  if (stats && !stats.isDirectory()) throw new ConfigError(`${setting}: ${dir} is a file, not a directory`)
+}
+
+/** When `trailwatch run` holds the store, say how to work with it rather than only that it is busy. */
+function heldByRun(config: Config, locked: StoreLockedError): StoreLockedError {
+  const pid = runningProcessPid(config.dataDir)
+  if (pid === undefined) return locked
+  const here = (dir: string) => path.relative(process.cwd(), dir) || '.'
+  return new StoreLockedError(
+    `the data directory ${here(config.dataDir)} is in use by trailwatch run (pid ${String(pid)}). ` +
+      `It ingests CloudTrail files copied into ${here(config.inboxDir)}; stop it (Ctrl-C) before running this command, or give this command a store of its own (--data-dir or TRAILWATCH_DATA_DIR).`,
+  )
 }
 
 /** Reads the configuration, opens the store and brings its schema up to date. */
 async function openContext(options: CommonOptions, { service = false }: ContextOptions): Promise<Context> {
   const config = loadConfig(undefined, { dataDir: options.dataDir })
-  const logger = createLogger(config.logLevel ?? (service ? 'info' : 'warn'))
-  const store = await openStore(config, logger)
+  assertDirectory(config.dataDir, options.dataDir ? '--data-dir' : 'TRAILWATCH_DATA_DIR')
+  const logger = commandLogger(config, service)
+  const store = await openStore(config, logger).catch((err: unknown) => {
+    throw err instanceof StoreLockedError ? heldByRun(config, err) : err
+  })
   try {
     const cluster = config.clickhouse.cluster ? { name: config.clickhouse.cluster, database: config.clickhouse.database } : undefined
     const migration = await migrate(store, { retentionDays: config.retentionDays, cluster }, logger.child({ module: 'clickhouse.migrations' }))

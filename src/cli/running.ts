@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { StoreLockedError } from '../errors.js'
@@ -13,5 +14,15 @@ export async function runningProcessUrl(dataDir: string, locked: StoreLockedErro
     return (JSON.parse(await readFile(runFile(dataDir), 'utf8')) as { url: string }).url
   } catch {
     throw locked
+  }
+}
+
+/** The pid of the `trailwatch run` that holds the data directory, if one left its address there. */
+export function runningProcessPid(dataDir: string): number | undefined {
+  try {
+    const { pid } = JSON.parse(readFileSync(runFile(dataDir), 'utf8')) as { pid?: unknown }
+    return typeof pid === 'number' ? pid : undefined
+  } catch {
+    return undefined
   }
 }

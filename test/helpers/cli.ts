@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 
-const ENTRY = path.resolve(import.meta.dirname, 'trailwatch.ts')
+/** The `trailwatch` command on this checkout's sources, and the loader that runs them. */
+export const CLI_ENTRY = path.resolve(import.meta.dirname, 'trailwatch.ts')
 /** Resolved here, so a command may run in any working directory. */
-const TSX = import.meta.resolve('tsx')
+export const TSX = import.meta.resolve('tsx')
 /** Tests run side by side: each long-running command serves its endpoints on a free port. */
 const SERVICE_DEFAULTS = { TRAILWATCH_HTTP_PORT: '0' }
 
@@ -16,7 +17,7 @@ export interface CliResult {
 /** Runs `trailwatch ARGS…` in a child process, as a user would. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, CLI_ENTRY, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,9 +39,17 @@ process.once('exit', () => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 })
 
+export interface RunningCli extends ChildProcess {
+  /** What it printed on stdout and stderr so far. */
+  output(): { stdout: string; stderr: string }
+}
+
 /** Starts `trailwatch ARGS…` as a long-running child process, killed at the latest when the tests end. */
-export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', TSX, ENTRY, ...args], { env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] })
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunningCli {
+  const child = spawn(process.execPath, ['--import', TSX, CLI_ENTRY, ...args], { cwd: options.cwd, env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   started.add(child)
-  return child
+  const printed = { stdout: '', stderr: '' }
+  child.stdout.on('data', (chunk: Buffer) => (printed.stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (printed.stderr += chunk.toString()))
+  return Object.assign(child, { output: () => ({ ...printed }) })
 }

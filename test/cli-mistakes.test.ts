@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { runCli } from './helpers/cli.js'
+
+const freshDir = () => mkdtempSync(path.join(tmpdir(), 'trailwatch-mistakes-'))
+const VERSION = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version
+
+/** A mistake is answered with exactly one line on stderr and a failing exit status. */
+async function expectOneLine(args: string[], message: RegExp, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const { code, stdout, stderr } = await runCli(args, { env })
+  expect(code).toBe(1)
+  expect(stdout).toBe('')
+  expect(stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(message)])
+}
+
+describe('mistakes get one line, not a stack trace', () => {
+  it('names a credential report that does not exist', async () => {
+    await expectOneLine(['import', 'credential-report', '/nonexistent/report.csv', '--data-dir', freshDir()], /^trailwatch: cannot read \/nonexistent\/report\.csv: no such file or directory$/)
+  })
+
+  it('refuses a data directory that is a file, naming the option or the variable', async () => {
+    const file = path.join(freshDir(), 'not-a-directory')
+    writeFileSync(file, '')
+    await expectOneLine(['query', 'SELECT 1', '--data-dir', file], new RegExp(`^trailwatch: --data-dir: ${file} is a file, not a directory$`))
+    await expectOneLine(['query', 'SELECT 1'], new RegExp(`^trailwatch: TRAILWATCH_DATA_DIR: ${file} is a file, not a directory$`), { TRAILWATCH_DATA_DIR: file })
+  })
+
+  it('names an unknown detector and the known ones', async () => {
+    await expectOneLine(['detect', '--once', '--detector', 'no-such-detector', '--data-dir', freshDir()], /^trailwatch: no detector no-such-detector; known: unusual-source-ip, .*data-freshness$/)
+  })
+
+  it('refuses --at and --json without --once instead of starting the schedules', async () => {
+    const dataDir = freshDir()
+    await expectOneLine(['detect', '--at', '2026-11-20T12:00:00Z', '--data-dir', dataDir], /^trailwatch: --at and --json go with --once/)
+    await expectOneLine(['detect', '--json', '--data-dir', dataDir], /^trailwatch: --at and --json go with --once/)
+  })
+
+  it('names the Kafka brokers it cannot reach', async () => {
+    const input = path.join(freshDir(), 'one.json')
+    writeFileSync(input, JSON.stringify({ eventID: 'e-1', eventTime: '2026-11-20T12:00:00Z', eventName: 'ListUsers', eventSource: 'iam.amazonaws.com' }))
+    // Port 9 (discard) is closed on loopback: the connection is refused at once, then retried by the client.
+    await expectOneLine(['produce', input], /^trailwatch: cannot reach the Kafka brokers 127\.0\.0\.1:9 \(KAFKA_BROKERS\): .*ECONNREFUSED/, { KAFKA_BROKERS: '127.0.0.1:9' })
+    await expectOneLine(['ingest', '--data-dir', freshDir()], /^trailwatch: cannot reach the Kafka brokers 127\.0\.0\.1:9 \(KAFKA_BROKERS\): .*ECONNREFUSED/, {
+      KAFKA_BROKERS: '127.0.0.1:9',
+      TRAILWATCH_LOG_LEVEL: 'warn',
+    })
+  })
+
+  it('names an unknown command or option', async () => {
+    await expectOneLine(['nonsense'], /^trailwatch: unknown command 'nonsense'$/)
+    await expectOneLine(['query', 'SELECT 1', '--nonsense'], /^trailwatch: unknown option '--nonsense'$/)
+  })
+})
+
+describe('asking what trailwatch is', () => {
+  it('prints its version', async () => {
+    expect(await runCli(['--version'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' })
+  })
+
+  it('prints its commands when given none', async () => {
+    const { code, stdout, stderr } = await runCli([])
+    expect([code, stderr]).toEqual([0, ''])
+    expect(stdout).toMatch(/^Usage: trailwatch \[options\] \[command\]/)
+    expect(stdout).toContain('backfill [options] <path...>')
+  })
+})
