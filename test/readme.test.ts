@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { expect, it } from 'vitest'
+import { CLI_ENTRY, startCli, TSX } from './helpers/cli.js'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+/** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
+const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'The credential-age report']
+
+interface Step {
+  command: string
+  /** Output before a `^C` line, and after it: what the command printed once interrupted. */
+  output: string[]
+  afterInterrupt: string[]
+}
+
+/** The `$ command` lines of the sections' code blocks, each with the output shown under it. */
+function readmeSteps(): Step[] {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const steps: Step[] = []
+  for (const section of readme.split(/^###? /m).filter((s) => SECTIONS.some((name) => s.startsWith(`${name}\n`)))) {
+    for (const [, block = ''] of section.matchAll(/^```\n([\s\S]*?)^```$/gm)) {
+      let step: Step | undefined
+      for (const line of block.replace(/\n$/, '').split('\n')) {
+        if (line.startsWith('$ ')) {
+          step = { command: line.slice(2), output: [], afterInterrupt: [] }
+          steps.push(step)
+        } else if (line === '^C' && step) {
+          step.afterInterrupt = []
+          step.output.push(line)
+        } else {
+          step?.[step.output.includes('^C') ? 'afterInterrupt' : 'output'].push(line)
+        }
+      }
+    }
+  }
+  return steps
+}
+
+/** A command's printed lines; nothing printed is no lines. */
+const linesOf = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'))
+
+/** A block's output as shown, without the blank lines that separate it from the next command. */
+function trimEnd(lines: string[]): string[] {
+  const end = lines.findLastIndex((line) => line !== '')
+  return lines.slice(0, end + 1)
+}
+
+/** What changes from run to run and place to place: times, rates, ids, process ids, ports, temporary paths. */
+function shape(lines: string[]): string[] {
+  return lines.map((line) =>
+    line
+      .replace(/\(\d+(\.\d+)? s, \d+\/s\)/g, '(T s, R/s)')
+      .replace(/"seconds":[\d.e-]+/g, '"seconds":T')
+      .replace(/\d{8}T\d{6}-alert-[0-9a-f]{12}/g, 'STAMP-alert-ID')
+      .replace(/\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2}\b/g, 'DAY DATE')
+      // The demo's night is outside working hours, or on a day off when it falls on a weekend.
+      .replace(/, (outside \d+:00–\d+:00|on a day off),/g, ', OFF HOURS,')
+      .replace(/demo-organisation-\d{4}-\d{2}-\d{2}/g, 'demo-organisation-DATE')
+      .replace(/\(pid \d+\)/g, '(pid N)')
+      .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT'),
+  )
+}
+
+/** `npx trailwatch` as it would resolve in the clone, on this checkout's sources. */
+const NPX = `npx() { if [ "$1" = trailwatch ]; then shift; node --import "$TSX" "$CLI_ENTRY" "$@"; else command npx "$@"; fi; }`
+
+it('runs the command blocks of its first sections and examples as written, on fresh data directories, with the output they show', async () => {
+  const steps = readmeSteps()
+  expect(steps.map((s) => s.command)).toEqual(
+    expect.arrayContaining(['npm start', 'npx trailwatch backfill ../shared/datasets', 'npx trailwatch backfill examples/carol.jsonl', 'npx trailwatch report credentials --at 2026-11-23T07:00:00Z']),
+  )
+
+  // A clone beside the shared datasets, as the README assumes: the files it names, and no data yet.
+  const workspace = mkdtempSync(path.join(tmpdir(), 'trailwatch-readme-'))
+  symlinkSync(path.resolve(ROOT, '../shared'), path.join(workspace, 'shared'))
+  const clone = path.join(workspace, 'trailwatch')
+  mkdirSync(clone)
+  for (const entry of ['examples', 'test']) symlinkSync(path.join(ROOT, entry), path.join(clone, entry))
+  // A newcomer's environment: none of trailwatch's settings, and a free port for the endpoints.
+  const own = /^(TRAILWATCH_|KAFKA_|CLICKHOUSE_|SMTP_)/
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !own.test(name))), TSX, CLI_ENTRY, TRAILWATCH_HTTP_PORT: '0' }
+
+  // `npm start` is `trailwatch run` (npm's own "> …" lines aside): it runs until Ctrl-C, and the rest
+  // is typed in a second terminal meanwhile.
+  const [start, ...rest] = steps
+  expect(start?.command).toBe('npm start')
+  const shown = (start?.output ?? []).filter((line) => !line.startsWith('> '))
+  const beforeInterrupt = shown.slice(shown.findIndex((line) => line !== ''), shown.indexOf('^C'))
+  const run = startCli(['run'], { env, cwd: clone })
+  await expect.poll(() => run.output().stdout.split('\n').length, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(beforeInterrupt.length)
+
+  // The rest, in order, in one shell, as a reader types them.
+  const marker = '@@readme-step'
+  const script = [NPX, 'exec 2>&1', ...rest.flatMap((step) => [`echo ${marker}`, step.command])].join('\n')
+  const shell = spawn('bash', ['-c', script], { cwd: clone, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  let printed = ''
+  shell.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()))
+  const [code] = (await once(shell, 'exit')) as [number]
+
+  run.kill('SIGINT')
+  await once(run, 'exit')
+  expect(shape(linesOf(run.output().stdout))).toEqual(shape([...beforeInterrupt, ...trimEnd(start?.afterInterrupt ?? [])]))
+  expect(code).toBe(0)
+  const outputs = printed.split(`${marker}\n`).slice(1)
+  for (const [i, step] of rest.entries()) {
+    expect(shape(linesOf(outputs[i] ?? '')), step.command).toEqual(shape(trimEnd(step.output)))
+  }
+})
