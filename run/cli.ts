@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises'
+import { rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
 import { DETECTORS } from '../detectors/registry.js'
@@ -70,7 +70,10 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const scheduler = new DetectorScheduler(store, [...DETECTORS], { configs: readDetectorSettings(config.detectorsFile), logger })
           let alerting: { stop: () => Promise<void> } | undefined
           try {
-            await writeFile(runFile(config.dataDir), JSON.stringify({ pid: process.pid, url: ops.url }))
+            // Written whole and then renamed, so that no command reads half of it.
+            const announcement = `${runFile(config.dataDir)}.${String(process.pid)}.tmp`
+            await writeFile(announcement, JSON.stringify({ pid: process.pid, url: ops.url }))
+            await rename(announcement, runFile(config.dataDir))
             await files.start()
             kafka?.start()
             scheduler.start()
