@@ -1,4 +1,4 @@
-import { rename, rm, writeFile } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
 import { DETECTORS } from '../detectors/registry.js'
@@ -9,7 +9,7 @@ import { KafkaIngestService } from '../ingest/kafka-service.js'
 import { startAlerting } from '../src/alerting/cli.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
-import { runFile } from '../src/cli/running.js'
+import { announceRunningProcess, newToken, runFile } from '../src/cli/running.js'
 import { parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { readDetectorSettings } from '../src/config.js'
 import { collectStatus } from '../src/status.js'
@@ -62,18 +62,15 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             print('')
           }
           const kafka = config.kafka.brokers ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000 }), logger.child({ module: 'ingest.kafka' })) : undefined
+          const token = newToken()
           const ops = await serveOps(context, {
             checks: () => Promise.resolve(kafka?.readiness() ?? {}),
-            status: () => collectStatus(store, new Date()),
-            forwardQueries: true,
+            forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
           })
           const scheduler = new DetectorScheduler(store, [...DETECTORS], { configs: readDetectorSettings(config.detectorsFile), logger })
           let alerting: { stop: () => Promise<void> } | undefined
           try {
-            // Written whole and then renamed, so that no command reads half of it.
-            const announcement = `${runFile(config.dataDir)}.${String(process.pid)}.tmp`
-            await writeFile(announcement, JSON.stringify({ pid: process.pid, url: ops.url }))
-            await rename(announcement, runFile(config.dataDir))
+            await announceRunningProcess(config.dataDir, ops.url, token)
             await files.start()
             kafka?.start()
             scheduler.start()

@@ -83,6 +83,11 @@ const Env = z.object({
   /** Where long-running commands serve /healthz, /readyz, /metrics and /status; 0 picks a free port. */
   TRAILWATCH_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   TRAILWATCH_HTTP_PORT: z.coerce.number({ error: 'expected a port number' }).int('expected a port number').min(0, 'expected a port number').max(65_535, 'expected a port number').default(9464),
+  /** Limits of `trailwatch query` (and of the queries `run` answers for it). */
+  TRAILWATCH_QUERY_MAX_SECONDS: positiveInt('a number of seconds').default(60),
+  TRAILWATCH_QUERY_MAX_MEMORY_BYTES: positiveInt('a size in bytes').default(2 * 1024 ** 3),
+  TRAILWATCH_QUERY_MAX_RESULT_BYTES: positiveInt('a size in bytes').default(64 * 1024 ** 2),
+  TRAILWATCH_QUERY_CONCURRENCY: positiveInt('a number of queries').default(2),
   /** Absent: DATA_DIR/inbox. `trailwatch run` ingests CloudTrail files dropped here, once each. */
   TRAILWATCH_INBOX_DIR: z.string().min(1).optional(),
   /** `trailwatch run` on an empty store first loads the demo organisation; false starts empty. */
@@ -125,6 +130,13 @@ function toConfig(env: z.infer<typeof Env>) {
     },
     retentionDays: env.TRAILWATCH_RETENTION_DAYS,
     http: { host: env.TRAILWATCH_HTTP_HOST, port: env.TRAILWATCH_HTTP_PORT },
+    queries: {
+      seconds: env.TRAILWATCH_QUERY_MAX_SECONDS,
+      memoryBytes: env.TRAILWATCH_QUERY_MAX_MEMORY_BYTES,
+      resultBytes: env.TRAILWATCH_QUERY_MAX_RESULT_BYTES,
+      concurrent: env.TRAILWATCH_QUERY_CONCURRENCY,
+      waiting: 32,
+    },
     inboxDir: path.resolve(env.TRAILWATCH_INBOX_DIR ?? path.join(env.TRAILWATCH_DATA_DIR, 'inbox')),
     demo: env.TRAILWATCH_DEMO,
     logLevel: env.TRAILWATCH_LOG_LEVEL,

@@ -40,7 +40,7 @@ describe('migrations', () => {
     const rows = await queryRows<{ version: number | string }>(store, 'SELECT version FROM schema_migrations FINAL ORDER BY version')
     expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version))
     const again = await migrate(store, { retentionDays: 400 }, testLogger)
-    expect(again).toEqual({ from: LATEST_VERSION, to: LATEST_VERSION, applied: [] })
+    expect(again).toEqual({ from: LATEST_VERSION, to: LATEST_VERSION, applied: [], repaired: [] })
   })
 
   it('refuses a store whose schema is newer than the code', async () => {

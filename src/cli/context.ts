@@ -27,6 +27,8 @@ export interface Context {
 /** Long-running services log at info when piped unless told otherwise; one-off commands only warn. */
 export interface ContextOptions {
   service?: boolean
+  /** Make tables of the schema again when they are missing, on a server too (`trailwatch migrate`). */
+  repair?: boolean
 }
 
 /** The data directory may not exist yet, but what is there must be a directory. */
@@ -47,7 +49,7 @@ function heldByRun(config: Config, locked: StoreLockedError): StoreLockedError {
 }
 
 /** Reads the configuration, opens the store and brings its schema up to date. */
-async function openContext(options: CommonOptions, { service = false }: ContextOptions): Promise<Context> {
+async function openContext(options: CommonOptions, { service = false, repair = false }: ContextOptions): Promise<Context> {
   const config = loadConfig(undefined, { dataDir: options.dataDir })
   assertDirectory(config.dataDir, options.dataDir ? '--data-dir' : 'TRAILWATCH_DATA_DIR')
   const logger = commandLogger(config, service)
@@ -56,7 +58,7 @@ async function openContext(options: CommonOptions, { service = false }: ContextO
   })
   try {
     const cluster = config.clickhouse.cluster ? { name: config.clickhouse.cluster, database: config.clickhouse.database } : undefined
-    const migration = await migrate(store, { retentionDays: config.retentionDays, cluster }, logger.child({ module: 'clickhouse.migrations' }))
+    const migration = await migrate(store, { retentionDays: config.retentionDays, cluster, repair }, logger.child({ module: 'clickhouse.migrations' }))
     return { config, logger, store, migration }
   } catch (err) {
     await store.close()

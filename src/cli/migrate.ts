@@ -14,7 +14,7 @@ async function withStoreWhenUp<T>(options: CommonOptions, waitSeconds: number, b
   const deadline = Date.now() + waitSeconds * 1000
   for (;;) {
     try {
-      return await withContext(options, body)
+      return await withContext(options, body, { repair: true })
     } catch (err) {
       const retriable = !(err instanceof AppError) || err.retriable
       if (!retriable || Date.now() >= deadline) throw err
@@ -35,6 +35,7 @@ export function migrateCommand(): Command {
           console.log(JSON.stringify({ store: store.location, ...migration }))
         } else {
           for (const step of migration.applied) console.log(`applied ${step.version}: ${step.name}`)
+          if (migration.repaired.length > 0) console.log(`made again, empty (they had been dropped): ${migration.repaired.join(', ')}`)
           console.log(`store ${store.location}: schema version ${migration.to}`)
         }
         return Promise.resolve()

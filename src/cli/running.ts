@@ -1,28 +1,66 @@
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { StoreLockedError } from '../errors.js'
+import { z } from 'zod'
+import { AppError, errorMessage, type StoreLockedError } from '../errors.js'
 
 /** Where a running `trailwatch run` says it can be reached: other commands ask it instead of the locked store. */
 export function runFile(dataDir: string): string {
   return path.join(dataDir, 'run.json')
 }
 
-/** The running process's endpoint, or the lock error itself when no `run` left its address. */
-export async function runningProcessUrl(dataDir: string, locked: StoreLockedError): Promise<string> {
+const RunFile = z.object({ pid: z.number().int(), url: z.string(), token: z.string().min(32) })
+export type RunningProcess = z.infer<typeof RunFile>
+
+/** A new secret for this run's endpoints. */
+export function newToken(): string {
+  return randomBytes(32).toString('hex')
+}
+
+/** Says where this run answers, with its secret, in a file only the directory's owner can read. */
+export async function announceRunningProcess(dataDir: string, url: string, token: string): Promise<RunningProcess> {
+  const running = { pid: process.pid, url, token }
+  // Written whole and then renamed, so that no command reads half of it; a new file, so that one left
+  // by a run that was killed does not lend it its mode.
+  const file = runFile(dataDir)
+  const partial = `${file}.${String(process.pid)}.tmp`
+  await rm(partial, { force: true })
+  await writeFile(partial, JSON.stringify(running), { mode: 0o600 })
+  await rename(partial, file)
+  return running
+}
+
+function readRunFile(dataDir: string): RunningProcess | undefined {
   try {
-    return (JSON.parse(await readFile(runFile(dataDir), 'utf8')) as { url: string }).url
+    return RunFile.parse(JSON.parse(readFileSync(runFile(dataDir), 'utf8')))
   } catch {
-    throw locked
+    return undefined
   }
 }
 
 /** The pid of the `trailwatch run` that holds the data directory, if one left its address there. */
 export function runningProcessPid(dataDir: string): number | undefined {
+  return readRunFile(dataDir)?.pid
+}
+
+/**
+ * Asks the `trailwatch run` that holds the store, with the secret it left in its run file; the lock
+ * error itself when no run left one.
+ */
+export async function askRunningProcess(dataDir: string, locked: StoreLockedError, route: string, body?: unknown): Promise<Response> {
+  const running = readRunFile(dataDir)
+  if (!running) throw locked
+  let response: Response
   try {
-    const { pid } = JSON.parse(readFileSync(runFile(dataDir), 'utf8')) as { pid?: unknown }
-    return typeof pid === 'number' ? pid : undefined
-  } catch {
-    return undefined
+    response = await fetch(`${running.url}${route}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${running.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch (err) {
+    throw new AppError('RUNNING_PROCESS', `${locked.message}; asking it at ${running.url}${route} failed: ${errorMessage(err)}`)
   }
+  if (!response.ok) throw new AppError('RUNNING_PROCESS', (await response.text()).trim() || `HTTP ${String(response.status)}`)
+  return response
 }

@@ -1,20 +1,13 @@
 import { Command } from 'commander'
 import { loadConfig } from '../config.js'
-import { AppError, errorMessage, StoreLockedError } from '../errors.js'
+import { StoreLockedError } from '../errors.js'
 import { collectStatus, statusText, type Status } from '../status.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
-import { runningProcessUrl } from './running.js'
+import { askRunningProcess } from './running.js'
 
 /** The status from the process that holds the embedded store, over its local HTTP endpoint. */
 async function statusFromRunningProcess(dataDir: string, locked: StoreLockedError): Promise<Status> {
-  const url = await runningProcessUrl(dataDir, locked)
-  try {
-    const response = await fetch(`${url}/status`)
-    if (!response.ok) throw new Error(`HTTP ${String(response.status)}`)
-    return (await response.json()) as Status
-  } catch (err) {
-    throw new AppError('STATUS', `${locked.message}; asking it at ${url}/status failed: ${errorMessage(err)}`)
-  }
+  return (await (await askRunningProcess(dataDir, locked, '/status')).json()) as Status
 }
 
 export function statusCommand(): Command {

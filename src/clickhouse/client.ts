@@ -11,6 +11,16 @@ export interface Store {
   location: string
   embedded: boolean
   close(): Promise<void>
+  /**
+   * A session of its own, for work that must not share state with the rest: the settings given
+   * (applied in order, so `readonly` goes last) stay on it, and nothing run on it changes another.
+   */
+  openSession(settings: Record<string, string | number>): Promise<StoreSession>
+}
+
+export interface StoreSession {
+  client: ClickHouseClient
+  close(): Promise<void>
 }
 
 interface OpenEmbedded {
@@ -86,7 +96,19 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
     clickhouse_settings: SESSION_SETTINGS,
     log: clientLog(logger),
   })
-  return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close() }
+  const openSession = (sessionSettings: Record<string, string | number>): Promise<StoreSession> => {
+    // Over HTTP every request carries its settings: they reach no other request.
+    const own = createClient({
+      url: settings.url,
+      username: settings.user,
+      password: settings.password,
+      database: settings.database,
+      clickhouse_settings: { ...SESSION_SETTINGS, ...sessionSettings },
+      log: clientLog(logger),
+    })
+    return Promise.resolve({ client: own, close: () => own.close() })
+  }
+  return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close(), openSession }
 }
 
 /** Loaded on first use: an image built for a ClickHouse server leaves the embedded engine out. */
@@ -129,6 +151,7 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     client: opened.client,
     location: dataDir,
     embedded: true,
+    openSession: (settings) => openEmbeddedSession(enginePath, database, settings),
     close: async () => {
       if (closed) return
       closed = true
@@ -137,6 +160,28 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
       await opened.client.close()
     },
   }
+}
+
+/**
+ * Another session of the engine that holds the directory. The engine keeps every setting a session
+ * is given (clickhouse-js's per-query settings become `SET` statements), so they are set here once,
+ * and the client sends none of its own: after `readonly`, it could not.
+ */
+async function openEmbeddedSession(enginePath: string, database: string, settings: Record<string, string | number>): Promise<StoreSession> {
+  const connection = (await embeddedEngine()).createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
+  const client = createClient({ connection })
+  try {
+    await client.command({ query: `USE ${database}` })
+    for (const [name, value] of Object.entries({ ...SESSION_SETTINGS, ...settings })) {
+      if (!/^\w+$/.test(name)) throw new Error(`not a setting name: ${name}`)
+      const literal = typeof value === 'number' ? String(value) : `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`
+      await client.command({ query: `SET ${name} = ${literal}` })
+    }
+  } catch (err) {
+    await client.close()
+    throw new StorageError(`cannot open a session of the embedded store: ${errorMessage(err)}`, { retriable: false, cause: err })
+  }
+  return { client, close: () => client.close() }
 }
 
 /**

@@ -12,6 +12,12 @@ export interface MigrationContext {
   retentionDays: number
   /** A ClickHouse cluster: DDL runs ON CLUSTER with replicated tables, plus a distributed events table. */
   cluster?: { name: string; database: string } | undefined
+  /**
+   * Look for tables of the current schema that are missing, and make them again. Always for the
+   * embedded store; on a server only when asked (`trailwatch migrate`), since a service's user may
+   * see only the tables it was granted.
+   */
+  repair?: boolean
 }
 
 export interface Migration {
@@ -35,6 +41,26 @@ export interface MigrationReport {
   from: number
   to: number
   applied: { version: number; name: string }[]
+  /** Tables and views of the current schema that were missing (dropped by hand) and made again, empty. */
+  repaired: string[]
+}
+
+/** The tables and views the schema ends with: every one created, less those a later step dropped. */
+function schemaObjects(context: MigrationContext): string[] {
+  const objects = new Set<string>()
+  for (const statement of MIGRATIONS.flatMap((m) => m.statements(context))) {
+    const created = /^\s*CREATE (?:TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS (\w+)/.exec(statement)?.[1]
+    const dropped = /^\s*DROP (?:TABLE|VIEW) IF EXISTS (\w+)/.exec(statement)?.[1]
+    if (created) objects.add(created)
+    if (dropped) objects.delete(dropped)
+  }
+  return [...objects]
+}
+
+async function missingObjects(store: Store, context: MigrationContext): Promise<string[]> {
+  const result = await store.client.query({ query: 'SELECT name FROM system.tables WHERE database = currentDatabase()', format: 'JSONEachRow' })
+  const present = new Set((await result.json<{ name: string }>()).map((row) => row.name))
+  return schemaObjects(context).filter((name) => !present.has(name))
 }
 
 /**
@@ -44,12 +70,18 @@ export interface MigrationReport {
 export async function migrate(store: Store, context: MigrationContext, logger: Logger, now: Date = new Date()): Promise<MigrationReport> {
   const { client } = store
   const current = await schemaVersion(store)
-  // Up to date: no DDL at all, so services may run as users without schema rights.
-  if (current === LATEST_VERSION) {
-    await applyRetention(store, context)
-    return { from: current, to: current, applied: [] }
-  }
   const ddl = (statement: string): string => (context.cluster ? onCluster(statement, context.cluster.name) : statement)
+  // Up to date: no DDL at all, so services may run as users without schema rights, unless a table
+  // was dropped by hand: every step is written to be run again, so running them all makes it anew.
+  if (current === LATEST_VERSION) {
+    const missing = store.embedded || context.repair ? await missingObjects(store, context) : []
+    if (missing.length > 0) {
+      logger.warn({ missing }, 'tables of the schema are missing; making them again, empty')
+      for (const statement of MIGRATIONS.flatMap((m) => m.statements(context))) await client.command({ query: ddl(statement) })
+    }
+    await applyRetention(store, context)
+    return { from: current, to: current, applied: [], repaired: missing }
+  }
   await client.command({ query: ddl(LEDGER) })
   if (current > LATEST_VERSION) {
     throw new StorageError(
@@ -72,7 +104,7 @@ export async function migrate(store: Store, context: MigrationContext, logger: L
   }
   if (context.cluster) await client.command({ query: distributedEvents(context.cluster.name, context.cluster.database) })
   await applyRetention(store, context)
-  return { from: current, to: Math.max(current, LATEST_VERSION), applied }
+  return { from: current, to: Math.max(current, LATEST_VERSION), applied, repaired: [] }
 }
 
 async function schemaVersion(store: Store): Promise<number> {

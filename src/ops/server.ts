@@ -1,8 +1,10 @@
+import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { z } from 'zod'
+import { BusyError, type QueryRequest } from '../clickhouse/read-only-queries.js'
 import { AppError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { QueryRequest } from '../cli/query.js'
 import { registry } from '../metrics.js'
 
 /** A named check: true when fine, otherwise what is wrong. */
@@ -13,10 +15,15 @@ export interface OpsServerOptions {
   port: number
   logger: Logger
   readiness: Readiness
+  /**
+   * The secret a request for /status or /query must carry (`Authorization: Bearer …`). Without it
+   * those routes are not served at all.
+   */
+  token?: string | undefined
   /** What `trailwatch status` shows, served to a status command that finds the store held by this process. */
-  status?: () => Promise<unknown>
+  status?: (() => Promise<unknown>) | undefined
   /** Runs `trailwatch query` for a command that finds the store held by this process; loopback only. */
-  query?: (request: QueryRequest) => Promise<AsyncIterable<Buffer>>
+  query?: ((request: QueryRequest, signal: AbortSignal) => Promise<Buffer>) | undefined
 }
 
 export interface OpsServer {
@@ -24,17 +31,71 @@ export interface OpsServer {
   close(): Promise<void>
 }
 
-function send(response: ServerResponse, code: number, body: string, type = 'application/json'): void {
-  response.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' })
+/** The largest /query body: SQL a person typed, not data. */
+const MAX_QUERY_BODY = 64 * 1024
+const QueryBody = z.object({ sql: z.string(), json: z.boolean().default(false), color: z.boolean().default(false) })
+
+const TEXT = 'text/plain; charset=utf-8'
+
+/** Status, body, content type, more headers. */
+type Reply = [number, string | Buffer, string?, Record<string, string>?]
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function send(response: ServerResponse, code: number, body: string | Buffer, type = 'application/json', headers: Record<string, string> = {}): void {
+  response.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers })
   response.end(body)
 }
 
-/** /healthz (the process answers), /readyz (it can do its work), /metrics (Prometheus) and /status. */
+async function readBody(request: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length
+    if (size > limit) throw new HttpError(413, `the request body is over ${String(limit)} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * /healthz (the process answers), /readyz (it can do its work), /metrics (Prometheus), and, for the
+ * commands that find the store held by this process, /status and /query. Those two read data, so
+ * they answer only a request that carries the run's secret, names this server as its Host (a web
+ * page cannot point a name it controls here) and comes from no web page (no Origin).
+ */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const logger = options.logger.child({ module: 'ops.http' })
-  const answer = async (request: IncomingMessage): Promise<[number, string, string?]> => {
+  let port = options.port
+  const token = options.token ? Buffer.from(options.token) : undefined
+
+  const authorize = (request: IncomingMessage): void => {
+    if (!token) throw new HttpError(404, 'not served')
+    const hosts = new Set([`127.0.0.1:${String(port)}`, `localhost:${String(port)}`, `[::1]:${String(port)}`, `${options.host}:${String(port)}`])
+    if (!hosts.has(request.headers.host ?? '')) throw new HttpError(403, 'unexpected Host header')
+    if (request.headers.origin !== undefined) throw new HttpError(403, 'requests from web pages are not accepted')
+    const given = Buffer.from(/^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '')
+    if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'a valid token is required (the one trailwatch run keeps in run.json)')
+  }
+
+  const answer = async (request: IncomingMessage, signal: AbortSignal): Promise<Reply> => {
     const route = new URL(request.url ?? '/', 'http://localhost').pathname
-    if (request.method !== 'GET') return [405, JSON.stringify({ error: 'GET only' })]
+    if (route === '/query' && options.query) {
+      authorize(request)
+      if (request.method !== 'POST') throw new HttpError(405, 'POST only')
+      if (!/^application\/json\b/.test(request.headers['content-type'] ?? '')) throw new HttpError(415, 'expected application/json')
+      const parsed = QueryBody.safeParse(JSON.parse(await readBody(request, MAX_QUERY_BODY)))
+      if (!parsed.success) throw new HttpError(400, 'expected {"sql": "…", "json": true|false}')
+      return [200, await options.query(parsed.data, signal), TEXT]
+    }
+    if (request.method !== 'GET') throw new HttpError(405, 'GET only')
     if (route === '/healthz') return [200, JSON.stringify({ status: 'ok' })]
     if (route === '/readyz') {
       const checks = await options.readiness()
@@ -42,41 +103,33 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       return [ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready', checks })]
     }
     if (route === '/metrics') return [200, await registry.metrics(), registry.contentType]
-    if (route === '/status' && options.status) return [200, JSON.stringify(await options.status())]
-    return [404, JSON.stringify({ error: `no ${route}; try /healthz, /readyz, /metrics${options.status ? ', /status' : ''}` })]
-  }
-  const query = async (run: NonNullable<OpsServerOptions['query']>, request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const chunks: Buffer[] = []
-    for await (const chunk of request) chunks.push(chunk as Buffer)
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<QueryRequest>
-    let output: AsyncIterable<Buffer>
-    try {
-      if (typeof body.sql !== 'string') throw new Error('expected {"sql": "…"}')
-      output = await run({ sql: body.sql, json: Boolean(body.json), color: Boolean(body.color) })
-    } catch (err) {
-      send(response, 400, errorMessage(err), 'text/plain')
-      return
+    if (route === '/status' && options.status) {
+      authorize(request)
+      return [200, JSON.stringify(await options.status())]
     }
-    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
-    for await (const chunk of output) response.write(chunk)
-    response.end()
+    throw new HttpError(404, `no ${route}; try /healthz, /readyz, /metrics`)
   }
+
+  const failure = (err: unknown): Reply => {
+    if (err instanceof HttpError) return [err.status, err.message, TEXT]
+    if (err instanceof SyntaxError) return [400, 'the body is not JSON', TEXT]
+    if (err instanceof BusyError) return [503, err.message, TEXT, { 'retry-after': '1' }]
+    // Raised on purpose (a refused or failing query): the person needs the message.
+    if (err instanceof AppError) return [400, err.message, TEXT]
+    logger.error({ err: errorMessage(err) }, 'request failed')
+    return [500, 'internal error; see the log', TEXT]
+  }
+
   const server = createServer((request, response) => {
-    if (options.query && request.method === 'POST' && request.url === '/query') {
-      query(options.query, request, response).catch((err: unknown) => {
-        logger.error({ err: errorMessage(err) }, 'query failed')
-        if (!response.headersSent) send(response, 500, errorMessage(err), 'text/plain')
-        else response.end()
-      })
-      return
-    }
-    answer(request)
-      .then(([code, body, type]) => {
-        send(response, code, body, type)
-      })
-      .catch((err: unknown) => {
-        logger.error({ err: errorMessage(err) }, 'request failed')
-        if (!response.headersSent) send(response, 500, JSON.stringify({ error: errorMessage(err) }))
+    // A client that goes away cancels its query.
+    const abandoned = new AbortController()
+    response.once('close', () => {
+      if (!response.writableFinished) abandoned.abort()
+    })
+    void answer(request, abandoned.signal)
+      .catch(failure)
+      .then(([code, body, type, headers]) => {
+        send(response, code, body, type, headers)
       })
   })
   await new Promise<void>((resolve, reject) => {
@@ -85,7 +138,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     })
     server.listen(options.port, options.host, resolve)
   })
-  const { port } = server.address() as AddressInfo
+  port = (server.address() as AddressInfo).port
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${String(port)}`
   logger.info({ url }, 'serving /healthz /readyz /metrics')
   return {

@@ -1,0 +1,116 @@
+import { once } from 'node:events'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, startCli, type RunningCli } from './helpers/cli.js'
+import { STRATUS } from './helpers/datasets.js'
+
+const freshDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `trailwatch-${prefix}-`))
+const FILES = readdirSync(STRATUS).filter((f) => f.endsWith('.json'))
+
+describe('trailwatch query on the store itself', () => {
+  it('only reads unless told --write, and migrate makes dropped tables again', async () => {
+    const dataDir = freshDir('query')
+    expect((await runCli(['backfill', path.join(STRATUS, FILES[0] ?? ''), '--data-dir', dataDir])).code).toBe(0)
+    const count = async () => Number((JSON.parse((await runCli(['query', 'SELECT uniqExact(event_id) AS n FROM events', '--json', '--data-dir', dataDir])).stdout || '{}') as { n?: string }).n)
+    const stored = await count()
+    expect(stored).toBeGreaterThan(0)
+
+    const refused = await runCli(['query', 'DROP TABLE events', '--data-dir', dataDir])
+    expect([refused.code, refused.stderr]).toEqual([1, 'trailwatch: only SELECT, SHOW, DESCRIBE and EXISTS may run here, not DropQuery\n'])
+    const file = await runCli(['query', "SELECT file('/etc/passwd')", '--data-dir', dataDir])
+    expect([file.code, file.stderr]).toEqual([1, 'trailwatch: file() reads outside the store: not allowed here\n'])
+    expect(await count()).toBe(stored)
+
+    // A person who drops tables on purpose can; the next migrate says what it made again.
+    expect((await runCli(['query', '--write', 'DROP TABLE events', '--data-dir', dataDir])).code).toBe(0)
+    const migrate = await runCli(['migrate', '--data-dir', dataDir])
+    expect(migrate.code).toBe(0)
+    expect(migrate.stdout).toContain('made again, empty (they had been dropped): events\n')
+    // And the schema works again as a whole: events stored, and the views that keep baselines feed from them again.
+    expect((await runCli(['query', '--write', 'TRUNCATE TABLE baseline_principal_sources', '--data-dir', dataDir])).code).toBe(0)
+    expect((await runCli(['backfill', path.join(STRATUS, FILES[0] ?? ''), '--data-dir', dataDir])).code).toBe(0)
+    expect(await count()).toBe(stored)
+    const baseline = await runCli(['query', 'SELECT count() > 0 AS kept FROM baseline_principal_sources', '--json', '--data-dir', dataDir])
+    expect(baseline.stdout.trim()).toBe('{"kept":1}')
+  })
+})
+
+describe('the query endpoint of trailwatch run', () => {
+  let dataDir: string
+  let run: RunningCli
+  let url: string
+  let token: string
+  const env = () => ({ TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_DEMO: 'false', TRAILWATCH_QUERY_MAX_SECONDS: '2' })
+
+  beforeAll(async () => {
+    dataDir = freshDir('query-endpoint')
+    run = startCli(['run'], { env: env() })
+    const file = path.join(dataDir, 'run.json')
+    for (let waited = 0; !existsSync(file); waited += 200) {
+      if (waited > 60_000 || run.exitCode !== null) throw new Error(`trailwatch run did not start: ${run.output().stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    ;({ url, token } = JSON.parse(readFileSync(file, 'utf8')) as { url: string; token: string })
+  })
+  afterAll(async () => {
+    run.kill('SIGTERM')
+    await once(run, 'exit')
+  })
+
+  it('keeps its secret where only its owner can read it', () => {
+    expect(statSync(path.join(dataDir, 'run.json')).mode & 0o777).toBe(0o600)
+    expect(token).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('answers only requests that carry the secret, name it as Host, send JSON and come from no web page', async () => {
+    const post = (headers: Record<string, string>, body = JSON.stringify({ sql: 'SELECT 1 AS one', json: true })) =>
+      fetch(`${url}/query`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body })
+    const ok = await post({})
+    expect([ok.status, await ok.text()]).toEqual([200, '{"one":1}\n'])
+    expect((await post({ authorization: 'Bearer wrong' })).status).toBe(401)
+    expect((await post({ authorization: '' })).status).toBe(401)
+    expect((await post({ origin: 'https://attacker.example' })).status).toBe(403)
+    expect((await post({ 'content-type': 'text/plain' })).status).toBe(415)
+    expect((await post({}, JSON.stringify({ sql: `SELECT '${'x'.repeat(70_000)}'` }))).status).toBe(413)
+    expect((await post({}, 'not json')).status).toBe(400)
+    expect((await fetch(`${url}/status`)).status).toBe(401)
+    expect((await fetch(`${url}/status`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+  })
+
+  it('refuses a Host it is not, as a page that rebinds a name to this address would send', async () => {
+    const { request } = await import('node:http')
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${url}/status`, { headers: { host: 'attacker.example', authorization: `Bearer ${token}` } }, (response) => {
+        response.resume()
+        resolve(response.statusCode)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(403)
+  })
+
+  it('refuses what would change the store or its session, and ingestion goes on after', async () => {
+    const setting = await runCli(['query', 'SET readonly = 1'], { env: env() })
+    expect([setting.code, setting.stderr]).toEqual([1, 'trailwatch: only SELECT, SHOW, DESCRIBE and EXISTS may run here, not Set\n'])
+    const write = await runCli(['query', '--write', 'DROP TABLE events'], { env: env() })
+    expect(write.code).toBe(1)
+    expect(write.stderr).toMatch(/in use by trailwatch run .* --write needs the store itself: stop it first\.\n$/)
+
+    copyFileSync(path.join(STRATUS, FILES[1] ?? ''), path.join(dataDir, 'inbox', 'after.json'))
+    await expect.poll(async () => (await runCli(['query', 'SELECT count() > 0 AS stored FROM events', '--json'], { env: env() })).stdout.trim(), { timeout: 30_000, interval: 500 }).toBe('{"stored":1}')
+  })
+
+  it('stops a query at its time limit, and answers health meanwhile', async () => {
+    const heavy = runCli(['query', 'SELECT count() FROM numbers_mt(1000000000000)'], { env: env() })
+    // Asked while the query runs: readiness does not wait for it.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const ready = await fetch(`${url}/readyz`)
+    expect(ready.status).toBe(200)
+    const settled = await heavy
+    expect(settled.code).toBe(1)
+    expect(settled.stderr).toMatch(/^trailwatch: .*Timeout exceeded/)
+  })
+})
