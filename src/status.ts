@@ -26,7 +26,7 @@ export async function collectStatus(store: Store, now: Date): Promise<Status> {
     rows(
       `SELECT account_id AS account, toString(aws_region) AS region, toUnixTimestamp64Milli(max(event_time)) AS last_event,
               toUnixTimestamp64Milli(max(ingested_at)) AS last_ingested,
-              countIf(event_time >= {now:DateTime64(3)} - INTERVAL 1 DAY) AS events_24h
+              uniqExactIf(event_id, event_time >= {now:DateTime64(3)} - INTERVAL 1 DAY) AS events_24h
        FROM events GROUP BY account, region ORDER BY account, region`,
       Source,
     ),

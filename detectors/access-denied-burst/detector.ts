@@ -39,12 +39,14 @@ export default defineDetector({
   sql: `
     WITH
       denied_calls AS (
-        SELECT account_id, principal_arn, event_time, event_source, event_name, coalesce(source_ip, source_host) AS source
+        SELECT event_id, account_id, principal_arn, event_time, event_source, event_name, coalesce(source_ip, source_host) AS source
         FROM events
         WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)}
           AND principal_arn != '' AND actor_kind != 'aws-service' AND NOT endsWith(principal_arn, '.amazonaws.com')
           AND ({includeConsole:Bool} OR actor_kind != 'human-console')
           AND (error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%' OR error_code = 'Forbidden')
+        -- An event delivered twice is one denial.
+        LIMIT 1 BY event_id
       )
     SELECT account_id, principal_arn, countIf(event_time >= {from:DateTime64(3)}) AS denied,
            groupUniqArrayIf(8)(toString(event_source), event_time >= {from:DateTime64(3)}) AS services,

@@ -58,7 +58,7 @@ export default defineDetector({
   sql: `
     SELECT account_id, principal_arn, toString(event_source) AS event_source, toString(event_name) AS event_name, toString(error_code) AS error_code,
            toString(toDate(event_time)) AS day, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-           count() AS calls,
+           uniqExact(event_id) AS calls,
            groupUniqArray(5)(coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'name'), ''), nullIf(JSONExtractString(raw, 'requestParameters', 'trailName'), ''),
                                       nullIf(JSONExtractString(raw, 'requestParameters', 'detectorId'), ''), nullIf(JSONExtractString(raw, 'requestParameters', 'configurationRecorderName'), ''),
                                       nullIf(JSONExtractString(raw, 'requestParameters', 'resolverQueryLogConfigId'), ''),

@@ -38,11 +38,13 @@ export default defineDetector({
   sql: `
     WITH
       sign_ins AS (
-        SELECT account_id, principal_arn, user_name, coalesce(source_ip, source_host) AS source, event_time,
+        SELECT event_id, account_id, principal_arn, user_name, coalesce(source_ip, source_host) AS source, event_time,
                JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure' OR error_message != '' AS failed
         FROM events
         WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
           AND event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin'
+        -- A sign-in delivered twice is one attempt.
+        LIMIT 1 BY event_id
       ),
       successes AS (SELECT account_id, user_name, source, event_time FROM sign_ins WHERE NOT failed)
     SELECT * FROM (

@@ -35,7 +35,8 @@ export default defineDetector({
       AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Success'
       AND JSONExtractString(raw, 'additionalEventData', 'MFAUsed') != 'Yes'
       AND NOT JSONHas(raw, 'additionalEventData', 'SamlProviderArn')
-    ORDER BY account_id, at`,
+    ORDER BY account_id, at
+    LIMIT 1 BY event_id`,
   row: Row,
   toFinding: (r) => ({
     severity: 'medium',

@@ -30,7 +30,7 @@ export default defineDetector({
   sql: `
     WITH
       assumed AS (
-        SELECT account_id, principal_account_id AS caller_account, principal_arn, event_time,
+        SELECT event_id, account_id, principal_account_id AS caller_account, principal_arn, event_time,
                JSONExtractString(raw, 'requestParameters', 'roleArn') AS role, coalesce(source_ip, source_host) AS source
         FROM events
         WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)}
@@ -38,7 +38,7 @@ export default defineDetector({
           AND principal_account_id != '' AND principal_account_id != account_id
       )
     SELECT account_id, toString(caller_account) AS caller_account, groupUniqArray(5)(principal_arn) AS callers, groupUniqArray(5)(role) AS roles,
-           count() AS calls, groupUniqArray(5)(source) AS sources, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
+           uniqExact(event_id) AS calls, groupUniqArray(5)(source) AS sources, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
     FROM assumed
     WHERE caller_account NOT IN {known:Array(String)}
     GROUP BY account_id, caller_account

@@ -41,7 +41,7 @@ export default defineDetector({
     SELECT account_id, toString(aws_region) AS region, toString(max(event_time)) AS last_event,
            uniqExact(toStartOfHour(event_time)) AS active_hours,
            greatest(1, dateDiff('hour', {baselineFrom:DateTime64(3)}, {now:DateTime64(3)})) AS hours,
-           count() AS events
+           uniqExact(event_id) AS events
     FROM events
     WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND account_id != ''
     GROUP BY account_id, region

@@ -55,7 +55,7 @@ export default defineDetector({
       recent AS (
         SELECT account_id, principal_arn, toStartOfHour(event_time) AS hour_start,
                toString(max(event_time)) AS last_seen, uniqExact(event_id) AS calls,
-               countIf(sensitive) AS sensitive_calls,
+               uniqExactIf(event_id, sensitive) AS sensitive_calls,
                groupUniqArray(5)(event_name) AS sample_events,
                groupUniqArrayIf(5)(event_name, sensitive) AS sensitive_events,
                groupUniqArray(5)(coalesce(source_ip, source_host)) AS source_ips,

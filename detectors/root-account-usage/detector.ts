@@ -45,7 +45,7 @@ export default defineDetector({
                    event_name = 'ConsoleLogin' AND (error_message != '' OR JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure'), 'failed-sign-in',
                    event_name = 'ConsoleLogin', 'sign-in', 'api') AS kind,
            toString(toDate(event_time)) AS day, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-           count() AS calls, groupUniqArray(10)(toString(event_name)) AS events, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources,
+           uniqExact(event_id) AS calls, groupUniqArray(10)(toString(event_name)) AS events, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources,
            max(mfa_authenticated) AS mfa
     FROM events
     WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND principal_type = 'Root'
