@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { simpleParser } from 'mailparser'
@@ -291,6 +291,23 @@ describe('delivery', () => {
     const mail = await simpleParser(readFileSync(path.join(dir, files[0] as string)))
     expect(mail.subject).toContain('CRITICAL root-account-usage')
     expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : '').toBe('secops@example.com')
+  })
+
+  it('retries an outbox it cannot write, and delivers once the directory can be made', async () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'trailwatch-outbox-'))
+    // A file where the outbox's parent directory should be: mkdir fails until it is removed.
+    writeFileSync(path.join(parent, 'blocked'), '')
+    const dir = path.join(parent, 'blocked', 'outbox')
+    const alerter = new Alerter({ store, settings: settingsFor({ TRAILWATCH_SMTP_RETRY_MS: '1000' }), transport: outboxTransport(dir), logger: testLogger })
+    await storeFindings(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'outbox-blocked', NOW, { severity: 'critical' })], new Date(NOW))
+    const first = await alerter.runOnce(new Date(NOW))
+    expect([first.sent, first.failed]).toEqual([[], []])
+    expect(first.retrying[0]?.error).toMatch(/^cannot write .*blocked\/outbox\/.*\.eml: ENOTDIR/)
+
+    rmSync(path.join(parent, 'blocked'))
+    const second = await alerter.runOnce(new Date(NOW + 60_000))
+    expect(second.sent).toHaveLength(1)
+    expect(readdirSync(dir)).toHaveLength(1)
   })
 })
 

@@ -84,9 +84,10 @@ export function outboxTransport(dir: string): MailTransport {
   return {
     description: `outbox ${dir}`,
     async deliver(name, _envelope, raw) {
-      await mkdir(dir, { recursive: true })
       const file = path.join(dir, `${name}.eml`)
+      // A directory that cannot be made or written now may be fixed later: retried like a mail server that is down.
       try {
+        await mkdir(dir, { recursive: true })
         await writeFile(`${file}.partial`, raw)
         await rename(`${file}.partial`, file)
       } catch (err) {
