@@ -23,6 +23,23 @@ export function headerText(value: string, max = 160): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
+/**
+ * A line of plain text from data: control characters, line separators and direction overrides
+ * become visible escapes, so that a value cannot start a line of its own (a forged runbook step)
+ * or reorder what a person reads.
+ */
+export function textLine(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => TEXT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+const TEXT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+
+/** A value as one word for a POSIX shell: pasted, it is that value and never a command. */
+export function shellWord(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`
+}
+
 /** A whole HTML message: one centred column, readable on a phone. */
 export function htmlDocument(body: string, maxWidth = 640): string {
   return `<!doctype html>
@@ -98,9 +115,11 @@ export function composeAlert(alert: StoredAlert, activity: AlertActivity, zone: 
     ...alert.runbook.map((step, i) => `  ${String(i + 1)}. ${step}`),
     '',
     footer,
-    `Silence it: trailwatch suppress add --detector ${alert.detector} --principal '${alert.principal}' --owner YOU --reason WHY --expires 7d`,
+    `Silence it: trailwatch suppress add --detector ${shellWord(alert.detector)} --principal ${shellWord(alert.principal)} --owner YOU --reason WHY --expires 7d`,
     '',
-  ].join('\n')
+  ]
+    .map(textLine)
+    .join('\n')
 
   const cell = (value: string): string => `<td style="padding:4px 8px;border-bottom:1px solid #eee;vertical-align:top">${escapeHtml(value)}</td>`
   const html = htmlDocument(`<p style="margin:0 0 4px;font-weight:bold;color:${SEVERITY_COLOURS[alert.severity]}">${escapeHtml(alert.severity.toUpperCase())} · ${escapeHtml(alert.detector)}</p>
@@ -148,7 +167,9 @@ export function composeDigest(groups: DigestGroup[]): Composed {
     `${plural(total, 'occurrence')} held back so they would not flood you: alerts found again after their email, and alerts over the hourly limit.`,
     '',
     ...lines.flatMap((l) => [l.heading, `  ${l.summary}`, ...l.titles.map((t) => `  - ${t}`), ...(l.more ? [`  ${l.more}`] : []), '']),
-  ].join('\n')
+  ]
+    .map(textLine)
+    .join('\n')
   const html = htmlDocument(`<p>${escapeHtml(plural(total, 'occurrence'))} held back so they would not flood you: alerts found again after their email, and alerts over the hourly limit.</p>
 ${lines.map((l) => `<h2 style="font-size:16px;margin:16px 0 4px;word-break:break-word">${escapeHtml(l.heading)}</h2>
 <p style="margin:0 0 4px">${escapeHtml(l.summary)}</p>

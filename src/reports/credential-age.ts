@@ -122,7 +122,12 @@ const CSV_COLUMNS: (keyof KeyStanding)[] = [
 export function credentialReportCsv(report: CredentialAgeReport): string {
   return stringify(
     report.keys.map((key) => CSV_COLUMNS.map((column) => key[column] ?? '')),
-    { header: true, columns: CSV_COLUMNS, cast: { boolean: (value) => (value ? 'true' : 'false') } },
+    {
+      header: true,
+      columns: CSV_COLUMNS,
+      // A cell a spreadsheet would run as a formula (=, +, -, @, or a tab or CR first) is kept as text.
+      cast: { boolean: (value) => (value ? 'true' : 'false'), string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+    },
   )
 }
 
