@@ -1,4 +1,5 @@
 import type { Store } from '../src/clickhouse/client.js'
+import type { RejectedInput } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher, type SourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
@@ -7,6 +8,9 @@ import type { Logger } from '../src/logger.js'
 import { EventWriter } from './event-writer.js'
 import { listInputFiles, openInput, type InputFile } from './files.js'
 
+/** Bad records of one file recorded one by one; past this, the rest are counted in one row. */
+export const REJECTIONS_PER_FILE = 1000
+
 export interface BackfillOptions {
   maxBatch: number
   maxRecordBytes: number
@@ -14,6 +18,8 @@ export interface BackfillOptions {
   onProgress?: (progress: BackfillProgress) => void
   /** First delay between attempts when the store fails (it doubles, five attempts in all). */
   retryDelayMs?: number
+  /** Follow a named path that is a symbolic link (a person's command line; not the inbox). */
+  followNamedLinks?: boolean
 }
 
 export interface BackfillProgress {
@@ -40,21 +46,30 @@ export interface BackfillSummary {
 export async function backfill(store: Store, paths: string[], options: BackfillOptions): Promise<BackfillSummary> {
   const started = performance.now()
   const logger = options.logger.child({ module: 'ingest.backfill' })
-  const files = await listInputFiles(paths)
+  const files = await listInputFiles(paths, { followNamedLinks: options.followNamedLinks })
   const enricher = await loadSourceEnricher()
   const writer = new EventWriter(store, { maxBatch: options.maxBatch, logger, retryDelayMs: options.retryDelayMs })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
   let read = 0
 
+  let summarised = 0
   for (const file of files) {
+    // A small file can hold millions of bad lines (a gzip of repeats): past a limit, they are counted, not listed.
+    let fileRejections = 0
+    const reject = (input: RejectedInput) => (++fileRejections <= REJECTIONS_PER_FILE ? writer.reject(input) : undefined)
+    if (file.refused) {
+      read++
+      await reject({ source: file.path, location: 'whole file', reason: file.refused, bytes: Buffer.alloc(0), size: 0 })
+      continue
+    }
     const input = await openInput(file)
     const progress = () => options.onProgress?.({ bytesDone: bytesBefore + input.bytesRead(), bytesTotal, read })
     const framer = new JsonFramer({ maxValueBytes: options.maxRecordBytes, lineDelimited: file.lineDelimited })
     const handle = async (items: Framed[]) => {
       for (const item of items) {
         read++
-        const wait = route(writer, enricher, file, item)
+        const wait = route(writer, reject, enricher, file, item)
         if (wait) {
           await wait
           progress()
@@ -68,8 +83,12 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
     } else {
       // A corrupt gzip or an I/O error: what was read stays, the rest of the file is rejected.
       read++
-      const wait = writer.reject({ source: file.path, location: 'rest of file', reason: `cannot read the file: ${errorMessage(unreadable)}`, bytes: Buffer.alloc(0), size: 0 })
-      if (wait) await wait
+      await writer.reject({ source: file.path, location: 'rest of file', reason: `cannot read the file: ${errorMessage(unreadable)}`, bytes: Buffer.alloc(0), size: 0 })
+    }
+    if (fileRejections > REJECTIONS_PER_FILE) {
+      const more = fileRejections - REJECTIONS_PER_FILE
+      await writer.reject({ source: file.path, location: 'whole file', reason: `${String(more)} more rejected records, counted but not recorded one by one; the first ${String(REJECTIONS_PER_FILE)} show why`, bytes: Buffer.alloc(0), size: 0 })
+      summarised += more - 1
     }
     bytesBefore += file.size
     progress()
@@ -77,7 +96,7 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   }
   await writer.flush()
   const { stored, duplicate, rejected } = writer.totals
-  return { files: files.length, read, stored, duplicate, rejected, seconds: (performance.now() - started) / 1000 }
+  return { files: files.length, read, stored, duplicate, rejected: rejected + summarised, seconds: (performance.now() - started) / 1000 }
 }
 
 /**
@@ -92,13 +111,13 @@ async function* readable(chunks: AsyncIterable<Buffer>, onError: (err: unknown) 
   }
 }
 
-function route(writer: EventWriter, enricher: SourceEnricher, file: InputFile, item: Framed) {
+function route(writer: EventWriter, reject: (input: RejectedInput) => Promise<void> | undefined, enricher: SourceEnricher, file: InputFile, item: Framed) {
   const source = file.path
   const location = file.lineDelimited ? `line ${item.location.line}` : `record ${item.location.index}, line ${item.location.line}`
   if (item.kind === 'reject') {
-    return writer.reject({ source, location, reason: item.reason, bytes: item.prefix, size: item.size })
+    return reject({ source, location, reason: item.reason, bytes: item.prefix, size: item.size })
   }
   const decoded = decodeEvent(item.bytes, enricher)
   if (decoded.ok) return writer.add(decoded.event)
-  return writer.reject({ source, location, reason: decoded.reason, bytes: item.bytes, size: item.bytes.length })
+  return reject({ source, location, reason: decoded.reason, bytes: item.bytes, size: item.bytes.length })
 }

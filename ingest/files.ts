@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { open, readdir, stat } from 'node:fs/promises'
+import { lstat, open, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { createGunzip } from 'node:zlib'
 import { AppError, errorMessage } from '../src/errors.js'
@@ -9,21 +9,31 @@ export interface InputFile {
   size: number
   /** NDJSON: one document per line, so a broken line costs only itself. */
   lineDelimited: boolean
+  /** Why the file is not read, though found: recorded as rejected input rather than passed over in silence. */
+  refused?: string
 }
 
 const RECOGNISED = /\.(json|jsonl|ndjson)(\.gz)?$/i
 const LINE_DELIMITED = /\.(jsonl|ndjson)(\.gz)?$/i
 
+const LINK_REFUSED = 'a symbolic link inside a directory: not followed; name its target to read it'
+
 /**
  * The files to read: named files whatever their name, and inside directories (recursively) the
  * files named like CloudTrail input (.json, .jsonl, .ndjson, each optionally .gz), in path order.
+ * A link is followed only when named and `followNamedLinks` (a person's command line, not the inbox).
  */
-export async function listInputFiles(paths: string[]): Promise<InputFile[]> {
+export async function listInputFiles(paths: string[], { followNamedLinks = true } = {}): Promise<InputFile[]> {
   const files: InputFile[] = []
   for (const given of paths) {
-    const info = await stat(given).catch((err: unknown) => {
+    const cannotRead = (err: unknown) => {
       throw new AppError('INPUT', `cannot read ${given}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorMessage(err)}`)
-    })
+    }
+    if (!followNamedLinks && (await lstat(given).catch(cannotRead)).isSymbolicLink()) {
+      files.push({ ...describe(given, 0), refused: LINK_REFUSED })
+      continue
+    }
+    const info = await stat(given).catch(cannotRead)
     if (info.isDirectory()) await walk(given, files)
     else files.push(describe(given, info.size))
   }
@@ -38,6 +48,8 @@ async function walk(directory: string, into: InputFile[]): Promise<void> {
     const full = path.join(directory, entry.name)
     if (entry.isDirectory()) await walk(full, into)
     else if (entry.isFile() && RECOGNISED.test(entry.name)) into.push(describe(full, (await stat(full)).size))
+    // A link could lead anywhere on the machine (the inbox is a drop box): named on the command line it is read.
+    else if (entry.isSymbolicLink() && RECOGNISED.test(entry.name)) into.push({ ...describe(full, 0), refused: LINK_REFUSED })
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises'
+import { lstat, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Store } from '../src/clickhouse/client.js'
 import { clickHouseTime } from '../src/cloudtrail/normalise.js'
@@ -70,7 +70,8 @@ export class InboxWatcher {
     const done = []
     for (const file of files) {
       if (this.stopped) break
-      const info = await stat(file.path).catch(() => undefined)
+      // The entry itself: a link is judged (and refused) as a link, not as what it points to.
+      const info = await lstat(file.path).catch(() => undefined)
       if (!info) continue
       const seen: Seen = { size: info.size, modifiedMs: Math.floor(info.mtimeMs) }
       if (known.has(key(file.path, seen))) continue
@@ -84,10 +85,10 @@ export class InboxWatcher {
   async ingestFile(file: string, seen?: Seen): Promise<BackfillSummary> {
     let info = seen
     if (!info) {
-      const stats = await stat(file)
+      const stats = await lstat(file)
       info = { size: stats.size, modifiedMs: Math.floor(stats.mtimeMs) }
     }
-    const summary = await backfill(this.store, [file], { maxBatch: this.options.maxBatch, maxRecordBytes: this.options.maxRecordBytes, logger: this.logger })
+    const summary = await backfill(this.store, [file], { maxBatch: this.options.maxBatch, maxRecordBytes: this.options.maxRecordBytes, logger: this.logger, followNamedLinks: false })
     await this.store.client.insert({
       table: 'inbox_files',
       values: [{ path: path.resolve(file), size: info.size, modified_at: clickHouseTime(info.modifiedMs), ingested_at: clickHouseTime(Date.now()), records: summary.read, stored: summary.stored, rejected: summary.rejected }],

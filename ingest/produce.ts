@@ -39,6 +39,11 @@ export async function produceFiles(
   try {
     for (const file of await listInputFiles(paths)) {
       summary.files++
+      if (file.refused) {
+        summary.skipped++
+        logger.warn({ file: file.path, reason: file.refused }, 'not sent')
+        continue
+      }
       const framer = new JsonFramer({ maxValueBytes: options.maxRecordBytes, lineDelimited: file.lineDelimited })
       const input = await openInput(file)
       for await (const chunk of input.chunks) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -181,6 +181,30 @@ describe('backfill of every shape and of bad input', () => {
     expect(latin1?.hex).toContain('636166E922') // c a f 0xE9 "
 
     expect(summary).toMatchObject({ files: 6, stored: 10, duplicate: 0, rejected: 11, read: 21 })
+  })
+
+  it('lists the first thousand bad records of a file one by one and counts the rest in one row', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    // A few kilobytes of gzip that unpack to 300,000 lines of nonsense.
+    const bomb = gzipSync(Buffer.from('not json\n'.repeat(300_000)))
+    expect(bomb.length).toBeLessThan(8 * 1024)
+    writeFileSync(path.join(dir, 'lines.jsonl.gz'), bomb)
+    expect(await backfill(store, [dir], options)).toMatchObject({ read: 300_000, stored: 0, rejected: 300_000 })
+    const rows = await queryRows<{ location: string; reason: string }>(store, "SELECT location, reason FROM rejected_input FINAL WHERE location = 'whole file' OR location = 'line 1000' OR location = 'line 1001'")
+    expect(rows.sort((a, b) => a.location.localeCompare(b.location))).toEqual([
+      { location: 'line 1000', reason: 'not JSON' },
+      { location: 'whole file', reason: '299000 more rejected records, counted but not recorded one by one; the first 1000 show why' },
+    ])
+    expect(Number((await queryRows<{ n: string }>(store, 'SELECT count() AS n FROM rejected_input FINAL'))[0]?.n)).toBe(1001)
+  })
+
+  it('records a symbolic link found in a directory instead of following it or passing it over', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    symlinkSync('/etc/passwd', path.join(dir, 'passwd.json'))
+    writeFileSync(path.join(dir, 'real.json'), JSON.stringify(record('real')))
+    expect(await backfill(store, [dir], options)).toMatchObject({ files: 2, read: 2, stored: 1, rejected: 1 })
+    const [row] = await queryRows<{ source: string; reason: string; raw: string }>(store, 'SELECT source, reason, raw FROM rejected_input FINAL')
+    expect(row).toEqual({ source: path.join(dir, 'passwd.json'), reason: expect.stringMatching(/^a symbolic link inside a directory: not followed/) as unknown, raw: '' })
   })
 
   it('drops a record repeated within one run and counts it as duplicate', async () => {
