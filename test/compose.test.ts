@@ -51,7 +51,21 @@ describe('docker-compose.yml', () => {
     for (const user of Object.values(users)) expect(xml).toContain(`<${String(user)}>`)
     const grants = (user: string): string => /<(\w+)>([\s\S]*?)<\/\1>/g.exec(xml.slice(xml.indexOf(`<${user}>`)))?.[2] ?? ''
     expect(grants('trailwatch_admin')).toContain('GRANT ALL ON trailwatch.*')
-    for (const user of ['trailwatch_ingest', 'trailwatch_detect', 'trailwatch_alert']) expect(grants(user)).not.toMatch(/GRANT ALL|CREATE|ALTER|DROP/)
+    for (const user of ['trailwatch_ingest', 'trailwatch_detect', 'trailwatch_alert']) {
+      expect(grants(user)).not.toMatch(/GRANT ALL|CREATE|ALTER|DROP/)
+      // Bounded in time, memory, result size and load.
+      expect(xml).toMatch(new RegExp(`<${user}>[\\s\\S]*<profile>trailwatch_service</profile>\\s*<quota>trailwatch_service</quota>[\\s\\S]*</${user}>`))
+    }
+    expect(xml).toMatch(/<profiles>\s*<trailwatch_service>[\s\S]*<max_execution_time>\d+<\/max_execution_time>[\s\S]*<max_memory_usage>\d+<\/max_memory_usage>[\s\S]*<\/trailwatch_service>/)
+    expect(xml).toMatch(/<quotas>\s*<trailwatch_service>[\s\S]*<execution_time>\d+<\/execution_time>/)
+  })
+
+  it('refuses to start without passwords of the operator’s own, and never falls back to a default one', () => {
+    const text = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')
+    const uses = [...text.matchAll(/\$\{(TRAILWATCH_\w+_PASSWORD)([^}]*)\}/g)]
+    expect(uses.length).toBeGreaterThanOrEqual(8)
+    for (const [, name, rest] of uses) expect(rest, String(name)).toMatch(/^:\?/)
+    expect(text).not.toMatch(/change-me/)
   })
 
   it('has a cluster profile: Keeper and two replicas with the cluster configuration', () => {
