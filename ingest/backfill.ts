@@ -13,6 +13,8 @@ export const REJECTIONS_PER_FILE = 1000
 
 export interface BackfillOptions {
   maxBatch: number
+  /** Bytes of rows per insert, at most (default: the writer's). */
+  maxBatchBytes?: number
   maxRecordBytes: number
   logger: Logger
   onProgress?: (progress: BackfillProgress) => void
@@ -48,7 +50,7 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   const logger = options.logger.child({ module: 'ingest.backfill' })
   const files = await listInputFiles(paths, { followNamedLinks: options.followNamedLinks })
   const enricher = await loadSourceEnricher()
-  const writer = new EventWriter(store, { maxBatch: options.maxBatch, logger, retryDelayMs: options.retryDelayMs })
+  const writer = new EventWriter(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
   let read = 0

@@ -16,6 +16,11 @@ export interface WriterTotals {
 
 export interface WriterOptions<Mark> {
   maxBatch: number
+  /**
+   * A batch is written once its rows reach this many bytes, whatever their number: the engine takes
+   * a batch as one string, and large records would otherwise pass V8's limit on string length.
+   */
+  maxBatchBytes?: number
   logger: Logger
   /** Attempts per write when the store fails in a way that may pass; Infinity waits it out. */
   maxAttempts?: number
@@ -29,6 +34,8 @@ export interface WriterOptions<Mark> {
   skipStored?: boolean
   /** Called, in order, once the batch that carried these marks is in the store. */
   onWritten?: (marks: Mark[]) => Promise<void>
+  /** Ends the waiting between attempts: a shutdown does not wait for a store that is down. */
+  signal?: AbortSignal
 }
 
 /** Insert latency since the last look. */
@@ -40,6 +47,10 @@ export interface InsertStats {
 
 // Errors that mean the data itself is unacceptable: trying again cannot help, splitting the batch can.
 const DATA_ERRORS = /CANNOT_PARSE|INCORRECT_DATA|TYPE_MISMATCH|TOO_LARGE|ILLEGAL|OUT_OF_RANGE|CANNOT_READ|TOO_DEEP/
+/** Below the engine's max_partitions_per_insert_block (100), with room to spare. */
+const MAX_PARTITIONS_PER_INSERT = 50
+/** Well under V8's longest string (about 512 MiB): the engine receives each batch as one. */
+const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 
 /**
  * Collects prepared events into batches and writes them, one batch in flight while the next one
@@ -49,8 +60,11 @@ const DATA_ERRORS = /CANNOT_PARSE|INCORRECT_DATA|TYPE_MISMATCH|TOO_LARGE|ILLEGAL
  */
 export class EventWriter<Mark = never> {
   readonly totals: WriterTotals = { stored: 0, duplicate: 0, rejected: 0 }
+  /** Since when the store has refused every attempt (epoch ms); undefined while writes pass. */
+  failingSince: number | undefined
 
   private events: PreparedEvent[] = []
+  private eventBytes = 0
   private rejected: RejectedInput[] = []
   private marks: Mark[] = []
   private insertStats: InsertStats = { inserts: 0, totalMs: 0, maxMs: 0 }
@@ -71,7 +85,8 @@ export class EventWriter<Mark = never> {
   /** Returns a promise only when the caller must wait for room; most calls return at once. */
   add(event: PreparedEvent): Promise<void> | undefined {
     this.events.push(event)
-    return this.events.length >= this.options.maxBatch ? this.rotate() : undefined
+    this.eventBytes += event.line.length
+    return this.events.length >= this.options.maxBatch || this.eventBytes >= (this.options.maxBatchBytes ?? DEFAULT_BATCH_BYTES) ? this.rotate() : undefined
   }
 
   reject(input: RejectedInput): Promise<void> | undefined {
@@ -104,6 +119,7 @@ export class EventWriter<Mark = never> {
     const { events, rejected, marks } = this
     if (events.length === 0 && rejected.length === 0 && marks.length === 0) return
     this.events = []
+    this.eventBytes = 0
     this.rejected = []
     this.marks = []
     const previous = this.inFlight
@@ -142,8 +158,18 @@ export class EventWriter<Mark = never> {
     if (marks.length > 0) await this.options.onWritten?.(marks)
   }
 
-  /** Inserts the events; those the store refuses as data are returned as rejected input. */
+  /**
+   * Inserts the events, a few months at a time: the table is partitioned by month, and the engine
+   * refuses an insert that spans too many partitions (a record dated in each of 150 months would
+   * otherwise stop ingestion). Those the store refuses as data are returned as rejected input.
+   */
   private async insert(events: PreparedEvent[]): Promise<RejectedInput[]> {
+    const refused: RejectedInput[] = []
+    for (const group of byPartitions(events, MAX_PARTITIONS_PER_INSERT)) refused.push(...(await this.insertSplitting(group)))
+    return refused
+  }
+
+  private async insertSplitting(events: PreparedEvent[]): Promise<RejectedInput[]> {
     if (events.length === 0) return []
     try {
       const started = performance.now()
@@ -162,23 +188,45 @@ export class EventWriter<Mark = never> {
         return [{ source: 'store', location: `event ${event.eventId}`, reason: `the store refused this event: ${errorMessage(err)}`, bytes, size: bytes.length }]
       }
       const half = Math.ceil(events.length / 2)
-      return [...(await this.insert(events.slice(0, half))), ...(await this.insert(events.slice(half)))]
+      return [...(await this.insertSplitting(events.slice(0, half))), ...(await this.insertSplitting(events.slice(half)))]
     }
   }
 
   private async retrying<T>(what: string, operation: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await operation()
+        const result = await operation()
+        this.failingSince = undefined
+        return result
       } catch (err) {
         const retriable = !isDataError(err) && (!(err instanceof StorageError) || err.retriable)
-        if (!retriable || attempt >= this.maxAttempts) throw err
+        if (!retriable || attempt >= this.maxAttempts || this.options.signal?.aborted) throw err
         const delay = Math.min(this.retryDelayMs * 2 ** (attempt - 1), 30_000)
+        this.failingSince ??= this.now()
         this.options.logger.warn({ attempt, delayMs: delay, err: errorMessage(err) }, `${what} failed; retrying`)
-        await sleep(delay)
+        await sleep(delay, undefined, { signal: this.options.signal }).catch(() => {
+          throw err
+        })
       }
     }
   }
+}
+
+/** The events in groups that each span at most `max` months (the events table's partitions), in order of month. */
+function byPartitions(events: PreparedEvent[], max: number): PreparedEvent[][] {
+  const months = new Map<number, PreparedEvent[]>()
+  for (const event of events) {
+    const date = new Date(event.eventTimeMs)
+    const month = date.getUTCFullYear() * 100 + date.getUTCMonth()
+    const list = months.get(month)
+    if (list) list.push(event)
+    else months.set(month, [event])
+  }
+  if (months.size <= max) return [events]
+  const groups: PreparedEvent[][] = []
+  const sorted = [...months.entries()].sort(([a], [b]) => a - b)
+  for (let i = 0; i < sorted.length; i += max) groups.push(sorted.slice(i, i + max).flatMap(([, list]) => list))
+  return groups
 }
 
 function isDataError(err: unknown): boolean {

@@ -207,6 +207,27 @@ describe('backfill of every shape and of bad input', () => {
     expect(row).toEqual({ source: path.join(dir, 'passwd.json'), reason: expect.stringMatching(/^a symbolic link inside a directory: not followed/) as unknown, raw: '' })
   })
 
+  it('stores records of 150 different months, though one insert may span at most 100 partitions', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    const months = Array.from({ length: 150 }, (_, i) => new Date(Date.UTC(2014, i, 15)).toISOString().replace('.000Z', 'Z'))
+    writeFileSync(path.join(dir, 'decade.json'), JSON.stringify({ Records: months.map((at, i) => record(`month-${String(i)}`, { eventTime: at })) }))
+    expect(await backfill(store, [dir], options)).toMatchObject({ read: 150, stored: 150, rejected: 0 })
+    expect(Number((await queryRows<{ n: string }>(store, 'SELECT uniqExact(toYYYYMM(event_time)) AS n FROM events'))[0]?.n)).toBe(150)
+  })
+
+  it('writes large records in batches bounded by bytes, not only by count', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
+    // 40 records of 200 KB: 8 MB, in batches of at most 1 MB.
+    const padding = 'x'.repeat(200 * 1024)
+    writeFileSync(path.join(dir, 'large.jsonl'), Array.from({ length: 40 }, (_, i) => JSON.stringify(record(`large-${String(i)}`, { requestParameters: { padding } }))).join('\n'))
+    await store.client.command({ query: 'SYSTEM STOP MERGES events' })
+    const inserts = await queryRows<{ n: string }>(store, "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'events'")
+    expect(await backfill(store, [dir], { ...options, maxBatchBytes: 1024 * 1024 })).toMatchObject({ read: 40, stored: 40, rejected: 0 })
+    const parts = await queryRows<{ n: string }>(store, "SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'events'")
+    // With merges held, each insert made a part of its own: 8 MB in batches of 1 MB and one record at most.
+    expect(Number(parts[0]?.n) - Number(inserts[0]?.n)).toBeGreaterThanOrEqual(6)
+  })
+
   it('drops a record repeated within one run and counts it as duplicate', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-input-'))
     writeFileSync(path.join(dir, 'twice.json'), JSON.stringify([record('same'), record('same'), record('other')]))
