@@ -65,9 +65,9 @@ export function ingestWorker(config: Config, store: Store, logger: Logger, overr
   })
 }
 
-/** Ready once in the consumer group, with or without partitions. */
+/** Ready once in the consumer group, inserts passing and commits keeping up (see IngestWorker.readiness). */
 export function kafkaReadiness(worker: IngestWorker): Record<string, true | string> {
-  return { kafka: worker.joined ? true : 'not yet in the consumer group' }
+  return { kafka: worker.readiness() }
 }
 
 export function ingestCommand(): Command {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs'
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs'
 import type { Store } from '../src/clickhouse/client.js'
 import type { RejectedInput } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
@@ -27,6 +27,10 @@ export interface IngestOptions {
   shutdownTimeoutMs?: number
   /** Retry delay of the store's writes; they are retried until they pass. */
   retryDelayMs?: number
+  /** Not ready once inserts have failed, or nothing was committed while behind, for this long. */
+  stallMs?: number
+  /** How often the lag behind each partition's end is measured from the committed offsets. */
+  lagIntervalMs?: number
 }
 
 /** The next offset of a partition, committed once everything before it is stored. */
@@ -61,6 +65,14 @@ export class IngestWorker {
 
   private readonly consumer: Consumer
   private readonly producer: Producer
+  private readonly admin: Admin
+  /** Ends the writer's waiting for a store that is down, when a shutdown cannot wait any longer. */
+  private readonly stopWriting = new AbortController()
+  /** When offsets were last committed, or the worker was last found with nothing to do. */
+  private lastProgressAt = Date.now()
+  private lagProblem: string | undefined
+  /** `topic/partition` this worker holds now: its readiness judges only their lag. */
+  private readonly assigned = new Set<string>()
   private readonly writer: EventWriter<Checkpoint>
   private readonly logger: Logger
   private stopping = false
@@ -86,6 +98,7 @@ export class IngestWorker {
       maxBytes: 64 * 1024 * 1024,
     })
     this.producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+    this.admin = kafka.admin()
     this.writer = new EventWriter<Checkpoint>(store, {
       maxBatch: options.maxBatch,
       logger: this.logger,
@@ -93,6 +106,7 @@ export class IngestWorker {
       retryDelayMs: options.retryDelayMs,
       skipStored: false,
       onWritten: (checkpoints) => this.commit(checkpoints),
+      signal: this.stopWriting.signal,
     })
     this.failed = new Promise<never>((_, reject) => {
       this.failure = reject
@@ -108,10 +122,15 @@ export class IngestWorker {
     this.enricher = await loadSourceEnricher()
     await connectTo(this.producer, this.options.brokers)
     await connectTo(this.consumer, this.options.brokers)
+    await connectTo(this.admin, this.options.brokers)
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.joined = true
+      this.assigned.clear()
       for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
-        for (const partition of partitions) this.stats.partitionsSeen.add(`${topic}/${partition}`)
+        for (const partition of partitions) {
+          this.stats.partitionsSeen.add(`${topic}/${partition}`)
+          this.assigned.add(`${topic}/${partition}`)
+        }
       }
       this.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group')
     })
@@ -135,6 +154,11 @@ export class IngestWorker {
         })
       }, this.options.flushMs),
     )
+    this.timers.push(
+      setInterval(() => {
+        void this.measureLag()
+      }, this.options.lagIntervalMs ?? 5_000),
+    )
     if (this.options.statsIntervalMs) {
       this.timers.push(
         setInterval(() => {
@@ -150,15 +174,25 @@ export class IngestWorker {
     this.stopping = true
     for (const timer of this.timers) clearInterval(timer)
     this.consumer.pause(this.options.topics.map((topic) => ({ topic })))
-    await this.activeBatch
+    // Bounded: a store that is down must not hold the shutdown; what was not committed is read again.
     const timeout = this.options.shutdownTimeoutMs ?? 30_000
-    const flushed = await Promise.race([this.writer.flush().then(() => true), sleep(timeout, undefined, { ref: false }).then(() => false)]).catch((err: unknown) => {
+    const stored = (async () => {
+      await this.activeBatch
+      await this.writer.flush()
+      return true
+    })()
+    const flushed = await Promise.race([stored, sleep(timeout, undefined, { ref: false }).then(() => false)]).catch((err: unknown) => {
       this.logger.error({ err: errorMessage(err) }, 'the last batch could not be stored; it will be read again')
       return true
     })
-    if (!flushed) this.logger.warn({ timeoutMs: timeout }, 'the last batch was not stored in time; it will be read again')
+    if (!flushed) {
+      this.logger.warn({ timeoutMs: timeout }, 'the last batch was not stored in time; it will be read again')
+      this.stopWriting.abort()
+      await stored.catch(() => undefined)
+    }
     await this.consumer.disconnect()
     await this.producer.disconnect()
+    await this.admin.disconnect()
     this.logger.info({ ...this.writer.totals, deadLetters: this.stats.deadLetters }, 'ingest stopped')
   }
 
@@ -179,8 +213,6 @@ export class IngestWorker {
     }
     // Once per batch: a labelled metric per message would cost the hot loop a label lookup each.
     metrics.kafkaMessages.inc({ topic }, this.stats.messages - messagesBefore)
-    this.stats.lag.set(`${topic}/${partition}`, Number(batch.offsetLag()))
-    metrics.kafkaLag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()))
     if (last === undefined) return
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: this.options.deadLetterTopic, messages: deadLetters, acks: -1 })
@@ -252,9 +284,43 @@ export class IngestWorker {
     for (const checkpoint of checkpoints) latest.set(`${checkpoint.topic}/${checkpoint.partition}`, checkpoint)
     try {
       await this.consumer.commitOffsets([...latest.values()])
+      this.lastProgressAt = Date.now()
     } catch (err) {
       // The partition moved to another member: it reads from the last commit, and stored events are skipped.
       this.logger.warn({ err: errorMessage(err) }, 'committing offsets failed; those messages will be read again')
+    }
+  }
+
+  /** Ready: in the group, inserts passing, and commits moving whenever there is something to read. */
+  readiness(now = Date.now()): true | string {
+    if (!this.joined) return 'not yet in the consumer group'
+    const stall = this.options.stallMs ?? 60_000
+    const failingSince = this.writer.failingSince
+    if (failingSince !== undefined && now - failingSince >= stall) return `inserts into the store have failed for ${String(Math.round((now - failingSince) / 1000))} s`
+    if (this.lagProblem) return this.lagProblem
+    const behind = [...this.stats.lag].filter(([partition]) => this.assigned.has(partition)).reduce((sum, [, lag]) => sum + lag, 0)
+    if (behind > 0 && now - this.lastProgressAt >= stall) return `${String(behind)} messages behind, and nothing committed for ${String(Math.round((now - this.lastProgressAt) / 1000))} s`
+    return true
+  }
+
+  /** Lag from the group's committed offsets to each partition's end, as the brokers report them. */
+  private async measureLag(): Promise<void> {
+    try {
+      for (const topic of this.options.topics) {
+        const ends = await this.admin.fetchTopicOffsets(topic)
+        const [committed] = await this.admin.fetchOffsets({ groupId: this.options.group, topics: [topic] })
+        for (const end of ends) {
+          const offset = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1)
+          const lag = Number(end.high) - (offset >= 0 ? offset : Number(end.low))
+          this.stats.lag.set(`${topic}/${String(end.partition)}`, lag)
+          metrics.kafkaLag.set({ topic, partition: String(end.partition) }, lag)
+        }
+      }
+      this.lagProblem = undefined
+      // Nothing to read is not a stall.
+      if ([...this.stats.lag].every(([partition, lag]) => lag === 0 || !this.assigned.has(partition))) this.lastProgressAt = Date.now()
+    } catch (err) {
+      this.lagProblem = `cannot measure the lag: ${errorMessage(err)}`
     }
   }
 

@@ -34,7 +34,7 @@ export class KafkaIngestService {
 
   readiness(): Record<string, true | string> {
     if (!this.worker) return { kafka: this.problem }
-    return { kafka: this.worker.joined ? true : 'not yet in the consumer group' }
+    return { kafka: this.worker.readiness() }
   }
 
   async stop(): Promise<void> {

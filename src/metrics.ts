@@ -15,7 +15,7 @@ export const metrics = {
     registers: [registry],
   }),
   kafkaMessages: new Counter({ name: 'trailwatch_kafka_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: [registry] }),
-  kafkaLag: new Gauge({ name: 'trailwatch_kafka_consumer_lag', help: 'Messages behind the end of the partition at the last fetch', labelNames: ['topic', 'partition'], registers: [registry] }),
+  kafkaLag: new Gauge({ name: 'trailwatch_kafka_consumer_lag', help: 'Messages between the group\'s committed offset and the end of the partition, measured every few seconds', labelNames: ['topic', 'partition'], registers: [registry] }),
   inboxFiles: new Counter({ name: 'trailwatch_inbox_files_total', help: 'Files ingested from the inbox directory', registers: [registry] }),
   detectorSeconds: new Histogram({
     name: 'trailwatch_detector_duration_seconds',
