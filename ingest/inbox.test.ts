@@ -1,8 +1,9 @@
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { apiCall, iamUser } from '../test/helpers/events.js'
+import { refusingEventsContaining } from '../test/helpers/faults.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
 import { InboxWatcher } from './inbox.js'
 
@@ -28,4 +29,24 @@ it('records a symbolic link dropped into the inbox once, reads the files beside 
   expect(await inbox.ingestPending()).toEqual([])
   const rejected = await queryRows<{ source: string; reason: string; raw: string }>(store, 'SELECT source, reason, raw FROM rejected_input FINAL')
   expect(rejected).toEqual([{ source: path.join(dir, 'passwd.json'), reason: expect.stringMatching(/^a symbolic link/) as unknown, raw: '' }])
+})
+
+it('moves a file the store keeps refusing to quarantine with its reason, and goes on with the others', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-inbox-'))
+  const record = (id: string) => ({ ...apiCall('2026-11-20T09:00:00Z', iamUser('alice'), '198.51.100.7'), eventID: id })
+  writeFileSync(path.join(dir, 'a-refused.json'), JSON.stringify(record('refused-by-the-store')))
+  writeFileSync(path.join(dir, 'b-fine.json'), JSON.stringify(record('fine')))
+  const inbox = new InboxWatcher(refusingEventsContaining(store, 'refused-by-the-store'), dir, { maxBatch: 100, maxRecordBytes: 1024 * 1024, logger: testLogger, settleMs: 0, maxAttempts: 2, retryDelayMs: 1 })
+
+  // The file after it is read on the first pass already.
+  expect((await inbox.ingestPending()).map((f) => path.basename(f.path))).toEqual(['b-fine.json'])
+  expect(await inbox.ingestPending()).toEqual([])
+  expect(readdirSync(dir).sort()).toEqual(['.quarantine', 'b-fine.json'])
+  const [moved, reason] = readdirSync(inbox.quarantineDirectory).sort()
+  expect(moved).toMatch(/-a-refused\.json$/)
+  expect(reason).toBe(`${String(moved)}.reason.txt`)
+  expect(readFileSync(path.join(inbox.quarantineDirectory, reason ?? ''), 'utf8')).toMatch(/^stored nothing in 2 attempts while the store answered: inserting 1 events failed: /)
+  const rows = await queryRows<{ source: string; reason: string }>(store, "SELECT source, reason FROM rejected_input FINAL WHERE source LIKE '%a-refused.json'")
+  expect(rows).toEqual([{ source: path.join(dir, 'a-refused.json'), reason: expect.stringMatching(/^moved to .*\.quarantine\/.*-a-refused\.json: stored nothing in 2 attempts/) as unknown }])
+  expect(await queryRows(store, "SELECT event_id FROM events WHERE event_id IN ('fine', 'refused-by-the-store') ORDER BY event_id LIMIT 1 BY event_id")).toEqual([{ event_id: 'fine' }])
 })

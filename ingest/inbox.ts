@@ -1,6 +1,7 @@
-import { lstat, mkdir } from 'node:fs/promises'
+import { lstat, mkdir, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Store } from '../src/clickhouse/client.js'
+import { insertRejected } from '../src/clickhouse/events.js'
 import { clickHouseTime } from '../src/cloudtrail/normalise.js'
 import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
@@ -15,6 +16,10 @@ export interface InboxOptions {
   pollMs?: number
   /** A file must keep its size and mtime this long before it is read: it may still be being written. */
   settleMs?: number
+  /** Passes that may fail on one file, while the store answers, before it is moved to quarantine. */
+  maxAttempts?: number
+  /** First delay between attempts to store a batch (see backfill). */
+  retryDelayMs?: number
 }
 
 interface Seen {
@@ -32,6 +37,8 @@ export class InboxWatcher {
   private timer: NodeJS.Timeout | undefined
   private pass: Promise<unknown> = Promise.resolve()
   private stopped = false
+  /** Failed passes per file, while the store answered. */
+  private readonly failures = new Map<string, number>()
 
   constructor(
     private readonly store: Store,
@@ -76,9 +83,46 @@ export class InboxWatcher {
       const seen: Seen = { size: info.size, modifiedMs: Math.floor(info.mtimeMs) }
       if (known.has(key(file.path, seen))) continue
       if (now - seen.modifiedMs < (this.options.settleMs ?? 1000)) continue
-      done.push({ path: file.path, summary: await this.ingestFile(file.path, seen) })
+      try {
+        done.push({ path: file.path, summary: await this.ingestFile(file.path, seen) })
+        this.failures.delete(file.path)
+      } catch (err) {
+        // A store that is down is no file's fault: the whole pass waits for it.
+        if (!(await this.storeAnswers())) throw err
+        const attempts = (this.failures.get(file.path) ?? 0) + 1
+        this.failures.set(file.path, attempts)
+        if (attempts < (this.options.maxAttempts ?? 3)) {
+          this.logger.warn({ file: file.path, attempts, err: errorMessage(err) }, 'inbox file failed; trying it again next pass')
+        } else {
+          await this.quarantine(file.path, `stored nothing in ${String(attempts)} attempts while the store answered: ${errorMessage(err)}`)
+          this.failures.delete(file.path)
+        }
+      }
     }
     return done
+  }
+
+  /** Where files that keep failing go, with their reason beside them; hidden, so the inbox skips it. */
+  get quarantineDirectory(): string {
+    return path.join(this.directory, '.quarantine')
+  }
+
+  private async quarantine(file: string, reason: string): Promise<void> {
+    await mkdir(this.quarantineDirectory, { recursive: true })
+    const target = path.join(this.quarantineDirectory, `${new Date().toISOString().replace(/[:.]/g, '-')}-${path.basename(file)}`)
+    await rename(file, target)
+    await writeFile(`${target}.reason.txt`, `${reason}\n`)
+    await insertRejected(this.store, [{ source: file, location: 'whole file', reason: `moved to ${target}: ${reason}`, bytes: Buffer.alloc(0), size: 0 }], Date.now())
+    this.logger.error({ file, quarantined: target, reason }, 'inbox file moved to quarantine')
+  }
+
+  private async storeAnswers(): Promise<boolean> {
+    try {
+      await this.store.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json())
+      return true
+    } catch {
+      return false
+    }
   }
 
   /** Ingests one file and records it in the ledger, so it is not read again. */
@@ -88,7 +132,7 @@ export class InboxWatcher {
       const stats = await lstat(file)
       info = { size: stats.size, modifiedMs: Math.floor(stats.mtimeMs) }
     }
-    const summary = await backfill(this.store, [file], { maxBatch: this.options.maxBatch, maxRecordBytes: this.options.maxRecordBytes, logger: this.logger, followNamedLinks: false })
+    const summary = await backfill(this.store, [file], { maxBatch: this.options.maxBatch, maxRecordBytes: this.options.maxRecordBytes, logger: this.logger, followNamedLinks: false, retryDelayMs: this.options.retryDelayMs })
     await this.store.client.insert({
       table: 'inbox_files',
       values: [{ path: path.resolve(file), size: info.size, modified_at: clickHouseTime(info.modifiedMs), ingested_at: clickHouseTime(Date.now()), records: summary.read, stored: summary.stored, rejected: summary.rejected }],
