@@ -121,7 +121,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   }
 
   const server = createServer((request, response) => {
-    // A client that goes away cancels its query.
+    // A client that goes away stops the wait for its query (the engine may finish it, within its limits).
     const abandoned = new AbortController()
     response.once('close', () => {
       if (!response.writableFinished) abandoned.abort()
