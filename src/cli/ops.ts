@@ -1,8 +1,8 @@
 import type { Store } from '../clickhouse/client.js'
+import { ReadOnlyQueries } from '../clickhouse/read-only-queries.js'
 import { errorMessage } from '../errors.js'
 import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js'
 import type { Context } from './context.js'
-import { ReadOnlyQueries } from '../clickhouse/read-only-queries.js'
 
 export async function storeReachable(store: Store): Promise<true | string> {
   try {

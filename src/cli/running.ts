@@ -11,7 +11,7 @@ export function runFile(dataDir: string): string {
 }
 
 const RunFile = z.object({ pid: z.number().int(), url: z.string(), token: z.string().min(32) })
-export type RunningProcess = z.infer<typeof RunFile>
+type RunningProcess = z.infer<typeof RunFile>
 
 /** A new secret for this run's endpoints. */
 export function newToken(): string {
@@ -19,8 +19,8 @@ export function newToken(): string {
 }
 
 /** Says where this run answers, with its secret, in a file only the directory's owner can read. */
-export async function announceRunningProcess(dataDir: string, url: string, token: string): Promise<RunningProcess> {
-  const running = { pid: process.pid, url, token }
+export async function announceRunningProcess(dataDir: string, url: string, token: string): Promise<void> {
+  const running: RunningProcess = { pid: process.pid, url, token }
   // Written whole and then renamed, so that no command reads half of it; a new file, so that one left
   // by a run that was killed does not lend it its mode.
   const file = runFile(dataDir)
@@ -28,7 +28,6 @@ export async function announceRunningProcess(dataDir: string, url: string, token
   await rm(partial, { force: true })
   await writeFile(partial, JSON.stringify(running), { mode: 0o600 })
   await rename(partial, file)
-  return running
 }
 
 function readRunFile(dataDir: string): RunningProcess | undefined {
