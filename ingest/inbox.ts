@@ -1,6 +1,6 @@
 import { lstat, mkdir, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Store } from '../src/clickhouse/client.js'
+import { storeReachable, type Store } from '../src/clickhouse/client.js'
 import { insertRejected } from '../src/clickhouse/events.js'
 import { clickHouseTime } from '../src/cloudtrail/normalise.js'
 import { errorMessage } from '../src/errors.js'
@@ -88,7 +88,7 @@ export class InboxWatcher {
         this.failures.delete(file.path)
       } catch (err) {
         // A store that is down is no file's fault: the whole pass waits for it.
-        if (!(await this.storeAnswers())) throw err
+        if ((await storeReachable(this.store)) !== true) throw err
         const attempts = (this.failures.get(file.path) ?? 0) + 1
         this.failures.set(file.path, attempts)
         if (attempts < (this.options.maxAttempts ?? 3)) {
@@ -114,15 +114,6 @@ export class InboxWatcher {
     await writeFile(`${target}.reason.txt`, `${reason}\n`)
     await insertRejected(this.store, [{ source: file, location: 'whole file', reason: `moved to ${target}: ${reason}`, bytes: Buffer.alloc(0), size: 0 }], Date.now())
     this.logger.error({ file, quarantined: target, reason }, 'inbox file moved to quarantine')
-  }
-
-  private async storeAnswers(): Promise<boolean> {
-    try {
-      await this.store.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json())
-      return true
-    } catch {
-      return false
-    }
   }
 
   /** Ingests one file and records it in the ledger, so it is not read again. */

@@ -1,17 +1,7 @@
-import type { Store } from '../clickhouse/client.js'
+import { storeReachable } from '../clickhouse/client.js'
 import { ReadOnlyQueries } from '../clickhouse/read-only-queries.js'
-import { errorMessage } from '../errors.js'
 import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js'
 import type { Context } from './context.js'
-
-export async function storeReachable(store: Store): Promise<true | string> {
-  try {
-    await store.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((r) => r.json())
-    return true
-  } catch (err) {
-    return `store unreachable: ${errorMessage(err)}`
-  }
-}
 
 export interface ServeOptions {
   checks?: Readiness

@@ -134,10 +134,12 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     try {
       // chdb builds against @clickhouse/client-common's copy of the same interface; only the typings differ.
       const connection = (await embeddedEngine()).createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
-      client = createClient({ connection, clickhouse_settings: SESSION_SETTINGS })
+      // Set once, not sent with every query: the engine keeps a session's settings.
+      client = createClient({ connection })
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
       // Each embedded session keeps its own current database, like a server connection's `database`.
       await client.command({ query: `USE ${database}` })
+      await setOnSession(client, SESSION_SETTINGS)
     } catch (err) {
       throw new StorageError(`cannot open the embedded store in ${dataDir}: ${errorMessage(err)}`, { retriable: false, cause: err })
     }
@@ -172,16 +174,31 @@ async function openEmbeddedSession(enginePath: string, database: string, setting
   const client = createClient({ connection })
   try {
     await client.command({ query: `USE ${database}` })
-    for (const [name, value] of Object.entries({ ...SESSION_SETTINGS, ...settings })) {
-      if (!/^\w+$/.test(name)) throw new Error(`not a setting name: ${name}`)
-      const literal = typeof value === 'number' ? String(value) : `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`
-      await client.command({ query: `SET ${name} = ${literal}` })
-    }
+    await setOnSession(client, { ...SESSION_SETTINGS, ...settings })
   } catch (err) {
     await client.close()
     throw new StorageError(`cannot open a session of the embedded store: ${errorMessage(err)}`, { retriable: false, cause: err })
   }
   return { client, close: () => client.close() }
+}
+
+/** Settings for the rest of an embedded session, in order. Names and values are the code's own, never data. */
+async function setOnSession(client: ClickHouseClient, settings: Record<string, string | number>): Promise<void> {
+  for (const [name, value] of Object.entries(settings)) {
+    if (!/^\w+$/.test(name)) throw new Error(`not a setting name: ${name}`)
+    const literal = typeof value === 'number' ? String(value) : `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`
+    await client.command({ query: `SET ${name} = ${literal}` })
+  }
+}
+
+/** Whether the store answers a trivial query; otherwise what is wrong. */
+export async function storeReachable(store: Store): Promise<true | string> {
+  try {
+    await store.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((r) => r.json())
+    return true
+  } catch (err) {
+    return `store unreachable: ${errorMessage(err)}`
+  }
 }
 
 /**
