@@ -104,11 +104,17 @@ describe('the query endpoint of trailwatch run', () => {
   })
 
   it('stops a query at its time limit, and answers health meanwhile', async () => {
-    const heavy = runCli(['query', 'SELECT count() FROM numbers_mt(1000000000000)'], { env: env() })
-    // Asked while the query runs: readiness does not wait for it.
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    let heavyDone = false
+    const heavy = runCli(['query', 'SELECT count() FROM numbers_mt(1000000000000)'], { env: env() }).finally(() => (heavyDone = true))
+    // Once the engine runs it, readiness answers before the query ends, not behind it.
+    const running = async () => {
+      const sql = "SELECT count() AS n FROM system.processes WHERE query LIKE '%numbers_mt(1000000000000)%' AND query NOT LIKE '%system.processes%'"
+      const response = await fetch(`${url}/query`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql, json: true }) })
+      return (await response.text()).trim()
+    }
+    await expect.poll(running, { timeout: 20_000, interval: 100 }).toBe('{"n":1}')
     const ready = await fetch(`${url}/readyz`)
-    expect(ready.status).toBe(200)
+    expect([ready.status, heavyDone]).toEqual([200, false])
     const settled = await heavy
     expect(settled.code).toBe(1)
     expect(settled.stderr).toMatch(/^trailwatch: .*Timeout exceeded/)

@@ -38,8 +38,12 @@ async function readAll(stream: AsyncIterable<Buffer | string>): Promise<Buffer> 
  * detectors run with. Bounded in how many run at once.
  */
 export class ReadOnlyQueries {
-  /** One session per colour setting: a read-only session cannot change it per query. */
-  private readonly sessions = new Map<boolean, Promise<StoreSession>>()
+  /**
+   * Idle sessions by colour setting (a read-only session cannot change it per query). The engine runs
+   * one query at a time per session, so each query running at once holds a session of its own.
+   */
+  private readonly idle = new Map<boolean, StoreSession[]>()
+  private readonly open = new Set<StoreSession>()
   private running = 0
   private readonly queue: (() => void)[] = []
 
@@ -52,8 +56,10 @@ export class ReadOnlyQueries {
   async run(request: QueryRequest, signal?: AbortSignal): Promise<Buffer> {
     checkText(request.sql)
     const release = await this.turn()
+    let session: StoreSession | undefined
     try {
-      const { client } = await this.session(request.color)
+      session = await this.session(request.color)
+      const { client } = session
       const tree = await readAll((await client.exec({ query: `EXPLAIN AST ${request.sql}`, clickhouse_settings: { default_format: 'TabSeparatedRaw' as DataFormat }, abort_signal: signal })).stream)
       checkSyntaxTree(tree.toString('utf8').split('\n').filter(Boolean))
       const result = await client.exec({
@@ -68,34 +74,34 @@ export class ReadOnlyQueries {
       if (err instanceof AppError) throw err
       throw new AppError('QUERY', errorMessage(err), { cause: err })
     } finally {
+      if (session) this.idle.set(request.color, [...(this.idle.get(request.color) ?? []), session])
       release()
     }
   }
 
   async close(): Promise<void> {
-    const sessions = [...this.sessions.values()]
-    this.sessions.clear()
-    for (const session of sessions) await (await session.catch(() => undefined))?.close()
+    const sessions = [...this.open]
+    this.open.clear()
+    this.idle.clear()
+    for (const session of sessions) await session.close()
   }
 
-  private session(color: boolean): Promise<StoreSession> {
-    let session = this.sessions.get(color)
-    if (!session) {
-      session = this.store.openSession({
-        output_format_pretty_color: color ? 1 : 0,
-        // ARNs read better as arn:aws:iam::1:user/alice than with every slash escaped.
-        output_format_json_escape_forward_slashes: 0,
-        max_execution_time: this.limits.seconds,
-        max_memory_usage: this.limits.memoryBytes,
-        max_result_bytes: this.limits.resultBytes,
-        result_overflow_mode: 'throw',
-        // Last: after it, nothing on the session can change a setting (1), or, over HTTP where each
-        // request carries its settings, only settings (2), and SETTINGS clauses are refused above.
-        readonly: this.store.embedded ? 1 : 2,
-      })
-      session.catch(() => this.sessions.delete(color))
-      this.sessions.set(color, session)
-    }
+  private async session(color: boolean): Promise<StoreSession> {
+    const idle = this.idle.get(color)?.pop()
+    if (idle) return idle
+    const session = await this.store.openSession({
+      output_format_pretty_color: color ? 1 : 0,
+      // ARNs read better as arn:aws:iam::1:user/alice than with every slash escaped.
+      output_format_json_escape_forward_slashes: 0,
+      max_execution_time: this.limits.seconds,
+      max_memory_usage: this.limits.memoryBytes,
+      max_result_bytes: this.limits.resultBytes,
+      result_overflow_mode: 'throw',
+      // Last: after it, nothing on the session can change a setting (1), or, over HTTP where each
+      // request carries its settings, only settings (2), and SETTINGS clauses are refused above.
+      readonly: this.store.embedded ? 1 : 2,
+    })
+    this.open.add(session)
     return session
   }
 
