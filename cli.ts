@@ -4,6 +4,7 @@ import { importCommand } from './src/cli/import.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
+import { scheduleCredentialReport } from './src/reports/schedule.js'
 import { statusCommand } from './src/cli/status.js'
 import { demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .addCommand(ingestCommand())
     .addCommand(produceCommand())
     .addCommand(detectCommand())
-    .addCommand(alertCommand())
+    .addCommand(alertCommand([scheduleCredentialReport]))
     .addCommand(suppressCommand())
     .addCommand(notificationsCommand())
     .addCommand(reportCommand())

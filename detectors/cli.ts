@@ -2,10 +2,9 @@ import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
-import { readDetectorSettings } from '../src/config.js'
 import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
-import { detectorConfig, runDetector, storeFindings } from './engine.js'
+import { runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
 import { DetectorScheduler } from './scheduler.js'
 
@@ -47,10 +46,9 @@ export function detectCommand(): Command {
       }
       const detectors = findDetectors(options.detector)
       await withContext(options, async (context) => {
-        const { config, logger, store } = context
-        const configs = readDetectorSettings(config.detectorsFile)
+        const { settings, logger, store } = context
         if (!options.once) {
-          const scheduler = new DetectorScheduler(store, detectors, { configs, logger: logger.child({ command: 'detect' }) })
+          const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }) })
           scheduler.start()
           const ops = await serveOps(context)
           await untilStopSignal()
@@ -61,7 +59,7 @@ export function detectCommand(): Command {
         const now = new Date(options.at ?? Date.now())
         const findings: Finding[] = []
         for (const detector of detectors) {
-          const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, detectorConfig(detector, configs))
+          const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)
           await storeFindings(store, found, now)
           findings.push(...found)
         }

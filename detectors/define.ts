@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import type { Principals } from '../src/principals.js'
 import type { Severity } from '../src/severity.js'
 
 export { atLeast, raise, type Severity } from '../src/severity.js'
@@ -29,11 +30,16 @@ export interface Finding extends FindingDraft {
   runbook: string[]
 }
 
-export interface DetectorContext {
+export interface DetectionWindow {
   /** End of the window (exclusive): time is an argument, never the clock. */
   now: Date
   /** Start of the window. */
   from: Date
+}
+
+export interface DetectorContext extends DetectionWindow {
+  /** What the operator said about principals: their time zones and working hours. */
+  principals: Principals
 }
 
 /**

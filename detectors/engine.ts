@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto'
+import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
-import { clickHouseTime } from '../src/cloudtrail/normalise.js'
+import { selectRows } from '../src/clickhouse/rows.js'
 import { ConfigError } from '../src/errors.js'
-import { durationMs, type Detector, type DetectorContext, type Finding } from './define.js'
+import type { Settings } from '../src/settings.js'
+import { durationMs, type DetectionWindow, type Detector, type DetectorContext, type Finding } from './define.js'
+import { clickHouseTime } from '../src/time.js'
 
 /** The same detector and dedup key always give the same alert id: re-runs never double-alert. */
 export function alertId(detector: string, dedupKey: string): string {
@@ -19,44 +22,43 @@ export function detectorConfig(detector: Detector, configured: Record<string, un
   return parsed.data
 }
 
-/** Runs one detector over [from, now) and maps its rows to findings. */
-export async function runDetector(store: Store, detector: Detector, context: DetectorContext, config: unknown): Promise<Finding[]> {
+/** Runs one detector over [from, now) with the operator's settings, and maps its rows to findings. */
+export async function runDetector(store: Store, detector: Detector, window: DetectionWindow, settings: Settings): Promise<Finding[]> {
+  const config = detectorConfig(detector, settings.detectors)
+  const context: DetectorContext = { ...window, principals: settings.principals }
   const baselineFrom = new Date(context.now.getTime() - durationMs(detector.lookback))
-  const result = await store.client.query({
-    query: detector.sql,
-    query_params: {
+  const rows = await selectRows(
+    store,
+    detector.sql,
+    {
       from: clickHouseTime(context.from.getTime()),
       now: clickHouseTime(context.now.getTime()),
       baselineFrom: clickHouseTime(baselineFrom.getTime()),
       ...detector.params?.(config, context),
     },
-    format: 'JSONEachRow',
-  })
+    detector.row,
+  )
   const findings: Finding[] = []
-  for (const raw of await result.json()) {
-    const row: unknown = detector.row.parse(raw)
+  for (const row of rows) {
     const draft = detector.toFinding(row, config, context)
     if (draft) findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook })
   }
   return findings
 }
 
-interface StoredSpan {
-  alert_id: string
-  first_seen: string
-  last_seen: string
-}
+const StoredSpan = z.object({ alert_id: z.string(), first_seen: z.string(), last_seen: z.string() })
 
 /** Writes findings to the alerts table; an alert found again keeps its first sighting. */
 export async function storeFindings(store: Store, findings: Finding[], detectedAt: Date): Promise<void> {
   if (findings.length === 0) return
-  const result = await store.client.query({
-    query: `SELECT alert_id, toString(min(first_seen)) AS first_seen, toString(max(last_seen)) AS last_seen
-            FROM alerts WHERE alert_id IN {ids:Array(String)} GROUP BY alert_id`,
-    query_params: { ids: findings.map((f) => f.alertId) },
-    format: 'JSONEachRow',
-  })
-  const known = new Map((await result.json<StoredSpan>()).map((row) => [row.alert_id, row]))
+  const spans = await selectRows(
+    store,
+    `SELECT alert_id, toString(min(first_seen)) AS first_seen, toString(max(last_seen)) AS last_seen
+     FROM alerts WHERE alert_id IN {ids:Array(String)} GROUP BY alert_id`,
+    { ids: findings.map((f) => f.alertId) },
+    StoredSpan,
+  )
+  const known = new Map(spans.map((row) => [row.alert_id, row]))
   const at = clickHouseTime(detectedAt.getTime())
   const rows = findings.map((finding) => {
     const earlier = known.get(finding.alertId)
@@ -83,13 +85,13 @@ export async function storeFindings(store: Store, findings: Finding[], detectedA
 }
 
 export async function readWatermark(store: Store, detector: string): Promise<Date | undefined> {
-  const result = await store.client.query({
-    query: 'SELECT toUnixTimestamp64Milli(max(window_end)) AS ms, count() AS n FROM detector_watermarks WHERE detector = {detector:String}',
-    query_params: { detector },
-    format: 'JSONEachRow',
-  })
-  const [row] = await result.json<{ ms: string | number; n: string | number }>()
-  return Number(row?.n) > 0 ? new Date(Number(row?.ms)) : undefined
+  const [row] = await selectRows(
+    store,
+    'SELECT toUnixTimestamp64Milli(max(window_end)) AS ms, count() AS n FROM detector_watermarks WHERE detector = {detector:String}',
+    { detector },
+    z.object({ ms: z.coerce.number(), n: z.coerce.number() }),
+  )
+  return row && row.n > 0 ? new Date(row.ms) : undefined
 }
 
 export async function writeWatermark(store: Store, detector: string, windowEnd: Date, ranAt: Date): Promise<void> {

@@ -4,6 +4,7 @@ import { openTestStore, queryRows, testLogger, type TestStore } from '../test/he
 import { readWatermark } from './engine.js'
 import { DetectorScheduler, scheduledWindow } from './scheduler.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
+import { testSettings } from '../test/helpers/detect.js'
 
 const T0 = Date.parse('2026-11-20T12:00:00Z')
 const minutes = (n: number) => n * 60_000
@@ -30,7 +31,7 @@ describe('DetectorScheduler', () => {
 
   it('moves its watermark, and a late event is still caught by the next run', async () => {
     let now = new Date(T0)
-    const scheduler = new DetectorScheduler(store, [unusualSourceIp], { configs: {}, logger: testLogger, clock: () => now })
+    const scheduler = new DetectorScheduler(store, [unusualSourceIp], { settings: testSettings(), logger: testLogger, clock: () => now })
     expect(await scheduler.runScheduled(unusualSourceIp)).toEqual([])
     expect((await readWatermark(store, unusualSourceIp.id))?.toISOString()).toBe(new Date(T0).toISOString())
 

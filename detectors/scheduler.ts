@@ -1,13 +1,14 @@
 import cron, { type ScheduledTask } from 'node-cron'
 import type { Store } from '../src/clickhouse/client.js'
 import { errorMessage } from '../src/errors.js'
+import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
 import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
 
 export interface SchedulerOptions {
-  configs: Record<string, unknown>
+  settings: Settings
   logger: Logger
   /** The clock, for tests; detectors themselves only ever see `now` as an argument. */
   clock?: () => Date
@@ -39,7 +40,7 @@ export class DetectorScheduler {
     this.clock = options.clock ?? (() => new Date())
     this.logger = options.logger.child({ module: 'detectors.scheduler' })
     // Fail on a bad configuration at start, not at the first tick.
-    for (const detector of detectors) detectorConfig(detector, options.configs)
+    for (const detector of detectors) detectorConfig(detector, options.settings.detectors)
   }
 
   start(): void {
@@ -63,7 +64,7 @@ export class DetectorScheduler {
     try {
       const watermark = await readWatermark(this.store, detector.id)
       const window = scheduledWindow(detector, now, watermark, this.options.latenessMs ?? 15 * 60_000, this.options.maxCatchUpMs ?? 7 * 86_400_000)
-      const findings = await runDetector(this.store, detector, window, detectorConfig(detector, this.options.configs))
+      const findings = await runDetector(this.store, detector, window, this.options.settings)
       await storeFindings(this.store, findings, now)
       await writeWatermark(this.store, detector.id, now, now)
       metrics.detectorSeconds.observe({ detector: detector.id }, (performance.now() - started) / 1000)

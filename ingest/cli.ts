@@ -3,16 +3,15 @@ import { serveOps } from '../src/cli/ops.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { collect, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
-import type { Store } from '../src/clickhouse/client.js'
-import { loadConfig, type Config } from '../src/config.js'
-import { commandLogger, type Logger } from '../src/logger.js'
+import { loadConfig } from '../src/config.js'
+import { commandLogger } from '../src/logger.js'
 import { backfill } from './backfill.js'
-import { IngestWorker } from './kafka-ingest.js'
 import { createKafka } from './kafka.js'
 import { produceFiles } from './produce.js'
+import { ingestWorker, kafkaReadiness } from './worker.js'
 
 /** Exit code of a run that finished but rejected some input. */
-export const EXIT_REJECTED = 2
+const EXIT_REJECTED = 2
 
 export function backfillCommand(): Command {
   return withCommonOptions(new Command('backfill'))
@@ -48,26 +47,6 @@ export function backfillCommand(): Command {
       }
       if (summary.rejected > 0) process.exitCode = EXIT_REJECTED
     })
-}
-
-/** A worker of the configured consumer group; `overrides` come from the command line. */
-export function ingestWorker(config: Config, store: Store, logger: Logger, overrides: { topics?: string[] | undefined; group?: string | undefined; statsIntervalMs: number }): IngestWorker {
-  return new IngestWorker(createKafka(config.kafka, logger), store, {
-    topics: overrides.topics ?? config.kafka.topics,
-    group: overrides.group ?? config.kafka.group,
-    deadLetterTopic: config.kafka.deadLetterTopic,
-    maxBatch: config.ingest.maxBatch,
-    maxRecordBytes: config.ingest.maxRecordBytes,
-    flushMs: config.ingest.flushMs,
-    logger,
-    brokers: config.kafka.brokers,
-    statsIntervalMs: overrides.statsIntervalMs,
-  })
-}
-
-/** Ready once in the consumer group, inserts passing and commits keeping up (see IngestWorker.readiness). */
-export function kafkaReadiness(worker: IngestWorker): Record<string, true | string> {
-  return { kafka: worker.readiness() }
 }
 
 export function ingestCommand(): Command {

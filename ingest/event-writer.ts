@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
-import { findStoredEventIds, insertEventLines, insertRejected, type RejectedInput } from '../src/clickhouse/events.js'
+import { eventLine, findStoredEventIds, insertEventLines, insertRejected, type EventLine, type RejectedInput } from '../src/clickhouse/events.js'
+import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
 import { metrics } from '../src/metrics.js'
-import type { PreparedEvent } from '../src/cloudtrail/normalise.js'
 import { StorageError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 
@@ -53,7 +53,7 @@ const MAX_PARTITIONS_PER_INSERT = 50
 const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 
 /**
- * Collects prepared events into batches and writes them, one batch in flight while the next one
+ * Collects events into batches and writes them, one batch in flight while the next one
  * fills. Every write first drops events the store already has, so re-reading input stores nothing
  * twice, and resolves only once the store has acknowledged it. Input the store refuses is found by
  * splitting the batch and goes to rejected input; it never blocks the rest.
@@ -63,7 +63,7 @@ export class EventWriter<Mark = never> {
   /** Since when the store has refused every attempt (epoch ms); undefined while writes pass. */
   failingSince: number | undefined
 
-  private events: PreparedEvent[] = []
+  private events: EventLine[] = []
   private eventBytes = 0
   private rejected: RejectedInput[] = []
   private marks: Mark[] = []
@@ -83,9 +83,10 @@ export class EventWriter<Mark = never> {
   }
 
   /** Returns a promise only when the caller must wait for room; most calls return at once. */
-  add(event: PreparedEvent): Promise<void> | undefined {
-    this.events.push(event)
-    this.eventBytes += event.line.length
+  add(event: NormalisedEvent): Promise<void> | undefined {
+    const line = eventLine(event)
+    this.events.push(line)
+    this.eventBytes += line.line.length
     return this.events.length >= this.options.maxBatch || this.eventBytes >= (this.options.maxBatchBytes ?? DEFAULT_BATCH_BYTES) ? this.rotate() : undefined
   }
 
@@ -130,8 +131,8 @@ export class EventWriter<Mark = never> {
     await previous
   }
 
-  private async write(events: PreparedEvent[], rejected: RejectedInput[], marks: Mark[]): Promise<void> {
-    const unique = new Map<string, PreparedEvent>()
+  private async write(events: EventLine[], rejected: RejectedInput[], marks: Mark[]): Promise<void> {
+    const unique = new Map<string, EventLine>()
     let from = Infinity
     let to = -Infinity
     for (const event of events) {
@@ -163,13 +164,13 @@ export class EventWriter<Mark = never> {
    * refuses an insert that spans too many partitions (a record dated in each of 150 months would
    * otherwise stop ingestion). Those the store refuses as data are returned as rejected input.
    */
-  private async insert(events: PreparedEvent[]): Promise<RejectedInput[]> {
+  private async insert(events: EventLine[]): Promise<RejectedInput[]> {
     const refused: RejectedInput[] = []
     for (const group of byPartitions(events, MAX_PARTITIONS_PER_INSERT)) refused.push(...(await this.insertSplitting(group)))
     return refused
   }
 
-  private async insertSplitting(events: PreparedEvent[]): Promise<RejectedInput[]> {
+  private async insertSplitting(events: EventLine[]): Promise<RejectedInput[]> {
     if (events.length === 0) return []
     try {
       const started = performance.now()
@@ -183,7 +184,7 @@ export class EventWriter<Mark = never> {
     } catch (err) {
       if (!isDataError(err)) throw err
       if (events.length === 1) {
-        const [event] = events as [PreparedEvent]
+        const [event] = events as [EventLine]
         const bytes = Buffer.from(event.line)
         return [{ source: 'store', location: `event ${event.eventId}`, reason: `the store refused this event: ${errorMessage(err)}`, bytes, size: bytes.length }]
       }
@@ -213,8 +214,8 @@ export class EventWriter<Mark = never> {
 }
 
 /** The events in groups that each span at most `max` months (the events table's partitions), in order of month. */
-function byPartitions(events: PreparedEvent[], max: number): PreparedEvent[][] {
-  const months = new Map<number, PreparedEvent[]>()
+function byPartitions(events: EventLine[], max: number): EventLine[][] {
+  const months = new Map<number, EventLine[]>()
   for (const event of events) {
     const date = new Date(event.eventTimeMs)
     const month = date.getUTCFullYear() * 100 + date.getUTCMonth()
@@ -223,7 +224,7 @@ function byPartitions(events: PreparedEvent[], max: number): PreparedEvent[][] {
     else months.set(month, [event])
   }
   if (months.size <= max) return [events]
-  const groups: PreparedEvent[][] = []
+  const groups: EventLine[][] = []
   const sorted = [...months.entries()].sort(([a], [b]) => a - b)
   for (let i = 0; i < sorted.length; i += max) groups.push(sorted.slice(i, i + max).flatMap(([, list]) => list))
   return groups

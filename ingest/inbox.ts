@@ -1,13 +1,15 @@
 import { lstat, mkdir, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { z } from 'zod'
 import { storeReachable, type Store } from '../src/clickhouse/client.js'
 import { insertRejected } from '../src/clickhouse/events.js'
-import { clickHouseTime } from '../src/cloudtrail/normalise.js'
+import { selectRows } from '../src/clickhouse/rows.js'
 import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { backfill, type BackfillSummary } from './backfill.js'
 import { listInputFiles } from './files.js'
+import { clickHouseTime } from '../src/time.js'
 
 export interface InboxOptions {
   maxBatch: number
@@ -136,13 +138,13 @@ export class InboxWatcher {
   }
 
   private async ledger(paths: string[]): Promise<Set<string>> {
-    const result = await this.store.client.query({
-      query: 'SELECT path, size, toUnixTimestamp64Milli(modified_at) AS modified_ms FROM inbox_files WHERE path IN {paths:Array(String)}',
-      query_params: { paths },
-      format: 'JSONEachRow',
-    })
-    const rows = await result.json<{ path: string; size: string | number; modified_ms: string | number }>()
-    return new Set(rows.map((row) => key(row.path, { size: Number(row.size), modifiedMs: Number(row.modified_ms) })))
+    const rows = await selectRows(
+      this.store,
+      'SELECT path, size, toUnixTimestamp64Milli(modified_at) AS modified_ms FROM inbox_files WHERE path IN {paths:Array(String)}',
+      { paths },
+      z.object({ path: z.string(), size: z.coerce.number(), modified_ms: z.coerce.number() }),
+    )
+    return new Set(rows.map((row) => key(row.path, { size: row.size, modifiedMs: row.modified_ms })))
   }
 }
 

@@ -1,17 +1,19 @@
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
+import { z } from 'zod'
 import { DETECTORS } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
-import { ingestWorker } from '../ingest/cli.js'
 import { KafkaIngestService } from '../ingest/kafka-service.js'
-import { startAlerting } from '../src/alerting/cli.js'
+import { ingestWorker } from '../ingest/worker.js'
+import { startAlerting } from '../src/alerting/service.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
 import { announceRunningProcess, newToken, runFile } from '../src/cli/running.js'
 import { parseInstant, untilStopSignal } from '../src/cli/options.js'
-import { readDetectorSettings } from '../src/config.js'
+import { selectRows } from '../src/clickhouse/rows.js'
+import { scheduleCredentialReport } from '../src/reports/schedule.js'
 import { collectStatus } from '../src/status.js'
 import { runDemo } from './demo.js'
 
@@ -21,9 +23,8 @@ function inbox(context: Context): InboxWatcher {
 }
 
 async function storeIsEmpty(context: Context): Promise<boolean> {
-  const result = await context.store.client.query({ query: 'SELECT count() AS n FROM events', format: 'JSONEachRow' })
-  const [row] = await result.json<{ n: string | number }>()
-  return Number(row?.n ?? 0) === 0
+  const [row] = await selectRows(context.store, 'SELECT count() AS n FROM events', {}, z.object({ n: z.coerce.number() }))
+  return (row?.n ?? 0) === 0
 }
 
 const print = (line: string): void => {
@@ -55,7 +56,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
       await withContext(
         options,
         async (context) => {
-          const { config, store, logger } = context
+          const { config, settings, store, logger } = context
           const files = inbox(context)
           if (config.demo && (await storeIsEmpty(context))) {
             await runDemo(context, files, new Date(), print)
@@ -67,14 +68,14 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             checks: () => Promise.resolve(kafka?.readiness() ?? {}),
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
           })
-          const scheduler = new DetectorScheduler(store, [...DETECTORS], { configs: readDetectorSettings(config.detectorsFile), logger })
+          const scheduler = new DetectorScheduler(store, [...DETECTORS], { settings, logger })
           let alerting: { stop: () => Promise<void> } | undefined
           try {
             await announceRunningProcess(config.dataDir, ops.url, token)
             await files.start()
             kafka?.start()
             scheduler.start()
-            alerting = startAlerting(context)
+            alerting = startAlerting(context, [scheduleCredentialReport])
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
             print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)

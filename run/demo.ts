@@ -1,20 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { durationMs } from '../detectors/define.js'
-import { detectorConfig, runDetector, storeFindings } from '../detectors/engine.js'
+import { runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import type { InboxWatcher } from '../ingest/inbox.js'
-import { openAlerter } from '../src/alerting/cli.js'
+import { openAlerter } from '../src/alerting/service.js'
 import type { Context } from '../src/cli/context.js'
-import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
-import { readDetectorSettings } from '../src/config.js'
-import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
+import { principalsFrom } from '../src/principals.js'
 import { atLeast } from '../src/severity.js'
 import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
 
 const DAYS = 21
-/** The demo company's offices, each with its own working time, as its security team would set them. */
-const DEMO_SETTINGS = { 'off-hours-activity': officeWorkingTime() }
+/** The demo company's offices, each with its own time zone, as its security team would set them. */
+const DEMO_PRINCIPALS = principalsFrom(officeWorkingTime())
 /** The incident at 3 a.m. in Berlin may be up to a day old, whatever the time now. */
 const WINDOW_MS = 24 * 3_600_000
 
@@ -36,12 +35,13 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   print(`Demo: ${String(DAYS)} days of a made-up company (offices in Berlin, New York and Kolkata, CI, instance roles, a partner account)`)
   print(`  ${String(ingested.stored)} events from ${path.relative(process.cwd(), file)}, and its IAM credential report`)
 
-  const configs = { ...DEMO_SETTINGS, ...readDetectorSettings(config.detectorsFile) }
+  // The operator's own principals file, when there is one, wins over the demo's offices.
+  const settings = { ...context.settings, principals: config.principalsFile ? context.settings.principals : DEMO_PRINCIPALS }
   const findings = []
   for (const detector of DETECTORS) {
     // The last day, as the scheduler catching up would see it.
     const window = { now: new Date(end), from: new Date(end - Math.max(WINDOW_MS, durationMs(detector.window))) }
-    const found = await runDetector(store, detector, window, detectorConfig(detector, configs))
+    const found = await runDetector(store, detector, window, settings)
     await storeFindings(store, found, new Date(end))
     findings.push(...found)
   }
@@ -50,7 +50,7 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   for (const f of worth) print(`    ${f.severity.toUpperCase().padEnd(8)} ${f.detector}  ${f.title}`)
 
   const delivered: string[] = []
-  const { alerter, transport } = openAlerter(context, (_, delivery) => delivered.push(delivery.response))
+  const { alerter, transport } = openAlerter({ ...context, settings }, (_, delivery) => delivered.push(delivery.response))
   try {
     await alerter.runOnce(new Date(end))
   } finally {

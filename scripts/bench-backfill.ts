@@ -6,7 +6,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { backfill } from '../ingest/backfill.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
-import { insertEventLines } from '../src/clickhouse/events.js'
+import { eventLine, insertEventLines } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
@@ -63,7 +63,7 @@ function frameAndDecode(): string[] {
     for (const item of framer.push(readFileSync(file))) {
       if (item.kind !== 'value') continue
       const decoded = decodeEvent(item.bytes, enricher)
-      if (decoded.ok) lines.push(decoded.event.line)
+      if (decoded.ok) lines.push(eventLine(decoded.event).line)
     }
   }
   return lines

@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { durationMs } from '../detectors/define.js'
-import { detectorConfig, runDetector, storeFindings } from '../detectors/engine.js'
+import { runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
-import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
-import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { createLogger } from '../src/logger.js'
 import { simulateOrganisation } from '../src/simulate/organisation.js'
+import { principalsFrom } from '../src/principals.js'
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000,10000000' }, days: { type: 'string', default: '35' } } })
 const days = Number(values.days)
@@ -59,7 +59,7 @@ const main = async () => {
     for (const detector of DETECTORS) {
       const now = new Date(END)
       const runStarted = performance.now()
-      const findings = await runDetector(store, detector, { now, from: new Date(END - durationMs(detector.window)) }, detectorConfig(detector))
+      const findings = await runDetector(store, detector, { now, from: new Date(END - durationMs(detector.window)) }, { detectors: {}, principals: principalsFrom({}) })
       await storeFindings(store, findings, now)
       console.log(`  ${detector.id.padEnd(26)} ${((performance.now() - runStarted) / 1000).toFixed(2).padStart(6)} s  ${findings.length} findings`)
     }

@@ -8,9 +8,11 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
+import { z } from 'zod'
 import { IngestWorker } from '../ingest/kafka-ingest.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
+import { selectRows } from '../src/clickhouse/rows.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { syntheticRecords } from '../src/simulate/records.js'
@@ -137,13 +139,14 @@ const main = async () => {
   }, rate)
   while ((await committed(group, topic)) < total + count) await sleep(100)
   await worker.stop()
-  const result = await store.client.query({
-    query: 'SELECT event_id, toUnixTimestamp64Milli(ingested_at) AS stored FROM events WHERE event_time >= {from:DateTime64(3)}',
-    query_params: { from: '2026-11-01 00:00:00.000' },
-    format: 'JSONEachRow',
-  })
-  const latencies = (await result.json<{ event_id: string; stored: string }>())
-    .map((row) => Number(row.stored) - (sentAt.get(row.event_id) ?? NaN))
+  const stored = await selectRows(
+    store,
+    'SELECT event_id, toUnixTimestamp64Milli(ingested_at) AS stored FROM events WHERE event_time >= {from:DateTime64(3)}',
+    { from: '2026-11-01 00:00:00.000' },
+    z.object({ event_id: z.string(), stored: z.coerce.number() }),
+  )
+  const latencies = stored
+    .map((row) => row.stored - (sentAt.get(row.event_id) ?? NaN))
     .filter((ms) => !Number.isNaN(ms))
     .sort((a, b) => a - b)
   console.log(`(d) produce-to-stored latency at ${rate} events/s for ${values['latency-seconds']} s (${latencies.length} events): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms`)

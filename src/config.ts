@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { validate as validateCron } from 'node-cron'
 import { z } from 'zod'
@@ -55,6 +55,8 @@ const Env = z.object({
 
   /** JSON file: settings per detector id, e.g. {"unusual-source-ip": {"minHistoryDays": 14}}. */
   TRAILWATCH_DETECTORS_FILE: existingFile.optional(),
+  /** JSON file: principals' time zones and working hours, defaults and overrides by ARN pattern (see README). */
+  TRAILWATCH_PRINCIPALS_FILE: existingFile.optional(),
 
   /** smtp://user:pass@host:port (STARTTLS when offered) or smtps:// (TLS). Absent: .eml files in DATA_DIR/outbox. */
   SMTP_URL: z
@@ -66,7 +68,7 @@ const Env = z.object({
   TRAILWATCH_ALERT_TO: list.pipe(z.array(z.email({ error: 'expected e-mail addresses, comma-separated' }))).default([]),
   TRAILWATCH_ALERT_FROM: z.string().refine((from) => !/[\r\n]/.test(from), 'expected one line').default('trailwatch <trailwatch@localhost>'),
   TRAILWATCH_ALERT_MIN_SEVERITY: z.enum(SEVERITIES, { error: `expected one of ${SEVERITIES.join(', ')}` }).default('medium'),
-  /** JSON file: routes, dedup windows, rate limit, principals' time zones (see README). */
+  /** JSON file: routes, dedup windows, rate limit (see README). */
   TRAILWATCH_ALERTING_FILE: existingFile.optional(),
   /** How often the running alerter looks for new alerts and due retries. */
   TRAILWATCH_ALERT_POLL_MS: positiveInt('a number of milliseconds').default(10_000),
@@ -147,6 +149,7 @@ function toConfig(env: z.infer<typeof Env>) {
       flushMs: env.INGEST_FLUSH_MS,
     },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
+    principalsFile: env.TRAILWATCH_PRINCIPALS_FILE,
     alerting: {
       smtpUrl: env.SMTP_URL,
       smtpCaFile: env.SMTP_CA_FILE,
@@ -199,16 +202,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
   }
   return toConfig(parsed.data)
-}
-
-/** TRAILWATCH_DETECTORS_FILE: settings keyed by detector id, read when a command needs them. */
-export function readDetectorSettings(file: string | undefined): Record<string, unknown> {
-  if (!file) return {}
-  try {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'))
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected an object keyed by detector id')
-    return parsed as Record<string, unknown>
-  } catch (err) {
-    throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${file}: ${(err as Error).message}`)
-  }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Store } from './clickhouse/client.js'
-import { clickHouseTime } from './cloudtrail/normalise.js'
 import { selectRows } from './clickhouse/rows.js'
+import { clickHouseTime } from './time.js'
 
 const iso = z.coerce.number().transform((ms) => (ms > 0 ? new Date(ms).toISOString() : null))
 
@@ -10,15 +10,18 @@ const Watermark = z.object({ detector: z.string(), window_end: iso, ran_at: iso 
 const Count = z.object({ name: z.string(), n: z.coerce.number() })
 const Quiet = z.object({ account: z.string(), title: z.string(), last_seen: iso })
 
-/** What a person asks first: is data arriving, are detectors running, is mail going out. */
-export interface Status {
-  at: string
-  sources: z.output<typeof Source>[]
-  watermarks: z.output<typeof Watermark>[]
-  alerts: { unrouted: number; notifications: Record<string, number> }
+const when = z.string().nullable()
+
+/** What a person asks first: is data arriving, are detectors running, is mail going out. As `/status` answers it, too. */
+export const Status = z.object({
+  at: z.string(),
+  sources: z.array(z.object({ account: z.string(), region: z.string(), last_event: when, last_ingested: when, events_24h: z.number() })),
+  watermarks: z.array(z.object({ detector: z.string(), window_end: when, ran_at: when })),
+  alerts: z.object({ unrouted: z.number(), notifications: z.record(z.string(), z.number()) }),
   /** Open data-freshness alerts of the past week: sources that went quiet. */
-  quiet: z.output<typeof Quiet>[]
-}
+  quiet: z.array(z.object({ account: z.string(), title: z.string(), last_seen: when })),
+})
+export type Status = z.output<typeof Status>
 
 export async function collectStatus(store: Store, now: Date): Promise<Status> {
   const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, { now: clickHouseTime(now.getTime()) }, schema)

@@ -1,7 +1,18 @@
+import { z } from 'zod'
+
+/** `YYYY-MM-DD hh:mm:ss.sss` in UTC: the store's text form of DateTime64(3), for its rows and query parameters. */
+export function clickHouseTime(ms: number): string {
+  const iso = new Date(ms).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+}
+
 /** The engine's `YYYY-MM-DD hh:mm:ss.sss` (UTC) as ISO 8601, for findings people and tools read. */
 export function isoTime(text: string): string {
   return new Date(`${text.replace(' ', 'T')}Z`).toISOString()
 }
+
+/** A time selected as toUnixTimestamp64Milli(…), as ISO 8601. */
+export const isoFromMillis = z.coerce.number().transform((ms) => new Date(ms).toISOString())
 
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 }
 const formatters = new Map<string, Intl.DateTimeFormat>()

@@ -11,6 +11,7 @@ import { outboxTransport, smtpTransport, type MailTransport } from '../src/alert
 import { notificationsWithStatus } from '../src/alerting/notifications.js'
 import { suppressedCounts } from '../src/alerting/routes.js'
 import { loadAlertingSettings } from '../src/alerting/settings.js'
+import { principalsFrom } from '../src/principals.js'
 import { addSuppression } from '../src/alerting/suppressions.js'
 import { loadConfig } from '../src/config.js'
 import { detectAt } from './helpers/detect.js'
@@ -21,6 +22,8 @@ import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/
 const NOW = Date.parse('2026-11-20T12:00:00Z')
 const HOSTILE_AGENT = '<script>alert(1)</script>\r\nBcc: victim@example.com'
 const carol = `arn:aws:iam::${ACCOUNT}:user/carol`
+/** No principals file: nobody's time zone is known. */
+const NOBODY_KNOWN = principalsFrom({})
 
 function settingsFor(env: Record<string, string>, file: Record<string, unknown> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-alerting-'))
@@ -87,8 +90,9 @@ describe('an alert email', () => {
       "SELECT actor_kind, source_country, source_asn, source_as_org FROM events WHERE source_ip = '5.255.255.77' LIMIT 1",
     )
 
-    const settings = settingsFor({ SMTP_URL: smtp.url }, { timeZones: [{ principals: ['*:user/carol'], timezone: 'America/Los_Angeles' }] })
-    const summary = await new Alerter({ store, settings, transport, logger: testLogger }).runOnce(new Date(NOW + 60_000))
+    const settings = settingsFor({ SMTP_URL: smtp.url })
+    const principals = principalsFrom({ overrides: [{ principals: ['*:user/carol'], timezone: 'America/Los_Angeles' }] })
+    const summary = await new Alerter({ store, settings, principals, transport, logger: testLogger }).runOnce(new Date(NOW + 60_000))
     expect(summary.sent).toHaveLength(1)
     expect(smtp.received).toHaveLength(1)
     const { mail, to } = smtp.received[0] as (typeof smtp.received)[number]
@@ -131,7 +135,7 @@ describe('an alert email', () => {
 
   it('keeps CR and LF in a title out of the headers', async () => {
     await storeFindings(store, [finding('cloudtrail-tampering', carol, 'crlf', NOW, { title: 'StopLogging\r\nBcc: victim@example.com\r\nX-Injected: yes' })], new Date(NOW))
-    await new Alerter({ store, settings: settingsFor({}), transport, logger: testLogger }).runOnce(new Date(NOW))
+    await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger }).runOnce(new Date(NOW))
     expect(smtp.received).toHaveLength(1)
     const { mail, to } = smtp.received[0] as (typeof smtp.received)[number]
     expect(to).toEqual(['secops@example.com'])
@@ -144,7 +148,7 @@ describe('an alert email', () => {
 describe('noise control', () => {
   it('sends an alert at once and merges the same finding found again within the window into one digest', async () => {
     const settings = settingsFor({}, { dedupWindow: '6h' })
-    const alerter = new Alerter({ store, settings, transport, logger: testLogger })
+    const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
     const t0 = NOW
     const again = (hours: number) => finding('unusual-source-ip', carol, 'new-ip', t0, { lastSeen: new Date(t0 + hours * 3_600_000).toISOString() })
     await storeFindings(store, [again(0)], new Date(t0))
@@ -176,7 +180,7 @@ describe('noise control', () => {
   })
 
   it('sends a repeat at once when its severity rose above what was emailed', async () => {
-    const alerter = new Alerter({ store, settings: settingsFor({}), transport, logger: testLogger })
+    const alerter = new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger })
     const sighting = (hours: number, severity: Finding['severity']) =>
       finding('unusual-source-ip', carol, 'rising', NOW, { severity, lastSeen: new Date(NOW + hours * 3_600_000).toISOString() })
     await storeFindings(store, [sighting(0, 'medium')], new Date(NOW))
@@ -190,7 +194,7 @@ describe('noise control', () => {
   })
 
   it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {
-    const alerter = new Alerter({ store, settings: settingsFor({}, { maxPerHour: 2 }), transport, logger: testLogger })
+    const alerter = new Alerter({ store, settings: settingsFor({}, { maxPerHour: 2 }), principals: NOBODY_KNOWN, transport, logger: testLogger })
     await storeFindings(
       store,
       [
@@ -217,7 +221,7 @@ describe('noise control', () => {
       { TRAILWATCH_ALERT_MIN_SEVERITY: 'high' },
       { routes: [{ to: ['iam-team@example.com'], detectors: ['stale-access-key'], minSeverity: 'low' }, { to: ['prod@example.com'], accounts: ['999988887777'] }] },
     )
-    const alerter = new Alerter({ store, settings, transport, logger: testLogger })
+    const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
     await addSuppression(store, { cidr: '203.0.113.0/24', detector: 'unusual-source-ip', owner: 'pat', reason: 'pen test from the agency range', expiresAt: new Date(NOW + 3_600_000) }, new Date(NOW - 60_000))
     await storeFindings(
       store,
@@ -256,7 +260,7 @@ describe('delivery', () => {
       return { code: 451, message: 'try again later' }
     }
     await storeFindings(store, ['a', 'b', 'c'].map((who) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW)), new Date(NOW))
-    const alerter = new Alerter({ store, settings: { ...settingsFor({}), pollMs: 100, retryMs: 200 }, transport, logger: testLogger })
+    const alerter = new Alerter({ store, settings: { ...settingsFor({}), pollMs: 100, retryMs: 200 }, principals: NOBODY_KNOWN, transport, logger: testLogger })
     alerter.start()
     await expect.poll(async () => (await notificationsWithStatus(store, ['sent'])).length, { timeout: 20_000, interval: 200 }).toBe(3)
     await alerter.stop()
@@ -272,7 +276,7 @@ describe('delivery', () => {
   it('records a permanent refusal as failed, with the server’s answer', async () => {
     smtp.judge = () => ({ code: 550, message: 'mailbox unavailable' })
     await storeFindings(store, [finding('unusual-source-ip', carol, 'x', NOW)], new Date(NOW))
-    const summary = await new Alerter({ store, settings: settingsFor({}), transport, logger: testLogger }).runOnce(new Date(NOW))
+    const summary = await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger }).runOnce(new Date(NOW))
     expect(summary.failed).toHaveLength(1)
     const [failed] = await notificationsWithStatus(store, ['failed'])
     expect(failed?.attempts).toBe(1)
@@ -284,7 +288,7 @@ describe('delivery', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-outbox-'))
     const outbox = outboxTransport(dir)
     await storeFindings(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'root', NOW, { severity: 'critical' })], new Date(NOW))
-    const summary = await new Alerter({ store, settings: settingsFor({}), transport: outbox, logger: testLogger }).runOnce(new Date(NOW))
+    const summary = await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport: outbox, logger: testLogger }).runOnce(new Date(NOW))
     expect(summary.sent).toHaveLength(1)
     const files = readdirSync(dir)
     expect(files).toEqual([expect.stringMatching(/^20261120T120000-alert-[0-9a-f]{12}\.eml$/)])
@@ -298,7 +302,7 @@ describe('delivery', () => {
     // A file where the outbox's parent directory should be: mkdir fails until it is removed.
     writeFileSync(path.join(parent, 'blocked'), '')
     const dir = path.join(parent, 'blocked', 'outbox')
-    const alerter = new Alerter({ store, settings: settingsFor({ TRAILWATCH_SMTP_RETRY_MS: '1000' }), transport: outboxTransport(dir), logger: testLogger })
+    const alerter = new Alerter({ store, settings: settingsFor({ TRAILWATCH_SMTP_RETRY_MS: '1000' }), principals: NOBODY_KNOWN, transport: outboxTransport(dir), logger: testLogger })
     await storeFindings(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'outbox-blocked', NOW, { severity: 'critical' })], new Date(NOW))
     const first = await alerter.runOnce(new Date(NOW))
     expect([first.sent, first.failed]).toEqual([[], []])
@@ -320,7 +324,7 @@ describe('transport security', () => {
       await storeFindings(store, [finding('unusual-source-ip', `${carol}-${String(implicit)}`, String(implicit), NOW)], new Date(NOW))
       const server = await startSmtpServer({ tls: { ...certificate, implicit } })
       const secured = smtpTransport(server.url, { ca })
-      const summary = await new Alerter({ store, settings, transport: secured, logger: testLogger }).runOnce(new Date(NOW))
+      const summary = await new Alerter({ store, settings, principals: NOBODY_KNOWN, transport: secured, logger: testLogger }).runOnce(new Date(NOW))
       secured.close()
       await server.close()
       expect(server.url.startsWith(implicit ? 'smtps://' : 'smtp://')).toBe(true)
@@ -332,7 +336,7 @@ describe('transport security', () => {
     const server = await startSmtpServer({ tls: { ...certificate, implicit: true } })
     const untrusting = smtpTransport(server.url)
     await storeFindings(store, [finding('unusual-source-ip', `${carol}-z`, 'z', NOW)], new Date(NOW))
-    const summary = await new Alerter({ store, settings, transport: untrusting, logger: testLogger }).runOnce(new Date(NOW))
+    const summary = await new Alerter({ store, settings, principals: NOBODY_KNOWN, transport: untrusting, logger: testLogger }).runOnce(new Date(NOW))
     untrusting.close()
     await server.close()
     expect(summary.sent).toHaveLength(0)

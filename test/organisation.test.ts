@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DETECTORS } from '../detectors/registry.js'
 import { atLeast } from '../detectors/define.js'
-import { detectorConfig, runDetector } from '../detectors/engine.js'
-import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
-import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import { runDetector } from '../detectors/engine.js'
+import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { officeWorkingTime, simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 import { ingestRecords } from './helpers/events.js'
 import { openTestStore, type TestStore } from './helpers/store.js'
+import { testSettings } from './helpers/detect.js'
 
 // Thursday, 06:00 in Berlin, 00:00 in New York, 10:30 in Kolkata.
 const END = Date.parse('2026-11-19T05:00:00Z')
@@ -25,11 +25,11 @@ afterAll(async () => {
 
 describe('three weeks of an organisation, with incidents injected', () => {
   it('finds every incident, and nothing else worth an email', async () => {
-    const configs = { 'off-hours-activity': officeWorkingTime() }
+    const settings = testSettings({}, officeWorkingTime())
     const findings = []
     for (const detector of DETECTORS) {
       // A scheduler catching up on the last three hours.
-      findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 3 * 3_600_000) }, detectorConfig(detector, configs))))
+      findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 3 * 3_600_000) }, settings)))
     }
     const emailed = findings.filter((f) => atLeast(f.severity, 'medium')).map((f) => [f.detector, f.principal, f.severity])
     expect(emailed.sort()).toEqual(

@@ -5,11 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { backfill } from '../ingest/backfill.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import type { Store } from '../src/clickhouse/client.js'
-import { insertCredentialReport } from '../src/clickhouse/credential-reports.js'
 import { LATEST_VERSION, MIGRATIONS, migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
-import type { PreparedEvent } from '../src/cloudtrail/normalise.js'
-import { parseCredentialReport } from '../src/credentials/credential-report.js'
+import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
+import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { refusingEventInserts } from './helpers/faults.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
 
@@ -23,7 +22,7 @@ afterEach(async () => {
   for (const store of opened.splice(0)) await store.close()
 })
 
-function event(id: string): PreparedEvent {
+function event(id: string): NormalisedEvent {
   const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: id, eventTime: '2026-11-02T09:15:00Z', eventName: 'ListUsers', eventSource: 'iam.amazonaws.com', recipientAccountId: '111122223333' })))
   if (!decoded.ok) throw new Error(decoded.reason)
   return decoded.event
@@ -84,8 +83,8 @@ describe('EventWriter', () => {
     const store = await freshStore()
     const writer = new EventWriter(store, { maxBatch: 100, logger: testLogger })
     const good = ['g1', 'g2', 'g3', 'g4', 'g5'].map(event)
-    // A line whose time column the engine cannot read: something validation let through.
-    const refused = { ...event('refused'), line: event('refused').line.replace('2026-11-02 09:15:00.000', 'not a time') }
+    // A value the engine cannot read into its column: something validation let through.
+    const refused = { ...event('refused'), sourceAsn: Number.NaN }
     for (const e of [...good.slice(0, 3), refused, ...good.slice(3)]) await writer.add(e)
     await writer.flush()
     expect(writer.totals).toEqual({ stored: 5, duplicate: 0, rejected: 1 })

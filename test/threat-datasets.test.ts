@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { detectorConfig, runDetector } from '../detectors/engine.js'
+import { runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import type { Finding } from '../detectors/define.js'
 import { backfill } from '../ingest/backfill.js'
 import { INVICTUS, STRATUS } from './helpers/datasets.js'
 import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
+import { testSettings } from './helpers/detect.js'
 
 const options = { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger }
 const detector = (id: string) => {
@@ -48,7 +49,7 @@ describe('Stratus Red Team detonations', () => {
       const times = records.map((r) => Date.parse(r.eventTime))
       const accounts = new Set(records.map((r) => r.recipientAccountId))
       const window = { from: new Date(Math.min(...times)), now: new Date(Math.max(...times) + 1000) }
-      const findings = (await runDetector(store, detector(detectorId), window, detectorConfig(detector(detectorId)))).filter((f) => accounts.has(f.account))
+      const findings = (await runDetector(store, detector(detectorId), window, testSettings())).filter((f) => accounts.has(f.account))
       expect(findings.map((f) => f.evidence.event ?? 'ConsoleLogin')).toContain(event)
       expect(findings.every((f) => f.severity !== 'info' && f.severity !== 'low')).toBe(true)
     })
@@ -61,7 +62,7 @@ describe('invictus-ir aws_dataset: every finding, and why each is right', () => 
     // The whole capture: 2023-07-10, 11:42 to 12:38 UTC.
     const window = { from: new Date('2023-07-10T11:00:00Z'), now: new Date('2023-07-10T13:00:00Z') }
     findings = []
-    for (const d of DETECTORS) findings.push(...(await runDetector(store, d, window, detectorConfig(d))))
+    for (const d of DETECTORS) findings.push(...(await runDetector(store, d, window, testSettings())))
     findings = findings.filter((f) => f.account === '123837392027')
   })
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ACCOUNT, apiCall, daily, iamUser, ingestRecords, roleSession, type RawEvent } from '../../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
+import { testSettings } from '../../test/helpers/detect.js'
 import { detectorConfig, runDetector } from '../engine.js'
 import detector from './detector.js'
 
@@ -48,14 +49,12 @@ afterAll(async () => {
   await store.close()
 })
 
-const config = detectorConfig(detector, {
-  'off-hours-activity': {
-    defaults: { timezone: 'Europe/Berlin', hours: [8, 19], days: [1, 2, 3, 4, 5], holidays: ['2026-12-24', '2026-12-25'] },
-    overrides: [{ name: 'india team', principals: [`arn:aws:iam::*:user/in-*`], timezone: 'Asia/Kolkata', hours: [9, 18] }],
-  },
+const settings = testSettings({}, {
+  defaults: { timezone: 'Europe/Berlin', hours: [8, 19], days: [1, 2, 3, 4, 5], holidays: ['2026-12-24', '2026-12-25'] },
+  overrides: [{ name: 'india team', principals: [`arn:aws:iam::*:user/in-*`], timezone: 'Asia/Kolkata', hours: [9, 18] }],
 })
 const run = async (now: string) => {
-  const findings = await runDetector(store, detector, { now: new Date(at(now)), from: new Date(at(now) - 3_600_000) }, config)
+  const findings = await runDetector(store, detector, { now: new Date(at(now)), from: new Date(at(now) - 3_600_000) }, settings)
   return findings.map((f) => [f.principal, f.severity])
 }
 
@@ -76,12 +75,16 @@ describe('off-hours-activity', () => {
   })
 
   it('counts a holiday as off-hours and says so', async () => {
-    const findings = await runDetector(store, detector, { now: new Date(at('2026-12-25T12:00:00Z')), from: new Date(at('2026-12-25T11:00:00Z')) }, config)
+    const findings = await runDetector(store, detector, { now: new Date(at('2026-12-25T12:00:00Z')), from: new Date(at('2026-12-25T11:00:00Z')) }, settings)
     expect(findings.map((f) => [f.principal, f.severity])).toEqual([[arn('bob'), 'low']])
     expect(findings[0]?.title).toBe(`${arn('bob')} acted at Fri 2026-12-25 12:00 Europe/Berlin, on a holiday (2026-12-25)`)
   })
 
-  it('refuses a time zone that does not exist, naming the detector', () => {
-    expect(() => detectorConfig(detector, { 'off-hours-activity': { defaults: { timezone: 'Mars/Olympus' } } })).toThrow(/detector off-hours-activity: defaults.timezone: expected an IANA time zone/)
+  it('refuses a time zone that does not exist, naming the setting', () => {
+    expect(() => testSettings({}, { defaults: { timezone: 'Mars/Olympus' } })).toThrow(/defaults.timezone: expected an IANA time zone/)
+  })
+
+  it('says where working time is set now when it meets the old place', () => {
+    expect(() => detectorConfig(detector, { 'off-hours-activity': { defaults: { timezone: 'Europe/Berlin' } } })).toThrow(/detector off-hours-activity: defaults: working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now/)
   })
 })

@@ -1,25 +1,14 @@
 import { z } from 'zod'
-import { timezone } from '../../src/config.js'
-import { globMatches } from '../../src/glob.js'
 import { defineDetector } from '../define.js'
 import { isoTime, localTime } from '../../src/time.js'
 
-const WorkingTime = z.object({
-  timezone: timezone.optional(),
-  /** [first hour, hour after the last] of the working day, local time. */
-  hours: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]).optional(),
-  /** ISO weekdays, Monday = 1. */
-  days: z.array(z.number().int().min(1).max(7)).optional(),
-  /** Local dates (YYYY-MM-DD) that are not working days. */
-  holidays: z.array(z.iso.date()).optional(),
-})
+const MOVED = { error: 'working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now (defaults and overrides, unchanged)' }
 
 const Config = z.object({
-  defaults: WorkingTime.default({}),
-  /** The first override whose pattern matches the principal ARN wins; `*` matches anything. */
-  overrides: z.array(WorkingTime.extend({ name: z.string().optional(), principals: z.array(z.string()).min(1) })).default([]),
   /** An hour of the week is the principal's own when it acted then on this many days of its history. */
   usualDays: z.number().int().positive().default(2),
+  defaults: z.never(MOVED).optional(),
+  overrides: z.never(MOVED).optional(),
 })
 
 const Row = z.object({
@@ -94,12 +83,10 @@ export default defineDetector({
     FROM recent AS r LEFT JOIN profile AS p ON r.account_id = p.account_id AND r.principal_arn = p.principal_arn
     ORDER BY account_id, principal_arn, hour_start`,
   row: Row,
-  toFinding: (r, config) => {
-    const override = config.overrides.find((o) => o.principals.some((pattern) => globMatches(pattern, r.principal_arn)))
-    const zone = override?.timezone ?? config.defaults.timezone ?? 'UTC'
-    const [startHour, endHour] = override?.hours ?? config.defaults.hours ?? [8, 19]
-    const days = override?.days ?? config.defaults.days ?? [1, 2, 3, 4, 5]
-    const holidays = override?.holidays ?? config.defaults.holidays ?? []
+  toFinding: (r, config, { principals }) => {
+    const working = principals.workingTimeOf(r.principal_arn)
+    const zone = working.timezone ?? 'UTC'
+    const { hours: [startHour, endHour], days, holidays } = working
 
     const at = Date.parse(isoTime(r.hour_start))
     const local = localTime(at, zone)
@@ -126,7 +113,7 @@ export default defineDetector({
       lastSeen: isoTime(r.last_seen),
       evidence: {
         local_time: local.text,
-        working_time: { timezone: zone, hours: [startHour, endHour], days, from: override?.name ?? (override ? 'override' : 'defaults') },
+        working_time: { timezone: zone, hours: [startHour, endHour], days, from: working.from },
         calls: r.calls,
         events: r.sample_events,
         sensitive_events: r.sensitive_events,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { insertCredentialReport } from '../../src/clickhouse/credential-reports.js'
-import { parseCredentialReport } from '../../src/credentials/credential-report.js'
+import { insertCredentialReport, parseCredentialReport } from '../../src/credentials/credential-report.js'
 import { ACCOUNT, apiCall, iamUser, ingestRecords, type RawEvent } from '../../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
-import { detectorConfig, runDetector } from '../engine.js'
+import { testSettings } from '../../test/helpers/detect.js'
+import { runDetector } from '../engine.js'
 import detector from './detector.js'
 
 const NOW = Date.parse('2026-11-27T06:00:00Z')
@@ -54,7 +54,7 @@ afterAll(async () => {
 
 describe('stale-access-key', () => {
   it('reports one finding per stale key, from the credential report and from CloudTrail', async () => {
-    const findings = await runDetector(store, detector, { now: new Date(NOW), from: new Date(NOW - 86_400_000) }, detectorConfig(detector))
+    const findings = await runDetector(store, detector, { now: new Date(NOW), from: new Date(NOW - 86_400_000) }, testSettings())
     const summary = findings.map((f) => [f.account, f.evidence.user, f.evidence.access_key_id, f.severity])
     expect(summary).toEqual([
       [ACCOUNT, '<root_account>', null, 'critical'],

@@ -1,15 +1,6 @@
-import { z } from 'zod'
-import { ACCESS_KEY_INVENTORY, InventoryRow, keyAge } from '../../src/reports/access-keys.js'
-import { defineDetector, type Severity } from '../define.js'
-
-const Config = z.object({
-  /** CIS AWS 1.14 / Security Hub IAM.3. */
-  rotationDays: z.number().int().positive().default(90),
-  /** Security Hub IAM.22. */
-  unusedDays: z.number().int().positive().default(45),
-  /** A key never used is worth a look once it is this old. */
-  neverUsedGraceDays: z.number().int().nonnegative().default(7),
-})
+import { ACCESS_KEY_INVENTORY, InventoryRow } from '../../src/credentials/inventory.js'
+import { CredentialLimits, keyStanding } from '../../src/credentials/standing.js'
+import { defineDetector } from '../define.js'
 
 export default defineDetector({
   id: 'stale-access-key',
@@ -24,30 +15,12 @@ export default defineDetector({
     'Rotate: create the new key, move every user of the old one, watch the old key unused in trailwatch, then delete it.',
     'A root access key: delete it now; root needs none.',
   ],
-  config: Config,
+  config: CredentialLimits,
   sql: `SELECT * FROM (${ACCESS_KEY_INVENTORY}) WHERE active ORDER BY account_id, user, slot, key`,
   row: InventoryRow,
   toFinding: (r, config, { now }) => {
-    const { createdMs, lastUsedMs, ageDays, idleDays, root } = keyAge(r, now)
-    const problems: string[] = []
-    let severity: Severity = 'info'
-    if (root) {
-      problems.push('a root access key exists')
-      severity = 'critical'
-    }
-    if (ageDays !== undefined && ageDays > config.rotationDays) {
-      problems.push(`${ageDays} days old (rotation limit ${config.rotationDays})`)
-      if (severity !== 'critical') severity = 'medium'
-    }
-    if (idleDays !== undefined && idleDays >= config.unusedDays) {
-      problems.push(`unused for ${idleDays} days (limit ${config.unusedDays})`)
-      if (severity !== 'critical') severity = 'medium'
-    }
-    if (idleDays === undefined && ageDays !== undefined && ageDays >= config.neverUsedGraceDays) {
-      problems.push(`never used in its ${ageDays} days`)
-      if (severity === 'info') severity = 'low'
-    }
-    if (problems.length === 0) return null
+    const { createdMs, lastUsedMs, ageDays, idleDays, root, problems, severity } = keyStanding(r, now, config)
+    if (!severity) return null
     const keyName = r.key || `in slot ${String(r.slot)}`
     const principal = r.arn || `arn:aws:iam::${r.account_id}:user/${r.user}`
     return {

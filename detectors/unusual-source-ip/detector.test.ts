@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ACCOUNT, apiCall, daily, iamUser, ingestRecords, roleSession, type RawEvent } from '../../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
-import { detectorConfig, runDetector } from '../engine.js'
+import { testSettings } from '../../test/helpers/detect.js'
+import { runDetector } from '../engine.js'
 import detector from './detector.js'
 
 const NOW = Date.parse('2026-11-20T12:00:00Z')
@@ -59,7 +60,7 @@ afterAll(async () => {
   await store.close()
 })
 
-const config = detectorConfig(detector, {
+const settings = testSettings({
   'unusual-source-ip': {
     allowCidrs: [
       { cidr: '49.36.0.0/16', owner: 'it@example.com', reason: 'partner office in Mumbai', expires: '2027-01-01T00:00:00Z' },
@@ -70,7 +71,7 @@ const config = detectorConfig(detector, {
 
 describe('unusual-source-ip', () => {
   it('reports new networks with severity following novelty, and stays quiet on the traps', async () => {
-    const findings = await runDetector(store, detector, { now: new Date(NOW), from: new Date(NOW - 3_600_000) }, config)
+    const findings = await runDetector(store, detector, { now: new Date(NOW), from: new Date(NOW - 3_600_000) }, settings)
     const bySeverity = Object.fromEntries(findings.map((f) => [f.principal, f.severity]))
     expect(bySeverity).toEqual({
       [arn('alice')]: 'low', // same ISP, new address: not emailed
@@ -88,12 +89,12 @@ describe('unusual-source-ip', () => {
 
   it('finds nothing once the new address is part of the baseline window', async () => {
     const later = NOW + 2 * 3_600_000
-    const findings = await runDetector(store, detector, { now: new Date(later), from: new Date(later - 3_600_000) }, config)
+    const findings = await runDetector(store, detector, { now: new Date(later), from: new Date(later - 3_600_000) }, settings)
     expect(findings).toEqual([])
   })
 
   it('gives the same finding the same alert id on every run', async () => {
-    const run = () => runDetector(store, detector, { now: new Date(NOW), from: new Date(NOW - 3_600_000) }, config)
+    const run = () => runDetector(store, detector, { now: new Date(NOW), from: new Date(NOW - 3_600_000) }, settings)
     const [first, second] = [await run(), await run()]
     expect(first.map((f) => f.alertId)).toEqual(second.map((f) => f.alertId))
     expect(new Set(first.map((f) => f.alertId)).size).toBe(first.length)

@@ -1,7 +1,6 @@
 import { z } from 'zod'
-import { clickHouseTime } from '../../src/cloudtrail/normalise.js'
 import { defineDetector, raise, type Severity } from '../define.js'
-import { isoTime } from '../../src/time.js'
+import { clickHouseTime, isoTime } from '../../src/time.js'
 
 const AllowedCidr = z.object({
   cidr: z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, 'expected an address range such as 203.0.113.0/24'),

@@ -1,42 +1,30 @@
-import { createHash } from 'node:crypto'
 import type { Store } from '../clickhouse/client.js'
 import { DeliveryError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { metrics } from '../metrics.js'
-import { atLeast, SEVERITIES, type Severity } from '../severity.js'
-import { alertsById, occurrenceKey, unroutedAlerts, type StoredAlert } from './alerts.js'
-import { composeAlert, composeDigest, type Composed, type DigestGroup } from './compose.js'
+import type { Principals } from '../principals.js'
+import { atLeast, type Severity } from '../severity.js'
+import { alertsById, occurrenceKey, unroutedAlerts } from './alerts.js'
+import { composeAlert, composeDigest, type DigestGroup } from './compose.js'
 import { alertActivity } from './evidence.js'
+import type { Composed } from './format.js'
 import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'
 import {
   createNotifications,
   dueNotifications,
   existingNotificationIds,
   messageBytes,
+  notificationId,
   recordStates,
   type Notification,
   type NotificationKind,
 } from './notifications.js'
-import { immediateRoutesSince, queuedDigestEntries, recordRoutes, type Route } from './routes.js'
-import { recipientsFor, type AlertingSettings } from './settings.js'
-import { listSuppressions, matchingSuppression } from './suppressions.js'
+import { historySpanMs, routeAlerts, type RoutingDecision } from './policy.js'
+import { immediateRoutesSince, queuedDigestEntries, recordRoutes } from './routes.js'
+import type { AlertingSettings } from './settings.js'
+import { listSuppressions } from './suppressions.js'
 
 const HOUR = 3_600_000
-
-/** The last email about one alert to one recipient within its window, and the worst severity it carried. */
-interface Emailed {
-  at: number
-  severity: Severity
-}
-
-/** Deterministic: the same message to the same person always has the same id. */
-export function notificationId(kind: NotificationKind, ...parts: string[]): string {
-  return createHash('sha256').update([kind, ...parts].join('\0')).digest('hex').slice(0, 24)
-}
-
-function describeWindow(ms: number): string {
-  return ms % 86_400_000 === 0 ? `${String(ms / 86_400_000)} d` : ms % HOUR === 0 ? `${String(ms / HOUR)} h` : `${String(Math.round(ms / 60_000))} min`
-}
 
 export interface CycleSummary {
   immediate: number
@@ -51,6 +39,8 @@ export interface CycleSummary {
 export interface AlerterOptions {
   store: Store
   settings: AlertingSettings
+  /** Whose local time an email shows. */
+  principals: Principals
   transport: MailTransport
   logger: Logger
   /** Called after each message is handed over (the CLI prints a line per outbox file). */
@@ -65,6 +55,7 @@ export interface AlerterOptions {
 export class Alerter {
   private readonly store: Store
   private readonly settings: AlertingSettings
+  private readonly principals: Principals
   private readonly transport: MailTransport
   private readonly logger: Logger
   private readonly onDelivered: AlerterOptions['onDelivered']
@@ -75,6 +66,7 @@ export class Alerter {
   constructor(options: AlerterOptions) {
     this.store = options.store
     this.settings = options.settings
+    this.principals = options.principals
     this.transport = options.transport
     this.logger = options.logger
     this.onDelivered = options.onDelivered
@@ -139,54 +131,12 @@ export class Alerter {
     return { notification, raw }
   }
 
-  private async route(now: Date): Promise<Pick<CycleSummary, 'immediate' | 'digest' | 'suppressed' | 'unrouted'>> {
-    const counts = { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
-    // Most severe first: when a flood meets the rate limit, the worst goes out at once.
-    const alerts = (await unroutedAlerts(this.store, now)).sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))
-    if (alerts.length === 0) return counts
-    const rules = await listSuppressions(this.store, now)
-    const { lastEmailed, emailedThisHour } = await this.emailHistory(now, Math.max(HOUR, ...alerts.map((a) => this.settings.dedupWindowMs(a.detector))))
-
-    const routes: Route[] = []
-    const immediate: { alert: StoredAlert; recipient: string; id: string }[] = []
-    const at = now.toISOString()
-    for (const alert of alerts) {
-      const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, severity: alert.severity, rule_id: '', due_at: at, routed_at: at }
-      const rule = matchingSuppression(rules, alert)
-      if (rule) {
-        routes.push({ ...base, recipient: '', disposition: 'suppressed', rule_id: rule.rule_id, reason: `rule ${rule.rule_id} (${rule.owner}): ${rule.reason}` })
-        counts.suppressed++
-        continue
-      }
-      const recipients = recipientsFor(this.settings.routes, alert)
-      if (recipients.length === 0) {
-        routes.push({ ...base, recipient: '', disposition: 'unrouted', reason: this.settings.routes.length ? `no route takes ${alert.severity} ${alert.detector} alerts` : 'no recipients configured' })
-        counts.unrouted++
-        continue
-      }
-      for (const recipient of recipients) {
-        const window = this.settings.dedupWindowMs(alert.detector)
-        const last = lastEmailed.get(`${recipient}|${base.group_key}`)
-        const thisHour = (emailedThisHour.get(recipient) ?? []).filter((t) => t > now.getTime() - HOUR)
-        const repeat = last !== undefined && now.getTime() - last.at < window
-        // A repeat that got worse than what was emailed is news, not a digest line.
-        const escalated = repeat && !atLeast(last.severity, alert.severity)
-        if (repeat && !escalated) {
-          routes.push({ ...base, recipient, disposition: 'digest', reason: `repeat within ${describeWindow(window)} of the first email`, due_at: new Date(last.at + window).toISOString() })
-          counts.digest++
-        } else if (thisHour.length >= this.settings.maxPerHour && !atLeast(alert.severity, 'critical')) {
-          // Critical alerts are never held back by the rate limit.
-          routes.push({ ...base, recipient, disposition: 'digest', reason: `over ${String(this.settings.maxPerHour)} emails an hour`, due_at: new Date(Math.min(...thisHour) + HOUR).toISOString() })
-          counts.digest++
-        } else {
-          routes.push({ ...base, recipient, disposition: 'immediate', reason: escalated ? `severity rose from ${last.severity} to ${alert.severity}` : '' })
-          immediate.push({ alert, recipient, id: notificationId('alert', alert.alert_id, alert.last_seen, recipient) })
-          lastEmailed.set(`${recipient}|${base.group_key}`, { at: now.getTime(), severity: alert.severity })
-          emailedThisHour.set(recipient, [...thisHour, now.getTime()])
-          counts.immediate++
-        }
-      }
-    }
+  /** Routes new alert occurrences by the policy, writes the emails to send now, then the routes. */
+  private async route(now: Date): Promise<RoutingDecision['counts']> {
+    const alerts = await unroutedAlerts(this.store, now)
+    if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
+    const [rules, sent] = await Promise.all([listSuppressions(this.store, now), immediateRoutesSince(this.store, new Date(now.getTime() - historySpanMs(this.settings, alerts)), now)])
+    const { routes, immediate, counts } = routeAlerts(this.settings, { alerts, rules, sent, now })
 
     // A crash after the messages were written but before the routes: the messages exist, keep them.
     const existing = await existingNotificationIds(this.store, immediate.map((i) => i.id))
@@ -196,7 +146,7 @@ export class Alerter {
       if (existing.has(id)) continue
       let composed = activities.get(alert.alert_id)
       if (!composed) {
-        composed = alertActivity(this.store, alert).then((activity) => composeAlert(alert, activity, this.settings.timeZoneOf(alert.principal)))
+        composed = alertActivity(this.store, alert).then((activity) => composeAlert(alert, activity, this.principals.workingTimeOf(alert.principal).timezone))
         activities.set(alert.alert_id, composed)
       }
       created.push(await this.prepare('alert', id, recipient, await composed, now, [occurrenceKey(alert.alert_id, alert.last_seen)]))
@@ -205,20 +155,6 @@ export class Alerter {
     await recordRoutes(this.store, routes)
     this.logger.debug(counts, 'routed alerts')
     return counts
-  }
-
-  /** Emails sent at once within `span` before now: the latest (and worst) per recipient and group, and each recipient's last hour. */
-  private async emailHistory(now: Date, span: number): Promise<{ lastEmailed: Map<string, Emailed>; emailedThisHour: Map<string, number[]> }> {
-    const lastEmailed = new Map<string, Emailed>()
-    const emailedThisHour = new Map<string, number[]>()
-    for (const sent of await immediateRoutesSince(this.store, new Date(now.getTime() - span), now)) {
-      const at = Date.parse(sent.routed_at)
-      const key = `${sent.recipient}|${sent.group_key}`
-      const earlier = lastEmailed.get(key)
-      lastEmailed.set(key, { at: Math.max(at, earlier?.at ?? 0), severity: earlier && atLeast(earlier.severity, sent.severity) ? earlier.severity : sent.severity })
-      if (at > now.getTime() - HOUR) emailedThisHour.set(sent.recipient, [...(emailedThisHour.get(sent.recipient) ?? []), at])
-    }
-    return { lastEmailed, emailedThisHour }
   }
 
   private async gatherDigests(now: Date): Promise<void> {

@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { clickHouseTime } from '../cloudtrail/normalise.js'
-import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
+import { selectRows } from '../clickhouse/rows.js'
 import { SEVERITIES } from '../severity.js'
+import { clickHouseTime, isoFromMillis } from '../time.js'
 
 const AlertRow = z.object({
   alert_id: z.string(),

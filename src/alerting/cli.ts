@@ -1,63 +1,17 @@
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import cron from 'node-cron'
-import { withCommonOptions, withContext, type CommonOptions, type Context } from '../cli/context.js'
+import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { collect, parseInstant, untilStopSignal } from '../cli/options.js'
 import { serveOps } from '../cli/ops.js'
 import { DURATION_PATTERN, durationMs } from '../duration.js'
-import { AppError, errorMessage } from '../errors.js'
-import { credentialLimits, queueCredentialReport } from '../reports/send.js'
-import { Alerter, type CycleSummary } from './alerter.js'
-import { outboxTransport, smtpTransport, type Delivery, type MailTransport } from './mailer.js'
+import { AppError } from '../errors.js'
+import type { CycleSummary } from './alerter.js'
+import type { Delivery } from './mailer.js'
 import { notificationsWithStatus, recordStates, STATUSES, type Notification, type NotificationStatus } from './notifications.js'
-import { loadAlertingSettings } from './settings.js'
+import { openAlerter, startAlerting, type AlongsideAlerter } from './service.js'
 import { addSuppression, listSuppressions, removeSuppression, type SuppressionRule } from './suppressions.js'
 
 function deliveryLine(notification: Notification, delivery: Delivery): string {
   return `sent ${notification.kind} to ${notification.recipient} (${delivery.response}): ${notification.subject}`
-}
-
-/** The alerter over the configured transport: SMTP_URL, or .eml files in DATA_DIR/outbox. */
-export function openAlerter(context: Context, onDelivered?: (notification: Notification, delivery: Delivery) => void): { alerter: Alerter; transport: MailTransport } {
-  const { config, store, logger } = context
-  const { smtpUrl, smtpCaFile } = config.alerting
-  const transport = smtpUrl ? smtpTransport(smtpUrl, { ca: smtpCaFile ? readFileSync(smtpCaFile) : undefined }) : outboxTransport(path.join(config.dataDir, 'outbox'))
-  const settings = loadAlertingSettings(config)
-  if (settings.routes.length === 0) logger.warn({ module: 'alerting' }, 'no recipients: set TRAILWATCH_ALERT_TO or routes in TRAILWATCH_ALERTING_FILE; alerts are logged as unrouted')
-  const alerter = new Alerter({ store, settings, transport, logger: logger.child({ module: 'alerting' }), onDelivered })
-  return { alerter, transport }
-}
-
-/** The alerter cycling on its poll interval and the credential report on its cron, until stop(). */
-export function startAlerting(context: Context): { stop: () => Promise<void> } {
-  const { config, store, logger } = context
-  const log = logger.child({ module: 'alerting' })
-  const { alerter, transport } = openAlerter(context, (n, d) => {
-    log.info({ notification: n.notification_id, kind: n.kind, delivery: d.response }, 'delivered')
-  })
-  const limits = credentialLimits(config)
-  const report = cron.schedule(
-    config.report.schedule,
-    async () => {
-      try {
-        // The scheduled minute names the report: a second firing in that minute queues nothing new.
-        await queueCredentialReport(store, alerter, config.report.to, new Date(Math.floor(Date.now() / 60_000) * 60_000), limits)
-      } catch (err) {
-        log.error({ err: errorMessage(err) }, 'credential report not queued')
-      }
-    },
-    { timezone: config.report.timezone, noOverlap: true, name: 'credential-report' },
-  )
-  alerter.start()
-  log.info({ transport: transport.description, report: `${config.report.schedule} ${config.report.timezone}` }, 'alerter running')
-  return {
-    stop: async () => {
-      await report.stop()
-      await alerter.stop()
-      transport.close()
-    },
-  }
 }
 
 function summaryLine(summary: CycleSummary): string {
@@ -73,7 +27,8 @@ interface AlertOptions extends CommonOptions {
   at?: number
 }
 
-export function alertCommand(): Command {
+/** `alongside`: what the running alerter also drives (the credential report, wired in by the root). */
+export function alertCommand(alongside: AlongsideAlerter[]): Command {
   return withCommonOptions(new Command('alert'))
     .description('email new alerts and due digests, and the credential-age report on its schedule; until SIGINT or SIGTERM, or once with --once')
     .option('--once', 'send every pending alert and due digest, then exit')
@@ -91,7 +46,7 @@ export function alertCommand(): Command {
           }
           return
         }
-        const service = startAlerting(context)
+        const service = startAlerting(context, alongside)
         const ops = await serveOps(context)
         await untilStopSignal()
         await service.stop()

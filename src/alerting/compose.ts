@@ -1,54 +1,7 @@
 import { localTime } from '../time.js'
 import type { StoredAlert } from './alerts.js'
 import type { AlertActivity } from './evidence.js'
-
-/** A message before it becomes MIME: what a person reads, as plain text and as HTML. */
-export interface Composed {
-  subject: string
-  text: string
-  html: string
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-
-/** Event fields are data: in HTML they are text, never markup. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c)
-}
-
-/** A header value from data: one line (CR, LF and other controls become spaces), bounded length. */
-export function headerText(value: string, max = 160): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
-  const line = value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line
-}
-
-/**
- * A line of plain text from data: control characters, line separators and direction overrides
- * become visible escapes, so that a value cannot start a line of its own (a forged runbook step)
- * or reorder what a person reads.
- */
-export function textLine(value: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => TEXT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
-
-const TEXT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
-
-/** A value as one word for a POSIX shell: pasted, it is that value and never a command. */
-export function shellWord(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`
-}
-
-/** A whole HTML message: one centred column, readable on a phone. */
-export function htmlDocument(body: string, maxWidth = 640): string {
-  return `<!doctype html>
-<html><body style="margin:0;padding:12px;font-family:-apple-system,Segoe UI,Roboto,sans-serif;font-size:15px;color:#111">
-<div style="max-width:${String(maxWidth)}px;margin:0 auto">
-${body}
-</div></body></html>
-`
-}
+import { escapeHtml, headerText, htmlDocument, shellWord, textLine, type Composed } from './format.js'
 
 function utc(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
@@ -88,7 +41,7 @@ export function composeAlert(alert: StoredAlert, activity: AlertActivity, zone: 
   const span = alert.first_seen === alert.last_seen ? utc(alert.first_seen) : `${utc(alert.first_seen)} → ${utc(alert.last_seen)}`
   const local = timeZone
     ? `${localTime(Date.parse(alert.first_seen), timeZone).text} (principal’s local time)`
-    : 'local time unknown: give this principal a time zone in TRAILWATCH_ALERTING_FILE (timeZones)'
+    : 'local time unknown: give this principal a time zone in TRAILWATCH_PRINCIPALS_FILE'
   const facts: [string, string[]][] = [
     ['Who', [who]],
     ['What', [what]],

@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { clickHouseTime } from '../cloudtrail/normalise.js'
-import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
+import { selectRows } from '../clickhouse/rows.js'
 import type { StoredAlert } from './alerts.js'
+import { clickHouseTime, isoFromMillis } from '../time.js'
 
 const DAY = 86_400_000
 

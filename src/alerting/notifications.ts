@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { clickHouseTime } from '../cloudtrail/normalise.js'
-import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
+import { selectRows } from '../clickhouse/rows.js'
+import { clickHouseTime, isoFromMillis } from '../time.js'
 
 export const STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed'] as const
 export type NotificationStatus = (typeof STATUSES)[number]
@@ -26,6 +27,11 @@ const NotificationRow = z.object({
 /** One message to one recipient and where its delivery stands; every change is a new version. */
 export type Notification = z.output<typeof NotificationRow>
 
+/** Deterministic: the same message to the same person always has the same id. */
+export function notificationId(kind: NotificationKind, ...parts: string[]): string {
+  return createHash('sha256').update([kind, ...parts].join('\0')).digest('hex').slice(0, 24)
+}
+
 const COLUMNS = `notification_id, kind, recipient, subject, items, status, attempts,
   toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at, message_id, error,
   toUnixTimestamp64Milli(created_at) AS created_at, toUnixTimestamp64Milli(updated_at) AS updated_at, version`
@@ -46,12 +52,8 @@ function select(store: Store, where: string, params: Record<string, unknown> = {
 
 export async function existingNotificationIds(store: Store, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set()
-  const result = await store.client.query({
-    query: 'SELECT DISTINCT notification_id FROM notifications WHERE notification_id IN {ids:Array(String)}',
-    query_params: { ids },
-    format: 'JSONEachRow',
-  })
-  return new Set((await result.json<{ notification_id: string }>()).map((row) => row.notification_id))
+  const rows = await selectRows(store, 'SELECT DISTINCT notification_id FROM notifications WHERE notification_id IN {ids:Array(String)}', { ids }, z.object({ notification_id: z.string() }))
+  return new Set(rows.map((row) => row.notification_id))
 }
 
 /** Stores new messages, the bytes before the state, so a pending notification always has its message. */
@@ -73,12 +75,7 @@ export async function recordStates(store: Store, states: Notification[]): Promis
 }
 
 export async function messageBytes(store: Store, id: string): Promise<Buffer | undefined> {
-  const result = await store.client.query({
-    query: 'SELECT raw FROM notification_messages WHERE notification_id = {id:String} LIMIT 1',
-    query_params: { id },
-    format: 'JSONEachRow',
-  })
-  const [row] = await result.json<{ raw: string }>()
+  const [row] = await selectRows(store, 'SELECT raw FROM notification_messages WHERE notification_id = {id:String} LIMIT 1', { id }, z.object({ raw: z.string() }))
   return row ? Buffer.from(row.raw, 'latin1') : undefined
 }
 

@@ -1,8 +1,8 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { clickHouseTime } from '../cloudtrail/normalise.js'
-import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
+import { selectRows } from '../clickhouse/rows.js'
 import { SEVERITIES, type Severity } from '../severity.js'
+import { clickHouseTime, isoFromMillis } from '../time.js'
 
 /** What became of one alert occurrence for one recipient. */
 export type Disposition = 'immediate' | 'digest' | 'suppressed' | 'unrouted'

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { timezone, type Config } from '../config.js'
+import type { Config } from '../config.js'
 import { DURATION_PATTERN, durationMs } from '../duration.js'
 import { ConfigError } from '../errors.js'
-import { globMatches } from '../glob.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 
 const duration = z.string().regex(DURATION_PATTERN, 'expected a duration such as 30m, 24h or 7d')
@@ -28,8 +27,7 @@ const AlertingFile = z.object({
   dedupWindows: z.record(z.string(), duration).default({}),
   /** Emails per recipient per hour sent at once; the rest wait for a digest. */
   maxPerHour: z.number().int().positive().default(20),
-  /** A principal's local time zone; the first entry whose pattern (`*` matches anything) fits wins. */
-  timeZones: z.array(z.object({ principals: z.array(z.string()).min(1), timezone })).default([]),
+  timeZones: z.never({ error: 'principals’ time zones are set in TRAILWATCH_PRINCIPALS_FILE now (overrides: principals and timezone)' }).optional(),
 })
 
 export const OUTBOX_RECIPIENT = 'security@localhost'
@@ -47,7 +45,6 @@ export interface AlertingSettings {
   routes: AlertRoute[]
   dedupWindowMs: (detector: string) => number
   maxPerHour: number
-  timeZoneOf: (principal: string) => string | undefined
   pollMs: number
   retryMs: number
   maxAttempts: number
@@ -82,7 +79,6 @@ export function loadAlertingSettings(config: Config): AlertingSettings {
     routes,
     dedupWindowMs: (detector) => durationMs(file.dedupWindows[detector] ?? file.dedupWindow),
     maxPerHour: file.maxPerHour,
-    timeZoneOf: (principal) => file.timeZones.find((entry) => entry.principals.some((p) => globMatches(p, principal)))?.timezone,
     pollMs: config.alerting.pollMs,
     retryMs: config.alerting.retryMs,
     maxAttempts: config.alerting.maxAttempts,

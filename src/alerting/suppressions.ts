@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { clickHouseTime } from '../cloudtrail/normalise.js'
-import { isoFromMillis, selectRows } from '../clickhouse/rows.js'
+import { selectRows } from '../clickhouse/rows.js'
 import { AppError } from '../errors.js'
 import { globMatches } from '../glob.js'
 import type { StoredAlert } from './alerts.js'
+import { clickHouseTime, isoFromMillis } from '../time.js'
 
 const RuleRow = z.object({
   rule_id: z.string(),

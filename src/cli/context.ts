@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../config.js'
 import { ConfigError, StoreLockedError } from '../errors.js'
 import { runningProcessPid } from './running.js'
 import { commandLogger, type Logger } from '../logger.js'
+import { loadSettings, type Settings } from '../settings.js'
 
 export interface CommonOptions {
   dataDir?: string
@@ -19,6 +20,7 @@ export function withCommonOptions(command: Command): Command {
 
 export interface Context {
   config: Config
+  settings: Settings
   logger: Logger
   store: Store
   migration: MigrationReport
@@ -52,6 +54,7 @@ function heldByRun(config: Config, locked: StoreLockedError): StoreLockedError {
 async function openContext(options: CommonOptions, { service = false, repair = false }: ContextOptions): Promise<Context> {
   const config = loadConfig(undefined, { dataDir: options.dataDir })
   assertDirectory(config.dataDir, options.dataDir ? '--data-dir' : 'TRAILWATCH_DATA_DIR')
+  const settings = loadSettings(config)
   const logger = commandLogger(config, service)
   const store = await openStore(config, logger).catch((err: unknown) => {
     throw err instanceof StoreLockedError ? heldByRun(config, err) : err
@@ -59,7 +62,7 @@ async function openContext(options: CommonOptions, { service = false, repair = f
   try {
     const cluster = config.clickhouse.cluster ? { name: config.clickhouse.cluster, database: config.clickhouse.database } : undefined
     const migration = await migrate(store, { retentionDays: config.retentionDays, cluster, repair }, logger.child({ module: 'clickhouse.migrations' }))
-    return { config, logger, store, migration }
+    return { config, settings, logger, store, migration }
   } catch (err) {
     await store.close()
     throw err

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
-import { insertCredentialReport } from '../clickhouse/credential-reports.js'
-import { parseCredentialReport } from '../credentials/credential-report.js'
+import { insertCredentialReport, parseCredentialReport } from '../credentials/credential-report.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
 import { parseInstant } from './options.js'
 

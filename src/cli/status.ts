@@ -1,13 +1,13 @@
 import { Command } from 'commander'
 import { loadConfig } from '../config.js'
 import { StoreLockedError } from '../errors.js'
-import { collectStatus, statusText, type Status } from '../status.js'
+import { collectStatus, Status, statusText } from '../status.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
 import { askRunningProcess } from './running.js'
 
 /** The status from the process that holds the embedded store, over its local HTTP endpoint. */
 async function statusFromRunningProcess(dataDir: string, locked: StoreLockedError): Promise<Status> {
-  return (await (await askRunningProcess(dataDir, locked, '/status')).json()) as Status
+  return Status.parse(await (await askRunningProcess(dataDir, locked, '/status')).json())
 }
 
 export function statusCommand(): Command {

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { z } from 'zod'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ErrorLogParams, type LogParams, type WarnLogParams } from '@clickhouse/client'
 import type { Config } from '../config.js'
 import { StorageError, StoreLockedError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { selectRows } from './rows.js'
 
 export interface Store {
   client: ClickHouseClient
@@ -79,8 +81,8 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
   const bootstrap = createClient({ url: settings.url, username: settings.user, password: settings.password, log: clientLog(logger) })
   try {
     // Asked first: a service's user may read and write without the right to create databases.
-    const exists = await (await bootstrap.query({ query: `EXISTS DATABASE ${settings.database}`, format: 'JSONEachRow' })).json<{ result: number | string }>()
-    if (Number(exists[0]?.result) !== 1) {
+    const [exists] = await selectRows({ client: bootstrap }, `EXISTS DATABASE ${settings.database}`, {}, z.object({ result: z.coerce.number() }))
+    if (exists?.result !== 1) {
       await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${settings.database}${settings.cluster ? ` ON CLUSTER ${settings.cluster}` : ''}` })
     }
   } catch (err) {

@@ -1,30 +1,15 @@
+import { z } from 'zod'
 import type { Logger } from '../logger.js'
 import { StorageError } from '../errors.js'
 import type { Store } from './client.js'
 import { distributedEvents, onCluster } from './cluster.js'
+import { selectRows } from './rows.js'
 import { initial } from './migrations/0001-initial.js'
 import { detection } from './migrations/0002-detection.js'
 import { alerting } from './migrations/0003-alerting.js'
 import { inbox } from './migrations/0004-inbox.js'
 import { keyUseByDay } from './migrations/0005-key-use-by-day.js'
-
-export interface MigrationContext {
-  retentionDays: number
-  /** A ClickHouse cluster: DDL runs ON CLUSTER with replicated tables, plus a distributed events table. */
-  cluster?: { name: string; database: string } | undefined
-  /**
-   * Look for tables of the current schema that are missing, and make them again. Always for the
-   * embedded store; on a server only when asked (`trailwatch migrate`), since a service's user may
-   * see only the tables it was granted.
-   */
-  repair?: boolean
-}
-
-export interface Migration {
-  version: number
-  name: string
-  statements: (context: MigrationContext) => string[]
-}
+import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
 export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay]
@@ -58,8 +43,8 @@ function schemaObjects(context: MigrationContext): string[] {
 }
 
 async function missingObjects(store: Store, context: MigrationContext): Promise<string[]> {
-  const result = await store.client.query({ query: 'SELECT name FROM system.tables WHERE database = currentDatabase()', format: 'JSONEachRow' })
-  const present = new Set((await result.json<{ name: string }>()).map((row) => row.name))
+  const rows = await selectRows(store, 'SELECT name FROM system.tables WHERE database = currentDatabase()', {}, z.object({ name: z.string() }))
+  const present = new Set(rows.map((row) => row.name))
   return schemaObjects(context).filter((name) => !present.has(name))
 }
 
@@ -108,12 +93,10 @@ export async function migrate(store: Store, context: MigrationContext, logger: L
 }
 
 async function schemaVersion(store: Store): Promise<number> {
-  const exists = await store.client.query({ query: 'EXISTS TABLE schema_migrations', format: 'JSONEachRow' })
-  const [table] = await exists.json<{ result: number | string }>()
-  if (Number(table?.result) !== 1) return 0
-  const result = await store.client.query({ query: 'SELECT max(version) AS version FROM schema_migrations', format: 'JSONEachRow' })
-  const [row] = await result.json<{ version: number | string }>()
-  return Number(row?.version ?? 0)
+  const [table] = await selectRows(store, 'EXISTS TABLE schema_migrations', {}, z.object({ result: z.coerce.number() }))
+  if (table?.result !== 1) return 0
+  const [row] = await selectRows(store, 'SELECT max(version) AS version FROM schema_migrations', {}, z.object({ version: z.coerce.number() }))
+  return row?.version ?? 0
 }
 
 /**
@@ -125,12 +108,7 @@ async function applyRetention(store: Store, { retentionDays: days, cluster }: Mi
     ['events', 'ingested_at'],
     ['rejected_input', 'rejected_at'],
   ] as const) {
-    const result = await store.client.query({
-      query: 'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}',
-      query_params: { table },
-      format: 'JSONEachRow',
-    })
-    const [row] = await result.json<{ engine_full: string }>()
+    const [row] = await selectRows(store, 'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}', { table }, z.object({ engine_full: z.string() }))
     const current = Number(/toIntervalDay\((\d+)\)/.exec(row?.engine_full ?? '')?.[1])
     if (current === days) continue
     await store.client.command({

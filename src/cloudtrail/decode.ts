@@ -1,17 +1,17 @@
 import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
 import type { SourceEnricher } from './enrich.js'
-import { prepareEvent, type PreparedEvent } from './normalise.js'
+import { normaliseEvent, type NormalisedEvent } from './normalise.js'
 import { memberValue } from './framing.js'
 import { CloudTrailRecord } from './schema.js'
 
 const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1)
 const LATEST_EVENT_MS = Date.UTC(2100, 0, 1)
 
-export type DecodeResult = { ok: true; event: PreparedEvent } | { ok: false; reason: string }
+export type DecodeResult = { ok: true; event: NormalisedEvent } | { ok: false; reason: string }
 
 /**
- * One framed JSON value to a stored event: a CloudTrail record, or an EventBridge envelope
+ * One framed JSON value to a normalised event: a CloudTrail record, or an EventBridge envelope
  * ("AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail", …) carrying one in `detail`.
  * Without an enricher the source's country and network stay empty: for callers that only route.
  */
@@ -41,7 +41,7 @@ export function decodeEvent(bytes: Buffer, enricher?: SourceEnricher): DecodeRes
   if (!(eventTimeMs >= EARLIEST_EVENT_MS && eventTimeMs < LATEST_EVENT_MS)) {
     return { ok: false, reason: 'eventTime: not a real date between 2000 and 2100' }
   }
-  return { ok: true, event: prepareEvent(parsed.data, raw, eventTimeMs, enricher) }
+  return { ok: true, event: normaliseEvent(parsed.data, raw, eventTimeMs, enricher) }
 }
 
 function isEnvelope(value: object): value is { 'detail-type': unknown; detail: object } {

@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync'
 import { z } from 'zod'
+import type { Store } from '../clickhouse/client.js'
 import { InvalidEventError } from '../errors.js'
 
 /**
@@ -100,4 +101,15 @@ export function parseCredentialReport(csv: string): CredentialReportRow[] {
     throw new InvalidEventError(`the credential report has ${problems.length} problem(s):\n  ${problems.slice(0, 20).join('\n  ')}`)
   }
   return rows
+}
+
+/** Stores one report snapshot; importing the same snapshot again replaces it. */
+export async function insertCredentialReport(store: Store, rows: CredentialReportRow[], generatedAtMs: number, nowMs: number): Promise<void> {
+  const generated_at = Math.floor(generatedAtMs / 1000)
+  await store.client.insert({
+    table: 'credential_reports',
+    values: rows.map((row) => ({ ...row, generated_at, imported_at: nowMs })),
+    format: 'JSONEachRow',
+    clickhouse_settings: { async_insert: 0 },
+  })
 }

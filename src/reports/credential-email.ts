@@ -1,4 +1,4 @@
-import { escapeHtml, headerText, htmlDocument, type Composed } from '../alerting/compose.js'
+import { escapeHtml, headerText, htmlDocument, type Composed } from '../alerting/format.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { credentialReportCsv, credentialReportSummary, type CredentialAgeReport } from './credential-age.js'
 import type { Attachment } from '../alerting/mailer.js'

@@ -1,25 +1,14 @@
-import { z } from 'zod'
-import { notificationId, type Alerter } from '../alerting/alerter.js'
+import type { Alerter } from '../alerting/alerter.js'
+import { notificationId } from '../alerting/notifications.js'
 import { suppressedCounts } from '../alerting/routes.js'
 import { listSuppressions } from '../alerting/suppressions.js'
 import type { Store } from '../clickhouse/client.js'
-import { readDetectorSettings, type Config } from '../config.js'
+import type { CredentialLimits } from '../credentials/standing.js'
 import { ConfigError } from '../errors.js'
-import { credentialAgeReport, DEFAULT_LIMITS, type CredentialAgeReport, type CredentialLimits } from './credential-age.js'
+import { credentialAgeReport, type CredentialAgeReport } from './credential-age.js'
 import { composeCredentialEmail } from './credential-email.js'
 
 const WEEK = 7 * 86_400_000
-
-/** The report judges keys by the same limits as the stale-access-key detector's settings. */
-export function credentialLimits(config: Config): CredentialLimits {
-  const Limits = z.looseObject({
-    rotationDays: z.number().int().positive().default(DEFAULT_LIMITS.rotationDays),
-    unusedDays: z.number().int().positive().default(DEFAULT_LIMITS.unusedDays),
-  })
-  const parsed = Limits.safeParse(readDetectorSettings(config.detectorsFile)['stale-access-key'] ?? {})
-  if (!parsed.success) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE stale-access-key: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
-  return { rotationDays: parsed.data.rotationDays, unusedDays: parsed.data.unusedDays }
-}
 
 /**
  * Queues the report for each recipient: one message per recipient and report time, so a report

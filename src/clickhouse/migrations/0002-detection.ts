@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js'
+import type { Migration } from './migration.js'
 
 const SOURCES = `SELECT account_id, principal_arn, assumeNotNull(source_ip) AS source_ip, any(source_asn) AS source_asn,
             any(source_country) AS source_country, min(event_time) AS first_seen, max(event_time) AS last_seen, count() AS calls

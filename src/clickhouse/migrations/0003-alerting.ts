@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js'
+import type { Migration } from './migration.js'
 
 /**
  * The alerter's state. Alerts carry what an email needs (why, ATT&CK ids, runbook) so the alerter

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js'
+import type { Migration } from './migration.js'
 
 /** The inbox's ledger: a file dropped in the inbox is ingested once, known by path, size and mtime. */
 export const inbox: Migration = {

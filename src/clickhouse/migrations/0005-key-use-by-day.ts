@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js'
+import type { Migration } from './migration.js'
 
 const KEY_DAYS = `SELECT access_key_id, toDate(event_time) AS day, any(account_id) AS account_id, any(principal_arn) AS principal_arn,
             min(event_time) AS first_used, max(event_time) AS last_used,

@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { isoTime } from '../time.js'
 
 /**
  * Every access key as of {now}: those the latest credential report before `now` lists, matched to
@@ -83,27 +82,3 @@ export const InventoryRow = z.object({
   source: z.string(),
 })
 export type InventoryKey = z.output<typeof InventoryRow>
-
-const DAY = 86_400_000
-
-export interface KeyAge {
-  createdMs: number | undefined
-  lastUsedMs: number | undefined
-  /** Whole days since creation, at `now`. */
-  ageDays: number | undefined
-  /** Whole days since last use; undefined when never used. */
-  idleDays: number | undefined
-  root: boolean
-}
-
-export function keyAge(key: InventoryKey, now: Date): KeyAge {
-  const createdMs = key.created ? Date.parse(isoTime(key.created)) : undefined
-  const lastUsedMs = key.last_used && !key.last_used.startsWith('1970') ? Date.parse(isoTime(key.last_used)) : undefined
-  return {
-    createdMs,
-    lastUsedMs,
-    ageDays: createdMs === undefined ? undefined : Math.floor((now.getTime() - createdMs) / DAY),
-    idleDays: lastUsedMs === undefined ? undefined : Math.floor((now.getTime() - lastUsedMs) / DAY),
-    root: key.user === '<root_account>' || key.arn.endsWith(':root'),
-  }
-}

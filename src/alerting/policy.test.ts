@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import type { Severity } from '../severity.js'
+import type { StoredAlert } from './alerts.js'
+import { historySpanMs, routeAlerts, type RoutingPolicy, type SentEmail } from './policy.js'
+import type { SuppressionRule } from './suppressions.js'
+
+const NOW = new Date('2026-11-20T12:00:00Z')
+const HOUR = 3_600_000
+const minutesAgo = (minutes: number): string => new Date(NOW.getTime() - minutes * 60_000).toISOString()
+
+const alert = (id: string, severity: Severity, fields: Partial<StoredAlert> = {}): StoredAlert => ({
+  alert_id: id,
+  detector: 'unusual-source-ip',
+  severity,
+  principal: 'arn:aws:iam::111122223333:user/carol',
+  account: '111122223333',
+  title: 't',
+  first_seen: minutesAgo(10),
+  last_seen: minutesAgo(5),
+  evidence: { address: '203.0.113.7' },
+  why: '',
+  attack: [],
+  runbook: [],
+  dedup_key: id,
+  detected_at: minutesAgo(1),
+  ...fields,
+})
+
+const rule: SuppressionRule = {
+  rule_id: 'r1', detector: '', principal: '', cidr: '203.0.113.0/24', account: '', owner: 'sam', reason: 'office egress',
+  created_at: minutesAgo(600), expires_at: minutesAgo(-600), removed_at: null, removed_by: '', version: 1,
+}
+
+const POLICY: RoutingPolicy = {
+  routes: [
+    { name: 'secops', to: ['secops@example.com'], minSeverity: 'medium' },
+    { name: 'cloud', to: ['cloud@example.com', 'SecOps@example.com'], minSeverity: 'high', accounts: ['111122223333'] },
+  ],
+  dedupWindowMs: (detector) => (detector === 'stale-access-key' ? 7 * 24 * HOUR : 24 * HOUR),
+  maxPerHour: 2,
+}
+
+const sent = (recipient: string, groupKey: string, severity: Severity, minutes: number): SentEmail => ({ recipient, group_key: groupKey, severity, routed_at: minutesAgo(minutes) })
+const decide = (alerts: StoredAlert[], history: SentEmail[] = [], rules: SuppressionRule[] = [], policy = POLICY) => routeAlerts(policy, { alerts, rules, sent: history, now: NOW })
+/** Each route as `recipient disposition reason`, in the order decided. */
+const lines = (decision: ReturnType<typeof decide>): string[] => decision.routes.map((r) => [r.alert_id, r.recipient || '-', r.disposition, r.reason].join(' ').trim())
+
+describe('routeAlerts: what becomes of each alert, for each recipient', () => {
+  it.each([
+    ['a first medium alert goes to the routes that take it', [alert('a', 'medium')], [], [], ['a secops@example.com immediate']],
+    ['a high one reaches every matching route once per address', [alert('a', 'high')], [], [], ['a cloud@example.com immediate', 'a secops@example.com immediate']],
+    ['a low one reaches no route', [alert('a', 'low')], [], [], ['a - unrouted no route takes low unusual-source-ip alerts']],
+    ['a rule whose block holds every address silences it', [alert('a', 'critical')], [], [rule], ['a - suppressed rule r1 (sam): office egress']],
+    ['an address outside the rule’s block is not silenced', [alert('a', 'medium', { evidence: { sources: ['203.0.113.7', '198.51.100.1'] } })], [], [rule], ['a secops@example.com immediate']],
+    ['a repeat within the window goes to a digest', [alert('a', 'medium')], [sent('secops@example.com', 'unusual-source-ip|a', 'medium', 120)], [], ['a secops@example.com digest repeat within 1 d of the first email']],
+    ['a repeat that got worse is news', [alert('a', 'high')], [sent('secops@example.com', 'unusual-source-ip|a', 'medium', 120)], [], ['a cloud@example.com immediate', 'a secops@example.com immediate severity rose from medium to high']],
+    ['a repeat no worse than the worst email of the window stays in the digest', [alert('a', 'medium')], [sent('secops@example.com', 'unusual-source-ip|a', 'high', 600), sent('secops@example.com', 'unusual-source-ip|a', 'medium', 60)], [], ['a secops@example.com digest repeat within 1 d of the first email']],
+    ['after the window it is emailed again', [alert('a', 'medium')], [sent('secops@example.com', 'unusual-source-ip|a', 'medium', 25 * 60)], [], ['a secops@example.com immediate']],
+    ['a detector’s own window counts', [alert('a', 'medium', { detector: 'stale-access-key' })], [sent('secops@example.com', 'stale-access-key|a', 'medium', 25 * 60)], [], ['a secops@example.com digest repeat within 7 d of the first email']],
+    ['over the hourly limit it waits for a digest', [alert('a', 'medium')], [sent('secops@example.com', 'x|1', 'medium', 50), sent('secops@example.com', 'x|2', 'medium', 20)], [], ['a secops@example.com digest over 2 emails an hour']],
+    ['a critical one is never held by the limit', [alert('a', 'critical')], [sent('secops@example.com', 'x|1', 'medium', 50), sent('secops@example.com', 'x|2', 'medium', 20), sent('cloud@example.com', 'x|1', 'high', 5), sent('cloud@example.com', 'x|2', 'high', 4)], [], ['a cloud@example.com immediate', 'a secops@example.com immediate']],
+    ['emails older than an hour do not count towards the limit', [alert('a', 'medium')], [sent('secops@example.com', 'x|1', 'medium', 61), sent('secops@example.com', 'x|2', 'medium', 20)], [], ['a secops@example.com immediate']],
+  ] as const)('%s', (_, alerts, history, rules, expected) => {
+    expect(lines(decide([...alerts], [...history], [...rules]))).toEqual(expected)
+  })
+
+  it('sends the worst first when a flood meets the limit, and counts what it decided', () => {
+    const decision = decide([alert('low', 'medium'), alert('worse', 'high'), alert('also', 'medium')], [sent('secops@example.com', 'x|1', 'medium', 30)])
+    expect(lines(decision)).toEqual([
+      'worse cloud@example.com immediate',
+      'worse secops@example.com immediate',
+      'low secops@example.com digest over 2 emails an hour',
+      'also secops@example.com digest over 2 emails an hour',
+    ])
+    expect(decision.counts).toEqual({ immediate: 2, digest: 2, suppressed: 0, unrouted: 0 })
+    // The digest goes out when the oldest email of the hour leaves it.
+    expect(decision.routes[2]?.due_at).toBe(new Date(NOW.getTime() + 30 * 60_000).toISOString())
+  })
+
+  it('holds the second sighting of a group in one cycle for the digest the first one opened', () => {
+    const decision = decide([alert('a', 'medium'), alert('a', 'medium', { last_seen: minutesAgo(2) })])
+    expect(lines(decision)).toEqual(['a secops@example.com immediate', 'a secops@example.com digest repeat within 1 d of the first email'])
+    expect(decision.routes[1]?.due_at).toBe(new Date(NOW.getTime() + 24 * HOUR).toISOString())
+  })
+
+  it('gives each email a stable id: the same occurrence to the same person, whenever it is decided', () => {
+    const [first] = decide([alert('a', 'medium')]).immediate
+    const again = routeAlerts(POLICY, { alerts: [alert('a', 'medium')], rules: [], sent: [], now: new Date(NOW.getTime() + HOUR) }).immediate[0]
+    expect(first?.id).toMatch(/^[0-9a-f]{24}$/)
+    expect(again?.id).toBe(first?.id)
+    expect(decide([alert('a', 'medium', { last_seen: minutesAgo(1) })]).immediate[0]?.id).not.toBe(first?.id)
+  })
+
+  it('says nobody is configured when there are no routes at all', () => {
+    expect(lines(decide([alert('a', 'critical')], [], [], { ...POLICY, routes: [] }))).toEqual(['a - unrouted no recipients configured'])
+  })
+
+  it('asks for as much history as the longest dedup window, and never less than the hour of the limit', () => {
+    expect(historySpanMs(POLICY, [alert('a', 'medium'), alert('b', 'low', { detector: 'stale-access-key' })])).toBe(7 * 24 * HOUR)
+    expect(historySpanMs({ ...POLICY, dedupWindowMs: () => 60_000 }, [alert('a', 'medium')])).toBe(HOUR)
+  })
+})

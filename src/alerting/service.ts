@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Context } from '../cli/context.js'
+import { Alerter } from './alerter.js'
+import { outboxTransport, smtpTransport, type Delivery, type MailTransport } from './mailer.js'
+import type { Notification } from './notifications.js'
+import { loadAlertingSettings } from './settings.js'
+
+/** The alerter over the configured transport: SMTP_URL, or .eml files in DATA_DIR/outbox. */
+export function openAlerter(context: Context, onDelivered?: (notification: Notification, delivery: Delivery) => void): { alerter: Alerter; transport: MailTransport } {
+  const { config, store, logger, settings: { principals } } = context
+  const { smtpUrl, smtpCaFile } = config.alerting
+  const transport = smtpUrl ? smtpTransport(smtpUrl, { ca: smtpCaFile ? readFileSync(smtpCaFile) : undefined }) : outboxTransport(path.join(config.dataDir, 'outbox'))
+  const alerting = loadAlertingSettings(config)
+  if (alerting.routes.length === 0) logger.warn({ module: 'alerting' }, 'no recipients: set TRAILWATCH_ALERT_TO or routes in TRAILWATCH_ALERTING_FILE; alerts are logged as unrouted')
+  const alerter = new Alerter({ store, settings: alerting, principals, transport, logger: logger.child({ module: 'alerting' }), onDelivered })
+  return { alerter, transport }
+}
+
+/** Something that runs beside the alerter and queues its messages through it (the credential report). */
+export type AlongsideAlerter = (context: Context, alerter: Alerter) => { stop: () => Promise<void> }
+
+/** The alerter cycling on its poll interval, and what runs alongside it, until stop(). */
+export function startAlerting(context: Context, alongside: AlongsideAlerter[] = []): { stop: () => Promise<void> } {
+  const log = context.logger.child({ module: 'alerting' })
+  const { alerter, transport } = openAlerter(context, (n, d) => {
+    log.info({ notification: n.notification_id, kind: n.kind, delivery: d.response }, 'delivered')
+  })
+  const companions = alongside.map((start) => start(context, alerter))
+  alerter.start()
+  log.info({ transport: transport.description }, 'alerter running')
+  return {
+    stop: async () => {
+      for (const companion of companions) await companion.stop()
+      await alerter.stop()
+      transport.close()
+    },
+  }
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod'
+import { timezone } from './config.js'
+import { ConfigError } from './errors.js'
+import { globMatches } from './glob.js'
+
+const WorkingTime = z.object({
+  timezone: timezone.optional(),
+  /** [first hour, hour after the last] of the working day, local time. */
+  hours: z.tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)]).optional(),
+  /** ISO weekdays, Monday = 1. */
+  days: z.array(z.number().int().min(1).max(7)).optional(),
+  /** Local dates (YYYY-MM-DD) that are not working days. */
+  holidays: z.array(z.iso.date()).optional(),
+})
+
+/** TRAILWATCH_PRINCIPALS_FILE: what the operator knows about the people and machines behind ARNs. */
+export const PrincipalSettings = z.object({
+  defaults: WorkingTime.default({}),
+  /** The first override whose pattern matches the principal ARN wins; `*` matches anything. */
+  overrides: z.array(WorkingTime.extend({ name: z.string().optional(), principals: z.array(z.string()).min(1) })).default([]),
+})
+export type PrincipalSettings = z.input<typeof PrincipalSettings>
+
+/** A principal's working time with every gap filled. */
+export interface PrincipalWorkingTime {
+  /** Undefined when nobody configured one: UTC stands in, and nobody should read it as local. */
+  timezone: string | undefined
+  hours: [number, number]
+  days: number[]
+  holidays: string[]
+  /** Which entry said so: an override's name, `override`, or `defaults`. */
+  from: string
+}
+
+export interface Principals {
+  workingTimeOf: (principal: string) => PrincipalWorkingTime
+}
+
+/** Settings written in code (the demo's offices, a test's) as a directory of principals. */
+export function principalsFrom(input: PrincipalSettings): Principals {
+  return principalsFromJson(input, 'principal settings')
+}
+
+/** Settings read from a file (named by `source` in errors) as a directory of principals. */
+export function principalsFromJson(input: unknown, source: string): Principals {
+  const parsed = PrincipalSettings.safeParse(input)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
+    throw new ConfigError(`${source}:\n  ${problems.join('\n  ')}`)
+  }
+  const { defaults, overrides } = parsed.data
+  return {
+    workingTimeOf: (principal) => {
+      const override = overrides.find((o) => o.principals.some((pattern) => globMatches(pattern, principal)))
+      return {
+        timezone: override?.timezone ?? defaults.timezone,
+        hours: override?.hours ?? defaults.hours ?? [8, 19],
+        days: override?.days ?? defaults.days ?? [1, 2, 3, 4, 5],
+        holidays: override?.holidays ?? defaults.holidays ?? [],
+        from: override?.name ?? (override ? 'override' : 'defaults'),
+      }
+    },
+  }
+}

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs'
+import type { Config } from './config.js'
+import { ConfigError } from './errors.js'
+import { principalsFrom, principalsFromJson, type Principals } from './principals.js'
+
+/** What the operator configured in files beside the environment, read once when a command starts. */
+export interface Settings {
+  /** TRAILWATCH_DETECTORS_FILE: settings keyed by detector id. */
+  detectors: Record<string, unknown>
+  /** TRAILWATCH_PRINCIPALS_FILE: time zones and working hours; without it nobody has a time zone. */
+  principals: Principals
+}
+
+export function loadSettings(config: Pick<Config, 'detectorsFile' | 'principalsFile'>): Settings {
+  const detectors = readJson(config.detectorsFile, 'TRAILWATCH_DETECTORS_FILE') ?? {}
+  if (typeof detectors !== 'object' || Array.isArray(detectors)) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${String(config.detectorsFile)}: expected an object keyed by detector id`)
+  const principals = config.principalsFile ? principalsFromJson(readJson(config.principalsFile, 'TRAILWATCH_PRINCIPALS_FILE'), `TRAILWATCH_PRINCIPALS_FILE ${config.principalsFile}`) : principalsFrom({})
+  return { detectors: detectors as Record<string, unknown>, principals }
+}
+
+function readJson(file: string | undefined, variable: string): unknown {
+  if (!file) return undefined
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`${variable} ${file}: ${(err as Error).message}`)
+  }
+}
