@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { addDays, localTime, zonedInstant } from './time.js'
+import { addDays, clickHouseTime, isoFromMillis, isoTime, localTime, utcText, zonedInstant } from './time.js'
 
 describe('local time', () => {
   it('finds the instant a zone’s clock shows a time, across offset changes and half-hour zones', () => {
@@ -17,5 +17,19 @@ describe('local time', () => {
 
   it('counts calendar days over month and year ends', () => {
     expect([addDays('2026-03-01', -1), addDays('2026-12-31', 1), addDays('2028-02-28', 1)]).toEqual(['2026-02-28', '2027-01-01', '2028-02-29'])
+  })
+})
+
+describe('time as text', () => {
+  const instant = Date.parse('2026-11-24T03:12:09.042Z')
+
+  it('writes the store’s form and reads it back to the same instant', () => {
+    expect(clickHouseTime(instant)).toBe('2026-11-24 03:12:09.042')
+    expect(isoTime(clickHouseTime(instant))).toBe('2026-11-24T03:12:09.042Z')
+    expect(isoFromMillis.parse(String(instant))).toBe('2026-11-24T03:12:09.042Z')
+  })
+
+  it('writes a person’s UTC time to the second', () => {
+    expect(utcText(new Date(instant).toISOString())).toBe('2026-11-24 03:12:09 UTC')
   })
 })

@@ -11,6 +11,11 @@ export function isoTime(text: string): string {
   return new Date(`${text.replace(' ', 'T')}Z`).toISOString()
 }
 
+/** ISO 8601 for a person: `2026-11-24 03:12:09 UTC`. */
+export function utcText(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
+}
+
 /** A time selected as toUnixTimestamp64Milli(…), as ISO 8601. */
 export const isoFromMillis = z.coerce.number().transform((ms) => new Date(ms).toISOString())
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { isoTime } from '../../src/time.js'
+import { clickHouseTime, isoTime } from '../../src/time.js'
 import { defineDetector } from '../define.js'
 
 const Row = z.object({
@@ -35,7 +35,7 @@ export default defineDetector({
     /** Judged only when the region had events in at least this share of the lookback's hours. */
     minActiveShare: z.number().min(0).max(1).default(0.5),
   }),
-  params: (config, { now }) => ({ quietSince: new Date(now.getTime() - config.quietMinutes * 60_000).toISOString().replace('T', ' ').slice(0, 23), minShare: config.minActiveShare }),
+  params: (config, { now }) => ({ quietSince: clickHouseTime(now.getTime() - config.quietMinutes * 60_000), minShare: config.minActiveShare }),
   // No alerts must never silently mean no data: a source that stops is itself a finding.
   sql: `
     SELECT account_id, toString(aws_region) AS region, toString(max(event_time)) AS last_event,

@@ -1,11 +1,7 @@
-import { localTime } from '../time.js'
+import { localTime, utcText } from '../time.js'
 import type { StoredAlert } from './alerts.js'
 import type { AlertActivity } from './evidence.js'
 import { escapeHtml, headerText, htmlDocument, shellWord, textLine, type Composed } from './format.js'
-
-function utc(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`
-}
 
 function evidenceTimeZone(alert: StoredAlert): string | undefined {
   const working = alert.evidence.working_time
@@ -38,7 +34,7 @@ export function composeAlert(alert: StoredAlert, activity: AlertActivity, zone: 
   const where = activity.sources.length
     ? activity.sources.map((s) => `${s.address || 'unknown'}${s.country || s.asn ? ` (${s.country || '??'}, AS${String(s.asn)} ${s.org})` : ''} ×${String(s.calls)}`)
     : ['no address recorded']
-  const span = alert.first_seen === alert.last_seen ? utc(alert.first_seen) : `${utc(alert.first_seen)} → ${utc(alert.last_seen)}`
+  const span = alert.first_seen === alert.last_seen ? utcText(alert.first_seen) : `${utcText(alert.first_seen)} → ${utcText(alert.last_seen)}`
   const local = timeZone
     ? `${localTime(Date.parse(alert.first_seen), timeZone).text} (principal’s local time)`
     : 'local time unknown: give this principal a time zone in TRAILWATCH_PRINCIPALS_FILE'
@@ -50,7 +46,7 @@ export function composeAlert(alert: StoredAlert, activity: AlertActivity, zone: 
     ['Why', [alert.why || alert.title]],
   ]
   const evidence = Object.entries(alert.evidence).map(([key, value]) => `${key}: ${flatten(value)}`)
-  const events = activity.recent.map((e) => [utc(e.time), e.event, e.address || '—', e.region, e.error || 'ok', e.user_agent])
+  const events = activity.recent.map((e) => [utcText(e.time), e.event, e.address || '—', e.region, e.error || 'ok', e.user_agent])
   const subject = headerText(`[trailwatch] ${alert.severity.toUpperCase()} ${alert.detector}: ${alert.title}`)
   const footer = `Alert ${alert.alert_id} · ${alert.detector}${alert.attack.length ? ` · ATT&CK ${alert.attack.join(', ')}` : ''}`
 
@@ -111,7 +107,7 @@ export function composeDigest(groups: DigestGroup[]): Composed {
   const total = groups.reduce((sum, g) => sum + g.count, 0)
   const lines = groups.map((g) => ({
       heading: `${g.severity.toUpperCase()} ${g.detector} · ${g.principal} (account ${g.account})`,
-      summary: `${plural(g.count, 'occurrence')}, last seen ${utc(g.lastSeen)} (${g.reason})`,
+      summary: `${plural(g.count, 'occurrence')}, last seen ${utcText(g.lastSeen)} (${g.reason})`,
       titles: g.alerts.slice(0, 5).map((a) => `${a.title} [${a.alert_id}]`),
       more: g.alerts.length > 5 ? `and ${String(g.alerts.length - 5)} more` : '',
   }))
