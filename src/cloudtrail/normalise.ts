@@ -36,8 +36,21 @@ export interface NormalisedEvent extends Identity {
 export function normaliseEvent(record: CloudTrailRecord, raw: string, eventTimeMs: number, enricher?: SourceEnricher): NormalisedEvent {
   const who = normaliseIdentity(record)
   const source = enricher?.lookup(who.sourceIp, who.sourceHost, record.vpcEndpointId ?? '')
+  // Field by field: spreading the identity in cost about a sixth of this step (npm run bench:backfill).
   return {
-    ...who,
+    principalArn: who.principalArn,
+    principalType: who.principalType,
+    principalAccountId: who.principalAccountId,
+    userName: who.userName,
+    sessionName: who.sessionName,
+    actorKind: who.actorKind,
+    invokedBy: who.invokedBy,
+    accessKeyId: who.accessKeyId,
+    accessKeyKind: who.accessKeyKind,
+    mfaAuthenticated: who.mfaAuthenticated,
+    consoleSession: who.consoleSession,
+    sourceIp: who.sourceIp,
+    sourceHost: who.sourceHost,
     eventId: record.eventID ?? syntheticEventId(raw),
     eventTimeMs,
     eventName: record.eventName,
