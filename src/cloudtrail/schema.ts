@@ -1,7 +1,10 @@
 import { z } from 'zod'
 
-// CloudTrail sends `null` for many absent values; treat null and missing alike.
-const text = z.string().nullish()
+// CloudTrail sends `null` for many absent values; treat null and missing alike. Producers and
+// converters write some optional fields with the other common type (`"readOnly": "true"`,
+// `"sessionCredentialFromConsole": true`): read those as meant rather than lose the record.
+const text = z.union([z.string(), z.number().transform(String), z.boolean().transform(String)]).nullish()
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]).nullish()
 
 const SessionIssuer = z.looseObject({
   type: text,
@@ -49,8 +52,8 @@ export const CloudTrailRecord = z.looseObject({
   errorCode: text,
   errorMessage: text,
   requestID: text,
-  readOnly: z.boolean().nullish(),
-  managementEvent: z.boolean().nullish(),
+  readOnly: flag,
+  managementEvent: flag,
   recipientAccountId: text,
   vpcEndpointId: text,
   sessionCredentialFromConsole: text,
