@@ -77,7 +77,7 @@ describe('enrichment and baselines', () => {
 
     const sources = await queryRows<{ source_ip: string; calls: string }>(
       store,
-      "SELECT source_ip, sum(calls) AS calls FROM baseline_principal_sources WHERE principal_arn = 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-enumerate-role' GROUP BY source_ip",
+      "SELECT source_ip, sum(calls) AS calls FROM baseline_principal_source_days WHERE principal_arn = 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-enumerate-role' GROUP BY source_ip",
     )
     const [expected] = await queryRows<{ calls: string }>(
       store,
@@ -85,7 +85,7 @@ describe('enrichment and baselines', () => {
     )
     expect(sources).toEqual([{ source_ip: '52.45.102.28', calls: expected?.calls }])
     // AWS acting for the account never enters a principal's networks.
-    const [serviceRows] = await queryRows<{ n: string }>(store, "SELECT count() AS n FROM baseline_principal_sources WHERE principal_arn = 'rds.amazonaws.com'")
+    const [serviceRows] = await queryRows<{ n: string }>(store, "SELECT count() AS n FROM baseline_principal_source_days WHERE principal_arn = 'rds.amazonaws.com'")
     expect(Number(serviceRows?.n)).toBe(0)
   })
 })

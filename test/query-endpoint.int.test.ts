@@ -29,10 +29,10 @@ describe('trailwatch query on the store itself', () => {
     expect(migrate.code).toBe(0)
     expect(migrate.stdout).toContain('made again, empty (they had been dropped): events\n')
     // And the schema works again as a whole: events stored, and the views that keep baselines feed from them again.
-    expect((await runCli(['query', '--write', 'TRUNCATE TABLE baseline_principal_sources', '--data-dir', dataDir])).code).toBe(0)
+    expect((await runCli(['query', '--write', 'TRUNCATE TABLE baseline_principal_source_days', '--data-dir', dataDir])).code).toBe(0)
     expect((await runCli(['backfill', path.join(STRATUS, FILES[0] ?? ''), '--data-dir', dataDir])).code).toBe(0)
     expect(await count()).toBe(stored)
-    const baseline = await runCli(['query', 'SELECT count() > 0 AS kept FROM baseline_principal_sources', '--json', '--data-dir', dataDir])
+    const baseline = await runCli(['query', 'SELECT count() > 0 AS kept FROM baseline_principal_source_days', '--json', '--data-dir', dataDir])
     expect(baseline.stdout.trim()).toBe('{"kept":1}')
   })
 })

@@ -53,6 +53,11 @@ beforeAll(async () => {
   history(iamUser('frank'), '73.15.20.5')
   records.push(apiCall(inWindow(5), iamUser('frank'), '49.36.1.1'))
   history(iamUser('gina'), '73.15.20.6')
+  // harry used Verizon once, 40 days ago, and will again after the window: neither is in a 30-day baseline as of now.
+  history(iamUser('harry'), '73.15.20.7')
+  records.push(apiCall(NOW - 40 * 86_400_000, iamUser('harry'), '108.28.9.9'))
+  records.push(apiCall(inWindow(20), iamUser('harry'), '108.28.9.9'))
+  records.push(apiCall(NOW + 5 * 3_600_000, iamUser('harry'), '108.28.9.9'))
   records.push(apiCall(inWindow(5), iamUser('gina'), '106.51.1.1'))
   await ingestRecords(store, records)
 })
@@ -80,6 +85,7 @@ describe('unusual-source-ip', () => {
       [arn('dave')]: 'critical', // new country with a long-term key
       [`arn:aws:iam::${ACCOUNT}:role/app-runtime`]: 'critical', // instance role outside AWS, new country
       [arn('gina')]: 'high', // the allowance expired
+      [arn('harry')]: 'medium', // back on a network last used before the baseline; later use does not count
     })
     const carol = findings.find((f) => f.principal === arn('carol'))
     expect(carol?.evidence).toMatchObject({ address: '5.255.255.77', country: 'RU', asn: 13238, baseline: { countries: ['US'], addresses: 1, same_network: false } })

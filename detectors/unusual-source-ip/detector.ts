@@ -79,12 +79,14 @@ export default defineDetector({
         SELECT account_id, principal_arn, groupUniqArray(source_ip) AS ips, groupUniqArray(asn) AS asns,
                groupUniqArray(country) AS countries, min(ip_first_seen) AS since
         FROM (
+          -- Only use before the window counts: on the window's own day, a day's first use stands in for its last.
           SELECT account_id, principal_arn, source_ip, any(source_asn) AS asn, any(source_country) AS country,
-                 min(first_seen) AS ip_first_seen, max(last_seen) AS ip_last_seen
-          FROM baseline_principal_sources
+                 min(first_seen) AS ip_first_seen, max(if(last_seen < {from:DateTime64(3)}, last_seen, first_seen)) AS ip_last_seen
+          FROM baseline_principal_source_days
           WHERE (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
+            AND day <= toDate({from:DateTime64(3)}) AND first_seen < {from:DateTime64(3)}
           GROUP BY account_id, principal_arn, source_ip
-          HAVING ip_first_seen < {from:DateTime64(3)} AND ip_last_seen >= {baselineFrom:DateTime64(3)}
+          HAVING ip_last_seen >= {baselineFrom:DateTime64(3)}
         )
         GROUP BY account_id, principal_arn
       )

@@ -9,10 +9,11 @@ import { detection } from './migrations/0002-detection.js'
 import { alerting } from './migrations/0003-alerting.js'
 import { inbox } from './migrations/0004-inbox.js'
 import { keyUseByDay } from './migrations/0005-key-use-by-day.js'
+import { sourceDays } from './migrations/0006-source-days.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 
