@@ -2,15 +2,19 @@ import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
+import { laterReportWarnings } from '../src/credentials/inventory.js'
 import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
-import { DetectorScheduler } from './scheduler.js'
+import { detectRange } from './replay.js'
+import { DetectorScheduler, LATENESS_MS } from './scheduler.js'
 
 interface DetectOptions extends CommonOptions {
   once?: boolean
   at?: number
+  from?: number
+  to?: number
   detector?: string[]
   json?: boolean
 }
@@ -35,19 +39,25 @@ function findingLine(finding: Finding): string {
 
 export function detectCommand(): Command {
   return withCommonOptions(new Command('detect'))
-    .description('run the detectors: on their schedules until SIGINT or SIGTERM, or once with --once')
+    .description('run the detectors: on their schedules until SIGINT or SIGTERM, once with --once, or over history with --from')
     .option('--once', 'run each detector once, for the window ending at --at, and exit')
     .option('--at <time>', 'end of the window for --once (ISO 8601; default: now)', parseInstant)
+    .option('--from <time>', 'run every detector over history from this time, window by window as its schedule would have, and exit (ISO 8601)', parseInstant)
+    .option('--to <time>', 'with --from: the end of that history (ISO 8601; default: now)', parseInstant)
     .option('--detector <id>', `a detector to run, repeatable (default: all: ${DETECTORS.map((d) => d.id).join(', ')})`, collect)
-    .option('--json', 'with --once: one JSON object per finding per line')
+    .option('--json', 'with --once or --from: one JSON object per finding per line')
     .action(async (options: DetectOptions) => {
-      if (!options.once && (options.at !== undefined || options.json)) {
-        throw new AppError('USAGE', '--at and --json go with --once; without it, detect runs on its schedules until stopped')
+      const oneOff = options.once === true || options.from !== undefined
+      if (!oneOff && (options.at !== undefined || options.json || options.to !== undefined)) {
+        throw new AppError('USAGE', '--at and --json go with --once, --to with --from; without them, detect runs on its schedules until stopped')
       }
+      if (options.from !== undefined && options.at !== undefined) throw new AppError('USAGE', '--at is the end of one window; over a range, give --from and --to')
+      const to = options.to ?? Date.now()
+      if (options.from !== undefined && options.from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
       const detectors = findDetectors(options.detector)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
-        if (!options.once) {
+        if (!oneOff) {
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }) })
           scheduler.start()
           const ops = await serveOps(context)
@@ -56,18 +66,26 @@ export function detectCommand(): Command {
           await ops.close()
           return
         }
-        const now = new Date(options.at ?? Date.now())
+        const now = new Date(options.from === undefined ? (options.at ?? Date.now()) : to)
+        if (detectors.some((d) => d.id === 'stale-access-key')) {
+          for (const warning of await laterReportWarnings(store, new Date(options.from ?? now.getTime()))) process.stderr.write(`${warning}\n`)
+        }
         const findings: Finding[] = []
-        for (const detector of detectors) {
-          const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)
-          await storeFindings(store, found, now)
-          findings.push(...found)
+        if (options.from !== undefined) {
+          findings.push(...(await detectRange(store, detectors, { from: new Date(options.from), to: now }, settings, LATENESS_MS)))
+        } else {
+          for (const detector of detectors) {
+            const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)
+            await storeFindings(store, found, now)
+            findings.push(...found)
+          }
         }
         if (options.json) {
           for (const finding of findings) console.log(findingLine(finding))
         } else {
           for (const finding of findings) console.log(`${finding.severity.toUpperCase().padEnd(8)} ${finding.detector}  ${finding.title}`)
-          console.log(`${findings.length} findings from ${detectors.length} detectors for the window ending ${now.toISOString()}`)
+          const span = options.from === undefined ? `the window ending ${now.toISOString()}` : `${new Date(options.from).toISOString()} to ${now.toISOString()}`
+          console.log(`${findings.length} findings from ${detectors.length} detectors for ${span}`)
         }
       }, { service: !options.once })
     })

@@ -12,11 +12,14 @@ export interface SchedulerOptions {
   logger: Logger
   /** The clock, for tests; detectors themselves only ever see `now` as an argument. */
   clock?: () => Date
-  /** CloudTrail delivers in about 5 minutes on average and promises nothing: look back this far past the last run. */
+  /** Default LATENESS_MS. */
   latenessMs?: number
   /** After a long stop, catch up at most this far. */
   maxCatchUpMs?: number
 }
+
+/** CloudTrail delivers in about 5 minutes on average and promises nothing: each run looks back this far past the last. */
+export const LATENESS_MS = 15 * 60_000
 
 /** The window a scheduled run covers: from the last run's end (less lateness), at least the detector's own window. */
 export function scheduledWindow(detector: Detector, now: Date, watermark: Date | undefined, latenessMs: number, maxCatchUpMs: number): { from: Date; now: Date } {
@@ -63,7 +66,7 @@ export class DetectorScheduler {
     const now = this.clock()
     try {
       const watermark = await readWatermark(this.store, detector.id)
-      const window = scheduledWindow(detector, now, watermark, this.options.latenessMs ?? 15 * 60_000, this.options.maxCatchUpMs ?? 7 * 86_400_000)
+      const window = scheduledWindow(detector, now, watermark, this.options.latenessMs ?? LATENESS_MS, this.options.maxCatchUpMs ?? 7 * 86_400_000)
       const findings = await runDetector(this.store, detector, window, this.options.settings)
       await storeFindings(this.store, findings, now)
       await writeWatermark(this.store, detector.id, now, now)

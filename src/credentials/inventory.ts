@@ -1,4 +1,7 @@
 import { z } from 'zod'
+import type { Store } from '../clickhouse/client.js'
+import { selectRows } from '../clickhouse/rows.js'
+import { clickHouseTime, isoTime } from '../time.js'
 
 /**
  * Every access key as of {now}: those the latest credential report before `now` lists, matched to
@@ -82,3 +85,22 @@ export const InventoryRow = z.object({
   source: z.string(),
 })
 export type InventoryKey = z.output<typeof InventoryRow>
+
+/**
+ * A warning per account whose credential reports all came after `at`: the inventory as of `at`
+ * cannot use them. A report imported without --generated-at is dated at its import, and a look at
+ * the past must say why it judges that account's keys from CloudTrail alone.
+ */
+export async function laterReportWarnings(store: Store, at: Date): Promise<string[]> {
+  const rows = await selectRows(
+    store,
+    `SELECT account_id, toString(min(generated_at)) AS first_report FROM credential_reports
+     GROUP BY account_id HAVING min(generated_at) > {at:DateTime64(3)} ORDER BY account_id`,
+    { at: clickHouseTime(at.getTime()) },
+    z.object({ account_id: z.string(), first_report: z.string() }),
+  )
+  return rows.map(
+    (row) =>
+      `warning: account ${row.account_id} has no credential report from before ${at.toISOString()} (its first is of ${isoTime(row.first_report)}); its keys are judged from CloudTrail alone. Import a report with --generated-at set to when AWS generated it.`,
+  )
+}

@@ -3,6 +3,7 @@ import { openAlerter } from '../alerting/service.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
 import { credentialAgeReport, credentialReportCsv, credentialReportText } from './credential-age.js'
+import { laterReportWarnings } from '../credentials/inventory.js'
 import { credentialLimits } from '../credentials/standing.js'
 import { queueCredentialReport } from './send.js'
 
@@ -22,6 +23,7 @@ export function reportCommand(): Command {
       await withContext(options, async (context) => {
         const at = new Date(options.at ?? Date.now())
         const limits = credentialLimits(context.settings.detectors)
+        for (const warning of await laterReportWarnings(context.store, at)) process.stderr.write(`${warning}\n`)
         const report = await credentialAgeReport(context.store, at, limits)
         if (options.format === 'json') console.log(JSON.stringify(report))
         else process.stdout.write(options.format === 'csv' ? credentialReportCsv(report) : credentialReportText(report))
