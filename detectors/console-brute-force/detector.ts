@@ -45,19 +45,20 @@ export default defineDetector({
           AND event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin'
         -- A sign-in delivered twice is one attempt.
         LIMIT 1 BY event_id
-      ),
-      successes AS (SELECT account_id, user_name, source, event_time FROM sign_ins WHERE NOT failed)
-    SELECT * FROM (
-      SELECT 'user' AS kind, account_id, any(principal_arn) AS principal_arn, user_name AS subject, count() AS failures,
-             [user_name] AS users, 1 AS user_count, groupUniqArray(5)(source) AS sources,
-             toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-             (account_id, user_name) IN (SELECT account_id, user_name FROM successes) AS succeeded_after
-      FROM sign_ins WHERE failed GROUP BY account_id, user_name HAVING failures >= {perUser:UInt32}
+      )
+    -- "Then a success": after the first failure, and from an address that failed (the user's own
+    -- sign-in from home before or after the guessing is not the guesser getting in).
+    SELECT kind, account_id, principal_arn, subject, failures, users, user_count, sources, first_seen, last_seen, succeeded_after FROM (
+      SELECT 'user' AS kind, account_id, anyIf(principal_arn, failed) AS principal_arn, user_name AS subject, countIf(failed) AS failures,
+             [user_name] AS users, 1 AS user_count, groupUniqArrayIf(5)(source, failed) AS sources,
+             minIf(event_time, failed) AS first_failure, toString(first_failure) AS first_seen, toString(maxIf(event_time, failed)) AS last_seen,
+             arrayExists(s -> s.1 > first_failure AND has(groupUniqArrayIf(source, failed), s.2), groupArrayIf((event_time, source), NOT failed)) AS succeeded_after
+      FROM sign_ins GROUP BY account_id, user_name HAVING failures >= {perUser:UInt32}
       UNION ALL
-      SELECT 'source', account_id, '', source, count(), groupUniqArray(10)(user_name), uniqExact(user_name), [source],
-             toString(min(event_time)), toString(max(event_time)),
-             (account_id, source) IN (SELECT account_id, source FROM successes)
-      FROM sign_ins WHERE failed GROUP BY account_id, source HAVING count() >= {perSource:UInt32} AND uniqExact(user_name) >= {sprayUsers:UInt32}
+      SELECT 'source', account_id, '', source, countIf(failed), groupUniqArrayIf(10)(user_name, failed), uniqExactIf(user_name, failed), [source],
+             minIf(event_time, failed) AS first_failure, toString(first_failure), toString(maxIf(event_time, failed)),
+             arrayExists(t -> t > first_failure, groupArrayIf(event_time, NOT failed))
+      FROM sign_ins GROUP BY account_id, source HAVING countIf(failed) >= {perSource:UInt32} AND uniqExactIf(user_name, failed) >= {sprayUsers:UInt32}
     )
     ORDER BY account_id, kind, subject`,
   row: Row,

@@ -8,6 +8,8 @@ const iam = (minute: number, eventName: string, requestParameters: unknown, who 
   apiCall(Date.parse('2026-11-20T11:00:00Z') + minute * 60_000, who, '73.15.20.1', { eventSource: 'iam.amazonaws.com', eventName, requestParameters, readOnly: false })
 const policy = (action: unknown, resource: unknown) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: action, Resource: resource }] }, null, 2)
 const trust = (principal: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: principal }, Action: 'sts:AssumeRole' }] })
+const quarantine = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] })
+const trustAnyone = (condition?: object) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) }] })
 
 let store: TestStore
 beforeAll(async () => {
@@ -20,7 +22,11 @@ beforeAll(async () => {
     iam(5, 'CreateLoginProfile', { userName: 'svc-new' }),
     // A bare account id trusts that account's every principal.
     iam(6, 'CreateRole', { roleName: 'vendor-read', assumeRolePolicyDocument: trust('777788889999') }),
-    // Ordinary administration.
+    // A role anyone may assume, and one narrowed to the organisation by a condition.
+    iam(7, 'UpdateAssumeRolePolicy', { roleName: 'open-door', policyDocument: trustAnyone() }),
+    iam(8, 'CreateRole', { roleName: 'org-reader', assumeRolePolicyDocument: trustAnyone({ StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } }) }),
+    // Ordinary administration, and a quarantine: denying "*" on "*" takes power away.
+    iam(9, 'PutUserPolicy', { userName: 'leaked-user', policyName: 'quarantine', policyDocument: quarantine }),
     iam(10, 'AttachUserPolicy', { userName: 'carol', policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }),
     iam(11, 'PutRolePolicy', { roleName: 'app', policyName: 'read', policyDocument: policy(['s3:GetObject'], 'arn:aws:s3:::reports/*') }),
     iam(12, 'CreateAccessKey', { userName: 'mallory' }),
@@ -43,6 +49,9 @@ it('reports power given, and leaves ordinary administration alone', async () => 
     ['UpdateAssumeRolePolicy', 'deploy', 'high'],
     ['CreateLoginProfile', 'svc-new', 'high'],
     ['CreateRole', 'vendor-read', 'high'],
+    ['UpdateAssumeRolePolicy', 'open-door', 'critical'],
+    ['CreateRole', 'org-reader', 'medium'],
   ])
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role deploy trust account 193672423079')
+  expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role open-door trust anyone ("Principal": "*")')
 })

@@ -13,7 +13,8 @@ const Row = z.object({
   policy_arn: z.string(),
   source: z.string(),
   admin_policy: z.coerce.number(),
-  wildcard_policy: z.coerce.number(),
+  /** The policy or trust document of a Put*Policy, UpdateAssumeRolePolicy or CreateRole, as written. */
+  document: z.string(),
   other_user_credentials: z.coerce.number(),
   outside_accounts: z.array(z.string()),
   created_in_window: z.coerce.number(),
@@ -33,8 +34,9 @@ export default defineDetector({
   ],
   config: z.object({}),
   // Admin policies attached; inline policies allowing "*" on "*"; keys or console passwords made for
-  // another user; trust policies naming an outside account the role did not trust before (30 days);
-  // and users created in the window they got power.
+  // another user; trust policies open to anyone, or naming an outside account the role did not trust
+  // before (30 days); and users created in the window they got power. Documents with a "*" are read
+  // as JSON by toFinding: an inline policy denying "*" on "*" is a quarantine, not a grant.
   sql: `
     WITH
       -- Every account each role trusted before: a trust policy counts only when it names a new one.
@@ -58,7 +60,7 @@ export default defineDetector({
                JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
                coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
                JSONExtractString(raw, 'requestParameters', 'policyArn') AS policy_arn,
-               replaceRegexpAll(coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')), '[[:space:]]', '') AS document,
+               coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')) AS document,
                coalesce(source_ip, source_host) AS source
         FROM events
         WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
@@ -67,38 +69,49 @@ export default defineDetector({
       )
     SELECT c.account_id AS account_id, any(c.principal_arn) AS principal_arn, c.event_id AS event_id, any(c.at) AS at, any(c.event_name) AS event_name,
            any(c.error_code) AS error_code, any(c.target) AS target, any(c.policy_arn) AS policy_arn, any(c.source) AS source,
-           any(c.admin_policy) AS admin_policy, any(c.wildcard_policy) AS wildcard_policy, any(c.other_user_credentials) AS other_user_credentials,
+           any(c.admin_policy) AS admin_policy, any(c.star_document) AS document, any(c.other_user_credentials) AS other_user_credentials,
            arrayFilter(a -> NOT has(groupArrayArrayIf(h.trusted, h.trusted_at < c.event_time), a), any(c.named_accounts)) AS outside_accounts,
            any(c.created_in_window) AS created_in_window
     FROM (
     SELECT account_id, principal_arn, event_id, event_time, at, event_name, error_code, target, policy_arn, source,
            event_name LIKE 'Attach%Policy' AND match(policy_arn, '/(AdministratorAccess|IAMFullAccess)$') AS admin_policy,
-           event_name LIKE 'Put%Policy' AND (position(document, '"Action":"*"') > 0 OR position(document, '"Action":["*"]') > 0)
-             AND (position(document, '"Resource":"*"') > 0 OR position(document, '"Resource":["*"]') > 0) AS wildcard_policy,
+           (event_name LIKE 'Put%Policy' OR event_name IN ('UpdateAssumeRolePolicy', 'CreateRole')) AND position(document, '*') > 0 AS wildcard_document,
+           if(wildcard_document, document, '') AS star_document,
            event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile') AND target_user != '' AND target_user != actor AS other_user_credentials,
            if(event_name IN ('UpdateAssumeRolePolicy', 'CreateRole'),
               arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]'))), []) AS named_accounts,
            (account_id, target_user) IN (SELECT account_id, created FROM created_users) AS created_in_window
     FROM candidates
-    WHERE admin_policy OR wildcard_policy OR other_user_credentials OR notEmpty(named_accounts)
+    WHERE admin_policy OR wildcard_document OR other_user_credentials OR notEmpty(named_accounts)
     ) AS c
     LEFT JOIN trust_history AS h ON h.account_id = c.account_id AND h.role = c.target
     GROUP BY c.account_id, c.event_id
-    HAVING admin_policy OR wildcard_policy OR other_user_credentials OR notEmpty(outside_accounts)
+    HAVING admin_policy OR document != '' OR other_user_credentials OR notEmpty(outside_accounts)
     ORDER BY account_id, at`,
   row: Row,
   toFinding: (r) => {
     let severity: Severity
     let what: string
-    if (r.admin_policy || r.wildcard_policy) {
+    const statements = r.document ? policyStatements(r.document) : []
+    const allowsEverything = r.event_name.startsWith('Put') && statements.some((s) => s.Effect === 'Allow' && strings(s.Action).some((a) => a === '*' || a === '*:*') && strings(s.Resource).includes('*'))
+    const openTrust = r.event_name.startsWith('Put') ? [] : statements.filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || strings(principalsOf(s.Principal)).includes('*')))
+    if (r.admin_policy || allowsEverything) {
       severity = 'high'
       what = r.admin_policy ? `attached ${r.policy_arn.split('/').pop() ?? ''} to ${r.target}` : `gave ${r.target} an inline policy allowing "*" on "*"`
+    } else if (openTrust.length > 0) {
+      // Anyone in any AWS account may assume the role, unless a condition narrows who.
+      const conditioned = openTrust.every((s) => s.Condition !== undefined)
+      severity = conditioned ? 'medium' : 'critical'
+      what = `made role ${r.target} trust anyone ("Principal": "*")${conditioned ? ', narrowed only by a condition' : ''}`
     } else if (r.outside_accounts.length > 0) {
       severity = 'high'
       what = `made role ${r.target} trust account ${r.outside_accounts.join(', ')}`
-    } else {
+    } else if (r.other_user_credentials) {
       severity = 'medium'
       what = `${r.event_name === 'CreateAccessKey' ? 'created an access key' : r.event_name === 'CreateLoginProfile' ? 'created a console password' : 'changed the console password'} for user ${r.target}`
+    } else {
+      // A document with a "*" that grants nothing wide: a quarantine policy, or a scoped wildcard.
+      return null
     }
     if (r.created_in_window) {
       severity = raise(severity)
@@ -113,9 +126,37 @@ export default defineDetector({
       title: `${r.principal_arn} ${failed ? `tried (${r.error_code}) and failed: ` : ''}${what}`,
       firstSeen: isoTime(r.at),
       lastSeen: isoTime(r.at),
-      evidence: { event: r.event_name, event_id: r.event_id, target: r.target, policy_arn: r.policy_arn || null, outside_accounts: r.outside_accounts, new_user: Boolean(r.created_in_window), succeeded: !failed, source: r.source },
+      evidence: { event: r.event_name, event_id: r.event_id, target: r.target, policy_arn: r.policy_arn || null, outside_accounts: r.outside_accounts, open_trust: openTrust.length > 0, new_user: Boolean(r.created_in_window), succeeded: !failed, source: r.source },
       why: `${r.event_name} grants standing access: administrator or wildcard policies, trust for outside accounts and new credentials for other users are how an intruder stays in.${r.created_in_window ? ' The user was created within the same hour.' : ''}`,
       dedupKey: `${r.account_id}|${r.event_id}`,
     }
   },
 })
+
+interface Statement {
+  Effect?: unknown
+  Action?: unknown
+  Resource?: unknown
+  Principal?: unknown
+  Condition?: unknown
+}
+
+/** The statements of a policy document as CloudTrail records it: JSON, sometimes URL-encoded; none when unreadable. */
+function policyStatements(document: string): Statement[] {
+  try {
+    const parsed: unknown = JSON.parse(document.startsWith('%7B') ? decodeURIComponent(document) : document)
+    const statement = typeof parsed === 'object' && parsed !== null && 'Statement' in parsed ? parsed.Statement : undefined
+    return (Array.isArray(statement) ? statement : [statement]).filter((s): s is Statement => typeof s === 'object' && s !== null)
+  } catch {
+    return []
+  }
+}
+
+function strings(value: unknown): string[] {
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string')
+}
+
+/** `{"AWS": …}` of a trust statement's principal; a bare "*" is handled by the caller. */
+function principalsOf(principal: unknown): unknown {
+  return typeof principal === 'object' && principal !== null && 'AWS' in principal ? principal.AWS : undefined
+}

@@ -5,8 +5,8 @@ import { openTestStore, type TestStore } from '../../test/helpers/store.js'
 import detector from './detector.js'
 
 const root = { type: 'Root', principalId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, accountId: ACCOUNT, accessKeyId: '' }
-const signIn = (at: string, result: 'Success' | 'Failure', mfa = 'Yes') =>
-  apiCall(at, root, '73.15.20.1', {
+const signIn = (at: string, result: 'Success' | 'Failure', mfa = 'Yes', from = '73.15.20.1') =>
+  apiCall(at, root, from, {
     eventSource: 'signin.amazonaws.com',
     eventName: 'ConsoleLogin',
     eventType: 'AwsConsoleSignIn',
@@ -25,6 +25,9 @@ beforeAll(async () => {
     // An hour later: one failed root sign-in, then four.
     signIn('2026-11-20T11:10:00Z', 'Failure'),
     ...['13:01', '13:02', '13:03', '13:04'].map((t) => signIn(`2026-11-20T${t}:00Z`, 'Failure')),
+    // That afternoon: root refused an API call, and a second sign-in without MFA from elsewhere.
+    apiCall('2026-11-20T16:10:00Z', { ...root, accessKeyId: 'ASIAROOTSESSION00002' }, '73.15.20.1', { eventSource: 'organizations.amazonaws.com', eventName: 'LeaveOrganization', errorCode: 'AccessDenied' }),
+    signIn('2026-11-20T16:30:00Z', 'Success', 'No', '5.255.255.77'),
     // An administrator creating a key for a user is not root.
     apiCall('2026-11-20T14:30:00Z', iamUser('admin'), '73.15.20.2', { eventSource: 'iam.amazonaws.com', eventName: 'CreateAccessKey', requestParameters: { userName: 'bob' } }),
   ])
@@ -51,4 +54,15 @@ it('reports one failed root sign-in low, and repeated ones medium', async () => 
 
 it('stays quiet when no one used root', async () => {
   expect(await detectAt(store, detector, '2026-11-20T15:00:00Z')).toEqual([])
+})
+
+it('tells a refused root call from a successful one, and a second sign-in from elsewhere from the morning’s', async () => {
+  const afternoon = await detectAt(store, detector, '2026-11-20T17:00:00Z')
+  expect(afternoon.map((f) => [f.evidence.kind, f.severity])).toEqual([
+    ['failed-api', 'medium'],
+    ['sign-in', 'high'],
+  ])
+  expect(afternoon[0]?.title).toBe(`Account ${ACCOUNT}: someone tried API calls as root and was refused`)
+  const [morning] = await detectAt(store, detector, '2026-11-20T11:00:00Z')
+  expect(afternoon[1]?.alertId).not.toBe(morning?.alertId)
 })

@@ -7,6 +7,8 @@ const Row = z.object({
   principal_arn: z.string(),
   kind: z.string(),
   day: z.string(),
+  /** For sign-ins: the address and whether MFA was used; each is an alert of its own. */
+  sign_in: z.string(),
   first_seen: z.string(),
   last_seen: z.string(),
   calls: z.coerce.number(),
@@ -19,6 +21,7 @@ const KINDS: Record<string, { severity: Severity; what: string }> = {
   'access-key': { severity: 'critical', what: 'created an access key for the root user' },
   'sign-in': { severity: 'high', what: 'signed in to the console as root' },
   api: { severity: 'high', what: 'made API calls as root' },
+  'failed-api': { severity: 'medium', what: 'tried API calls as root and was refused' },
   'failed-sign-in': { severity: 'low', what: 'failed to sign in as root' },
 }
 
@@ -43,14 +46,16 @@ export default defineDetector({
     SELECT account_id, any(principal_arn) AS principal_arn,
            multiIf(event_name = 'CreateAccessKey' AND JSONExtractString(raw, 'requestParameters', 'userName') = '' AND error_code = '', 'access-key',
                    event_name = 'ConsoleLogin' AND (error_message != '' OR JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure'), 'failed-sign-in',
-                   event_name = 'ConsoleLogin', 'sign-in', 'api') AS kind,
-           toString(toDate(event_time)) AS day, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
+                   event_name = 'ConsoleLogin', 'sign-in',
+                   error_code != '', 'failed-api', 'api') AS kind,
+           toString(toDate(event_time)) AS day,
+           if(kind = 'sign-in', concat(coalesce(source_ip, source_host), if(mfa_authenticated, ' with MFA', ' without MFA')), '') AS sign_in, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
            uniqExact(event_id) AS calls, groupUniqArray(10)(toString(event_name)) AS events, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources,
            max(mfa_authenticated) AS mfa
     FROM events
     WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND principal_type = 'Root'
       AND actor_kind != 'aws-service'
-    GROUP BY account_id, kind, day
+    GROUP BY account_id, kind, day, sign_in
     ORDER BY account_id, first_seen`,
   row: Row,
   toFinding: (r, config) => {
@@ -65,7 +70,8 @@ export default defineDetector({
       lastSeen: isoTime(r.last_seen),
       evidence: { kind: r.kind, calls: r.calls, events: r.events, sources: r.sources, mfa: Boolean(r.mfa) },
       why: `The root user bypasses every IAM policy and should sit unused behind MFA; ${String(r.calls)} ${r.kind === 'failed-sign-in' ? 'failed sign-ins' : 'calls'} on ${r.day}${r.kind === 'failed-sign-in' ? ` (${String(config.repeatedFailures)} or more counts as repeated)` : ''}.`,
-      dedupKey: `${r.account_id}|root|${r.kind}|${r.day}`,
+      // A second sign-in that day from another address, or without MFA, is news of its own.
+      dedupKey: `${r.account_id}|root|${r.kind}|${r.day}${r.sign_in ? `|${r.sign_in}` : ''}`,
     }
   },
 })

@@ -53,6 +53,9 @@ beforeAll(async () => {
   history(iamUser('frank'), '73.15.20.5')
   records.push(apiCall(inWindow(5), iamUser('frank'), '49.36.1.1'))
   history(iamUser('gina'), '73.15.20.6')
+  // ivan uses his CLI key from home; today his ISP gave him another address.
+  history(iamUser('ivan', 'AKIAIVANEXAMPLE00001'), '73.15.20.8')
+  records.push(apiCall(inWindow(15), iamUser('ivan', 'AKIAIVANEXAMPLE00001'), '73.210.4.10'))
   // harry used Verizon once, 40 days ago, and will again after the window: neither is in a 30-day baseline as of now.
   history(iamUser('harry'), '73.15.20.7')
   records.push(apiCall(NOW - 40 * 86_400_000, iamUser('harry'), '108.28.9.9'))
@@ -85,6 +88,7 @@ describe('unusual-source-ip', () => {
       [arn('dave')]: 'critical', // new country with a long-term key
       [`arn:aws:iam::${ACCOUNT}:role/app-runtime`]: 'critical', // instance role outside AWS, new country
       [arn('gina')]: 'high', // the allowance expired
+      [arn('ivan')]: 'low', // a long-term key from the usual ISP: not raised
       [arn('harry')]: 'medium', // back on a network last used before the baseline; later use does not count
     })
     const carol = findings.find((f) => f.principal === arn('carol'))

@@ -103,7 +103,8 @@ export default defineDetector({
       r.known_asn ? `a new address on a network it uses (AS${r.asn} ${r.as_org})` : r.known_country ? `a network it has not used (AS${r.asn} ${r.as_org})` : `a country it has not acted from (${r.country || 'unknown'})`,
     ]
     if (r.long_term_key) {
-      severity = raise(severity)
+      // A long-term key on a new network may be a leaked one; a new address from the usual ISP is a person's router.
+      if (!r.known_asn) severity = raise(severity)
       reasons.push('with a long-term access key')
     }
     const outsideAws = r.instance_session && !config.awsAsns.includes(r.asn)

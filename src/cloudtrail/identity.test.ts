@@ -171,6 +171,13 @@ describe('normaliseIdentity on identities the datasets lack', () => {
     )
     expect(who).toMatchObject({ principalArn: 'arn:aws:iam::111122223333:user/alice', actorKind: 'aws-service', sourceIp: null, sourceHost: 'cloudformation.amazonaws.com' })
   })
+
+  it('an invokedBy beside the person’s own address leaves them a person: their hours, denials and networks count', () => {
+    const who = identityOf(
+      synthetic({ type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice', accountId: '111122223333', accessKeyId: 'AKIAEXAMPLE000000004', invokedBy: 'ssm.amazonaws.com' }),
+    )
+    expect(who).toMatchObject({ actorKind: 'human-cli', sourceIp: '203.0.113.7', invokedBy: 'ssm.amazonaws.com' })
+  })
 })
 
 describe('splitSource', () => {

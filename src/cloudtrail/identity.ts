@@ -56,7 +56,7 @@ export function normaliseIdentity(record: CloudTrailRecord): Identity {
 
   return {
     ...principal,
-    actorKind: actorKindOf({ type, invokedBy, issuerArn: issuer?.arn ?? '', sessionName: principal.sessionName, human, consoleSession, viaAwsInternal, sourceHost, record }),
+    actorKind: actorKindOf({ type, invokedBy, issuerArn: issuer?.arn ?? '', sessionName: principal.sessionName, human, consoleSession, viaAwsInternal, sourceIp, sourceHost, record }),
     invokedBy,
     accessKeyId,
     accessKeyKind: accessKeyId.startsWith('AKIA') ? 'long-term' : accessKeyId.startsWith('ASIA') ? 'temporary' : '',
@@ -148,17 +148,19 @@ function actorKindOf(facts: {
   human: boolean
   consoleSession: boolean
   viaAwsInternal: boolean
+  sourceIp: string | null
   sourceHost: string
   record: CloudTrailRecord
 }): ActorKind {
-  const { type, invokedBy, issuerArn, sessionName, human, consoleSession, viaAwsInternal, sourceHost, record } = facts
+  const { type, invokedBy, issuerArn, sessionName, human, consoleSession, viaAwsInternal, sourceIp, sourceHost, record } = facts
   if (type === 'AWSService' || type === '') return 'aws-service'
   // Service-linked roles are only ever used by the service itself.
   if (issuerArn.includes(':role/aws-service-role/')) return 'aws-service'
   if (consoleSession) return 'human-console'
   if (viaAwsInternal) return 'aws-service'
-  // A service acting for the principal (CloudFormation, Athena, …) calls from its own hostname.
-  if (invokedBy || sourceHost.endsWith('.amazonaws.com')) return 'aws-service'
+  // A service acting for the principal (CloudFormation, Athena, …) calls from its own hostname or from
+  // nowhere; an invokedBy beside a real address is the person's own call, relayed.
+  if ((invokedBy && sourceIp === null) || sourceHost.endsWith('.amazonaws.com')) return 'aws-service'
 
   const who = record.userIdentity ?? undefined
   const instanceSession = INSTANCE_ID.test(sessionName) || Boolean(who?.sessionContext?.ec2RoleDelivery)
