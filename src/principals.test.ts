@@ -20,12 +20,12 @@ describe('principals: one place for who works when, and where', () => {
   })
 
   it('takes the first override that matches, field by field over the defaults', () => {
-    expect(principals.workingTimeOf(priya)).toEqual({ timezone: 'Asia/Kolkata', hours: [9, 18], days: [1, 2, 3, 4, 5], holidays: ['2026-12-25'], from: 'india team' })
-    expect(principals.workingTimeOf(carol)).toEqual({ timezone: 'Europe/Berlin', hours: [8, 19], days: [1, 2, 3, 4], holidays: ['2026-12-25'], from: 'override' })
+    expect(principals.workingTimeOf(priya)).toEqual({ timezone: 'Asia/Kolkata', hours: [9, 18], days: [1, 2, 3, 4, 5], holidays: ['2026-12-25'], from: 'india team', configured: true })
+    expect(principals.workingTimeOf(carol)).toEqual({ timezone: 'Europe/Berlin', hours: [8, 19], days: [1, 2, 3, 4], holidays: ['2026-12-25'], from: 'override', configured: true })
   })
 
   it('knows nobody’s time zone when nothing is configured', () => {
-    expect(principalsFrom({}).workingTimeOf(carol)).toEqual({ timezone: undefined, hours: [8, 19], days: [1, 2, 3, 4, 5], holidays: [], from: 'defaults' })
+    expect(principalsFrom({}).workingTimeOf(carol)).toEqual({ timezone: undefined, hours: [8, 19], days: [1, 2, 3, 4, 5], holidays: [], from: 'defaults', configured: false })
   })
 })
 

@@ -30,6 +30,8 @@ export interface PrincipalWorkingTime {
   holidays: string[]
   /** Which entry said so: an override's name, `override`, or `defaults`. */
   from: string
+  /** Whether anyone set any of it for this principal; if not, detection may learn it from their history. */
+  configured: boolean
 }
 
 export interface Principals {
@@ -58,6 +60,7 @@ export function principalsFromJson(input: unknown, source: string): Principals {
         days: override?.days ?? defaults.days ?? [1, 2, 3, 4, 5],
         holidays: override?.holidays ?? defaults.holidays ?? [],
         from: override?.name ?? (override ? 'override' : 'defaults'),
+        configured: override !== undefined || [defaults.timezone, defaults.hours, defaults.days, defaults.holidays].some((value) => value !== undefined),
       }
     },
   }

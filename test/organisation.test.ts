@@ -24,8 +24,10 @@ afterAll(async () => {
 })
 
 describe('three weeks of an organisation, with incidents injected', () => {
-  it('finds every incident, and nothing else worth an email', async () => {
-    const settings = testSettings({}, officeWorkingTime())
+  it.each([
+    ['with each office’s time zone configured', testSettings({}, officeWorkingTime())],
+    ['with nothing configured: each person’s hours learned from their history', testSettings()],
+  ])('finds every incident, and nothing else worth an email, %s', async (_, settings) => {
     const findings = []
     for (const detector of DETECTORS) {
       // A scheduler catching up on the last three hours.

@@ -9,6 +9,13 @@ const arn = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`
 const at = (iso: string) => Date.parse(iso)
 const office = (name: string, until: string): RawEvent[] => [10, 14].flatMap((hour) => daily(21, at(until), hour, (t) => apiCall(t, iamUser(name), '73.15.20.1')))
 const secret = { eventSource: 'secretsmanager.amazonaws.com', eventName: 'GetSecretValue', readOnly: true }
+const failedSignIn = (t: number, user: string): RawEvent =>
+  apiCall(t, { type: 'IAMUser', principalId: `AIDA${user}`, accountId: ACCOUNT, accessKeyId: '', userName: user }, '185.220.101.1', {
+    eventSource: 'signin.amazonaws.com',
+    eventName: 'ConsoleLogin',
+    responseElements: { ConsoleLogin: 'Failure' },
+    errorMessage: 'Failed authentication',
+  })
 
 let store: TestStore
 beforeAll(async () => {
@@ -41,6 +48,16 @@ beforeAll(async () => {
     // Monday 23 November, 04:30 UTC: 10:00 in Kolkata, 05:30 in Berlin.
     apiCall(at('2026-11-23T04:30:00Z'), iamUser('in-priya'), '49.36.1.1'),
     apiCall(at('2026-11-23T04:35:00Z'), iamUser('carol'), '73.15.20.1'),
+    // nora in New York, whom nobody configured: three weeks of 9:00–17:00 her time (14–22 UTC).
+    ...Array.from({ length: 8 }, (_, h) => daily(21, at('2026-11-24T00:00:00Z'), 14 + h, (t) => apiCall(t, iamUser('nora'), '73.15.20.3'))).flat(),
+    // Someone fails to sign in as nora at 05:00 UTC on most days: not her at work.
+    ...daily(14, at('2026-11-24T00:00:00Z'), 5, (t) => failedSignIn(t, 'nora')),
+    // On Tuesday she herself works at 05:20 UTC, and on Wednesday someone fails again at 06:10 UTC.
+    apiCall(at('2026-11-24T05:20:00Z'), iamUser('nora'), '73.15.20.3'),
+    failedSignIn(at('2026-11-25T06:10:00Z'), 'nora'),
+    // Tuesday 24 November: a secret read at 03:10 her time (08:10 UTC), and her usual 14:00 (19:00 UTC).
+    apiCall(at('2026-11-24T08:10:00Z'), iamUser('nora'), '73.15.20.3', secret),
+    apiCall(at('2026-11-24T19:00:00Z'), iamUser('nora'), '73.15.20.3', { eventName: 'ConsoleLogin', eventSource: 'signin.amazonaws.com', responseElements: { ConsoleLogin: 'Success' } }),
     // Christmas Day, noon in Berlin.
     apiCall(at('2026-12-25T11:30:00Z'), iamUser('bob'), '73.15.20.1'),
   ])
@@ -78,6 +95,19 @@ describe('off-hours-activity', () => {
     const findings = await runDetector(store, detector, { now: new Date(at('2026-12-25T12:00:00Z')), from: new Date(at('2026-12-25T11:00:00Z')) }, settings)
     expect(findings.map((f) => [f.principal, f.severity])).toEqual([[arn('bob'), 'low']])
     expect(findings[0]?.title).toBe(`${arn('bob')} acted at Fri 2026-12-25 12:00 Europe/Berlin, on a holiday (2026-12-25)`)
+  })
+
+  it('learns a person nobody configured from their own hours: an hour they never work is off-hours, their usual hours never', async () => {
+    const unconfigured = testSettings()
+    const window = (end: string) => ({ now: new Date(at(end)), from: new Date(at(end) - 3_600_000) })
+    const night = await runDetector(store, detector, window('2026-11-24T09:00:00Z'), unconfigured)
+    expect(night.map((f) => [f.principal, f.severity])).toEqual([[arn('nora'), 'medium']])
+    expect(night[0]?.title).toBe(`${arn('nora')} acted at Tue 2026-11-24 03:00 UTC−5 (inferred from their hours), at an hour of the week it did not work in 21 days of history, including GetSecretValue`)
+    // 19:00 UTC is outside a default 8–19 UTC day, and is her usual afternoon.
+    expect(await runDetector(store, detector, window('2026-11-24T20:00:00Z'), unconfigured)).toEqual([])
+    // Failed sign-ins in her name are not her at work: they never made 05:00 UTC her hour, and alone they are no finding.
+    expect((await runDetector(store, detector, window('2026-11-24T06:00:00Z'), unconfigured)).map((f) => [f.principal, f.severity])).toEqual([[arn('nora'), 'low']])
+    expect(await runDetector(store, detector, window('2026-11-25T07:00:00Z'), unconfigured)).toEqual([])
   })
 
   it('refuses a time zone that does not exist, naming the setting', () => {

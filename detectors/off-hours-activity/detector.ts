@@ -4,9 +4,13 @@ import { isoTime, localTime } from '../../src/time.js'
 
 const MOVED = { error: 'working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now (defaults and overrides, unchanged)' }
 
+const HOUR = 3_600_000
+
 const Config = z.object({
   /** An hour of the week is the principal's own when it acted then on this many days of its history. */
   usualDays: z.number().int().positive().default(2),
+  /** With nothing configured for a person, this many active days of history make their own hours the rule. */
+  learnAfterDays: z.number().int().positive().default(10),
   defaults: z.never(MOVED).optional(),
   overrides: z.never(MOVED).optional(),
 })
@@ -57,6 +61,8 @@ export default defineDetector({
           FROM events
           WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
             AND actor_kind IN ('human-console', 'human-cli') AND principal_arn != '' AND error_code = ''
+            -- A failed sign-in in someone's name is not them at work.
+            AND NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure')
             -- Another account's callers keep their own hours; cross-account-assume-role watches who they are.
             AND NOT match(principal_arn, '^[0-9]{12}$')
         )
@@ -69,7 +75,7 @@ export default defineDetector({
           FROM (
             SELECT account_id, principal_arn, hour_of_week, day,
                    uniqExact(day) OVER (PARTITION BY account_id, principal_arn) AS total_days
-            FROM baseline_principal_hours
+            FROM baseline_person_hours
             WHERE day >= toDate({baselineFrom:DateTime64(3)}) AND day < toDate({from:DateTime64(3)})
               AND (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
           )
@@ -85,35 +91,49 @@ export default defineDetector({
   row: Row,
   toFinding: (r, config, { principals }) => {
     const working = principals.workingTimeOf(r.principal_arn)
-    const zone = working.timezone ?? 'UTC'
-    const { hours: [startHour, endHour], days, holidays } = working
-
     const at = Date.parse(isoTime(r.hour_start))
-    const local = localTime(at, zone)
-    const holiday = holidays.includes(local.date)
-    const outsideSchedule = holiday || !days.includes(local.weekday) || local.hour < startHour || local.hour >= endHour
-    if (!outsideSchedule) return null
-
-    // Learned: the same hour of the week (or the one either side) on enough days of the principal's own
-    // history. A holiday is a date, which a weekly profile cannot learn: it stays off-hours.
+    // The same hour of the week (or the one either side) on enough days of the principal's own history.
     const utc = new Date(at)
     const hourOfWeek = ((utc.getUTCDay() + 6) % 7) * 24 + utc.getUTCHours()
     const daysAt = new Map(r.profile)
     const usualDays = Math.max(...[-1, 0, 1].map((d) => daysAt.get((hourOfWeek + d + 168) % 168) ?? 0))
-    if (usualDays >= config.usualDays && !holiday) return null
+    const usual = usualDays >= config.usualDays
+
+    let localText: string
+    let why: string
+    let workingTime: Record<string, unknown>
+    if (!working.configured && r.history_days >= config.learnAfterDays) {
+      // Nobody said when this person works, and their history says it: an hour they never work is
+      // off-hours whatever a default clock says, and their usual hours never are.
+      if (usual) return null
+      const offset = inferredUtcOffset(r.profile)
+      localText = `${localTime(at + offset * HOUR, 'UTC').text.replace(/ UTC$/, '')} ${offsetName(offset)} (inferred from their hours)`
+      why = `at an hour of the week it did not work in ${String(r.history_days)} days of history`
+      workingTime = { learned: true, utc_offset: offset }
+    } else {
+      const zone = working.timezone ?? 'UTC'
+      const { hours: [startHour, endHour], days, holidays } = working
+      const local = localTime(at, zone)
+      const holiday = holidays.includes(local.date)
+      const outsideSchedule = holiday || !days.includes(local.weekday) || local.hour < startHour || local.hour >= endHour
+      // A holiday is a date, which a weekly profile cannot learn: it stays off-hours.
+      if (!outsideSchedule || (usual && !holiday)) return null
+      localText = local.text
+      why = holiday ? `on a holiday (${local.date})` : !days.includes(local.weekday) ? 'on a day off' : `outside ${String(startHour)}:00–${String(endHour)}:00`
+      workingTime = { timezone: zone, hours: [startHour, endHour], days, from: working.from }
+    }
 
     const sensitive = r.sensitive_calls > 0
-    const why = holiday ? `on a holiday (${local.date})` : !days.includes(local.weekday) ? 'on a day off' : `outside ${String(startHour)}:00–${String(endHour)}:00`
     return {
       severity: sensitive ? 'medium' : 'low',
       principal: r.principal_arn,
       account: r.account_id,
-      title: `${r.principal_arn} acted at ${local.text}, ${why}${sensitive ? `, including ${r.sensitive_events.join(', ')}` : ''}`,
+      title: `${r.principal_arn} acted at ${localText}, ${why}${sensitive ? `, including ${r.sensitive_events.join(', ')}` : ''}`,
       firstSeen: new Date(at).toISOString(),
       lastSeen: isoTime(r.last_seen),
       evidence: {
-        local_time: local.text,
-        working_time: { timezone: zone, hours: [startHour, endHour], days, from: working.from },
+        local_time: localText,
+        working_time: workingTime,
         calls: r.calls,
         events: r.sample_events,
         sensitive_events: r.sensitive_events,
@@ -121,8 +141,28 @@ export default defineDetector({
         actor_kinds: r.kinds,
         baseline: { history_days: r.history_days, days_active_this_hour: usualDays, usual_after: config.usualDays },
       },
-      why: `Working time is ${String(startHour)}:00–${String(endHour)}:00 ${zone}; in ${String(r.history_days)} days of history this principal acted in this hour of the week on ${String(usualDays)} days, and ${String(config.usualDays)} would make it usual.`,
+      why: `${'timezone' in workingTime ? `Working time is ${String(working.hours[0])}:00–${String(working.hours[1])}:00 ${String(workingTime.timezone)}; in` : 'Learned from the person’s own hours: in'} ${String(r.history_days)} days of history this principal acted in this hour of the week on ${String(usualDays)} days, and ${String(config.usualDays)} would make it usual.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.hour_start}`,
     }
   },
 })
+
+/**
+ * A person's UTC offset as their history shows it: the one that puts the middle of their active
+ * hours (a circular mean, weighted by active days) at 13:00, the middle of a nine-to-five day.
+ */
+export function inferredUtcOffset(profile: [number, number][]): number {
+  let x = 0
+  let y = 0
+  for (const [hourOfWeek, days] of profile) {
+    const angle = (((hourOfWeek % 24) + 0.5) / 24) * 2 * Math.PI
+    x += days * Math.cos(angle)
+    y += days * Math.sin(angle)
+  }
+  const middle = ((Math.atan2(y, x) / (2 * Math.PI)) * 24 + 24) % 24
+  return ((Math.round(13 - middle) % 24) + 36) % 24 - 12
+}
+
+function offsetName(offset: number): string {
+  return offset === 0 ? 'UTC' : `UTC${offset > 0 ? '+' : '−'}${String(Math.abs(offset))}`
+}

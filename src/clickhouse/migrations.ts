@@ -10,10 +10,11 @@ import { alerting } from './migrations/0003-alerting.js'
 import { inbox } from './migrations/0004-inbox.js'
 import { keyUseByDay } from './migrations/0005-key-use-by-day.js'
 import { sourceDays } from './migrations/0006-source-days.js'
+import { personHours } from './migrations/0007-person-hours.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 
