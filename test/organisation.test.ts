@@ -15,7 +15,7 @@ let store: TestStore
 let organisation: Organisation
 beforeAll(async () => {
   store = await openTestStore()
-  organisation = simulateOrganisation({ days: 21, end: END, seed: 7 })
+  organisation = simulateOrganisation({ days: 21, end: END, seed: 7, traps: true })
   await ingestRecords(store, organisation.records)
   await insertCredentialReport(store, parseCredentialReport(organisation.credentialReport), END, END)
 }, 120_000)
@@ -23,15 +23,15 @@ afterAll(async () => {
   await store.close()
 })
 
-describe('three weeks of an organisation, with incidents injected', () => {
+describe('three weeks of an organisation, with incidents and traps injected', () => {
   it.each([
     ['with each office’s time zone configured', testSettings({}, officeWorkingTime())],
     ['with nothing configured: each person’s hours learned from their history', testSettings()],
   ])('finds every incident, and nothing else worth an email, %s', async (_, settings) => {
     const findings = []
     for (const detector of DETECTORS) {
-      // A scheduler catching up on the last three hours.
-      findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 3 * 3_600_000) }, settings)))
+      // The last day, where every incident and every trap is.
+      findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 24 * 3_600_000) }, settings)))
     }
     const emailed = findings.filter((f) => atLeast(f.severity, 'medium')).map((f) => [f.detector, f.principal, f.severity])
     expect(emailed.sort()).toEqual(
@@ -43,5 +43,8 @@ describe('three weeks of an organisation, with incidents injected', () => {
       ].sort(),
     )
     expect(new Set(emailed.map(([, principal]) => principal))).toEqual(new Set(organisation.incidents.map((i) => i.principal)))
+    // Each trap is in the window, and none is emailed.
+    expect(organisation.traps.map((t) => Date.parse(t.at) >= END - 24 * 3_600_000)).toEqual(organisation.traps.map(() => true))
+    expect(organisation.traps.filter((t) => emailed.some(([, principal]) => principal === t.principal))).toEqual([])
   })
 })

@@ -22,6 +22,9 @@ beforeAll(async () => {
     iam(5, 'CreateLoginProfile', { userName: 'svc-new' }),
     // A bare account id trusts that account's every principal.
     iam(6, 'CreateRole', { roleName: 'vendor-read', assumeRolePolicyDocument: trust('777788889999') }),
+    // A helpdesk reset the user must change at once, and a password set for someone else that stays.
+    iam(16, 'UpdateLoginProfile', { userName: 'dora', passwordResetRequired: true }),
+    iam(17, 'UpdateLoginProfile', { userName: 'eric', passwordResetRequired: false }),
     // A role anyone may assume, and one narrowed to the organisation by a condition.
     iam(7, 'UpdateAssumeRolePolicy', { roleName: 'open-door', policyDocument: trustAnyone() }),
     iam(8, 'CreateRole', { roleName: 'org-reader', assumeRolePolicyDocument: trustAnyone({ StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } }) }),
@@ -51,6 +54,8 @@ it('reports power given, and leaves ordinary administration alone', async () => 
     ['CreateRole', 'vendor-read', 'high'],
     ['UpdateAssumeRolePolicy', 'open-door', 'critical'],
     ['CreateRole', 'org-reader', 'medium'],
+    ['UpdateLoginProfile', 'dora', 'low'],
+    ['UpdateLoginProfile', 'eric', 'medium'],
   ])
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role deploy trust account 193672423079')
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role open-door trust anyone ("Principal": "*")')

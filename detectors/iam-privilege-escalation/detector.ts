@@ -16,6 +16,8 @@ const Row = z.object({
   /** The policy or trust document of a Put*Policy, UpdateAssumeRolePolicy or CreateRole, as written. */
   document: z.string(),
   other_user_credentials: z.coerce.number(),
+  /** UpdateLoginProfile with passwordResetRequired: the user must choose a new password at once. */
+  reset_required: z.coerce.number(),
   outside_accounts: z.array(z.string()),
   created_in_window: z.coerce.number(),
 })
@@ -60,6 +62,7 @@ export default defineDetector({
                JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
                coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
                JSONExtractString(raw, 'requestParameters', 'policyArn') AS policy_arn,
+               JSONExtractBool(raw, 'requestParameters', 'passwordResetRequired') AS reset_flag,
                coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')) AS document,
                coalesce(source_ip, source_host) AS source
         FROM events
@@ -70,6 +73,7 @@ export default defineDetector({
     SELECT c.account_id AS account_id, any(c.principal_arn) AS principal_arn, c.event_id AS event_id, any(c.at) AS at, any(c.event_name) AS event_name,
            any(c.error_code) AS error_code, any(c.target) AS target, any(c.policy_arn) AS policy_arn, any(c.source) AS source,
            any(c.admin_policy) AS admin_policy, any(c.star_document) AS document, any(c.other_user_credentials) AS other_user_credentials,
+           any(c.reset_required) AS reset_required,
            arrayFilter(a -> NOT has(groupArrayArrayIf(h.trusted, h.trusted_at < c.event_time), a), any(c.named_accounts)) AS outside_accounts,
            any(c.created_in_window) AS created_in_window
     FROM (
@@ -78,6 +82,7 @@ export default defineDetector({
            (event_name LIKE 'Put%Policy' OR event_name IN ('UpdateAssumeRolePolicy', 'CreateRole')) AND position(document, '*') > 0 AS wildcard_document,
            if(wildcard_document, document, '') AS star_document,
            event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile') AND target_user != '' AND target_user != actor AS other_user_credentials,
+           event_name = 'UpdateLoginProfile' AND reset_flag AS reset_required,
            if(event_name IN ('UpdateAssumeRolePolicy', 'CreateRole'),
               arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]'))), []) AS named_accounts,
            (account_id, target_user) IN (SELECT account_id, created FROM created_users) AS created_in_window
@@ -107,8 +112,10 @@ export default defineDetector({
       severity = 'high'
       what = `made role ${r.target} trust account ${r.outside_accounts.join(', ')}`
     } else if (r.other_user_credentials) {
-      severity = 'medium'
-      what = `${r.event_name === 'CreateAccessKey' ? 'created an access key' : r.event_name === 'CreateLoginProfile' ? 'created a console password' : 'changed the console password'} for user ${r.target}`
+      // A helpdesk reset makes the user choose a new password at their next sign-in; a password set
+      // for someone else without that is one the setter knows.
+      severity = r.reset_required ? 'low' : 'medium'
+      what = `${r.event_name === 'CreateAccessKey' ? 'created an access key' : r.event_name === 'CreateLoginProfile' ? 'created a console password' : 'changed the console password'} for user ${r.target}${r.reset_required ? ', to be changed at the next sign-in' : ''}`
     } else {
       // A document with a "*" that grants nothing wide: a quarantine policy, or a scoped wildcard.
       return null

@@ -40,11 +40,21 @@ export interface Incident {
   kind: string
   principal: string
   at: string
+  /** The detectors that should each report it at medium or above. */
+  detectors: string[]
+}
+
+/** Something that looks like an incident and is not: no detector may email it. */
+export interface Trap {
+  kind: string
+  principal: string
+  at: string
 }
 
 export interface Organisation {
   records: SyntheticRecord[]
   incidents: Incident[]
+  traps: Trap[]
   /** The CSV of the IAM credential report AWS would give at `end`. */
   credentialReport: string
 }
@@ -59,6 +69,8 @@ export interface OrganisationOptions {
   /** Working days each person has: their last ones that were over by `end`. Default: five in every seven of `days`. */
   workdays?: number
   incidents?: boolean
+  /** Add the ordinary events that fool weaker detection (see `traps` in the result). */
+  traps?: boolean
 }
 
 /** A person's last `count` working days (Monday to Friday, local dates) whose working hours were over by `end`. */
@@ -184,15 +196,52 @@ export function simulateOrganisation(options: OrganisationOptions): Organisation
     const night = lastLocal(end, 5 * 60_000, 3, 10, anna.timezone)
     records.push(call(night, user(anna), '5.255.255.77', 'iam.amazonaws.com', 'ListUsers'))
     records.push(call(night + 60_000, user(anna), '5.255.255.77', 'secretsmanager.amazonaws.com', 'GetSecretValue'))
-    incidents.push({ kind: 'stolen access key used abroad at night', principal: personArn(anna), at: new Date(night).toISOString() })
+    incidents.push({ kind: 'stolen access key used abroad at night', principal: personArn(anna), at: new Date(night).toISOString(), detectors: ['unusual-source-ip', 'off-hours-activity'] })
     // The instance role's credentials, taken off the instance and used from a hosting provider.
     const exfil = end - 30 * 60_000
     records.push(call(exfil, instanceRole(INSTANCES[0] as string), '185.220.101.1', 's3.amazonaws.com', 'ListBuckets'))
-    incidents.push({ kind: 'instance credentials used outside AWS', principal: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, at: new Date(exfil).toISOString() })
-    incidents.push({ kind: 'access key past rotation and unused', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, at: new Date(end).toISOString() })
+    incidents.push({ kind: 'instance credentials used outside AWS', principal: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, at: new Date(exfil).toISOString(), detectors: ['unusual-source-ip'] })
+    incidents.push({ kind: 'access key past rotation and unused', principal: `arn:aws:iam::${ORG_ACCOUNT}:user/legacy-etl`, at: new Date(end).toISOString(), detectors: ['stale-access-key'] })
   }
+  const traps: Trap[] = options.traps ? plantTraps(end, call, user, records) : []
   records.sort((a, b) => String(a.eventTime).localeCompare(String(b.eventTime)))
-  return { records, incidents, credentialReport: credentialReport(end, options.incidents ?? true) }
+  return { records, incidents, traps, credentialReport: credentialReport(end, options.incidents ?? true) }
+}
+
+type Call = (at: number, userIdentity: object, sourceIPAddress: string, eventSource: string, eventName: string, extra?: object) => SyntheticRecord
+
+/** Ordinary events of the last day that weaker detection emails: each must stay below medium. */
+function plantTraps(end: number, call: Call, user: (person: Person) => object, records: SyntheticRecord[]): Trap[] {
+  const [, jonas, , maria, sam, priya] = PEOPLE as [Person, Person, Person, Person, Person, Person, Person]
+  const helpdesk = { type: 'IAMUser', principalId: 'AIDAHELPDESK', arn: `arn:aws:iam::${ORG_ACCOUNT}:user/helpdesk`, accountId: ORG_ACCOUNT, accessKeyId: 'ASIAHELPDESKSESSION1', userName: 'helpdesk' }
+  const traps: Trap[] = []
+  const plant = (kind: string, person: Person | string, at: number, ...planted: SyntheticRecord[]) => {
+    records.push(...planted)
+    traps.push({ kind, principal: typeof person === 'string' ? person : personArn(person), at: new Date(at).toISOString() })
+  }
+  // maria's ISP gave her a new address; she works with her CLI key from it, in her usual hours.
+  const mariaDay = lastLocal(end, HOUR, 11, 0, maria.timezone)
+  plant('same ISP, new address, long-term key', maria, mariaDay, call(mariaDay, user(maria), '73.210.77.5', 's3.amazonaws.com', 'ListBuckets'))
+  // Someone fails to sign in as jonas twice at 02:00 Berlin: not him at work, and not a brute force.
+  const jonasNight = lastLocal(end, HOUR, 2, 0, jonas.timezone)
+  const failure = (at: number) =>
+    call(at, { type: 'IAMUser', principalId: 'AIDAJONAS', accountId: ORG_ACCOUNT, accessKeyId: '', userName: jonas.name }, '45.141.1.1', 'signin.amazonaws.com', 'ConsoleLogin', {
+      eventType: 'AwsConsoleSignIn', readOnly: false, responseElements: { ConsoleLogin: 'Failure' }, errorMessage: 'Failed authentication', userAgent: 'Mozilla/5.0',
+    })
+  plant('failed sign-ins in someone’s name at night', jonas, jonasNight, failure(jonasNight), failure(jonasNight + 60_000))
+  // CloudFormation updating sam's stack at night, as AWS does for him.
+  const samNight = lastLocal(end, HOUR, 3, 30, sam.timezone)
+  plant('AWS acting for a person at night', sam, samNight, call(samNight, { ...user(sam), invokedBy: 'cloudformation.amazonaws.com' }, 'cloudformation.amazonaws.com', 'iam.amazonaws.com', 'PutRolePolicy', { userAgent: 'cloudformation.amazonaws.com', readOnly: false }))
+  // The helpdesk in Kolkata resets priya's password, to be changed at her next sign-in.
+  const reset = lastLocal(end, HOUR, 15, 0, priya.timezone)
+  plant('helpdesk password reset', `arn:aws:iam::${ORG_ACCOUNT}:user/helpdesk`, reset, call(reset, helpdesk, '49.36.5.5', 'iam.amazonaws.com', 'UpdateLoginProfile', { readOnly: false, requestParameters: { userName: priya.name, passwordResetRequired: true } }))
+  // A leaked key's user quarantined: an inline policy denying everything.
+  const quarantine = lastLocal(end, HOUR, 16, 0, priya.timezone)
+  plant('quarantine policy', `arn:aws:iam::${ORG_ACCOUNT}:user/helpdesk`, quarantine, call(quarantine, helpdesk, '49.36.5.5', 'iam.amazonaws.com', 'PutUserPolicy', {
+    readOnly: false,
+    requestParameters: { userName: 'legacy-etl', policyName: 'quarantine', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] }) },
+  }))
+  return traps
 }
 
 const personArn = (person: Person) => `arn:aws:iam::${ORG_ACCOUNT}:user/${person.name}`
