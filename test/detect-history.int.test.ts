@@ -56,3 +56,26 @@ describe('detect over history', () => {
     expect(mixed.stderr).toContain('--at is the end of one window')
   })
 })
+
+describe('detect over a week of the simulated organisation', () => {
+  it('finds every incident of the week at medium or above, and nothing else, with nothing configured', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-week-'))
+    expect((await runCli(['demo', '--at', '2026-11-27T12:00:00Z', '--data-dir', dir])).code).toBe(0)
+    const week = await runCli(
+      ['detect', '--from', '2026-11-20T12:00:00Z', '--to', '2026-11-27T12:00:00Z', '--detector', 'unusual-source-ip', '--detector', 'off-hours-activity', '--detector', 'stale-access-key', '--json', '--data-dir', dir],
+    )
+    expect(week.code).toBe(0)
+    const emailed = week.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { detector: string; principal: string; severity: string })
+      .filter((f) => ['medium', 'high', 'critical'].includes(f.severity))
+      .map((f) => `${f.detector} ${f.principal} ${f.severity}`)
+    expect(emailed.sort()).toEqual([
+      'off-hours-activity arn:aws:iam::111122223333:user/anna medium',
+      'stale-access-key arn:aws:iam::111122223333:user/legacy-etl medium',
+      'unusual-source-ip arn:aws:iam::111122223333:role/app-runtime high',
+      'unusual-source-ip arn:aws:iam::111122223333:user/anna critical',
+    ])
+  }, 180_000)
+})
