@@ -7,8 +7,8 @@ import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
-import { detectRange } from './replay.js'
-import { DetectorScheduler, LATENESS_MS } from './scheduler.js'
+import { detectRange, LATENESS_MS } from './replay.js'
+import { DetectorScheduler } from './scheduler.js'
 
 interface DetectOptions extends CommonOptions {
   once?: boolean

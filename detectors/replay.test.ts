@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Detector } from './define.js'
 import offHours from './off-hours-activity/detector.js'
-import { scheduledRuns } from './replay.js'
-import { LATENESS_MS } from './scheduler.js'
+import { LATENESS_MS, scheduledRuns } from './replay.js'
 import staleAccessKey from './stale-access-key/detector.js'
 
 const runs = (detector: Detector, from: string, to: string): string[][] =>

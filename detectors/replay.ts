@@ -1,11 +1,20 @@
 import cron from 'node-cron'
 import type { Store } from '../src/clickhouse/client.js'
 import type { Settings } from '../src/settings.js'
-import type { DetectionWindow, Detector, Finding } from './define.js'
+import { durationMs, type DetectionWindow, type Detector, type Finding } from './define.js'
 import { runDetector, storeFindings } from './engine.js'
-import { scheduledWindow } from './scheduler.js'
 
 const MINUTE = 60_000
+
+/** CloudTrail delivers in about 5 minutes on average and promises nothing: each run looks back this far past the last. */
+export const LATENESS_MS = 15 * 60_000
+
+/** The window a scheduled run covers: from the last run's end (less lateness), at least the detector's own window. */
+export function scheduledWindow(detector: Detector, now: Date, watermark: Date | undefined, latenessMs: number, maxCatchUpMs: number): { from: Date; now: Date } {
+  const own = now.getTime() - durationMs(detector.window)
+  const sinceLast = watermark ? watermark.getTime() - latenessMs : own
+  return { from: new Date(Math.max(Math.min(own, sinceLast), now.getTime() - maxCatchUpMs)), now }
+}
 
 /**
  * The runs the scheduler would have made of a detector over (from, to]: one at each tick of its

@@ -4,8 +4,11 @@ import { errorMessage } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
-import { durationMs, type Detector, type Finding } from './define.js'
+import type { Detector, Finding } from './define.js'
 import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
+import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
+
+const MINUTE = 60_000
 
 export interface SchedulerOptions {
   settings: Settings
@@ -18,20 +21,12 @@ export interface SchedulerOptions {
   maxCatchUpMs?: number
 }
 
-/** CloudTrail delivers in about 5 minutes on average and promises nothing: each run looks back this far past the last. */
-export const LATENESS_MS = 15 * 60_000
-
-/** The window a scheduled run covers: from the last run's end (less lateness), at least the detector's own window. */
-export function scheduledWindow(detector: Detector, now: Date, watermark: Date | undefined, latenessMs: number, maxCatchUpMs: number): { from: Date; now: Date } {
-  const own = now.getTime() - durationMs(detector.window)
-  const sinceLast = watermark ? watermark.getTime() - latenessMs : own
-  return { from: new Date(Math.max(Math.min(own, sinceLast), now.getTime() - maxCatchUpMs)), now }
-}
-
 /** Runs every detector on its cron schedule (UTC), never two runs of one detector at once. */
 export class DetectorScheduler {
   private tasks: ScheduledTask[] = []
   private readonly running = new Set<Promise<unknown>>()
+  /** Each detector's latest run, scheduled or catching up: the next one waits for it. */
+  private readonly latest = new Map<string, Promise<unknown>>()
   private readonly clock: () => Date
   private readonly logger: Logger
 
@@ -48,7 +43,7 @@ export class DetectorScheduler {
 
   start(): void {
     for (const detector of this.detectors) {
-      const task = cron.schedule(detector.schedule, () => this.track(this.runScheduled(detector)), { timezone: 'UTC', noOverlap: true, name: detector.id })
+      const task = cron.schedule(detector.schedule, () => this.track(this.oneAtATime(detector, () => this.runScheduled(detector))), { timezone: 'UTC', noOverlap: true, name: detector.id })
       this.tasks.push(task)
     }
     this.logger.info({ detectors: this.detectors.map((d) => d.id) }, 'detectors scheduled')
@@ -80,6 +75,38 @@ export class DetectorScheduler {
       this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detector run failed')
       return []
     }
+  }
+
+  /**
+   * Events stored late (a file of last month dropped in the inbox) fall before the windows the
+   * schedule runs next: every detector runs over their span as its schedule would have, as
+   * `detect --from` does, one detector's runs never two at once.
+   */
+  catchUp(span: { from: Date; to: Date }): Promise<unknown> {
+    const to = new Date(Math.min(span.to.getTime() + MINUTE, this.clock().getTime()))
+    if (to.getTime() <= span.from.getTime()) return Promise.resolve()
+    return Promise.all(
+      this.detectors.map((detector) =>
+        this.track(
+          this.oneAtATime(detector, async () => {
+            const started = performance.now()
+            try {
+              const findings = await detectRange(this.store, [detector], { from: span.from, to }, this.options.settings, this.options.latenessMs ?? LATENESS_MS)
+              this.logger.info({ detector: detector.id, from: span.from.toISOString(), to: to.toISOString(), findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
+            } catch (err) {
+              metrics.detectorFailures.inc({ detector: detector.id })
+              this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'catching up on late history failed; detect --from can run it again')
+            }
+          }),
+        ),
+      ),
+    )
+  }
+
+  private oneAtATime<T>(detector: Detector, run: () => Promise<T>): Promise<T> {
+    const next = (this.latest.get(detector.id) ?? Promise.resolve()).then(run)
+    this.latest.set(detector.id, next.catch(() => undefined))
+    return next
   }
 
   private track(run: Promise<unknown>): Promise<unknown> {

@@ -38,6 +38,9 @@ export interface BackfillSummary {
   duplicate: number
   rejected: number
   seconds: number
+  /** The earliest and latest event time stored (ISO 8601); null when nothing new was stored. */
+  stored_from: string | null
+  stored_to: string | null
 }
 
 /**
@@ -98,7 +101,17 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   }
   await writer.flush()
   const { stored, duplicate, rejected } = writer.totals
-  return { files: files.length, read, stored, duplicate, rejected: rejected + summarised, seconds: (performance.now() - started) / 1000 }
+  const span = writer.storedSpan
+  return {
+    files: files.length,
+    read,
+    stored,
+    duplicate,
+    rejected: rejected + summarised,
+    seconds: (performance.now() - started) / 1000,
+    stored_from: span ? new Date(span.from).toISOString() : null,
+    stored_to: span ? new Date(span.to).toISOString() : null,
+  }
 }
 
 /**

@@ -62,6 +62,8 @@ export class EventWriter<Mark = never> {
   readonly totals: WriterTotals = { stored: 0, duplicate: 0, rejected: 0 }
   /** Since when the store has refused every attempt (epoch ms); undefined while writes pass. */
   failingSince: number | undefined
+  /** The earliest and latest event time of what this writer stored (epoch ms); undefined until it stored something. */
+  storedSpan: { from: number; to: number } | undefined
 
   private events: EventLine[] = []
   private eventBytes = 0
@@ -147,6 +149,7 @@ export class EventWriter<Mark = never> {
       if (known.size > 0) fresh = fresh.filter((event) => !known.has(event.eventId))
     }
     const refused = await this.insert(fresh)
+    if (fresh.length > refused.length) this.widenStoredSpan(fresh)
     const allRejected = rejected.concat(refused)
     await this.retrying('storing rejected input', () => insertRejected(this.store, allRejected, this.now()))
 
@@ -157,6 +160,15 @@ export class EventWriter<Mark = never> {
     metrics.eventsDuplicate.inc(events.length - fresh.length)
     metrics.eventsRejected.inc(allRejected.length)
     if (marks.length > 0) await this.options.onWritten?.(marks)
+  }
+
+  private widenStoredSpan(events: EventLine[]): void {
+    let { from, to } = this.storedSpan ?? { from: Infinity, to: -Infinity }
+    for (const event of events) {
+      if (event.eventTimeMs < from) from = event.eventTimeMs
+      if (event.eventTimeMs > to) to = event.eventTimeMs
+    }
+    this.storedSpan = { from, to }
   }
 
   /**

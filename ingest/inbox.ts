@@ -41,6 +41,7 @@ export class InboxWatcher {
   private stopped = false
   /** Failed passes per file, while the store answered. */
   private readonly failures = new Map<string, number>()
+  private readonly storedListeners: ((span: { from: Date; to: Date }) => void)[] = []
 
   constructor(
     private readonly store: Store,
@@ -62,6 +63,11 @@ export class InboxWatcher {
         })
     }
     tick()
+  }
+
+  /** Tells `listener` the span of event times each file stored, so history that arrives late is looked at. */
+  onStored(listener: (span: { from: Date; to: Date }) => void): void {
+    this.storedListeners.push(listener)
   }
 
   async stop(): Promise<void> {
@@ -134,6 +140,10 @@ export class InboxWatcher {
     })
     metrics.inboxFiles.inc()
     this.logger.info({ file, read: summary.read, stored: summary.stored, rejected: summary.rejected }, 'inbox file ingested')
+    if (summary.stored_from && summary.stored_to) {
+      const span = { from: new Date(summary.stored_from), to: new Date(summary.stored_to) }
+      for (const listener of this.storedListeners) listener(span)
+    }
     return summary
   }
 

@@ -69,6 +69,8 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
           })
           const scheduler = new DetectorScheduler(store, [...DETECTORS], { settings, logger })
+          // A file of old events dropped in the inbox is history the schedule has passed: look at it as detect --from would.
+          files.onStored((span) => void scheduler.catchUp(span))
           let alerting: { stop: () => Promise<void> } | undefined
           try {
             await announceRunningProcess(config.dataDir, ops.url, token)

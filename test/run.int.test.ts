@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { runCli, startCli, type RunningCli } from './helpers/cli.js'
 import { syntheticRecords } from '../src/simulate/records.js'
-import { STRATUS } from './helpers/datasets.js'
+import { INVICTUS, STRATUS } from './helpers/datasets.js'
 import { createTopic, produce, TEST_BROKERS, testKafka } from './helpers/kafka.js'
 
 let running: RunningCli | undefined
@@ -124,3 +124,19 @@ it('reads Kafka too when KAFKA_BROKERS is set, and counts what it consumed', asy
   await expect.poll(lags, { timeout: 20_000, interval: 250 }).toEqual([`trailwatch_kafka_consumer_lag{topic="${topic}",partition="0"} 0`, `trailwatch_kafka_consumer_lag{topic="${topic}",partition="1"} 0`])
   expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true, kafka: true } })
 })
+
+it('looks at a file of old events dropped in its inbox as detect --from would, though its schedule is long past them', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-history-'))
+  const env = { TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false' }
+  await startRun(env)
+  // The invictus logs of July 2023: three years before any window the schedule runs now.
+  for (const file of readdirSync(INVICTUS).filter((f) => f.endsWith('.json'))) copyFileSync(path.join(INVICTUS, file), path.join(dir, 'data', 'inbox', file))
+  const alerts = async () => {
+    const result = await runCli(['query', "SELECT detector, severity, title FROM alerts FINAL WHERE detector = 'cloudtrail-tampering' AND severity = 'critical'", '--json'], { env })
+    return result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { title: string })
+  }
+  await expect.poll(async () => (await alerts()).map((a) => a.title), { timeout: 90_000, interval: 1000 }).toEqual([
+    'arn:aws:iam::123837392027:user/bert-jan called DeleteTrail on stratus-red-team-ctes-trail-qyxyekjbtk, stratus-red-team-ctlr-trail-zqfsvooxqj 2 times',
+  ])
+}, 120_000)
+
