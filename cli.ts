@@ -9,7 +9,7 @@ import { statusCommand } from './src/cli/status.js'
 import { demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
 import { packageVersion } from './src/cli/version.js'
-import { detectCommand } from './detectors/cli.js'
+import { detectCommand, rulesCommand } from './detectors/cli.js'
 import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
 /** The `trailwatch` command: the core's commands next to those of ingest, the detectors and `run`, which joins them. */
@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .addCommand(ingestCommand())
     .addCommand(produceCommand())
     .addCommand(detectCommand())
+    .addCommand(rulesCommand())
     .addCommand(alertCommand([scheduleCredentialReport]))
     .addCommand(suppressCommand())
     .addCommand(notificationsCommand())

@@ -3,10 +3,12 @@ import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/c
 import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { laterReportWarnings } from '../src/credentials/inventory.js'
+import { loadConfig } from '../src/config.js'
 import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
+import { configuredRules, loadRuleFiles, type LoadedRule } from './rule-files.js'
 import { detectRange, LATENESS_MS } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 
@@ -54,9 +56,9 @@ export function detectCommand(): Command {
       if (options.from !== undefined && options.at !== undefined) throw new AppError('USAGE', '--at is the end of one window; over a range, give --from and --to')
       const to = options.to ?? Date.now()
       if (options.from !== undefined && options.from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
-      const detectors = findDetectors(options.detector)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
+        const detectors = findDetectors(options.detector, configuredRules(context.config.rulesDir, logger))
         if (!oneOff) {
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }) })
           scheduler.start()
@@ -89,4 +91,38 @@ export function detectCommand(): Command {
         }
       }, { service: !options.once })
     })
+}
+
+function ruleLine(rule: LoadedRule): string {
+  return `${rule.detector.id}  ${rule.detector.severity.padEnd(8)} ${rule.detector.title}  (${rule.author}; ${rule.file})`
+}
+
+export function rulesCommand(): Command {
+  const rulePaths = (paths: string[]): string[] => {
+    if (paths.length > 0) return paths
+    const dir = loadConfig().rulesDir
+    if (!dir) throw new AppError('USAGE', 'name rule files or directories, or set TRAILWATCH_RULES_DIR')
+    return [dir]
+  }
+  const list = new Command('list')
+    .description('the rules that load, one per line: id, level, title, author, file')
+    .argument('[path...]', 'rule files or directories (default: $TRAILWATCH_RULES_DIR)')
+    .action((paths: string[]) => {
+      const { rules } = loadRuleFiles(rulePaths(paths))
+      for (const rule of rules) console.log(ruleLine(rule))
+      console.log(`${String(rules.length)} rules`)
+    })
+  const check = new Command('check')
+    .description('compile every rule; name each one skipped and each whose logic cannot mean what it says')
+    .argument('[path...]', 'rule files or directories (default: $TRAILWATCH_RULES_DIR)')
+    .addHelpText('after', '\nExit status: 0 when every rule compiled, 1 when a rule was skipped. Warnings do not fail.')
+    .action((paths: string[]) => {
+      const { rules, skipped } = loadRuleFiles(rulePaths(paths))
+      for (const skip of skipped) console.log(`${skip.file}:${String(skip.line)}: skipped: ${skip.reason}`)
+      const warned = rules.filter((rule) => rule.warnings.length > 0)
+      for (const rule of warned) for (const warning of rule.warnings) console.log(`${rule.file}: warning: ${warning}`)
+      console.log(`${String(rules.length + skipped.length)} rules: ${String(rules.length)} compiled, ${String(skipped.length)} skipped, ${String(warned.length)} with warnings`)
+      if (skipped.length > 0) process.exitCode = 1
+    })
+  return new Command('rules').description('Sigma rules for CloudTrail, run beside the detectors (TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check)
 }

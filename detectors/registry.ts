@@ -27,11 +27,13 @@ export const DETECTORS: readonly Detector[] = [
   dataFreshness,
 ]
 
-export function findDetectors(ids: string[] | undefined): Detector[] {
-  if (!ids || ids.length === 0) return [...DETECTORS]
+/** The detectors named, or all of them; `rules` are the detectors rule files made. */
+export function findDetectors(ids: string[] | undefined, rules: Detector[] = []): Detector[] {
+  const all = [...DETECTORS, ...rules]
+  if (!ids || ids.length === 0) return all
   return ids.map((id) => {
-    const detector = DETECTORS.find((d) => d.id === id)
-    if (!detector) throw new AppError('USAGE', `no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}`)
+    const detector = all.find((d) => d.id === id)
+    if (!detector) throw new AppError('USAGE', `no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}${rules.length ? `, and ${String(rules.length)} rules (trailwatch rules list)` : ''}`)
     return detector
   })
 }

@@ -57,6 +57,8 @@ const Env = z.object({
   TRAILWATCH_DETECTORS_FILE: existingFile.optional(),
   /** JSON file: principals' time zones and working hours, defaults and overrides by ARN pattern (see README). */
   TRAILWATCH_PRINCIPALS_FILE: existingFile.optional(),
+  /** A directory of Sigma rules for CloudTrail (.yml), run beside the detectors. */
+  TRAILWATCH_RULES_DIR: existingFile.optional(),
 
   /** smtp://user:pass@host:port (STARTTLS when offered) or smtps:// (TLS). Absent: .eml files in DATA_DIR/outbox. */
   SMTP_URL: z
@@ -150,6 +152,7 @@ function toConfig(env: z.infer<typeof Env>) {
     },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     principalsFile: env.TRAILWATCH_PRINCIPALS_FILE,
+    rulesDir: env.TRAILWATCH_RULES_DIR,
     alerting: {
       smtpUrl: env.SMTP_URL,
       smtpCaFile: env.SMTP_CA_FILE,

@@ -1,0 +1,192 @@
+/**
+ * Sigma detection logic (selections, modifiers, conditions) for the CloudTrail log source, compiled
+ * to a ClickHouse condition over `events`. Every value and every field name becomes a query
+ * parameter: nothing a rule or an event holds is ever SQL text.
+ */
+
+/** Columns that hold exactly the raw field's value; every other field is read from `raw`. */
+const EXACT_COLUMNS: Record<string, string> = {
+  eventSource: 'toString(event_source)',
+  eventName: 'toString(event_name)',
+  eventType: 'toString(event_type)',
+  awsRegion: 'toString(aws_region)',
+  errorCode: 'toString(error_code)',
+  errorMessage: 'error_message',
+  userAgent: 'user_agent',
+}
+
+const MODIFIERS = new Set(['contains', 'startswith', 'endswith', 're', 'all', 'fieldref', 'cidr', 'exists', 'gt', 'gte', 'lt', 'lte'])
+
+export class UnsupportedRule extends Error {}
+
+export interface CompiledCondition {
+  sql: string
+  params: Record<string, unknown>
+}
+
+type Value = string | number | boolean | null
+
+/** Compiles a rule's `detection` block; throws UnsupportedRule with what it cannot express. */
+export function compileDetection(detection: Record<string, unknown>): CompiledCondition {
+  const { condition, ...selections } = detection
+  if (typeof condition !== 'string') throw new UnsupportedRule(Array.isArray(condition) ? 'a list of conditions' : 'no condition')
+  const params: Record<string, unknown> = {}
+  const param = (value: unknown, type: string): string => {
+    const name = `p${String(Object.keys(params).length)}`
+    params[name] = value
+    return `{${name}:${type}}`
+  }
+  const compiled = new Map<string, string>()
+  for (const [name, selection] of Object.entries(selections)) compiled.set(name, compileSelection(name, selection, param))
+  return { sql: compileCondition(condition, compiled), params }
+}
+
+type Param = (value: unknown, type: string) => string
+
+function compileSelection(name: string, selection: unknown, param: Param): string {
+  if (Array.isArray(selection)) {
+    if (selection.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))) {
+      return orOf(selection.map((item) => compileMap(item as Record<string, unknown>, param)))
+    }
+    throw new UnsupportedRule(`${name}: keywords (values without a field)`)
+  }
+  if (typeof selection === 'object' && selection !== null) return compileMap(selection as Record<string, unknown>, param)
+  throw new UnsupportedRule(`${name}: a selection must be a map or a list of maps`)
+}
+
+function compileMap(map: Record<string, unknown>, param: Param): string {
+  const parts = Object.entries(map).map(([key, value]) => {
+    const [field = '', ...modifiers] = key.split('|')
+    for (const modifier of modifiers) if (!MODIFIERS.has(modifier)) throw new UnsupportedRule(`${key}: the modifier ${modifier}`)
+    const values = (Array.isArray(value) ? value : [value]) as unknown[]
+    for (const v of values) if (v !== null && !['string', 'number', 'boolean'].includes(typeof v)) throw new UnsupportedRule(`${key}: a value that is not text, a number or null`)
+    const matches = (values as Value[]).map((v) => compileValue(field, modifiers, v, param))
+    return modifiers.includes('all') ? andOf(matches) : orOf(matches)
+  })
+  return andOf(parts)
+}
+
+/** The field's value as text: strings as they are, numbers and booleans as JSON writes them; '' when absent. */
+function fieldText(field: string, param: Param): string {
+  const column = EXACT_COLUMNS[field]
+  if (column) return column
+  const path = jsonPath(field, param)
+  return `if(JSONType(raw, ${path}) = 'String', JSONExtractString(raw, ${path}), JSONExtractRaw(raw, ${path}))`
+}
+
+function jsonPath(field: string, param: Param): string {
+  return field
+    .split('.')
+    .map((key) => param(key, 'String'))
+    .join(', ')
+}
+
+function compileValue(field: string, modifiers: string[], value: Value, param: Param): string {
+  if (modifiers.includes('exists')) return value === false ? `NOT ${presence(field, param)}` : presence(field, param)
+  if (value === null) {
+    return EXACT_COLUMNS[field] ? `${fieldText(field, param)} = ''` : `(NOT JSONHas(raw, ${jsonPath(field, param)}) OR JSONType(raw, ${jsonPath(field, param)}) = 'Null')`
+  }
+  const text = fieldText(field, param)
+  if (modifiers.includes('fieldref')) return `${text} = ${fieldText(String(value), param)}`
+  if (modifiers.includes('re')) return `match(${text}, ${param(String(value), 'String')})`
+  if (modifiers.includes('cidr')) return `isIPAddressInRange(${text}, ${param(String(value), 'String')})`
+  for (const [modifier, operator] of [['gt', '>'], ['gte', '>='], ['lt', '<'], ['lte', '<=']] as const) {
+    if (modifiers.includes(modifier)) return `toFloat64OrNull(${text}) ${operator} ${param(Number(value), 'Float64')}`
+  }
+  // Sigma compares text without regard to case; `*` and `?` are wildcards unless escaped.
+  const pattern = likePattern(String(value))
+  const wrapped = modifiers.includes('contains') ? `%${pattern}%` : modifiers.includes('startswith') ? `${pattern}%` : modifiers.includes('endswith') ? `%${pattern}` : pattern
+  // A pattern of wildcards alone (`contains: '*'`) asks whether the field is there at all: absent is not empty text.
+  if (/^%*$/.test(wrapped)) return presence(field, param)
+  return `${text} ILIKE ${param(wrapped, 'String')}`
+}
+
+function presence(field: string, param: Param): string {
+  return EXACT_COLUMNS[field] ? `${fieldText(field, param)} != ''` : `JSONHas(raw, ${jsonPath(field, param)})`
+}
+
+function likePattern(value: string): string {
+  let out = ''
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string
+    if (c === '\\' && i + 1 < value.length && ['*', '?', '\\'].includes(value[i + 1] as string)) {
+      out += escapeLike(value[++i] as string)
+    } else if (c === '*') out += '%'
+    else if (c === '?') out += '_'
+    else out += escapeLike(c)
+  }
+  return out
+}
+
+function escapeLike(c: string): string {
+  return c === '%' || c === '_' || c === '\\' ? `\\${c}` : c
+}
+
+const andOf = (parts: string[]): string => (parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`)
+const orOf = (parts: string[]): string => (parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`)
+
+/** `sel and not 1 of filter_*`, `all of them`, parentheses: not binds tightest, then and, then or. */
+function compileCondition(condition: string, selections: Map<string, string>): string {
+  if (condition.includes('|')) throw new UnsupportedRule(`condition "${condition}": an aggregation (| count() …), which Sigma replaced with correlation rules`)
+  const tokens = condition.match(/\(|\)|[^\s()]+/g) ?? []
+  let at = 0
+  const peek = (): string | undefined => tokens[at]?.toLowerCase()
+  const expect = (token: string): void => {
+    if (peek() !== token) throw new UnsupportedRule(`condition "${condition}": expected ${token}`)
+    at++
+  }
+  const named = (pattern: string): string[] => {
+    const names = pattern === 'them' ? [...selections.keys()] : [...selections.keys()].filter((name) => globName(pattern).test(name))
+    if (names.length === 0) throw new UnsupportedRule(`condition "${condition}": no selection matches ${pattern}`)
+    return names.map((name) => selections.get(name) as string)
+  }
+  const primary = (): string => {
+    const token = peek()
+    if (token === undefined) throw new UnsupportedRule(`condition "${condition}": ends too soon`)
+    if (token === '(') {
+      at++
+      const inner = or()
+      expect(')')
+      return inner
+    }
+    if (token === 'not') {
+      at++
+      return `NOT ${primary()}`
+    }
+    if (token === '1' || token === 'all' || token === 'any') {
+      at++
+      expect('of')
+      const target = tokens[at++]
+      if (target === undefined) throw new UnsupportedRule(`condition "${condition}": "of" names nothing`)
+      const parts = named(target)
+      return token === 'all' ? andOf(parts) : orOf(parts)
+    }
+    at++
+    const selection = selections.get(tokens[at - 1] as string)
+    if (selection === undefined) throw new UnsupportedRule(`condition "${condition}": no selection ${String(tokens[at - 1])}`)
+    return selection
+  }
+  const and = (): string => {
+    const parts = [primary()]
+    while (peek() === 'and') {
+      at++
+      parts.push(primary())
+    }
+    return andOf(parts)
+  }
+  const or = (): string => {
+    const parts = [and()]
+    while (peek() === 'or') {
+      at++
+      parts.push(and())
+    }
+    return orOf(parts)
+  }
+  const sql = or()
+  if (at < tokens.length) throw new UnsupportedRule(`condition "${condition}": unexpected ${String(tokens[at])}`)
+  return sql
+}
+
+function globName(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+}

@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { runCli } from './helpers/cli.js'
+import { DATASETS, INVICTUS } from './helpers/datasets.js'
+
+const SIGMA = path.join(DATASETS, 'sigma-cloudtrail')
+
+describe('trailwatch rules', () => {
+  it('compiles the SigmaHQ CloudTrail rules and names the two whose logic cannot hold', async () => {
+    const check = await runCli(['rules', 'check', SIGMA])
+    expect(check.code).toBe(0)
+    expect(check.stdout.trim().split('\n').at(-1)).toBe('57 rules: 57 compiled, 0 skipped, 2 with warnings')
+    expect(check.stdout).toContain('aws_update_login_profile.yml: warning: filter_main_user_identity: userIdentity.arn|fieldref compares an ARN with requestParameters.userName')
+    const list = await runCli(['rules', 'list', SIGMA])
+    expect(list.stdout).toContain('rule:4db60cc0-36fb-42b7-9b58-a5b53019fb74  medium   AWS CloudTrail Important Change  (vitaliy0x1; ')
+  })
+
+  it('skips a rule it cannot run with its file, line and reason, and fails the check', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-'))
+    const rule = (id: string, detection: string) => `title: t\nid: ${id}\nlogsource:\n  product: aws\n  service: cloudtrail\n${detection}\nlevel: high\n`
+    writeFileSync(path.join(dir, 'good.yml'), rule('good-rule', 'detection:\n  selection:\n    eventName: StopLogging\n  condition: selection'))
+    writeFileSync(path.join(dir, 'modifier.yml'), rule('base64-rule', 'detection:\n  selection:\n    eventName|base64: x\n  condition: selection'))
+    writeFileSync(path.join(dir, 'windows.yml'), 'title: t\nid: w\nlogsource:\n  product: windows\ndetection:\n  selection:\n    EventID: 1\n  condition: selection\n')
+    writeFileSync(path.join(dir, 'broken.yml'), 'title: [unclosed\n')
+    const check = await runCli(['rules', 'check', dir])
+    expect(check.code).toBe(1)
+    expect(check.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/broken\.yml:\d+: skipped: not YAML: /) as string,
+      `${path.join(dir, 'modifier.yml')}:6: skipped: eventName|base64: the modifier base64`,
+      `${path.join(dir, 'windows.yml')}:3: skipped: not a rule for AWS CloudTrail (logsource product aws, service cloudtrail)`,
+      '4 rules: 1 compiled, 3 skipped, 0 with warnings',
+    ])
+  })
+
+  it('runs the rules of TRAILWATCH_RULES_DIR beside the detectors, crediting each rule’s author', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-data-'))
+    expect((await runCli(['backfill', INVICTUS, '--data-dir', dataDir])).code).toBe(0)
+    const detect = await runCli(['detect', '--once', '--at', '2023-07-10T12:40:00Z', '--detector', 'rule:4db60cc0-36fb-42b7-9b58-a5b53019fb74', '--json', '--data-dir', dataDir], { env: { TRAILWATCH_RULES_DIR: SIGMA } })
+    expect(detect.code).toBe(0)
+    const [finding] = detect.stdout.trim().split('\n').map((line) => JSON.parse(line) as { detector: string; severity: string; principal: string; why: string; attack: string[] })
+    expect(finding).toMatchObject({ detector: 'rule:4db60cc0-36fb-42b7-9b58-a5b53019fb74', severity: 'medium', principal: 'arn:aws:iam::123837392027:user/bert-jan', attack: ['T1685.002'] })
+    expect(finding?.why).toMatch(/^Matches the Sigma rule "AWS CloudTrail Important Change" by vitaliy0x1 \(Detection Rule License 1\.1\): /)
+  })
+})
