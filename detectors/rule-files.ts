@@ -1,24 +1,42 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
+import { LineCounter, parseAllDocuments } from 'yaml'
 import { z } from 'zod'
 import type { Logger } from '../src/logger.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector, type Severity } from './define.js'
-import { compileDetection, UnsupportedRule } from './sigma.js'
+import { compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
 
 const LEVELS: Record<string, Severity> = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' }
 
-const SigmaRule = z.looseObject({
+const Common = {
   title: z.string().min(1),
   id: z.string().min(1),
+  /** How correlation rules refer to a rule. */
+  name: z.string().optional(),
   description: z.string().optional(),
   author: z.string().optional(),
   tags: z.array(z.string()).optional(),
-  logsource: z.looseObject({ product: z.string().optional(), service: z.string().optional() }),
-  detection: z.record(z.string(), z.unknown()),
   level: z.enum(['informational', 'low', 'medium', 'high', 'critical']).default('medium'),
   falsepositives: z.union([z.array(z.string()), z.string()]).optional(),
+}
+
+const SigmaCorrelation = z.looseObject({
+  ...Common,
+  correlation: z.object({
+    type: z.enum(['event_count', 'value_count', 'temporal'], { error: (issue) => `the correlation type ${String(issue.input)}: supported are event_count, value_count and temporal` }),
+    rules: z.array(z.string()).min(1),
+    'group-by': z.array(z.string()).default([]),
+    timespan: z.string().regex(/^\d+[smhd]$/, 'expected a timespan such as 10m, 1h or 1d'),
+    condition: z.record(z.string(), z.union([z.number(), z.string()])).default({}),
+    generate: z.boolean().default(false),
+  }),
+})
+
+const SigmaRule = z.looseObject({
+  ...Common,
+  logsource: z.looseObject({ product: z.string().optional(), service: z.string().optional() }),
+  detection: z.record(z.string(), z.unknown()),
 })
 
 const RuleRow = z.object({
@@ -47,56 +65,89 @@ export interface LoadedRule {
   warnings: string[]
 }
 
-/** Every `.yml`/`.yaml` file under the paths, each a Sigma rule for CloudTrail. */
+interface RuleDocument {
+  file: string
+  value: unknown
+  skip: (reason: string, key?: string) => void
+}
+
+/**
+ * Every `.yml`/`.yaml` file under the paths: Sigma rules for CloudTrail, several to a file when
+ * separated by `---`, and correlation rules over them, found by name or id in any of the files.
+ */
 export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: SkippedRule[] } {
   const rules: LoadedRule[] = []
   const skipped: SkippedRule[] = []
-  const seen = new Set<string>()
-  for (const file of paths.flatMap(ruleFiles)) {
-    const lines = new LineCounter()
-    const document = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines })
-    const lineOf = (key: string): number => {
-      const node = document.contents && 'items' in document.contents ? document.contents.items.find((item) => String((item as { key?: unknown }).key) === key) : undefined
-      const offset = (node as { key?: { range?: [number] } } | undefined)?.key?.range?.[0]
-      return offset === undefined ? 1 : lines.linePos(offset).line
-    }
-    const skip = (reason: string, key = ''): void => {
-      skipped.push({ file, line: key ? lineOf(key) : 1, reason })
-    }
-    if (document.errors.length > 0) {
-      skipped.push({ file, line: document.errors[0]?.linePos?.[0].line ?? 1, reason: `not YAML: ${document.errors[0]?.message.split('\n')[0] ?? ''}` })
-      continue
-    }
-    const value: unknown = document.toJS()
-    if (typeof value === 'object' && value !== null && 'correlation' in value) {
-      skip('a Sigma correlation rule: not supported yet', 'correlation')
-      continue
-    }
-    const parsed = SigmaRule.safeParse(value)
+  const documents = paths.flatMap(ruleFiles).flatMap((file) => readDocuments(file, skipped))
+  const ids = new Set<string>()
+  const bases = new Map<string, { document: RuleDocument; rule: z.output<typeof SigmaRule> }>()
+  const correlations: { document: RuleDocument; rule: z.output<typeof SigmaCorrelation> }[] = []
+  for (const document of documents) {
+    const isCorrelation = typeof document.value === 'object' && document.value !== null && 'correlation' in document.value
+    const parsed = (isCorrelation ? SigmaCorrelation : SigmaRule).safeParse(document.value)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
       const where = issue?.path.length ? issue.path.join('.') : 'rule'
-      skip(`${where}: ${issue?.message ?? 'invalid'}`, String(issue?.path[0] ?? ''))
+      document.skip(`${where}: ${issue?.message ?? 'invalid'}`, String(issue?.path[0] ?? ''))
       continue
     }
-    const rule = parsed.data
-    if (rule.logsource.product !== 'aws' || rule.logsource.service !== 'cloudtrail') {
-      skip('not a rule for AWS CloudTrail (logsource product aws, service cloudtrail)', 'logsource')
+    if (ids.has(parsed.data.id)) {
+      document.skip(`the id ${parsed.data.id} is taken by another rule`, 'id')
       continue
     }
-    if (seen.has(rule.id)) {
-      skip(`the id ${rule.id} is taken by another rule`, 'id')
+    ids.add(parsed.data.id)
+    if ('correlation' in parsed.data) correlations.push({ document, rule: parsed.data as z.output<typeof SigmaCorrelation> })
+    else {
+      const rule = parsed.data
+      if (rule.logsource.product !== 'aws' || rule.logsource.service !== 'cloudtrail') {
+        document.skip('not a rule for AWS CloudTrail (logsource product aws, service cloudtrail)', 'logsource')
+        continue
+      }
+      bases.set(rule.id, { document, rule })
+      if (rule.name) bases.set(rule.name, { document, rule })
+    }
+  }
+  // A rule a correlation uses alerts on its own only when the correlation says `generate: true`.
+  const quiet = new Set(correlations.filter((c) => !c.rule.correlation.generate).flatMap((c) => c.rule.correlation.rules.map((ref) => bases.get(ref)?.rule.id)))
+  for (const { document, rule } of new Set(bases.values())) {
+    try {
+      const detector = ruleDetector(rule)
+      if (!quiet.has(rule.id)) rules.push({ file: document.file, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+    } catch (err) {
+      if (!(err instanceof UnsupportedRule)) throw err
+      document.skip(err.message, 'detection')
+    }
+  }
+  for (const { document, rule } of correlations) {
+    const missing = rule.correlation.rules.filter((ref) => !bases.has(ref))
+    if (missing.length > 0) {
+      document.skip(`correlation: no CloudTrail rule named ${missing.join(', ')}`, 'correlation')
       continue
     }
     try {
-      rules.push({ file, detector: ruleDetector(rule), author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
-      seen.add(rule.id)
+      rules.push({ file: document.file, detector: correlationDetector(rule, rule.correlation.rules.map((ref) => bases.get(ref)?.rule.detection ?? {})), author: rule.author ?? 'unknown', warnings: [] })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
-      skip(err.message, 'detection')
+      document.skip(err.message, 'correlation')
     }
   }
-  return { rules, skipped }
+  return { rules, skipped: skipped.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line) }
+}
+
+function readDocuments(file: string, skipped: SkippedRule[]): RuleDocument[] {
+  const lines = new LineCounter()
+  return parseAllDocuments(readFileSync(file, 'utf8'), { lineCounter: lines }).flatMap((document): RuleDocument[] => {
+    if (document.errors.length > 0) {
+      skipped.push({ file, line: document.errors[0]?.linePos?.[0].line ?? 1, reason: `not YAML: ${document.errors[0]?.message.split('\n')[0] ?? ''}` })
+      return []
+    }
+    const lineOf = (key: string): number => {
+      const node = document.contents && 'items' in document.contents ? document.contents.items.find((item) => String((item as { key?: unknown }).key) === key) : undefined
+      const offset = (node as { key?: { range?: [number] } } | undefined)?.key?.range?.[0] ?? document.range[0]
+      return lines.linePos(offset).line
+    }
+    return [{ file, value: document.toJS(), skip: (reason, key = '') => skipped.push({ file, line: key ? lineOf(key) : lines.linePos(document.range[0]).line, reason }) }]
+  })
 }
 
 function ruleFiles(target: string): string[] {
@@ -110,7 +161,6 @@ function ruleFiles(target: string): string[] {
 function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   const { sql, params } = compileDetection(rule.detection)
   const author = rule.author ?? 'unknown'
-  const falsePositives = typeof rule.falsepositives === 'string' ? [rule.falsepositives] : (rule.falsepositives ?? [])
   return defineDetector({
     id: `rule:${rule.id}`,
     title: rule.title,
@@ -118,8 +168,8 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
     schedule: '*/5 * * * *',
     window: '1h',
     lookback: '1h',
-    attack: (rule.tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase()),
-    runbook: [rule.description ?? rule.title, ...falsePositives.map((fp) => `Known to be benign when: ${fp}`)].map((line) => line.trim()),
+    attack: attackIds(rule.tags),
+    runbook: runbook(rule),
     config: z.object({}),
     sql: `
       SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
@@ -143,6 +193,72 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.first_seen.slice(0, 13)}`,
     }),
   })
+}
+
+const CorrelationRow = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  groups: z.array(z.string()),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  events: z.coerce.number(),
+  event_names: z.array(z.string()),
+  sources: z.array(z.string()),
+})
+
+/** A correlation rule as a detector whose window is its timespan: one finding per group. */
+function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections: Record<string, unknown>[]): Detector {
+  const { type, timespan, condition } = rule.correlation
+  const groupBy = rule.correlation['group-by']
+  const { where, groups, having, params } = compileCorrelation({ type, detections, groupBy, condition })
+  const author = rule.author ?? 'unknown'
+  // The engine counts in minutes: a timespan in seconds becomes whole minutes.
+  const window = timespan.endsWith('s') ? `${String(Math.max(1, Math.ceil(Number(timespan.slice(0, -1)) / 60)))}m` : timespan
+  return defineDetector({
+    id: `rule:${rule.id}`,
+    title: rule.title,
+    severity: LEVELS[rule.level] ?? 'medium',
+    schedule: '*/5 * * * *',
+    window,
+    lookback: window,
+    attack: attackIds(rule.tags),
+    runbook: runbook(rule),
+    config: z.object({}),
+    sql: `
+      SELECT account_id, any(principal_arn) AS principal_arn, [${groups.map((g) => `toString(${g})`).join(', ')}] AS groups,
+             toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
+             groupUniqArray(5)(toString(event_name)) AS event_names, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources
+      FROM events
+      WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND ${where}
+      GROUP BY account_id${groups.map((g) => `, ${g}`).join('')}
+      HAVING ${having}
+      ORDER BY account_id, groups`,
+    params: () => params,
+    row: CorrelationRow,
+    toFinding: (r) => {
+      const group = groupBy.map((field, i) => `${field}=${r.groups[i] ?? ''}`).join(', ')
+      return {
+        severity: LEVELS[rule.level] ?? 'medium',
+        principal: r.principal_arn || r.account_id,
+        account: r.account_id,
+        title: `${rule.title}: ${group || `account ${r.account_id}`} (${String(r.events)} events in ${timespan})`,
+        firstSeen: isoTime(r.first_seen),
+        lastSeen: isoTime(r.last_seen),
+        evidence: { rule: { id: rule.id, title: rule.title, author, level: rule.level, correlation: type }, group: Object.fromEntries(groupBy.map((f, i) => [f, r.groups[i] ?? ''])), events: r.events, event_names: r.event_names, sources: r.sources },
+        why: `Matches the Sigma correlation rule "${rule.title}" by ${author} (${type} over ${timespan}${group ? `, grouped by ${groupBy.join(', ')}` : ''})${rule.description ? `: ${rule.description.trim()}` : '.'}`,
+        dedupKey: `${r.account_id}|${r.groups.join('|')}|${r.first_seen.slice(0, 13)}`,
+      }
+    },
+  })
+}
+
+function attackIds(tags: string[] | undefined): string[] {
+  return (tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase())
+}
+
+function runbook(rule: { title: string; description?: string | undefined; falsepositives?: string[] | string | undefined }): string[] {
+  const falsePositives = typeof rule.falsepositives === 'string' ? [rule.falsepositives] : (rule.falsepositives ?? [])
+  return [rule.description ?? rule.title, ...falsePositives.map((fp) => `Known to be benign when: ${fp}`)].map((line) => line.trim())
 }
 
 const FIELD_PATH = /^(requestParameters|responseElements|userIdentity|additionalEventData|serviceEventDetails)\.[A-Za-z0-9_.]+$/

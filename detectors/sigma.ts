@@ -27,21 +27,64 @@ export interface CompiledCondition {
 type Value = string | number | boolean | null
 
 /** Compiles a rule's `detection` block; throws UnsupportedRule with what it cannot express. */
-export function compileDetection(detection: Record<string, unknown>): CompiledCondition {
+export function compileDetection(detection: Record<string, unknown>, params: Record<string, unknown> = {}): CompiledCondition {
   const { condition, ...selections } = detection
   if (typeof condition !== 'string') throw new UnsupportedRule(Array.isArray(condition) ? 'a list of conditions' : 'no condition')
-  const params: Record<string, unknown> = {}
-  const param = (value: unknown, type: string): string => {
-    const name = `p${String(Object.keys(params).length)}`
-    params[name] = value
-    return `{${name}:${type}}`
-  }
+  const param = parameters(params)
   const compiled = new Map<string, string>()
   for (const [name, selection] of Object.entries(selections)) compiled.set(name, compileSelection(name, selection, param))
   return { sql: compileCondition(condition, compiled), params }
 }
 
 type Param = (value: unknown, type: string) => string
+
+/** Adds each value to `params` under a new name and returns its placeholder. */
+function parameters(params: Record<string, unknown>): Param {
+  return (value, type) => {
+    const name = `p${String(Object.keys(params).length)}`
+    params[name] = value
+    return `{${name}:${type}}`
+  }
+}
+
+const COMPARISONS: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '!=' }
+
+export interface CorrelationSpec {
+  type: 'event_count' | 'value_count' | 'temporal'
+  /** The `detection` blocks of the rules it correlates. */
+  detections: Record<string, unknown>[]
+  groupBy: string[]
+  /** `gte: 10` and the like; for value_count, `field` names what is counted. */
+  condition: Record<string, number | string>
+}
+
+/**
+ * A Sigma correlation over one window (its timespan): which events take part (any of the rules),
+ * what groups them, and when a group is a finding: event_count and value_count compare a count
+ * with the condition; temporal asks that every rule matched within the group.
+ */
+export function compileCorrelation(spec: CorrelationSpec): { where: string; groups: string[]; having: string; params: Record<string, unknown> } {
+  const params: Record<string, unknown> = {}
+  const conditions = spec.detections.map((detection) => compileDetection(detection, params).sql)
+  const param = parameters(params)
+  const groups = spec.groupBy.map((field) => fieldText(field, param))
+  let having: string
+  if (spec.type === 'temporal') {
+    having = andOf(conditions.map((c) => `countIf(${c}) > 0`))
+  } else {
+    const { field, ...comparisons } = spec.condition
+    if (spec.type === 'value_count' && typeof field !== 'string') throw new UnsupportedRule('value_count: the condition names no field')
+    const measure = spec.type === 'value_count' ? `uniqExact(${fieldText(String(field), param)})` : 'uniqExact(event_id)'
+    const parts = Object.entries(comparisons).map(([op, value]) => {
+      const operator = COMPARISONS[op]
+      if (operator === undefined || typeof value !== 'number') throw new UnsupportedRule(`correlation condition ${op}: ${String(value)}`)
+      return `${measure} ${operator} ${param(value, 'UInt64')}`
+    })
+    if (parts.length === 0) throw new UnsupportedRule(`${spec.type}: no condition`)
+    having = andOf(parts)
+  }
+  return { where: orOf(conditions), groups, having, params }
+}
 
 function compileSelection(name: string, selection: unknown, param: Param): string {
   if (Array.isArray(selection)) {

@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testSettings } from '../test/helpers/detect.js'
+import { ACCOUNT, apiCall, ingestRecords } from '../test/helpers/events.js'
+import { openTestStore, type TestStore } from '../test/helpers/store.js'
+import { runDetector } from './engine.js'
+import { loadRuleFiles } from './rule-files.js'
+
+const T = Date.parse('2026-11-20T11:00:00Z')
+const signIn = (minute: number, user: string, from: string, result: 'Success' | 'Failure') =>
+  apiCall(T + minute * 60_000, { type: 'IAMUser', principalId: `AIDA${user}`, accountId: ACCOUNT, accessKeyId: '', userName: user }, from, {
+    eventSource: 'signin.amazonaws.com',
+    eventName: 'ConsoleLogin',
+    responseElements: { ConsoleLogin: result },
+  })
+
+const RULES = `title: Failed console sign-in
+id: 0b8f1a2c-0000-4000-8000-000000000001
+name: failed_console_login
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventName: ConsoleLogin, responseElements.ConsoleLogin: Failure}
+  condition: selection
+---
+title: Successful console sign-in
+id: 0b8f1a2c-0000-4000-8000-000000000002
+name: console_login
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventName: ConsoleLogin, responseElements.ConsoleLogin: Success}
+  condition: selection
+---
+title: Many failed sign-ins from one address
+id: 0b8f1a2c-0000-4000-8000-000000000003
+author: trailwatch tests
+correlation: {type: event_count, rules: [failed_console_login], group-by: [sourceIPAddress], timespan: 1h, condition: {gte: 5}}
+level: high
+---
+title: One address failing for many users
+id: 0b8f1a2c-0000-4000-8000-000000000004
+correlation: {type: value_count, rules: [failed_console_login], group-by: [sourceIPAddress], timespan: 1h, condition: {field: userIdentity.userName, gte: 3}}
+level: high
+---
+title: Failures, then a success, from one address
+id: 0b8f1a2c-0000-4000-8000-000000000005
+correlation: {type: temporal, rules: [failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 1h}
+level: critical
+---
+title: In order
+id: 0b8f1a2c-0000-4000-8000-000000000006
+correlation: {type: temporal_ordered, rules: [failed_console_login, console_login], timespan: 1h}
+`
+
+let store: TestStore
+const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-correlation-'))
+writeFileSync(path.join(dir, 'sign-ins.yml'), RULES)
+const { rules, skipped } = loadRuleFiles([dir])
+
+beforeAll(async () => {
+  store = await openTestStore()
+  await ingestRecords(store, [
+    ...['ann', 'ben', 'cat', 'ann', 'ben', 'cat'].map((user, i) => signIn(i, user, '185.220.101.1', 'Failure')),
+    signIn(10, 'cat', '185.220.101.1', 'Success'),
+    signIn(20, 'dan', '73.15.20.1', 'Failure'),
+    signIn(21, 'dan', '73.15.20.1', 'Failure'),
+  ])
+})
+afterAll(async () => {
+  await store.close()
+})
+
+const run = async (id: string) => {
+  const rule = rules.find((r) => r.detector.id === `rule:0b8f1a2c-0000-4000-8000-00000000000${id}`)
+  if (!rule) throw new Error(`no rule ${id}`)
+  return runDetector(store, rule.detector, { now: new Date(T + 3_600_000), from: new Date(T) }, testSettings())
+}
+
+describe('Sigma correlation rules', () => {
+  it('loads the correlations, keeps the rules they use quiet, and names the type it cannot run', () => {
+    expect(rules.map((r) => r.detector.id.slice(-1))).toEqual(['3', '4', '5'])
+    expect(skipped).toEqual([{ file: path.join(dir, 'sign-ins.yml'), line: 35, reason: expect.stringMatching(/^correlation\.type: the correlation type temporal_ordered: supported are/) as string }])
+  })
+
+  it('counts events per group (event_count) and distinct values per group (value_count)', async () => {
+    const many = await run('3')
+    expect(many.map((f) => [f.evidence.group, f.evidence.events, f.severity])).toEqual([[{ sourceIPAddress: '185.220.101.1' }, 6, 'high']])
+    expect(many[0]?.why).toMatch(/^Matches the Sigma correlation rule "Many failed sign-ins from one address" by trailwatch tests \(event_count over 1h, grouped by sourceIPAddress\)/)
+    expect((await run('4')).map((f) => f.evidence.group)).toEqual([{ sourceIPAddress: '185.220.101.1' }])
+  })
+
+  it('asks every rule to match within the group (temporal)', async () => {
+    expect((await run('5')).map((f) => [f.evidence.group, f.severity])).toEqual([[{ sourceIPAddress: '185.220.101.1' }, 'critical']])
+  })
+})
