@@ -51,6 +51,7 @@ level: critical
 title: In order
 id: 0b8f1a2c-0000-4000-8000-000000000006
 correlation: {type: temporal_ordered, rules: [failed_console_login, console_login], timespan: 1h}
+---
 `
 
 let store: TestStore

@@ -141,12 +141,15 @@ function readDocuments(file: string, skipped: SkippedRule[]): RuleDocument[] {
       skipped.push({ file, line: document.errors[0]?.linePos?.[0].line ?? 1, reason: `not YAML: ${document.errors[0]?.message.split('\n')[0] ?? ''}` })
       return []
     }
+    const value: unknown = document.toJS()
+    // A trailing `---` leaves an empty document: nothing to load, nothing wrong.
+    if (value === null) return []
     const lineOf = (key: string): number => {
       const node = document.contents && 'items' in document.contents ? document.contents.items.find((item) => String((item as { key?: unknown }).key) === key) : undefined
       const offset = (node as { key?: { range?: [number] } } | undefined)?.key?.range?.[0] ?? document.range[0]
       return lines.linePos(offset).line
     }
-    return [{ file, value: document.toJS(), skip: (reason, key = '') => skipped.push({ file, line: key ? lineOf(key) : lines.linePos(document.range[0]).line, reason }) }]
+    return [{ file, value, skip: (reason, key = '') => skipped.push({ file, line: key ? lineOf(key) : lines.linePos(document.range[0]).line, reason }) }]
   })
 }
 
