@@ -1,12 +1,13 @@
-// Each detector's `detect --once` time over weeks of generated organisation activity.
-//   npm run bench:detect [-- --events 1000000,10000000 --days 35]
-import { mkdtempSync, rmSync } from 'node:fs'
+// Each detector's `detect --once` time over weeks of generated organisation activity, and one pass of every Sigma rule.
+//   npm run bench:detect [-- --events 1000000,10000000 --days 35 --rules ../shared/datasets/sigma-cloudtrail]
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { durationMs } from '../detectors/define.js'
 import { runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
+import { loadRuleFiles } from '../detectors/rule-files.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
@@ -17,7 +18,10 @@ import { createLogger } from '../src/logger.js'
 import { simulateOrganisation } from '../src/simulate/organisation.js'
 import { principalsFrom } from '../src/principals.js'
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000,10000000' }, days: { type: 'string', default: '35' } } })
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '1000000,10000000' }, days: { type: 'string', default: '35' }, rules: { type: 'string', default: path.resolve(import.meta.dirname, '../../shared/datasets/sigma-cloudtrail') } },
+})
+const rules = existsSync(values.rules) ? loadRuleFiles([values.rules]).rules.map((rule) => rule.detector) : []
 const days = Number(values.days)
 const END = Date.parse('2026-11-19T05:00:00Z')
 const DAY = 86_400_000
@@ -62,6 +66,13 @@ const main = async () => {
       const findings = await runDetector(store, detector, { now, from: new Date(END - durationMs(detector.window)) }, { detectors: {}, principals: principalsFrom({}) })
       await storeFindings(store, findings, now)
       console.log(`  ${detector.id.padEnd(26)} ${((performance.now() - runStarted) / 1000).toFixed(2).padStart(6)} s  ${findings.length} findings`)
+    }
+    if (rules.length > 0) {
+      // One scheduled pass of every rule: each over its own window, one after another.
+      const passStarted = performance.now()
+      let found = 0
+      for (const rule of rules) found += (await runDetector(store, rule, { now: new Date(END), from: new Date(END - durationMs(rule.window)) }, { detectors: {}, principals: principalsFrom({}) })).length
+      console.log(`  ${`${String(rules.length)} Sigma rules, one pass`.padEnd(26)} ${((performance.now() - passStarted) / 1000).toFixed(2).padStart(6)} s  ${found} findings`)
     }
     await store.close()
   }
