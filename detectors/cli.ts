@@ -4,11 +4,13 @@ import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { laterReportWarnings } from '../src/credentials/inventory.js'
 import { loadConfig } from '../src/config.js'
+import { commandLogger } from '../src/logger.js'
 import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
 import { configuredRules, loadRuleFiles, type LoadedRule } from './rule-files.js'
+import { testRules } from './rule-tests.js'
 import { detectRange, LATENESS_MS } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 
@@ -124,5 +126,21 @@ export function rulesCommand(): Command {
       console.log(`${String(rules.length + skipped.length)} rules: ${String(rules.length)} compiled, ${String(skipped.length)} skipped, ${String(warned.length)} with warnings`)
       if (skipped.length > 0) process.exitCode = 1
     })
-  return new Command('rules').description('Sigma rules for CloudTrail, run beside the detectors (TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check)
+  const test = new Command('test')
+    .description('run each rule over its examples (beside rule.yml, rule.examples.json: per rule id or name, "match" and "miss" records) on the real engine')
+    .argument('[path...]', 'rule files or directories (default: $TRAILWATCH_RULES_DIR)')
+    .addHelpText('after', '\nExit status: 0 when every rule with examples passed, 1 otherwise.')
+    .action(async (paths: string[]) => {
+      const { rules } = loadRuleFiles(rulePaths(paths))
+      const results = await testRules(rules, commandLogger(loadConfig(), false))
+      const tested = results.filter((r) => r.failures !== undefined)
+      const failed = tested.filter((r) => (r.failures ?? []).length > 0)
+      for (const result of tested) {
+        console.log(`${result.failures?.length ? 'FAIL' : 'ok  '} ${result.rule.detector.id}  ${result.rule.detector.title} (${String(result.examples)} examples)`)
+        for (const failure of result.failures ?? []) console.log(`     ${failure}`)
+      }
+      console.log(`${String(tested.length)} rules tested: ${String(tested.length - failed.length)} passed, ${String(failed.length)} failed; ${String(results.length - tested.length)} without examples`)
+      if (failed.length > 0) process.exitCode = 1
+    })
+  return new Command('rules').description('Sigma rules for CloudTrail, run beside the detectors (TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check).addCommand(test)
 }

@@ -60,6 +60,9 @@ export interface SkippedRule {
 /** A loaded rule: the detector it runs as, and what a careful reader would question in its logic. */
 export interface LoadedRule {
   file: string
+  /** The rule's own id and, when it has one, the name correlation rules use. */
+  id: string
+  name: string | undefined
   detector: Detector
   author: string
   warnings: string[]
@@ -112,7 +115,7 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
   for (const { document, rule } of new Set(bases.values())) {
     try {
       const detector = ruleDetector(rule)
-      if (!quiet.has(rule.id)) rules.push({ file: document.file, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
       document.skip(err.message, 'detection')
@@ -125,7 +128,8 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
       continue
     }
     try {
-      rules.push({ file: document.file, detector: correlationDetector(rule, rule.correlation.rules.map((ref) => bases.get(ref)?.rule.detection ?? {})), author: rule.author ?? 'unknown', warnings: [] })
+      const detector = correlationDetector(rule, rule.correlation.rules.map((ref) => bases.get(ref)?.rule.detection ?? {}))
+      rules.push({ file: document.file, id: rule.id, name: rule.name, detector, author: rule.author ?? 'unknown', warnings: [] })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
       document.skip(err.message, 'correlation')

@@ -12,7 +12,7 @@ const EXAMPLES = path.resolve(import.meta.dirname, '../examples')
 
 describe('trailwatch command line', () => {
   it('has --help on every command', async () => {
-    for (const command of [[], ['run'], ['demo'], ['status'], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect'], ['rules', 'list'], ['rules', 'check'], ['alert'], ['suppress', 'add'], ['suppress', 'list'], ['suppress', 'remove'], ['notifications', 'list'], ['notifications', 'retry'], ['report', 'credentials']]) {
+    for (const command of [[], ['run'], ['demo'], ['status'], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect'], ['rules', 'list'], ['rules', 'check'], ['rules', 'test'], ['alert'], ['suppress', 'add'], ['suppress', 'list'], ['suppress', 'remove'], ['notifications', 'list'], ['notifications', 'retry'], ['report', 'credentials']]) {
       const { code, stdout } = await runCli([...command, '--help'])
       expect(code).toBe(0)
       expect(stdout).toContain(`Usage: trailwatch ${command.join(' ')}`.trim())

@@ -44,3 +44,43 @@ describe('trailwatch rules', () => {
     expect(finding?.why).toMatch(/^Matches the Sigma rule "AWS CloudTrail Important Change" by vitaliy0x1 \(Detection Rule License 1\.1\): /)
   })
 })
+
+describe('trailwatch rules test', () => {
+  const signIn = (minute: number, user: string, from: string, result: string) => ({
+    eventTime: `2026-11-20T11:${String(minute).padStart(2, '0')}:00Z`,
+    eventSource: 'signin.amazonaws.com',
+    eventName: 'ConsoleLogin',
+    sourceIPAddress: from,
+    userIdentity: { type: 'IAMUser', accountId: '111122223333', userName: user },
+    responseElements: { ConsoleLogin: result },
+  })
+  const RULES = `title: Failed console sign-in
+id: failed-console-login
+name: failed_console_login
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventName: ConsoleLogin, responseElements.ConsoleLogin: Failure}
+  condition: selection
+---
+title: One address failing for many users
+id: spraying
+correlation: {type: value_count, rules: [failed_console_login], group-by: [sourceIPAddress], timespan: 1h, condition: {field: userIdentity.userName, gte: 3}}
+level: high
+`
+
+  it('runs each rule over the examples beside it, and fails when one does not hold', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-test-'))
+    writeFileSync(path.join(dir, 'sign-ins.yml'), RULES)
+    const spraying = { match: ['ann', 'ben', 'cat'].map((u, i) => signIn(i, u, '185.220.101.1', 'Failure')), miss: ['dan', 'dan', 'dan'].map((u, i) => signIn(i, u, '73.15.20.1', 'Failure')) }
+    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ spraying }))
+    const passing = await runCli(['rules', 'test', dir])
+    expect([passing.code, passing.stdout.trim().split('\n')]).toEqual([0, ['ok   rule:spraying  One address failing for many users (6 examples)', '1 rules tested: 1 passed, 0 failed; 0 without examples']])
+
+    // A miss that does match: three users from one address.
+    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ spraying: { ...spraying, miss: spraying.match } }))
+    const failing = await runCli(['rules', 'test', dir])
+    expect(failing.code).toBe(1)
+    expect(failing.stdout).toContain('FAIL rule:spraying  One address failing for many users (6 examples)\n     the 3 miss examples gave a finding\n')
+  })
+})
+
