@@ -106,8 +106,9 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
         document.skip('not a rule for AWS CloudTrail (logsource product aws, service cloudtrail)', 'logsource')
         continue
       }
-      bases.set(rule.id, { document, rule })
-      if (rule.name) bases.set(rule.name, { document, rule })
+      const base = { document, rule }
+      bases.set(rule.id, base)
+      if (rule.name) bases.set(rule.name, base)
     }
   }
   // A rule a correlation uses alerts on its own only when the correlation says `generate: true`.

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -6,6 +6,8 @@ import { runCli } from './helpers/cli.js'
 import { DATASETS, INVICTUS } from './helpers/datasets.js'
 
 const SIGMA = path.join(DATASETS, 'sigma-cloudtrail')
+const FIXTURES = path.resolve(import.meta.dirname, 'fixtures', 'rules')
+const SPRAYING = '0b8f1a2c-0000-4000-8000-000000000004'
 
 describe('trailwatch rules', () => {
   it('compiles the SigmaHQ CloudTrail rules and names the two whose logic cannot hold', async () => {
@@ -54,33 +56,20 @@ describe('trailwatch rules test', () => {
     userIdentity: { type: 'IAMUser', accountId: '111122223333', userName: user },
     responseElements: { ConsoleLogin: result },
   })
-  const RULES = `title: Failed console sign-in
-id: failed-console-login
-name: failed_console_login
-logsource: {product: aws, service: cloudtrail}
-detection:
-  selection: {eventName: ConsoleLogin, responseElements.ConsoleLogin: Failure}
-  condition: selection
----
-title: One address failing for many users
-id: spraying
-correlation: {type: value_count, rules: [failed_console_login], group-by: [sourceIPAddress], timespan: 1h, condition: {field: userIdentity.userName, gte: 3}}
-level: high
-`
 
   it('runs each rule over the examples beside it, and fails when one does not hold', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-test-'))
-    writeFileSync(path.join(dir, 'sign-ins.yml'), RULES)
+    copyFileSync(path.join(FIXTURES, 'sign-ins.yml'), path.join(dir, 'sign-ins.yml'))
     const spraying = { match: ['ann', 'ben', 'cat'].map((u, i) => signIn(i, u, '185.220.101.1', 'Failure')), miss: ['dan', 'dan', 'dan'].map((u, i) => signIn(i, u, '73.15.20.1', 'Failure')) }
-    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ spraying }))
+    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ [SPRAYING]: spraying }))
     const passing = await runCli(['rules', 'test', dir])
-    expect([passing.code, passing.stdout.trim().split('\n')]).toEqual([0, ['ok   rule:spraying  One address failing for many users (6 examples)', '1 rules tested: 1 passed, 0 failed; 0 without examples']])
+    expect([passing.code, passing.stdout.trim().split('\n')]).toEqual([0, [`ok   rule:${SPRAYING}  One address failing for many users (6 examples)`, '1 rules tested: 1 passed, 0 failed; 1 without examples']])
 
     // A miss that does match: three users from one address.
-    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ spraying: { ...spraying, miss: spraying.match } }))
+    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ [SPRAYING]: { ...spraying, miss: spraying.match } }))
     const failing = await runCli(['rules', 'test', dir])
     expect(failing.code).toBe(1)
-    expect(failing.stdout).toContain('FAIL rule:spraying  One address failing for many users (6 examples)\n     the 3 miss examples gave a finding\n')
+    expect(failing.stdout).toContain(`FAIL rule:${SPRAYING}  One address failing for many users (6 examples)\n     the 3 miss examples gave a finding\n`)
   })
 })
 
