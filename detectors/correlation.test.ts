@@ -29,9 +29,21 @@ id: 0b8f1a2c-0000-4000-8000-000000000005
 correlation: {type: temporal, rules: [failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 1h}
 level: critical
 ---
-title: In order
+title: Failures, and after them a success, from one address
 id: 0b8f1a2c-0000-4000-8000-000000000006
-correlation: {type: temporal_ordered, rules: [failed_console_login, console_login], timespan: 1h}
+correlation: {type: temporal_ordered, rules: [failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 1h}
+---
+title: A success, and after it failures, from one address
+id: 0b8f1a2c-0000-4000-8000-000000000007
+correlation: {type: temporal_ordered, rules: [console_login, failed_console_login], group-by: [sourceIPAddress], timespan: 1h}
+---
+title: Two failures, then a success, from one address
+id: 0b8f1a2c-0000-4000-8000-000000000009
+correlation: {type: temporal_ordered, rules: [failed_console_login, failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 1h}
+---
+title: Failed sign-ins summed
+id: 0b8f1a2c-0000-4000-8000-000000000008
+correlation: {type: value_sum, rules: [failed_console_login], timespan: 1h}
 ---
 `
 
@@ -61,8 +73,8 @@ const run = async (id: string) => {
 
 describe('Sigma correlation rules', () => {
   it('loads the correlations, keeps the rules they use quiet, and names the type it cannot run', () => {
-    expect(rules.map((r) => r.detector.id.slice(-1)).sort()).toEqual(['3', '4', '5'])
-    expect(skipped).toEqual([{ file: path.join(dir, 'sign-ins.yml'), line: 35, reason: expect.stringMatching(/^correlation\.type: the correlation type temporal_ordered: supported are/) as string }])
+    expect(rules.map((r) => r.detector.id.slice(-1)).sort()).toEqual(['3', '4', '5', '6', '7', '9'])
+    expect(skipped).toEqual([{ file: path.join(dir, 'sign-ins.yml'), line: 47, reason: expect.stringMatching(/^correlation\.type: the correlation type value_sum: supported are/) as string }])
   })
 
   it('counts events per group (event_count) and distinct values per group (value_count)', async () => {
@@ -72,7 +84,11 @@ describe('Sigma correlation rules', () => {
     expect((await run('4')).map((f) => f.evidence.group)).toEqual([{ sourceIPAddress: '185.220.101.1' }])
   })
 
-  it('asks every rule to match within the group (temporal)', async () => {
+  it('asks every rule to match within the group (temporal), and in the order given (temporal_ordered)', async () => {
     expect((await run('5')).map((f) => [f.evidence.group, f.severity])).toEqual([[{ sourceIPAddress: '185.220.101.1' }, 'critical']])
+    expect((await run('6')).map((f) => f.evidence.group)).toEqual([{ sourceIPAddress: '185.220.101.1' }])
+    expect(await run('7')).toEqual([])
+    // A chain of three: the second failure must come after the first, the success after both.
+    expect((await run('9')).map((f) => f.evidence.group)).toEqual([{ sourceIPAddress: '185.220.101.1' }])
   })
 })

@@ -24,7 +24,7 @@ const Common = {
 const SigmaCorrelation = z.looseObject({
   ...Common,
   correlation: z.object({
-    type: z.enum(['event_count', 'value_count', 'temporal'], { error: (issue) => `the correlation type ${String(issue.input)}: supported are event_count, value_count and temporal` }),
+    type: z.enum(['event_count', 'value_count', 'temporal', 'temporal_ordered'], { error: (issue) => `the correlation type ${String(issue.input)}: supported are event_count, value_count, temporal and temporal_ordered` }),
     rules: z.array(z.string()).min(1),
     'group-by': z.array(z.string()).default([]),
     timespan: z.string().regex(/^\d+[smhd]$/, 'expected a timespan such as 10m, 1h or 1d'),

@@ -50,7 +50,7 @@ function parameters(params: Record<string, unknown>): Param {
 const COMPARISONS: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '!=' }
 
 export interface CorrelationSpec {
-  type: 'event_count' | 'value_count' | 'temporal'
+  type: 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered'
   /** The `detection` blocks of the rules it correlates. */
   detections: Record<string, unknown>[]
   groupBy: string[]
@@ -61,7 +61,8 @@ export interface CorrelationSpec {
 /**
  * A Sigma correlation over one window (its timespan): which events take part (any of the rules),
  * what groups them, and when a group is a finding: event_count and value_count compare a count
- * with the condition; temporal asks that every rule matched within the group.
+ * with the condition; temporal asks that every rule matched within the group, temporal_ordered
+ * that they matched in the order given (each at the earliest time after the one before).
  */
 export function compileCorrelation(spec: CorrelationSpec): { where: string; groups: string[]; having: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = {}
@@ -71,6 +72,12 @@ export function compileCorrelation(spec: CorrelationSpec): { where: string; grou
   let having: string
   if (spec.type === 'temporal') {
     having = andOf(conditions.map((c) => `countIf(${c}) > 0`))
+  } else if (spec.type === 'temporal_ordered') {
+    const [first = '', ...rest] = conditions
+    // The first rule's earliest match, then each next rule's earliest match after it; an empty
+    // array's minimum is 1970, which never comes after anything.
+    const times = rest.reduce<string[]>((chain, c) => [...chain, `arrayMin(arrayFilter(t -> t > ${chain.at(-1) ?? ''}, groupArrayIf(event_time, ${c})))`], [`minIf(event_time, ${first})`])
+    having = andOf([`countIf(${first}) > 0`, ...times.slice(1).map((t, i) => `${t} > ${times[i] ?? ''}`)])
   } else {
     const { field, ...comparisons } = spec.condition
     if (spec.type === 'value_count' && typeof field !== 'string') throw new UnsupportedRule('value_count: the condition names no field')
