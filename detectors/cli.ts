@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config.js'
 import { commandLogger } from '../src/logger.js'
 import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
-import { runDetector, storeFindings } from './engine.js'
+import { findingText, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
 import { configuredRules, loadRuleFiles, type LoadedRule } from './rule-files.js'
 import { testRules } from './rule-tests.js'
@@ -87,7 +87,7 @@ export function detectCommand(): Command {
         if (options.json) {
           for (const finding of findings) console.log(findingLine(finding))
         } else {
-          for (const finding of findings) console.log(`${finding.severity.toUpperCase().padEnd(8)} ${finding.detector}  ${finding.title}`)
+          for (const finding of findings) console.log(findingText(finding))
           const span = options.from === undefined ? `the window ending ${now.toISOString()}` : `${new Date(options.from).toISOString()} to ${now.toISOString()}`
           console.log(`${findings.length} findings from ${detectors.length} detectors for ${span}`)
         }

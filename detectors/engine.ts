@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
+import { textLine } from '../src/alerting/format.js'
 import { ConfigError } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
 import { durationMs, type DetectionWindow, type Detector, type DetectorContext, type Finding } from './define.js'
@@ -20,6 +21,11 @@ export function detectorConfig(detector: Detector, configured: Record<string, un
     throw new ConfigError(`detector ${detector.id}: ${problems}`)
   }
   return parsed.data
+}
+
+/** A finding as one line for a terminal: severity, detector, title, with the title's event data made harmless. */
+export function findingText(finding: Finding): string {
+  return `${finding.severity.toUpperCase().padEnd(8)} ${finding.detector}  ${textLine(finding.title)}`
 }
 
 /** Runs one detector over [from, now) with the operator's settings, and maps its rows to findings. */

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { durationMs } from '../detectors/define.js'
-import { runDetector, storeFindings } from '../detectors/engine.js'
+import { findingText, runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import type { InboxWatcher } from '../ingest/inbox.js'
 import { openAlerter } from '../src/alerting/service.js'
@@ -47,7 +47,7 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   }
   const worth = findings.filter((f) => atLeast(f.severity, config.alerting.minSeverity))
   print(`  the detectors found ${String(findings.length)} things, ${String(worth.length)} worth an email:`)
-  for (const f of worth) print(`    ${f.severity.toUpperCase().padEnd(8)} ${f.detector}  ${f.title}`)
+  for (const f of worth) print(`    ${findingText(f)}`)
 
   const delivered: string[] = []
   const { alerter, transport } = openAlerter({ ...context, settings }, (_, delivery) => delivered.push(delivery.response))

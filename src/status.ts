@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Store } from './clickhouse/client.js'
+import { textLine } from './alerting/format.js'
 import { selectRows } from './clickhouse/rows.js'
 import { clickHouseTime } from './time.js'
 
@@ -63,6 +64,7 @@ function ago(iso: string | null, now: number): string {
   return `${String(Math.round(minutes / 1440))} d ago`
 }
 
+/** The status for a terminal; account, region and titles come from events, so no control character gets through. */
 export function statusText(status: Status): string {
   const now = Date.parse(status.at)
   const pad = (rows: string[][]): string[] => {
@@ -87,5 +89,7 @@ export function statusText(status: Status): string {
     'ALERTS',
     `  ${String(status.alerts.unrouted)} not yet routed; messages: ${['pending', 'sending', 'retrying', 'sent', 'failed'].map((s) => `${String(n[s] ?? 0)} ${s}`).join(', ')}`,
     '',
-  ].join('\n')
+  ]
+    .map(textLine)
+    .join('\n')
 }

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS } from '../credentials/standing.js'
-import { credentialReportCsv, type CredentialAgeReport, type ReportedKey } from './credential-age.js'
+import { credentialReportCsv, credentialReportText, type CredentialAgeReport, type ReportedKey } from './credential-age.js'
 
 const KEY: ReportedKey = {
   account: '111122223333',
@@ -29,3 +29,15 @@ describe('the credential report as CSV', () => {
     expect(row).toMatchObject({ user: `'${KEY.user}`, last_address: "'@SUM(1+1)", last_region: "'+cmd", last_service: "'-2+3", access_key_id: 'AKIAEXAMPLE000000001', standing: 'rotate, unused' })
   })
 })
+
+describe('the credential report as text', () => {
+  it('keeps every key on its own line, whatever a name or address holds', () => {
+    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: DEFAULT_LIMITS, sources: [], keys: [{ ...KEY, user: 'mallory\nACCOUNT  root  ok', last_address: 'host\u001b[2J' }], usersWithoutMfa: [] }
+    const text = credentialReportText(report)
+    expect(text).toContain('mallory\\nACCOUNT  root  ok')
+    expect(text).toContain('host\\u001b[2J')
+    expect(text).not.toContain('\u001b')
+    expect(text.split('\n').filter((line) => line.startsWith('ACCOUNT'))).toHaveLength(1)
+  })
+})
+

@@ -2,6 +2,7 @@ import { stringify } from 'csv-stringify/sync'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
+import { textLine } from '../alerting/format.js'
 import { ACCESS_KEY_INVENTORY, InventoryRow } from '../credentials/inventory.js'
 import { DEFAULT_LIMITS, keyStanding, type CredentialLimits } from '../credentials/standing.js'
 import { clickHouseTime, isoTime } from '../time.js'
@@ -126,7 +127,7 @@ function day(iso: string | null): string {
   return iso ? iso.slice(0, 10) : 'never'
 }
 
-/** A table for a terminal: one line per key, then the users without MFA. */
+/** A table for a terminal: one line per key, then the users without MFA. Names and addresses are data: no control character reaches the terminal. */
 export function credentialReportText(report: CredentialAgeReport): string {
   const header = ['ACCOUNT', 'USER', 'ACCESS KEY', 'STATUS', 'AGE', 'LAST USED', 'IDLE', 'LAST FROM', 'STANDING']
   const rows = report.keys.map((k) => [
@@ -149,5 +150,7 @@ export function credentialReportText(report: CredentialAgeReport): string {
       ? report.usersWithoutMfa.map((u) => `  ${u.account}  ${u.user}  password last used ${day(u.password_last_used)}`)
       : ['  none']),
     '',
-  ].join('\n')
+  ]
+    .map(textLine)
+    .join('\n')
 }

@@ -1,0 +1,17 @@
+import { expect, it } from 'vitest'
+import { statusText, type Status } from './status.js'
+
+it('shows a source and a quiet alert on lines of their own, whatever their event data holds', () => {
+  const status: Status = {
+    at: '2026-11-20T12:00:00.000Z',
+    sources: [{ account: '111122223333', region: 'us-east-1\nDETECTORS: all fine', last_event: '2026-11-20T11:50:00.000Z', last_ingested: '2026-11-20T11:55:00.000Z', events_24h: 3 }],
+    watermarks: [],
+    alerts: { unrouted: 0, notifications: {} },
+    quiet: [{ account: '111122223333', title: 'quiet \u001b[2J region', last_seen: null }],
+  }
+  const text = statusText(status)
+  expect(text).toContain('us-east-1\\nDETECTORS: all fine')
+  expect(text).toContain('quiet \\u001b[2J region')
+  expect(text.split('\n').filter((line) => line.startsWith('DETECTORS'))).toEqual(['DETECTORS: where each scheduled run got to'])
+  expect(text).not.toContain('\u001b')
+})
