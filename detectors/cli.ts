@@ -91,7 +91,7 @@ export function detectCommand(): Command {
           const span = options.from === undefined ? `the window ending ${now.toISOString()}` : `${new Date(options.from).toISOString()} to ${now.toISOString()}`
           console.log(`${findings.length} findings from ${detectors.length} detectors for ${span}`)
         }
-      }, { service: !options.once })
+      }, { service: !oneOff })
     })
 }
 

@@ -48,6 +48,12 @@ describe('detect over history', () => {
     expect(later.stderr).not.toContain('warning')
   })
 
+  it('logs like a one-off command, not a service: on a fresh store, nothing on stderr', async () => {
+    const fresh = mkdtempSync(path.join(tmpdir(), 'trailwatch-history-fresh-'))
+    const range = await runCli(['detect', '--from', '2023-07-10T11:40:00Z', '--to', '2023-07-10T12:40:00Z', '--data-dir', fresh])
+    expect([range.code, range.stderr]).toEqual([0, ''])
+  })
+
   it('refuses a range that ends before it starts, and --at with --from', async () => {
     const backwards = await runCli(['detect', '--from', '2023-07-10T12:00:00Z', '--to', '2023-07-10T11:00:00Z', '--data-dir', dataDir])
     expect([backwards.code, backwards.stderr.trim()]).toEqual([1, 'trailwatch: --from must be before --to (2023-07-10T11:00:00.000Z)'])
