@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { openEmbeddedStore } from '../src/clickhouse/client.js'
-import { eventLine, insertEventLines } from '../src/clickhouse/events.js'
+import { eventLine, insertEventLines, type EventLine } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { ConfigError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { principalsFrom } from '../src/principals.js'
 import { runDetector } from './engine.js'
@@ -36,9 +37,11 @@ export async function testRules(rules: LoadedRule[], logger: Logger): Promise<Ru
   try {
     await migrate(store, { retentionDays: 400 }, logger)
     const results: RuleTestResult[] = []
+    // Several rules may share a file, and so its examples: each file is read once.
+    const examplesOf = new Map<string, z.output<typeof Examples>>()
     for (const rule of rules) {
-      const examplesFile = rule.file.replace(/\.ya?ml$/, '.examples.json')
-      const examples = existsSync(examplesFile) ? Examples.parse(JSON.parse(readFileSync(examplesFile, 'utf8'))) : {}
+      const examples = examplesOf.get(rule.file) ?? readExamples(rule.file)
+      examplesOf.set(rule.file, examples)
       const mine = examples[rule.id] ?? (rule.name ? examples[rule.name] : undefined)
       if (!mine) {
         results.push({ rule, failures: undefined, examples: 0 })
@@ -47,14 +50,18 @@ export async function testRules(rules: LoadedRule[], logger: Logger): Promise<Ru
       await store.client.command({ query: 'TRUNCATE TABLE events' })
       const failures: string[] = []
       const records: Record<string, unknown>[] = [...mine.match.map((r) => ({ ...r, recipientAccountId: MATCH_ACCOUNT })), ...mine.miss.map((r) => ({ ...r, recipientAccountId: MISS_ACCOUNT }))]
-      const lines: string[] = []
+      const stored: EventLine[] = []
       records.forEach((record, i) => {
         const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: `example-${String(i)}`, ...record })))
-        if (decoded.ok) lines.push(eventLine(decoded.event).line)
+        if (decoded.ok) stored.push(eventLine(decoded.event))
         else failures.push(`example ${String(i + 1)} is not a CloudTrail record: ${decoded.reason}`)
       })
-      await insertEventLines(store, lines)
-      const times = records.map((r) => Date.parse(String(r.eventTime)))
+      if (stored.length === 0) {
+        results.push({ rule, failures, examples: records.length })
+        continue
+      }
+      await insertEventLines(store, stored.map((event) => event.line))
+      const times = stored.map((event) => event.eventTimeMs)
       const window = { from: new Date(Math.min(...times)), now: new Date(Math.max(...times) + 1) }
       const findings = await runDetector(store, rule.detector, window, { detectors: {}, principals: principalsFrom({}) })
       const accounts = new Set(findings.map((f) => f.account))
@@ -68,3 +75,16 @@ export async function testRules(rules: LoadedRule[], logger: Logger): Promise<Ru
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/** The examples beside a rule file; none when there is no such file, a clear error when it is not valid. */
+function readExamples(ruleFile: string): z.output<typeof Examples> {
+  const file = ruleFile.replace(/\.ya?ml$/, '.examples.json')
+  if (!existsSync(file)) return {}
+  try {
+    return Examples.parse(JSON.parse(readFileSync(file, 'utf8')))
+  } catch (err) {
+    const problem = err instanceof z.ZodError ? `${err.issues[0]?.path.join('.') ?? ''}: ${err.issues[0]?.message ?? ''}` : errorMessage(err)
+    throw new ConfigError(`${file}: expected {"<rule id or name>": {"match": [records], "miss": [records]}}; ${problem}`)
+  }
+}
+

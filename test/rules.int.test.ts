@@ -70,6 +70,14 @@ describe('trailwatch rules test', () => {
     const failing = await runCli(['rules', 'test', dir])
     expect(failing.code).toBe(1)
     expect(failing.stdout).toContain(`FAIL rule:${SPRAYING}  One address failing for many users (6 examples)\n     the 3 miss examples gave a finding\n`)
+
+    // An example that is no CloudTrail record is named; an examples file that is not valid stops with its name.
+    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ [SPRAYING]: { match: [{ eventName: 'ConsoleLogin' }] } }))
+    const noTime = await runCli(['rules', 'test', dir])
+    expect([noTime.code, noTime.stdout]).toEqual([1, expect.stringContaining('     example 1 is not a CloudTrail record: eventTime: missing') as string])
+    writeFileSync(path.join(dir, 'sign-ins.examples.json'), JSON.stringify({ [SPRAYING]: { match: 'all of them' } }))
+    const invalid = await runCli(['rules', 'test', dir])
+    expect([invalid.code, invalid.stderr]).toEqual([1, `trailwatch: ${path.join(dir, 'sign-ins.examples.json')}: expected {"<rule id or name>": {"match": [records], "miss": [records]}}; ${SPRAYING}.match: Invalid input: expected array, received string\n`])
   })
 })
 
