@@ -7,7 +7,7 @@ import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector, type Severity } from './define.js'
 import { compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
 
-const LEVELS: Record<string, Severity> = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' }
+const LEVELS = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' } as const satisfies Record<string, Severity>
 
 const Common = {
   title: z.string().min(1),
@@ -170,15 +170,7 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   const { sql, params } = compileDetection(rule.detection)
   const author = rule.author ?? 'unknown'
   return defineDetector({
-    id: `rule:${rule.id}`,
-    title: rule.title,
-    severity: LEVELS[rule.level] ?? 'medium',
-    schedule: '*/5 * * * *',
-    window: '1h',
-    lookback: '1h',
-    attack: attackIds(rule.tags),
-    runbook: runbook(rule),
-    config: z.object({}),
+    ...ruleBasics(rule, '1h'),
     sql: `
       SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
              uniqExact(event_id) AS events, groupUniqArray(5)(toString(event_name)) AS event_names,
@@ -190,7 +182,7 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
     params: () => params,
     row: RuleRow,
     toFinding: (r) => ({
-      severity: LEVELS[rule.level] ?? 'medium',
+      severity: LEVELS[rule.level],
       principal: r.principal_arn || r.account_id,
       account: r.account_id,
       title: `${rule.title}: ${r.principal_arn || `account ${r.account_id}`} (${r.event_names.join(', ')}${r.events > 1 ? `, ${String(r.events)} events` : ''})`,
@@ -223,15 +215,7 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
   // The engine counts in minutes: a timespan in seconds becomes whole minutes.
   const window = timespan.endsWith('s') ? `${String(Math.max(1, Math.ceil(Number(timespan.slice(0, -1)) / 60)))}m` : timespan
   return defineDetector({
-    id: `rule:${rule.id}`,
-    title: rule.title,
-    severity: LEVELS[rule.level] ?? 'medium',
-    schedule: '*/5 * * * *',
-    window,
-    lookback: window,
-    attack: attackIds(rule.tags),
-    runbook: runbook(rule),
-    config: z.object({}),
+    ...ruleBasics(rule, window),
     sql: `
       SELECT account_id, any(principal_arn) AS principal_arn, [${groups.map((g) => `toString(${g})`).join(', ')}] AS groups,
              toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
@@ -246,7 +230,7 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
     toFinding: (r) => {
       const group = groupBy.map((field, i) => `${field}=${r.groups[i] ?? ''}`).join(', ')
       return {
-        severity: LEVELS[rule.level] ?? 'medium',
+        severity: LEVELS[rule.level],
         principal: r.principal_arn || r.account_id,
         account: r.account_id,
         title: `${rule.title}: ${group || `account ${r.account_id}`} (${String(r.events)} events in ${timespan})`,
@@ -260,13 +244,23 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
   })
 }
 
-function attackIds(tags: string[] | undefined): string[] {
-  return (tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase())
-}
-
-function runbook(rule: { title: string; description?: string | undefined; falsepositives?: string[] | string | undefined }): string[] {
+/**
+ * What a rule and a correlation rule run with alike: every 5 minutes over a window, at the rule's
+ * level, its `attack.t…` tags as ATT&CK ids, its description and false positives as the runbook.
+ */
+function ruleBasics(rule: z.output<typeof SigmaRule> | z.output<typeof SigmaCorrelation>, window: string) {
   const falsePositives = typeof rule.falsepositives === 'string' ? [rule.falsepositives] : (rule.falsepositives ?? [])
-  return [rule.description ?? rule.title, ...falsePositives.map((fp) => `Known to be benign when: ${fp}`)].map((line) => line.trim())
+  return {
+    id: `rule:${rule.id}`,
+    title: rule.title,
+    severity: LEVELS[rule.level],
+    schedule: '*/5 * * * *',
+    window,
+    lookback: window,
+    attack: (rule.tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase()),
+    runbook: [rule.description ?? rule.title, ...falsePositives.map((fp) => `Known to be benign when: ${fp}`)].map((line) => line.trim()),
+    config: z.object({}),
+  }
 }
 
 const FIELD_PATH = /^(requestParameters|responseElements|userIdentity|additionalEventData|serviceEventDetails)\.[A-Za-z0-9_.]+$/
