@@ -101,7 +101,9 @@ export default defineDetector({
 
     let localText: string
     let why: string
+    /** What the hour was judged by, for the evidence and for the person reading it. */
     let workingTime: Record<string, unknown>
+    let basis: string
     if (!working.configured && r.history_days >= config.learnAfterDays) {
       // Nobody said when this person works, and their history says it: an hour they never work is
       // off-hours whatever a default clock says, and their usual hours never are.
@@ -110,6 +112,7 @@ export default defineDetector({
       localText = `${localTime(at + offset * HOUR, 'UTC').text.replace(/ UTC$/, '')} ${offsetName(offset)} (inferred from their hours)`
       why = `at an hour of the week it did not work in ${String(r.history_days)} days of history`
       workingTime = { learned: true, utc_offset: offset }
+      basis = 'Learned from the person’s own hours:'
     } else {
       const zone = working.timezone ?? 'UTC'
       const { hours: [startHour, endHour], days, holidays } = working
@@ -121,6 +124,7 @@ export default defineDetector({
       localText = local.text
       why = holiday ? `on a holiday (${local.date})` : !days.includes(local.weekday) ? 'on a day off' : `outside ${String(startHour)}:00–${String(endHour)}:00`
       workingTime = { timezone: zone, hours: [startHour, endHour], days, from: working.from }
+      basis = `Working time is ${String(startHour)}:00–${String(endHour)}:00 ${zone};`
     }
 
     const sensitive = r.sensitive_calls > 0
@@ -141,7 +145,7 @@ export default defineDetector({
         actor_kinds: r.kinds,
         baseline: { history_days: r.history_days, days_active_this_hour: usualDays, usual_after: config.usualDays },
       },
-      why: `${'timezone' in workingTime ? `Working time is ${String(working.hours[0])}:00–${String(working.hours[1])}:00 ${String(workingTime.timezone)}; in` : 'Learned from the person’s own hours: in'} ${String(r.history_days)} days of history this principal acted in this hour of the week on ${String(usualDays)} days, and ${String(config.usualDays)} would make it usual.`,
+      why: `${basis} in ${String(r.history_days)} days of history this principal acted in this hour of the week on ${String(usualDays)} days, and ${String(config.usualDays)} would make it usual.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.hour_start}`,
     }
   },
