@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --force
 COPY bin bin
 COPY --from=build /app/dist dist
+COPY rules rules
 USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 \

@@ -8,7 +8,7 @@ import { scheduleCredentialReport } from './src/reports/schedule.js'
 import { statusCommand } from './src/cli/status.js'
 import { demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
-import { packageVersion } from './src/cli/version.js'
+import { packageVersion } from './src/package.js'
 import { detectCommand, rulesCommand } from './detectors/cli.js'
 import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 

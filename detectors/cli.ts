@@ -9,7 +9,7 @@ import { AppError } from '../src/errors.js'
 import { durationMs, type Finding } from './define.js'
 import { findingText, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
-import { configuredRules, loadRuleFiles, type LoadedRule } from './rule-files.js'
+import { configuredRules, loadRuleFiles, rulePaths, type LoadedRule } from './rule-files.js'
 import { testRules } from './rule-tests.js'
 import { detectRange, LATENESS_MS } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
@@ -96,30 +96,25 @@ export function detectCommand(): Command {
 }
 
 function ruleLine(rule: LoadedRule): string {
-  return `${rule.detector.id}  ${rule.detector.severity.padEnd(8)} ${rule.detector.title}  (${rule.author}; ${rule.file})`
+  return `${rule.detector.id}  ${rule.detector.severity.padEnd(8)} ${rule.type.padEnd(11)} ${rule.detector.title}  (${rule.author}; ${rule.file})`
 }
 
 export function rulesCommand(): Command {
-  const rulePaths = (paths: string[]): string[] => {
-    if (paths.length > 0) return paths
-    const dir = loadConfig().rulesDir
-    if (!dir) throw new AppError('USAGE', 'name rule files or directories, or set TRAILWATCH_RULES_DIR')
-    return [dir]
-  }
+  const pathsOrConfigured = (paths: string[]): string[] => (paths.length > 0 ? paths : rulePaths(loadConfig().rulesDir))
   const list = new Command('list')
-    .description('the rules that load, one per line: id, level, title, author, file')
-    .argument('[path...]', 'rule files or directories (default: $TRAILWATCH_RULES_DIR)')
+    .description('the rules that load, one per line: id, level, type, title, author, file')
+    .argument('[path...]', 'rule files or directories (default: the built-in rules and $TRAILWATCH_RULES_DIR)')
     .action((paths: string[]) => {
-      const { rules } = loadRuleFiles(rulePaths(paths))
+      const { rules } = loadRuleFiles(pathsOrConfigured(paths))
       for (const rule of rules) console.log(ruleLine(rule))
       console.log(`${String(rules.length)} rules`)
     })
   const check = new Command('check')
     .description('compile every rule; name each one skipped and each whose logic cannot mean what it says')
-    .argument('[path...]', 'rule files or directories (default: $TRAILWATCH_RULES_DIR)')
+    .argument('[path...]', 'rule files or directories (default: the built-in rules and $TRAILWATCH_RULES_DIR)')
     .addHelpText('after', '\nExit status: 0 when every rule compiled, 1 when a rule was skipped. Warnings do not fail.')
     .action((paths: string[]) => {
-      const { rules, skipped } = loadRuleFiles(rulePaths(paths))
+      const { rules, skipped } = loadRuleFiles(pathsOrConfigured(paths))
       for (const skip of skipped) console.log(`${skip.file}:${String(skip.line)}: skipped: ${skip.reason}`)
       const warned = rules.filter((rule) => rule.warnings.length > 0)
       for (const rule of warned) for (const warning of rule.warnings) console.log(`${rule.file}: warning: ${warning}`)
@@ -128,10 +123,10 @@ export function rulesCommand(): Command {
     })
   const test = new Command('test')
     .description('run each rule over its examples (beside rule.yml, rule.examples.json: per rule id or name, "match" and "miss" records) on the real engine')
-    .argument('[path...]', 'rule files or directories (default: $TRAILWATCH_RULES_DIR)')
+    .argument('[path...]', 'rule files or directories (default: the built-in rules and $TRAILWATCH_RULES_DIR)')
     .addHelpText('after', '\nExit status: 0 when every rule with examples passed, 1 otherwise.')
     .action(async (paths: string[]) => {
-      const { rules } = loadRuleFiles(rulePaths(paths))
+      const { rules } = loadRuleFiles(pathsOrConfigured(paths))
       const results = await testRules(rules, commandLogger(loadConfig(), false))
       const tested = results.filter((r) => r.failures !== undefined)
       const failed = tested.filter((r) => (r.failures ?? []).length > 0)
@@ -142,5 +137,5 @@ export function rulesCommand(): Command {
       console.log(`${String(tested.length)} rules tested: ${String(tested.length - failed.length)} passed, ${String(failed.length)} failed; ${String(results.length - tested.length)} without examples`)
       if (failed.length > 0) process.exitCode = 1
     })
-  return new Command('rules').description('Sigma rules for CloudTrail, run beside the detectors (TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check).addCommand(test)
+  return new Command('rules').description('Sigma rules for CloudTrail and trailwatch rules, run beside the detectors (built in, and TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check).addCommand(test)
 }

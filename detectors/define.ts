@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import type { Store } from '../src/clickhouse/client.js'
 import type { Principals } from '../src/principals.js'
 import type { Severity } from '../src/severity.js'
 
@@ -63,6 +64,11 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
   sql: string
   /** Query parameters beyond from, now and baselineFrom (= now − lookback). */
   params?: (config: z.output<Config>, context: DetectorContext) => Record<string, unknown>
+  /**
+   * Work in the store before the query, with the query's parameters: a first-seen rule brings the
+   * history it keeps up to the window. Must be safe to repeat for the same window.
+   */
+  prepare?: (store: Store, params: Record<string, unknown>, context: DetectorContext) => Promise<void>
   row: Row
   toFinding: (row: z.output<Row>, config: z.output<Config>, context: DetectorContext) => FindingDraft | null
 }

@@ -33,17 +33,14 @@ export async function runDetector(store: Store, detector: Detector, window: Dete
   const config = detectorConfig(detector, settings.detectors)
   const context: DetectorContext = { ...window, principals: settings.principals }
   const baselineFrom = new Date(context.now.getTime() - durationMs(detector.lookback))
-  const rows = await selectRows(
-    store,
-    detector.sql,
-    {
-      from: clickHouseTime(context.from.getTime()),
-      now: clickHouseTime(context.now.getTime()),
-      baselineFrom: clickHouseTime(baselineFrom.getTime()),
-      ...detector.params?.(config, context),
-    },
-    detector.row,
-  )
+  const params = {
+    from: clickHouseTime(context.from.getTime()),
+    now: clickHouseTime(context.now.getTime()),
+    baselineFrom: clickHouseTime(baselineFrom.getTime()),
+    ...detector.params?.(config, context),
+  }
+  await detector.prepare?.(store, params, context)
+  const rows = await selectRows(store, detector.sql, params, detector.row)
   const findings: Finding[] = []
   for (const row of rows) {
     const draft = detector.toFinding(row, config, context)

@@ -3,38 +3,27 @@ import path from 'node:path'
 import { LineCounter, parseAllDocuments } from 'yaml'
 import { z } from 'zod'
 import type { Logger } from '../src/logger.js'
+import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
-import { defineDetector, type Detector, type Severity } from './define.js'
+import { defineDetector, type Detector } from './define.js'
+import { GroupRow, LEVELS, ruleBasics, RuleHeader, Timespan, windowOf } from './rule-basics.js'
 import { compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
-
-const LEVELS = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' } as const satisfies Record<string, Severity>
-
-const Common = {
-  title: z.string().min(1),
-  id: z.string().min(1),
-  /** How correlation rules refer to a rule. */
-  name: z.string().optional(),
-  description: z.string().optional(),
-  author: z.string().optional(),
-  tags: z.array(z.string()).optional(),
-  level: z.enum(['informational', 'low', 'medium', 'high', 'critical']).default('medium'),
-  falsepositives: z.union([z.array(z.string()), z.string()]).optional(),
-}
+import { TrailwatchRule, trailwatchDetector, trailwatchRuleType, type RuleType } from './trailwatch-rules.js'
 
 const SigmaCorrelation = z.looseObject({
-  ...Common,
+  ...RuleHeader,
   correlation: z.object({
     type: z.enum(['event_count', 'value_count', 'temporal', 'temporal_ordered'], { error: (issue) => `the correlation type ${String(issue.input)}: supported are event_count, value_count, temporal and temporal_ordered` }),
     rules: z.array(z.string()).min(1),
     'group-by': z.array(z.string()).default([]),
-    timespan: z.string().regex(/^\d+[smhd]$/, 'expected a timespan such as 10m, 1h or 1d'),
+    timespan: Timespan,
     condition: z.record(z.string(), z.union([z.number(), z.string()])).default({}),
     generate: z.boolean().default(false),
   }),
 })
 
 const SigmaRule = z.looseObject({
-  ...Common,
+  ...RuleHeader,
   logsource: z.looseObject({ product: z.string().optional(), service: z.string().optional() }),
   detection: z.record(z.string(), z.unknown()),
 })
@@ -63,6 +52,8 @@ export interface LoadedRule {
   /** The rule's own id and, when it has one, the name correlation rules use. */
   id: string
   name: string | undefined
+  /** Sigma's single-event rules and correlations, or one of trailwatch's own types. */
+  type: 'sigma' | 'correlation' | RuleType
   detector: Detector
   author: string
   warnings: string[]
@@ -76,7 +67,8 @@ interface RuleDocument {
 
 /**
  * Every `.yml`/`.yaml` file under the paths: Sigma rules for CloudTrail, several to a file when
- * separated by `---`, and correlation rules over them, found by name or id in any of the files.
+ * separated by `---`, correlation rules over them, found by name or id in any of the files, and
+ * trailwatch's own rule types.
  */
 export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: SkippedRule[] } {
   const rules: LoadedRule[] = []
@@ -87,7 +79,8 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
   const correlations: { document: RuleDocument; rule: z.output<typeof SigmaCorrelation> }[] = []
   for (const document of documents) {
     const isCorrelation = typeof document.value === 'object' && document.value !== null && 'correlation' in document.value
-    const parsed = (isCorrelation ? SigmaCorrelation : SigmaRule).safeParse(document.value)
+    const ownType = trailwatchRuleType(document.value)
+    const parsed = (ownType ? TrailwatchRule : isCorrelation ? SigmaCorrelation : SigmaRule).safeParse(document.value)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
       const where = issue?.path.length ? issue.path.join('.') : 'rule'
@@ -99,9 +92,18 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
       continue
     }
     ids.add(parsed.data.id)
-    if ('correlation' in parsed.data) correlations.push({ document, rule: parsed.data as z.output<typeof SigmaCorrelation> })
+    if (ownType) {
+      const rule = parsed.data as TrailwatchRule
+      try {
+        const { type, detector } = trailwatchDetector(rule)
+        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+      } catch (err) {
+        if (!(err instanceof UnsupportedRule)) throw err
+        document.skip(err.message, err.key ?? ownType)
+      }
+    } else if ('correlation' in parsed.data) correlations.push({ document, rule: parsed.data as z.output<typeof SigmaCorrelation> })
     else {
-      const rule = parsed.data
+      const rule = parsed.data as z.output<typeof SigmaRule>
       if (rule.logsource.product !== 'aws' || rule.logsource.service !== 'cloudtrail') {
         document.skip('not a rule for AWS CloudTrail (logsource product aws, service cloudtrail)', 'logsource')
         continue
@@ -116,7 +118,7 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
   for (const { document, rule } of new Set(bases.values())) {
     try {
       const detector = ruleDetector(rule)
-      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'sigma', detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
       document.skip(err.message, 'detection')
@@ -130,7 +132,7 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
     }
     try {
       const detector = correlationDetector(rule, rule.correlation.rules.map((ref) => bases.get(ref)?.rule.detection ?? {}))
-      rules.push({ file: document.file, id: rule.id, name: rule.name, detector, author: rule.author ?? 'unknown', warnings: [] })
+      rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'correlation', detector, author: rule.author ?? 'unknown', warnings: [] })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
       document.skip(err.message, 'correlation')
@@ -195,27 +197,14 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   })
 }
 
-const CorrelationRow = z.object({
-  account_id: z.string(),
-  principal_arn: z.string(),
-  groups: z.array(z.string()),
-  first_seen: z.string(),
-  last_seen: z.string(),
-  events: z.coerce.number(),
-  event_names: z.array(z.string()),
-  sources: z.array(z.string()),
-})
-
 /** A correlation rule as a detector whose window is its timespan: one finding per group. */
 function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections: Record<string, unknown>[]): Detector {
   const { type, timespan, condition } = rule.correlation
   const groupBy = rule.correlation['group-by']
   const { where, groups, having, params } = compileCorrelation({ type, detections, groupBy, condition })
   const author = rule.author ?? 'unknown'
-  // The engine counts in minutes: a timespan in seconds becomes whole minutes.
-  const window = timespan.endsWith('s') ? `${String(Math.max(1, Math.ceil(Number(timespan.slice(0, -1)) / 60)))}m` : timespan
   return defineDetector({
-    ...ruleBasics(rule, window),
+    ...ruleBasics(rule, windowOf(timespan)),
     sql: `
       SELECT account_id, any(principal_arn) AS principal_arn, [${groups.map((g) => `toString(${g})`).join(', ')}] AS groups,
              toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
@@ -226,7 +215,7 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
       HAVING ${having}
       ORDER BY account_id, groups`,
     params: () => params,
-    row: CorrelationRow,
+    row: GroupRow,
     toFinding: (r) => {
       const group = groupBy.map((field, i) => `${field}=${r.groups[i] ?? ''}`).join(', ')
       return {
@@ -242,25 +231,6 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
       }
     },
   })
-}
-
-/**
- * What a rule and a correlation rule run with alike: every 5 minutes over a window, at the rule's
- * level, its `attack.t…` tags as ATT&CK ids, its description and false positives as the runbook.
- */
-function ruleBasics(rule: z.output<typeof SigmaRule> | z.output<typeof SigmaCorrelation>, window: string) {
-  const falsePositives = typeof rule.falsepositives === 'string' ? [rule.falsepositives] : (rule.falsepositives ?? [])
-  return {
-    id: `rule:${rule.id}`,
-    title: rule.title,
-    severity: LEVELS[rule.level],
-    schedule: '*/5 * * * *',
-    window,
-    lookback: window,
-    attack: (rule.tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase()),
-    runbook: [rule.description ?? rule.title, ...falsePositives.map((fp) => `Known to be benign when: ${fp}`)].map((line) => line.trim()),
-    config: z.object({}),
-  }
 }
 
 const FIELD_PATH = /^(requestParameters|responseElements|userIdentity|additionalEventData|serviceEventDetails)\.[A-Za-z0-9_.]+$/
@@ -284,10 +254,19 @@ function logicWarnings(detection: Record<string, unknown>): string[] {
   return warnings
 }
 
-/** The rules of TRAILWATCH_RULES_DIR as detectors; each file that cannot run is one warning naming it. */
+/** The rules trailwatch ships, beside its code. */
+export function builtInRulesDir(): string {
+  return packagePath('rules')
+}
+
+/** Where rules are read from: the built-in ones, and TRAILWATCH_RULES_DIR when it is set. */
+export function rulePaths(dir: string | undefined): string[] {
+  return [builtInRulesDir(), ...(dir ? [dir] : [])]
+}
+
+/** The built-in rules and those of TRAILWATCH_RULES_DIR as detectors; each file that cannot run is one warning naming it. */
 export function configuredRules(dir: string | undefined, logger: Logger): Detector[] {
-  if (!dir) return []
-  const { rules, skipped } = loadRuleFiles([dir])
+  const { rules, skipped } = loadRuleFiles(rulePaths(dir))
   for (const skip of skipped) logger.warn({ module: 'rules' }, `${skip.file}:${String(skip.line)}: ${skip.reason}; rule skipped`)
   return rules.map((rule) => rule.detector)
 }

@@ -9,6 +9,7 @@ import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { ConfigError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { principalsFrom } from '../src/principals.js'
+import { durationMs } from './define.js'
 import { runDetector } from './engine.js'
 import type { LoadedRule } from './rule-files.js'
 
@@ -29,7 +30,8 @@ const MISS_ACCOUNT = '000000000002'
 /**
  * Runs each rule over its own examples on the real engine, in a store of its own that is thrown
  * away: the match records, put in one account, must give a finding there; the miss records, in
- * another, must not.
+ * another, must not. The window ends at the last example; a first-seen rule's window is its last
+ * hour, and the examples before it are its history.
  */
 export async function testRules(rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-test-'))
@@ -47,7 +49,7 @@ export async function testRules(rules: LoadedRule[], logger: Logger): Promise<Ru
         results.push({ rule, failures: undefined, examples: 0 })
         continue
       }
-      await store.client.command({ query: 'TRUNCATE TABLE events' })
+      for (const table of ['events', 'rule_seen_values', 'rule_seen_coverage']) await store.client.command({ query: `TRUNCATE TABLE ${table}` })
       const failures: string[] = []
       const records: Record<string, unknown>[] = [...mine.match.map((r) => ({ ...r, recipientAccountId: MATCH_ACCOUNT })), ...mine.miss.map((r) => ({ ...r, recipientAccountId: MISS_ACCOUNT }))]
       const stored: EventLine[] = []
@@ -62,7 +64,10 @@ export async function testRules(rules: LoadedRule[], logger: Logger): Promise<Ru
       }
       await insertEventLines(store, stored.map((event) => event.line))
       const times = stored.map((event) => event.eventTimeMs)
-      const window = { from: new Date(Math.min(...times)), now: new Date(Math.max(...times) + 1) }
+      const now = Math.max(...times) + 1
+      // A first-seen rule learns from the examples before its window: the window holds the latest only.
+      const from = rule.type === 'first-seen' ? now - durationMs(rule.detector.window) : Math.min(...times)
+      const window = { from: new Date(from), now: new Date(now) }
       const findings = await runDetector(store, rule.detector, window, { detectors: {}, principals: principalsFrom({}) })
       const accounts = new Set(findings.map((f) => f.account))
       if (mine.match.length > 0 && !accounts.has(MATCH_ACCOUNT)) failures.push(`the ${String(mine.match.length)} match examples gave no finding`)

@@ -17,7 +17,15 @@ const EXACT_COLUMNS: Record<string, string> = {
 
 const MODIFIERS = new Set(['contains', 'startswith', 'endswith', 're', 'all', 'fieldref', 'cidr', 'exists', 'gt', 'gte', 'lt', 'lte'])
 
-export class UnsupportedRule extends Error {}
+export class UnsupportedRule extends Error {
+  /** The rule's top-level key the problem is under, when known, to name its line. */
+  constructor(
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message)
+  }
+}
 
 export interface CompiledCondition {
   sql: string
@@ -91,6 +99,11 @@ export function compileCorrelation(spec: CorrelationSpec): { where: string; grou
     having = andOf(parts)
   }
   return { where: orOf(conditions), groups, having, params }
+}
+
+/** A field's value as text, for a rule to show or to group by: its path is parameters like every other. */
+export function fieldExpression(field: string, params: Record<string, unknown>): string {
+  return fieldText(field, parameters(params))
 }
 
 function compileSelection(name: string, selection: unknown, param: Param): string {

@@ -23,12 +23,15 @@ const findings = (stdout: string): string[] =>
     .sort()
 
 describe('detect over history', () => {
-  it('finds over an hour, window by window, what one run at the hour’s end finds', async () => {
+  it('finds over an hour, window by window, what one run at the hour’s end finds, and what shorter windows saw before it', async () => {
     const once = await runCli(['detect', '--once', '--at', '2023-07-10T12:40:00Z', '--json', '--data-dir', dataDir])
     const range = await runCli(['detect', '--from', '2023-07-10T11:40:00Z', '--to', '2023-07-10T12:40:00Z', '--json', '--data-dir', dataDir])
     expect(range.code).toBe(0)
     expect(findings(once.stdout)).toHaveLength(17)
-    expect(findings(range.stdout)).toEqual(findings(once.stdout))
+    // The secrets rules look at 10 and 15 minutes: the run at 12:40 no longer sees the harvest at 11:57.
+    const shortWindow = / rule:trailwatch-secrets-(many-read|listed-then-read) /
+    expect(findings(range.stdout).filter((f) => !shortWindow.test(f))).toEqual(findings(once.stdout))
+    expect(findings(range.stdout).filter((f) => shortWindow.test(f))).toHaveLength(3)
   })
 
   it('finds the attack in a day of history, and says what it covered', async () => {

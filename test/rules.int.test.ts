@@ -16,7 +16,7 @@ describe('trailwatch rules', () => {
     expect(check.stdout.trim().split('\n').at(-1)).toBe('57 rules: 57 compiled, 0 skipped, 2 with warnings')
     expect(check.stdout).toContain('aws_update_login_profile.yml: warning: filter_main_user_identity: userIdentity.arn|fieldref compares an ARN with requestParameters.userName')
     const list = await runCli(['rules', 'list', SIGMA])
-    expect(list.stdout).toContain('rule:4db60cc0-36fb-42b7-9b58-a5b53019fb74  medium   AWS CloudTrail Important Change  (vitaliy0x1; ')
+    expect(list.stdout).toContain('rule:4db60cc0-36fb-42b7-9b58-a5b53019fb74  medium   sigma       AWS CloudTrail Important Change  (vitaliy0x1; ')
   })
 
   it('skips a rule it cannot run with its file, line and reason, and fails the check', async () => {
@@ -44,6 +44,17 @@ describe('trailwatch rules', () => {
     const [finding] = detect.stdout.trim().split('\n').map((line) => JSON.parse(line) as { detector: string; severity: string; principal: string; why: string; attack: string[] })
     expect(finding).toMatchObject({ detector: 'rule:4db60cc0-36fb-42b7-9b58-a5b53019fb74', severity: 'medium', principal: 'arn:aws:iam::123837392027:user/bert-jan', attack: ['T1685.002'] })
     expect(finding?.why).toMatch(/^Matches the Sigma rule "AWS CloudTrail Important Change" by vitaliy0x1 \(Detection Rule License 1\.1\): /)
+  })
+})
+
+describe('the built-in rules', () => {
+  it('load by default beside TRAILWATCH_RULES_DIR, and each holds on its examples', async () => {
+    const list = await runCli(['rules', 'list'], { env: { TRAILWATCH_RULES_DIR: FIXTURES } })
+    const types = list.stdout.trim().split('\n').slice(0, -1).map((line) => line.split(/\s+/)[2])
+    expect(new Set(types)).toEqual(new Set(['threshold', 'first-seen', 'sequence', 'sigma', 'correlation']))
+    const test = await runCli(['rules', 'test'])
+    expect(test.code).toBe(0)
+    expect(test.stdout.trim().split('\n').at(-1)).toMatch(/^(\d+) rules tested: \1 passed, 0 failed; 0 without examples$/)
   })
 })
 

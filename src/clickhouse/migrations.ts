@@ -11,10 +11,11 @@ import { inbox } from './migrations/0004-inbox.js'
 import { keyUseByDay } from './migrations/0005-key-use-by-day.js'
 import { sourceDays } from './migrations/0006-source-days.js'
 import { personHours } from './migrations/0007-person-hours.js'
+import { ruleHistory } from './migrations/0008-rule-history.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

@@ -1,0 +1,67 @@
+import { z } from 'zod'
+import type { Severity } from './define.js'
+
+/** Sigma's levels and the severities they are. */
+export const LEVELS = { informational: 'info', low: 'low', medium: 'medium', high: 'high', critical: 'critical' } as const satisfies Record<string, Severity>
+
+export const Level = z.enum(['informational', 'low', 'medium', 'high', 'critical'])
+
+/** What every rule file says about itself, Sigma's or trailwatch's. */
+export const RuleHeader = {
+  title: z.string().min(1),
+  id: z.string().min(1),
+  /** How correlation rules refer to a rule. */
+  name: z.string().optional(),
+  description: z.string().optional(),
+  author: z.string().optional(),
+  tags: z.array(z.string()).optional(),
+  level: Level.default('medium'),
+  falsepositives: z.union([z.array(z.string()), z.string()]).optional(),
+}
+
+/** A rule's row for a group of events: who, when, how many, what and from where. */
+export const GroupRow = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  groups: z.array(z.string()),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  events: z.coerce.number(),
+  event_names: z.array(z.string()),
+  sources: z.array(z.string()),
+})
+
+export const Timespan = z.string().regex(/^\d+[smhd]$/, 'expected a timespan such as 10m, 1h or 1d')
+
+/** A Sigma timespan as the engine's window: it counts in minutes, so seconds round up to whole ones. */
+export function windowOf(timespan: string): string {
+  return timespan.endsWith('s') ? `${String(Math.max(1, Math.ceil(Number(timespan.slice(0, -1)) / 60)))}m` : timespan
+}
+
+interface Header {
+  title: string
+  id: string
+  description?: string | undefined
+  tags?: string[] | undefined
+  level: z.output<typeof Level>
+  falsepositives?: string[] | string | undefined
+}
+
+/**
+ * What every rule runs with alike: every 5 minutes over a window, at the rule's level, its
+ * `attack.t…` tags as ATT&CK ids, its description and false positives as the runbook.
+ */
+export function ruleBasics(rule: Header, window: string) {
+  const falsePositives = typeof rule.falsepositives === 'string' ? [rule.falsepositives] : (rule.falsepositives ?? [])
+  return {
+    id: `rule:${rule.id}`,
+    title: rule.title,
+    severity: LEVELS[rule.level],
+    schedule: '*/5 * * * *',
+    window,
+    lookback: window,
+    attack: (rule.tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase()),
+    runbook: [rule.description ?? rule.title, ...falsePositives.map((fp) => `Known to be benign when: ${fp}`)].map((line) => line.trim()),
+    config: z.object({}),
+  }
+}
