@@ -7,7 +7,7 @@ import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector } from './define.js'
 import { GroupRow, LEVELS, ruleBasics, RuleHeader, Timespan, windowOf } from './rule-basics.js'
-import { compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
+import { compileCorrelation, compileDetection, eventsMatching, UnsupportedRule } from './sigma.js'
 import { TrailwatchRule, trailwatchDetector, trailwatchRuleType, type RuleType } from './trailwatch-rules.js'
 
 const SigmaCorrelation = z.looseObject({
@@ -169,7 +169,7 @@ function ruleFiles(target: string): string[] {
 }
 
 function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
-  const { sql, params } = compileDetection(rule.detection)
+  const condition = compileDetection(rule.detection)
   const author = rule.author ?? 'unknown'
   return defineDetector({
     ...ruleBasics(rule, '1h'),
@@ -177,11 +177,10 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
       SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
              uniqExact(event_id) AS events, groupUniqArray(5)(toString(event_name)) AS event_names,
              groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources, min(event_id) AS sample_event
-      FROM events
-      WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND ${sql}
+      ${eventsMatching(condition)}
       GROUP BY account_id, principal_arn
       ORDER BY account_id, principal_arn`,
-    params: () => params,
+    params: () => condition.params,
     row: RuleRow,
     toFinding: (r) => ({
       severity: LEVELS[rule.level],
@@ -209,8 +208,7 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
       SELECT account_id, any(principal_arn) AS principal_arn, [${groups.map((g) => `toString(${g})`).join(', ')}] AS groups,
              toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
              groupUniqArray(5)(toString(event_name)) AS event_names, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources
-      FROM events
-      WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND ${where}
+      ${eventsMatching(where)}
       GROUP BY account_id${groups.map((g) => `, ${g}`).join('')}
       HAVING ${having}
       ORDER BY account_id, groups`,

@@ -27,8 +27,16 @@ export class UnsupportedRule extends Error {
   }
 }
 
-export interface CompiledCondition {
+/**
+ * A condition, and a weaker one on columns alone that every row it matches meets too (none when
+ * it has none): read first, as PREWHERE, it spares reading the original record of other rows.
+ */
+export interface Part {
   sql: string
+  pre: string | undefined
+}
+
+export interface CompiledCondition extends Part {
   params: Record<string, unknown>
 }
 
@@ -39,9 +47,18 @@ export function compileDetection(detection: Record<string, unknown>, params: Rec
   const { condition, ...selections } = detection
   if (typeof condition !== 'string') throw new UnsupportedRule(Array.isArray(condition) ? 'a list of conditions' : 'no condition')
   const param = parameters(params)
-  const compiled = new Map<string, string>()
+  const compiled = new Map<string, Part>()
   for (const [name, selection] of Object.entries(selections)) compiled.set(name, compileSelection(name, selection, param))
-  return { sql: compileCondition(condition, compiled), params }
+  return { ...compileCondition(condition, compiled), params }
+}
+
+/**
+ * `FROM events` over a window (the query parameters named), rows matching the condition: the
+ * window and the condition's part on columns are read first, the original record only after.
+ */
+export function eventsMatching(condition: Part, from = 'from', to = 'now'): string {
+  const window = `event_time >= {${from}:DateTime64(3)} AND event_time < {${to}:DateTime64(3)}`
+  return `FROM events PREWHERE ${window}${condition.pre ? ` AND ${condition.pre}` : ''} WHERE ${condition.sql}`
 }
 
 type Param = (value: unknown, type: string) => string
@@ -72,9 +89,10 @@ export interface CorrelationSpec {
  * with the condition; temporal asks that every rule matched within the group, temporal_ordered
  * that they matched in the order given (each at the earliest time after the one before).
  */
-export function compileCorrelation(spec: CorrelationSpec): { where: string; groups: string[]; having: string; params: Record<string, unknown> } {
+export function compileCorrelation(spec: CorrelationSpec): { where: Part; groups: string[]; having: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = {}
-  const conditions = spec.detections.map((detection) => compileDetection(detection, params).sql)
+  const parts = spec.detections.map((detection) => compileDetection(detection, params))
+  const conditions = parts.map((part) => part.sql)
   const param = parameters(params)
   const groups = spec.groupBy.map((field) => fieldText(field, param))
   let having: string
@@ -90,15 +108,15 @@ export function compileCorrelation(spec: CorrelationSpec): { where: string; grou
     const { field, ...comparisons } = spec.condition
     if (spec.type === 'value_count' && typeof field !== 'string') throw new UnsupportedRule('value_count: the condition names no field')
     const measure = spec.type === 'value_count' ? `uniqExact(${fieldText(String(field), param)})` : 'uniqExact(event_id)'
-    const parts = Object.entries(comparisons).map(([op, value]) => {
+    const compared = Object.entries(comparisons).map(([op, value]) => {
       const operator = COMPARISONS[op]
       if (operator === undefined || typeof value !== 'number') throw new UnsupportedRule(`correlation condition ${op}: ${String(value)}`)
       return `${measure} ${operator} ${param(value, 'UInt64')}`
     })
-    if (parts.length === 0) throw new UnsupportedRule(`${spec.type}: no condition`)
-    having = andOf(parts)
+    if (compared.length === 0) throw new UnsupportedRule(`${spec.type}: no condition`)
+    having = andOf(compared)
   }
-  return { where: orOf(conditions), groups, having, params }
+  return { where: anyOf(parts), groups, having, params }
 }
 
 /** A field's value as text, for a rule to show or to group by: its path is parameters like every other. */
@@ -106,10 +124,10 @@ export function fieldExpression(field: string, params: Record<string, unknown>):
   return fieldText(field, parameters(params))
 }
 
-function compileSelection(name: string, selection: unknown, param: Param): string {
+function compileSelection(name: string, selection: unknown, param: Param): Part {
   if (Array.isArray(selection)) {
     if (selection.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))) {
-      return orOf(selection.map((item) => compileMap(item as Record<string, unknown>, param)))
+      return anyOf(selection.map((item) => compileMap(item as Record<string, unknown>, param)))
     }
     throw new UnsupportedRule(`${name}: keywords (values without a field)`)
   }
@@ -117,16 +135,20 @@ function compileSelection(name: string, selection: unknown, param: Param): strin
   throw new UnsupportedRule(`${name}: a selection must be a map or a list of maps`)
 }
 
-function compileMap(map: Record<string, unknown>, param: Param): string {
+function compileMap(map: Record<string, unknown>, param: Param): Part {
   const parts = Object.entries(map).map(([key, value]) => {
     const [field = '', ...modifiers] = key.split('|')
     for (const modifier of modifiers) if (!MODIFIERS.has(modifier)) throw new UnsupportedRule(`${key}: the modifier ${modifier}`)
     const values = (Array.isArray(value) ? value : [value]) as unknown[]
     for (const v of values) if (v !== null && !['string', 'number', 'boolean'].includes(typeof v)) throw new UnsupportedRule(`${key}: a value that is not text, a number or null`)
-    const matches = (values as Value[]).map((v) => compileValue(field, modifiers, v, param))
-    return modifiers.includes('all') ? andOf(matches) : orOf(matches)
+    const matches = (values as Value[]).map((v): Part => {
+      const sql = compileValue(field, modifiers, v, param)
+      const columnsOnly = EXACT_COLUMNS[field] !== undefined && (!modifiers.includes('fieldref') || EXACT_COLUMNS[String(v)] !== undefined)
+      return { sql, pre: columnsOnly ? sql : undefined }
+    })
+    return modifiers.includes('all') ? allOf(matches) : anyOf(matches)
   })
-  return andOf(parts)
+  return allOf(parts)
 }
 
 /** The field's value as text: strings as they are, numbers and booleans as JSON writes them; '' when absent. */
@@ -188,8 +210,26 @@ function escapeLike(c: string): string {
 const andOf = (parts: string[]): string => (parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`)
 const orOf = (parts: string[]): string => (parts.length === 1 ? (parts[0] as string) : `(${parts.join(' OR ')})`)
 
+/** Every part: a row must meet each one's part on columns. */
+function allOf(parts: Part[]): Part {
+  const pres = parts.flatMap((part) => (part.pre === undefined ? [] : [part.pre]))
+  return { sql: andOf(parts.map((part) => part.sql)), pre: pres.length > 0 ? andOf(pres) : undefined }
+}
+
+/** Any part: a row must meet one of their parts on columns, when each has one. */
+export function anyOf(parts: Part[]): Part {
+  const pres = parts.flatMap((part) => (part.pre === undefined ? [] : [part.pre]))
+  return { sql: orOf(parts.map((part) => part.sql)), pre: pres.length === parts.length ? orOf(pres) : undefined }
+}
+
+/** Not the part: only a condition wholly on columns says anything about the columns when negated. */
+function noneOf(part: Part): Part {
+  const sql = `NOT ${part.sql}`
+  return { sql, pre: part.pre === part.sql ? sql : undefined }
+}
+
 /** `sel and not 1 of filter_*`, `all of them`, parentheses: not binds tightest, then and, then or. */
-function compileCondition(condition: string, selections: Map<string, string>): string {
+function compileCondition(condition: string, selections: Map<string, Part>): Part {
   if (condition.includes('|')) throw new UnsupportedRule(`condition "${condition}": an aggregation (| count() …), which Sigma replaced with correlation rules`)
   const tokens = condition.match(/\(|\)|[^\s()]+/g) ?? []
   let at = 0
@@ -198,12 +238,12 @@ function compileCondition(condition: string, selections: Map<string, string>): s
     if (peek() !== token) throw new UnsupportedRule(`condition "${condition}": expected ${token}`)
     at++
   }
-  const named = (pattern: string): string[] => {
+  const named = (pattern: string): Part[] => {
     const names = pattern === 'them' ? [...selections.keys()] : [...selections.keys()].filter((name) => globName(pattern).test(name))
     if (names.length === 0) throw new UnsupportedRule(`condition "${condition}": no selection matches ${pattern}`)
-    return names.map((name) => selections.get(name) as string)
+    return names.map((name) => selections.get(name) as Part)
   }
-  const primary = (): string => {
+  const primary = (): Part => {
     const token = peek()
     if (token === undefined) throw new UnsupportedRule(`condition "${condition}": ends too soon`)
     if (token === '(') {
@@ -214,7 +254,7 @@ function compileCondition(condition: string, selections: Map<string, string>): s
     }
     if (token === 'not') {
       at++
-      return `NOT ${primary()}`
+      return noneOf(primary())
     }
     if (token === '1' || token === 'all' || token === 'any') {
       at++
@@ -222,28 +262,28 @@ function compileCondition(condition: string, selections: Map<string, string>): s
       const target = tokens[at++]
       if (target === undefined) throw new UnsupportedRule(`condition "${condition}": "of" names nothing`)
       const parts = named(target)
-      return token === 'all' ? andOf(parts) : orOf(parts)
+      return token === 'all' ? allOf(parts) : anyOf(parts)
     }
     at++
     const selection = selections.get(tokens[at - 1] as string)
     if (selection === undefined) throw new UnsupportedRule(`condition "${condition}": no selection ${String(tokens[at - 1])}`)
     return selection
   }
-  const and = (): string => {
+  const and = (): Part => {
     const parts = [primary()]
     while (peek() === 'and') {
       at++
       parts.push(primary())
     }
-    return andOf(parts)
+    return allOf(parts)
   }
-  const or = (): string => {
+  const or = (): Part => {
     const parts = [and()]
     while (peek() === 'or') {
       at++
       parts.push(and())
     }
-    return orOf(parts)
+    return anyOf(parts)
   }
   const sql = or()
   if (at < tokens.length) throw new UnsupportedRule(`condition "${condition}": unexpected ${String(tokens[at])}`)

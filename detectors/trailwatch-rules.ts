@@ -11,7 +11,7 @@ import { selectRows } from '../src/clickhouse/rows.js'
 import { clickHouseTime, isoTime } from '../src/time.js'
 import { defineDetector, durationMs, type Detector, type DetectorContext, type Severity } from './define.js'
 import { GroupRow, LEVELS, Level, ruleBasics, RuleHeader, Timespan, windowOf } from './rule-basics.js'
-import { compileDetection, fieldExpression, UnsupportedRule } from './sigma.js'
+import { anyOf, compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
 import { renderTemplate, templatedSeverity, templateNames } from './templates.js'
 
 export const RULE_TYPES = ['threshold', 'first-seen', 'sequence'] as const
@@ -134,7 +134,7 @@ interface Shown {
 
 function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const spec = rule.threshold as z.output<typeof Threshold>
-  const where = compileDetection(rule.detection, params).sql
+  const condition = compileDetection(rule.detection, params)
   const groups = spec['group-by'].map((field) => fieldExpression(field, params))
   const distinct = spec.distinct === undefined ? undefined : fieldExpression(spec.distinct, params)
   params.gte = spec.gte
@@ -148,8 +148,7 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
         SELECT *, uniqExactIf(counted, counted != '') OVER (PARTITION BY account_id, groups ORDER BY at_ms RANGE BETWEEN ${String(durationMs(spec.timespan))} PRECEDING AND CURRENT ROW) AS in_span
         FROM (
           SELECT *, ${textArray(groups)} AS groups, ${distinct ?? 'event_id'} AS counted, toUnixTimestamp64Milli(event_time) AS at_ms
-          FROM events
-          WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND ${where}
+          ${eventsMatching(condition)}
         )
       )
       GROUP BY account_id, groups
@@ -175,27 +174,25 @@ const Coverage = z.object({ n: z.coerce.number(), from_ms: z.coerce.number(), to
 
 function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const spec = rule['first-seen'] as z.output<typeof FirstSeen>
-  const where = compileDetection(rule.detection, params).sql
+  const condition = compileDetection(rule.detection, params)
   const groups = textArray(spec['group-by'].map((field) => fieldExpression(field, params)))
   const value = fieldExpression(spec.field, params)
   const historyMs = durationMs(spec.history)
   const learnMs = durationMs(spec.learn)
   // The memory belongs to the rule as written: change what it matches, groups or remembers, and it learns afresh.
   const ruleKey = `${rule.id}:${createHash('sha256').update(JSON.stringify([rule.detection, spec['group-by'], spec.field])).digest('hex').slice(0, 16)}`
-  const matching = `${where} AND ${value} != ''`
+  const matching = { sql: `${condition.sql} AND ${value} != ''`, pre: condition.pre }
   const remember = `
     INSERT INTO rule_seen_values (rule_key, account_id, group_key, value, day, first_seen, last_seen)
     SELECT {ruleKey:String}, account_id, ${groups} AS group_key, ${value} AS seen_value, toDate(event_time) AS day, min(event_time), max(event_time)
-    FROM events
-    WHERE event_time >= {fillFrom:DateTime64(3)} AND event_time < {fillTo:DateTime64(3)} AND ${matching}
+    ${eventsMatching(matching, 'fillFrom', 'fillTo')}
     GROUP BY account_id, group_key, seen_value, day`
   return ruleDetector(rule, '1h', {
     sql: `
       WITH
         recent AS (
           SELECT account_id, ${groups} AS group_key, ${value} AS seen_value, any(principal_arn) AS principal_arn, ${SHOWN}, ${fieldsSql} AS fields
-          FROM events
-          WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND ${matching}
+          ${eventsMatching(matching)}
           GROUP BY account_id, group_key, seen_value
         ),
         history AS (
@@ -269,8 +266,12 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const spec = rule.sequence as z.output<typeof Sequence>
   const steps = Array.isArray(spec.steps) ? spec.steps.map((condition) => ({ name: condition, condition })) : Object.entries(spec.steps).map(([name, condition]) => ({ name, condition }))
   const { condition: _, ...selections } = rule.detection
-  const conditions = steps.map((step) => compileDetection({ ...selections, condition: step.condition }, params).sql)
+  const compiled = steps.map((step) => compileDetection({ ...selections, condition: step.condition }, params))
+  const conditions = compiled.map((step) => step.sql)
   const groups = spec.by.map((field) => fieldExpression(field, params))
+  const anyStep = anyOf(compiled)
+  // A step by nobody (the `by` fields empty) belongs to no identity.
+  const identified = { sql: [anyStep.sql, ...groups.map((g) => `${g} != ''`)].join(' AND '), pre: anyStep.pre }
   // From a first step at `start`: each next step at its earliest after the one before. The
   // earliest next steps end the chain soonest, so a start has a chain within the time if this one is.
   const chainFrom = (start: string): string[] =>
@@ -287,8 +288,8 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
                [${conditions.map((c) => `arraySort(groupArrayIf(toUnixTimestamp64Milli(event_time), ${c}))`).join(', ')}] AS lists,
                arrayFirst(a -> ${complete}, lists[1]) AS start
         FROM (
-          SELECT *, ${textArray(groups)} AS groups FROM events
-          WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND (${conditions.join(' OR ')})${groups.map((g) => ` AND ${g} != ''`).join('')}
+          SELECT *, ${textArray(groups)} AS groups
+          ${eventsMatching(identified)}
         )
         GROUP BY account_id, groups
       )
