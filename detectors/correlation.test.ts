@@ -41,6 +41,26 @@ title: Two failures, then a success, from one address
 id: 0b8f1a2c-0000-4000-8000-000000000009
 correlation: {type: temporal_ordered, rules: [failed_console_login, failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 1h}
 ---
+title: Three failures from one address within a minute
+id: 0b8f1a2c-0000-4000-8000-000000000010
+correlation: {type: event_count, rules: [failed_console_login], group-by: [sourceIPAddress], timespan: 1m, condition: {gte: 3}}
+---
+title: Three failures from one address within two minutes
+id: 0b8f1a2c-0000-4000-8000-000000000011
+correlation: {type: event_count, rules: [failed_console_login], group-by: [sourceIPAddress], timespan: 2m, condition: {gte: 3}}
+---
+title: Failures, then a success, within four minutes
+id: 0b8f1a2c-0000-4000-8000-000000000012
+correlation: {type: temporal_ordered, rules: [failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 4m}
+---
+title: Failures, then a success, within five minutes
+id: 0b8f1a2c-0000-4000-8000-000000000013
+correlation: {type: temporal_ordered, rules: [failed_console_login, console_login], group-by: [sourceIPAddress], timespan: 5m}
+---
+title: A failure and a success, in any order, within four minutes
+id: 0b8f1a2c-0000-4000-8000-000000000014
+correlation: {type: temporal, rules: [console_login, failed_console_login], group-by: [sourceIPAddress], timespan: 4m}
+---
 title: Failed sign-ins summed
 id: 0b8f1a2c-0000-4000-8000-000000000008
 correlation: {type: value_sum, rules: [failed_console_login], timespan: 1h}
@@ -66,15 +86,15 @@ afterAll(async () => {
 })
 
 const run = async (id: string) => {
-  const rule = rules.find((r) => r.detector.id === `rule:0b8f1a2c-0000-4000-8000-00000000000${id}`)
+  const rule = rules.find((r) => r.detector.id === `rule:0b8f1a2c-0000-4000-8000-${id.padStart(12, '0')}`)
   if (!rule) throw new Error(`no rule ${id}`)
   return runDetector(store, rule.detector, { now: new Date(T + 3_600_000), from: new Date(T) }, testSettings())
 }
 
 describe('Sigma correlation rules', () => {
   it('loads the correlations, keeps the rules they use quiet, and names the type it cannot run', () => {
-    expect(rules.map((r) => r.detector.id.slice(-1)).sort()).toEqual(['3', '4', '5', '6', '7', '9'])
-    expect(skipped).toEqual([{ file: path.join(dir, 'sign-ins.yml'), line: 47, reason: expect.stringMatching(/^correlation\.type: the correlation type value_sum: supported are/) as string }])
+    expect(rules.map((r) => r.detector.id.slice(-2)).sort()).toEqual(['03', '04', '05', '06', '07', '09', '10', '11', '12', '13', '14'])
+    expect(skipped).toEqual([{ file: path.join(dir, 'sign-ins.yml'), line: 67, reason: expect.stringMatching(/^correlation\.type: the correlation type value_sum: supported are/) as string }])
   })
 
   it('counts events per group (event_count) and distinct values per group (value_count)', async () => {
@@ -90,5 +110,16 @@ describe('Sigma correlation rules', () => {
     expect(await run('7')).toEqual([])
     // A chain of three: the second failure must come after the first, the success after both.
     expect((await run('9')).map((f) => f.evidence.group)).toEqual([{ sourceIPAddress: '185.220.101.1' }])
+  })
+
+  it('judges within the timespan, not the whole of a longer window', async () => {
+    // Six failures a minute apart: a minute holds two, two minutes hold three.
+    expect(await run('10')).toEqual([])
+    expect((await run('11')).map((f) => [f.evidence.group, f.evidence.count])).toEqual([[{ sourceIPAddress: '185.220.101.1' }, 3]])
+    // The last failure at minute 5, the success at 10: five minutes apart, not four.
+    expect(await run('12')).toEqual([])
+    const ordered = await run('13')
+    expect(ordered.map((f) => f.evidence.group)).toEqual([{ sourceIPAddress: '185.220.101.1' }])
+    expect(await run('14')).toEqual([])
   })
 })

@@ -19,19 +19,14 @@ export const RuleHeader = {
   falsepositives: z.union([z.array(z.string()), z.string()]).optional(),
 }
 
-/** A rule's row for a group of events: who, when, how many, what and from where. */
-export const GroupRow = z.object({
-  account_id: z.string(),
-  principal_arn: z.string(),
-  groups: z.array(z.string()),
-  first_seen: z.string(),
-  last_seen: z.string(),
-  events: z.coerce.number(),
-  event_names: z.array(z.string()),
-  sources: z.array(z.string()),
-})
-
 export const Timespan = z.string().regex(/^\d+[smhd]$/, 'expected a timespan such as 10m, 1h or 1d')
+
+const SPAN_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A timespan (`30s`, `10m`, `1h`, `7d`) in milliseconds. */
+export function timespanMs(timespan: string): number {
+  return Number(timespan.slice(0, -1)) * (SPAN_UNITS[timespan.slice(-1)] ?? Number.NaN)
+}
 
 /** A Sigma timespan as the engine's window: it counts in minutes, so seconds round up to whole ones. */
 export function windowOf(timespan: string): string {

@@ -6,8 +6,9 @@ import type { Logger } from '../src/logger.js'
 import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector } from './define.js'
-import { GroupRow, LEVELS, ruleBasics, RuleHeader, Timespan, windowOf } from './rule-basics.js'
-import { compileCorrelation, compileDetection, eventsMatching, UnsupportedRule } from './sigma.js'
+import { GroupedRow, peakCountQuery, stepsQuery, textArray } from './grouped-queries.js'
+import { LEVELS, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
+import { anyOf, compileCorrelation, compileDetection, eventsMatching, UnsupportedRule } from './sigma.js'
 import { TrailwatchRule, trailwatchDetector, trailwatchRuleType, type RuleType } from './trailwatch-rules.js'
 
 const SigmaCorrelation = z.looseObject({
@@ -200,30 +201,26 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
 function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections: Record<string, unknown>[]): Detector {
   const { type, timespan, condition } = rule.correlation
   const groupBy = rule.correlation['group-by']
-  const { where, groups, having, params } = compileCorrelation({ type, detections, groupBy, condition })
+  const { rules, groups, counted, bounds, params } = compileCorrelation({ type, detections, groupBy, condition })
   const author = rule.author ?? 'unknown'
+  const grouping = { groups, fields: textArray([]) }
+  const spanMs = timespanMs(timespan)
+  const counting = counted ? `distinct ${String(condition.field)}` : 'events'
   return defineDetector({
     ...ruleBasics(rule, windowOf(timespan)),
-    sql: `
-      SELECT account_id, any(principal_arn) AS principal_arn, [${groups.map((g) => `toString(${g})`).join(', ')}] AS groups,
-             toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
-             groupUniqArray(5)(toString(event_name)) AS event_names, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources
-      ${eventsMatching(where)}
-      GROUP BY account_id${groups.map((g) => `, ${g}`).join('')}
-      HAVING ${having}
-      ORDER BY account_id, groups`,
+    sql: bounds === undefined ? stepsQuery(rules, grouping, spanMs, type === 'temporal_ordered') : peakCountQuery(anyOf(rules), grouping, counted, spanMs, bounds),
     params: () => params,
-    row: GroupRow,
+    row: GroupedRow,
     toFinding: (r) => {
       const group = groupBy.map((field, i) => `${field}=${r.groups[i] ?? ''}`).join(', ')
       return {
         severity: LEVELS[rule.level],
         principal: r.principal_arn || r.account_id,
         account: r.account_id,
-        title: `${rule.title}: ${group || `account ${r.account_id}`} (${String(r.events)} events in ${timespan})`,
+        title: `${rule.title}: ${group || `account ${r.account_id}`} (${bounds === undefined ? `${String(r.events)} events` : `${String(r.measure)} ${counting}`} in ${timespan})`,
         firstSeen: isoTime(r.first_seen),
         lastSeen: isoTime(r.last_seen),
-        evidence: { rule: { id: rule.id, title: rule.title, author, level: rule.level, correlation: type }, group: Object.fromEntries(groupBy.map((f, i) => [f, r.groups[i] ?? ''])), events: r.events, event_names: r.event_names, sources: r.sources },
+        evidence: { rule: { id: rule.id, title: rule.title, author, level: rule.level, correlation: type }, group: Object.fromEntries(groupBy.map((f, i) => [f, r.groups[i] ?? ''])), events: r.events, ...(bounds === undefined ? {} : { count: r.measure, counted: counting }), event_names: r.event_names, sources: r.sources },
         why: `Matches the Sigma correlation rule "${rule.title}" by ${author} (${type} over ${timespan}${group ? `, grouped by ${groupBy.join(', ')}` : ''})${rule.description ? `: ${rule.description.trim()}` : '.'}`,
         dedupKey: `${r.account_id}|${r.groups.join('|')}|${r.first_seen.slice(0, 13)}`,
       }

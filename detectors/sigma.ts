@@ -83,40 +83,36 @@ export interface CorrelationSpec {
   condition: Record<string, number | string>
 }
 
+export interface CompiledCorrelation {
+  /** Each correlated rule's condition, in the order given. */
+  rules: Part[]
+  groups: string[]
+  /** event_count and value_count: the field whose distinct values count, none for events. */
+  counted: string | undefined
+  /** event_count and value_count: what the count (`measure`) must meet; none for the temporal types. */
+  bounds: string | undefined
+  params: Record<string, unknown>
+}
+
 /**
- * A Sigma correlation over one window (its timespan): which events take part (any of the rules),
- * what groups them, and when a group is a finding: event_count and value_count compare a count
- * with the condition; temporal asks that every rule matched within the group, temporal_ordered
- * that they matched in the order given (each at the earliest time after the one before).
+ * A Sigma correlation: the rules it correlates, what groups their events, and for a count what is
+ * counted and the bounds of the condition (`gte: 10` and the like).
  */
-export function compileCorrelation(spec: CorrelationSpec): { where: Part; groups: string[]; having: string; params: Record<string, unknown> } {
+export function compileCorrelation(spec: CorrelationSpec): CompiledCorrelation {
   const params: Record<string, unknown> = {}
-  const parts = spec.detections.map((detection) => compileDetection(detection, params))
-  const conditions = parts.map((part) => part.sql)
+  const rules = spec.detections.map((detection) => compileDetection(detection, params))
   const param = parameters(params)
   const groups = spec.groupBy.map((field) => fieldText(field, param))
-  let having: string
-  if (spec.type === 'temporal') {
-    having = andOf(conditions.map((c) => `countIf(${c}) > 0`))
-  } else if (spec.type === 'temporal_ordered') {
-    const [first = '', ...rest] = conditions
-    // The first rule's earliest match, then each next rule's earliest match after it; an empty
-    // array's minimum is 1970, which never comes after anything.
-    const times = rest.reduce<string[]>((chain, c) => [...chain, `arrayMin(arrayFilter(t -> t > ${chain.at(-1) ?? ''}, groupArrayIf(event_time, ${c})))`], [`minIf(event_time, ${first})`])
-    having = andOf([`countIf(${first}) > 0`, ...times.slice(1).map((t, i) => `${t} > ${times[i] ?? ''}`)])
-  } else {
-    const { field, ...comparisons } = spec.condition
-    if (spec.type === 'value_count' && typeof field !== 'string') throw new UnsupportedRule('value_count: the condition names no field')
-    const measure = spec.type === 'value_count' ? `uniqExact(${fieldText(String(field), param)})` : 'uniqExact(event_id)'
-    const compared = Object.entries(comparisons).map(([op, value]) => {
-      const operator = COMPARISONS[op]
-      if (operator === undefined || typeof value !== 'number') throw new UnsupportedRule(`correlation condition ${op}: ${String(value)}`)
-      return `${measure} ${operator} ${param(value, 'UInt64')}`
-    })
-    if (compared.length === 0) throw new UnsupportedRule(`${spec.type}: no condition`)
-    having = andOf(compared)
-  }
-  return { where: anyOf(parts), groups, having, params }
+  if (spec.type === 'temporal' || spec.type === 'temporal_ordered') return { rules, groups, counted: undefined, bounds: undefined, params }
+  const { field, ...comparisons } = spec.condition
+  if (spec.type === 'value_count' && typeof field !== 'string') throw new UnsupportedRule('value_count: the condition names no field')
+  const bounds = Object.entries(comparisons).map(([op, value]) => {
+    const operator = COMPARISONS[op]
+    if (operator === undefined || typeof value !== 'number') throw new UnsupportedRule(`correlation condition ${op}: ${String(value)}`)
+    return `measure ${operator} ${param(value, 'UInt64')}`
+  })
+  if (bounds.length === 0) throw new UnsupportedRule(`${spec.type}: no condition`)
+  return { rules, groups, counted: spec.type === 'value_count' ? fieldText(String(field), param) : undefined, bounds: andOf(bounds), params }
 }
 
 /** A field's value as text, for a rule to show or to group by: its path is parameters like every other. */

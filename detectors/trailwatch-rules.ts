@@ -10,8 +10,9 @@ import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { clickHouseTime, isoTime } from '../src/time.js'
 import { defineDetector, durationMs, type Detector, type DetectorContext, type Severity } from './define.js'
-import { GroupRow, LEVELS, Level, ruleBasics, RuleHeader, Timespan, windowOf } from './rule-basics.js'
-import { anyOf, compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
+import { GroupedRow, peakCountQuery, SHOWN, stepsQuery, textArray } from './grouped-queries.js'
+import { LEVELS, Level, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
+import { compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
 import { renderTemplate, templatedSeverity, templateNames } from './templates.js'
 
 export const RULE_TYPES = ['threshold', 'first-seen', 'sequence'] as const
@@ -74,26 +75,10 @@ export function trailwatchRuleType(value: unknown): RuleType | undefined {
   return RULE_TYPES.find((type) => type in value)
 }
 
-const Row = GroupRow.extend({
-  /** threshold: the count compared; first-seen: how many values the group had shown. */
-  measure: z.coerce.number(),
-  /** threshold with distinct: some of the values; first-seen: the new value. */
-  samples: z.array(z.string()),
-  /** sequence: when each step happened. */
-  step_times: z.array(z.string()),
-  /** The fields the templates name, in the order of `fields`. */
-  fields: z.array(z.string()),
-})
-type Row = z.output<typeof Row>
 
 /** Names every template may use beside field paths. */
 const BUILT_IN = new Set(['account', 'principal', 'group', 'count', 'first_seen', 'last_seen', 'event_names', 'sources', 'distinct', 'values', 'value', 'known', 'steps'])
 
-/** The columns every type selects, over the events of a group. */
-const SHOWN = `toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
-             groupUniqArray(5)(toString(event_name)) AS event_names, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources`
-
-const textArray = (expressions: string[]): string => `CAST([${expressions.join(', ')}], 'Array(String)')`
 
 /** A trailwatch rule as a detector; throws UnsupportedRule with what is wrong in it. */
 export function trailwatchDetector(rule: TrailwatchRule): { type: RuleType; detector: Detector } {
@@ -138,22 +123,8 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
   const groups = spec['group-by'].map((field) => fieldExpression(field, params))
   const distinct = spec.distinct === undefined ? undefined : fieldExpression(spec.distinct, params)
   params.gte = spec.gte
-  // The run's window reaches back past the timespan (for late events): count within every span
-  // of the timespan that ends at one of the group's events, and keep the largest count.
   return ruleDetector(rule, windowOf(spec.timespan), {
-    sql: `
-      SELECT account_id, any(principal_arn) AS principal_arn, groups, ${SHOWN},
-             max(in_span) AS measure, ${distinct ? 'groupUniqArrayIf(5)(counted, counted != \'\')' : textArray([])} AS samples, ${textArray([])} AS step_times, ${fieldsSql} AS fields
-      FROM (
-        SELECT *, uniqExactIf(counted, counted != '') OVER (PARTITION BY account_id, groups ORDER BY at_ms RANGE BETWEEN ${String(durationMs(spec.timespan))} PRECEDING AND CURRENT ROW) AS in_span
-        FROM (
-          SELECT *, ${textArray(groups)} AS groups, ${distinct ?? 'event_id'} AS counted, toUnixTimestamp64Milli(event_time) AS at_ms
-          ${eventsMatching(condition)}
-        )
-      )
-      GROUP BY account_id, groups
-      HAVING measure >= {gte:UInt64}
-      ORDER BY account_id, groups`,
+    sql: peakCountQuery(condition, { groups, fields: fieldsSql }, distinct, timespanMs(spec.timespan), 'measure >= {gte:UInt64}'),
     params: () => params,
     fields,
     groupBy: spec['group-by'],
@@ -267,34 +238,9 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const steps = Array.isArray(spec.steps) ? spec.steps.map((condition) => ({ name: condition, condition })) : Object.entries(spec.steps).map(([name, condition]) => ({ name, condition }))
   const { condition: _, ...selections } = rule.detection
   const compiled = steps.map((step) => compileDetection({ ...selections, condition: step.condition }, params))
-  const conditions = compiled.map((step) => step.sql)
   const groups = spec.by.map((field) => fieldExpression(field, params))
-  const anyStep = anyOf(compiled)
-  // A step by nobody (the `by` fields empty) belongs to no identity.
-  const identified = { sql: [anyStep.sql, ...groups.map((g) => `${g} != ''`)].join(' AND '), pre: anyStep.pre }
-  // From a first step at `start`: each next step at its earliest after the one before. The
-  // earliest next steps end the chain soonest, so a start has a chain within the time if this one is.
-  const chainFrom = (start: string): string[] =>
-    conditions.slice(1).reduce<string[]>((chain, _, i) => [...chain, `arrayMin(arrayFilter(t${String(i)} -> t${String(i)} > ${chain.at(-1) ?? ''}, lists[${String(i + 2)}]))`], [start])
-  const chain = chainFrom('a')
-  const complete = [...chain.slice(1).map((t, i) => `${t} > ${chain[i] ?? ''}`), `${chain.at(-1) ?? ''} - a <= ${String(durationMs(spec.within))}`].join(' AND ')
   return ruleDetector(rule, windowOf(spec.within), {
-    sql: `
-      SELECT account_id, principal_arn, groups, first_seen, last_seen, events, ${String(steps.length)} AS measure, ${textArray([])} AS samples,
-             arrayMap(t -> toString(fromUnixTimestamp64Milli(toInt64(t), 'UTC')), [${chainFrom('start').join(', ')}]) AS step_times,
-             event_names, sources, fields
-      FROM (
-        SELECT account_id, any(principal_arn) AS principal_arn, groups, ${SHOWN}, ${fieldsSql} AS fields,
-               [${conditions.map((c) => `arraySort(groupArrayIf(toUnixTimestamp64Milli(event_time), ${c}))`).join(', ')}] AS lists,
-               arrayFirst(a -> ${complete}, lists[1]) AS start
-        FROM (
-          SELECT *, ${textArray(groups)} AS groups
-          ${eventsMatching(identified)}
-        )
-        GROUP BY account_id, groups
-      )
-      WHERE start > 0
-      ORDER BY account_id, groups`,
+    sql: stepsQuery(compiled, { groups, fields: fieldsSql }, timespanMs(spec.within), true),
     params: () => params,
     fields,
     groupBy: spec.by,
@@ -318,7 +264,7 @@ interface TypeParts {
   prepare?: Detector['prepare']
   fields: string[]
   groupBy: string[]
-  shown: (row: Row, group: string) => Shown
+  shown: (row: GroupedRow, group: string) => Shown
 }
 
 /** What the three types share: the row, the template values, the finding. */
@@ -331,7 +277,7 @@ function ruleDetector(rule: TrailwatchRule, window: string, parts: TypeParts): D
     sql: parts.sql,
     params: (_, context) => parts.params(context),
     ...(parts.prepare ? { prepare: parts.prepare } : {}),
-    row: Row,
+    row: GroupedRow,
     toFinding: (r) => {
       const { groupBy } = parts
       // One field's value speaks for itself; several are named.

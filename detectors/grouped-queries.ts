@@ -1,0 +1,95 @@
+/**
+ * The queries of rules that judge a group of events over a span of time: a count that reaches a
+ * bound, steps within a time. A run's window may be longer than the span (it reaches back for late
+ * events, and further after a pause), so each query finds the span inside the window, never the
+ * window as a whole.
+ */
+import { z } from 'zod'
+import { anyOf, eventsMatching, type Part } from './sigma.js'
+
+/** One group's row, whatever judged it. */
+export const GroupedRow = z.object({
+  account_id: z.string(),
+  principal_arn: z.string(),
+  groups: z.array(z.string()),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  events: z.coerce.number(),
+  /** A count: the largest within the span; first-seen: how many values the group had shown. */
+  measure: z.coerce.number(),
+  /** Distinct values counted: some of them; first-seen: the new value. */
+  samples: z.array(z.string()),
+  /** Steps: when each happened, in the order of the steps. */
+  step_times: z.array(z.string()),
+  event_names: z.array(z.string()),
+  sources: z.array(z.string()),
+  /** Fields a rule asked for, in its order. */
+  fields: z.array(z.string()),
+})
+export type GroupedRow = z.output<typeof GroupedRow>
+
+export const textArray = (expressions: string[]): string => `CAST([${expressions.join(', ')}], 'Array(String)')`
+
+/** The columns every grouped query selects over a group's events. */
+export const SHOWN = `toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
+             groupUniqArray(5)(toString(event_name)) AS event_names, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources`
+
+export interface Grouping {
+  /** What makes a group, as expressions over an event. */
+  groups: string[]
+  /** An array of the fields a rule shows, as an expression over a group's events. */
+  fields: string
+}
+
+/**
+ * Per group, the most events (or distinct values of `counted`) within any span of `spanMs` that
+ * ends at one of its events, as `measure`; the groups whose measure meets `bounds`.
+ */
+export function peakCountQuery(condition: Part, { groups, fields }: Grouping, counted: string | undefined, spanMs: number, bounds: string): string {
+  return `
+      SELECT account_id, any(principal_arn) AS principal_arn, groups, ${SHOWN},
+             max(in_span) AS measure, ${counted ? "groupUniqArrayIf(5)(counted, counted != '')" : textArray([])} AS samples, ${textArray([])} AS step_times, ${fields} AS fields
+      FROM (
+        SELECT *, uniqExactIf(counted, counted != '') OVER (PARTITION BY account_id, groups ORDER BY at_ms RANGE BETWEEN ${String(spanMs)} PRECEDING AND CURRENT ROW) AS in_span
+        FROM (
+          SELECT *, ${textArray(groups)} AS groups, ${counted ?? 'event_id'} AS counted, toUnixTimestamp64Milli(event_time) AS at_ms
+          ${eventsMatching(condition)}
+        )
+      )
+      GROUP BY account_id, groups
+      HAVING ${bounds}
+      ORDER BY account_id, groups`
+}
+
+/**
+ * Per group, every step within `withinMs`: in the order given when `ordered`, each at its earliest
+ * after the one before (the earliest next steps end a chain soonest, so a first step has a chain
+ * within the time if this one is), or else in any order. A group whose fields are empty is none.
+ */
+export function stepsQuery(steps: Part[], { groups, fields }: Grouping, withinMs: number, ordered: boolean): string {
+  const anyStep = anyOf(steps)
+  const grouped = { sql: [anyStep.sql, ...groups.map((g) => `${g} != ''`)].join(' AND '), pre: anyStep.pre }
+  const chainFrom = (start: string): string[] =>
+    steps.slice(1).reduce<string[]>((chain, _, i) => [...chain, `arrayMin(arrayFilter(t${String(i)} -> t${String(i)} > ${chain.at(-1) ?? ''}, lists[${String(i + 2)}]))`], [start])
+  const chain = chainFrom('a')
+  const start = ordered
+    ? `arrayFirst(a -> ${[...chain.slice(1).map((t, i) => `${t} > ${chain[i] ?? ''}`), `${chain.at(-1) ?? ''} - a <= ${String(withinMs)}`].join(' AND ')}, lists[1])`
+    : `arrayFirst(a -> arrayAll(l -> arrayExists(x -> x >= a AND x <= a + ${String(withinMs)}, l), lists), arraySort(arrayFlatten(lists)))`
+  const times = ordered ? `[${chainFrom('start').join(', ')}]` : `arrayMap(l -> arrayFirst(x -> x >= start, l), lists)`
+  return `
+      SELECT account_id, principal_arn, groups, first_seen, last_seen, events, ${String(steps.length)} AS measure, ${textArray([])} AS samples,
+             arrayMap(t -> toString(fromUnixTimestamp64Milli(toInt64(t), 'UTC')), ${times}) AS step_times,
+             event_names, sources, fields
+      FROM (
+        SELECT account_id, any(principal_arn) AS principal_arn, groups, ${SHOWN}, ${fields} AS fields,
+               [${steps.map((step) => `arraySort(groupArrayIf(toUnixTimestamp64Milli(event_time), ${step.sql}))`).join(', ')}] AS lists,
+               ${start} AS start
+        FROM (
+          SELECT *, ${textArray(groups)} AS groups
+          ${eventsMatching(grouped)}
+        )
+        GROUP BY account_id, groups
+      )
+      WHERE start > 0
+      ORDER BY account_id, groups`
+}
