@@ -1,5 +1,5 @@
-// Recall and noise of every detector on the simulated organisation, with its incidents and traps,
-// run over its last day as the scheduler would have.
+// Recall and noise of every detector and built-in rule on the simulated organisation, with its
+// incidents and traps, run over its last day as the scheduler would have.
 //   npm run eval:detect [-- --days 21 --range-hours 24 --seed 7]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import { atLeast, type Finding } from '../detectors/define.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { detectRange, LATENESS_MS } from '../detectors/replay.js'
+import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import { openEmbeddedStore } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
@@ -23,6 +24,9 @@ const { values } = parseArgs({ options: { days: { type: 'string', default: '21' 
 const END = Date.parse('2026-11-19T05:00:00Z')
 const rangeHours = Number(values['range-hours'])
 const logger = createLogger('warn')
+// What `trailwatch run` runs with no rules of its own configured.
+const detectors = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
+const width = Math.max(...detectors.map((d) => d.id.length)) + 2
 const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-eval-'))
 
 const organisation = simulateOrganisation({ days: Number(values.days), end: END, seed: Number(values.seed), traps: true })
@@ -46,19 +50,19 @@ for (const [label, principals] of [
   ['offices configured (TRAILWATCH_PRINCIPALS_FILE)', principalsFrom(officeWorkingTime())],
 ] as const) {
   const started = performance.now()
-  const findings = await detectRange(store, DETECTORS.slice(), { from: new Date(END - rangeHours * 3_600_000), to: new Date(END) }, { detectors: {}, principals }, LATENESS_MS)
+  const findings = await detectRange(store, detectors, { from: new Date(END - rangeHours * 3_600_000), to: new Date(END) }, { detectors: {}, principals }, LATENESS_MS)
   const emailed = findings.filter((f) => atLeast(f.severity, 'medium'))
   console.log(`\n${label}: ${((performance.now() - started) / 1000).toFixed(0)} s`)
-  console.log(`${'detector'.padEnd(28)}${'planted'.padStart(8)}${'found'.padStart(7)}${'recall'.padStart(8)}${'emailed'.padStart(9)}${'noise'.padStart(7)}`)
+  console.log(`${'detector'.padEnd(width)}${'planted'.padStart(8)}${'found'.padStart(7)}${'recall'.padStart(8)}${'emailed'.padStart(9)}${'noise'.padStart(7)}`)
   const row = (id: string, mine: Finding[]) => {
     const planted = organisation.incidents.filter((i) => i.detectors.includes(id))
     const found = planted.filter((i) => mine.some((f) => f.principal === i.principal))
     const noise = mine.filter((f) => !planted.some((i) => i.principal === f.principal))
     const recall = planted.length ? `${String(Math.round((found.length / planted.length) * 100))}%` : '-'
-    console.log(`${id.padEnd(28)}${String(planted.length).padStart(8)}${String(found.length).padStart(7)}${recall.padStart(8)}${String(mine.length).padStart(9)}${String(noise.length).padStart(7)}`)
+    console.log(`${id.padEnd(width)}${String(planted.length).padStart(8)}${String(found.length).padStart(7)}${recall.padStart(8)}${String(mine.length).padStart(9)}${String(noise.length).padStart(7)}`)
     return { planted: planted.length, found: found.length, noise: noise.length }
   }
-  const totals = DETECTORS.map((d) => row(d.id, emailed.filter((f) => f.detector === d.id))).reduce((a, b) => ({ planted: a.planted + b.planted, found: a.found + b.found, noise: a.noise + b.noise }))
+  const totals = detectors.map((d) => row(d.id, emailed.filter((f) => f.detector === d.id))).reduce((a, b) => ({ planted: a.planted + b.planted, found: a.found + b.found, noise: a.noise + b.noise }))
   const trapsEmailed = organisation.traps.filter((t) => emailed.some((f) => f.principal === t.principal))
   console.log(`all: recall ${String(totals.found)}/${String(totals.planted)}, noise ${String(totals.noise)} emails, traps emailed ${String(trapsEmailed.length)}/${String(organisation.traps.length)}${trapsEmailed.length ? ` (${trapsEmailed.map((t) => t.kind).join('; ')})` : ''}`)
 }

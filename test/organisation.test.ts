@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DETECTORS } from '../detectors/registry.js'
 import { atLeast } from '../detectors/define.js'
 import { runDetector } from '../detectors/engine.js'
+import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { officeWorkingTime, simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 import { ingestRecords } from './helpers/events.js'
@@ -29,7 +30,8 @@ describe('three weeks of an organisation, with incidents and traps injected', ()
     ['with nothing configured: each person’s hours learned from their history', testSettings()],
   ])('finds every incident, and nothing else worth an email, %s', async (_, settings) => {
     const findings = []
-    for (const detector of DETECTORS) {
+    // What `trailwatch run` runs with nothing configured: the detectors and the built-in rules.
+    for (const detector of [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]) {
       // The last day, where every incident and every trap is.
       findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 24 * 3_600_000) }, settings)))
     }
