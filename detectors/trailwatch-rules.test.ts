@@ -64,6 +64,11 @@ title: A threshold with a word it does not know
 id: tw-test-unknown-key
 detection: {all: {eventName: ListSecrets}, condition: all}
 threshold: {gte: 2, timespan: 1h, per: user}
+---
+title: A first-seen rule that would never judge
+id: tw-test-learn-too-long
+detection: {listed: {eventName: ListSecrets}, condition: listed}
+first-seen: {field: sourceIPAddress, history: 30s, learn: 1d}
 `
 
 const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-own-rules-'))
@@ -85,7 +90,7 @@ const run = (id: string, now: number, from = now - 3_600_000): Promise<Finding[]
 }
 
 describe('trailwatch rule files', () => {
-  it('loads each type and skips, with a reason, a rule of two types, a template that computes and an unknown option', () => {
+  it('loads each type and skips, with a reason, a rule of two types, a template that computes, an unknown option and a history too short to learn', () => {
     expect(rules.map((r) => [r.id, r.type])).toEqual([
       ['tw-test-threshold', 'threshold'],
       ['tw-test-first-seen', 'first-seen'],
@@ -96,6 +101,7 @@ describe('trailwatch rule files', () => {
       { file, line: 33, reason: 'a rule is one of threshold, first-seen or sequence, not threshold and sequence' },
       { file, line: 40, reason: 'why: {{ count + 1 }} is not a value\'s name or a field path' },
       { file, line: 45, reason: expect.stringMatching(/^threshold: Unrecognized key: "per"/) as string },
+      { file, line: 50, reason: 'first-seen.learn: learn is longer than history: no group would ever be judged' },
     ])
   })
 })

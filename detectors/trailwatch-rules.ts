@@ -9,7 +9,7 @@ import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { clickHouseTime, isoTime } from '../src/time.js'
-import { defineDetector, durationMs, type Detector, type DetectorContext, type Severity } from './define.js'
+import { defineDetector, type Detector, type DetectorContext, type Severity } from './define.js'
 import { GroupedRow, peakCountQuery, SHOWN, stepsQuery, textArray } from './grouped-queries.js'
 import { LEVELS, Level, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
 import { compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
@@ -34,10 +34,10 @@ const Threshold = z.strictObject({
 const FirstSeen = z.strictObject({
   'group-by': z.array(z.string()).default([]),
   field: z.string(),
-  history: Timespan.refine((span) => durationMs(span) <= MAX_HISTORY_DAYS * 86_400_000, `at most ${String(MAX_HISTORY_DAYS)}d`),
+  history: Timespan.refine((span) => timespanMs(span) <= MAX_HISTORY_DAYS * 86_400_000, `at most ${String(MAX_HISTORY_DAYS)}d`),
   /** A group is judged once its history spans this long: before that, every value is new to it. */
   learn: Timespan.default('1d'),
-})
+}).refine((spec) => timespanMs(spec.learn) <= timespanMs(spec.history), { error: 'learn is longer than history: no group would ever be judged', path: ['learn'] })
 
 const Sequence = z.strictObject({
   /** What makes the steps one identity's. */
@@ -148,8 +148,8 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
   const condition = compileDetection(rule.detection, params)
   const groups = textArray(spec['group-by'].map((field) => fieldExpression(field, params)))
   const value = fieldExpression(spec.field, params)
-  const historyMs = durationMs(spec.history)
-  const learnMs = durationMs(spec.learn)
+  const historyMs = timespanMs(spec.history)
+  const learnMs = timespanMs(spec.learn)
   // The memory belongs to the rule as written: change what it matches, groups or remembers, and it learns afresh.
   const ruleKey = `${rule.id}:${createHash('sha256').update(JSON.stringify([rule.detection, spec['group-by'], spec.field])).digest('hex').slice(0, 16)}`
   const matching = { sql: `${condition.sql} AND ${value} != ''`, pre: condition.pre }
