@@ -40,6 +40,13 @@ detection:
 first-seen: {group-by: [userIdentity.arn], field: eventName, history: 10d, learn: 2d}
 severity: {from: '{{eventName}}', equals: {GetSecretValue: high}}
 ---
+title: A principal calls an API it has not called before, judged from its first call
+id: tw-test-first-seen-at-once
+detection:
+  own: {userIdentity.type: IAMUser}
+  condition: own
+first-seen: {group-by: [userIdentity.arn], field: eventName, history: 10d, learn: 0s}
+---
 title: Secrets listed, then read
 id: tw-test-sequence
 detection:
@@ -94,14 +101,15 @@ describe('trailwatch rule files', () => {
     expect(rules.map((r) => [r.id, r.type])).toEqual([
       ['tw-test-threshold', 'threshold'],
       ['tw-test-first-seen', 'first-seen'],
+      ['tw-test-first-seen-at-once', 'first-seen'],
       ['tw-test-sequence', 'sequence'],
     ])
     const file = path.join(dir, 'own.yml')
     expect(skipped).toEqual([
-      { file, line: 33, reason: 'a rule is one of threshold, first-seen or sequence, not threshold and sequence' },
-      { file, line: 40, reason: 'why: {{ count + 1 }} is not a value\'s name or a field path' },
-      { file, line: 45, reason: expect.stringMatching(/^threshold: Unrecognized key: "per"/) as string },
-      { file, line: 50, reason: 'first-seen.learn: learn is longer than history: no group would ever be judged' },
+      { file, line: 40, reason: 'a rule is one of threshold, first-seen or sequence, not threshold and sequence' },
+      { file, line: 47, reason: 'why: {{ count + 1 }} is not a value\'s name or a field path' },
+      { file, line: 52, reason: expect.stringMatching(/^threshold: Unrecognized key: "per"/) as string },
+      { file, line: 57, reason: 'first-seen.learn: learn is longer than history: no group would ever be judged' },
     ])
   })
 })
@@ -173,6 +181,16 @@ describe('first-seen', () => {
     expect((await run('tw-test-first-seen', window.now, window.from)).map((f) => f.alertId)).toEqual(findings.map((f) => f.alertId))
   })
 
+  it('judges a group from its first value when it need not learn first', async () => {
+    const findings = await run('tw-test-first-seen-at-once', window.now, window.from)
+    expect(findings.map((f) => [f.principal.split('/')[1], f.evidence.value])).toEqual([
+      ['alice', 'DescribeSecret'],
+      ['alice', 'GetSecretValue'],
+      ['newcomer', 'GetSecretValue'],
+    ])
+    expect(findings[2]?.why).toMatch(/^arn:aws:iam::111122223333:user\/newcomer had shown no eventName in the 10d before: "GetSecretValue" is its first\./)
+  })
+
   it('keeps its history in the store: a later run judges by it without the events it was learned from', async () => {
     const later = { from: window.now, now: window.now + 3_600_000 }
     await ingestRecords(store, [call(later.from + MINUTE, 'alice', 'GetSecretValue'), call(later.from + 2 * MINUTE, 'alice', 'TagResource')])
@@ -216,14 +234,18 @@ describe('sequence', () => {
 })
 
 describe('the built-in rules', () => {
-  it('are shown in the README as they ship: each rule there is its file, less the comment that opens it', () => {
+  it('are shown in the README as they ship: each rule there is a document of its file, less the comment that opens it', () => {
     const readme = readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8')
-    const shown = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map(([, block = '']) => block)
+    const shown = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map(([, block = '']) => block).filter((block) => /^id: trailwatch-/m.test(block))
     const builtIn = loadRuleFiles([builtInRulesDir()])
     expect(builtIn.skipped).toEqual([])
     const files = [...new Set(builtIn.rules.map((r) => r.file))]
     const documents = files.flatMap((file) => readFileSync(file, 'utf8').split(/^---\n/m)).map((doc) => doc.replace(/^# .*\n/gm, ''))
     expect(documents).toHaveLength(builtIn.rules.length)
-    for (const document of documents) expect(shown).toContain(document)
+    // One worked example of each type.
+    expect(shown.length).toBeGreaterThanOrEqual(3)
+    for (const block of shown) expect(documents).toContain(block)
+    // And each one in the README's table.
+    for (const rule of builtIn.rules) expect(readme).toContain(`| \`${rule.id}\` | ${rule.type === 'sigma' ? 'Sigma' : rule.type} |`)
   })
 })

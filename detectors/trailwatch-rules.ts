@@ -35,7 +35,10 @@ const FirstSeen = z.strictObject({
   'group-by': z.array(z.string()).default([]),
   field: z.string(),
   history: Timespan.refine((span) => timespanMs(span) <= MAX_HISTORY_DAYS * 86_400_000, `at most ${String(MAX_HISTORY_DAYS)}d`),
-  /** A group is judged once its history spans this long: before that, every value is new to it. */
+  /**
+   * A group is judged once its history spans this long: before that, every value is new to it.
+   * With 0 (`0s`), a group is judged from its first value, which is then always new.
+   */
   learn: Timespan.default('1d'),
 }).refine((spec) => timespanMs(spec.learn) <= timespanMs(spec.history), { error: 'learn is longer than history: no group would ever be judged', path: ['learn'] })
 
@@ -180,8 +183,8 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
              r.events AS events, j.known AS measure, [r.seen_value] AS samples, ${textArray([])} AS step_times,
              r.event_names AS event_names, r.sources AS sources, r.fields AS fields
       FROM recent AS r
-      INNER JOIN judged AS j ON r.account_id = j.account_id AND r.group_key = j.group_key
-      WHERE j.since <= {learnedBy:DateTime64(3)}
+      LEFT JOIN judged AS j ON r.account_id = j.account_id AND r.group_key = j.group_key
+      WHERE ((j.known > 0 AND j.since <= {learnedBy:DateTime64(3)}) OR {judgeNewGroups:Bool})
         AND (r.account_id, r.group_key, r.seen_value) NOT IN (SELECT account_id, group_key, value FROM history)
       ORDER BY account_id, groups, samples`,
     params: (context) => ({
@@ -189,6 +192,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
       ruleKey,
       historyFrom: clickHouseTime(context.from.getTime() - historyMs),
       learnedBy: clickHouseTime(context.from.getTime() - learnMs),
+      judgeNewGroups: learnMs === 0,
     }),
     prepare: async (store, query, context) => {
       for (const [from, to] of await unremembered(store, ruleKey, context, historyMs)) {
@@ -204,7 +208,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
       return {
         values: { value: seen, known: String(r.measure) },
         summary: `${rule.title}: ${spec.field} ${seen} is new for ${group}`,
-        why: `${group} had not shown ${spec.field} "${seen}" in the ${spec.history} before, among ${String(r.measure)} values it had shown.`,
+        why: r.measure > 0 ? `${group} had not shown ${spec.field} "${seen}" in the ${spec.history} before, among ${String(r.measure)} values it had shown.` : `${group} had shown no ${spec.field} in the ${spec.history} before: "${seen}" is its first.`,
         dedup: `${r.groups.join('|')}|${seen}|${r.first_seen.slice(0, 10)}`,
         evidence: { field: spec.field, value: seen, known_values: r.measure, history: spec.history },
       }

@@ -27,7 +27,7 @@ describe('detect over history', () => {
     const once = await runCli(['detect', '--once', '--at', '2023-07-10T12:40:00Z', '--json', '--data-dir', dataDir])
     const range = await runCli(['detect', '--from', '2023-07-10T11:40:00Z', '--to', '2023-07-10T12:40:00Z', '--json', '--data-dir', dataDir])
     expect(range.code).toBe(0)
-    expect(findings(once.stdout)).toHaveLength(17)
+    expect(findings(once.stdout)).toHaveLength(21)
     // The secrets rules look at 10 and 15 minutes: the run at 12:40 no longer sees the harvest at 11:57.
     const shortWindow = / rule:trailwatch-secrets-(many-read|listed-then-read) /
     expect(findings(range.stdout).filter((f) => !shortWindow.test(f))).toEqual(findings(once.stdout))

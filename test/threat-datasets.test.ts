@@ -3,6 +3,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
+import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import type { Finding } from '../detectors/define.js'
 import { backfill } from '../ingest/backfill.js'
 import { INVICTUS, STRATUS } from './helpers/datasets.js'
@@ -10,8 +11,10 @@ import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
 import { testSettings } from './helpers/detect.js'
 
 const options = { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger }
+// What `trailwatch run` runs with nothing configured: the detectors and the built-in rules.
+const RUNNING = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
 const detector = (id: string) => {
-  const found = DETECTORS.find((d) => d.id === id)
+  const found = RUNNING.find((d) => d.id === id)
   if (!found) throw new Error(id)
   return found
 }
@@ -40,6 +43,11 @@ const TECHNIQUES: [technique: string, detector: string, event: string][] = [
   ['aws.persistence.iam-create-backdoor-role', 'iam-privilege-escalation', 'AttachRolePolicy'],
   ['aws.persistence.iam-create-user-login-profile', 'iam-privilege-escalation', 'CreateLoginProfile'],
   ['aws.privilege-escalation.iam-update-user-login-profile', 'iam-privilege-escalation', 'UpdateLoginProfile'],
+  ['aws.credential-access.secretsmanager-retrieve-secrets', 'rule:trailwatch-secrets-many-read', 'GetSecretValue'],
+  ['aws.exfiltration.ec2-share-ami', 'rule:trailwatch-ami-shared', 'ModifyImageAttribute'],
+  ['aws.exfiltration.ec2-share-ebs-snapshot', 'rule:trailwatch-ebs-snapshot-shared', 'ModifySnapshotAttribute'],
+  ['aws.exfiltration.rds-share-snapshot', 'rule:trailwatch-rds-snapshot-shared', 'ModifyDBSnapshotAttribute'],
+  ['aws.exfiltration.ec2-security-group-open-port-22-ingress', 'rule:trailwatch-security-group-open-admin-port', 'AuthorizeSecurityGroupIngress'],
 ]
 
 describe('Stratus Red Team detonations', () => {
@@ -50,19 +58,20 @@ describe('Stratus Red Team detonations', () => {
       const accounts = new Set(records.map((r) => r.recipientAccountId))
       const window = { from: new Date(Math.min(...times)), now: new Date(Math.max(...times) + 1000) }
       const findings = (await runDetector(store, detector(detectorId), window, testSettings())).filter((f) => accounts.has(f.account))
-      expect(findings.map((f) => f.evidence.event ?? 'ConsoleLogin')).toContain(event)
+      // A detector names the event it judged; a rule, the events it matched.
+      expect(findings.flatMap((f): unknown[] => (Array.isArray(f.evidence.event_names) ? f.evidence.event_names : [f.evidence.event ?? 'ConsoleLogin']))).toContain(event)
       expect(findings.every((f) => f.severity !== 'info' && f.severity !== 'low')).toBe(true)
     })
   }
 })
 
-describe('invictus-ir aws_dataset: every finding, and why each is right', () => {
+describe('invictus-ir aws_dataset: every finding of the detectors and built-in rules, and why each is right', () => {
   let findings: Finding[]
   beforeAll(async () => {
     // The whole capture: 2023-07-10, 11:42 to 12:38 UTC.
     const window = { from: new Date('2023-07-10T11:00:00Z'), now: new Date('2023-07-10T13:00:00Z') }
     findings = []
-    for (const d of DETECTORS) findings.push(...(await runDetector(store, d, window, testSettings())))
+    for (const d of RUNNING) findings.push(...(await runDetector(store, d, window, testSettings())))
     findings = findings.filter((f) => f.account === '123837392027')
   })
 
@@ -97,6 +106,15 @@ describe('invictus-ir aws_dataset: every finding, and why each is right', () => 
         'access-denied-burst medium role/stratus-red-team-get-usr-data-role',
         // Stratus itself retrying AssumeRole on roles it had just created: 13 denials in minutes from a CLI.
         'access-denied-burst medium user/bert-jan',
+        // Twenty secrets created and read back at once, and listed before one was read.
+        'rule:trailwatch-secrets-many-read medium user/bert-jan',
+        'rule:trailwatch-secrets-listed-then-read medium user/bert-jan',
+        // An AMI, an EBS snapshot and an RDS snapshot shared with outside accounts, each the first in 90 days.
+        'rule:trailwatch-ami-shared high user/bert-jan',
+        'rule:trailwatch-ebs-snapshot-shared high user/bert-jan',
+        'rule:trailwatch-rds-snapshot-shared high user/bert-jan',
+        // Port 22 opened to every address.
+        'rule:trailwatch-security-group-open-admin-port high user/bert-jan',
       ].sort(),
     )
   })
