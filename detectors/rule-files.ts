@@ -55,6 +55,8 @@ export interface LoadedRule {
   name: string | undefined
   /** Sigma's single-event rules and correlations, or one of trailwatch's own types. */
   type: 'sigma' | 'correlation' | RuleType
+  /** The rule's `detection` block as written; a correlation has none of its own. */
+  detection: Record<string, unknown>
   detector: Detector
   author: string
   warnings: string[]
@@ -97,7 +99,7 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
       const rule = parsed.data as TrailwatchRule
       try {
         const { type, detector } = trailwatchDetector(rule)
-        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
       } catch (err) {
         if (!(err instanceof UnsupportedRule)) throw err
         document.skip(err.message, err.key ?? ownType)
@@ -119,7 +121,7 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
   for (const { document, rule } of new Set(bases.values())) {
     try {
       const detector = ruleDetector(rule)
-      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'sigma', detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'sigma', detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
       document.skip(err.message, 'detection')
@@ -133,7 +135,7 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
     }
     try {
       const detector = correlationDetector(rule, rule.correlation.rules.map((ref) => bases.get(ref)?.rule.detection ?? {}))
-      rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'correlation', detector, author: rule.author ?? 'unknown', warnings: [] })
+      rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'correlation', detection: {}, detector, author: rule.author ?? 'unknown', warnings: [] })
     } catch (err) {
       if (!(err instanceof UnsupportedRule)) throw err
       document.skip(err.message, 'correlation')

@@ -5,10 +5,9 @@
 //   python3 -m venv .oracle && .oracle/bin/pip install --ignore-requires-python pysigma-backend-clickhouse
 //   SIGMA_PYTHON=.oracle/bin/python npm run oracle:sigma [-- ../shared/datasets/sigma-cloudtrail]
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { parse } from 'yaml'
 import { z } from 'zod'
 import { loadRuleFiles } from '../detectors/rule-files.js'
 import { compileDetection } from '../detectors/sigma.js'
@@ -29,8 +28,7 @@ const converted = z
   .parse(JSON.parse(execFileSync(python, [path.join(import.meta.dirname, 'sigma-oracle.py'), dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })))
 
 const { rules } = loadRuleFiles([dir])
-const detections = rules.map((rule) => (parse(readFileSync(rule.file, 'utf8')) as { detection: Record<string, unknown> }).detection)
-const records = rules.flatMap((rule, i) => sigmaExamples(rule, detections[i] ?? {}, AT, (kind) => `${String(kind)}${String(i).padStart(11, '0')}`))
+const records = rules.flatMap((rule, i) => sigmaExamples(rule, AT, (kind) => `${String(kind)}${String(i).padStart(11, '0')}`))
 
 /** A record as pySigma's backend sees a log: one column per dotted path, objects as their JSON text, absent as NULL. */
 function flatten(value: unknown, prefix: string, into: Map<string, string>): void {
@@ -67,14 +65,14 @@ try {
   let agree = 0
   const disagreements: string[] = []
   const explained: string[] = []
-  for (const [i, rule] of rules.entries()) {
+  for (const rule of rules) {
     const reference = converted[rule.file]
     const name = path.basename(rule.file)
     if (!reference || 'error' in reference) {
       disagreements.push(`${name}: pySigma could not convert it (${reference && 'error' in reference ? reference.error : 'not converted'})`)
       continue
     }
-    const condition = compileDetection(detections[i] ?? {})
+    const condition = compileDetection(rule.detection)
     const ours = await selectRows(store, `SELECT DISTINCT event_id AS id FROM events WHERE ${condition.sql} ORDER BY id`, condition.params, Id)
     const theirs = await selectRows(store, reference.queries.map((q) => q.replace(/^SELECT \* FROM logs/, 'SELECT DISTINCT eventID AS id FROM logs')).join(' UNION DISTINCT ') + ' ORDER BY id', {}, Id)
     const [a, b] = [ours.map((r) => r.id).join(' '), theirs.map((r) => r.id).join(' ')]

@@ -32,7 +32,8 @@ function setPath(record: RawEvent, field: string, value: unknown): void {
 }
 
 /** The selections a record must satisfy for the condition to hold: the positive ones, the first of each `1 of`. */
-function positiveSelections(rule: LoadedRule, detection: Record<string, unknown>): Selection[] {
+function positiveSelections(rule: LoadedRule): Selection[] {
+  const { detection } = rule
   const names = Object.keys(detection).filter((n) => n !== 'condition')
   const tokens = String(detection.condition).split(/\s+/)
   const chosen: Selection[] = []
@@ -58,7 +59,7 @@ function positiveSelections(rule: LoadedRule, detection: Record<string, unknown>
 const selectionMap = (selection: unknown): Selection => (Array.isArray(selection) ? (selection[0] as Selection) : (selection as Selection))
 
 /** A record the rule must match, and one, differing in a single field, it must not, both at `at`. */
-export function sigmaExamples(rule: LoadedRule, detection: Record<string, unknown>, at: number, account: (kind: 1 | 2) => string): [RawEvent, RawEvent] {
+export function sigmaExamples(rule: LoadedRule, at: number, account: (kind: 1 | 2) => string): [RawEvent, RawEvent] {
   const base = (kind: 1 | 2): RawEvent => ({
     eventVersion: '1.09',
     eventTime: new Date(at).toISOString(),
@@ -71,7 +72,7 @@ export function sigmaExamples(rule: LoadedRule, detection: Record<string, unknow
     userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::${account(kind)}:user/tester`, accountId: account(kind), userName: 'tester' },
   })
   const [match, miss] = [base(1), base(2)]
-  const selections = positiveSelections(rule, detection)
+  const selections = positiveSelections(rule)
   for (const selection of selections) {
     for (const [key, value] of Object.entries(selection)) {
       const values = Array.isArray(value) ? (value as unknown[]) : [value]
