@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js'
+import { keptFromEvents, type Migration } from './migration.js'
 
 const SOURCES = `SELECT account_id, principal_arn, assumeNotNull(source_ip) AS source_ip, any(source_asn) AS source_asn,
             any(source_country) AS source_country, min(event_time) AS first_seen, max(event_time) AS last_seen, count() AS calls
@@ -51,7 +51,10 @@ export const detection: Migration = {
        ADD COLUMN IF NOT EXISTS source_as_org LowCardinality(String) AFTER source_asn`,
 
     // Every address a principal acted from, with its network, first and last use.
-    `CREATE TABLE IF NOT EXISTS baseline_principal_sources (
+    // Failed sign-ins are not use, and AWS acting for the account is not the principal's network.
+    ...keptFromEvents(
+      'baseline_principal_sources',
+      `(
       account_id LowCardinality(String),
       principal_arn String,
       source_ip String,
@@ -61,25 +64,26 @@ export const detection: Migration = {
       last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
       calls SimpleAggregateFunction(sum, UInt64)
     ) ENGINE = AggregatingMergeTree ORDER BY (account_id, principal_arn, source_ip)`,
-    // Failed sign-ins are not use, and AWS acting for the account is not the principal's network.
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_principal_sources_mv TO baseline_principal_sources AS ${SOURCES}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO baseline_principal_sources ${SOURCES}`,
+      SOURCES,
+    ),
 
     // When each person works: calls per hour of the week (UTC) and per day. Automation and AWS are left out.
-    `CREATE TABLE IF NOT EXISTS baseline_principal_hours (
+    ...keptFromEvents(
+      'baseline_principal_hours',
+      `(
       account_id LowCardinality(String),
       principal_arn String,
       day Date,
       hour_of_week UInt8,
       calls SimpleAggregateFunction(sum, UInt64)
     ) ENGINE = AggregatingMergeTree ORDER BY (account_id, principal_arn, day, hour_of_week)`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_principal_hours_mv TO baseline_principal_hours AS ${HOURS}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO baseline_principal_hours ${HOURS}`,
+      HOURS,
+    ),
 
     // Long-term access keys: first and last use, and where from.
-    `CREATE TABLE IF NOT EXISTS baseline_access_keys (
+    ...keptFromEvents(
+      'baseline_access_keys',
+      `(
       access_key_id String,
       account_id SimpleAggregateFunction(any, LowCardinality(String)),
       principal_arn SimpleAggregateFunction(any, String),
@@ -89,12 +93,13 @@ export const detection: Migration = {
       last_region AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
       last_service AggregateFunction(argMax, String, DateTime64(3, 'UTC'))
     ) ENGINE = AggregatingMergeTree ORDER BY access_key_id`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_access_keys_mv TO baseline_access_keys AS ${ACCESS_KEYS}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO baseline_access_keys ${ACCESS_KEYS}`,
+      ACCESS_KEYS,
+    ),
 
     // Key lifecycle: CreateAccessKey, UpdateAccessKey (Active/Inactive), DeleteAccessKey.
-    `CREATE TABLE IF NOT EXISTS access_key_lifecycle (
+    ...keptFromEvents(
+      'access_key_lifecycle',
+      `(
       access_key_id String,
       account_id LowCardinality(String),
       user_name String,
@@ -103,9 +108,8 @@ export const detection: Migration = {
       event_time DateTime64(3, 'UTC'),
       event_id String
     ) ENGINE = ReplacingMergeTree ORDER BY (access_key_id, event_time, event_id)`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS access_key_lifecycle_mv TO access_key_lifecycle AS ${KEY_LIFECYCLE}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO access_key_lifecycle ${KEY_LIFECYCLE}`,
+      KEY_LIFECYCLE,
+    ),
 
     // Findings: deterministic ids, so the same finding from two runs is one alert.
     `CREATE TABLE IF NOT EXISTS alerts (

@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js'
+import { keptFromEvents, type Migration } from './migration.js'
 
 const KEY_DAYS = `SELECT access_key_id, toDate(event_time) AS day, any(account_id) AS account_id, any(principal_arn) AS principal_arn,
             min(event_time) AS first_used, max(event_time) AS last_used,
@@ -17,7 +17,9 @@ export const keyUseByDay: Migration = {
   version: 5,
   name: 'access-key use per day',
   statements: () => [
-    `CREATE TABLE IF NOT EXISTS baseline_access_key_days (
+    ...keptFromEvents(
+      'baseline_access_key_days',
+      `(
       access_key_id String,
       day Date,
       account_id SimpleAggregateFunction(any, LowCardinality(String)),
@@ -28,9 +30,8 @@ export const keyUseByDay: Migration = {
       last_region AggregateFunction(argMax, String, DateTime64(3, 'UTC')),
       last_service AggregateFunction(argMax, String, DateTime64(3, 'UTC'))
     ) ENGINE = AggregatingMergeTree ORDER BY (access_key_id, day)`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_access_key_days_mv TO baseline_access_key_days AS ${KEY_DAYS}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO baseline_access_key_days ${KEY_DAYS}`,
+      KEY_DAYS,
+    ),
     // The all-time baseline it replaces: one view fewer on every insert.
     'DROP VIEW IF EXISTS baseline_access_keys_mv',
     'DROP TABLE IF EXISTS baseline_access_keys',

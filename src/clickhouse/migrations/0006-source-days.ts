@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js'
+import { keptFromEvents, type Migration } from './migration.js'
 
 // Failed sign-ins are not use, and AWS acting for the account is not the principal's network.
 const SOURCE_DAYS = `SELECT account_id, principal_arn, assumeNotNull(source_ip) AS source_ip, toDate(event_time) AS day,
@@ -17,7 +17,9 @@ export const sourceDays: Migration = {
   version: 6,
   name: 'principal addresses per day',
   statements: () => [
-    `CREATE TABLE IF NOT EXISTS baseline_principal_source_days (
+    ...keptFromEvents(
+      'baseline_principal_source_days',
+      `(
       account_id LowCardinality(String),
       principal_arn String,
       source_ip String,
@@ -28,9 +30,8 @@ export const sourceDays: Migration = {
       last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
       calls SimpleAggregateFunction(sum, UInt64)
     ) ENGINE = AggregatingMergeTree ORDER BY (account_id, principal_arn, source_ip, day)`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_principal_source_days_mv TO baseline_principal_source_days AS ${SOURCE_DAYS}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO baseline_principal_source_days ${SOURCE_DAYS}`,
+      SOURCE_DAYS,
+    ),
     // The all-time baseline it replaces: one view fewer on every insert.
     'DROP VIEW IF EXISTS baseline_principal_sources_mv',
     'DROP TABLE IF EXISTS baseline_principal_sources',

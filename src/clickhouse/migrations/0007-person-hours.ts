@@ -1,4 +1,4 @@
-import type { Migration } from './migration.js'
+import { keptFromEvents, type Migration } from './migration.js'
 
 // A failed sign-in carries no error code, and another's guessing is not the person at work.
 const PERSON_HOURS = `SELECT account_id, principal_arn, toDate(event_time) AS day,
@@ -13,16 +13,17 @@ export const personHours: Migration = {
   version: 7,
   name: 'person hours without failed sign-ins',
   statements: () => [
-    `CREATE TABLE IF NOT EXISTS baseline_person_hours (
+    ...keptFromEvents(
+      'baseline_person_hours',
+      `(
       account_id LowCardinality(String),
       principal_arn String,
       day Date,
       hour_of_week UInt8,
       calls SimpleAggregateFunction(sum, UInt64)
     ) ENGINE = AggregatingMergeTree ORDER BY (account_id, principal_arn, day, hour_of_week)`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS baseline_person_hours_mv TO baseline_person_hours AS ${PERSON_HOURS}`,
-    // Views see only new rows: fill the baseline from the events already stored.
-    `INSERT INTO baseline_person_hours ${PERSON_HOURS}`,
+      PERSON_HOURS,
+    ),
     'DROP VIEW IF EXISTS baseline_principal_hours_mv',
     'DROP TABLE IF EXISTS baseline_principal_hours',
   ],

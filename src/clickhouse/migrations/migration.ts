@@ -16,3 +16,15 @@ export interface Migration {
   name: string
   statements: (context: MigrationContext) => string[]
 }
+
+/**
+ * A table kept from the events: a materialized view (the table's name and `_mv`) adds what new
+ * events bring, and since views see only new rows, the events already stored fill it once.
+ */
+export function keptFromEvents(table: string, definition: string, select: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} ${definition}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${table}_mv TO ${table} AS ${select}`,
+    `INSERT INTO ${table} ${select}`,
+  ]
+}
