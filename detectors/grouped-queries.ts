@@ -10,7 +10,8 @@ import { anyOf, eventsMatching, type Part } from './sigma.js'
 /** One group's row, whatever judged it. */
 export const GroupedRow = z.object({
   account_id: z.string(),
-  principal_arn: z.string(),
+  // Not aliased principal_arn: the alias would shadow the column that trailwatch.principal reads.
+  principal: z.string(),
   groups: z.array(z.string()),
   first_seen: z.string(),
   last_seen: z.string(),
@@ -47,7 +48,7 @@ export interface Grouping {
  */
 export function peakCountQuery(condition: Part, { groups, fields }: Grouping, counted: string | undefined, spanMs: number, bounds: string): string {
   return `
-      SELECT account_id, any(principal_arn) AS principal_arn, groups, ${SHOWN},
+      SELECT account_id, any(principal_arn) AS principal, groups, ${SHOWN},
              max(in_span) AS measure, ${counted ? "groupUniqArrayIf(5)(counted, counted != '')" : textArray([])} AS samples, ${textArray([])} AS step_times, ${fields} AS fields
       FROM (
         SELECT *, uniqExactIf(counted, counted != '') OVER (PARTITION BY account_id, groups ORDER BY at_ms RANGE BETWEEN ${String(spanMs)} PRECEDING AND CURRENT ROW) AS in_span
@@ -77,11 +78,11 @@ export function stepsQuery(steps: Part[], { groups, fields }: Grouping, withinMs
     : `arrayFirst(a -> arrayAll(l -> arrayExists(x -> x >= a AND x <= a + ${String(withinMs)}, l), lists), arraySort(arrayFlatten(lists)))`
   const times = ordered ? `[${chainFrom('start').join(', ')}]` : `arrayMap(l -> arrayFirst(x -> x >= start, l), lists)`
   return `
-      SELECT account_id, principal_arn, groups, first_seen, last_seen, events, ${String(steps.length)} AS measure, ${textArray([])} AS samples,
+      SELECT account_id, principal, groups, first_seen, last_seen, events, ${String(steps.length)} AS measure, ${textArray([])} AS samples,
              arrayMap(t -> toString(fromUnixTimestamp64Milli(toInt64(t), 'UTC')), ${times}) AS step_times,
              event_names, sources, fields
       FROM (
-        SELECT account_id, any(principal_arn) AS principal_arn, groups, ${SHOWN}, ${fields} AS fields,
+        SELECT account_id, any(principal_arn) AS principal, groups, ${SHOWN}, ${fields} AS fields,
                [${steps.map((step) => `arraySort(groupArrayIf(toUnixTimestamp64Milli(event_time), ${step.sql}))`).join(', ')}] AS lists,
                ${start} AS start
         FROM (

@@ -217,7 +217,7 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
       const group = groupBy.map((field, i) => `${field}=${r.groups[i] ?? ''}`).join(', ')
       return {
         severity: LEVELS[rule.level],
-        principal: r.principal_arn || r.account_id,
+        principal: r.principal || r.account_id,
         account: r.account_id,
         title: `${rule.title}: ${group || `account ${r.account_id}`} (${bounds === undefined ? `${String(r.events)} events` : `${String(r.measure)} ${counting}`} in ${timespan})`,
         firstSeen: isoTime(r.first_seen),

@@ -6,6 +6,7 @@ import { openEmbeddedStore } from '../src/clickhouse/client.js'
 import { eventLine, insertEventLines, type EventLine } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { ConfigError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { principalsFrom } from '../src/principals.js'
@@ -36,6 +37,8 @@ const MISS_ACCOUNT = '000000000002'
 export async function testRules(rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-test-'))
   const store = await openEmbeddedStore(dir, 'rules_test')
+  // Stored as ingest stores them: with each address's network and country.
+  const enricher = await loadSourceEnricher()
   try {
     await migrate(store, { retentionDays: 400 }, logger)
     const results: RuleTestResult[] = []
@@ -54,7 +57,7 @@ export async function testRules(rules: LoadedRule[], logger: Logger): Promise<Ru
       const records: Record<string, unknown>[] = [...mine.match.map((r) => ({ ...r, recipientAccountId: MATCH_ACCOUNT })), ...mine.miss.map((r) => ({ ...r, recipientAccountId: MISS_ACCOUNT }))]
       const stored: EventLine[] = []
       records.forEach((record, i) => {
-        const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: `example-${String(i)}`, ...record })))
+        const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: `example-${String(i)}`, ...record })), enricher)
         if (decoded.ok) stored.push(eventLine(decoded.event))
         else failures.push(`example ${String(i + 1)} is not a CloudTrail record: ${decoded.reason}`)
       })

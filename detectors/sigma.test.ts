@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { selectRows } from '../src/clickhouse/rows.js'
-import { apiCall, iamUser, ingestRecords } from '../test/helpers/events.js'
+import { apiCall, iamUser, ingestRecords, roleSession } from '../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../test/helpers/store.js'
 import { compileDetection, UnsupportedRule } from './sigma.js'
 
@@ -16,6 +16,8 @@ beforeAll(async () => {
     call('denied', { eventSource: 'cloudtrail.amazonaws.com', eventName: 'StopLogging', errorCode: 'AccessDenied' }),
     call('star', { eventSource: 's3.amazonaws.com', eventName: 'PutObject', requestParameters: { key: 'a*b', tags: ['x', 'y'] }, readOnly: false }),
     call('hostile', { eventSource: 's3.amazonaws.com', eventName: 'GetObject', userAgent: HOSTILE }),
+    apiCall('2026-11-20T11:00:00Z', roleSession('deploy', 'run-1'), '203.0.113.9', { eventID: 'run-1', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
+    apiCall('2026-11-20T11:05:00Z', roleSession('deploy', 'run-2'), '203.0.113.9', { eventID: 'run-2', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
   ])
 })
 afterAll(async () => {
@@ -36,7 +38,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
 
   it('treats null as absent, and `not 1 of` as none of them', async () => {
     expect(await matching({ selection: { eventName: 'StopLogging', errorCode: null }, condition: 'selection' })).toEqual(['stop'])
-    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['star', 'stop'])
+    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['run-1', 'run-2', 'star', 'stop'])
   })
 
   it('keeps an escaped star literal, and a bare star asks only whether the field is there', async () => {
@@ -48,6 +50,12 @@ describe('Sigma detection compiled to ClickHouse', () => {
   it('reads booleans and arrays as JSON writes them, and takes every value with |all', async () => {
     expect(await matching({ selection: { readOnly: false, 'requestParameters.tags|contains|all': ['"x"', '"y"'] }, condition: 'selection' })).toEqual(['star'])
     expect(await matching({ selection: { 'requestParameters.tags|contains|all': ['"x"', '"z"'] }, condition: 'selection' })).toEqual([])
+  })
+
+  it('knows trailwatch.principal, the role behind every session, and trailwatch.actor', async () => {
+    expect(await matching({ selection: { 'trailwatch.principal': 'arn:aws:iam::111122223333:role/deploy' }, condition: 'selection' })).toEqual(['run-1', 'run-2'])
+    expect(await matching({ selection: { 'userIdentity.arn|endswith': '/run-1' }, condition: 'selection' })).toEqual(['run-1'])
+    expect(await matching({ selection: { eventSource: 'lambda.amazonaws.com' }, people: { 'trailwatch.actor': ['human-cli', 'human-console'] }, condition: 'selection and not people' })).toEqual(['run-1', 'run-2'])
   })
 
   it('never puts a value into the SQL text', async () => {

@@ -4,7 +4,10 @@
  * parameter: nothing a rule or an event holds is ever SQL text.
  */
 
-/** Columns that hold exactly the raw field's value; every other field is read from `raw`. */
+/**
+ * Fields read from columns: CloudTrail's own where a column holds exactly the raw value, and under
+ * `trailwatch.` what the store knows of each call. Every other field is read from `raw`.
+ */
 const EXACT_COLUMNS: Record<string, string> = {
   eventSource: 'toString(event_source)',
   eventName: 'toString(event_name)',
@@ -13,6 +16,12 @@ const EXACT_COLUMNS: Record<string, string> = {
   errorCode: 'toString(error_code)',
   errorMessage: 'error_message',
   userAgent: 'user_agent',
+  // The user or role behind the call, whatever the session's name: a role is one principal.
+  'trailwatch.principal': 'principal_arn',
+  // human-console, human-cli, automation or aws-service (README: "Who made the call").
+  'trailwatch.actor': 'toString(actor_kind)',
+  // The two-letter country of the caller's address; empty for private addresses and AWS hostnames.
+  'trailwatch.country': 'toString(source_country)',
 }
 
 const MODIFIERS = new Set(['contains', 'startswith', 'endswith', 're', 'all', 'fieldref', 'cidr', 'exists', 'gt', 'gte', 'lt', 'lte'])

@@ -165,7 +165,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
     sql: `
       WITH
         recent AS (
-          SELECT account_id, ${groups} AS group_key, ${value} AS seen_value, any(principal_arn) AS principal_arn, ${SHOWN}, ${fieldsSql} AS fields
+          SELECT account_id, ${groups} AS group_key, ${value} AS seen_value, any(principal_arn) AS principal, ${SHOWN}, ${fieldsSql} AS fields
           ${eventsMatching(matching)}
           GROUP BY account_id, group_key, seen_value
         ),
@@ -179,7 +179,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
         judged AS (
           SELECT account_id, group_key, uniqExact(value) AS known, min(since) AS since FROM history GROUP BY account_id, group_key
         )
-      SELECT r.account_id AS account_id, r.principal_arn AS principal_arn, r.group_key AS groups, r.first_seen AS first_seen, r.last_seen AS last_seen,
+      SELECT r.account_id AS account_id, r.principal AS principal, r.group_key AS groups, r.first_seen AS first_seen, r.last_seen AS last_seen,
              r.events AS events, j.known AS measure, [r.seen_value] AS samples, ${textArray([])} AS step_times,
              r.event_names AS event_names, r.sources AS sources, r.fields AS fields
       FROM recent AS r
@@ -290,7 +290,7 @@ function ruleDetector(rule: TrailwatchRule, window: string, parts: TypeParts): D
       const values: Record<string, string> = {
         ...Object.fromEntries(parts.fields.map((field, i) => [field, r.fields[i] ?? ''])),
         account: r.account_id,
-        principal: r.principal_arn,
+        principal: r.principal,
         group,
         count: String(r.events),
         first_seen: isoTime(r.first_seen),
@@ -302,7 +302,7 @@ function ruleDetector(rule: TrailwatchRule, window: string, parts: TypeParts): D
       const description = rule.description ? ` ${rule.description.trim()}` : ''
       return {
         severity: templatedSeverity(severity, values, level),
-        principal: r.principal_arn || r.account_id,
+        principal: r.principal || r.account_id,
         account: r.account_id,
         title: rule.summary ? renderTemplate(rule.summary, values) : shown.summary,
         firstSeen: isoTime(r.first_seen),
