@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
+import type { DetectorContext } from './define.js'
 import { readWatermark } from './engine.js'
 import { scheduledWindow } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
@@ -48,5 +49,30 @@ describe('DetectorScheduler', () => {
     await scheduler.runScheduled(unusualSourceIp)
     const alerts = await queryRows<{ n: string }>(store, 'SELECT count() AS n FROM alerts FINAL')
     expect(Number(alerts[0]?.n)).toBe(1)
+  })
+
+  it('catches up on history stored while a detector is busy in one run per stretch of time, not one per file', async () => {
+    const windows: DetectorContext[] = []
+    const counting: typeof unusualSourceIp = {
+      ...unusualSourceIp,
+      params: (config, context) => {
+        windows.push(context)
+        return unusualSourceIp.params?.(config, context) ?? {}
+      },
+    }
+    const scheduler = new DetectorScheduler(store, [counting], { settings: testSettings(), logger: testLogger, clock: () => new Date(T0) })
+    const yesterday = T0 - 86_400_000
+    const lastWeek = T0 - 7 * 86_400_000
+    const file = (start: number) => ({ from: new Date(start), to: new Date(start + minutes(4)) })
+    // CloudTrail writes several files per 5 minutes: three for each of yesterday's 12:00 to 12:20,
+    // and one of last week, all stored before the detector gets to them: one range per stretch of time.
+    const files = [...[0, 5, 10, 15].flatMap((m) => [file(yesterday + minutes(m)), file(yesterday + minutes(m)), file(yesterday + minutes(m))]), file(lastWeek)]
+    await Promise.all(files.map((f) => scheduler.catchUp(f)))
+    const runs = windows.map((w) => w.now.getTime())
+    const within = (from: number, to: number) => runs.filter((r) => r > from && r <= to)
+    expect(within(lastWeek, lastWeek + minutes(5))).toHaveLength(1)
+    // Twelve files, each 5 minutes run once: 12:05, 12:10, 12:15, 12:20.
+    expect(within(yesterday, yesterday + minutes(20)).map((r) => (r - yesterday) / minutes(1))).toEqual([5, 10, 15, 20])
+    expect(runs).toHaveLength(5)
   })
 })

@@ -10,6 +10,23 @@ import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
 
 const MINUTE = 60_000
 
+interface Span {
+  from: Date
+  to: Date
+}
+
+/** Spans with a span added, those less than `gapMs` apart joined into one, in time order. */
+export function joinSpan(spans: Span[], span: Span, gapMs: number): Span[] {
+  const sorted = [...spans, span].sort((a, b) => a.from.getTime() - b.from.getTime())
+  const joined: Span[] = []
+  for (const next of sorted) {
+    const last = joined.at(-1)
+    if (last && next.from.getTime() - last.to.getTime() < gapMs) last.to = new Date(Math.max(last.to.getTime(), next.to.getTime()))
+    else joined.push({ ...next })
+  }
+  return joined
+}
+
 export interface SchedulerOptions {
   settings: Settings
   logger: Logger
@@ -27,6 +44,8 @@ export class DetectorScheduler {
   private readonly running = new Set<Promise<unknown>>()
   /** Each detector's latest run, scheduled or catching up: the next one waits for it. */
   private readonly latest = new Map<string, Promise<unknown>>()
+  /** Each detector's catch-up that has not started yet: history stored meanwhile joins it. */
+  private readonly waitingHistory = new Map<string, { spans: Span[]; run: Promise<unknown> }>()
   private readonly clock: () => Date
   private readonly logger: Logger
 
@@ -80,26 +99,40 @@ export class DetectorScheduler {
   /**
    * Events stored late (a file of last month dropped in the inbox) fall before the windows the
    * schedule runs next: every detector runs over their span as its schedule would have, as
-   * `detect --from` does, one detector's runs never two at once.
+   * `detect --from` does, one detector's runs never two at once. Spans stored while a detector is
+   * busy join its waiting catch-up, so a folder of files is one run per detector, not one per file.
    */
-  catchUp(span: { from: Date; to: Date }): Promise<unknown> {
+  catchUp(span: Span): Promise<unknown> {
     const to = new Date(Math.min(span.to.getTime() + MINUTE, this.clock().getTime()))
     if (to.getTime() <= span.from.getTime()) return Promise.resolve()
+    const latenessMs = this.options.latenessMs ?? LATENESS_MS
     return Promise.all(
-      this.detectors.map((detector) =>
-        this.track(
+      this.detectors.map((detector) => {
+        const waiting = this.waitingHistory.get(detector.id)
+        if (waiting) {
+          waiting.spans = joinSpan(waiting.spans, { from: span.from, to }, latenessMs)
+          return waiting.run
+        }
+        const history = { spans: [{ from: span.from, to }], run: Promise.resolve() as Promise<unknown> }
+        history.run = this.track(
           this.oneAtATime(detector, async () => {
-            const started = performance.now()
-            try {
-              const findings = await detectRange(this.store, [detector], { from: span.from, to }, this.options.settings, this.options.latenessMs ?? LATENESS_MS)
-              this.logger.info({ detector: detector.id, from: span.from.toISOString(), to: to.toISOString(), findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
-            } catch (err) {
-              metrics.detectorFailures.inc({ detector: detector.id })
-              this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'catching up on late history failed; detect --from can run it again')
+            // Started: what is stored from now on waits for a run of its own.
+            this.waitingHistory.delete(detector.id)
+            for (const range of history.spans) {
+              const started = performance.now()
+              try {
+                const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs)
+                this.logger.info({ detector: detector.id, from: range.from.toISOString(), to: range.to.toISOString(), findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
+              } catch (err) {
+                metrics.detectorFailures.inc({ detector: detector.id })
+                this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'catching up on late history failed; detect --from can run it again')
+              }
             }
           }),
-        ),
-      ),
+        )
+        this.waitingHistory.set(detector.id, history)
+        return history.run
+      }),
     )
   }
 
