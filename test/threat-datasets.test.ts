@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runDetector } from '../detectors/engine.js'
@@ -48,9 +48,31 @@ const TECHNIQUES: [technique: string, detector: string, event: string][] = [
   ['aws.exfiltration.ec2-share-ebs-snapshot', 'rule:trailwatch-ebs-snapshot-shared', 'ModifySnapshotAttribute'],
   ['aws.exfiltration.rds-share-snapshot', 'rule:trailwatch-rds-snapshot-shared', 'ModifyDBSnapshotAttribute'],
   ['aws.exfiltration.ec2-security-group-open-port-22-ingress', 'rule:trailwatch-security-group-open-admin-port', 'AuthorizeSecurityGroupIngress'],
+  ['aws.credential-access.secretsmanager-batch-retrieve-secrets', 'rule:trailwatch-secrets-batch-read-by-filter', 'BatchGetSecretValue'],
+  ['aws.credential-access.ssm-retrieve-securestring-parameters', 'rule:trailwatch-ssm-parameters-listed-then-decrypted', 'GetParameters'],
+  ['aws.credential-access.ec2-get-password-data', 'rule:trailwatch-ec2-password-data-many', 'GetPasswordData'],
+  ['aws.credential-access.ec2-steal-instance-credentials', 'rule:trailwatch-instance-credentials-used-by-operator', 'GetCallerIdentity'],
+  ['aws.discovery.ec2-download-user-data', 'rule:trailwatch-ec2-user-data-read-many', 'DescribeInstanceAttribute'],
+  ['aws.execution.ec2-launch-unusual-instances', 'rule:trailwatch-ec2-unusual-instance-type', 'RunInstances'],
+  ['aws.execution.ec2-user-data', 'rule:trailwatch-ec2-user-data-changed', 'ModifyInstanceAttribute'],
+  ['aws.execution.ssm-send-command', 'rule:trailwatch-ssm-command-new-principal', 'SendCommand'],
+  ['aws.execution.ssm-start-session', 'rule:trailwatch-ssm-command-new-principal', 'StartSession'],
+  ['aws.lateral-movement.ec2-instance-connect', 'rule:trailwatch-instance-connect-new-principal', 'SendSSHPublicKey'],
+  ['aws.lateral-movement.ec2-serial-console-send-ssh-public-key', 'rule:trailwatch-serial-console-enabled', 'EnableSerialConsoleAccess'],
+  ['aws.persistence.lambda-backdoor-function', 'rule:trailwatch-lambda-public', 'AddPermission20150331v2'],
+  ['aws.persistence.lambda-layer-extension', 'rule:trailwatch-lambda-code-new-principal', 'UpdateFunctionConfiguration20150331v2'],
+  ['aws.persistence.lambda-overwrite-code', 'rule:trailwatch-lambda-code-new-principal', 'UpdateFunctionCode20150331v2'],
+  ['aws.persistence.rolesanywhere-create-trust-anchor', 'rule:trailwatch-rolesanywhere-trust-anchor', 'CreateTrustAnchor'],
+  ['aws.persistence.sts-federation-token', 'rule:trailwatch-federation-token-new-principal', 'GetFederationToken'],
+  ['aws.impact.bedrock-invoke-model', 'rule:trailwatch-bedrock-invoke-new-region', 'InvokeModel'],
 ]
 
 describe('Stratus Red Team detonations', () => {
+  it('are each named here', () => {
+    const files = readdirSync(STRATUS).filter((f) => f.startsWith('aws.') && f.endsWith('.json'))
+    expect(TECHNIQUES.map(([technique]) => `${technique}.json`).sort()).toEqual(files.sort())
+  })
+
   for (const [technique, detectorId, event] of TECHNIQUES) {
     it(`${technique} is found by ${detectorId}`, async () => {
       const records = JSON.parse(readFileSync(path.join(STRATUS, `${technique}.json`), 'utf8')) as { eventTime: string; recipientAccountId: string }[]
@@ -115,6 +137,26 @@ describe('invictus-ir aws_dataset: every finding of the detectors and built-in r
         'rule:trailwatch-rds-snapshot-shared high user/bert-jan',
         // Port 22 opened to every address.
         'rule:trailwatch-security-group-open-admin-port high user/bert-jan',
+        // The same sweeps seen by what they were after: 29 instances' Windows passwords, 15 instances'
+        // user data. bert-jan's own Terraform read two instances' user data and is not counted.
+        'rule:trailwatch-ec2-password-data-many high role/stratus-red-team-ec2-get-password-data-role',
+        'rule:trailwatch-ec2-user-data-read-many medium role/stratus-red-team-get-usr-data-role',
+        // Ten p2.xlarge GPU instances asked for (refused for quota), a type the account had never run.
+        'rule:trailwatch-ec2-unusual-instance-type high role/stratus-red-team-ec2lui-role-pcccexdthk',
+        // SendCommand to i-0dbc91f429e48eeed at 11:57:16, its first in the account; six seconds later that
+        // instance's role credentials called GetCallerIdentity from bert-jan's address.
+        'rule:trailwatch-ssm-command-new-principal medium user/bert-jan',
+        'rule:trailwatch-instance-credentials-used-by-operator high user/bert-jan',
+        // DescribeParameters naming none, then 40 SecureStrings read decrypted; the 80 DescribeParameters of
+        // bert-jan's Terraform each named its parameter and are not the listing.
+        'rule:trailwatch-ssm-parameters-listed-then-decrypted medium user/bert-jan',
+        // A function opened to principal "*", another's code replaced (the first code change in the
+        // account), and a Roles Anywhere trust anchor for an outside certificate authority.
+        'rule:trailwatch-lambda-public high user/bert-jan',
+        'rule:trailwatch-lambda-code-new-principal medium user/bert-jan',
+        'rule:trailwatch-rolesanywhere-trust-anchor high user/bert-jan',
+        // The trail's bucket told to expire every object after a day ("nuke-cloudtrail-logs-after-1-day").
+        'rule:trailwatch-s3-lifecycle-short-expiry high user/bert-jan',
       ].sort(),
     )
   })
