@@ -16,6 +16,7 @@ const EXACT_COLUMNS: Record<string, string> = {
   errorCode: 'toString(error_code)',
   errorMessage: 'error_message',
   userAgent: 'user_agent',
+  'userIdentity.accessKeyId': 'access_key_id',
   // The user or role behind the call, whatever the session's name: a role is one principal.
   'trailwatch.principal': 'principal_arn',
   // human-console, human-cli, automation or aws-service (README: "Who made the call").
