@@ -60,7 +60,7 @@ export function detectCommand(): Command {
       if (options.from !== undefined && options.from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
-        const detectors = findDetectors(options.detector, configuredRules(context.config.rulesDir, logger))
+        const detectors = findDetectors(options.detector, configuredRules(context.config.rulesDir, logger), settings)
         if (!oneOff) {
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }) })
           scheduler.start()

@@ -15,7 +15,10 @@ export function alertId(detector: string, dedupKey: string): string {
 
 /** A detector's settings: its defaults, overridden by what the user configured for its id. */
 export function detectorConfig(detector: Detector, configured: Record<string, unknown> = {}): unknown {
-  const parsed = detector.config.safeParse(configured[detector.id] ?? {})
+  const own: unknown = configured[detector.id] ?? {}
+  // Whether it runs at all is the registry's to say (findDetectors), not the detector's.
+  const settings = typeof own === 'object' && own !== null && !Array.isArray(own) ? Object.fromEntries(Object.entries(own).filter(([key]) => key !== 'enabled')) : own
+  const parsed = detector.config.safeParse(settings)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
     throw new ConfigError(`detector ${detector.id}: ${problems}`)

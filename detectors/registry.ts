@@ -1,4 +1,5 @@
-import { AppError } from '../src/errors.js'
+import { AppError, ConfigError } from '../src/errors.js'
+import type { Settings } from '../src/settings.js'
 import accessDeniedBurst from './access-denied-burst/detector.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
@@ -27,13 +28,28 @@ export const DETECTORS: readonly Detector[] = [
   dataFreshness,
 ]
 
-/** The detectors named, or all of them; `rules` are the detectors rule files made. */
-export function findDetectors(ids: string[] | undefined, rules: Detector[] = []): Detector[] {
+/**
+ * The detectors named, or all of them less those TRAILWATCH_DETECTORS_FILE turns off
+ * (`"enabled": false`); `rules` are the detectors rule files made. Settings for an id that is
+ * not among them stop the command, so a misspelt id never silently leaves a detector on.
+ */
+export function findDetectors(ids: string[] | undefined, rules: Detector[], settings: Settings): Detector[] {
   const all = [...DETECTORS, ...rules]
-  if (!ids || ids.length === 0) return all
+  const known = new Set(all.map((d) => d.id))
+  for (const id of Object.keys(settings.detectors)) {
+    if (!known.has(id)) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE: no detector or rule ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}, and rule:ID for each rule (trailwatch rules list)`)
+  }
+  if (!ids || ids.length === 0) return all.filter((d) => enabled(d, settings))
   return ids.map((id) => {
     const detector = all.find((d) => d.id === id)
     if (!detector) throw new AppError('USAGE', `no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}${rules.length ? `, and ${String(rules.length)} rules (trailwatch rules list)` : ''}`)
     return detector
   })
+}
+
+function enabled(detector: Detector, settings: Settings): boolean {
+  const own = settings.detectors[detector.id]
+  const value = typeof own === 'object' && own !== null ? (own as Record<string, unknown>).enabled : undefined
+  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(`detector ${detector.id}: enabled: expected true or false`)
+  return value !== false
 }

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { Command } from 'commander'
 import { z } from 'zod'
 import { configuredRules } from '../detectors/rule-files.js'
-import { DETECTORS } from '../detectors/registry.js'
+import { findDetectors } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
 import { KafkaIngestService } from '../ingest/kafka-service.js'
@@ -69,7 +69,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             checks: () => Promise.resolve(kafka?.readiness() ?? {}),
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
           })
-          const scheduler = new DetectorScheduler(store, [...DETECTORS, ...configuredRules(config.rulesDir, logger)], { settings, logger })
+          const scheduler = new DetectorScheduler(store, findDetectors(undefined, configuredRules(config.rulesDir, logger), settings), { settings, logger })
           // A file of old events dropped in the inbox is history the schedule has passed: look at it as detect --from would.
           files.onStored((span) => void scheduler.catchUp(span))
           let alerting: { stop: () => Promise<void> } | undefined

@@ -31,6 +31,14 @@ describe('mistakes get one line, not a stack trace', () => {
     await expectOneLine(['detect', '--once', '--detector', 'no-such-detector', '--data-dir', freshDir()], /^trailwatch: no detector no-such-detector; known: unusual-source-ip, .*data-freshness, and \d+ rules \(trailwatch rules list\)$/)
   })
 
+  it('names a detectors file entry for no detector or rule, and an enabled that is not true or false', async () => {
+    const file = path.join(freshDir(), 'detectors.json')
+    writeFileSync(file, JSON.stringify({ 'rule:trailwatch-key-two-contries': { enabled: false } }))
+    await expectOneLine(['detect', '--once', '--data-dir', freshDir()], /^trailwatch: TRAILWATCH_DETECTORS_FILE: no detector or rule rule:trailwatch-key-two-contries; known: unusual-source-ip, .*, and rule:ID for each rule \(trailwatch rules list\)$/, { TRAILWATCH_DETECTORS_FILE: file })
+    writeFileSync(file, JSON.stringify({ 'data-freshness': { enabled: 'no' } }))
+    await expectOneLine(['detect', '--once', '--data-dir', freshDir()], /^trailwatch: detector data-freshness: enabled: expected true or false$/, { TRAILWATCH_DETECTORS_FILE: file })
+  })
+
   it('refuses --at and --json without --once instead of starting the schedules', async () => {
     const dataDir = freshDir()
     await expectOneLine(['detect', '--at', '2026-11-20T12:00:00Z', '--data-dir', dataDir], /^trailwatch: --at and --json go with --once/)

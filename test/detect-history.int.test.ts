@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -55,6 +55,18 @@ describe('detect over history', () => {
     const fresh = mkdtempSync(path.join(tmpdir(), 'trailwatch-history-fresh-'))
     const range = await runCli(['detect', '--from', '2023-07-10T11:40:00Z', '--to', '2023-07-10T12:40:00Z', '--data-dir', fresh])
     expect([range.code, range.stderr]).toEqual([0, ''])
+  })
+
+  it('leaves out what the detectors file turns off, unless asked for by name', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'trailwatch-off-')), 'detectors.json')
+    writeFileSync(file, JSON.stringify({ 'cloudtrail-tampering': { enabled: false }, 'rule:trailwatch-lambda-public': { enabled: false } }))
+    const env = { TRAILWATCH_DETECTORS_FILE: file }
+    const all = findings((await runCli(['detect', '--once', '--at', '2023-07-10T12:40:00Z', '--json', '--data-dir', dataDir])).stdout)
+    const some = findings((await runCli(['detect', '--once', '--at', '2023-07-10T12:40:00Z', '--json', '--data-dir', dataDir], { env })).stdout)
+    expect(some).toEqual(all.filter((f) => !/ (cloudtrail-tampering|rule:trailwatch-lambda-public) /.test(f)))
+    expect(all.length - some.length).toBe(7)
+    const named = await runCli(['detect', '--once', '--at', '2023-07-10T12:40:00Z', '--detector', 'cloudtrail-tampering', '--data-dir', dataDir], { env })
+    expect(named.stdout.trim().split('\n').at(-1)).toBe('6 findings from 1 detectors for the window ending 2023-07-10T12:40:00.000Z')
   })
 
   it('refuses a range that ends before it starts, and --at with --from', async () => {
