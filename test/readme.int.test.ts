@@ -109,4 +109,5 @@ it('runs the command blocks of its first sections and examples as written, on fr
   for (const [i, step] of rest.entries()) {
     expect(shape(linesOf(outputs[i] ?? '')), step.command).toEqual(shape(trimEnd(step.output)))
   }
-})
+  // Every command the README shows, one after another beside npm start: near a minute on a busy machine.
+}, 180_000)
