@@ -16,7 +16,7 @@ interface Span {
 }
 
 /** Spans with a span added, those less than `gapMs` apart joined into one, in time order. */
-export function joinSpan(spans: Span[], span: Span, gapMs: number): Span[] {
+function joinSpan(spans: Span[], span: Span, gapMs: number): Span[] {
   const sorted = [...spans, span].sort((a, b) => a.from.getTime() - b.from.getTime())
   const joined: Span[] = []
   for (const next of sorted) {
