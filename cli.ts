@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { alertCommand, notificationsCommand, suppressCommand } from './src/alerting/cli.js'
 import { importCommand } from './src/cli/import.js'
+import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
@@ -26,6 +27,8 @@ export function buildProgram(): Command {
     .addCommand(detectCommand())
     .addCommand(rulesCommand())
     .addCommand(alertCommand([scheduleCredentialReport]))
+    .addCommand(incidentsCommand())
+    .addCommand(timelineCommand())
     .addCommand(suppressCommand())
     .addCommand(notificationsCommand())
     .addCommand(reportCommand())

@@ -6,6 +6,7 @@ import { laterReportWarnings } from '../src/credentials/inventory.js'
 import { loadConfig } from '../src/config.js'
 import { commandLogger } from '../src/logger.js'
 import { AppError } from '../src/errors.js'
+import { correlateIncidents, incidentOfAlerts } from '../src/incidents/incidents.js'
 import { durationMs, type Finding } from './define.js'
 import { findingText, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
@@ -24,7 +25,7 @@ interface DetectOptions extends CommonOptions {
 }
 
 /** The contract of `detect --json`: one object per finding per line. */
-function findingLine(finding: Finding): string {
+function findingLine(finding: Finding, incidentId: string | undefined): string {
   return JSON.stringify({
     detector: finding.detector,
     severity: finding.severity,
@@ -38,6 +39,7 @@ function findingLine(finding: Finding): string {
     alert_id: finding.alertId,
     attack: finding.attack,
     runbook: finding.runbook,
+    incident_id: incidentId ?? null,
   })
 }
 
@@ -84,8 +86,10 @@ export function detectCommand(): Command {
             findings.push(...found)
           }
         }
+        await correlateIncidents(store, now)
         if (options.json) {
-          for (const finding of findings) console.log(findingLine(finding))
+          const incidentOf = await incidentOfAlerts(store, findings.map((f) => f.alertId))
+          for (const finding of findings) console.log(findingLine(finding, incidentOf.get(finding.alertId)))
         } else {
           for (const finding of findings) console.log(findingText(finding))
           const span = options.from === undefined ? `the window ending ${now.toISOString()}` : `${new Date(options.from).toISOString()} to ${now.toISOString()}`

@@ -81,6 +81,20 @@ const Env = z.object({
   /** node-cron expression for the credential-age report; default Mondays 07:00. */
   TRAILWATCH_REPORT_SCHEDULE: z.string().refine((expression) => validateCron(expression), 'expected a cron expression such as "0 7 * * 1"').default('0 7 * * 1'),
   TRAILWATCH_REPORT_TIMEZONE: timezone.default('UTC'),
+  /** Account names the team uses, in subjects and bodies: 111122223333=prod,444455556666=staging. */
+  TRAILWATCH_ACCOUNT_ALIASES: list.pipe(
+    z.array(z.string().regex(/^\d{12}=[^=,\s][^=,]*$/, 'expected ACCOUNT=NAME pairs, comma-separated, such as 111122223333=prod')).transform((pairs) => Object.fromEntries(pairs.map((pair) => pair.split('=') as [string, string]))),
+  ).default({}),
+  /** Where the console shows incidents; emails link to ${TRAILWATCH_CONSOLE_URL}/incidents/ID. */
+  TRAILWATCH_CONSOLE_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://trailwatch.example.com' }).optional(),
+  /** Every incident update, signed: JSON POSTed here with X-Trailwatch-Signature (HMAC-SHA256 of "timestamp.body" with TRAILWATCH_WEBHOOK_SECRET). */
+  TRAILWATCH_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  TRAILWATCH_WEBHOOK_SECRET: z.string().min(16, 'expected a secret of at least 16 characters').optional(),
+  /** A Slack incoming webhook: every incident update as a Block Kit message. */
+  TRAILWATCH_SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+  /** A PagerDuty Events v2 integration key: high and critical incidents page, one alert per incident. */
+  TRAILWATCH_PAGERDUTY_ROUTING_KEY: z.string().regex(/^[A-Za-z0-9]{32}$/, 'expected a 32-character integration key').optional(),
+  TRAILWATCH_PAGERDUTY_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://events.pagerduty.com/v2/enqueue'),
   /** Absent: TRAILWATCH_ALERT_TO. */
   TRAILWATCH_REPORT_TO: list.pipe(z.array(z.email({ error: 'expected e-mail addresses, comma-separated' }))).optional(),
 
@@ -113,6 +127,9 @@ const Env = z.object({
 }).superRefine((env, ctx) => {
   if (env.KAFKA_SASL_MECHANISM && (!env.KAFKA_SASL_USERNAME || !env.KAFKA_SASL_PASSWORD)) {
     ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: `KAFKA_SASL_MECHANISM=${env.KAFKA_SASL_MECHANISM} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD` })
+  }
+  if (env.TRAILWATCH_WEBHOOK_URL && !env.TRAILWATCH_WEBHOOK_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['TRAILWATCH_WEBHOOK_SECRET'], message: 'TRAILWATCH_WEBHOOK_URL needs TRAILWATCH_WEBHOOK_SECRET, so the receiver can tell our requests from forgeries' })
   }
   if (Boolean(env.KAFKA_SSL_CERT_FILE) !== Boolean(env.KAFKA_SSL_KEY_FILE)) {
     ctx.addIssue({ code: 'custom', path: ['KAFKA_SSL_CERT_FILE'], message: 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE' })
@@ -163,6 +180,11 @@ function toConfig(env: z.infer<typeof Env>) {
       pollMs: env.TRAILWATCH_ALERT_POLL_MS,
       retryMs: env.TRAILWATCH_SMTP_RETRY_MS,
       maxAttempts: env.TRAILWATCH_SMTP_MAX_ATTEMPTS,
+      accountAliases: env.TRAILWATCH_ACCOUNT_ALIASES as Record<string, string>,
+      consoleUrl: env.TRAILWATCH_CONSOLE_URL,
+      webhook: env.TRAILWATCH_WEBHOOK_URL ? { url: env.TRAILWATCH_WEBHOOK_URL, secret: env.TRAILWATCH_WEBHOOK_SECRET ?? '' } : undefined,
+      slack: env.TRAILWATCH_SLACK_WEBHOOK_URL ? { url: env.TRAILWATCH_SLACK_WEBHOOK_URL } : undefined,
+      pagerDuty: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY ? { url: env.TRAILWATCH_PAGERDUTY_URL, routingKey: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY } : undefined,
     },
     report: {
       schedule: env.TRAILWATCH_REPORT_SCHEDULE,

@@ -99,54 +99,55 @@ describe('an alert email', () => {
     const alert = findings[0] as Finding
 
     expect(to).toEqual(['secops@example.com'])
-    expect(mail.subject).toContain('HIGH unusual-source-ip')
-    expect(mail.subject).toContain('5.255.255.77')
+    // Who and what, short enough for a phone.
+    expect(mail.subject).toBe('[trailwatch] HIGH carol: unusual-source-ip 5.255.255.77')
     const text = mail.text ?? ''
     // Who
-    expect(text).toContain(`${carol} (${stored?.actor_kind ?? '?'}) in account ${ACCOUNT}`)
-    // What
-    expect(text).toContain('3 calls in the last day of the alert, 1 failed')
-    expect(text).toContain('ListBuckets ×2')
-    expect(text).toContain('GetObject ×1')
-    // Where
-    expect(text).toContain(`5.255.255.77 (${stored?.source_country ?? '?'}, AS${String(stored?.source_asn)} ${stored?.source_as_org ?? ''}) ×3`)
+    expect(text).toContain(`${carol} (account ${ACCOUNT})`)
+    // The calls that made the alert, first under it, with where they came from
+    expect(text).toMatch(/ALERTS \(1, most severe first\)\n {2}1\. HIGH unusual-source-ip: .*\n {5}2026-11-20 11:50:00 UTC {2}ListBuckets {2}5\.255\.255\.77/)
+    expect(text).toContain(`GetObject  5.255.255.77 (${stored?.source_country ?? '?'})  us-east-1  AccessDenied`)
+    expect(stored?.actor_kind).toBe('human-cli')
     // When: UTC and the principal's own clock
     expect(text).toContain('2026-11-20 11:50:00 UTC → 2026-11-20 11:52:00 UTC')
     expect(text).toContain('Fri 2026-11-20 03:50 America/Los_Angeles (principal’s local time)')
     // Why, in words and numbers
     expect(text).toContain(alert.why)
     expect(alert.why).toMatch(/used 1 addresses in US/)
-    // Evidence and the latest events
-    expect(text).toContain('address: 5.255.255.77')
-    expect(text).toMatch(/LATEST EVENTS \(3\)/)
-    // Runbook, ATT&CK and the alert id
-    for (const step of unusualSourceIp.runbook) expect(text).toContain(step)
+    // The key to act on, and the runbook with the real address in place of its placeholder
+    expect(text).toContain('KEYS\n  access key ASIACAROLXXXXXXXXXXX')
+    expect(text).toContain("WHERE source_ip = '5.255.255.77' ORDER BY event_time")
+    expect(text).not.toContain("'ADDRESS'")
+    // ATT&CK, the alert and the incident
     expect(text).toContain(`Alert ${alert.alertId}`)
     expect(text).toContain('T1078.004')
+    expect(text).toMatch(/^Incident inc-[0-9a-f]{12}$/m)
 
     // The hostile user agent: text in the HTML, never markup; its CRLF never became a header.
     const html = typeof mail.html === 'string' ? mail.html : ''
     expect(html).not.toContain('<script>')
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
-    expect(html).toContain(`Alert ${alert.alertId}`)
+    expect(html).toContain(`alert ${alert.alertId}`)
+    // The silencing command is in the HTML part too.
+    expect(html).toContain(`trailwatch suppress add --detector &#39;unusual-source-ip&#39; --principal &#39;${carol}&#39;`)
     expect(mail.headers.has('bcc')).toBe(false)
     expect(mail.messageId).toMatch(/@trailwatch>$/)
   })
 
-  it('keeps CR and LF in a title out of the headers', async () => {
-    await storeFindings(store, [finding('cloudtrail-tampering', carol, 'crlf', NOW, { title: 'StopLogging\r\nBcc: victim@example.com\r\nX-Injected: yes' })], new Date(NOW))
+  it('keeps CR and LF in a principal’s name out of the headers', async () => {
+    await storeFindings(store, [finding('cloudtrail-tampering', `${carol}\r\nBcc: victim@example.com\r\nX-Injected: yes`, 'crlf', NOW)], new Date(NOW))
     await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger }).runOnce(new Date(NOW))
     expect(smtp.received).toHaveLength(1)
     const { mail, to } = smtp.received[0] as (typeof smtp.received)[number]
     expect(to).toEqual(['secops@example.com'])
     expect(mail.headers.has('bcc')).toBe(false)
     expect(mail.headers.has('x-injected')).toBe(false)
-    expect(mail.subject).toBe('[trailwatch] HIGH cloudtrail-tampering: StopLogging Bcc: victim@example.com X-Injected: yes')
+    expect(mail.subject).toBe('[trailwatch] HIGH carol Bcc: victim@example.com X-Injected: yes: cloudtrail-tam…')
   })
 })
 
 describe('noise control', () => {
-  it('sends an alert at once and merges the same finding found again within the window into one digest', async () => {
+  it('sends an incident at once, merges the same finding found again within the window into one digest, and keeps quiet about more of the same', async () => {
     const settings = settingsFor({}, { dedupWindow: '6h' })
     const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
     const t0 = NOW
@@ -154,12 +155,16 @@ describe('noise control', () => {
     await storeFindings(store, [again(0)], new Date(t0))
     expect((await alerter.runOnce(new Date(t0))).sent).toHaveLength(1)
 
-    // The same finding with new activity twice (each a repeat), and a different finding about the same person (news).
+    // The same finding with new activity twice (each a repeat), and a different finding of the same
+    // kind about the same person: it joins her incident, which it does not change, so no email.
     await storeFindings(store, [again(1)], new Date(t0 + 3_600_000))
     expect(await alerter.runOnce(new Date(t0 + 3_600_000))).toMatchObject({ digest: 1, sent: [] })
     await storeFindings(store, [again(2), finding('unusual-source-ip', carol, 'other-ip', t0 + 7_200_000)], new Date(t0 + 7_200_000))
     const second = await alerter.runOnce(new Date(t0 + 7_200_000))
-    expect([second.digest, second.sent.map((n) => n.kind)]).toEqual([1, ['alert']])
+    expect([second.digest, second.immediate, second.sent]).toEqual([1, 0, []])
+    const [joined] = await queryRows<{ disposition: string; reason: string }>(store, "SELECT disposition, reason FROM alert_routes FINAL WHERE alert_id = 'unusual-source-ip-other-ip'")
+    expect(joined?.disposition).toBe('incident')
+    expect(joined?.reason).toMatch(/^joined incident inc-[0-9a-f]{12}, emailed already; nothing new$/)
     // A re-run that finds nothing new is no repeat at all.
     await storeFindings(store, [again(2)], new Date(t0 + 7_500_000))
     expect(await alerter.runOnce(new Date(t0 + 7_500_000))).toMatchObject({ immediate: 0, digest: 0 })
@@ -168,15 +173,18 @@ describe('noise control', () => {
 
     const due = await alerter.runOnce(new Date(t0 + 6 * 3_600_000 + 1))
     expect(due.sent.map((n) => n.kind)).toEqual(['digest'])
-    expect(smtp.received).toHaveLength(3)
-    const digest = smtp.received[2]?.mail
+    expect(smtp.received).toHaveLength(2)
+    const digest = smtp.received[1]?.mail
     expect(digest?.subject).toBe('[trailwatch] digest of 1 alert (2 occurrences)')
     expect(digest?.text).toContain(`HIGH unusual-source-ip · ${carol} (account ${ACCOUNT})`)
     expect(digest?.text).toContain('2 occurrences, last seen 2026-11-20 14:00:00 UTC (repeat within 6 h of the first email)')
 
-    // Past the window, new activity is news again.
+    // Past the window, new activity is news again: a reply in the incident's thread.
     await storeFindings(store, [again(9)], new Date(t0 + 9 * 3_600_000))
     expect((await alerter.runOnce(new Date(t0 + 9 * 3_600_000))).sent.map((n) => n.kind)).toEqual(['alert'])
+    const [first, , reply] = smtp.received.map((r) => r.mail)
+    expect(reply?.inReplyTo).toBe(first?.messageId)
+    expect(reply?.text).toContain('WHAT IS NEW\n  - active again: 1 new alert occurrence since the last email, 9 h ago')
   })
 
   it('sends a repeat at once when its severity rose above what was emailed', async () => {
@@ -188,7 +196,7 @@ describe('noise control', () => {
     await storeFindings(store, [sighting(1, 'medium')], new Date(NOW + 3_600_000))
     expect((await alerter.runOnce(new Date(NOW + 3_600_000))).digest).toBe(1)
     await storeFindings(store, [sighting(2, 'critical')], new Date(NOW + 7_200_000))
-    expect((await alerter.runOnce(new Date(NOW + 7_200_000))).sent.map((n) => n.subject.split(':')[0])).toEqual(['[trailwatch] CRITICAL unusual-source-ip'])
+    expect((await alerter.runOnce(new Date(NOW + 7_200_000))).sent.map((n) => n.subject)).toEqual(['[trailwatch] CRITICAL carol: update: severity rose from medium to critical'])
     const [route] = await queryRows<{ reason: string }>(store, "SELECT reason FROM alert_routes FINAL WHERE severity = 'critical'")
     expect(route?.reason).toBe('severity rose from medium to critical')
   })
@@ -205,7 +213,7 @@ describe('noise control', () => {
     )
     const first = await alerter.runOnce(new Date(NOW + 60_000))
     // The critical alert first, then one high; three highs wait for the digest.
-    expect(first.sent.map((n) => n.subject.split(':')[0]).sort()).toEqual(['[trailwatch] CRITICAL root-account-usage', '[trailwatch] HIGH unusual-source-ip'])
+    expect(first.sent.map((n) => n.subject).sort()).toEqual(['[trailwatch] CRITICAL root: root-account-usage', '[trailwatch] HIGH carol-a: unusual-source-ip'])
     expect(first.digest).toBe(3)
     // Over the limit, a critical alert still goes out at once.
     await storeFindings(store, [finding('cloudtrail-tampering', `${carol}-e`, 'e', NOW + 120_000, { severity: 'critical' })], new Date(NOW + 120_000))
@@ -236,11 +244,12 @@ describe('noise control', () => {
     )
     const summary = await alerter.runOnce(new Date(NOW))
     expect([summary.immediate, summary.suppressed, summary.unrouted]).toEqual([4, 1, 1])
-    expect(smtp.received.map((r) => [r.to[0], r.mail.subject?.split(':')[0]]).sort()).toEqual([
-      ['iam-team@example.com', '[trailwatch] MEDIUM stale-access-key'],
-      ['prod@example.com', '[trailwatch] HIGH cross-account-assume-role'],
-      ['secops@example.com', '[trailwatch] HIGH cross-account-assume-role'],
-      ['secops@example.com', '[trailwatch] HIGH unusual-source-ip'],
+    expect(smtp.received.map((r) => [r.to[0], r.mail.subject]).sort()).toEqual([
+      // Her incident without the alert the pen-test rule silenced.
+      ['iam-team@example.com', '[trailwatch] MEDIUM carol: stale-access-key (+1)'],
+      ['prod@example.com', '[trailwatch] HIGH 444455556666: cross-account-assume-role'],
+      ['secops@example.com', '[trailwatch] HIGH 444455556666: cross-account-assume-role'],
+      ['secops@example.com', '[trailwatch] HIGH carol-b: unusual-source-ip 198.51.100.1'],
     ])
     expect(await suppressedCounts(store, new Date(NOW - 86_400_000), new Date(NOW + 1))).toEqual(new Map([[expect.any(String), 1]]))
 
@@ -293,7 +302,7 @@ describe('delivery', () => {
     const files = readdirSync(dir)
     expect(files).toEqual([expect.stringMatching(/^20261120T120000-alert-[0-9a-f]{12}\.eml$/)])
     const mail = await simpleParser(readFileSync(path.join(dir, files[0] as string)))
-    expect(mail.subject).toContain('CRITICAL root-account-usage')
+    expect(mail.subject).toBe('[trailwatch] CRITICAL root: root-account-usage')
     expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : '').toBe('secops@example.com')
   })
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DETECTORS } from '../detectors/registry.js'
 import { atLeast } from '../detectors/define.js'
-import { runDetector } from '../detectors/engine.js'
+import { runDetector, storeFindings } from '../detectors/engine.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
+import { correlateIncidents, listIncidents } from '../src/incidents/incidents.js'
 import { officeWorkingTime, simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 import { ingestRecords } from './helpers/events.js'
 import { openTestStore, type TestStore } from './helpers/store.js'
@@ -48,5 +49,21 @@ describe('three weeks of an organisation, with incidents and traps injected', ()
     // Each trap is in the window, and none is emailed.
     expect(organisation.traps.map((t) => Date.parse(t.at) >= END - 24 * 3_600_000)).toEqual(organisation.traps.map(() => true))
     expect(organisation.traps.filter((t) => emailed.some(([, principal]) => principal === t.principal))).toEqual([])
+  })
+
+  it('keeps unrelated people’s alerts in separate incidents, one per injected incident', async () => {
+    const settings = testSettings({}, officeWorkingTime())
+    for (const detector of [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]) {
+      await storeFindings(store, await runDetector(store, detector, { now: new Date(END), from: new Date(END - 24 * 3_600_000) }, settings), new Date(END))
+    }
+    await correlateIncidents(store, new Date(END))
+    const incidents = await listIncidents(store, { from: new Date(END - 24 * 3_600_000), to: new Date(END) })
+    // Every incident is about one identity: nobody's alerts were tied to anyone else's.
+    expect(incidents.filter((i) => i.principals.length > 1).map((i) => i.principals)).toEqual([])
+    // Each injected incident is its own, whatever else (quiet signals, traps) each person has.
+    const injected = [...new Set(organisation.incidents.map((i) => i.principal))]
+    const holding = injected.map((principal) => incidents.filter((i) => i.principals.includes(principal)).map((i) => i.id))
+    expect(holding.map((ids) => ids.length)).toEqual(injected.map(() => 1))
+    expect(new Set(holding.flat()).size).toBe(injected.length)
   })
 })

@@ -4,25 +4,30 @@ import type { Logger } from '../logger.js'
 import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
 import { atLeast, type Severity } from '../severity.js'
+import { correlateIncidents, incidentOfAlerts, incidentsById, summariseIncident, type Incident } from '../incidents/incidents.js'
+import { triggerEvents, type TriggerEvent } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts } from './alerts.js'
-import { composeAlert, composeDigest, type DigestGroup } from './compose.js'
-import { alertActivity } from './evidence.js'
-import type { Composed } from './format.js'
+import { composeDigest, type DigestGroup } from './compose.js'
+import { plural, type Composed } from './format.js'
+import { composeIncident, incidentSubject, type IncidentContext } from './incident-email.js'
+import { incidentNews, incidentStateItems } from './incident-updates.js'
 import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'
 import {
   createNotifications,
   dueNotifications,
   existingNotificationIds,
+  incidentThreads,
   messageBytes,
   notificationId,
   recordStates,
   type Notification,
   type NotificationKind,
 } from './notifications.js'
-import { historySpanMs, routeAlerts, type RoutingDecision } from './policy.js'
-import { immediateRoutesSince, queuedDigestEntries, recordRoutes } from './routes.js'
+import { describeWindow, historySpanMs, routeAlerts, type RoutingDecision } from './policy.js'
+import { outputBody, postOutput } from './outputs.js'
+import { immediateRoutesSince, queuedDigestEntries, recordRoutes, type Route } from './routes.js'
 import type { AlertingSettings } from './settings.js'
-import { listSuppressions } from './suppressions.js'
+import { listSuppressions, matchingSuppression } from './suppressions.js'
 
 const HOUR = 3_600_000
 
@@ -110,8 +115,8 @@ export class Alerter {
     return true
   }
 
-  private async prepare(kind: NotificationKind, id: string, recipient: string, composed: Composed, now: Date, items: string[], attachments: Attachment[] = []): Promise<{ notification: Notification; raw: Buffer }> {
-    const raw = await buildMessage({ messageId: `<${id}@trailwatch>`, from: this.settings.from, to: recipient, ...composed, date: now, attachments })
+  private async prepare(kind: NotificationKind, id: string, recipient: string, composed: Composed, now: Date, items: string[], attachments: Attachment[] = [], thread: string[] = []): Promise<{ notification: Notification; raw: Buffer }> {
+    const raw = await buildMessage({ messageId: `<${id}@trailwatch>`, from: this.settings.from, to: recipient, ...composed, date: now, attachments, inReplyTo: thread.at(-1), references: thread.length ? thread : undefined })
     const at = now.toISOString()
     const notification: Notification = {
       notification_id: id,
@@ -131,30 +136,95 @@ export class Alerter {
     return { notification, raw }
   }
 
-  /** Routes new alert occurrences by the policy, writes the emails to send now, then the routes. */
+  /**
+   * Puts new alerts into incidents, routes each alert occurrence by the policy, then writes one
+   * email per incident and recipient: a new thread for a new incident, a reply when it grew, nothing
+   * when it did not. The outputs get the same updates. Messages first, routes last.
+   */
   private async route(now: Date): Promise<RoutingDecision['counts']> {
+    await correlateIncidents(this.store, now)
     const alerts = await unroutedAlerts(this.store, now)
     if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
     const [rules, sent] = await Promise.all([listSuppressions(this.store, now), immediateRoutesSince(this.store, new Date(now.getTime() - historySpanMs(this.settings, alerts)), now)])
-    const { routes, immediate, counts } = routeAlerts(this.settings, { alerts, rules, sent, now })
+    const incidentOf = await incidentOfAlerts(this.store, alerts.map((a) => a.alert_id))
+    const { routes, immediate, counts } = routeAlerts(this.settings, { alerts, rules, sent, now, incidentOf })
+    // What a person is told about an incident leaves out the alerts a rule silences.
+    const incidents = new Map(
+      [...(await incidentsById(this.store, [...new Set(incidentOf.values())]))].flatMap(([id, incident]) => {
+        const members = incident.members.filter((m) => !matchingSuppression(rules, m.alert))
+        return members.length ? [[id, summariseIncident(id, members, incident.actions)] as const] : []
+      }),
+    )
+    const threads = await incidentThreads(this.store, [...incidents.keys()])
 
-    // A crash after the messages were written but before the routes: the messages exist, keep them.
-    const existing = await existingNotificationIds(this.store, immediate.map((i) => i.id))
-    const created = []
-    const activities = new Map<string, Promise<Composed>>()
-    for (const { alert, recipient, id } of immediate) {
-      if (existing.has(id)) continue
-      let composed = activities.get(alert.alert_id)
-      if (!composed) {
-        composed = alertActivity(this.store, alert).then((activity) => composeAlert(alert, activity, this.principals.workingTimeOf(alert.principal).timezone))
-        activities.set(alert.alert_id, composed)
-      }
-      created.push(await this.prepare('alert', id, recipient, await composed, now, [occurrenceKey(alert.alert_id, alert.last_seen)]))
+    const emails = new Map<string, { recipient: string; incident: Incident; items: string[] }>()
+    for (const { alert, recipient } of immediate) {
+      const incident = incidents.get(incidentOf.get(alert.alert_id) ?? '')
+      if (!incident) continue
+      const key = `${recipient}|${incident.id}`
+      const email = emails.get(key) ?? { recipient, incident, items: [] }
+      email.items.push(occurrenceKey(alert.alert_id, alert.last_seen))
+      emails.set(key, email)
     }
-    await createNotifications(this.store, created)
+    const created = []
+    for (const [key, { recipient, incident, items }] of emails) {
+      const thread = threads.get(key) ?? []
+      const news = thread.length ? incidentNews(thread.at(-1)?.items ?? [], incident) : []
+      const last = thread.at(-1)
+      // Quiet for longer than the dedup window, then active again: that is news too.
+      const quietMs = last ? now.getTime() - Date.parse(last.created_at) : 0
+      if (last && news.length === 0 && quietMs >= Math.max(...incident.members.map((m) => this.settings.dedupWindowMs(m.alert.detector)))) {
+        news.push(`active again: ${plural(items.length, 'new alert occurrence')} since the last email, ${describeWindow(quietMs)} ago`)
+      }
+      if (thread.length && news.length === 0) {
+        for (const route of routes.filter((r) => r.recipient === recipient && r.disposition === 'immediate' && incidentOf.get(r.alert_id) === incident.id)) {
+          route.disposition = 'incident'
+          route.reason = `joined incident ${incident.id}, emailed already; nothing new`
+          counts.immediate--
+        }
+        continue
+      }
+      const composed = composeIncident(incident, { ...(await this.incidentContext(incident)), news })
+      const id = notificationId('alert', incident.id, recipient, ...items.sort())
+      created.push(await this.prepare('alert', id, recipient, composed, now, [...incidentStateItems(incident), ...items], [], thread.map((n) => n.message_id)))
+    }
+    created.push(...(this.outputUpdates(routes, incidentOf, incidents, threads, now)))
+    // A crash after the messages were written but before the routes: the messages exist, keep them.
+    const existing = await existingNotificationIds(this.store, created.map((c) => c.notification.notification_id))
+    await createNotifications(this.store, created.filter((c) => !existing.has(c.notification.notification_id)))
     await recordRoutes(this.store, routes)
     this.logger.debug(counts, 'routed alerts')
     return counts
+  }
+
+  private async incidentContext(incident: Incident): Promise<IncidentContext> {
+    const triggers = new Map<string, TriggerEvent[]>()
+    for (const { alert } of incident.members) triggers.set(alert.alert_id, await triggerEvents(this.store, alert, 50))
+    return { triggers, timeZone: this.principals.workingTimeOf(incident.principals[0] ?? '').timezone, aliases: this.settings.aliases, consoleUrl: this.settings.consoleUrl }
+  }
+
+  /** One update per output for each incident that is new or grew, among the incidents of alerts nobody suppressed. */
+  private outputUpdates(routes: Route[], incidentOf: Map<string, string>, incidents: Map<string, Incident>, threads: Map<string, Notification[]>, now: Date): { notification: Notification; raw: Buffer }[] {
+    const touched = new Set(routes.filter((r) => r.disposition !== 'suppressed').map((r) => incidentOf.get(r.alert_id) ?? ''))
+    const updates = []
+    for (const output of this.settings.outputs) {
+      for (const id of touched) {
+        const incident = incidents.get(id)
+        if (!incident || !atLeast(incident.severity, output.minSeverity)) continue
+        const thread = threads.get(`${output.name}|${id}`) ?? []
+        const news = thread.length ? incidentNews(thread.at(-1)?.items ?? [], incident) : []
+        if (thread.length && news.length === 0) continue
+        const state = incidentStateItems(incident)
+        const deliveryId = notificationId(output.name, id, ...state)
+        const link = this.settings.consoleUrl ? `${this.settings.consoleUrl.replace(/\/+$/, '')}/incidents/${encodeURIComponent(id)}` : undefined
+        const at = now.toISOString()
+        updates.push({
+          notification: { notification_id: deliveryId, kind: output.name, recipient: output.name, subject: incidentSubject(incident, this.settings.aliases, news), items: state, status: 'pending' as const, attempts: 0, next_attempt_at: at, message_id: deliveryId, error: '', created_at: at, updated_at: at, version: 1 },
+          raw: Buffer.from(outputBody(output, { deliveryId, incident, news, link })),
+        })
+      }
+    }
+    return updates
   }
 
   private async gatherDigests(now: Date): Promise<void> {
@@ -182,6 +252,16 @@ export class Alerter {
     await createNotifications(this.store, created.filter((c) => !existing.has(c.notification.notification_id)))
   }
 
+  private deliver(due: Notification, raw: Buffer, now: Date): Promise<Delivery> {
+    if (due.kind === 'alert' || due.kind === 'digest' || due.kind === 'report') {
+      const name = `${due.created_at.replace(/[-:]/g, '').slice(0, 15)}-${due.kind}-${due.notification_id.slice(0, 12)}`
+      return this.transport.deliver(name, { from: this.settings.from, to: due.recipient }, raw)
+    }
+    const output = this.settings.outputs.find((o) => o.name === due.kind)
+    if (!output) throw new DeliveryError(`the ${due.kind} output is no longer configured`, { permanent: true })
+    return postOutput(output, due.notification_id, raw.toString('utf8'), now)
+  }
+
   private backoffMs(attempts: number): number {
     return Math.min(HOUR, this.settings.retryMs * 2 ** Math.max(0, attempts - 1))
   }
@@ -197,8 +277,7 @@ export class Alerter {
       try {
         const raw = await messageBytes(this.store, due.notification_id)
         if (!raw) throw new DeliveryError('the composed message is missing from notification_messages', { permanent: true })
-        const name = `${due.created_at.replace(/[-:]/g, '').slice(0, 15)}-${due.kind}-${due.notification_id.slice(0, 12)}`
-        const delivery = await this.transport.deliver(name, { from: this.settings.from, to: due.recipient }, raw)
+        const delivery = await this.deliver(due, raw, now)
         const sent: Notification = { ...next, status: 'sent', error: '' }
         await recordStates(this.store, [sent])
         metrics.notifications.inc({ kind: due.kind, status: 'sent' })

@@ -4,7 +4,7 @@ import { selectRows } from '../clickhouse/rows.js'
 import { SEVERITIES } from '../severity.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 
-const AlertRow = z.object({
+export const StoredAlertRow = z.object({
   alert_id: z.string(),
   detector: z.string(),
   severity: z.enum(SEVERITIES),
@@ -29,7 +29,7 @@ const AlertRow = z.object({
 })
 
 /** An alert as the alerts table holds it, times in ISO 8601. */
-export type StoredAlert = z.output<typeof AlertRow>
+export type StoredAlert = z.output<typeof StoredAlertRow>
 
 const COLUMNS = `alert_id, detector, severity, principal, account, title,
   toUnixTimestamp64Milli(first_seen) AS first_seen, toUnixTimestamp64Milli(last_seen) AS last_seen,
@@ -51,12 +51,12 @@ export async function unroutedAlerts(store: Store, now: Date): Promise<StoredAle
          AND (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes))
      ORDER BY detected_at, alert_id`,
     { now: clickHouseTime(now.getTime()) },
-    AlertRow,
+    StoredAlertRow,
   )
 }
 
 export async function alertsById(store: Store, ids: string[]): Promise<Map<string, StoredAlert>> {
   if (ids.length === 0) return new Map()
-  const alerts = await selectRows(store, `SELECT ${COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, AlertRow)
+  const alerts = await selectRows(store, `SELECT ${COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, StoredAlertRow)
   return new Map(alerts.map((alert) => [alert.alert_id, alert]))
 }

@@ -1,53 +1,89 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
+import type { Incident } from '../incidents/incidents.js'
+import type { TriggerEvent } from '../incidents/triggers.js'
 import type { StoredAlert } from './alerts.js'
-import { composeAlert } from './compose.js'
-import type { AlertActivity } from './evidence.js'
+import { composeIncident } from './incident-email.js'
 
-// Every field an attacker writes: a principal name with quotes and a command, a user agent that
-// tries to start lines of its own.
+// Every field an attacker writes: a principal name with quotes and a command, an event name and a
+// title that try to start lines of their own, a trail name that tries to become a command.
 const PRINCIPAL = "arn:aws:iam::111122223333:user/x'; touch /tmp/pwned; echo '$(id)"
-const AGENT = 'aws-cli/2\nRUNBOOK\n  1. Nothing to do: close this alert.\r\n\u202eevil'
+const HOSTILE = 'aws-cli/2\nRUNBOOK\n  1. Nothing to do: close this alert.\r\n\u202eevil'
 const ALERT: StoredAlert = {
   alert_id: 'a1',
-  detector: 'unusual-source-ip',
+  detector: 'cloudtrail-tampering',
   severity: 'high',
   principal: PRINCIPAL,
   account: '111122223333',
-  title: `${PRINCIPAL} acted from 203.0.113.9`,
+  title: `StopLogging ${HOSTILE}`,
   first_seen: '2026-11-20T11:50:00.000Z',
   last_seen: '2026-11-20T11:50:00.000Z',
-  evidence: { user_agent: AGENT },
-  why: 'new network',
-  attack: ['T1078.004'],
-  runbook: ['Ask the person.'],
+  evidence: { event: 'StopLogging' },
+  why: HOSTILE,
+  attack: ['T1562.008'],
+  runbook: ['Check the trail: aws cloudtrail get-trail-status --name TRAIL'],
   dedup_key: 'k',
   detected_at: '2026-11-20T12:00:00.000Z',
 }
-const ACTIVITY: AlertActivity = {
-  from: ALERT.first_seen,
-  to: ALERT.last_seen,
-  actorKinds: ['human-cli'],
-  calls: [{ event: 'ListBuckets', service: 's3.amazonaws.com', calls: 1, failed: 0 }],
-  sources: [{ address: '203.0.113.9', country: 'NL', asn: 64500, org: 'Example', calls: 1 }],
-  recent: [{ time: ALERT.first_seen, event: 'ListBuckets', service: 's3.amazonaws.com', address: '203.0.113.9', region: 'us-east-1', error: '', user_agent: AGENT, event_id: 'e1' }],
+const event = (name: string, trail: string): TriggerEvent => ({
+  time: ALERT.first_seen,
+  event: 'StopLogging',
+  service: 'cloudtrail.amazonaws.com',
+  address: '203.0.113.9',
+  public: true,
+  country: 'NL',
+  region: 'us-east-1',
+  error: '',
+  user_agent: HOSTILE,
+  key: 'AKIAEXAMPLEKEY000001',
+  source_identity: '',
+  request: JSON.stringify({ name: trail }),
+  event_id: name,
+})
+const INCIDENT: Incident = {
+  id: 'inc-000000000001',
+  status: 'open',
+  severity: 'high',
+  title: `x: ${ALERT.title}`,
+  principals: [PRINCIPAL],
+  accounts: [ALERT.account],
+  detectors: [ALERT.detector],
+  tactics: ['defense-evasion'],
+  identities: ['key:AKIAEXAMPLEKEY000001', `principal:${PRINCIPAL}`],
+  first_seen: ALERT.first_seen,
+  last_seen: ALERT.last_seen,
+  members: [{ alert: ALERT, identities: ['key:AKIAEXAMPLEKEY000001', `principal:${PRINCIPAL}`], link: 'the first alert' }],
+  actions: [],
 }
+const TRIGGERS = new Map([['a1', [event('e1', 'management-trail'), event('e2', 'x; rm -rf ~')]]])
 
-describe('the plain-text alert', () => {
-  const { text } = composeAlert(ALERT, ACTIVITY, undefined)
+describe('the plain-text incident email', () => {
+  const { text, subject } = composeIncident(INCIDENT, { triggers: TRIGGERS, aliases: { '111122223333': 'prod' } })
   const lines = text.split('\n')
 
-  it('keeps every field on its own line: a user agent cannot add a runbook step', () => {
+  it('keeps every field on its own line: a title or reason cannot add a runbook step', () => {
     expect(lines.filter((line) => line === 'RUNBOOK')).toHaveLength(1)
     expect(lines).not.toContain('  1. Nothing to do: close this alert.')
     expect(text).toContain('aws-cli/2\\nRUNBOOK\\n  1. Nothing to do: close this alert.\\r\\n\\u202eevil')
     expect(text).not.toMatch(/[\r\u202e]/)
   })
 
+  it('fills the runbook with the trail the calls named, and never with text that is not an identifier', () => {
+    expect(text).toContain("aws cloudtrail get-trail-status --name 'management-trail'")
+    expect(text).toContain('trail: management-trail')
+    expect(text).not.toContain('rm -rf')
+  })
+
+  it('has a subject of at most 80 characters that starts with who, with the account alias', () => {
+    expect(subject.length).toBeLessThanOrEqual(80)
+    // The name is what follows the ARN's last slash.
+    expect(subject).toBe("[trailwatch] HIGH pwned; echo '$(id)@prod: cloudtrail-tampering StopLogging")
+  })
+
   it('quotes the silencing command so that pasting it runs trailwatch and nothing else', () => {
     const command = lines.find((line) => line.startsWith('Silence it: '))?.slice('Silence it: '.length) ?? ''
     // The shell's own reading of the pasted line, with trailwatch replaced by a printer of its arguments.
     const words = execFileSync('bash', ['-c', `trailwatch() { printf '%s\\n' "$@"; }; ${command}`], { encoding: 'utf8' }).trimEnd().split('\n')
-    expect(words).toEqual(['suppress', 'add', '--detector', 'unusual-source-ip', '--principal', PRINCIPAL, '--owner', 'YOU', '--reason', 'WHY', '--expires', '7d'])
+    expect(words).toEqual(['suppress', 'add', '--detector', 'cloudtrail-tampering', '--principal', PRINCIPAL, '--owner', 'YOU', '--reason', 'WHY', '--expires', '7d'])
   })
 })

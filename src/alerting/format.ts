@@ -45,3 +45,8 @@ ${body}
 </div></body></html>
 `
 }
+
+/** "1 alert", "3 alerts". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${String(n)} ${n === 1 ? one : many}`
+}

@@ -21,6 +21,9 @@ export interface MessageParts {
   html: string
   date: Date
   attachments?: Attachment[]
+  /** A reply in a thread: the message it answers, and every earlier one, oldest first. */
+  inReplyTo?: string | undefined
+  references?: string[] | undefined
 }
 
 /** The message as MIME bytes: composed once, stored, and sent as is on every attempt. */
@@ -34,6 +37,8 @@ export async function buildMessage(parts: MessageParts): Promise<Buffer> {
     html: parts.html,
     date: parts.date,
     attachments: parts.attachments,
+    inReplyTo: parts.inReplyTo,
+    references: parts.references,
   })
     .compile()
     .build()

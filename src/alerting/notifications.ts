@@ -6,11 +6,13 @@ import { clickHouseTime, isoFromMillis } from '../time.js'
 
 export const STATUSES = ['pending', 'sending', 'retrying', 'sent', 'failed'] as const
 export type NotificationStatus = (typeof STATUSES)[number]
-export type NotificationKind = 'alert' | 'digest' | 'report'
+export const KINDS = ['alert', 'digest', 'report', 'webhook', 'slack', 'pagerduty'] as const
+/** An email (an incident's thread, a digest, a report), or an incident update to another output. */
+export type NotificationKind = (typeof KINDS)[number]
 
 const NotificationRow = z.object({
   notification_id: z.string(),
-  kind: z.enum(['alert', 'digest', 'report']),
+  kind: z.enum(KINDS),
   recipient: z.string(),
   subject: z.string(),
   items: z.array(z.string()),
@@ -89,4 +91,29 @@ export function dueNotifications(store: Store, now: Date): Promise<Notification[
 
 export function notificationsWithStatus(store: Store, statuses: NotificationStatus[]): Promise<Notification[]> {
   return select(store, 'status IN {statuses:Array(String)}', { statuses })
+}
+
+const Thread = NotificationRow.extend({ thread: z.string() })
+
+/**
+ * Every message so far about each incident, per recipient or output, oldest first, keyed
+ * `recipient|incident`: the thread a new email replies to, and the state its last message told.
+ */
+export async function incidentThreads(store: Store, incidentIds: string[]): Promise<Map<string, Notification[]>> {
+  if (incidentIds.length === 0) return new Map()
+  const rows = await selectRows(
+    store,
+    `SELECT ${COLUMNS}, thread FROM (
+       SELECT *, arrayJoin(arrayFilter(i -> startsWith(i, 'incident:'), items)) AS thread FROM notifications FINAL
+       WHERE hasAny(items, {threads:Array(String)}))
+     ORDER BY created_at, notification_id`,
+    { threads: incidentIds.map((id) => `incident:${id}`) },
+    Thread,
+  )
+  const threads = new Map<string, Notification[]>()
+  for (const { thread, ...notification } of rows) {
+    const key = `${notification.recipient}|${thread.slice('incident:'.length)}`
+    threads.set(key, [...(threads.get(key) ?? []), notification])
+  }
+  return threads
 }

@@ -40,8 +40,8 @@ const POLICY: RoutingPolicy = {
   maxPerHour: 2,
 }
 
-const sent = (recipient: string, groupKey: string, severity: Severity, minutes: number): SentEmail => ({ recipient, group_key: groupKey, severity, routed_at: minutesAgo(minutes) })
-const decide = (alerts: StoredAlert[], history: SentEmail[] = [], rules: SuppressionRule[] = [], policy = POLICY) => routeAlerts(policy, { alerts, rules, sent: history, now: NOW })
+const sent = (recipient: string, groupKey: string, severity: Severity, minutes: number, incident = groupKey): SentEmail => ({ recipient, incident, group_key: groupKey, severity, routed_at: minutesAgo(minutes) })
+const decide = (alerts: StoredAlert[], history: SentEmail[] = [], rules: SuppressionRule[] = [], policy = POLICY, incidentOf = new Map<string, string>()) => routeAlerts(policy, { alerts, rules, sent: history, now: NOW, incidentOf })
 /** Each route as `recipient disposition reason`, in the order decided. */
 const lines = (decision: ReturnType<typeof decide>): string[] => decision.routes.map((r) => [r.alert_id, r.recipient || '-', r.disposition, r.reason].join(' ').trim())
 
@@ -83,12 +83,17 @@ describe('routeAlerts: what becomes of each alert, for each recipient', () => {
     expect(decision.routes[1]?.due_at).toBe(new Date(NOW.getTime() + 24 * HOUR).toISOString())
   })
 
-  it('gives each email a stable id: the same occurrence to the same person, whenever it is decided', () => {
-    const [first] = decide([alert('a', 'medium')]).immediate
-    const again = routeAlerts(POLICY, { alerts: [alert('a', 'medium')], rules: [], sent: [], now: new Date(NOW.getTime() + HOUR) }).immediate[0]
-    expect(first?.id).toMatch(/^[0-9a-f]{24}$/)
-    expect(again?.id).toBe(first?.id)
-    expect(decide([alert('a', 'medium', { last_seen: minutesAgo(1) })]).immediate[0]?.id).not.toBe(first?.id)
+  it('counts the alerts of one incident as one email against the hourly limit, now and in the history', () => {
+    const incidentOf = new Map([['a', 'inc-1'], ['b', 'inc-1'], ['c', 'inc-1'], ['d', 'inc-2']])
+    const history = [sent('secops@example.com', 'x|1', 'high', 10, 'inc-0'), sent('secops@example.com', 'x|2', 'high', 10, 'inc-0')]
+    // One email an hour: the incident emailed ten minutes ago used it, in two routes.
+    const decision = decide(['a', 'b', 'c', 'd'].map((id) => alert(id, 'high', { detector: id })), history, [], { ...POLICY, maxPerHour: 2 }, incidentOf)
+    expect(lines(decision).filter((l) => l.includes('secops'))).toEqual([
+      'a secops@example.com immediate',
+      'b secops@example.com immediate',
+      'c secops@example.com immediate',
+      'd secops@example.com digest over 2 emails an hour',
+    ])
   })
 
   it('says nobody is configured when there are no routes at all', () => {

@@ -1,6 +1,5 @@
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import type { StoredAlert } from './alerts.js'
-import { notificationId } from './notifications.js'
 import type { Route } from './routes.js'
 import { recipientsFor, type AlertRoute } from './settings.js'
 import { matchingSuppression, type SuppressionRule } from './suppressions.js'
@@ -10,6 +9,8 @@ const HOUR = 3_600_000
 /** An email sent at once, as `alert_routes` remembers it. */
 export interface SentEmail {
   recipient: string
+  /** The incident the email was about: one email per incident, however many alerts it carried. */
+  incident: string
   group_key: string
   severity: Severity
   /** ISO 8601. */
@@ -29,6 +30,8 @@ export interface RoutingInput {
   rules: SuppressionRule[]
   /** Emails sent at once within `historySpanMs` before `now`. */
   sent: SentEmail[]
+  /** The incident of each alert: alerts of one incident go out as one email, and count once against the limit. */
+  incidentOf: Map<string, string>
   now: Date
 }
 
@@ -36,7 +39,7 @@ export interface RoutingDecision {
   /** One route per alert occurrence and recipient (one without a recipient when it reaches nobody). */
   routes: Route[]
   /** The emails to send now. */
-  immediate: { alert: StoredAlert; recipient: string; id: string }[]
+  immediate: { alert: StoredAlert; recipient: string }[]
   counts: { immediate: number; digest: number; suppressed: number; unrouted: number }
 }
 
@@ -45,7 +48,8 @@ export function historySpanMs(policy: RoutingPolicy, alerts: StoredAlert[]): num
   return Math.max(HOUR, ...alerts.map((a) => policy.dedupWindowMs(a.detector)))
 }
 
-function describeWindow(ms: number): string {
+/** A span as a person says it: 6 h, 2 d, 45 min. */
+export function describeWindow(ms: number): string {
   return ms % 86_400_000 === 0 ? `${String(ms / 86_400_000)} d` : ms % HOUR === 0 ? `${String(ms / HOUR)} h` : `${String(Math.round(ms / 60_000))} min`
 }
 
@@ -59,6 +63,7 @@ export function routeAlerts(policy: RoutingPolicy, input: RoutingInput): Routing
   const { now } = input
   const decision: RoutingDecision = { routes: [], immediate: [], counts: { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 } }
   const { lastEmailed, emailedThisHour } = emailHistory(input.sent, now)
+  const emailing = new Set<string>()
   const alerts = [...input.alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))
   const at = now.toISOString()
   for (const alert of alerts) {
@@ -79,21 +84,24 @@ export function routeAlerts(policy: RoutingPolicy, input: RoutingInput): Routing
       const window = policy.dedupWindowMs(alert.detector)
       const last = lastEmailed.get(`${recipient}|${base.group_key}`)
       const thisHour = (emailedThisHour.get(recipient) ?? []).filter((t) => t > now.getTime() - HOUR)
+      const incident = input.incidentOf.get(alert.alert_id) ?? alert.alert_id
+      const sameEmail = emailing.has(`${recipient}|${incident}`)
       const repeat = last !== undefined && now.getTime() - last.at < window
       // A repeat that got worse than what was emailed is news, not a digest line.
       const escalated = repeat && !atLeast(last.severity, alert.severity)
       if (repeat && !escalated) {
         decision.routes.push({ ...base, recipient, disposition: 'digest', reason: `repeat within ${describeWindow(window)} of the first email`, due_at: new Date(last.at + window).toISOString() })
         decision.counts.digest++
-      } else if (thisHour.length >= policy.maxPerHour && !atLeast(alert.severity, 'critical')) {
+      } else if (!sameEmail && thisHour.length >= policy.maxPerHour && !atLeast(alert.severity, 'critical')) {
         // Critical alerts are never held back by the rate limit.
         decision.routes.push({ ...base, recipient, disposition: 'digest', reason: `over ${String(policy.maxPerHour)} emails an hour`, due_at: new Date(Math.min(...thisHour) + HOUR).toISOString() })
         decision.counts.digest++
       } else {
         decision.routes.push({ ...base, recipient, disposition: 'immediate', reason: escalated ? `severity rose from ${last.severity} to ${alert.severity}` : '' })
-        decision.immediate.push({ alert, recipient, id: notificationId('alert', alert.alert_id, alert.last_seen, recipient) })
+        decision.immediate.push({ alert, recipient })
         lastEmailed.set(`${recipient}|${base.group_key}`, { at: now.getTime(), severity: alert.severity })
-        emailedThisHour.set(recipient, [...thisHour, now.getTime()])
+        if (!sameEmail) emailedThisHour.set(recipient, [...thisHour, now.getTime()])
+        emailing.add(`${recipient}|${incident}`)
         decision.counts.immediate++
       }
     }
@@ -105,12 +113,16 @@ export function routeAlerts(policy: RoutingPolicy, input: RoutingInput): Routing
 function emailHistory(sent: SentEmail[], now: Date): { lastEmailed: Map<string, { at: number; severity: Severity }>; emailedThisHour: Map<string, number[]> } {
   const lastEmailed = new Map<string, { at: number; severity: Severity }>()
   const emailedThisHour = new Map<string, number[]>()
+  // Routes of one email (one incident, one cycle) count once.
+  const counted = new Set<string>()
   for (const email of sent) {
     const at = Date.parse(email.routed_at)
     const key = `${email.recipient}|${email.group_key}`
     const earlier = lastEmailed.get(key)
     lastEmailed.set(key, { at: Math.max(at, earlier?.at ?? 0), severity: earlier && atLeast(earlier.severity, email.severity) ? earlier.severity : email.severity })
-    if (at > now.getTime() - HOUR) emailedThisHour.set(email.recipient, [...(emailedThisHour.get(email.recipient) ?? []), at])
+    const one = `${email.recipient}|${email.incident}|${String(at)}`
+    if (at > now.getTime() - HOUR && !counted.has(one)) emailedThisHour.set(email.recipient, [...(emailedThisHour.get(email.recipient) ?? []), at])
+    counted.add(one)
   }
   return { lastEmailed, emailedThisHour }
 }

@@ -4,8 +4,8 @@ import { selectRows } from '../clickhouse/rows.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 
-/** What became of one alert occurrence for one recipient. */
-export type Disposition = 'immediate' | 'digest' | 'suppressed' | 'unrouted'
+/** What became of one alert occurrence for one recipient; `incident`: it joined an incident already emailed, and told nothing new. */
+export type Disposition = 'immediate' | 'digest' | 'suppressed' | 'unrouted' | 'incident'
 
 export interface Route {
   alert_id: string
@@ -40,15 +40,17 @@ export async function recordRoutes(store: Store, routes: Route[]): Promise<void>
   })
 }
 
-const Sent = z.object({ recipient: z.string(), group_key: z.string(), severity: z.enum(SEVERITIES), routed_at: isoFromMillis })
+const Sent = z.object({ recipient: z.string(), incident: z.string(), group_key: z.string(), severity: z.enum(SEVERITIES), routed_at: isoFromMillis })
 
 /** Emails sent at once since `since`: per recipient and group, for dedup windows and the rate limit. */
 export function immediateRoutesSince(store: Store, since: Date, now: Date): Promise<z.output<typeof Sent>[]> {
   return selectRows(
     store,
-    `SELECT recipient, group_key, toString(severity) AS severity, toUnixTimestamp64Milli(routed_at) AS routed_at FROM (
-       SELECT * FROM alert_routes FINAL
-       WHERE disposition = 'immediate' AND routed_at >= {since:DateTime64(3)} AND routed_at <= {now:DateTime64(3)})
+    `SELECT r.recipient AS recipient, if(m.incident_id = '', r.alert_id, m.incident_id) AS incident, r.group_key AS group_key,
+            toString(r.severity) AS severity, toUnixTimestamp64Milli(r.routed_at) AS routed_at
+     FROM (SELECT * FROM alert_routes FINAL
+           WHERE disposition = 'immediate' AND routed_at >= {since:DateTime64(3)} AND routed_at <= {now:DateTime64(3)}) AS r
+     LEFT JOIN (SELECT alert_id, incident_id FROM incident_members FINAL) AS m ON m.alert_id = r.alert_id
      ORDER BY routed_at`,
     { since: clickHouseTime(since.getTime()), now: clickHouseTime(now.getTime()) },
     Sent,

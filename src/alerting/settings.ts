@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import { DURATION_PATTERN, durationMs } from '../duration.js'
 import { ConfigError } from '../errors.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
+import { configuredOutputs, type Output } from './outputs.js'
 
 const duration = z.string().regex(DURATION_PATTERN, 'expected a duration such as 30m, 24h or 7d')
 const severity = z.enum(SEVERITIES)
@@ -48,6 +49,11 @@ export interface AlertingSettings {
   pollMs: number
   retryMs: number
   maxAttempts: number
+  /** Account id → the name the team calls it. */
+  aliases: Record<string, string>
+  consoleUrl: string | undefined
+  /** Webhook, Slack, PagerDuty: every incident update goes to each. */
+  outputs: Output[]
 }
 
 function readAlertingFile(file: string | undefined): z.output<typeof AlertingFile> {
@@ -82,6 +88,9 @@ export function loadAlertingSettings(config: Config): AlertingSettings {
     pollMs: config.alerting.pollMs,
     retryMs: config.alerting.retryMs,
     maxAttempts: config.alerting.maxAttempts,
+    aliases: config.alerting.accountAliases,
+    consoleUrl: config.alerting.consoleUrl,
+    outputs: configuredOutputs(config.alerting),
   }
 }
 

@@ -1,0 +1,209 @@
+import { describeIdentity } from '../incidents/chain.js'
+import { identifiersOf, isIdentifier, type Identifiers } from '../incidents/identifiers.js'
+import { shortPrincipal, type Incident } from '../incidents/incidents.js'
+import type { TriggerEvent } from '../incidents/triggers.js'
+import { SEVERITIES } from '../severity.js'
+import { localTime, utcText } from '../time.js'
+import type { StoredAlert } from './alerts.js'
+import { escapeHtml, headerText, htmlDocument, plural, shellWord, textLine, type Composed } from './format.js'
+
+/** Everything an incident email says beyond the incident itself. */
+export interface IncidentContext {
+  /** Each member alert's triggering calls, oldest first. */
+  triggers: Map<string, TriggerEvent[]>
+  /** For an update: what changed since the last email of the thread. */
+  news?: string[]
+  /** The first principal's time zone, when known. */
+  timeZone?: string | undefined
+  /** Account id → the name the team calls it. */
+  aliases: Record<string, string>
+  /** Where the console shows incidents: `${consoleUrl}/incidents/${id}`. */
+  consoleUrl?: string | undefined
+}
+
+const SUBJECT_MAX = 80
+const WHO_MAX = 24
+/** Alerts shown whole, with their calls; the rest get a line each. */
+const ALERTS_IN_FULL = 10
+const EVENTS_PER_ALERT = 5
+const SEVERITY_COLOURS: Record<string, string> = { info: '#555', low: '#555', medium: '#b35900', high: '#c00', critical: '#900' }
+
+/** A detector as a short label: `rule:trailwatch-lambda-public` → `lambda-public`; a Sigma rule by its title. */
+export function detectorLabel(alert: StoredAlert): string {
+  if (!alert.detector.startsWith('rule:')) return alert.detector
+  const id = alert.detector.slice('rule:'.length)
+  if (id.startsWith('trailwatch-')) return id.slice('trailwatch-'.length)
+  const rule = alert.evidence.rule
+  const title = typeof rule === 'object' && rule !== null && 'title' in rule && typeof rule.title === 'string' ? rule.title : ''
+  return title || id
+}
+
+function detail(alert: StoredAlert): string {
+  for (const field of ['event', 'address', 'source_ip']) {
+    const value = alert.evidence[field]
+    if (typeof value === 'string' && isIdentifier(value)) return ` ${value}`
+  }
+  return ''
+}
+
+function bySeverity(alerts: StoredAlert[]): StoredAlert[] {
+  return [...alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.first_seen.localeCompare(b.first_seen) || a.alert_id.localeCompare(b.alert_id))
+}
+
+function withAlias(account: string, aliases: Record<string, string>): string {
+  const alias = aliases[account]
+  return alias ? `${account} (${alias})` : account
+}
+
+/** At most 80 characters, who first: "[trailwatch] CRITICAL bert-jan@prod: cloudtrail-tampering DeleteTrail (+32)", the number counting the other alerts. */
+export function incidentSubject(incident: Incident, aliases: Record<string, string>, news?: string[]): string {
+  const alerts = incident.members.map((m) => m.alert)
+  const first = alerts[0]
+  const worst = bySeverity(alerts)[0]
+  const alias = first ? aliases[first.account] : undefined
+  // A long name must leave room for what happened.
+  const name = shortPrincipal(first?.principal ?? '')
+  const who = `${name.length > WHO_MAX ? `${name.slice(0, WHO_MAX - 1)}…` : name}${alias ? `@${alias}` : ''}`
+  const what = news?.length ? `update: ${news[0] ?? ''}` : `${worst ? `${detectorLabel(worst)}${detail(worst)}` : ''}${alerts.length > 1 ? ` (+${String(alerts.length - 1)})` : ''}`
+  return headerText(`[trailwatch] ${incident.severity.toUpperCase()} ${who}: ${what}`, SUBJECT_MAX)
+}
+
+interface Action {
+  text: string
+  command?: string
+}
+
+/** Concrete steps for what the incident touched, with its real identifiers. */
+function actions(incident: Incident, triggers: TriggerEvent[], found: Identifiers): Action[] {
+  const steps: Action[] = []
+  const userOfKey = new Map<string, string>()
+  for (const member of incident.members) {
+    for (const identity of member.identities.filter((i) => i.startsWith('key:'))) {
+      if (member.alert.principal.includes(':user/')) userOfKey.set(identity.slice(4), member.alert.principal.split('/').pop() ?? '')
+    }
+  }
+  for (const [key, user] of userOfKey) {
+    if (key.startsWith('AKIA') && isIdentifier(user)) steps.push({ text: `Deactivate ${user}'s access key ${key}:`, command: `aws iam update-access-key --user-name ${shellWord(user)} --access-key-id ${key} --status Inactive` })
+  }
+  const roles = [...new Set(incident.members.filter((m) => m.alert.principal.includes(':role/')).map((m) => m.alert.principal.split('/').pop() ?? ''))].filter(isIdentifier)
+  for (const role of roles) steps.push({ text: `Revoke the active sessions of role ${role} (IAM console: Roles → ${role} → Revoke active sessions), then review its trust policy:`, command: `aws iam get-role --role-name ${shellWord(role)} --query Role.AssumeRolePolicyDocument` })
+  for (const trail of found.get('trail') ?? []) steps.push({ text: `Bring trail ${trail} back and check it logs:`, command: `aws cloudtrail start-logging --name ${shellWord(trail)} && aws cloudtrail get-trail-status --name ${shellWord(trail)}` })
+  const created = new Set(triggers.filter((e) => e.event === 'CreateUser' || e.event === 'CreateLoginProfile' || e.event === 'CreateAccessKey').flatMap((e) => (found.get('user') ?? []).filter((u) => e.request.includes(`"${u}"`))))
+  for (const user of created) steps.push({ text: `List what user ${user} holds (keys, console password) before removing it:`, command: `aws iam list-access-keys --user-name ${shellWord(user)} && aws iam get-login-profile --user-name ${shellWord(user)}` })
+  steps.push({ text: 'Every call of this identity chain, in order:', command: `trailwatch timeline --incident ${incident.id}` })
+  return steps
+}
+
+/** A detector's own runbook line with its placeholders filled where the incident knows the value. */
+function filled(step: string, found: Identifiers, addresses: string[]): string {
+  const trail = found.get('trail')?.[0]
+  const address = addresses.find((a) => /^[0-9a-fA-F.:]+$/.test(a))
+  return step.replace(/\bTRAIL\b/g, (placeholder) => (trail ? shellWord(trail) : placeholder)).replace(/\bADDRESS\b/g, (placeholder) => address ?? placeholder)
+}
+
+function eventLine(e: TriggerEvent): string {
+  const agent = e.user_agent.length > 60 ? `${e.user_agent.slice(0, 59)}…` : e.user_agent
+  return `${utcText(e.time)}  ${e.event}  ${e.address || '—'}${e.country ? ` (${e.country})` : ''}  ${e.region}  ${e.error || 'ok'}${agent ? `  ${agent}` : ''}`
+}
+
+/** The incident in the order a person on call reads it: what is new, who, when, where, what to act on, the alerts with their calls, the runbook. */
+export function composeIncident(incident: Incident, context: IncidentContext): Composed {
+  const alerts = bySeverity(incident.members.map((m) => m.alert))
+  const linkOf = new Map(incident.members.map((m) => [m.alert.alert_id, m.link]))
+  const allTriggers = alerts.flatMap((a) => context.triggers.get(a.alert_id) ?? [])
+  const found = identifiersOf(allTriggers)
+  const addresses = [...new Map(allTriggers.filter((e) => e.address).map((e) => [e.address, e])).values()]
+  const first = incident.members[0]?.alert
+  const principals = incident.principals.map((p) => {
+    const account = incident.members.find((m) => m.alert.principal === p)?.alert.account ?? ''
+    return `${p} (account ${withAlias(account, context.aliases)})`
+  })
+  const keys = incident.identities.filter((i) => i.startsWith('key:') || i.startsWith('source-identity:')).map(describeIdentity)
+  const local = context.timeZone && first ? `${localTime(Date.parse(incident.first_seen), context.timeZone).text} (principal’s local time)` : 'local time unknown: give this principal a time zone in TRAILWATCH_PRINCIPALS_FILE'
+  const span = incident.first_seen === incident.last_seen ? utcText(incident.first_seen) : `${utcText(incident.first_seen)} → ${utcText(incident.last_seen)}`
+  const facts: [string, string[]][] = [
+    ['Who', principals],
+    ['Keys', keys.length ? keys : ['none recorded']],
+    ['When', [span, local]],
+    ['Where', addresses.length ? addresses.slice(0, 5).map((e) => `${e.address}${e.country ? ` (${e.country})` : ''}`) : ['no address recorded']],
+    ['Tactics', [incident.tactics.join(', ') || 'none named']],
+  ]
+  const identifierLines = [...found].map(([kind, values]) => `${kind}: ${values.join(', ')}`)
+  const steps = actions(incident, allTriggers, found)
+  const runbook = [...new Set(alerts.flatMap((a) => a.runbook))].map((step) => filled(step, found, addresses.map((e) => e.address)))
+  const silence = `trailwatch suppress add${incident.detectors.length === 1 ? ` --detector ${shellWord(incident.detectors[0] ?? '')}` : ''} --principal ${shellWord(first?.principal ?? '')} --owner YOU --reason WHY --expires 7d`
+  const acknowledge = `trailwatch incidents ack ${incident.id} --reason WHY`
+  const link = context.consoleUrl ? `${context.consoleUrl.replace(/\/+$/, '')}/incidents/${encodeURIComponent(incident.id)}` : undefined
+  const heading = `${incident.severity.toUpperCase()} · incident ${incident.id} · ${plural(alerts.length, 'alert')} · ${plural(incident.tactics.length, 'tactic')}`
+  const subject = incidentSubject(incident, context.aliases, context.news)
+  const detailed = alerts.slice(0, ALERTS_IN_FULL)
+  const rest = alerts.slice(ALERTS_IN_FULL)
+  const alertHeading = (a: StoredAlert): string => `${a.severity.toUpperCase()} ${detectorLabel(a)}: ${a.title}`
+  const eventsOf = (a: StoredAlert): TriggerEvent[] => context.triggers.get(a.alert_id) ?? []
+
+  const text = [
+    heading,
+    incident.title,
+    ...(context.news?.length ? ['', 'WHAT IS NEW', ...context.news.map((n) => `  - ${n}`)] : []),
+    '',
+    ...facts.flatMap(([label, lines]) => [label.toUpperCase(), ...lines.map((line) => `  ${line}`)]),
+    '',
+    'ACT ON',
+    ...(identifierLines.length ? identifierLines.map((l) => `  ${l}`) : ['  (no resource named in the calls)']),
+    '',
+    `ALERTS (${String(alerts.length)}, most severe first)`,
+    ...detailed.flatMap((a, i) => {
+      const events = eventsOf(a)
+      return [
+        `  ${String(i + 1)}. ${alertHeading(a)}`,
+        ...events.slice(0, EVENTS_PER_ALERT).map((e) => `     ${eventLine(e)}`),
+        ...(events.length > EVENTS_PER_ALERT ? [`     … and ${String(events.length - EVENTS_PER_ALERT)} more calls`] : []),
+        `     Why: ${a.why || a.title}`,
+        `     Part of it: ${linkOf.get(a.alert_id) ?? ''}`,
+        `     Alert ${a.alert_id} · ${a.detector}${a.attack.length ? ` · ATT&CK ${a.attack.join(', ')}` : ''}`,
+      ]
+    }),
+    ...rest.map((a) => `  - ${alertHeading(a)} (alert ${a.alert_id})`),
+    '',
+    'RUNBOOK',
+    ...steps.flatMap((s, i) => [`  ${String(i + 1)}. ${s.text}`, ...(s.command ? [`     ${s.command}`] : [])]),
+    ...runbook.map((step, i) => `  ${String(steps.length + i + 1)}. ${step}`),
+    '',
+    `Incident ${incident.id}${link ? ` · ${link}` : ''}`,
+    `Acknowledge: ${acknowledge}`,
+    `Silence it: ${silence}`,
+    '',
+  ]
+    .map(textLine)
+    .join('\n')
+
+  const wrap = 'overflow-wrap:anywhere;word-break:break-word'
+  const code = (value: string): string => `<code style="display:block;font-size:12px;background:#f4f4f4;padding:4px 6px;margin:2px 0;white-space:pre-wrap;${wrap}">${escapeHtml(value)}</code>`
+  const section = (title: string): string => `<h2 style="font-size:16px;margin:16px 0 4px">${escapeHtml(title)}</h2>`
+  const html = htmlDocument(`<p style="margin:0 0 4px;font-weight:bold;color:${SEVERITY_COLOURS[incident.severity] ?? '#111'};${wrap}">${escapeHtml(heading)}</p>
+<h1 style="font-size:18px;margin:0 0 12px;${wrap}">${escapeHtml(incident.title)}</h1>
+${context.news?.length ? `${section('What is new')}<ul style="margin:0;padding-left:20px;${wrap}">${context.news.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
+${link ? `<p style="margin:8px 0"><a href="${escapeHtml(link)}">Open incident ${escapeHtml(incident.id)}</a></p>` : ''}
+<table style="border-collapse:collapse;width:100%;table-layout:fixed">
+${facts.map(([label, lines]) => `<tr><th style="text-align:left;padding:4px 8px 4px 0;vertical-align:top;width:64px">${label}</th><td style="padding:4px 0;${wrap}">${lines.map(escapeHtml).join('<br>')}</td></tr>`).join('\n')}
+</table>
+${section('Act on')}
+<ul style="margin:0;padding-left:20px;${wrap}">${identifierLines.length ? identifierLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('') : '<li>no resource named in the calls</li>'}</ul>
+${section(`Alerts (${String(alerts.length)}, most severe first)`)}
+${detailed
+  .map((a) => {
+    const events = eventsOf(a)
+    return `<div style="margin:0 0 12px;${wrap}"><p style="margin:0;font-weight:bold;color:${SEVERITY_COLOURS[a.severity] ?? '#111'}">${escapeHtml(alertHeading(a))}</p>
+${events.slice(0, EVENTS_PER_ALERT).map((e) => code(eventLine(e))).join('')}${events.length > EVENTS_PER_ALERT ? `<p style="margin:0;font-size:12px">… and ${String(events.length - EVENTS_PER_ALERT)} more calls</p>` : ''}
+<p style="margin:4px 0 0">${escapeHtml(a.why || a.title)}</p>
+<p style="margin:2px 0 0;font-size:12px;color:#555">Part of it: ${escapeHtml(linkOf.get(a.alert_id) ?? '')} · alert ${escapeHtml(a.alert_id)}${a.attack.length ? ` · ATT&amp;CK ${escapeHtml(a.attack.join(', '))}` : ''}</p></div>`
+  })
+  .join('\n')}
+${rest.length ? `<ul style="margin:0;padding-left:20px;${wrap}">${rest.map((a) => `<li>${escapeHtml(`${alertHeading(a)} (alert ${a.alert_id})`)}</li>`).join('')}</ul>` : ''}
+${section('Runbook')}
+<ol style="margin:0;padding-left:20px;${wrap}">${steps.map((s) => `<li>${escapeHtml(s.text)}${s.command ? code(s.command) : ''}</li>`).join('')}${runbook.map((step) => `<li>${escapeHtml(step)}</li>`).join('')}</ol>
+<p style="margin:16px 0 4px;font-size:12px;color:#555;${wrap}">Incident ${escapeHtml(incident.id)}</p>
+<p style="margin:0;font-size:12px">Acknowledge:</p>${code(acknowledge)}
+<p style="margin:0;font-size:12px">Silence it:</p>${code(silence)}`)
+  return { subject, text, html }
+}

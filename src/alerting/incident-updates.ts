@@ -1,0 +1,43 @@
+import { describeIdentity } from '../incidents/chain.js'
+import type { Incident } from '../incidents/incidents.js'
+import { atLeast, SEVERITIES, type Severity } from '../severity.js'
+
+/** Identities whose arrival is news: who, not where from (a new address alone is one more alert, not a new person). */
+const CHAIN_KINDS = ['principal:', 'user:', 'role:', 'key:']
+
+function reopenings(incident: Incident): Incident['actions'] {
+  return incident.actions.filter((a) => a.action === 'reopened')
+}
+
+/** What a message told about an incident, as items stored with it: the next message says what changed since. */
+export function incidentStateItems(incident: Incident): string[] {
+  return [
+    `incident:${incident.id}`,
+    `severity:${incident.severity}`,
+    `reopened:${String(reopenings(incident).length)}`,
+    ...incident.tactics.map((t) => `tactic:${t}`),
+    ...incident.identities.filter((i) => CHAIN_KINDS.some((k) => i.startsWith(k))).map((i) => `identity:${i}`),
+  ]
+}
+
+/**
+ * What grew since the state a message told: a higher severity, a new ATT&CK tactic, a new identity
+ * in the chain. Empty when nothing did: one more alert of the same kind is not worth an email.
+ */
+export function incidentNews(told: string[], incident: Incident): string[] {
+  const valuesOf = (prefix: string): string[] => told.filter((i) => i.startsWith(prefix)).map((i) => i.slice(prefix.length))
+  const news: string[] = []
+  const reopened = reopenings(incident).slice(Number(valuesOf('reopened:')[0] ?? 0))
+  for (const action of reopened) news.push(`reopened: ${action.reason}`)
+  const was = valuesOf('severity:')[0] as Severity | undefined
+  if (was && SEVERITIES.includes(was) && !atLeast(was, incident.severity)) news.push(`severity rose from ${was} to ${incident.severity}`)
+  const tactics = incident.tactics.filter((t) => !valuesOf('tactic:').includes(t))
+  if (tactics.length) news.push(`new ATT&CK ${tactics.length === 1 ? 'tactic' : 'tactics'}: ${tactics.join(', ')}`)
+  const known = new Set(valuesOf('identity:'))
+  const identities = incident.identities.filter((i) => CHAIN_KINDS.some((k) => i.startsWith(k)) && !known.has(i))
+  for (const identity of identities) {
+    const member = incident.members.find((m) => m.identities.includes(identity))
+    news.push(`new in the chain: ${describeIdentity(identity)}${member ? ` (${member.link})` : ''}`)
+  }
+  return news
+}

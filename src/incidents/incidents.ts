@@ -1,0 +1,350 @@
+import { z } from 'zod'
+import { StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
+import type { Store } from '../clickhouse/client.js'
+import { selectRows } from '../clickhouse/rows.js'
+import { AppError } from '../errors.js'
+import { atLeast, raise, SEVERITIES, type Severity } from '../severity.js'
+import { clickHouseTime, isoFromMillis, utcText } from '../time.js'
+import { groupAlerts, type AlertIdentities, type ChainEdge, type Identity } from './chain.js'
+import { tacticsOf } from './tactics.js'
+import { alertIdentities, triggerEvents } from './triggers.js'
+
+export const DAY = 86_400_000
+/** How long after an incident's last alert a new alert of the same chain still joins it. */
+export const INCIDENT_WINDOW_MS = DAY
+/** How far back an address must have had several principals to count as shared. */
+const SHARED_ADDRESS_LOOKBACK_DAYS = 30
+
+export const INCIDENT_STATUSES = ['open', 'acknowledged', 'resolved'] as const
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number]
+
+export interface IncidentMember {
+  alert: StoredAlert
+  identities: Identity[]
+  /** Why the alert belongs to the incident. */
+  link: string
+}
+
+export interface IncidentAction {
+  action: string
+  actor: string
+  reason: string
+  merged_into: string
+  at: string
+}
+
+/** An incident as read: its members, and what is derived from them. */
+export interface Incident {
+  id: string
+  status: IncidentStatus
+  severity: Severity
+  title: string
+  principals: string[]
+  accounts: string[]
+  detectors: string[]
+  tactics: string[]
+  identities: Identity[]
+  first_seen: string
+  last_seen: string
+  members: IncidentMember[]
+  actions: IncidentAction[]
+}
+
+const STATUS_OF_ACTION: Record<string, IncidentStatus> = { opened: 'open', reopened: 'open', acknowledged: 'acknowledged', resolved: 'resolved' }
+
+/**
+ * The worst member's severity, one step higher when the incident spans three ATT&CK tactics or
+ * more, and another at four detectors or more: several kinds of step by one identity is a story,
+ * each step alone may not be.
+ */
+export function incidentSeverity(members: { severity: Severity; detector: string; attack: string[] }[]): Severity {
+  const worst = members.reduce<Severity>((w, m) => (atLeast(m.severity, w) ? m.severity : w), 'info')
+  const tactics = tacticsOf(members.flatMap((m) => m.attack)).length
+  const detectors = new Set(members.map((m) => m.detector)).size
+  return raise(worst, (tactics >= 3 ? 1 : 0) + (detectors >= 4 ? 1 : 0))
+}
+
+/** `arn:aws:iam::1:user/path/bert-jan` → `bert-jan`; a role is `role NAME`; an account stays an account. */
+export function shortPrincipal(principal: string): string {
+  if (principal.endsWith(':root')) return 'root'
+  const name = principal.split('/').pop() ?? principal
+  return principal.includes(':role/') ? `role ${name}` : name
+}
+
+/** An incident from its members and its log: everything else is derived. */
+export function summariseIncident(id: string, members: IncidentMember[], actions: IncidentAction[]): Incident {
+  const alerts = members.map((m) => m.alert).sort((a, b) => a.first_seen.localeCompare(b.first_seen) || a.alert_id.localeCompare(b.alert_id))
+  const severity = incidentSeverity(alerts)
+  const worst = [...alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))[0]
+  const principals = [...new Set(alerts.map((a) => a.principal))]
+  const last = actions.filter((a) => a.action in STATUS_OF_ACTION).at(-1)
+  const others = alerts.length - 1
+  return {
+    id,
+    status: last ? (STATUS_OF_ACTION[last.action] as IncidentStatus) : 'open',
+    severity,
+    title: `${worst ? worst.title.replaceAll(worst.principal, shortPrincipal(worst.principal)) : ''}${others > 0 ? ` (+${String(others)} more)` : ''}`,
+    principals,
+    accounts: [...new Set(alerts.map((a) => a.account))].sort(),
+    detectors: [...new Set(alerts.map((a) => a.detector))].sort(),
+    tactics: tacticsOf(alerts.flatMap((a) => a.attack)),
+    identities: [...new Set(members.flatMap((m) => m.identities))].sort(),
+    first_seen: alerts.reduce((min, a) => (a.first_seen < min ? a.first_seen : min), alerts[0]?.first_seen ?? ''),
+    last_seen: alerts.reduce((max, a) => (a.last_seen > max ? a.last_seen : max), ''),
+    members: alerts.map((alert) => members.find((m) => m.alert.alert_id === alert.alert_id) as IncidentMember),
+    actions,
+  }
+}
+
+/** The contract of `incidents list --json`, and what outputs send: one object per incident. */
+export function incidentJson(incident: Incident): Record<string, unknown> {
+  return {
+    id: incident.id,
+    severity: incident.severity,
+    status: incident.status,
+    title: incident.title,
+    principals: incident.principals,
+    accounts: incident.accounts,
+    alert_ids: incident.members.map((m) => m.alert.alert_id),
+    detectors: incident.detectors,
+    tactics: incident.tactics,
+    identities: incident.identities,
+    first_seen: incident.first_seen,
+    last_seen: incident.last_seen,
+  }
+}
+
+const MemberRow = StoredAlertRow.extend({ incident_id: z.string(), identities: z.array(z.string()), link: z.string() })
+const ActionRow = z.object({ incident_id: z.string(), action: z.string(), actor: z.string(), reason: z.string(), merged_into: z.string(), at: isoFromMillis })
+
+/** Incidents by a filter on incident_members (alias m) and the actions; the newest first. */
+async function readIncidents(store: Store, memberFilter: string, params: Record<string, unknown>): Promise<Incident[]> {
+  const members = await selectRows(
+    store,
+    `SELECT m.incident_id AS incident_id, m.identities AS identities, m.link AS link, a.alert_id AS alert_id, a.detector AS detector,
+            a.severity AS severity, a.principal AS principal, a.account AS account, a.title AS title,
+            toUnixTimestamp64Milli(a.first_seen) AS first_seen, toUnixTimestamp64Milli(a.last_seen) AS last_seen,
+            a.evidence AS evidence, a.why AS why, a.attack AS attack, a.runbook AS runbook, a.dedup_key AS dedup_key,
+            toUnixTimestamp64Milli(a.detected_at) AS detected_at
+     FROM (SELECT * FROM incident_members FINAL) AS m INNER JOIN (SELECT * FROM alerts FINAL) AS a ON a.alert_id = m.alert_id
+     WHERE ${memberFilter}`,
+    params,
+    MemberRow,
+  )
+  if (members.length === 0) return []
+  const ids = [...new Set(members.map((m) => m.incident_id))]
+  const actions = await selectRows(
+    store,
+    `SELECT incident_id, action, actor, reason, merged_into, toUnixTimestamp64Milli(at) AS at FROM incident_actions
+     WHERE incident_id IN {ids:Array(String)} ORDER BY incident_id, at`,
+    { ids },
+    ActionRow,
+  )
+  return ids
+    .map((id) =>
+      summariseIncident(
+        id,
+        members.filter((m) => m.incident_id === id).map(({ incident_id: _, identities, link, ...alert }) => ({ alert, identities, link })),
+        actions.filter((a) => a.incident_id === id).map(({ incident_id: _, ...action }) => action),
+      ),
+    )
+    .sort((a, b) => b.last_seen.localeCompare(a.last_seen) || a.id.localeCompare(b.id))
+}
+
+export async function incidentsById(store: Store, ids: string[]): Promise<Map<string, Incident>> {
+  if (ids.length === 0) return new Map()
+  const found = await readIncidents(store, 'm.incident_id IN {ids:Array(String)}', { ids })
+  return new Map(found.map((incident) => [incident.id, incident]))
+}
+
+/** One incident; an incident merged into another names the one it lives on in. */
+export async function incidentById(store: Store, id: string): Promise<Incident> {
+  const incident = (await incidentsById(store, [id])).get(id)
+  if (incident) return incident
+  const [merged] = await selectRows(store, "SELECT merged_into FROM incident_actions WHERE incident_id = {id:String} AND action = 'merged' ORDER BY at DESC LIMIT 1", { id }, z.object({ merged_into: z.string() }))
+  if (merged) throw new AppError('NOT_FOUND', `incident ${id} was merged into ${merged.merged_into}: look at that one`)
+  throw new AppError('NOT_FOUND', `no incident ${id}: trailwatch incidents list shows them`)
+}
+
+/** The incident each alert belongs to. */
+export async function incidentOfAlerts(store: Store, alertIds: string[]): Promise<Map<string, string>> {
+  if (alertIds.length === 0) return new Map()
+  const rows = await selectRows(store, 'SELECT alert_id, incident_id FROM incident_members FINAL WHERE alert_id IN {ids:Array(String)}', { ids: alertIds }, z.object({ alert_id: z.string(), incident_id: z.string() }))
+  return new Map(rows.map((r) => [r.alert_id, r.incident_id]))
+}
+
+/** Incidents with an alert seen, or detected, in [from, to], newest first: a key unused for months is detected today. */
+export function listIncidents(store: Store, range: { from: Date; to: Date }): Promise<Incident[]> {
+  return readIncidents(
+    store,
+    `m.incident_id IN (SELECT m2.incident_id FROM (SELECT * FROM incident_members FINAL) AS m2 INNER JOIN (SELECT * FROM alerts FINAL) AS a2 ON a2.alert_id = m2.alert_id
+                       WHERE (a2.last_seen >= {from:DateTime64(3)} OR a2.detected_at >= {from:DateTime64(3)}) AND a2.first_seen <= {to:DateTime64(3)})`,
+    { from: clickHouseTime(range.from.getTime()), to: clickHouseTime(range.to.getTime()) },
+  )
+}
+
+export async function recordIncidentActions(store: Store, actions: (IncidentAction & { incident_id: string })[]): Promise<void> {
+  if (actions.length === 0) return
+  await store.client.insert({
+    table: 'incident_actions',
+    values: actions.map((a) => ({ ...a, at: clickHouseTime(Date.parse(a.at)) })),
+    format: 'JSONEachRow',
+    clickhouse_settings: { async_insert: 0 },
+  })
+}
+
+/** Acknowledge or resolve: who and why go into the incident's log. */
+export async function changeIncident(store: Store, id: string, action: 'acknowledged' | 'resolved', actor: string, reason: string, at: Date): Promise<Incident> {
+  await incidentById(store, id)
+  await recordIncidentActions(store, [{ incident_id: id, action, actor, reason, merged_into: '', at: at.toISOString() }])
+  return incidentById(store, id)
+}
+
+const FreshAlert = StoredAlertRow
+
+const Edge = z.object({
+  time: isoFromMillis,
+  event: z.string(),
+  account: z.string(),
+  principal: z.string(),
+  key: z.string(),
+  issued_key: z.string(),
+  created_key: z.string(),
+  user_name: z.string(),
+  role_name: z.string(),
+})
+
+const CHAIN_EVENTS = ['AssumeRole', 'GetSessionToken', 'GetFederationToken', 'CreateAccessKey', 'CreateUser', 'CreateLoginProfile', 'CreateRole']
+
+/** Keys issued and users and roles created in [from, to], each as a tie from its caller. AWS acting for the account ties nothing. */
+async function chainEdges(store: Store, from: number, to: number): Promise<ChainEdge[]> {
+  const rows = await selectRows(
+    store,
+    `SELECT toUnixTimestamp64Milli(event_time) AS time, event_name AS event, account_id AS account, principal_arn AS principal,
+            access_key_id AS key,
+            JSONExtractString(raw, 'responseElements', 'credentials', 'accessKeyId') AS issued_key,
+            JSONExtractString(raw, 'responseElements', 'accessKey', 'accessKeyId') AS created_key,
+            JSONExtractString(raw, 'requestParameters', 'userName') AS user_name,
+            JSONExtractString(raw, 'requestParameters', 'roleName') AS role_name
+     FROM events
+     WHERE event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
+       AND event_name IN {events:Array(String)} AND error_code = '' AND actor_kind != 'aws-service' AND principal_arn != ''
+     ORDER BY event_time, event_id`,
+    { from: clickHouseTime(from), to: clickHouseTime(to), events: CHAIN_EVENTS },
+    Edge,
+  )
+  const edges: ChainEdge[] = []
+  for (const row of rows) {
+    const caller: Identity = row.principal.includes(':role/') && row.key ? `key:${row.key}` : `principal:${row.principal}`
+    const reason = `${row.event} by ${shortPrincipal(row.principal)} at ${utcText(row.time)}`
+    const tie = (to: Identity): void => {
+      edges.push({ from: caller, to, reason })
+    }
+    if (row.key && caller !== `key:${row.key}`) tie(`key:${row.key}`)
+    if (row.issued_key) tie(`key:${row.issued_key}`)
+    if (row.created_key) tie(`key:${row.created_key}`)
+    if (row.user_name && row.event !== 'AssumeRole') tie(`user:${row.account}:${row.user_name}`)
+    if (row.role_name) tie(`role:${row.account}:${row.role_name}`)
+  }
+  return edges
+}
+
+/** Public addresses two or more principals used in the days before `from`: shared networks tie nobody together. */
+async function sharedAddresses(store: Store, addresses: string[], from: number): Promise<Set<string>> {
+  if (addresses.length === 0) return new Set()
+  const rows = await selectRows(
+    store,
+    `SELECT source_ip FROM baseline_principal_source_days
+     WHERE source_ip IN {addresses:Array(String)} AND day < toDate({from:DateTime64(3)}) AND day >= toDate({from:DateTime64(3)}) - {days:UInt32}
+     GROUP BY source_ip HAVING uniqExact(principal_arn) >= 2`,
+    { addresses, from: clickHouseTime(from), days: SHARED_ADDRESS_LOOKBACK_DAYS },
+    z.object({ source_ip: z.string() }),
+  )
+  return new Set(rows.map((r) => r.source_ip))
+}
+
+const serial = new WeakMap<Store, Promise<unknown>>()
+
+/**
+ * Puts every alert detected by `now` that is in no incident yet into one, and records what opened
+ * and merged. One pass at a time per store: the detectors and the alerter both ask for it.
+ */
+export function correlateIncidents(store: Store, now: Date, windowMs = INCIDENT_WINDOW_MS): Promise<{ joined: number; opened: string[]; merged: string[] }> {
+  const previous = serial.get(store) ?? Promise.resolve()
+  const pass = previous.catch(() => undefined).then(() => correlateOnce(store, now, windowMs))
+  serial.set(store, pass)
+  return pass
+}
+
+/** A resolved incident whose alert is seen again, after it was resolved, is open again. */
+async function reopenRecurring(store: Store, now: Date): Promise<void> {
+  const recurring = await selectRows(
+    store,
+    `SELECT m.incident_id AS incident_id, any(a.alert_id) AS alert_id
+     FROM (SELECT * FROM incident_members FINAL) AS m
+     INNER JOIN (SELECT * FROM alerts FINAL) AS a ON a.alert_id = m.alert_id
+     INNER JOIN (SELECT incident_id, argMax(action, at) AS last_action, max(at) AS last_at FROM incident_actions GROUP BY incident_id) AS s ON s.incident_id = m.incident_id
+     WHERE s.last_action = 'resolved' AND a.last_seen > s.last_at AND a.detected_at <= {now:DateTime64(3)}
+     GROUP BY m.incident_id`,
+    { now: clickHouseTime(now.getTime()) },
+    z.object({ incident_id: z.string(), alert_id: z.string() }),
+  )
+  await recordIncidentActions(
+    store,
+    recurring.map((r) => ({ incident_id: r.incident_id, action: 'reopened', actor: 'trailwatch', reason: `alert ${r.alert_id} seen again after the incident was resolved`, merged_into: '', at: now.toISOString() })),
+  )
+}
+
+async function correlateOnce(store: Store, now: Date, windowMs: number): Promise<{ joined: number; opened: string[]; merged: string[] }> {
+  await reopenRecurring(store, now)
+  const fresh = await selectRows(
+    store,
+    `SELECT alert_id, detector, severity, principal, account, title, toUnixTimestamp64Milli(first_seen) AS first_seen,
+            toUnixTimestamp64Milli(last_seen) AS last_seen, evidence, why, attack, runbook, dedup_key, toUnixTimestamp64Milli(detected_at) AS detected_at
+     FROM (SELECT * FROM alerts FINAL WHERE detected_at <= {now:DateTime64(3)} AND alert_id NOT IN (SELECT alert_id FROM incident_members))`,
+    { now: clickHouseTime(now.getTime()) },
+    FreshAlert,
+  )
+  if (fresh.length === 0) return { joined: 0, opened: [], merged: [] }
+  const identified: AlertIdentities[] = []
+  for (const alert of fresh) {
+    identified.push({ alertId: alert.alert_id, identities: alertIdentities(alert, await triggerEvents(store, alert)), firstSeen: Date.parse(alert.first_seen), lastSeen: Date.parse(alert.last_seen) })
+  }
+  const from = Math.min(...identified.map((a) => a.firstSeen)) - windowMs
+  const open = (
+    await readIncidents(
+      store,
+      `m.incident_id IN (SELECT m2.incident_id FROM (SELECT * FROM incident_members FINAL) AS m2 INNER JOIN (SELECT * FROM alerts FINAL) AS a2 ON a2.alert_id = m2.alert_id
+                         WHERE a2.last_seen >= {from:DateTime64(3)})`,
+      { from: clickHouseTime(from) },
+    )
+  ).filter((i) => i.status === 'open' || i.status === 'acknowledged')
+  const addresses = [...new Set([...identified, ...open.flatMap((i) => i.members.map((m) => ({ identities: m.identities })))].flatMap((a) => a.identities.filter((i) => i.startsWith('ip:')).map((i) => i.slice(3))))]
+  const grouping = groupAlerts({
+    open: open.map((incident) => ({
+      id: incident.id,
+      members: incident.members.map((m) => ({ alertId: m.alert.alert_id, identities: m.identities, firstSeen: Date.parse(m.alert.first_seen), lastSeen: Date.parse(m.alert.last_seen) })),
+    })),
+    fresh: identified,
+    edges: await chainEdges(store, from, now.getTime()),
+    sharedAddresses: await sharedAddresses(store, addresses, from),
+    windowMs,
+  })
+
+  const at = clickHouseTime(now.getTime())
+  const identitiesOf = new Map(identified.map((a) => [a.alertId, a.identities]))
+  const oldLinks = new Map(open.flatMap((i) => i.members.map((m) => [m.alert.alert_id, m.link] as const)))
+  const rows = [
+    ...grouping.joined.map((j) => ({ alert_id: j.alertId, incident_id: j.incidentId, identities: identitiesOf.get(j.alertId) ?? [], link: j.link, joined_at: at })),
+    ...grouping.merged.flatMap((m) =>
+      m.members.map((member) => ({ alert_id: member.alertId, incident_id: m.into, identities: member.identities, link: `merged from ${m.from}: ${oldLinks.get(member.alertId) ?? ''}`, joined_at: at })),
+    ),
+  ]
+  // Opened and merged first: members never point at an incident without a log.
+  await recordIncidentActions(store, [
+    ...grouping.opened.map((id) => ({ incident_id: id, action: 'opened', actor: 'trailwatch', reason: '', merged_into: '', at: now.toISOString() })),
+    ...grouping.merged.map((m) => ({ incident_id: m.from, action: 'merged', actor: 'trailwatch', reason: `tied to ${m.into} by a later alert`, merged_into: m.into, at: now.toISOString() })),
+  ])
+  await store.client.insert({ table: 'incident_members', values: rows, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
+  return { joined: grouping.joined.length, opened: grouping.opened, merged: grouping.merged.map((m) => m.from) }
+}

@@ -1,0 +1,58 @@
+/**
+ * The ATT&CK tactic each technique the catalogue names serves first in a cloud account. A technique
+ * can serve several tactics; counting one each keeps "spans three tactics" meaning three kinds of
+ * step, not one technique counted three times.
+ */
+const TACTIC_OF: Record<string, string> = {
+  T1003: 'credential-access',
+  T1005: 'collection',
+  T1020: 'exfiltration',
+  T1021: 'lateral-movement',
+  T1059: 'execution',
+  T1070: 'defense-evasion',
+  T1078: 'initial-access',
+  T1087: 'discovery',
+  T1098: 'persistence',
+  T1110: 'credential-access',
+  T1136: 'persistence',
+  T1190: 'initial-access',
+  T1199: 'initial-access',
+  T1484: 'privilege-escalation',
+  T1485: 'impact',
+  T1486: 'impact',
+  T1490: 'impact',
+  T1496: 'impact',
+  T1525: 'persistence',
+  T1526: 'discovery',
+  T1530: 'collection',
+  T1531: 'impact',
+  T1535: 'defense-evasion',
+  T1537: 'exfiltration',
+  T1548: 'privilege-escalation',
+  T1550: 'lateral-movement',
+  T1552: 'credential-access',
+  T1555: 'credential-access',
+  T1556: 'credential-access',
+  T1562: 'defense-evasion',
+  T1565: 'impact',
+  T1566: 'initial-access',
+  T1580: 'discovery',
+  T1585: 'resource-development',
+  T1608: 'resource-development',
+  T1619: 'discovery',
+  T1648: 'execution',
+  T1651: 'execution',
+  // ATT&CK v18 split defence impairment out of T1562.
+  T1685: 'defense-evasion',
+  T1686: 'defense-evasion',
+}
+
+/** The tactics of ATT&CK technique ids (`T1098.001` counts as T1098), sorted, each once. */
+export function tacticsOf(techniques: readonly string[]): string[] {
+  const tactics = new Set<string>()
+  for (const technique of techniques) {
+    const tactic = TACTIC_OF[technique.split('.')[0] ?? '']
+    if (tactic) tactics.add(tactic)
+  }
+  return [...tactics].sort()
+}

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runDetector, storeFindings } from '../detectors/engine.js'
+import { DETECTORS } from '../detectors/registry.js'
+import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
+import { backfill } from '../ingest/backfill.js'
+import { correlateIncidents, listIncidents, type Incident } from '../src/incidents/incidents.js'
+import { buildTimeline } from '../src/incidents/timeline.js'
+import { INVICTUS } from './helpers/datasets.js'
+import { testSettings } from './helpers/detect.js'
+import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
+
+// What `trailwatch run` runs with nothing configured: the detectors and the built-in rules.
+const RUNNING = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
+const NOW = new Date('2023-07-10T12:40:00Z')
+const ACCOUNT = '123837392027'
+const BERT_JAN = `arn:aws:iam::${ACCOUNT}:user/bert-jan`
+const BERT_JANS_KEY = 'AKIATFQR7NSC8Q4X20BJ'
+
+let store: TestStore
+let incidents: Incident[]
+beforeAll(async () => {
+  store = await openTestStore()
+  await backfill(store, [INVICTUS], { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger })
+  for (const d of RUNNING) await storeFindings(store, await runDetector(store, d, { from: new Date('2023-07-10T11:00:00Z'), now: NOW }, testSettings()), NOW)
+  await correlateIncidents(store, NOW)
+  incidents = await listIncidents(store, { from: new Date('2023-07-10T00:00:00Z'), to: NOW })
+}, 120_000)
+afterAll(async () => {
+  await store.close()
+})
+
+describe('invictus-ir aws_dataset at 2023-07-10T12:40Z: bert-jan’s hour', () => {
+  it('is one incident of every alert, critical, across the tactics he went through', () => {
+    expect(incidents).toHaveLength(1)
+    const [incident] = incidents as [Incident]
+    // The 33 findings the threat-dataset test lists one by one.
+    expect(incident.members).toHaveLength(33)
+    expect(incident.severity).toBe('critical')
+    expect(incident.tactics).toEqual(['credential-access', 'defense-evasion', 'discovery', 'execution', 'exfiltration', 'impact', 'initial-access', 'persistence'])
+    expect(incident.id).toMatch(/^inc-[0-9a-f]{12}$/)
+  })
+
+  it('says why each member belongs: his key, the sessions his AssumeRole calls opened, the user he created', () => {
+    const [incident] = incidents as [Incident]
+    const why = new Map<string, Set<string>>()
+    for (const member of incident.members) {
+      const link = member.link.replace(/ at 2023-07-10 \d\d:\d\d:\d\d UTC$/, '').replace(/ASIA\w+/, 'ASIA…')
+      why.set(member.alert.principal.split(':').pop() ?? '', (why.get(member.alert.principal.split(':').pop() ?? '') ?? new Set()).add(link))
+    }
+    expect(Object.fromEntries([...why].map(([principal, links]) => [principal, [...links].sort()]))).toEqual({
+      // His own calls, all with his long-term key; the earliest alert opened the incident.
+      'user/bert-jan': ['same access key AKIATFQR7NSC8Q4X20BJ', 'the first alert'],
+      // Roles Stratus created with his key and then assumed with it: each session's key is the one his AssumeRole returned.
+      'role/stratus-red-team-ec2-get-password-data-role': ['access key ASIA…, from AssumeRole by bert-jan', 'same access key ASIA…'],
+      'role/stratus-red-team-get-usr-data-role': ['access key ASIA…, from AssumeRole by bert-jan', 'same access key ASIA…'],
+      'role/stratus-red-team-leave-org-role': ['access key ASIA…, from AssumeRole by bert-jan'],
+      'role/stratus-red-team-ec2lui-role-pcccexdthk': ['access key ASIA…, from AssumeRole by bert-jan'],
+      // The user he created, then signed in as without MFA.
+      'user/stratus-red-team-nmfalu-gfjyeaypjt': ['user stratus-red-team-nmfalu-gfjyeaypjt in account 123837392027, from CreateUser by bert-jan'],
+    })
+    expect(incident.members.find((m) => m.link === 'the first alert')?.alert.principal).toBe(BERT_JAN)
+  })
+
+  it('is stable: a second pass joins nothing and opens nothing', async () => {
+    expect(await correlateIncidents(store, NOW)).toEqual({ joined: 0, opened: [], merged: [] })
+    expect((await listIncidents(store, { from: new Date('2023-07-10T00:00:00Z'), to: NOW })).map((i) => i.id)).toEqual(incidents.map((i) => i.id))
+  })
+
+  it('has a timeline of his key that follows the sessions it opened, marks what was new, and places the alerts', async () => {
+    const timeline = await buildTimeline(store, { principals: [], keys: [BERT_JANS_KEY], addresses: [] }, { from: new Date('2023-07-10T11:00:00Z'), to: NOW })
+    const calls = timeline.entries.filter((e) => e.type === 'call')
+    const principals = new Set(calls.map((c) => c.principal))
+    expect(principals.has(BERT_JAN)).toBe(true)
+    expect(principals.has(`arn:aws:iam::${ACCOUNT}:role/stratus-red-team-ec2-get-password-data-role`)).toBe(true)
+    const issued = calls.filter((c) => c.event === 'AssumeRole' && c.hop).map((c) => c.hop.slice('issued '.length))
+    expect(issued.length).toBeGreaterThanOrEqual(4)
+    expect(issued.every((key) => key.startsWith('ASIA'))).toBe(true)
+    // The sessions' own calls are in the timeline, under the keys his calls were issued.
+    expect(calls.filter((c) => issued.includes(c.key)).length).toBeGreaterThan(0)
+    // Nothing before the capture: his first DeleteTrail is a new API for him.
+    expect(calls.find((c) => c.event === 'DeleteTrail' && c.principal === BERT_JAN)?.new).toContain('new API')
+    expect(timeline.entries.filter((e) => e.type === 'alert').length).toBeGreaterThanOrEqual(20)
+    const times = timeline.entries.map((e) => e.time)
+    expect(times).toEqual([...times].sort())
+  })
+})
