@@ -174,7 +174,9 @@ describe('outputs beyond email', () => {
     await cycles(at + 120_000, 12)
     transport.close()
     await store.close()
-    await new Promise<void>((resolve) => receiver.server.close(() => resolve()))
+    await new Promise<void>((resolve) => receiver.server.close(() => {
+      resolve()
+    }))
 
     for (const path of ['/webhook', '/slack', '/pagerduty']) {
       const requests = receiver.received.filter((r) => r.path === path)
