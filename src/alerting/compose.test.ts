@@ -86,4 +86,12 @@ describe('the plain-text incident email', () => {
     const words = execFileSync('bash', ['-c', `trailwatch() { printf '%s\\n' "$@"; }; ${command}`], { encoding: 'utf8' }).trimEnd().split('\n')
     expect(words).toEqual(['suppress', 'add', '--detector', 'cloudtrail-tampering', '--principal', PRINCIPAL, '--owner', 'YOU', '--reason', 'WHY', '--expires', '7d'])
   })
+
+  it('puts a key from the calls into a command only when it has the shape of a key', () => {
+    const dana = 'arn:aws:iam::111122223333:user/dana'
+    const member = (key: string) => ({ alert: { ...ALERT, principal: dana }, identities: [`key:${key}`], link: 'the first alert' })
+    const compose = (key: string) => composeIncident({ ...INCIDENT, principals: [dana], members: [member(key)] }, { triggers: new Map(), aliases: {} }).text
+    expect(compose('AKIAEXAMPLEKEY000001')).toContain("aws iam update-access-key --user-name 'dana' --access-key-id AKIAEXAMPLEKEY000001 --status Inactive")
+    expect(compose('AKIA$(touch /tmp/pwned)')).not.toContain('update-access-key')
+  })
 })

@@ -23,6 +23,7 @@ export interface IncidentContext {
 
 const SUBJECT_MAX = 80
 const WHO_MAX = 24
+const LONG_TERM_KEY = /^AKIA[A-Z0-9]{12,124}$/
 /** Alerts shown whole, with their calls; the rest get a line each. */
 const ALERTS_IN_FULL = 10
 const EVENTS_PER_ALERT = 5
@@ -83,7 +84,8 @@ function actions(incident: Incident, triggers: TriggerEvent[], found: Identifier
     }
   }
   for (const [key, user] of userOfKey) {
-    if (key.startsWith('AKIA') && isIdentifier(user)) steps.push({ text: `Deactivate ${user}'s access key ${key}:`, command: `aws iam update-access-key --user-name ${shellWord(user)} --access-key-id ${key} --status Inactive` })
+    // Both come from CloudTrail: only a key and a name of the shapes AWS issues become a command.
+    if (LONG_TERM_KEY.test(key) && isIdentifier(user)) steps.push({ text: `Deactivate ${user}'s access key ${key}:`, command: `aws iam update-access-key --user-name ${shellWord(user)} --access-key-id ${key} --status Inactive` })
   }
   const roles = [...new Set(incident.members.filter((m) => m.alert.principal.includes(':role/')).map((m) => m.alert.principal.split('/').pop() ?? ''))].filter(isIdentifier)
   for (const role of roles) steps.push({ text: `Revoke the active sessions of role ${role} (IAM console: Roles → ${role} → Revoke active sessions), then review its trust policy:`, command: `aws iam get-role --role-name ${shellWord(role)} --query Role.AssumeRolePolicyDocument` })

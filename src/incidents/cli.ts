@@ -1,14 +1,16 @@
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
+import { textLine } from '../alerting/format.js'
 import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
 import { describeIdentity } from './chain.js'
 import { changeIncident, correlateIncidents, DAY, incidentById, incidentJson, listIncidents, shortPrincipal, type Incident } from './incidents.js'
 import { buildTimeline, type TimelineEntry } from './timeline.js'
 
+/** One line for a terminal: titles and names come from CloudTrail, so their control characters are made visible. */
 function incidentLine(incident: Incident): string {
-  return `${incident.id}  ${incident.severity.padEnd(8)} ${incident.status.padEnd(12)} ${String(incident.members.length).padStart(3)} alerts  ${utcText(incident.last_seen)}  ${incident.title}`
+  return textLine(`${incident.id}  ${incident.severity.padEnd(8)} ${incident.status.padEnd(12)} ${String(incident.members.length).padStart(3)} alerts  ${utcText(incident.last_seen)}  ${incident.title}`)
 }
 
 function incidentText(incident: Incident): string {
@@ -19,10 +21,12 @@ function incidentText(incident: Incident): string {
     `  span: ${utcText(incident.first_seen)} → ${utcText(incident.last_seen)}`,
     `  identities: ${incident.identities.map(describeIdentity).join('; ')}`,
     '  alerts, and why each belongs:',
-    ...incident.members.map((m) => `    ${m.alert.severity.padEnd(8)} ${m.alert.detector}  ${m.alert.title}\n      ${m.link} (alert ${m.alert.alert_id})`),
+    ...incident.members.flatMap((m) => [`    ${m.alert.severity.padEnd(8)} ${m.alert.detector}  ${m.alert.title}`, `      ${m.link} (alert ${m.alert.alert_id})`]),
     '  log:',
     ...incident.actions.map((a) => `    ${utcText(a.at)}  ${a.action} by ${a.actor}${a.reason ? `: ${a.reason}` : ''}`),
-  ].join('\n')
+  ]
+    .map(textLine)
+    .join('\n')
 }
 
 interface ListOptions extends CommonOptions {
@@ -89,12 +93,14 @@ interface TimelineOptions extends CommonOptions {
 }
 
 function entryText(entry: TimelineEntry): string {
-  if (entry.type === 'alert') return `${utcText(entry.time)}  ALERT ${entry.alert.severity.toUpperCase()} ${entry.alert.detector}: ${entry.alert.title} (alert ${entry.alert.alert_id})`
+  if (entry.type === 'alert') return textLine(`${utcText(entry.time)}  ALERT ${entry.alert.severity.toUpperCase()} ${entry.alert.detector}: ${entry.alert.title} (alert ${entry.alert.alert_id})`)
   const marks = [...entry.new, ...(entry.error ? [`failed: ${entry.error}`] : [])]
   return [
     `${utcText(entry.time)}  ${shortPrincipal(entry.principal)}  ${entry.event}  ${entry.address || '—'}${entry.country ? ` (${entry.country})` : ''}  ${entry.region}  ${entry.key || '—'}${marks.length ? `  [${marks.join(', ')}]` : ''}`,
     ...(entry.hop ? [`    ↳ ${entry.hop}`] : []),
-  ].join('\n')
+  ]
+    .map(textLine)
+    .join('\n')
 }
 
 export function timelineCommand(): Command {
