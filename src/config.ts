@@ -180,7 +180,7 @@ function toConfig(env: z.infer<typeof Env>) {
       pollMs: env.TRAILWATCH_ALERT_POLL_MS,
       retryMs: env.TRAILWATCH_SMTP_RETRY_MS,
       maxAttempts: env.TRAILWATCH_SMTP_MAX_ATTEMPTS,
-      accountAliases: env.TRAILWATCH_ACCOUNT_ALIASES as Record<string, string>,
+      accountAliases: env.TRAILWATCH_ACCOUNT_ALIASES,
       consoleUrl: env.TRAILWATCH_CONSOLE_URL,
       webhook: env.TRAILWATCH_WEBHOOK_URL ? { url: env.TRAILWATCH_WEBHOOK_URL, secret: env.TRAILWATCH_WEBHOOK_SECRET ?? '' } : undefined,
       slack: env.TRAILWATCH_SLACK_WEBHOOK_URL ? { url: env.TRAILWATCH_SLACK_WEBHOOK_URL } : undefined,

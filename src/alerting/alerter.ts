@@ -9,7 +9,7 @@ import { triggerEvents, type TriggerEvent } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts } from './alerts.js'
 import { composeDigest, type DigestGroup } from './compose.js'
 import { plural, type Composed } from './format.js'
-import { composeIncident, incidentSubject, type IncidentContext } from './incident-email.js'
+import { composeIncident, incidentLink, incidentSubject, type IncidentContext } from './incident-email.js'
 import { incidentNews, incidentStateItems } from './incident-updates.js'
 import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'
 import {
@@ -169,14 +169,14 @@ export class Alerter {
     const created = []
     for (const [key, { recipient, incident, items }] of emails) {
       const thread = threads.get(key) ?? []
-      const news = thread.length ? incidentNews(thread.at(-1)?.items ?? [], incident) : []
       const last = thread.at(-1)
+      const news = last ? incidentNews(last.items, incident) : []
       // Quiet for longer than the dedup window, then active again: that is news too.
       const quietMs = last ? now.getTime() - Date.parse(last.created_at) : 0
       if (last && news.length === 0 && quietMs >= Math.max(...incident.members.map((m) => this.settings.dedupWindowMs(m.alert.detector)))) {
         news.push(`active again: ${plural(items.length, 'new alert occurrence')} since the last email, ${describeWindow(quietMs)} ago`)
       }
-      if (thread.length && news.length === 0) {
+      if (last && news.length === 0) {
         for (const route of routes.filter((r) => r.recipient === recipient && r.disposition === 'immediate' && incidentOf.get(r.alert_id) === incident.id)) {
           route.disposition = 'incident'
           route.reason = `joined incident ${incident.id}, emailed already; nothing new`
@@ -216,7 +216,7 @@ export class Alerter {
         if (thread.length && news.length === 0) continue
         const state = incidentStateItems(incident)
         const deliveryId = notificationId(output.name, id, ...state)
-        const link = this.settings.consoleUrl ? `${this.settings.consoleUrl.replace(/\/+$/, '')}/incidents/${encodeURIComponent(id)}` : undefined
+        const link = incidentLink(this.settings.consoleUrl, id)
         const at = now.toISOString()
         updates.push({
           notification: { notification_id: deliveryId, kind: output.name, recipient: output.name, subject: incidentSubject(incident, this.settings.aliases, news), items: state, status: 'pending' as const, attempts: 0, next_attempt_at: at, message_id: deliveryId, error: '', created_at: at, updated_at: at, version: 1 },

@@ -31,7 +31,8 @@ export const StoredAlertRow = z.object({
 /** An alert as the alerts table holds it, times in ISO 8601. */
 export type StoredAlert = z.output<typeof StoredAlertRow>
 
-const COLUMNS = `alert_id, detector, severity, principal, account, title,
+/** The alerts table's columns as StoredAlertRow reads them. */
+export const ALERT_COLUMNS = `alert_id, detector, severity, principal, account, title,
   toUnixTimestamp64Milli(first_seen) AS first_seen, toUnixTimestamp64Milli(last_seen) AS last_seen,
   evidence, why, attack, runbook, dedup_key, toUnixTimestamp64Milli(detected_at) AS detected_at`
 
@@ -45,7 +46,7 @@ export async function unroutedAlerts(store: Store, now: Date): Promise<StoredAle
   // Filtered in a subquery: the outer aliases would otherwise shadow the columns in WHERE.
   return selectRows(
     store,
-    `SELECT ${COLUMNS} FROM (
+    `SELECT ${ALERT_COLUMNS} FROM (
        SELECT * FROM alerts FINAL
        WHERE detected_at <= {now:DateTime64(3)}
          AND (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes))
@@ -57,6 +58,6 @@ export async function unroutedAlerts(store: Store, now: Date): Promise<StoredAle
 
 export async function alertsById(store: Store, ids: string[]): Promise<Map<string, StoredAlert>> {
   if (ids.length === 0) return new Map()
-  const alerts = await selectRows(store, `SELECT ${COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, StoredAlertRow)
+  const alerts = await selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, StoredAlertRow)
   return new Map(alerts.map((alert) => [alert.alert_id, alert]))
 }

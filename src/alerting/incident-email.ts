@@ -24,10 +24,17 @@ export interface IncidentContext {
 const SUBJECT_MAX = 80
 const WHO_MAX = 24
 const LONG_TERM_KEY = /^AKIA[A-Z0-9]{12,124}$/
+/** Calls whose userName is a user the caller made or armed: a foothold to list before removing. */
+const CREATING_USERS = new Set(['CreateUser', 'CreateLoginProfile', 'CreateAccessKey'])
 /** Alerts shown whole, with their calls; the rest get a line each. */
 const ALERTS_IN_FULL = 10
 const EVENTS_PER_ALERT = 5
 const SEVERITY_COLOURS: Record<string, string> = { info: '#555', low: '#555', medium: '#b35900', high: '#c00', critical: '#900' }
+
+/** The incident's page in the console, when one is configured. */
+export function incidentLink(consoleUrl: string | undefined, id: string): string | undefined {
+  return consoleUrl ? `${consoleUrl.replace(/\/+$/, '')}/incidents/${encodeURIComponent(id)}` : undefined
+}
 
 /** A detector as a short label: `rule:trailwatch-lambda-public` → `lambda-public`; a Sigma rule by its title. */
 export function detectorLabel(alert: StoredAlert): string {
@@ -90,7 +97,7 @@ function actions(incident: Incident, triggers: TriggerEvent[], found: Identifier
   const roles = [...new Set(incident.members.filter((m) => m.alert.principal.includes(':role/')).map((m) => m.alert.principal.split('/').pop() ?? ''))].filter(isIdentifier)
   for (const role of roles) steps.push({ text: `Revoke the active sessions of role ${role} (IAM console: Roles → ${role} → Revoke active sessions), then review its trust policy:`, command: `aws iam get-role --role-name ${shellWord(role)} --query Role.AssumeRolePolicyDocument` })
   for (const trail of found.get('trail') ?? []) steps.push({ text: `Bring trail ${trail} back and check it logs:`, command: `aws cloudtrail start-logging --name ${shellWord(trail)} && aws cloudtrail get-trail-status --name ${shellWord(trail)}` })
-  const created = new Set(triggers.filter((e) => e.event === 'CreateUser' || e.event === 'CreateLoginProfile' || e.event === 'CreateAccessKey').flatMap((e) => (found.get('user') ?? []).filter((u) => e.request.includes(`"${u}"`))))
+  const created = identifiersOf(triggers.filter((e) => CREATING_USERS.has(e.event))).get('user') ?? []
   for (const user of created) steps.push({ text: `List what user ${user} holds (keys, console password) before removing it:`, command: `aws iam list-access-keys --user-name ${shellWord(user)} && aws iam get-login-profile --user-name ${shellWord(user)}` })
   steps.push({ text: 'Every call of this identity chain, in order:', command: `trailwatch timeline --incident ${incident.id}` })
   return steps
@@ -135,7 +142,7 @@ export function composeIncident(incident: Incident, context: IncidentContext): C
   const runbook = [...new Set(alerts.flatMap((a) => a.runbook))].map((step) => filled(step, found, addresses.map((e) => e.address)))
   const silence = `trailwatch suppress add${incident.detectors.length === 1 ? ` --detector ${shellWord(incident.detectors[0] ?? '')}` : ''} --principal ${shellWord(first?.principal ?? '')} --owner YOU --reason WHY --expires 7d`
   const acknowledge = `trailwatch incidents ack ${incident.id} --reason WHY`
-  const link = context.consoleUrl ? `${context.consoleUrl.replace(/\/+$/, '')}/incidents/${encodeURIComponent(incident.id)}` : undefined
+  const link = incidentLink(context.consoleUrl, incident.id)
   const heading = `${incident.severity.toUpperCase()} · incident ${incident.id} · ${plural(alerts.length, 'alert')} · ${plural(incident.tactics.length, 'tactic')}`
   const subject = incidentSubject(incident, context.aliases, context.news)
   const detailed = alerts.slice(0, ALERTS_IN_FULL)

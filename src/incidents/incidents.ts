@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
+import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { AppError } from '../errors.js'
@@ -117,6 +117,12 @@ export function incidentJson(incident: Incident): Record<string, unknown> {
 const MemberRow = StoredAlertRow.extend({ incident_id: z.string(), identities: z.array(z.string()), link: z.string() })
 const ActionRow = z.object({ incident_id: z.string(), action: z.string(), actor: z.string(), reason: z.string(), merged_into: z.string(), at: isoFromMillis })
 
+/** A filter for readIncidents: the incidents with a member alert (alias a2) that meets `condition`. */
+function withAlertWhere(condition: string): string {
+  return `m.incident_id IN (SELECT m2.incident_id FROM (SELECT * FROM incident_members FINAL) AS m2
+                        INNER JOIN (SELECT * FROM alerts FINAL) AS a2 ON a2.alert_id = m2.alert_id WHERE ${condition})`
+}
+
 /** Incidents by a filter on incident_members (alias m) and the actions; the newest first. */
 async function readIncidents(store: Store, memberFilter: string, params: Record<string, unknown>): Promise<Incident[]> {
   const members = await selectRows(
@@ -177,8 +183,7 @@ export async function incidentOfAlerts(store: Store, alertIds: string[]): Promis
 export function listIncidents(store: Store, range: { from: Date; to: Date }): Promise<Incident[]> {
   return readIncidents(
     store,
-    `m.incident_id IN (SELECT m2.incident_id FROM (SELECT * FROM incident_members FINAL) AS m2 INNER JOIN (SELECT * FROM alerts FINAL) AS a2 ON a2.alert_id = m2.alert_id
-                       WHERE (a2.last_seen >= {from:DateTime64(3)} OR a2.detected_at >= {from:DateTime64(3)}) AND a2.first_seen <= {to:DateTime64(3)})`,
+    withAlertWhere('(a2.last_seen >= {from:DateTime64(3)} OR a2.detected_at >= {from:DateTime64(3)}) AND a2.first_seen <= {to:DateTime64(3)}'),
     { from: clickHouseTime(range.from.getTime()), to: clickHouseTime(range.to.getTime()) },
   )
 }
@@ -199,8 +204,6 @@ export async function changeIncident(store: Store, id: string, action: 'acknowle
   await recordIncidentActions(store, [{ incident_id: id, action, actor, reason, merged_into: '', at: at.toISOString() }])
   return incidentById(store, id)
 }
-
-const FreshAlert = StoredAlertRow
 
 const Edge = z.object({
   time: isoFromMillis,
@@ -299,11 +302,9 @@ async function correlateOnce(store: Store, now: Date, windowMs: number): Promise
   await reopenRecurring(store, now)
   const fresh = await selectRows(
     store,
-    `SELECT alert_id, detector, severity, principal, account, title, toUnixTimestamp64Milli(first_seen) AS first_seen,
-            toUnixTimestamp64Milli(last_seen) AS last_seen, evidence, why, attack, runbook, dedup_key, toUnixTimestamp64Milli(detected_at) AS detected_at
-     FROM (SELECT * FROM alerts FINAL WHERE detected_at <= {now:DateTime64(3)} AND alert_id NOT IN (SELECT alert_id FROM incident_members))`,
+    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE detected_at <= {now:DateTime64(3)} AND alert_id NOT IN (SELECT alert_id FROM incident_members))`,
     { now: clickHouseTime(now.getTime()) },
-    FreshAlert,
+    StoredAlertRow,
   )
   if (fresh.length === 0) return { joined: 0, opened: [], merged: [] }
   const identified: AlertIdentities[] = []
@@ -314,12 +315,12 @@ async function correlateOnce(store: Store, now: Date, windowMs: number): Promise
   const open = (
     await readIncidents(
       store,
-      `m.incident_id IN (SELECT m2.incident_id FROM (SELECT * FROM incident_members FINAL) AS m2 INNER JOIN (SELECT * FROM alerts FINAL) AS a2 ON a2.alert_id = m2.alert_id
-                         WHERE a2.last_seen >= {from:DateTime64(3)})`,
+      withAlertWhere('a2.last_seen >= {from:DateTime64(3)}'),
       { from: clickHouseTime(from) },
     )
   ).filter((i) => i.status === 'open' || i.status === 'acknowledged')
-  const addresses = [...new Set([...identified, ...open.flatMap((i) => i.members.map((m) => ({ identities: m.identities })))].flatMap((a) => a.identities.filter((i) => i.startsWith('ip:')).map((i) => i.slice(3))))]
+  const identities = [...identified.flatMap((a) => a.identities), ...open.flatMap((i) => i.identities)]
+  const addresses = [...new Set(identities.filter((i) => i.startsWith('ip:')).map((i) => i.slice(3)))]
   const grouping = groupAlerts({
     open: open.map((incident) => ({
       id: incident.id,

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
+import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
@@ -112,9 +112,7 @@ export async function buildTimeline(store: Store, subject: TimelineSubject, rang
 
   const alerts = await selectRows(
     store,
-    `SELECT alert_id, detector, severity, principal, account, title, toUnixTimestamp64Milli(first_seen) AS first_seen,
-            toUnixTimestamp64Milli(last_seen) AS last_seen, evidence, why, attack, runbook, dedup_key, toUnixTimestamp64Milli(detected_at) AS detected_at
-     FROM (SELECT * FROM alerts FINAL WHERE principal IN {principals:Array(String)} AND last_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)})`,
+    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE principal IN {principals:Array(String)} AND last_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)})`,
     { principals, from: clickHouseTime(from), to: clickHouseTime(to) },
     StoredAlertRow,
   )
