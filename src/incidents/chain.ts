@@ -44,7 +44,7 @@ export interface GroupingInput {
   /** Alerts in no incident yet. */
   fresh: AlertIdentities[]
   edges: ChainEdge[]
-  /** Public addresses several principals used before: an office or a VPN, never a tie. */
+  /** Public addresses several people use: an office or a VPN, never a tie. */
   sharedAddresses: ReadonlySet<string>
   windowMs: number
 }

@@ -252,15 +252,20 @@ async function chainEdges(store: Store, from: number, to: number): Promise<Chain
   return edges
 }
 
-/** Public addresses two or more principals used in the days before `from`: shared networks tie nobody together. */
-async function sharedAddresses(store: Store, addresses: string[], from: number): Promise<Set<string>> {
+/**
+ * Public addresses two or more users (or root) used in the 30 days up to `to`, the pass itself
+ * included: an office or a VPN ties nobody together, even on a store with no history yet. Roles
+ * are not counted: the people who assume them share their addresses by nature.
+ */
+async function sharedAddresses(store: Store, addresses: string[], from: number, to: number): Promise<Set<string>> {
   if (addresses.length === 0) return new Set()
   const rows = await selectRows(
     store,
     `SELECT source_ip FROM baseline_principal_source_days
-     WHERE source_ip IN {addresses:Array(String)} AND day < toDate({from:DateTime64(3)}) AND day >= toDate({from:DateTime64(3)}) - {days:UInt32}
+     WHERE source_ip IN {addresses:Array(String)} AND principal_arn NOT LIKE '%:role/%'
+       AND day >= toDate({from:DateTime64(3)}) - {days:UInt32} AND day <= toDate({to:DateTime64(3)})
      GROUP BY source_ip HAVING uniqExact(principal_arn) >= 2`,
-    { addresses, from: clickHouseTime(from), days: SHARED_ADDRESS_LOOKBACK_DAYS },
+    { addresses, from: clickHouseTime(from), to: clickHouseTime(to), days: SHARED_ADDRESS_LOOKBACK_DAYS },
     z.object({ source_ip: z.string() }),
   )
   return new Set(rows.map((r) => r.source_ip))
@@ -328,7 +333,7 @@ async function correlateOnce(store: Store, now: Date, windowMs: number): Promise
     })),
     fresh: identified,
     edges: await chainEdges(store, from, now.getTime()),
-    sharedAddresses: await sharedAddresses(store, addresses, from),
+    sharedAddresses: await sharedAddresses(store, addresses, from, now.getTime()),
     windowMs,
   })
 
