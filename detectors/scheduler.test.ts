@@ -7,6 +7,7 @@ import { scheduledWindow } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
 import { testSettings } from '../test/helpers/detect.js'
+import { incidentOfAlerts } from '../src/incidents/incidents.js'
 
 const T0 = Date.parse('2026-11-20T12:00:00Z')
 const minutes = (n: number) => n * 60_000
@@ -43,6 +44,8 @@ describe('DetectorScheduler', () => {
     now = new Date(T0 + minutes(120))
     const findings = await scheduler.runScheduled(unusualSourceIp)
     expect(findings.map((f) => [f.detector, f.severity, f.evidence.address])).toEqual([['unusual-source-ip', 'high', '5.255.255.77']])
+    // The alert is in an incident at once, with no alerter running.
+    expect((await incidentOfAlerts(store, findings.map((f) => f.alertId))).size).toBe(1)
 
     // Found again, still one alert.
     now = new Date(T0 + minutes(125))

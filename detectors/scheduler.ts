@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron'
 import type { Store } from '../src/clickhouse/client.js'
 import { errorMessage } from '../src/errors.js'
+import { correlateIncidents } from '../src/incidents/incidents.js'
 import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
@@ -87,6 +88,7 @@ export class DetectorScheduler {
       metrics.detectorSeconds.observe({ detector: detector.id }, (performance.now() - started) / 1000)
       for (const finding of findings) metrics.detectorFindings.inc({ detector: detector.id, severity: finding.severity })
       this.logger.info({ detector: detector.id, findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector ran')
+      if (findings.length > 0) await this.correlate(now)
       return findings
     } catch (err) {
       // The watermark stays: the next run covers this window too.
@@ -123,6 +125,7 @@ export class DetectorScheduler {
               try {
                 const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs)
                 this.logger.info({ detector: detector.id, from: range.from.toISOString(), to: range.to.toISOString(), findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
+                if (findings.length > 0) await this.correlate(range.to)
               } catch (err) {
                 metrics.detectorFailures.inc({ detector: detector.id })
                 this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'catching up on late history failed; detect --from can run it again')
@@ -134,6 +137,17 @@ export class DetectorScheduler {
         return history.run
       }),
     )
+  }
+
+  /** New alerts join their incidents as soon as they are stored, whether or not an alerter runs here. */
+  private async correlate(now: Date): Promise<void> {
+    try {
+      const { joined, opened, merged } = await correlateIncidents(this.store, now)
+      if (joined > 0) this.logger.info({ joined, opened: opened.length, merged: merged.length }, 'alerts joined incidents')
+    } catch (err) {
+      // The alerts stay outside any incident until a later pass puts them in one.
+      this.logger.error({ err: errorMessage(err) }, 'correlating incidents failed; the next pass tries again')
+    }
   }
 
   private oneAtATime<T>(detector: Detector, run: () => Promise<T>): Promise<T> {

@@ -16,6 +16,7 @@ import { selectRows } from '../src/clickhouse/rows.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
+import { correlateIncidents } from '../src/incidents/incidents.js'
 import { createLogger } from '../src/logger.js'
 import { simulateOrganisation } from '../src/simulate/organisation.js'
 import { principalsFrom } from '../src/principals.js'
@@ -97,6 +98,10 @@ const main = async () => {
     if (sigmaRules.length > 0) line(`${String(sigmaRules.length)} Sigma rules, one pass`, ...(await pass(store, sigmaRules, own)))
     line(`${String(builtInRules.length)} built-in rules, first pass`, ...(await pass(store, builtInRules, own)))
     line(`${String(builtInRules.length)} built-in rules, next pass`, ...(await pass(store, builtInRules, own)))
+    // What the scheduler adds after a pass with findings: the alerts put into incidents, then a pass with nothing new.
+    const alerts = await selectRows(store, 'SELECT count() AS n FROM alerts FINAL', {}, z.object({ n: z.coerce.number() }))
+    line(`incidents for ${String(alerts[0]?.n ?? 0)} new alerts`, await timed(() => correlateIncidents(store, new Date(END))))
+    line('incidents, nothing new', await timed(() => correlateIncidents(store, new Date(END))))
     // Every rule with every stored event in its window, against one scan that parses each record.
     const all = { now: new Date(END), from: new Date(END - days * DAY) }
     const scan = await timed(() => selectRows(store, "SELECT countIf(JSONExtractString(raw, 'eventName') != '') AS parsed FROM events WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}", { from: clickHouseTime(all.from.getTime()), now: clickHouseTime(END) }, z.object({ parsed: z.coerce.number() })))
