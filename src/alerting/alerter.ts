@@ -5,7 +5,7 @@ import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
 import { atLeast, type Severity } from '../severity.js'
 import { correlateIncidents, incidentOfAlerts, incidentsById, summariseIncident, type Incident } from '../incidents/incidents.js'
-import { triggerEvents, type TriggerEvent } from '../incidents/triggers.js'
+import { triggerEvents } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts } from './alerts.js'
 import { composeDigest, type DigestGroup } from './compose.js'
 import { plural, type Composed } from './format.js'
@@ -198,8 +198,7 @@ export class Alerter {
   }
 
   private async incidentContext(incident: Incident): Promise<IncidentContext> {
-    const triggers = new Map<string, TriggerEvent[]>()
-    for (const { alert } of incident.members) triggers.set(alert.alert_id, await triggerEvents(this.store, alert, 50))
+    const triggers = await triggerEvents(this.store, incident.members.map((m) => m.alert), 50)
     return { triggers, timeZone: this.principals.workingTimeOf(incident.principals[0] ?? '').timezone, aliases: this.settings.aliases, consoleUrl: this.settings.consoleUrl }
   }
 

@@ -312,10 +312,13 @@ async function correlateOnce(store: Store, now: Date, windowMs: number): Promise
     StoredAlertRow,
   )
   if (fresh.length === 0) return { joined: 0, opened: [], merged: [] }
-  const identified: AlertIdentities[] = []
-  for (const alert of fresh) {
-    identified.push({ alertId: alert.alert_id, identities: alertIdentities(alert, await triggerEvents(store, alert)), firstSeen: Date.parse(alert.first_seen), lastSeen: Date.parse(alert.last_seen) })
-  }
+  const triggers = await triggerEvents(store, fresh)
+  const identified: AlertIdentities[] = fresh.map((alert) => ({
+    alertId: alert.alert_id,
+    identities: alertIdentities(alert, triggers.get(alert.alert_id) ?? []),
+    firstSeen: Date.parse(alert.first_seen),
+    lastSeen: Date.parse(alert.last_seen),
+  }))
   const from = Math.min(...identified.map((a) => a.firstSeen)) - windowMs
   const open = (
     await readIncidents(

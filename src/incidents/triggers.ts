@@ -43,41 +43,46 @@ export function evidenceEventNames(evidence: Record<string, unknown>): string[] 
   return [...names].sort()
 }
 
+/** Alerts whose calls one query reads: enough to keep the query text small. */
+const ALERTS_PER_QUERY = 100
+
 /**
- * The calls that made an alert: the principal's events in the alert's span with the names its
+ * The calls that made each alert: the principal's events in the alert's span with the names its
  * evidence gives, oldest first; all its events in the span when the evidence names none (or none of
- * them is stored).
+ * them is stored). At most `limit` per alert, every alert of a batch in one query.
  */
-export async function triggerEvents(store: Store, alert: AlertSpan, limit = 200): Promise<TriggerEvent[]> {
-  const params = {
-    account: alert.account,
-    principal: alert.principal,
-    from: clickHouseTime(Date.parse(alert.first_seen)),
-    to: clickHouseTime(Date.parse(alert.last_seen)),
-    names: evidenceEventNames(alert.evidence),
-    limit,
+export async function triggerEvents(store: Store, alerts: (AlertSpan & { alert_id: string })[], limit = 200): Promise<Map<string, TriggerEvent[]>> {
+  const found = new Map<string, TriggerEvent[]>(alerts.map((a) => [a.alert_id, []]))
+  for (let start = 0; start < alerts.length; start += ALERTS_PER_QUERY) {
+    const batch = alerts.slice(start, start + ALERTS_PER_QUERY)
+    const params: Record<string, unknown> = { limit }
+    const selects = batch.map((alert, i) => {
+      Object.assign(params, {
+        [`id${String(i)}`]: alert.alert_id,
+        [`account${String(i)}`]: alert.account,
+        [`principal${String(i)}`]: alert.principal,
+        [`from${String(i)}`]: clickHouseTime(Date.parse(alert.first_seen)),
+        [`to${String(i)}`]: clickHouseTime(Date.parse(alert.last_seen)),
+        [`names${String(i)}`]: evidenceEventNames(alert.evidence),
+      })
+      const n = String(i)
+      return `(SELECT {id${n}:String} AS alert_id, * EXCEPT (named, any_named) FROM (
+         SELECT toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service,
+                coalesce(source_ip, source_host, '') AS address, source_network = 'public' AS public, source_country AS country,
+                aws_region AS region, error_code AS error, user_agent, access_key_id AS key,
+                JSONExtractString(raw, 'userIdentity', 'sessionContext', 'sourceIdentity') AS source_identity,
+                JSONExtractRaw(raw, 'requestParameters') AS request, event_id,
+                has({names${n}:Array(String)}, event_name) AS named, max(named) OVER () AS any_named
+         FROM events
+         WHERE account_id = {account${n}:String} AND principal_arn = {principal${n}:String}
+           AND event_time >= {from${n}:DateTime64(3)} AND event_time <= {to${n}:DateTime64(3)})
+       WHERE named OR NOT any_named
+       ORDER BY time, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32})`
+    })
+    const rows = await selectRows(store, selects.join('\nUNION ALL\n'), params, TriggerEvent.extend({ alert_id: z.string() }))
+    for (const { alert_id, ...event } of rows) found.get(alert_id)?.push(event)
   }
-  const select = (named: boolean): Promise<TriggerEvent[]> =>
-    selectRows(
-      store,
-      `SELECT toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service,
-              coalesce(source_ip, source_host, '') AS address, source_network = 'public' AS public, source_country AS country,
-              aws_region AS region, error_code AS error, user_agent, access_key_id AS key,
-              JSONExtractString(raw, 'userIdentity', 'sessionContext', 'sourceIdentity') AS source_identity,
-              JSONExtractRaw(raw, 'requestParameters') AS request, event_id
-       FROM events
-       WHERE account_id = {account:String} AND principal_arn = {principal:String}
-         AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
-         ${named ? 'AND event_name IN {names:Array(String)}' : ''}
-       ORDER BY event_time, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32}`,
-      params,
-      TriggerEvent,
-    )
-  if (params.names.length > 0) {
-    const named = await select(true)
-    if (named.length > 0) return named
-  }
-  return select(false)
+  return found
 }
 
 /** `arn:aws:iam::ACCOUNT:role/path/NAME` → [ACCOUNT, NAME]. */
