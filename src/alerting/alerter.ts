@@ -147,7 +147,6 @@ export class Alerter {
     if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
     const [rules, sent] = await Promise.all([listSuppressions(this.store, now), immediateRoutesSince(this.store, new Date(now.getTime() - historySpanMs(this.settings, alerts)), now)])
     const incidentOf = await incidentOfAlerts(this.store, alerts.map((a) => a.alert_id))
-    const { routes, immediate, counts } = routeAlerts(this.settings, { alerts, rules, sent, now, incidentOf })
     // What a person is told about an incident leaves out the alerts a rule silences.
     const incidents = new Map(
       [...(await incidentsById(this.store, [...new Set(incidentOf.values())]))].flatMap(([id, incident]) => {
@@ -155,6 +154,8 @@ export class Alerter {
         return members.length ? [[id, summariseIncident(id, members, incident.actions)] as const] : []
       }),
     )
+    const incidentSeverity = new Map([...incidents].map(([id, incident]) => [id, incident.severity]))
+    const { routes, immediate, counts } = routeAlerts(this.settings, { alerts, rules, sent, now, incidentOf, incidentSeverity })
     const threads = await incidentThreads(this.store, [...incidents.keys()])
 
     const emails = new Map<string, { recipient: string; incident: Incident; items: string[] }>()

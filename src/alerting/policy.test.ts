@@ -41,7 +41,8 @@ const POLICY: RoutingPolicy = {
 }
 
 const sent = (recipient: string, groupKey: string, severity: Severity, minutes: number, incident = groupKey): SentEmail => ({ recipient, incident, group_key: groupKey, severity, routed_at: minutesAgo(minutes) })
-const decide = (alerts: StoredAlert[], history: SentEmail[] = [], rules: SuppressionRule[] = [], policy = POLICY, incidentOf = new Map<string, string>()) => routeAlerts(policy, { alerts, rules, sent: history, now: NOW, incidentOf })
+const decide = (alerts: StoredAlert[], history: SentEmail[] = [], rules: SuppressionRule[] = [], policy = POLICY, incidentOf = new Map<string, string>(), incidentSeverity = new Map<string, Severity>()) =>
+  routeAlerts(policy, { alerts, rules, sent: history, now: NOW, incidentOf, incidentSeverity })
 /** Each route as `recipient disposition reason`, in the order decided. */
 const lines = (decision: ReturnType<typeof decide>): string[] => decision.routes.map((r) => [r.alert_id, r.recipient || '-', r.disposition, r.reason].join(' ').trim())
 
@@ -94,6 +95,16 @@ describe('routeAlerts: what becomes of each alert, for each recipient', () => {
       'c secops@example.com immediate',
       'd secops@example.com digest over 2 emails an hour',
     ])
+  })
+
+  it('routes a low alert as severe as the incident it is part of, and never less severe than itself', () => {
+    const incidentOf = new Map([['a', 'inc-1'], ['b', 'inc-1'], ['c', 'inc-2']])
+    const incidentSeverity = new Map<string, Severity>([['inc-1', 'medium'], ['inc-2', 'low']])
+    const decision = decide([alert('a', 'low'), alert('b', 'low'), alert('c', 'high')], [], [], POLICY, incidentOf, incidentSeverity)
+    expect(lines(decision)).toEqual(['c cloud@example.com immediate', 'c secops@example.com immediate', 'a secops@example.com immediate', 'b secops@example.com immediate'])
+    expect(decision.routes.map((r) => r.severity)).toEqual(['high', 'high', 'medium', 'medium'])
+    // Outside an incident the same low alert reaches nobody.
+    expect(lines(decide([alert('a', 'low')], [], [], POLICY, new Map(), incidentSeverity))).toEqual(['a - unrouted no route takes low unusual-source-ip alerts'])
   })
 
   it('says nobody is configured when there are no routes at all', () => {

@@ -32,6 +32,8 @@ export interface RoutingInput {
   sent: SentEmail[]
   /** The incident of each alert: alerts of one incident go out as one email, and count once against the limit. */
   incidentOf: Map<string, string>
+  /** Each incident's severity: an alert is routed as severe as the incident it is part of. */
+  incidentSeverity: Map<string, Severity>
   now: Date
 }
 
@@ -64,19 +66,24 @@ export function routeAlerts(policy: RoutingPolicy, input: RoutingInput): Routing
   const decision: RoutingDecision = { routes: [], immediate: [], counts: { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 } }
   const { lastEmailed, emailedThisHour } = emailHistory(input.sent, now)
   const emailing = new Set<string>()
-  const alerts = [...input.alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))
+  // Low alerts that together make a medium incident reach the routes that take medium.
+  const severityOf = (alert: StoredAlert): Severity => {
+    const incident = input.incidentSeverity.get(input.incidentOf.get(alert.alert_id) ?? '')
+    return incident && atLeast(incident, alert.severity) ? incident : alert.severity
+  }
+  const alerts = input.alerts.map((alert) => ({ alert, severity: severityOf(alert) })).sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))
   const at = now.toISOString()
-  for (const alert of alerts) {
-    const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, severity: alert.severity, rule_id: '', due_at: at, routed_at: at }
+  for (const { alert, severity } of alerts) {
+    const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, severity, rule_id: '', due_at: at, routed_at: at }
     const rule = matchingSuppression(input.rules, alert)
     if (rule) {
       decision.routes.push({ ...base, recipient: '', disposition: 'suppressed', rule_id: rule.rule_id, reason: `rule ${rule.rule_id} (${rule.owner}): ${rule.reason}` })
       decision.counts.suppressed++
       continue
     }
-    const recipients = recipientsFor(policy.routes, alert)
+    const recipients = recipientsFor(policy.routes, { ...alert, severity })
     if (recipients.length === 0) {
-      decision.routes.push({ ...base, recipient: '', disposition: 'unrouted', reason: policy.routes.length ? `no route takes ${alert.severity} ${alert.detector} alerts` : 'no recipients configured' })
+      decision.routes.push({ ...base, recipient: '', disposition: 'unrouted', reason: policy.routes.length ? `no route takes ${severity} ${alert.detector} alerts` : 'no recipients configured' })
       decision.counts.unrouted++
       continue
     }
@@ -88,18 +95,18 @@ export function routeAlerts(policy: RoutingPolicy, input: RoutingInput): Routing
       const sameEmail = emailing.has(`${recipient}|${incident}`)
       const repeat = last !== undefined && now.getTime() - last.at < window
       // A repeat that got worse than what was emailed is news, not a digest line.
-      const escalated = repeat && !atLeast(last.severity, alert.severity)
+      const escalated = repeat && !atLeast(last.severity, severity)
       if (repeat && !escalated) {
         decision.routes.push({ ...base, recipient, disposition: 'digest', reason: `repeat within ${describeWindow(window)} of the first email`, due_at: new Date(last.at + window).toISOString() })
         decision.counts.digest++
-      } else if (!sameEmail && thisHour.length >= policy.maxPerHour && !atLeast(alert.severity, 'critical')) {
+      } else if (!sameEmail && thisHour.length >= policy.maxPerHour && !atLeast(severity, 'critical')) {
         // Critical alerts are never held back by the rate limit.
         decision.routes.push({ ...base, recipient, disposition: 'digest', reason: `over ${String(policy.maxPerHour)} emails an hour`, due_at: new Date(Math.min(...thisHour) + HOUR).toISOString() })
         decision.counts.digest++
       } else {
-        decision.routes.push({ ...base, recipient, disposition: 'immediate', reason: escalated ? `severity rose from ${last.severity} to ${alert.severity}` : '' })
+        decision.routes.push({ ...base, recipient, disposition: 'immediate', reason: escalated ? `severity rose from ${last.severity} to ${severity}` : '' })
         decision.immediate.push({ alert, recipient })
-        lastEmailed.set(`${recipient}|${base.group_key}`, { at: now.getTime(), severity: alert.severity })
+        lastEmailed.set(`${recipient}|${base.group_key}`, { at: now.getTime(), severity })
         if (!sameEmail) emailedThisHour.set(recipient, [...thisHour, now.getTime()])
         emailing.add(`${recipient}|${incident}`)
         decision.counts.immediate++
