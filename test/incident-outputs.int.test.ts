@@ -8,6 +8,7 @@ import { DETECTORS } from '../detectors/registry.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
 import { Alerter } from '../src/alerting/alerter.js'
+import { changeIncident, incidentOfAlerts } from '../src/incidents/incidents.js'
 import { smtpTransport } from '../src/alerting/mailer.js'
 import { webhookSignature } from '../src/alerting/outputs.js'
 import { loadAlertingSettings } from '../src/alerting/settings.js'
@@ -172,6 +173,10 @@ describe('outputs beyond email', () => {
     // More of the same tells nobody anything.
     await storeFindings(store, [finding('third', 'high', 'cloudtrail-tampering', ['T1562.008'])], new Date(at + 120_000))
     await cycles(at + 120_000, 12)
+    // Resolved from the command line: each output hears it once, PagerDuty stops paging.
+    const [incidentId] = (await incidentOfAlerts(store, ['first'])).values()
+    await changeIncident(store, incidentId ?? '', 'resolved', 'alice', 'key rotated', new Date(at + 180_000))
+    await cycles(at + 180_000, 3)
     transport.close()
     await store.close()
     await new Promise<void>((resolve) => receiver.server.close(() => {
@@ -180,10 +185,10 @@ describe('outputs beyond email', () => {
 
     for (const path of ['/webhook', '/slack', '/pagerduty']) {
       const requests = receiver.received.filter((r) => r.path === path)
-      // The first update: three refusals and one acceptance; the second accepted at once.
-      expect(requests.map((r) => r.status)).toEqual([503, 503, 503, 200, 200])
+      // The first update: three refusals and one acceptance; the growth and the resolution accepted at once.
+      expect(requests.map((r) => r.status)).toEqual([503, 503, 503, 200, 200, 200])
       const accepted = requests.filter((r) => r.status === 200)
-      expect(new Set(accepted.map((r) => r.headers['x-trailwatch-delivery'])).size).toBe(2)
+      expect(new Set(accepted.map((r) => r.headers['x-trailwatch-delivery'])).size).toBe(3)
       // Every attempt of one update carries the same delivery id and body.
       expect(new Set(requests.slice(0, 4).map((r) => `${String(r.headers['x-trailwatch-delivery'])}${r.body}`)).size).toBe(1)
     }
@@ -193,13 +198,16 @@ describe('outputs beyond email', () => {
       expect(request.headers['x-trailwatch-signature']).toBe(webhookSignature(secret, timestamp, request.body))
       expect(request.headers['x-trailwatch-signature']).not.toBe(webhookSignature('another-secret-of-some-length', timestamp, request.body))
     }
-    const [opened, updated] = webhooks.map((r) => JSON.parse(r.body) as { type: string; news: string[]; incident: { id: string; severity: string; alerts: unknown[] } })
-    expect([opened?.type, updated?.type]).toEqual(['incident.opened', 'incident.updated'])
+    const [opened, updated, resolved] = webhooks.map((r) => JSON.parse(r.body) as { type: string; news: string[]; incident: { id: string; severity: string; status: string; alerts: unknown[] } })
+    expect([opened?.type, updated?.type, resolved?.type]).toEqual(['incident.opened', 'incident.updated', 'incident.resolved'])
+    expect(resolved).toMatchObject({ news: ['resolved by alice: key rotated'], incident: { id: incidentId, status: 'resolved' } })
     expect(updated?.incident.id).toBe(opened?.incident.id)
     expect(updated?.news).toEqual(['severity rose from high to critical', 'new ATT&CK tactic: defense-evasion'])
-    const slack = JSON.parse(receiver.received.filter((r) => r.path === '/slack').at(-1)?.body ?? '{}') as { blocks: { type: string }[] }
+    const bodies = (path: string): Record<string, unknown>[] => receiver.received.filter((r) => r.path === path && r.status === 200).map((r) => JSON.parse(r.body) as Record<string, unknown>)
+    const slack = bodies('/slack')[1] as { blocks: { type: string }[] }
     expect(slack.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'context'])
-    const page = JSON.parse(receiver.received.filter((r) => r.path === '/pagerduty').at(-1)?.body ?? '{}') as { routing_key: string; event_action: string; dedup_key: string; payload: { severity: string } }
+    const [, page, unpage] = bodies('/pagerduty')
     expect(page).toMatchObject({ routing_key: 'R0123456789ABCDEF0123456789ABCDE', event_action: 'trigger', dedup_key: opened?.incident.id, payload: { severity: 'critical' } })
+    expect(unpage).toEqual({ routing_key: 'R0123456789ABCDEF0123456789ABCDE', event_action: 'resolve', dedup_key: opened?.incident.id })
   }, 120_000)
 })

@@ -4,13 +4,13 @@ import type { Logger } from '../logger.js'
 import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
 import { atLeast, type Severity } from '../severity.js'
-import { correlateIncidents, incidentOfAlerts, incidentsById, summariseIncident, type Incident } from '../incidents/incidents.js'
+import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts } from './alerts.js'
 import { composeDigest, type DigestGroup } from './compose.js'
 import { plural, type Composed } from './format.js'
 import { composeIncident, incidentLink, incidentSubject, type IncidentContext } from './incident-email.js'
-import { incidentNews, incidentStateItems } from './incident-updates.js'
+import { incidentNews, incidentStateItems, statusChange } from './incident-updates.js'
 import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'
 import {
   createNotifications,
@@ -24,7 +24,7 @@ import {
   type NotificationKind,
 } from './notifications.js'
 import { describeWindow, historySpanMs, routeAlerts, type RoutingDecision } from './policy.js'
-import { outputBody, postOutput } from './outputs.js'
+import { outputBody, postOutput, type Output, type OutputUpdate } from './outputs.js'
 import { immediateRoutesSince, queuedDigestEntries, recordRoutes, type Route } from './routes.js'
 import type { AlertingSettings } from './settings.js'
 import { listSuppressions, matchingSuppression } from './suppressions.js'
@@ -79,6 +79,7 @@ export class Alerter {
 
   async runOnce(now: Date): Promise<CycleSummary> {
     const routed = await this.route(now)
+    await this.settledUpdates(now)
     await this.gatherDigests(now)
     return { ...routed, ...(await this.deliverDue(now)) }
   }
@@ -214,17 +215,44 @@ export class Alerter {
         const thread = threads.get(`${output.name}|${id}`) ?? []
         const news = thread.length ? incidentNews(thread.at(-1)?.items ?? [], incident) : []
         if (thread.length && news.length === 0) continue
-        const state = incidentStateItems(incident)
-        const deliveryId = notificationId(output.name, id, ...state)
-        const link = incidentLink(this.settings.consoleUrl, id)
-        const at = now.toISOString()
-        updates.push({
-          notification: { notification_id: deliveryId, kind: output.name, recipient: output.name, subject: incidentSubject(incident, this.settings.aliases, news), items: state, status: 'pending' as const, attempts: 0, next_attempt_at: at, message_id: deliveryId, error: '', created_at: at, updated_at: at, version: 1 },
-          raw: Buffer.from(outputBody(output, { deliveryId, incident, news, link })),
-        })
+        updates.push(this.outputUpdate(output, incident, news, undefined, now))
       }
     }
     return updates
+  }
+
+  /**
+   * Tells each output that was told of an incident when someone acknowledged or resolved it since:
+   * PagerDuty stops paging, the channel sees who took it. Status changes older than a week are not
+   * sent late.
+   */
+  private async settledUpdates(now: Date): Promise<void> {
+    if (this.settings.outputs.length === 0) return
+    const ids = await incidentsSettledSince(this.store, new Date(now.getTime() - 7 * 24 * HOUR))
+    if (ids.length === 0) return
+    const [incidents, threads] = await Promise.all([incidentsById(this.store, ids), incidentThreads(this.store, ids)])
+    const updates = []
+    for (const output of this.settings.outputs) {
+      for (const incident of incidents.values()) {
+        const told = threads.get(`${output.name}|${incident.id}`)?.at(-1)?.items
+        const change = told && statusChange(told, incident)
+        if (change) updates.push(this.outputUpdate(output, incident, [], change, now))
+      }
+    }
+    const existing = await existingNotificationIds(this.store, updates.map((u) => u.notification.notification_id))
+    await createNotifications(this.store, updates.filter((u) => !existing.has(u.notification.notification_id)))
+  }
+
+  private outputUpdate(output: Output, incident: Incident, news: string[], change: OutputUpdate['change'], now: Date): { notification: Notification; raw: Buffer } {
+    const state = incidentStateItems(incident)
+    const deliveryId = notificationId(output.name, incident.id, ...state)
+    const link = incidentLink(this.settings.consoleUrl, incident.id)
+    const at = now.toISOString()
+    const subject = change ? `[trailwatch] ${change}: ${incident.title}` : incidentSubject(incident, this.settings.aliases, news)
+    return {
+      notification: { notification_id: deliveryId, kind: output.name, recipient: output.name, subject, items: state, status: 'pending', attempts: 0, next_attempt_at: at, message_id: deliveryId, error: '', created_at: at, updated_at: at, version: 1 },
+      raw: Buffer.from(outputBody(output, { deliveryId, incident, news, change, link })),
+    }
   }
 
   private async gatherDigests(now: Date): Promise<void> {

@@ -14,6 +14,7 @@ export function incidentStateItems(incident: Incident): string[] {
   return [
     `incident:${incident.id}`,
     `severity:${incident.severity}`,
+    `status:${incident.status}`,
     `reopened:${String(reopenings(incident).length)}`,
     ...incident.tactics.map((t) => `tactic:${t}`),
     ...incident.identities.filter((i) => CHAIN_KINDS.some((k) => i.startsWith(k))).map((i) => `identity:${i}`),
@@ -40,4 +41,15 @@ export function incidentNews(told: string[], incident: Incident): string[] {
     news.push(`new in the chain: ${describeIdentity(identity)}${member ? ` (${member.link})` : ''}`)
   }
   return news
+}
+
+/**
+ * An acknowledgement or resolution a receiver has not been told of: PagerDuty stops paging, a
+ * channel sees who took it. Reopening is told as news with the next update instead.
+ */
+export function statusChange(told: string[], incident: Incident): 'acknowledged' | 'resolved' | undefined {
+  if (incident.status === 'open') return undefined
+  // Messages written before the status was part of the state told an open incident.
+  const was = told.find((i) => i.startsWith('status:'))?.slice('status:'.length) ?? 'open'
+  return was === incident.status ? undefined : incident.status
 }

@@ -30,6 +30,8 @@ export interface OutputUpdate {
   incident: Incident
   /** Empty when the incident is new. */
   news: string[]
+  /** Set when the update tells that someone acknowledged or resolved the incident. */
+  change?: 'acknowledged' | 'resolved' | undefined
   link?: string | undefined
 }
 
@@ -50,11 +52,13 @@ const PAGERDUTY_SEVERITY: Record<Severity, string> = { info: 'info', low: 'info'
 
 /** The body each output receives for one update, as the bytes stored and sent on every attempt. */
 export function outputBody(output: Output, update: OutputUpdate): string {
-  const { incident, news } = update
-  const headline = `${incident.severity.toUpperCase()} ${incident.title}`
+  const { incident, change } = update
+  const settled = change ? incident.actions.filter((a) => a.action === change).at(-1) : undefined
+  const news = settled ? [`${change ?? ''} by ${settled.actor}${settled.reason ? `: ${settled.reason}` : ''}`] : update.news
+  const headline = `${(change ?? incident.severity).toUpperCase()} ${incident.title}`
   switch (output.name) {
     case 'webhook':
-      return JSON.stringify({ type: news.length ? 'incident.updated' : 'incident.opened', delivery_id: update.deliveryId, news, link: update.link ?? null, incident: incidentJson(incident) })
+      return JSON.stringify({ type: `incident.${change ?? (news.length ? 'updated' : 'opened')}`, delivery_id: update.deliveryId, news, link: update.link ?? null, incident: incidentJson(incident) })
     case 'slack': {
       const fields = [
         `*Who*\n${slackText(incident.principals.map(shortPrincipal).join(', '))}`,
@@ -73,6 +77,7 @@ export function outputBody(output: Output, update: OutputUpdate): string {
       })
     }
     case 'pagerduty':
+      if (change) return JSON.stringify({ routing_key: output.secret, event_action: change === 'resolved' ? 'resolve' : 'acknowledge', dedup_key: incident.id })
       return JSON.stringify({
         routing_key: output.secret,
         event_action: 'trigger',

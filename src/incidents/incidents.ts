@@ -188,6 +188,18 @@ export function listIncidents(store: Store, range: { from: Date; to: Date }): Pr
   )
 }
 
+/** Incidents acknowledged or resolved since `since` and still so. */
+export async function incidentsSettledSince(store: Store, since: Date): Promise<string[]> {
+  const rows = await selectRows(
+    store,
+    `SELECT incident_id FROM incident_actions GROUP BY incident_id
+     HAVING argMax(action, at) IN ('acknowledged', 'resolved') AND max(at) >= {since:DateTime64(3)}`,
+    { since: clickHouseTime(since.getTime()) },
+    z.object({ incident_id: z.string() }),
+  )
+  return rows.map((r) => r.incident_id)
+}
+
 export async function recordIncidentActions(store: Store, actions: (IncidentAction & { incident_id: string })[]): Promise<void> {
   if (actions.length === 0) return
   await store.client.insert({
