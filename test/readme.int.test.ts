@@ -8,7 +8,7 @@ import { CLI_ENTRY, startCli, TSX } from './helpers/cli.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 /** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
-const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'The credential-age report']
+const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'The credential-age report']
 
 interface Step {
   command: string
@@ -61,6 +61,7 @@ function shape(lines: string[]): string[] {
       .replace(/, (outside \d+:00–\d+:00|on a day off),/g, ', OFF HOURS,')
       .replace(/demo-organisation-\d{4}-\d{2}-\d{2}/g, 'demo-organisation-DATE')
       .replace(/\(pid \d+\)/g, '(pid N)')
+      .replace(/\(\/\S+\/trailwatch\//g, '(CLONE/')
       .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT'),
   )
 }
@@ -71,7 +72,8 @@ const NPX = `npx() { if [ "$1" = trailwatch ]; then shift; node --import "$TSX" 
 it('runs the command blocks of its first sections and examples as written, on fresh data directories, with the output they show', async () => {
   const steps = readmeSteps()
   expect(steps.map((s) => s.command)).toEqual(
-    expect.arrayContaining(['npm start', 'npx trailwatch backfill ../shared/datasets', 'npx trailwatch backfill examples/carol.jsonl', 'npx trailwatch report credentials --at 2026-11-23T07:00:00Z']),
+    expect.arrayContaining(['npm start', 'npx trailwatch backfill ../shared/datasets', 'npx trailwatch backfill examples/carol.jsonl', 'npx trailwatch report credentials --at 2026-11-23T07:00:00Z',
+      'TRAILWATCH_ALERT_TO=secops@example.com npx trailwatch alert --once --at 2023-07-10T12:41:00Z', 'npx trailwatch incidents list --to 2023-07-10T12:41:00Z']),
   )
 
   // A clone beside the shared datasets, as the README assumes: the files it names, and no data yet.
