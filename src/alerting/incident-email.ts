@@ -76,14 +76,15 @@ export function incidentSubject(incident: Incident, aliases: Record<string, stri
   return headerText(`[trailwatch] ${incident.severity.toUpperCase()} ${who}: ${what}`, SUBJECT_MAX)
 }
 
-interface Action {
+export interface RunbookStep {
   text: string
+  /** Safe to paste: every value from CloudTrail in it is checked or quoted. */
   command?: string
 }
 
 /** Concrete steps for what the incident touched, with its real identifiers. */
-function actions(incident: Incident, triggers: TriggerEvent[], found: Identifiers): Action[] {
-  const steps: Action[] = []
+function actions(incident: Incident, triggers: TriggerEvent[], found: Identifiers): RunbookStep[] {
+  const steps: RunbookStep[] = []
   const userOfKey = new Map<string, string>()
   for (const member of incident.members) {
     for (const identity of member.identities.filter((i) => i.startsWith('key:'))) {
@@ -108,6 +109,14 @@ function filled(step: string, found: Identifiers, addresses: string[]): string {
   const trail = found.get('trail')?.[0]
   const address = addresses.find((a) => /^[0-9a-fA-F.:]+$/.test(a))
   return step.replace(/\bTRAIL\b/g, (placeholder) => (trail ? shellWord(trail) : placeholder)).replace(/\bADDRESS\b/g, (placeholder) => address ?? placeholder)
+}
+
+/** What to do, in order: the steps for what the incident touched, then its detectors' runbooks with the real values in place. */
+export function incidentRunbook(incident: Incident, triggers: TriggerEvent[]): RunbookStep[] {
+  const found = identifiersOf(triggers)
+  const addresses = [...new Set(triggers.map((e) => e.address).filter(Boolean))]
+  const detectorSteps = [...new Set(bySeverity(incident.members.map((m) => m.alert)).flatMap((a) => a.runbook))].map((step) => ({ text: filled(step, found, addresses) }))
+  return [...actions(incident, triggers, found), ...detectorSteps]
 }
 
 function eventLine(e: TriggerEvent): string {
@@ -138,8 +147,7 @@ export function composeIncident(incident: Incident, context: IncidentContext): C
     ['Tactics', [incident.tactics.join(', ') || 'none named']],
   ]
   const identifierLines = [...found].map(([kind, values]) => `${kind}: ${values.join(', ')}`)
-  const steps = actions(incident, allTriggers, found)
-  const runbook = [...new Set(alerts.flatMap((a) => a.runbook))].map((step) => filled(step, found, addresses.map((e) => e.address)))
+  const runbook = incidentRunbook(incident, allTriggers)
   const silence = `trailwatch suppress add${incident.detectors.length === 1 ? ` --detector ${shellWord(incident.detectors[0] ?? '')}` : ''} --principal ${shellWord(first?.principal ?? '')} --owner YOU --reason WHY --expires 7d`
   const acknowledge = `trailwatch incidents ack ${incident.id} --reason WHY`
   const link = incidentLink(context.consoleUrl, incident.id)
@@ -175,8 +183,7 @@ export function composeIncident(incident: Incident, context: IncidentContext): C
     ...rest.map((a) => `  - ${alertHeading(a)} (alert ${a.alert_id})`),
     '',
     'RUNBOOK',
-    ...steps.flatMap((s, i) => [`  ${String(i + 1)}. ${s.text}`, ...(s.command ? [`     ${s.command}`] : [])]),
-    ...runbook.map((step, i) => `  ${String(steps.length + i + 1)}. ${step}`),
+    ...runbook.flatMap((s, i) => [`  ${String(i + 1)}. ${s.text}`, ...(s.command ? [`     ${s.command}`] : [])]),
     '',
     `Incident ${incident.id}${link ? ` · ${link}` : ''}`,
     `Acknowledge: ${acknowledge}`,
@@ -210,7 +217,7 @@ ${events.slice(0, EVENTS_PER_ALERT).map((e) => code(eventLine(e))).join('')}${ev
   .join('\n')}
 ${rest.length ? `<ul style="margin:0;padding-left:20px;${wrap}">${rest.map((a) => `<li>${escapeHtml(`${alertHeading(a)} (alert ${a.alert_id})`)}</li>`).join('')}</ul>` : ''}
 ${section('Runbook')}
-<ol style="margin:0;padding-left:20px;${wrap}">${steps.map((s) => `<li>${escapeHtml(s.text)}${s.command ? code(s.command) : ''}</li>`).join('')}${runbook.map((step) => `<li>${escapeHtml(step)}</li>`).join('')}</ol>
+<ol style="margin:0;padding-left:20px;${wrap}">${runbook.map((s) => `<li>${escapeHtml(s.text)}${s.command ? code(s.command) : ''}</li>`).join('')}</ol>
 <p style="margin:16px 0 4px;font-size:12px;color:#555;${wrap}">Incident ${escapeHtml(incident.id)}</p>
 <p style="margin:0;font-size:12px">Acknowledge:</p>${code(acknowledge)}
 <p style="margin:0;font-size:12px">Silence it:</p>${code(silence)}`)

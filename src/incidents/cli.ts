@@ -6,7 +6,7 @@ import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
 import { describeIdentity } from './chain.js'
 import { changeIncident, correlateIncidents, DAY, incidentById, incidentJson, listIncidents, shortPrincipal, type Incident } from './incidents.js'
-import { buildTimeline, type TimelineEntry } from './timeline.js'
+import { buildTimeline, incidentTimelineSubject, type TimelineEntry } from './timeline.js'
 
 /** One line for a terminal: titles and names come from CloudTrail, so their control characters are made visible. */
 function incidentLine(incident: Incident): string {
@@ -119,16 +119,7 @@ export function timelineCommand(): Command {
       await withContext(options, async ({ store }) => {
         let subject = { principals: options.principal ? [options.principal] : [], keys: options.key ? [options.key] : [], addresses: options.ip ? [options.ip] : [] }
         let span = { from: (options.to ?? Date.now()) - DAY, to: options.to ?? Date.now() }
-        if (options.incident) {
-          const incident = await incidentById(store, options.incident)
-          const identities = incident.identities
-          subject = {
-            principals: incident.principals.filter((p) => !p.includes(':role/')),
-            keys: identities.filter((i) => i.startsWith('key:')).map((i) => i.slice(4)),
-            addresses: [],
-          }
-          span = { from: Date.parse(incident.first_seen) - DAY / 24, to: Date.parse(incident.last_seen) + DAY / 24 }
-        }
+        if (options.incident) ({ subject, span } = incidentTimelineSubject(await incidentById(store, options.incident)))
         const timeline = await buildTimeline(store, subject, { from: new Date(options.from ?? span.from), to: new Date(options.to ?? span.to) })
         for (const entry of timeline.entries) console.log(options.json ? JSON.stringify(entry) : entryText(entry))
         if (!options.json) {

@@ -3,7 +3,7 @@ import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerting/ale
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
-import { DAY } from './incidents.js'
+import { DAY, type Incident } from './incidents.js'
 
 /** Whose calls: one principal, one key and the sessions it opened, one address, or an incident's identities. */
 export interface TimelineSubject {
@@ -36,6 +36,18 @@ export interface Timeline {
   entries: TimelineEntry[]
   /** More calls matched than were read. */
   truncated: boolean
+}
+
+/** An incident's identity chain over its span, an hour either side: its people (roles through their sessions' keys) and its keys. */
+export function incidentTimelineSubject(incident: Incident): { subject: TimelineSubject; span: { from: number; to: number } } {
+  return {
+    subject: {
+      principals: incident.principals.filter((p) => !p.includes(':role/')),
+      keys: incident.identities.filter((i) => i.startsWith('key:')).map((i) => i.slice(4)),
+      addresses: [],
+    },
+    span: { from: Date.parse(incident.first_seen) - DAY / 24, to: Date.parse(incident.last_seen) + DAY / 24 },
+  }
 }
 
 const MAX_CALLS = 5000
