@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { alertCommand, notificationsCommand, suppressCommand } from './src/alerting/cli.js'
 import { importCommand } from './src/cli/import.js'
 import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
+import { consoleUserCommand } from './src/console/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     .addCommand(reportCommand())
     .addCommand(queryCommand())
     .addCommand(importCommand())
+    .addCommand(consoleUserCommand())
     .addCommand(migrateCommand())
   forEachCommand(program, (command) => {
     // A mistake on the command line is one line, like every other error, and ends the command here.

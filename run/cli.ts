@@ -65,11 +65,13 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           }
           const kafka = config.kafka.brokers ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000 }), logger.child({ module: 'ingest.kafka' })) : undefined
           const token = newToken()
+          const detectors = findDetectors(undefined, configuredRules(config.rulesDir, logger), settings)
           const ops = await serveOps(context, {
             checks: () => Promise.resolve(kafka?.readiness() ?? {}),
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
+            console: { detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })) },
           })
-          const scheduler = new DetectorScheduler(store, findDetectors(undefined, configuredRules(config.rulesDir, logger), settings), { settings, logger })
+          const scheduler = new DetectorScheduler(store, detectors, { settings, logger })
           // A file of old events dropped in the inbox is history the schedule has passed: look at it as detect --from would.
           files.onStored((span) => void scheduler.catchUp(span))
           let alerting: { stop: () => Promise<void> } | undefined
@@ -82,6 +84,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
             print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
+            print(`  the console: ${ops.url}/`)
             print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
             await Promise.race([untilStopSignal(), kafka?.failed ?? new Promise<never>(() => undefined)])
           } finally {

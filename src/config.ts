@@ -87,6 +87,12 @@ const Env = z.object({
   ).default({}),
   /** Where the console shows incidents; emails link to ${TRAILWATCH_CONSOLE_URL}/incidents/ID. */
   TRAILWATCH_CONSOLE_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://trailwatch.example.com' }).optional(),
+  /** The console (served by `trailwatch run` beside /metrics): `NAME:HASH` lines from `trailwatch console-user NAME`; set, a sign-in is required. */
+  TRAILWATCH_CONSOLE_USERS_FILE: existingFile.optional(),
+  /** Behind a reverse proxy that signs people in: the header naming the user (e.g. X-Forwarded-User), honoured only from TRAILWATCH_CONSOLE_TRUSTED_PROXIES. */
+  TRAILWATCH_CONSOLE_TRUSTED_HEADER: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'expected a header name such as X-Forwarded-User').optional(),
+  TRAILWATCH_CONSOLE_TRUSTED_PROXIES: list.pipe(z.array(z.ipv4().or(z.ipv6()), { error: 'expected IP addresses, comma-separated' })).default(['127.0.0.1', '::1']),
+  TRAILWATCH_CONSOLE_SESSION_HOURS: positiveInt('a number of hours').default(8),
   /** Every incident update, signed: JSON POSTed here with X-Trailwatch-Signature (HMAC-SHA256 of "timestamp.body" with TRAILWATCH_WEBHOOK_SECRET). */
   TRAILWATCH_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   TRAILWATCH_WEBHOOK_SECRET: z.string().min(16, 'expected a secret of at least 16 characters').optional(),
@@ -151,6 +157,13 @@ function toConfig(env: z.infer<typeof Env>) {
     },
     retentionDays: env.TRAILWATCH_RETENTION_DAYS,
     http: { host: env.TRAILWATCH_HTTP_HOST, port: env.TRAILWATCH_HTTP_PORT },
+    console: {
+      usersFile: env.TRAILWATCH_CONSOLE_USERS_FILE,
+      trustedHeader: env.TRAILWATCH_CONSOLE_TRUSTED_HEADER?.toLowerCase(),
+      trustedProxies: env.TRAILWATCH_CONSOLE_TRUSTED_PROXIES,
+      sessionMs: env.TRAILWATCH_CONSOLE_SESSION_HOURS * 3_600_000,
+      url: env.TRAILWATCH_CONSOLE_URL,
+    },
     queries: {
       seconds: env.TRAILWATCH_QUERY_MAX_SECONDS,
       memoryBytes: env.TRAILWATCH_QUERY_MAX_MEMORY_BYTES,

@@ -1,6 +1,8 @@
 import { storeReachable } from '../clickhouse/client.js'
 import { ReadOnlyQueries } from '../clickhouse/read-only-queries.js'
 import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js'
+import { createConsole } from '../console/console.js'
+import { metrics } from '../metrics.js'
 import type { Context } from './context.js'
 
 export interface ServeOptions {
@@ -10,6 +12,14 @@ export interface ServeOptions {
    * requests carrying this secret (only ever on a loopback address).
    */
   forOtherCommands?: { token: string; status: () => Promise<unknown> }
+  /** Serve the web console for these detectors. */
+  console?: { detectors: { id: string; title: string; schedule: string }[] }
+}
+
+/** Failed detector runs since this process started, from the metric that counts them. */
+async function detectorFailures(): Promise<Map<string, number>> {
+  const { values } = await metrics.detectorFailures.get()
+  return new Map(values.map((v) => [String(v.labels.detector), v.value]))
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -19,6 +29,20 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
   const { store, config } = context
   const others = options.forOtherCommands && store.embedded && LOOPBACK.has(config.http.host) ? options.forOtherCommands : undefined
   const queries = others ? new ReadOnlyQueries(store, config.queries) : undefined
+  let port = config.http.port
+  const consolePages = options.console
+    ? createConsole({
+        store,
+        settings: config.console,
+        host: config.http.host,
+        port: () => port,
+        aliases: config.alerting.accountAliases,
+        principals: context.settings.principals,
+        detectors: options.console.detectors,
+        failures: detectorFailures,
+        logger: context.logger.child({ module: 'console' }),
+      })
+    : undefined
   const server = await startOpsServer({
     ...config.http,
     logger: context.logger,
@@ -26,7 +50,9 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
     token: others?.token,
     status: others?.status,
     query: queries ? (request, signal) => queries.run(request, signal) : undefined,
+    console: consolePages,
   })
+  port = Number(new URL(server.url).port)
   return {
     url: server.url,
     close: async () => {

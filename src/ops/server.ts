@@ -6,6 +6,7 @@ import { BusyError, type QueryRequest } from '../clickhouse/read-only-queries.js
 import { AppError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { registry } from '../metrics.js'
+import { CONTENT_SECURITY_POLICY, type ConsoleReply } from '../console/console.js'
 
 /** A named check: true when fine, otherwise what is wrong. */
 export type Readiness = () => Promise<Record<string, true | string>>
@@ -24,7 +25,12 @@ export interface OpsServerOptions {
   status?: (() => Promise<unknown>) | undefined
   /** Runs `trailwatch query` for a command that finds the store held by this process; loopback only. */
   query?: ((request: QueryRequest, signal: AbortSignal) => Promise<Buffer>) | undefined
+  /** The web console: every path that is not one of the above. */
+  console?: ((request: IncomingMessage, url: URL) => Promise<ConsoleReply>) | undefined
 }
+
+const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/query'])
+const CONSOLE_HEADERS = { 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' }
 
 export interface OpsServer {
   url: string
@@ -86,7 +92,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   }
 
   const answer = async (request: IncomingMessage, signal: AbortSignal): Promise<Reply> => {
-    const route = new URL(request.url ?? '/', 'http://localhost').pathname
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    const route = url.pathname
+    if (options.console && !OPS_ROUTES.has(route)) {
+      const page = await options.console(request, url)
+      return [page.status, page.body, page.type, { ...CONSOLE_HEADERS, ...page.headers }]
+    }
     if (route === '/query' && options.query) {
       authorize(request)
       if (request.method !== 'POST') throw new HttpError(405, 'POST only')
@@ -140,7 +151,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   })
   port = (server.address() as AddressInfo).port
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${String(port)}`
-  logger.info({ url }, 'serving /healthz /readyz /metrics')
+  logger.info({ url }, options.console ? 'serving the console, /healthz /readyz /metrics' : 'serving /healthz /readyz /metrics')
   return {
     url,
     close: () =>

@@ -1,0 +1,48 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { hashPassword, LoginThrottle, loadUsers, Sessions, verifyPassword } from './auth.js'
+
+describe('console passwords', () => {
+  it('verifies the password a hash was made from and nothing else, salted differently each time', async () => {
+    const hash = await hashPassword('correct horse battery staple')
+    expect(hash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/)
+    expect(await verifyPassword('correct horse battery staple', hash)).toBe(true)
+    expect(await verifyPassword('correct horse battery stapler', hash)).toBe(false)
+    expect(await hashPassword('correct horse battery staple')).not.toBe(hash)
+    // A line of another shape never matches, rather than failing open or throwing.
+    for (const broken of ['', 'plain', 'scrypt$1$1$1$$', 'md5$x$y', hash.slice(0, -4)]) expect(await verifyPassword('x', broken)).toBe(false)
+  })
+
+  it('reads a users file and names the line that is wrong', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-users-'))
+    const file = path.join(dir, 'users')
+    writeFileSync(file, `# people\nalice:${await hashPassword('a password of length')}\n\n`)
+    expect([...loadUsers(file).keys()]).toEqual(['alice'])
+    writeFileSync(file, 'alice:hunter2\n')
+    expect(() => loadUsers(file)).toThrow(`TRAILWATCH_CONSOLE_USERS_FILE ${file}:1: expected NAME:scrypt$`)
+  })
+})
+
+describe('console sessions', () => {
+  it('expire after their lifetime, and each has its own token', () => {
+    const sessions = new Sessions(60_000)
+    const a = sessions.open('alice', 0)
+    const b = sessions.open('bob', 0)
+    expect(a.csrf).not.toBe(b.csrf)
+    expect(sessions.find(a.id, 59_999)?.user).toBe('alice')
+    expect(sessions.find(a.id, 60_000)).toBeUndefined()
+    expect(sessions.find('made-up', 0)).toBeUndefined()
+    sessions.close(b.id)
+    expect(sessions.find(b.id, 1)).toBeUndefined()
+  })
+
+  it('holds an address back after ten failed sign-ins in a quarter of an hour', () => {
+    const throttle = new LoginThrottle()
+    for (let i = 0; i < 10; i++) throttle.failed('203.0.113.9', i * 1000)
+    expect(throttle.blocked('203.0.113.9', 10_000)).toBe(true)
+    expect(throttle.blocked('198.51.100.1', 10_000)).toBe(false)
+    expect(throttle.blocked('203.0.113.9', 15 * 60_000 + 10_000)).toBe(false)
+  })
+})

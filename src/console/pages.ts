@@ -1,0 +1,376 @@
+import type { StoredAlert } from '../alerting/alerts.js'
+import { escapeHtml as e, plural } from '../alerting/format.js'
+import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
+import type { SuppressionRule } from '../alerting/suppressions.js'
+import { describeIdentity } from '../incidents/chain.js'
+import { INCIDENT_STATUSES, shortPrincipal, type Incident } from '../incidents/incidents.js'
+import type { Timeline } from '../incidents/timeline.js'
+import type { TriggerEvent } from '../incidents/triggers.js'
+import type { CredentialAgeReport } from '../reports/credential-age.js'
+import { SEVERITIES } from '../severity.js'
+import { utcText } from '../time.js'
+import type { AuditEntry } from './audit.js'
+import type { DetectorHealth, Freshness, Network } from './queries.js'
+
+/** Served as /console.css: the only style the pages use (the Content-Security-Policy allows nothing inline). */
+export const CONSOLE_CSS = `
+:root { color-scheme: light; --ink: #1b1b1b; --muted: #4a4a4a; --line: #d0d0d0; --accent: #0b4f8a; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #fff; }
+a { color: var(--accent); }
+a:focus, button:focus, input:focus, select:focus { outline: 3px solid #f0a500; outline-offset: 1px; }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px 8px; }
+header { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center; padding: 8px 16px; background: #0d2b45; color: #fff; }
+header a { color: #fff; }
+header .brand { font-weight: bold; margin-right: 8px; }
+header nav ul { display: flex; flex-wrap: wrap; gap: 4px 14px; list-style: none; margin: 0; padding: 0; }
+header .who { margin-left: auto; display: flex; gap: 8px; align-items: center; }
+header button { background: none; border: 1px solid #fff; color: #fff; padding: 2px 8px; border-radius: 3px; cursor: pointer; }
+main { padding: 12px 16px 32px; max-width: 1400px; }
+h1 { font-size: 1.35rem; margin: 4px 0 12px; overflow-wrap: anywhere; }
+h2 { font-size: 1.1rem; margin: 24px 0 8px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+th { background: #f2f4f7; overflow-wrap: normal; }
+/* On a phone a wide table scrolls inside its box; the page itself never scrolls sideways. */
+.scroll { overflow-x: auto; }
+.scroll > table { min-width: 640px; }
+.scroll > table.heat { min-width: 560px; }
+.muted { color: var(--muted); }
+.sev { white-space: nowrap; display: inline-block; padding: 0 6px; border-radius: 3px; color: #fff; font-size: 0.85rem; font-weight: bold; text-transform: uppercase; }
+.sev-critical { background: #7a0000; } .sev-high { background: #b00020; } .sev-medium { background: #8a4500; }
+.sev-low { background: #2f5372; } .sev-info { background: #555; }
+.status { font-weight: bold; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 12px; margin: 0; }
+.facts dt { font-weight: bold; } .facts dd { margin: 0; overflow-wrap: anywhere; }
+form.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; margin-bottom: 12px; }
+form label { display: block; font-size: 0.85rem; font-weight: bold; }
+input, select, button { font: inherit; }
+input[type=text], input[type=password], input[type=date], select { padding: 4px 6px; border: 1px solid #767676; border-radius: 3px; max-width: 100%; }
+button.primary { background: var(--accent); color: #fff; border: 0; padding: 6px 12px; border-radius: 3px; cursor: pointer; }
+.actions { display: flex; flex-wrap: wrap; gap: 12px; }
+.actions form { border: 1px solid var(--line); border-radius: 4px; padding: 10px; flex: 1 1 260px; display: grid; gap: 6px; }
+.notice { background: #eef6ee; border: 1px solid #7fb77f; padding: 8px 12px; border-radius: 4px; }
+.error { background: #fdeeee; border: 1px solid #d07070; padding: 8px 12px; border-radius: 4px; }
+tr.alert td { background: #fff4e5; }
+.new { font-weight: bold; color: #8a4500; }
+.failed { font-weight: bold; color: #b00020; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85rem; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f4f4; padding: 6px 8px; margin: 4px 0; }
+.heat td, .heat th { padding: 2px; text-align: center; font-size: 0.75rem; border: 1px solid #fff; }
+.h0 { background: #f4f6f8; color: #1b1b1b; } .h1 { background: #cfe2f3; color: #1b1b1b; } .h2 { background: #8fb8de; color: #1b1b1b; }
+.h3 { background: #2f6fa8; color: #fff; } .h4 { background: #0d2b45; color: #fff; }
+.login { max-width: 360px; margin: 48px auto; display: grid; gap: 10px; }
+`
+
+export interface PageContext {
+  user: string
+  csrf: string
+  /** Sign-out is offered when a person signed in with a password. */
+  signedIn: boolean
+}
+
+const NAV: [string, string][] = [
+  ['/', 'Incidents'],
+  ['/suppressions', 'Suppressions'],
+  ['/detectors', 'Detectors'],
+  ['/freshness', 'Data freshness'],
+  ['/credentials', 'Credential age'],
+  ['/audit', 'Audit log'],
+]
+
+export function page(title: string, body: string, context?: PageContext): string {
+  const header = context
+    ? `<header><span class="brand">trailwatch</span><nav aria-label="Main"><ul>${NAV.map(([href, label]) => `<li><a href="${href}">${label}</a></li>`).join('')}</ul></nav>
+<div class="who"><span>${e(context.user)}</span>${context.signedIn ? `<form method="post" action="/logout">${csrfField(context)}<button type="submit">Sign out</button></form>` : ''}</div></header>`
+    : '<header><span class="brand">trailwatch</span></header>'
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(title)} · trailwatch</title><link rel="stylesheet" href="/console.css"></head>
+<body><a class="skip" href="#main">Skip to content</a>${header}
+<main id="main">${body}</main></body></html>
+`
+}
+
+function csrfField(context: PageContext): string {
+  return `<input type="hidden" name="csrf" value="${e(context.csrf)}">`
+}
+
+function severity(value: string): string {
+  return `<span class="sev sev-${e(value)}">${e(value)}</span>`
+}
+
+function time(iso: string | null): string {
+  return iso ? `<time datetime="${e(iso)}">${e(utcText(iso))}</time>` : '<span class="muted">never</span>'
+}
+
+function principalLink(arn: string): string {
+  return `<a href="/principals?arn=${encodeURIComponent(arn)}">${e(shortPrincipal(arn))}</a>`
+}
+
+function options(values: readonly string[], selected: string | undefined, any: string): string {
+  return [`<option value="">${e(any)}</option>`, ...values.map((v) => `<option value="${e(v)}"${v === selected ? ' selected' : ''}>${e(v)}</option>`)].join('')
+}
+
+export interface IncidentFilters {
+  severity?: string | undefined
+  status?: string | undefined
+  account?: string | undefined
+  detector?: string | undefined
+  /** YYYY-MM-DD, UTC days. */
+  from: string
+  to: string
+}
+
+export function incidentsPage(incidents: Incident[], filters: IncidentFilters, choices: { accounts: string[]; detectors: string[] }, shown: number, context: PageContext): string {
+  const rows = incidents
+    .slice(0, shown)
+    .map(
+      (i) => `<tr><td>${severity(i.severity)}</td><td class="status">${e(i.status)}</td><td><a href="/incidents/${encodeURIComponent(i.id)}">${e(i.title)}</a></td>
+<td>${i.principals.slice(0, 3).map(principalLink).join(', ')}${i.principals.length > 3 ? ` +${String(i.principals.length - 3)}` : ''}</td><td>${String(i.members.length)}</td><td>${time(i.last_seen)}</td></tr>`,
+    )
+    .join('\n')
+  const field = (name: string, label: string, control: string): string => `<div><label for="f-${name}">${label}</label>${control}</div>`
+  return page(
+    'Incidents',
+    `<h1>Incidents</h1>
+<form class="filters" method="get" action="/" aria-label="Filter incidents">
+${field('severity', 'Severity at least', `<select id="f-severity" name="severity">${options(SEVERITIES, filters.severity, 'any')}</select>`)}
+${field('status', 'Status', `<select id="f-status" name="status">${options(INCIDENT_STATUSES, filters.status, 'any')}</select>`)}
+${field('account', 'Account', `<select id="f-account" name="account">${options(choices.accounts, filters.account, 'any')}</select>`)}
+${field('detector', 'Detector', `<select id="f-detector" name="detector">${options(choices.detectors, filters.detector, 'any')}</select>`)}
+${field('from', 'From (UTC day)', `<input type="date" id="f-from" name="from" value="${e(filters.from)}">`)}
+${field('to', 'To (UTC day)', `<input type="date" id="f-to" name="to" value="${e(filters.to)}">`)}
+<div><button class="primary" type="submit">Show</button></div>
+</form>
+<p>${plural(incidents.length, 'incident')}${incidents.length > shown ? `, the ${String(shown)} most recent shown` : ''}.</p>
+<div class="scroll"><table><caption class="skip">Incidents, most recent first</caption>
+<thead><tr><th scope="col">Severity</th><th scope="col">Status</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">Alerts</th><th scope="col">Last seen</th></tr></thead>
+<tbody>${rows}</tbody></table></div>`,
+    context,
+  )
+}
+
+export interface IncidentView {
+  incident: Incident
+  triggers: TriggerEvent[]
+  runbook: RunbookStep[]
+  timeline: Timeline
+  aliases: Record<string, string>
+  notice?: string | undefined
+  error?: string | undefined
+}
+
+function timelineRows(timeline: Timeline): string {
+  return timeline.entries
+    .map((entry) => {
+      if (entry.type === 'alert') {
+        const a = entry.alert
+        return `<tr class="alert"><td>${time(entry.time)}</td><td colspan="5">${severity(a.severity)} alert ${e(detectorLabel(a))}: ${e(a.title)}</td></tr>`
+      }
+      const marks = [...entry.new.map((n) => `<span class="new">${e(n)}</span>`), ...(entry.error ? [`<span class="failed">failed: ${e(entry.error)}</span>`] : [])]
+      return `<tr><td>${time(entry.time)}</td><td>${principalLink(entry.principal)}</td><td>${e(entry.event)}${entry.hop ? `<br><span class="muted">↳ ${e(entry.hop)}</span>` : ''}</td>
+<td>${e(entry.address || '—')}${entry.country ? ` (${e(entry.country)})` : ''}</td><td>${e(entry.key || '—')}</td><td>${marks.join(' ')}</td></tr>`
+    })
+    .join('\n')
+}
+
+export function incidentPage(view: IncidentView, context: PageContext, today: string): string {
+  const { incident } = view
+  const withAlias = (account: string): string => (view.aliases[account] ? `${account} (${view.aliases[account] ?? ''})` : account)
+  const addresses = [...new Map(view.triggers.filter((t) => t.address).map((t) => [t.address, t])).values()]
+  const first = incident.members[0]?.alert
+  const action = (name: string, label: string, fields: string): string =>
+    `<form method="post" action="/incidents/${encodeURIComponent(incident.id)}/${name}" aria-label="${label}">${csrfField(context)}${fields}<div><button class="primary" type="submit">${label}</button></div></form>`
+  const reason = (name: string): string => `<div><label for="${name}-reason">Reason</label><input type="text" id="${name}-reason" name="reason" required maxlength="500"></div>`
+  const calls = view.timeline.entries.filter((entry) => entry.type === 'call').length
+  return page(
+    `Incident ${incident.id}`,
+    `${view.notice ? `<p class="notice" role="status">${e(view.notice)}</p>` : ''}${view.error ? `<p class="error" role="alert">${e(view.error)}</p>` : ''}
+<p>${severity(incident.severity)} <span class="status">${e(incident.status)}</span> · incident ${e(incident.id)} · ${plural(incident.members.length, 'alert')}</p>
+<h1>${e(incident.title)}</h1>
+<p><a href="#timeline">Timeline</a> · <a href="#triage">Acknowledge, resolve or suppress</a> · <a href="#runbook">Runbook</a></p>
+<dl class="facts">
+<dt>Who</dt><dd>${incident.principals.map(principalLink).join(', ')}</dd>
+<dt>Accounts</dt><dd>${incident.accounts.map((a) => e(withAlias(a))).join(', ')}</dd>
+<dt>When</dt><dd>${time(incident.first_seen)} → ${time(incident.last_seen)}</dd>
+<dt>Tactics</dt><dd>${e(incident.tactics.join(', ') || 'none named')}</dd>
+<dt>Identities</dt><dd>${incident.identities.map((i) => e(describeIdentity(i))).join('<br>')}</dd>
+</dl>
+<h2 id="triage">Triage</h2>
+<div class="actions">
+${action('ack', 'Acknowledge', reason('ack'))}
+${action('resolve', 'Resolve', reason('resolve'))}
+${action(
+  'suppress',
+  'Suppress',
+  `<div><label for="s-detector">Detector</label><select id="s-detector" name="detector">${options(incident.detectors, incident.detectors.length === 1 ? incident.detectors[0] : undefined, 'every detector')}</select></div>
+<div><label for="s-principal">Principal (ARN, * allowed)</label><input type="text" id="s-principal" name="principal" value="${e(first?.principal ?? '')}"></div>
+<div><label for="s-owner">Owner</label><input type="text" id="s-owner" name="owner" required value="${e(context.user)}"></div>
+<div><label for="s-reason">Reason</label><input type="text" id="s-reason" name="reason" required maxlength="500"></div>
+<div><label for="s-expires">Expires (UTC day)</label><input type="date" id="s-expires" name="expires" required min="${e(today)}"></div>`,
+)}
+</div>
+<h2>Alerts, and why each belongs</h2>
+<div class="scroll"><table><thead><tr><th scope="col">Severity</th><th scope="col">Alert</th><th scope="col">Why it belongs</th><th scope="col">Seen</th></tr></thead><tbody>
+${incident.members
+  .map(
+    (m) => `<tr><td>${severity(m.alert.severity)}</td><td>${e(detectorLabel(m.alert))}: ${e(m.alert.title)}<br><span class="muted">${e(m.alert.why)}</span></td><td>${e(m.link)}</td><td>${time(m.alert.first_seen)}<br>${time(m.alert.last_seen)}</td></tr>`,
+  )
+  .join('\n')}
+</tbody></table></div>
+<h2>Addresses</h2>
+${addresses.length ? `<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network</th></tr></thead><tbody>${addresses.map((t) => `<tr><td>${e(t.address)}</td><td>${e(t.country || '—')}</td><td>${t.public ? 'public' : 'private or AWS'}</td></tr>`).join('')}</tbody></table></div>` : '<p>No address recorded.</p>'}
+<h2 id="runbook">Runbook</h2>
+<ol>${view.runbook.map((s) => `<li>${e(s.text)}${s.command ? `<pre>${e(s.command)}</pre>` : ''}</li>`).join('')}</ol>
+<h2 id="timeline">Timeline</h2>
+<p>${plural(calls, 'call')} of the identity chain${view.timeline.truncated ? ' (the first ones)' : ''}, ${time(view.timeline.from)} → ${time(view.timeline.to)}; what was new for the principal is marked.</p>
+<div class="scroll"><table><thead><tr><th scope="col">Time</th><th scope="col">Who</th><th scope="col">Call</th><th scope="col">From</th><th scope="col">Key</th><th scope="col">Marks</th></tr></thead>
+<tbody>${timelineRows(view.timeline)}</tbody></table></div>
+<h2>Log</h2>
+<ul>${incident.actions.map((a) => `<li>${time(a.at)} ${e(a.action)} by ${e(a.actor)}${a.reason ? `: ${e(a.reason)}` : ''}</li>`).join('')}</ul>`,
+    context,
+  )
+}
+
+export interface PrincipalView {
+  principal: string
+  timeZone: string
+  /** Whether the time zone is the one configured for the person, or UTC standing in. */
+  configuredZone: boolean
+  networks: Network[]
+  hours: number[]
+  keys: CredentialAgeReport['keys']
+  alerts: StoredAlert[]
+}
+
+const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
+
+function heatMap(hours: number[]): string {
+  const max = Math.max(1, ...hours)
+  const level = (n: number): number => (n === 0 ? 0 : Math.min(4, 1 + Math.floor((n / max) * 3.999)))
+  const head = Array.from({ length: 24 }, (_, h) => `<th scope="col">${String(h).padStart(2, '0')}</th>`).join('')
+  const rows = WEEKDAYS.map((day, d) => `<tr><th scope="row">${day.slice(0, 3)}</th>${Array.from({ length: 24 }, (_, h) => {
+    const n = hours[d * 24 + h] ?? 0
+    return `<td class="h${String(level(n))}" title="${day} ${String(h).padStart(2, '0')}:00, ${String(n)} calls">${n ? String(n) : ''}</td>`
+  }).join('')}</tr>`)
+  return `<div class="scroll"><table class="heat"><caption class="skip">Calls by hour of the week</caption><thead><tr><th scope="col">Day</th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`
+}
+
+export function principalPage(view: PrincipalView, context: PageContext): string {
+  const countries = new Map<string, number>()
+  for (const n of view.networks) countries.set(n.country || '—', (countries.get(n.country || '—') ?? 0) + n.calls)
+  return page(
+    shortPrincipal(view.principal),
+    `<h1>${e(shortPrincipal(view.principal))}</h1>
+<p class="muted">${e(view.principal)}</p>
+<h2>Usual networks (30 days)</h2>
+<p>Countries: ${[...countries].map(([c, n]) => `${e(c)} (${plural(n, 'call')})`).join(', ') || 'none recorded'}</p>
+${view.networks.length ? `<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network (AS)</th><th scope="col">Days</th><th scope="col">Calls</th><th scope="col">Last seen</th></tr></thead><tbody>
+${view.networks.map((n) => `<tr><td><a href="/timeline?ip=${encodeURIComponent(n.address)}">${e(n.address)}</a></td><td>${e(n.country || '—')}</td><td>${n.asn ? `AS${String(n.asn)}` : '—'}</td><td>${String(n.days)}</td><td>${String(n.calls)}</td><td>${time(n.last_seen)}</td></tr>`).join('\n')}</tbody></table></div>` : '<p>No public address in 30 days.</p>'}
+<h2>Hours of the week (${e(view.timeZone)}${view.configuredZone ? '' : ', no time zone configured for this person'})</h2>
+${heatMap(view.hours)}
+<h2>Access keys</h2>
+${view.keys.length ? `<div class="scroll"><table><thead><tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
+${view.keys.map((k) => `<tr><td>${e(k.access_key_id || '(unmatched)')}</td><td>${e(k.status)}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${e(k.standing)}</td></tr>`).join('\n')}</tbody></table></div>` : '<p>No access key known for this principal.</p>'}
+<h2>Recent alerts</h2>
+${view.alerts.length ? `<ul>${view.alerts.map((a) => `<li>${severity(a.severity)} ${time(a.last_seen)} ${e(detectorLabel(a))}: ${e(a.title)}</li>`).join('')}</ul>` : '<p>No alerts.</p>'}
+<p><a href="/timeline?principal=${encodeURIComponent(view.principal)}">Timeline of the last 24 hours</a></p>`,
+    context,
+  )
+}
+
+export function timelinePage(title: string, timeline: Timeline, context: PageContext): string {
+  const calls = timeline.entries.filter((entry) => entry.type === 'call').length
+  return page(
+    title,
+    `<h1>${e(title)}</h1>
+<p>${plural(calls, 'call')}${timeline.truncated ? ' (the first ones)' : ''}, ${time(timeline.from)} → ${time(timeline.to)}.</p>
+<div class="scroll"><table><thead><tr><th scope="col">Time</th><th scope="col">Who</th><th scope="col">Call</th><th scope="col">From</th><th scope="col">Key</th><th scope="col">Marks</th></tr></thead>
+<tbody>${timelineRows(timeline)}</tbody></table></div>`,
+    context,
+  )
+}
+
+export function suppressionsPage(rules: SuppressionRule[], context: PageContext, notice?: string): string {
+  return page(
+    'Suppressions',
+    `${notice ? `<p class="notice" role="status">${e(notice)}</p>` : ''}<h1>Suppressions in force</h1>
+${rules.length ? `<div class="scroll"><table><thead><tr><th scope="col">Rule</th><th scope="col">Silences</th><th scope="col">Owner</th><th scope="col">Reason</th><th scope="col">Expires</th><th scope="col"><span class="skip">Remove</span></th></tr></thead><tbody>
+${rules
+  .map((r) => {
+    const what = [r.detector && `detector ${r.detector}`, r.principal && `principal ${r.principal}`, r.cidr && `addresses ${r.cidr}`, r.account && `account ${r.account}`].filter(Boolean).join(', ')
+    return `<tr><td>${e(r.rule_id)}</td><td>${e(what)}</td><td>${e(r.owner)}</td><td>${e(r.reason)}</td><td>${time(r.expires_at)}</td>
+<td><form method="post" action="/suppressions/${encodeURIComponent(r.rule_id)}/remove">${csrfField(context)}<button type="submit" aria-label="Remove rule ${e(r.rule_id)}">Remove</button></form></td></tr>`
+  })
+  .join('\n')}</tbody></table></div>` : '<p>None.</p>'}`,
+    context,
+  )
+}
+
+export function detectorsPage(detectors: DetectorHealth[], now: Date, context: PageContext): string {
+  const lag = (iso: string | null): string => (iso ? `${String(Math.round((now.getTime() - Date.parse(iso)) / 60_000))} min` : '—')
+  return page(
+    'Detectors',
+    `<h1>Detectors and rules</h1>
+<div class="scroll"><table><thead><tr><th scope="col">Detector</th><th scope="col">Schedule (UTC)</th><th scope="col">Last run</th><th scope="col">Lag</th><th scope="col">Alerts, 7 days</th><th scope="col">Failed runs</th></tr></thead><tbody>
+${detectors.map((d) => `<tr><td>${e(d.id)}<br><span class="muted">${e(d.title)}</span></td><td><code>${e(d.schedule)}</code></td><td>${time(d.last_run)}</td><td>${lag(d.window_end)}</td><td>${String(d.findings)}</td><td${d.failures ? ' class="failed"' : ''}>${String(d.failures)}</td></tr>`).join('\n')}
+</tbody></table></div>`,
+    context,
+  )
+}
+
+export function freshnessPage(rows: Freshness[], now: Date, context: PageContext): string {
+  const behind = (iso: string): string => `${String(Math.round((now.getTime() - Date.parse(iso)) / 60_000))} min`
+  return page(
+    'Data freshness',
+    `<h1>Data freshness, by account and region</h1>
+<p>The newest event of the last 7 days, stalest first.</p>
+${rows.length ? `<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">Region</th><th scope="col">Newest event</th><th scope="col">Behind</th><th scope="col">Stored</th><th scope="col">Events</th></tr></thead><tbody>
+${rows.map((r) => `<tr><td>${e(r.account)}</td><td>${e(r.region)}</td><td>${time(r.last_event)}</td><td>${behind(r.last_event)}</td><td>${time(r.last_stored)}</td><td>${String(r.events)}</td></tr>`).join('\n')}</tbody></table></div>` : '<p>No events in the last 7 days.</p>'}`,
+    context,
+  )
+}
+
+export function credentialsPage(report: CredentialAgeReport, summary: string[], context: PageContext): string {
+  return page(
+    'Credential age',
+    `<h1>Credential age</h1>
+<ul>${summary.map((s) => `<li>${e(s)}</li>`).join('')}</ul>
+<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">User</th><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
+${report.keys.map((k) => `<tr><td>${e(k.account)}</td><td>${e(k.user)}</td><td>${e(k.access_key_id || '(unmatched)')}</td><td>${e(k.status)}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${e(k.standing)}</td></tr>`).join('\n')}
+</tbody></table></div>
+<h2>Users who sign in without MFA</h2>
+${report.usersWithoutMfa.length ? `<ul>${report.usersWithoutMfa.map((u) => `<li>${e(u.account)} ${e(u.user)}, password last used ${time(u.password_last_used)}</li>`).join('')}</ul>` : '<p>None.</p>'}`,
+    context,
+  )
+}
+
+export function auditPage(entries: AuditEntry[], context: PageContext): string {
+  return page(
+    'Audit log',
+    `<h1>Audit log</h1>
+<div class="scroll"><table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">To what</th><th scope="col">Detail</th><th scope="col">From</th></tr></thead><tbody>
+${entries.map((a) => `<tr><td>${time(a.at)}</td><td>${e(a.actor)}</td><td>${e(a.action)}</td><td>${e(a.target)}</td><td>${e(a.detail)}</td><td>${e(a.address)}</td></tr>`).join('\n')}
+</tbody></table></div>`,
+    context,
+  )
+}
+
+export function loginPage(error?: string): string {
+  return page(
+    'Sign in',
+    `<form class="login" method="post" action="/login" aria-label="Sign in">
+<h1>Sign in</h1>
+${error ? `<p class="error" role="alert">${e(error)}</p>` : ''}
+<div><label for="user">User</label><input type="text" id="user" name="user" autocomplete="username" required></div>
+<div><label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required></div>
+<div><button class="primary" type="submit">Sign in</button></div>
+</form>`,
+  )
+}
+
+export function messagePage(title: string, message: string, context?: PageContext): string {
+  return page(title, `<h1>${e(title)}</h1><p>${e(message)}</p>`, context)
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod'
+import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
+import type { Store } from '../clickhouse/client.js'
+import { selectRows } from '../clickhouse/rows.js'
+import { clickHouseTime, isoFromMillis, localTime } from '../time.js'
+
+const DAY = 86_400_000
+/** How far back a principal's usual networks and hours are read. */
+export const USUAL_DAYS = 30
+
+export interface Network {
+  address: string
+  country: string
+  asn: number
+  days: number
+  calls: number
+  last_seen: string
+}
+
+/** The public addresses a principal used in the 30 days up to `now`, most used first. */
+export function usualNetworks(store: Store, principal: string, now: Date): Promise<Network[]> {
+  return selectRows(
+    store,
+    `SELECT source_ip AS address, any(source_country) AS country, any(source_asn) AS asn, uniqExact(day) AS days, sum(calls) AS calls,
+            toUnixTimestamp64Milli(max(last_seen)) AS last_seen
+     FROM baseline_principal_source_days
+     WHERE principal_arn = {principal:String} AND day >= toDate({from:DateTime64(3)}) AND day <= toDate({now:DateTime64(3)})
+     GROUP BY source_ip ORDER BY calls DESC, address LIMIT 50`,
+    { principal, from: clickHouseTime(now.getTime() - USUAL_DAYS * DAY), now: clickHouseTime(now.getTime()) },
+    z.object({ address: z.string(), country: z.string(), asn: z.coerce.number(), days: z.coerce.number(), calls: z.coerce.number(), last_seen: isoFromMillis }),
+  )
+}
+
+/**
+ * Calls per hour of the week in `timeZone` (Monday 00:00 first), over the 30 days up to `now`: the
+ * store keeps hours in UTC per day, and each becomes the local hour it was, summer time included.
+ */
+export async function hoursOfWeek(store: Store, principal: string, now: Date, timeZone: string): Promise<number[]> {
+  const rows = await selectRows(
+    store,
+    `SELECT toString(day) AS on_day, hour_of_week, sum(calls) AS calls FROM baseline_person_hours
+     WHERE principal_arn = {principal:String} AND day >= toDate({from:DateTime64(3)}) AND day <= toDate({now:DateTime64(3)})
+     GROUP BY on_day, hour_of_week`,
+    { principal, from: clickHouseTime(now.getTime() - USUAL_DAYS * DAY), now: clickHouseTime(now.getTime()) },
+    z.object({ on_day: z.string(), hour_of_week: z.coerce.number(), calls: z.coerce.number() }),
+  )
+  const grid = new Array<number>(7 * 24).fill(0)
+  for (const row of rows) {
+    const { weekday, hour } = localTime(Date.parse(`${row.on_day}T00:00:00Z`) + (row.hour_of_week % 24) * 3_600_000, timeZone)
+    const slot = (weekday - 1) * 24 + hour
+    grid[slot] = (grid[slot] ?? 0) + row.calls
+  }
+  return grid
+}
+
+export function recentAlerts(store: Store, principal: string, limit = 50): Promise<StoredAlert[]> {
+  return selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE principal = {principal:String} ORDER BY last_seen DESC LIMIT {limit:UInt32}`, { principal, limit }, StoredAlertRow)
+}
+
+export interface DetectorHealth {
+  id: string
+  title: string
+  schedule: string
+  last_run: string | null
+  window_end: string | null
+  /** Alerts it raised in the 7 days up to now. */
+  findings: number
+  /** Failed runs since this process started. */
+  failures: number
+}
+
+export async function detectorHealth(store: Store, detectors: { id: string; title: string; schedule: string }[], failures: Map<string, number>, now: Date): Promise<DetectorHealth[]> {
+  const [marks, counts] = await Promise.all([
+    selectRows(store, 'SELECT detector, toUnixTimestamp64Milli(window_end) AS window_end, toUnixTimestamp64Milli(ran_at) AS ran_at FROM detector_watermarks FINAL', {}, z.object({ detector: z.string(), window_end: isoFromMillis, ran_at: isoFromMillis })),
+    selectRows(store, 'SELECT detector, count() AS n FROM alerts FINAL WHERE detected_at >= {from:DateTime64(3)} GROUP BY detector', { from: clickHouseTime(now.getTime() - 7 * DAY) }, z.object({ detector: z.string(), n: z.coerce.number() })),
+  ])
+  return detectors.map((d) => {
+    const mark = marks.find((m) => m.detector === d.id)
+    return { ...d, last_run: mark?.ran_at ?? null, window_end: mark?.window_end ?? null, findings: counts.find((c) => c.detector === d.id)?.n ?? 0, failures: failures.get(d.id) ?? 0 }
+  })
+}
+
+export interface Freshness {
+  account: string
+  region: string
+  last_event: string
+  last_stored: string
+  events: number
+}
+
+/** Per account and region, the newest event and when it was stored, over the week up to `now`. */
+export function dataFreshness(store: Store, now: Date): Promise<Freshness[]> {
+  return selectRows(
+    store,
+    `SELECT account_id AS account, aws_region AS region, toUnixTimestamp64Milli(max(event_time)) AS last_event,
+            toUnixTimestamp64Milli(max(ingested_at)) AS last_stored, count() AS events
+     FROM events WHERE event_time >= {from:DateTime64(3)} AND event_time <= {now:DateTime64(3)}
+     GROUP BY account, region ORDER BY last_event, account, region`,
+    { from: clickHouseTime(now.getTime() - 7 * DAY), now: clickHouseTime(now.getTime()) },
+    z.object({ account: z.string(), region: z.string(), last_event: isoFromMillis, last_stored: isoFromMillis, events: z.coerce.number() }),
+  )
+}

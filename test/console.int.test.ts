@@ -1,0 +1,191 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { request } from 'node:http'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Browser, Page } from 'puppeteer-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { hashPassword } from '../src/console/auth.js'
+import { openBrowser } from './helpers/browser.js'
+import { runCli, startCli, type RunningCli } from './helpers/cli.js'
+
+const USER = 'alice'
+const PASSWORD = 'correct horse battery staple'
+const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/console')
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+let dataDir: string
+let run: RunningCli
+let base = ''
+let browser: Browser
+
+/** `trailwatch run` on the demo organisation, its console behind a password. */
+beforeAll(async () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-console-'))
+  dataDir = path.join(work, 'data')
+  const usersFile = path.join(work, 'console-users')
+  writeFileSync(usersFile, `# console users\n${USER}:${await hashPassword(PASSWORD)}\n`)
+  run = startCli(['run'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile, TRAILWATCH_LOG_LEVEL: 'warn' } })
+  // The demo is loaded first; then run names where its console is.
+  for (let waited = 0; !base; waited += 250) {
+    if (waited > 90_000 || run.exitCode !== null) throw new Error(`trailwatch run did not start its console:\n${run.output().stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    base = /the console: (http:\S+)\//.exec(run.output().stdout)?.[1] ?? ''
+  }
+  browser = await openBrowser()
+  mkdirSync(SCREENSHOTS, { recursive: true })
+}, 120_000)
+
+afterAll(async () => {
+  await browser.close()
+  if (run.exitCode === null) {
+    run.kill('SIGINT')
+    await once(run, 'exit')
+  }
+})
+
+const form = (fields: Record<string, string>): { method: string; headers: Record<string, string>; body: string; redirect: 'manual' } => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+  redirect: 'manual',
+})
+
+/** fetch() may not set Host: a plain request may. */
+function statusWithHost(url: string, host: string, cookie: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { host, cookie } }, (response) => {
+      response.resume()
+      resolve(response.statusCode)
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
+async function signIn(): Promise<string> {
+  const response = await fetch(`${base}/login`, form({ user: USER, password: PASSWORD }))
+  expect(response.status).toBe(303)
+  return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+}
+
+describe('the console over HTTP', () => {
+  it('demands a sign-in, refuses a wrong password, and sends its security headers', async () => {
+    const anonymous = await fetch(`${base}/`, { redirect: 'manual' })
+    expect(anonymous.status).toBe(303)
+    expect(anonymous.headers.get('location')).toBe('/login')
+    expect((await fetch(`${base}/incidents/anything`, { redirect: 'manual' })).headers.get('location')).toBe('/login')
+
+    const wrong = await fetch(`${base}/login`, form({ user: USER, password: 'not the password' }))
+    expect(wrong.status).toBe(401)
+    expect(wrong.headers.get('set-cookie')).toBeNull()
+
+    const cookie = await signIn()
+    const page = await fetch(`${base}/`, { headers: { cookie } })
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'")
+    expect(page.headers.get('x-frame-options')).toBe('DENY')
+    expect(await page.text()).toContain('<h1>Incidents</h1>')
+  })
+
+  it('refuses a change from another site, a change without the page’s token, and a foreign Host', async () => {
+    const cookie = await signIn()
+    const listing = await (await fetch(`${base}/`, { headers: { cookie } })).text()
+    const incident = /href="\/incidents\/([^"]+)"/.exec(listing)?.[1] ?? ''
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/incidents/${incident}`, { headers: { cookie } })).text())?.[1] ?? ''
+    expect(csrf).not.toBe('')
+    const ack = (headers: Record<string, string>, fields: Record<string, string>) => {
+      const request = form(fields)
+      return fetch(`${base}/incidents/${incident}/ack`, { ...request, headers: { ...request.headers, cookie, ...headers } })
+    }
+    expect((await ack({ origin: 'https://attacker.example' }, { csrf, reason: 'forged' })).status).toBe(403)
+    expect((await ack({ 'sec-fetch-site': 'cross-site' }, { csrf, reason: 'forged' })).status).toBe(403)
+    expect((await ack({}, { csrf: 'guessed', reason: 'forged' })).status).toBe(403)
+    // A name an attacker points at 127.0.0.1 (DNS rebinding) gets nothing.
+    expect(await statusWithHost(`${base}/`, 'attacker.example:80', cookie)).toBe(403)
+    // The same form from the console's own page goes through.
+    expect((await ack({ origin: base }, { csrf, reason: 'looking into it' })).status).toBe(303)
+    const log = await (await fetch(`${base}/audit`, { headers: { cookie } })).text()
+    expect(log).toMatch(/alice<\/td><td>acknowledged<\/td><td>inc-[0-9a-f]{12}<\/td><td>looking into it/)
+    expect(log).not.toContain('forged')
+  })
+})
+
+/** axe-core's serious and critical findings on the page as it is, as `rule: where` lines. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: AXE })
+  const result = (await page.evaluate('axe.run(document, { resultTypes: ["violations"] })')) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+}
+
+/** The text of each element `selector` finds, spaces collapsed. */
+async function texts(page: Page, selector: string): Promise<string[]> {
+  return (await page.evaluate(`[...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => e.textContent.replace(/\\s+/g, ' ').trim())`)) as string[]
+}
+
+async function screenshots(page: Page, name: string): Promise<number[]> {
+  const overflow: number[] = []
+  for (const width of [400, 1280]) {
+    await page.setViewport({ width, height: 900 })
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${String(width)}.png`), fullPage: true })
+    overflow.push(Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')))
+  }
+  return overflow
+}
+
+describe('the console in Chromium', () => {
+  it('goes from the list to an incident, its timeline and a suppression with an expiry, accessibly and at phone width', async () => {
+    const page = await browser.newPage()
+    // axe is added to each page by the test; the console itself sends no script.
+    await page.setBypassCSP(true)
+    await page.goto(`${base}/`)
+    expect(new URL(page.url()).pathname).toBe('/login')
+    expect(await accessibilityProblems(page)).toEqual([])
+    await page.type('#user', USER)
+    await page.type('#password', PASSWORD)
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')])
+
+    expect(new URL(page.url()).pathname).toBe('/')
+    expect(await texts(page, 'h1')).toEqual(['Incidents'])
+    expect(await accessibilityProblems(page)).toEqual([])
+    expect(await screenshots(page, 'incidents')).toEqual([0, 0])
+
+    // anna's night: the critical incident.
+    const link = (await page.evaluate(`[...document.querySelectorAll('tbody tr')].find((row) => /critical/.test(row.textContent) && /anna/.test(row.textContent))?.querySelector('a')?.getAttribute('href')`)) as string | undefined
+    expect(link).toMatch(/^\/incidents\/inc-[0-9a-f]{12}$/)
+    await Promise.all([page.waitForNavigation(), page.click(`a[href="${link ?? ''}"]`)])
+    expect((await texts(page, 'h1'))[0]).toContain('anna acted from 5.255.255.77')
+    expect(await accessibilityProblems(page)).toEqual([])
+    expect(await screenshots(page, 'incident')).toEqual([0, 0])
+
+    await page.click('a[href="#timeline"]')
+    expect(new URL(page.url()).hash).toBe('#timeline')
+    const calls = await texts(page, '#timeline ~ .scroll tbody tr')
+    expect(calls.some((row) => row.includes('ListUsers') && row.includes('5.255.255.77'))).toBe(true)
+
+    const expires = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10)
+    await page.select('#s-detector', 'off-hours-activity')
+    await page.type('#s-reason', 'anna is on call in Berlin this week')
+    await page.evaluate(`document.querySelector('#s-expires').value = ${JSON.stringify(expires)}`)
+    await Promise.all([page.waitForNavigation(), page.click('form[action$="/suppress"] button')])
+    expect((await texts(page, '[role=status]'))[0]).toContain('Suppression added')
+
+    await page.goto(`${base}/principals?arn=${encodeURIComponent('arn:aws:iam::111122223333:user/anna')}`)
+    expect(await texts(page, '.heat td')).toHaveLength(7 * 24)
+    expect(await accessibilityProblems(page)).toEqual([])
+    expect(await screenshots(page, 'principal')).toEqual([0, 0])
+    for (const route of ['/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
+      await page.goto(`${base}${route}`)
+      expect(await accessibilityProblems(page), route).toEqual([])
+    }
+    await page.close()
+
+    run.kill('SIGINT')
+    await once(run, 'exit')
+    const listed = await runCli(['suppress', 'list'], { env: { TRAILWATCH_DATA_DIR: dataDir } })
+    expect(listed.stdout).toContain('anna is on call in Berlin this week')
+    expect(listed.stdout).toContain('off-hours-activity')
+    expect(listed.stdout).toContain(`expires ${expires}T23:59:59`)
+  }, 120_000)
+})
