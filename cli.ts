@@ -8,7 +8,7 @@ import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
 import { scheduleCredentialReport } from './src/reports/schedule.js'
 import { statusCommand } from './src/cli/status.js'
-import { demoCommand, runCommand } from './run/cli.js'
+import { consoleCommand, demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
 import { packageVersion } from './src/package.js'
 import { detectCommand, rulesCommand } from './detectors/cli.js'
@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .addCommand(reportCommand())
     .addCommand(queryCommand())
     .addCommand(importCommand())
+    .addCommand(consoleCommand())
     .addCommand(consoleUserCommand())
     .addCommand(migrateCommand())
   forEachCommand(program, (command) => {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { Command } from 'commander'
 import { z } from 'zod'
 import { configuredRules } from '../detectors/rule-files.js'
+import type { Detector } from '../detectors/define.js'
 import { findDetectors } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
@@ -43,6 +44,29 @@ export function demoCommand(): Command {
     })
 }
 
+function detectorSummaries(detectors: Detector[]): { id: string; title: string; schedule: string }[] {
+  return detectors.map(({ id, title, schedule }) => ({ id, title, schedule }))
+}
+
+/** The console alone, for a deployment whose ingest, detectors and alerter run as services of their own. */
+export function consoleCommand(): Command {
+  return withCommonOptions(new Command('console'))
+    .description('serve the web console (and /healthz, /readyz, /metrics) on TRAILWATCH_HTTP_HOST:TRAILWATCH_HTTP_PORT until SIGINT or SIGTERM')
+    .action(async (options: CommonOptions) => {
+      await withContext(
+        options,
+        async (context) => {
+          const { config, settings, logger } = context
+          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, configuredRules(config.rulesDir, logger), settings)) } })
+          print(`the console: ${ops.url}/`)
+          await untilStopSignal()
+          await ops.close()
+        },
+        { service: true },
+      )
+    })
+}
+
 export function runCommand(): Command {
   return withCommonOptions(new Command('run'))
     .description('everything in one process until SIGINT or SIGTERM: inbox and Kafka ingest, detectors, alerter, reports, /metrics')
@@ -69,7 +93,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const ops = await serveOps(context, {
             checks: () => Promise.resolve(kafka?.readiness() ?? {}),
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
-            console: { detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })) },
+            console: { detectors: detectorSummaries(detectors) },
           })
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger })
           // A file of old events dropped in the inbox is history the schedule has passed: look at it as detect --from would.

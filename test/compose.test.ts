@@ -43,19 +43,23 @@ describe('docker-compose.yml', () => {
     expect(services.clickhouse?.image).toMatch(/^clickhouse\/clickhouse-server:/)
     expect(services.mailpit?.image).toMatch(/^axllent\/mailpit:/)
     expect(services.ingest?.deploy?.replicas).toBe(2)
-    const users = Object.fromEntries(['migrate', 'ingest', 'detectors', 'alerter'].map((name) => [name, services[name]?.environment?.CLICKHOUSE_USER]))
-    expect(users).toEqual({ migrate: 'trailwatch_admin', ingest: 'trailwatch_ingest', detectors: 'trailwatch_detect', alerter: 'trailwatch_alert' })
+    const users = Object.fromEntries(['migrate', 'ingest', 'detectors', 'alerter', 'console'].map((name) => [name, services[name]?.environment?.CLICKHOUSE_USER]))
+    expect(users).toEqual({ migrate: 'trailwatch_admin', ingest: 'trailwatch_ingest', detectors: 'trailwatch_detect', alerter: 'trailwatch_alert', console: 'trailwatch_console' })
 
     // Each of those users exists on the server, and only the admin may change the schema.
     const xml = readFileSync(path.join(ROOT, 'deploy', 'clickhouse', 'users.xml'), 'utf8')
     for (const user of Object.values(users)) expect(xml).toContain(`<${String(user)}>`)
     const grants = (user: string): string => /<(\w+)>([\s\S]*?)<\/\1>/g.exec(xml.slice(xml.indexOf(`<${user}>`)))?.[2] ?? ''
     expect(grants('trailwatch_admin')).toContain('GRANT ALL ON trailwatch.*')
-    for (const user of ['trailwatch_ingest', 'trailwatch_detect', 'trailwatch_alert']) {
+    for (const user of ['trailwatch_ingest', 'trailwatch_detect', 'trailwatch_alert', 'trailwatch_console']) {
       expect(grants(user)).not.toMatch(/GRANT ALL|CREATE|ALTER|DROP/)
       // Bounded in time, memory, result size and load.
       expect(xml).toMatch(new RegExp(`<${user}>[\\s\\S]*<profile>trailwatch_service</profile>\\s*<quota>trailwatch_service</quota>[\\s\\S]*</${user}>`))
     }
+    // The console is exposed in its container, so it requires a sign-in from a file of the operator's.
+    expect(services.console?.command).toEqual(['console'])
+    expect(services.console?.environment?.TRAILWATCH_CONSOLE_USERS_FILE).toBe('/etc/trailwatch/console-users')
+    expect(services.console?.volumes?.[0]).toMatch(/^\$\{TRAILWATCH_CONSOLE_USERS:\?/)
     expect(xml).toMatch(/<profiles>\s*<trailwatch_service>[\s\S]*<max_execution_time>\d+<\/max_execution_time>[\s\S]*<max_memory_usage>\d+<\/max_memory_usage>[\s\S]*<\/trailwatch_service>/)
     expect(xml).toMatch(/<quotas>\s*<trailwatch_service>[\s\S]*<execution_time>\d+<\/execution_time>/)
   })

@@ -16,6 +16,7 @@ const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/console')
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 let dataDir: string
+let usersFile: string
 let run: RunningCli
 let base = ''
 let browser: Browser
@@ -24,7 +25,7 @@ let browser: Browser
 beforeAll(async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-console-'))
   dataDir = path.join(work, 'data')
-  const usersFile = path.join(work, 'console-users')
+  usersFile = path.join(work, 'console-users')
   writeFileSync(usersFile, `# console users\n${USER}:${await hashPassword(PASSWORD)}\n`)
   run = startCli(['run'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile, TRAILWATCH_LOG_LEVEL: 'warn' } })
   // The demo is loaded first; then run names where its console is.
@@ -188,4 +189,17 @@ describe('the console in Chromium', () => {
     expect(listed.stdout).toContain('off-hours-activity')
     expect(listed.stdout).toContain(`expires ${expires}T23:59:59`)
   }, 120_000)
+
+  it('is served alone by trailwatch console, as docker-compose runs it', async () => {
+    const alone = startCli(['console'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile } })
+    let url = ''
+    for (let waited = 0; !url && waited < 60_000 && alone.exitCode === null; waited += 250) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      url = /the console: (http:\S+)\//.exec(alone.output().stdout)?.[1] ?? ''
+    }
+    const page = await fetch(`${url}/`, { redirect: 'manual' })
+    alone.kill('SIGINT')
+    await once(alone, 'exit')
+    expect([page.status, page.headers.get('location')]).toEqual([303, '/login'])
+  }, 90_000)
 })
