@@ -43,43 +43,55 @@ export function evidenceEventNames(evidence: Record<string, unknown>): string[] 
   return [...names].sort()
 }
 
-/** Alerts whose calls one query reads: enough to keep the query text small. */
+/** Alerts whose calls one query reads: each event of theirs is compared with every span of the batch. */
 const ALERTS_PER_QUERY = 100
 
 /**
  * The calls that made each alert: the principal's events in the alert's span with the names its
  * evidence gives, oldest first; all its events in the span when the evidence names none (or none of
- * them is stored). At most `limit` per alert, every alert of a batch in one query.
+ * them is stored). At most `limit` per alert, a batch of alerts in one scan: each event joins the
+ * spans of the batch it falls in.
  */
 export async function triggerEvents(store: Store, alerts: (AlertSpan & { alert_id: string })[], limit = 200): Promise<Map<string, TriggerEvent[]>> {
   const found = new Map<string, TriggerEvent[]>(alerts.map((a) => [a.alert_id, []]))
-  for (let start = 0; start < alerts.length; start += ALERTS_PER_QUERY) {
-    const batch = alerts.slice(start, start + ALERTS_PER_QUERY)
-    const params: Record<string, unknown> = { limit }
-    const selects = batch.map((alert, i) => {
-      Object.assign(params, {
-        [`id${String(i)}`]: alert.alert_id,
-        [`account${String(i)}`]: alert.account,
-        [`principal${String(i)}`]: alert.principal,
-        [`from${String(i)}`]: clickHouseTime(Date.parse(alert.first_seen)),
-        [`to${String(i)}`]: clickHouseTime(Date.parse(alert.last_seen)),
-        [`names${String(i)}`]: evidenceEventNames(alert.evidence),
-      })
-      const n = String(i)
-      return `(SELECT {id${n}:String} AS alert_id, * EXCEPT (named, any_named) FROM (
-         SELECT toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service,
-                coalesce(source_ip, source_host, '') AS address, source_network = 'public' AS public, source_country AS country,
-                aws_region AS region, error_code AS error, user_agent, access_key_id AS key,
-                JSONExtractString(raw, 'userIdentity', 'sessionContext', 'sourceIdentity') AS source_identity,
-                JSONExtractRaw(raw, 'requestParameters') AS request, event_id,
-                has({names${n}:Array(String)}, event_name) AS named, max(named) OVER () AS any_named
-         FROM events
-         WHERE account_id = {account${n}:String} AND principal_arn = {principal${n}:String}
-           AND event_time >= {from${n}:DateTime64(3)} AND event_time <= {to${n}:DateTime64(3)})
+  // Alerts close in time share a batch, so each scan reads a short stretch.
+  const ordered = [...alerts].sort((a, b) => a.first_seen.localeCompare(b.first_seen))
+  for (let start = 0; start < ordered.length; start += ALERTS_PER_QUERY) {
+    const batch = ordered.slice(start, start + ALERTS_PER_QUERY)
+    const froms = batch.map((a) => Date.parse(a.first_seen))
+    const tos = batch.map((a) => Date.parse(a.last_seen))
+    const rows = await selectRows(
+      store,
+      `SELECT * EXCEPT (named, any_named) FROM (
+         SELECT *, max(named) OVER (PARTITION BY alert_id) AS any_named FROM (
+           SELECT {ids:Array(String)}[span] AS alert_id, toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service,
+                  coalesce(source_ip, source_host, '') AS address, source_network = 'public' AS public, source_country AS country,
+                  aws_region AS region, error_code AS error, user_agent, access_key_id AS key,
+                  JSONExtractString(raw, 'userIdentity', 'sessionContext', 'sourceIdentity') AS source_identity,
+                  JSONExtractRaw(raw, 'requestParameters') AS request, event_id,
+                  has({names:Array(Array(String))}[span], event_name) AS named
+           FROM events
+           ARRAY JOIN arrayFilter(i -> {accounts:Array(String)}[i] = account_id AND {principals:Array(String)}[i] = principal_arn
+                                       AND event_time >= {froms:Array(DateTime64(3))}[i] AND event_time <= {tos:Array(DateTime64(3))}[i],
+                                  range(1, {count:UInt32} + 1)) AS span
+           WHERE principal_arn IN {principals:Array(String)} AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
+           LIMIT 1 BY alert_id, event_id))
        WHERE named OR NOT any_named
-       ORDER BY time, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32})`
-    })
-    const rows = await selectRows(store, selects.join('\nUNION ALL\n'), params, TriggerEvent.extend({ alert_id: z.string() }))
+       ORDER BY alert_id, time, event_id LIMIT {limit:UInt32} BY alert_id`,
+      {
+        ids: batch.map((a) => a.alert_id),
+        accounts: batch.map((a) => a.account),
+        principals: batch.map((a) => a.principal),
+        froms: froms.map(clickHouseTime),
+        tos: tos.map(clickHouseTime),
+        names: batch.map((a) => evidenceEventNames(a.evidence)),
+        count: batch.length,
+        from: clickHouseTime(Math.min(...froms)),
+        to: clickHouseTime(Math.max(...tos)),
+        limit,
+      },
+      TriggerEvent.extend({ alert_id: z.string() }),
+    )
     for (const { alert_id, ...event } of rows) found.get(alert_id)?.push(event)
   }
   return found
