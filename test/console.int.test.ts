@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { request } from 'node:http'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { simpleParser } from 'mailparser'
 import type { Browser, Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../src/console/auth.js'
@@ -12,6 +13,8 @@ import { runCli, startCli, type RunningCli } from './helpers/cli.js'
 
 const USER = 'alice'
 const PASSWORD = 'correct horse battery staple'
+/** Where the emails say the console is; the test reaches the same pages on its own address. */
+const CONSOLE_URL = 'http://trailwatch.example.com'
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/console')
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
@@ -27,7 +30,7 @@ beforeAll(async () => {
   dataDir = path.join(work, 'data')
   usersFile = path.join(work, 'console-users')
   writeFileSync(usersFile, `# console users\n${USER}:${await hashPassword(PASSWORD)}\n`)
-  run = startCli(['run'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile, TRAILWATCH_LOG_LEVEL: 'warn' } })
+  run = startCli(['run'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile, TRAILWATCH_CONSOLE_URL: CONSOLE_URL, TRAILWATCH_LOG_LEVEL: 'warn' } })
   // The demo is loaded first; then run names where its console is.
   for (let waited = 0; !base; waited += 250) {
     if (waited > 90_000 || run.exitCode !== null) throw new Error(`trailwatch run did not start its console:\n${run.output().stderr}`)
@@ -72,6 +75,17 @@ async function signIn(): Promise<string> {
 }
 
 describe('the console over HTTP', () => {
+  it('serves the incident page an email links to', async () => {
+    const outbox = path.join(dataDir, 'outbox')
+    const mails = await Promise.all(readdirSync(outbox).map(async (file) => simpleParser(readFileSync(path.join(outbox, file)))))
+    const anna = mails.find((mail) => mail.subject?.includes('anna'))
+    const link = new RegExp(`${CONSOLE_URL}(/incidents/inc-[0-9a-f]{12})`).exec(anna?.text ?? '')?.[1]
+    expect(link).toBeDefined()
+    const page = await fetch(`${base}${link ?? ''}`, { headers: { cookie: await signIn() } })
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('anna acted from 5.255.255.77')
+  })
+
   it('demands a sign-in, refuses a wrong password, and sends its security headers', async () => {
     const anonymous = await fetch(`${base}/`, { redirect: 'manual' })
     expect(anonymous.status).toBe(303)
