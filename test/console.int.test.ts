@@ -83,7 +83,10 @@ describe('the console over HTTP', () => {
     expect(link).toBeDefined()
     const page = await fetch(`${base}${link ?? ''}`, { headers: { cookie: await signIn() } })
     expect(page.status).toBe(200)
-    expect(await page.text()).toContain('anna acted from 5.255.255.77')
+    const body = await page.text()
+    expect(body).toContain('anna acted from 5.255.255.77')
+    // The address with its country and network.
+    expect(body).toContain('<td>5.255.255.77</td><td>RU</td><td>AS13238 YANDEX LLC</td>')
   })
 
   it('demands a sign-in, refuses a wrong password, and sends its security headers', async () => {

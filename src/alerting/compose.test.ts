@@ -30,6 +30,8 @@ const event = (name: string, trail: string): TriggerEvent => ({
   event: 'StopLogging',
   service: 'cloudtrail.amazonaws.com',
   address: '203.0.113.9',
+  asn: 0,
+  as_org: '',
   public: true,
   country: 'NL',
   region: 'us-east-1',

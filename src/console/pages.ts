@@ -221,7 +221,7 @@ ${incident.members
   .join('\n')}
 </tbody></table></div>
 <h2>Addresses</h2>
-${addresses.length ? `<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network</th></tr></thead><tbody>${addresses.map((t) => `<tr><td>${e(t.address)}</td><td>${e(t.country || '—')}</td><td>${t.public ? 'public' : 'private or AWS'}</td></tr>`).join('')}</tbody></table></div>` : '<p>No address recorded.</p>'}
+${addresses.length ? `<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network</th></tr></thead><tbody>${addresses.map((t) => `<tr><td>${e(t.address)}</td><td>${e(t.country || '—')}</td><td>${t.asn ? e(`AS${String(t.asn)} ${t.as_org}`) : t.public ? 'public' : 'private or AWS'}</td></tr>`).join('')}</tbody></table></div>` : '<p>No address recorded.</p>'}
 <h2 id="runbook">Runbook</h2>
 <ol>${view.runbook.map((s) => `<li>${e(s.text)}${s.command ? `<pre>${e(s.command)}</pre>` : ''}</li>`).join('')}</ol>
 <h2 id="timeline">Timeline</h2>
