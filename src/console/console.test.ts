@@ -60,6 +60,9 @@ describe('who the console serves', () => {
     expect(page.status).toBe(200)
     expect(page.body).toMatch(/<span>local:[^<]+<\/span>/)
     expect((await get(`${server.url}/`, { host: 'rebound.attacker.example' })).status).toBe(403)
+    // Not an incident id, not an error either.
+    expect((await get(`${server.url}/incidents/%E0%A4%A`)).status).toBe(404)
+    expect((await get(`${server.url}/incidents/inc-000000000000`)).status).toBe(404)
     // The ops routes are still the ops routes.
     expect((await get(`${server.url}/healthz`)).body).toBe('{"status":"ok"}')
     await server.close()

@@ -182,9 +182,9 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
   async function change(request: IncomingMessage, session: Session, route: string, now: Date): Promise<ConsoleReply> {
     const form = await readForm(request)
     if (!sameSecret(form.get('csrf') ?? '', session.csrf)) throw new Refusal(403, 'the form is stale or came from another site: reload the page and try again')
-    const incidentAction = /^\/incidents\/([^/]+)\/(ack|resolve|suppress)$/.exec(route)
+    const incidentAction = /^\/incidents\/(inc-[0-9a-f]{12})\/(ack|resolve|suppress)$/.exec(route)
     if (incidentAction) {
-      const id = decodeURIComponent(incidentAction[1] ?? '')
+      const id = incidentAction[1] ?? ''
       const what = incidentAction[2]
       const reason = (form.get('reason') ?? '').trim()
       const page = `/incidents/${encodeURIComponent(id)}`
@@ -254,11 +254,11 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
       const choices = { accounts: [...new Set(all.flatMap((i) => i.accounts))].sort(), detectors: [...new Set(all.flatMap((i) => i.detectors))].sort() }
       return reply(200, pages.incidentsPage(chosen, filters, choices, SHOWN_INCIDENTS, context))
     }
-    const incident = /^\/incidents\/([^/]+)$/.exec(route)
+    const incident = /^\/incidents\/(inc-[0-9a-f]{12})$/.exec(route)
     if (incident) {
       const done = query.get('done')
       const notice = done === 'acknowledged' || done === 'resolved' ? `Incident ${done}.` : done === 'suppressed' ? 'Suppression added: trailwatch suppress list shows it.' : undefined
-      return reply(200, pages.incidentPage(await incidentView(decodeURIComponent(incident[1] ?? ''), notice), context, now.toISOString().slice(0, 10)))
+      return reply(200, pages.incidentPage(await incidentView(incident[1] ?? '', notice), context, now.toISOString().slice(0, 10)))
     }
     if (route === '/principals') {
       const principal = query.get('arn') ?? ''
