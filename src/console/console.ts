@@ -43,6 +43,8 @@ const HTML = 'text/html; charset=utf-8'
 const COOKIE = 'trailwatch_session'
 const MAX_FORM_BYTES = 16 * 1024
 const SHOWN_INCIDENTS = 500
+/** Calls a timeline page shows; `trailwatch timeline` gives the rest. */
+const TIMELINE_CALLS = 1000
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
 /** No script, no inline style, nothing from elsewhere, never in a frame. */
@@ -175,7 +177,7 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
     const incident = await incidentById(store, id)
     const triggers = [...(await triggerEvents(store, incident.members.map((m) => m.alert), 50)).values()].flat()
     const { subject, span } = incidentTimelineSubject(incident)
-    const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) })
+    const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
     return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, aliases: options.aliases, notice, error }
   }
 
@@ -280,7 +282,7 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
       const address = query.get('ip')
       if (!principal && !address) throw new Refusal(400, 'name a principal or an address: /timeline?principal=ARN or ?ip=ADDRESS')
       const to = query.get('to') ? new Date(Date.parse(day(query.get('to'), '')) + DAY - 1) : now
-      const timeline = await buildTimeline(store, { principals: principal ? [principal] : [], keys: [], addresses: address ? [address] : [] }, { from: new Date(to.getTime() - DAY), to })
+      const timeline = await buildTimeline(store, { principals: principal ? [principal] : [], keys: [], addresses: address ? [address] : [] }, { from: new Date(to.getTime() - DAY), to }, TIMELINE_CALLS)
       return reply(200, pages.timelinePage(`Timeline of ${principal ?? address ?? ''}`, timeline, context))
     }
     if (route === '/suppressions') return reply(200, pages.suppressionsPage(await listSuppressions(store, now), context, query.get('done') === 'removed' ? 'Suppression removed.' : undefined))

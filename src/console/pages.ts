@@ -225,7 +225,7 @@ ${addresses.length ? `<div class="scroll"><table><thead><tr><th scope="col">Addr
 <h2 id="runbook">Runbook</h2>
 <ol>${view.runbook.map((s) => `<li>${e(s.text)}${s.command ? `<pre>${e(s.command)}</pre>` : ''}</li>`).join('')}</ol>
 <h2 id="timeline">Timeline</h2>
-<p>${plural(calls, 'call')} of the identity chain${view.timeline.truncated ? ' (the first ones)' : ''}, ${time(view.timeline.from)} → ${time(view.timeline.to)}; what was new for the principal is marked.</p>
+<p>${plural(calls, 'call')} of the identity chain${view.timeline.truncated ? ` (the first ones: <code>trailwatch timeline --incident ${e(incident.id)}</code> gives them all)` : ''}, ${time(view.timeline.from)} → ${time(view.timeline.to)}; what was new for the principal is marked.</p>
 <div class="scroll"><table><thead><tr><th scope="col">Time</th><th scope="col">Who</th><th scope="col">Call</th><th scope="col">From</th><th scope="col">Key</th><th scope="col">Marks</th></tr></thead>
 <tbody>${timelineRows(view.timeline)}</tbody></table></div>
 <h2>Log</h2>

@@ -73,6 +73,7 @@ export function shortPrincipal(principal: string): string {
 
 /** An incident from its members and its log: everything else is derived. */
 export function summariseIncident(id: string, members: IncidentMember[], actions: IncidentAction[]): Incident {
+  const memberOf = new Map(members.map((m) => [m.alert.alert_id, m]))
   const alerts = members.map((m) => m.alert).sort((a, b) => a.first_seen.localeCompare(b.first_seen) || a.alert_id.localeCompare(b.alert_id))
   const severity = incidentSeverity(alerts)
   const worst = [...alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity))[0]
@@ -91,7 +92,7 @@ export function summariseIncident(id: string, members: IncidentMember[], actions
     identities: [...new Set(members.flatMap((m) => m.identities))].sort(),
     first_seen: alerts.reduce((min, a) => (a.first_seen < min ? a.first_seen : min), alerts[0]?.first_seen ?? ''),
     last_seen: alerts.reduce((max, a) => (a.last_seen > max ? a.last_seen : max), ''),
-    members: alerts.map((alert) => members.find((m) => m.alert.alert_id === alert.alert_id) as IncidentMember),
+    members: alerts.map((alert) => memberOf.get(alert.alert_id) as IncidentMember),
     actions,
   }
 }
@@ -146,15 +147,11 @@ async function readIncidents(store: Store, memberFilter: string, params: Record<
     { ids },
     ActionRow,
   )
-  return ids
-    .map((id) =>
-      summariseIncident(
-        id,
-        members.filter((m) => m.incident_id === id).map(({ incident_id: _, identities, link, ...alert }) => ({ alert, identities, link })),
-        actions.filter((a) => a.incident_id === id).map(({ incident_id: _, ...action }) => action),
-      ),
-    )
-    .sort((a, b) => b.last_seen.localeCompare(a.last_seen) || a.id.localeCompare(b.id))
+  const membersOf = new Map<string, IncidentMember[]>()
+  for (const { incident_id, identities, link, ...alert } of members) membersOf.set(incident_id, [...(membersOf.get(incident_id) ?? []), { alert, identities, link }])
+  const actionsOf = new Map<string, IncidentAction[]>()
+  for (const { incident_id, ...action } of actions) actionsOf.set(incident_id, [...(actionsOf.get(incident_id) ?? []), action])
+  return ids.map((id) => summariseIncident(id, membersOf.get(id) ?? [], actionsOf.get(id) ?? [])).sort((a, b) => b.last_seen.localeCompare(a.last_seen) || a.id.localeCompare(b.id))
 }
 
 export async function incidentsById(store: Store, ids: string[]): Promise<Map<string, Incident>> {

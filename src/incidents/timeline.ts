@@ -79,11 +79,11 @@ async function keysIssuedFrom(store: Store, keys: string[], from: number, to: nu
  * key an STS call issued), what is new for its principal (an address, an API or a region not seen
  * in the 30 days before), failures as they were, and the alerts about it in place.
  */
-export async function buildTimeline(store: Store, subject: TimelineSubject, range: { from: Date; to: Date }, followKeys = true): Promise<Timeline> {
+export async function buildTimeline(store: Store, subject: TimelineSubject, range: { from: Date; to: Date }, maxCalls = MAX_CALLS): Promise<Timeline> {
   const from = range.from.getTime()
   const to = range.to.getTime()
-  const keys = followKeys ? await keysIssuedFrom(store, subject.keys, from, to) : subject.keys
-  const params = { principals: subject.principals, keys, addresses: subject.addresses, from: clickHouseTime(from), to: clickHouseTime(to), limit: MAX_CALLS + 1 }
+  const keys = await keysIssuedFrom(store, subject.keys, from, to)
+  const params = { principals: subject.principals, keys, addresses: subject.addresses, from: clickHouseTime(from), to: clickHouseTime(to), limit: maxCalls + 1 }
   const calls = await selectRows(
     store,
     `SELECT toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service, principal_arn AS principal,
@@ -96,8 +96,8 @@ export async function buildTimeline(store: Store, subject: TimelineSubject, rang
     params,
     TimelineCall,
   )
-  const truncated = calls.length > MAX_CALLS
-  const shown = calls.slice(0, MAX_CALLS)
+  const truncated = calls.length > maxCalls
+  const shown = calls.slice(0, maxCalls)
   const principals = [...new Set(shown.map((c) => c.principal))]
 
   const history = await selectRows(
