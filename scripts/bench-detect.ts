@@ -9,19 +9,15 @@ import { runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import type { Detector } from '../detectors/define.js'
-import { EventWriter } from '../ingest/event-writer.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { selectRows } from '../src/clickhouse/rows.js'
-import { decodeEvent } from '../src/cloudtrail/decode.js'
-import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
-import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { correlateIncidents } from '../src/incidents/incidents.js'
 import { createLogger } from '../src/logger.js'
-import { simulateOrganisation } from '../src/simulate/organisation.js'
 import { principalsFrom } from '../src/principals.js'
 import { clickHouseTime } from '../src/time.js'
 import { z } from 'zod'
+import { fillOrganisation } from './organisation-store.js'
 
 const { values } = parseArgs({
   options: { events: { type: 'string', default: '1000000,10000000' }, days: { type: 'string', default: '35' }, rules: { type: 'string', default: path.resolve(import.meta.dirname, '../../shared/datasets/sigma-cloudtrail') } },
@@ -33,31 +29,6 @@ const END = Date.parse('2026-11-19T05:00:00Z')
 const DAY = 86_400_000
 const logger = createLogger('warn')
 const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-bench-detect-'))
-
-/** Generates day by day so that memory holds one day, and ingests as it goes. */
-async function fill(store: Store, target: number): Promise<number> {
-  const enricher = await loadSourceEnricher()
-  // About 2 × 24 × rate instance calls a day, plus a few hundred from people, CI and services.
-  const instanceCallsPerHour = Math.max(1, Math.round((target / days - 400) / 48))
-  const writer = new EventWriter(store, { maxBatch: 10_000, logger, skipStored: false })
-  let count = 0
-  for (let day = 0; day < days; day++) {
-    const dayEnd = END - (days - day - 1) * DAY
-    // People work the day before, unless it was a weekend.
-    const workdays = [0, 6].includes(new Date(dayEnd - DAY).getUTCDay()) ? 0 : 1
-    const { records, credentialReport } = simulateOrganisation({ days: 1, end: dayEnd, seed: day + 1, instanceCallsPerHour, workdays, incidents: day === days - 1 })
-    for (const record of records) {
-      const decoded = decodeEvent(Buffer.from(JSON.stringify(record)), enricher)
-      if (!decoded.ok) throw new Error(decoded.reason)
-      const wait = writer.add(decoded.event)
-      if (wait) await wait
-      count++
-    }
-    if (day === days - 1) await insertCredentialReport(store, parseCredentialReport(credentialReport), END, END)
-  }
-  await writer.flush()
-  return count
-}
 
 function line(label: string, seconds: number, found?: number): void {
   console.log(`  ${label.padEnd(40)} ${seconds.toFixed(2).padStart(6)} s${found === undefined ? '' : `  ${String(found)} findings`}`)
@@ -83,7 +54,7 @@ const main = async () => {
     const store = await openEmbeddedStore(path.join(work, 'data'), `bench_${target}`)
     await migrate(store, { retentionDays: 400 }, logger)
     const started = performance.now()
-    const count = await fill(store, target)
+    const count = await fillOrganisation(store, target, days, END, logger)
     console.log(`${count.toLocaleString('en')} events over ${days} days generated and stored in ${((performance.now() - started) / 1000).toFixed(0)} s`)
     for (const detector of DETECTORS) {
       const now = new Date(END)
