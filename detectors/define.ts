@@ -70,7 +70,8 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
    */
   prepare?: (store: Store, params: Record<string, unknown>, context: DetectorContext) => Promise<void>
   row: Row
-  toFinding: (row: z.output<Row>, config: z.output<Config>, context: DetectorContext) => FindingDraft | null
+  /** A row is one finding, none, or (for a row that holds a whole snapshot) several. */
+  toFinding: (row: z.output<Row>, config: z.output<Config>, context: DetectorContext) => FindingDraft | FindingDraft[] | null
 }
 
 export function defineDetector<Config extends z.ZodType, Row extends z.ZodType>(detector: Detector<Config, Row>): Detector<Config, Row> {

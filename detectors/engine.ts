@@ -46,8 +46,9 @@ export async function runDetector(store: Store, detector: Detector, window: Dete
   const rows = await selectRows(store, detector.sql, params, detector.row)
   const findings: Finding[] = []
   for (const row of rows) {
-    const draft = detector.toFinding(row, config, context)
-    if (draft) findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook })
+    for (const draft of [detector.toFinding(row, config, context) ?? []].flat()) {
+      findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook })
+    }
   }
   return findings
 }

@@ -7,6 +7,7 @@ import consoleLoginWithoutMfa from './console-login-without-mfa/detector.js'
 import crossAccountAssumeRole from './cross-account-assume-role/detector.js'
 import dataFreshness from './data-freshness/detector.js'
 import type { Detector } from './define.js'
+import iamPosture from './iam-posture/detector.js'
 import iamPrivilegeEscalation from './iam-privilege-escalation/detector.js'
 import offHoursActivity from './off-hours-activity/detector.js'
 import rootAccountUsage from './root-account-usage/detector.js'
@@ -26,6 +27,7 @@ export const DETECTORS: readonly Detector[] = [
   accessDeniedBurst,
   crossAccountAssumeRole,
   dataFreshness,
+  iamPosture,
 ]
 
 /**

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { insertCredentialReport, parseCredentialReport } from '../credentials/credential-report.js'
+import { accountOf, parseAuthorizationDetails } from '../iam/authorization.js'
+import { storeSnapshot } from '../iam/snapshots.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
 import { parseInstant } from './options.js'
 
@@ -21,5 +23,26 @@ export function importCommand(): Command {
         console.log(options.json ? JSON.stringify(summary) : `stored ${rows.length} users of account(s) ${accounts.join(', ')}, generated at ${summary.generated_at}`)
       })
     })
-  return new Command('import').description('import data other than CloudTrail events').addCommand(credentialReport)
+  const iam = withCommonOptions(new Command('iam'))
+    .description('store a snapshot of IAM users, groups, roles and policies (the JSON of `aws iam get-account-authorization-details`), kept with its history')
+    .argument('<file>', 'the JSON file')
+    .option('--taken-at <time>', 'when the snapshot was taken (ISO 8601; default: now)', parseInstant)
+    .option('--json', 'print the result as one JSON object')
+    .action(async (file: string, options: CommonOptions & { takenAt?: number; json?: boolean }) => {
+      const text = await readFile(file, 'utf8')
+      const details = parseAuthorizationDetails(text, file)
+      const account = accountOf(details, file)
+      await withContext(options, async ({ store }) => {
+        const now = Date.now()
+        const takenAt = options.takenAt ?? now
+        await storeSnapshot(store, account, takenAt, text, now)
+        const summary = { account, taken_at: new Date(takenAt).toISOString(), users: details.UserDetailList.length, groups: details.GroupDetailList.length, roles: details.RoleDetailList.length, policies: details.Policies.length }
+        console.log(
+          options.json
+            ? JSON.stringify(summary)
+            : `stored the IAM snapshot of account ${account} taken at ${summary.taken_at}: ${String(summary.users)} users, ${String(summary.groups)} groups, ${String(summary.roles)} roles, ${String(summary.policies)} managed policies`,
+        )
+      })
+    })
+  return new Command('import').description('import data other than CloudTrail events').addCommand(credentialReport).addCommand(iam)
 }

@@ -14,10 +14,11 @@ import { personHours } from './migrations/0007-person-hours.js'
 import { ruleHistory } from './migrations/0008-rule-history.js'
 import { incidents } from './migrations/0009-incidents.js'
 import { consoleAudit } from './migrations/0010-console-audit.js'
+import { iamSnapshots } from './migrations/0011-iam-snapshots.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

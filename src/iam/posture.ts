@@ -1,0 +1,188 @@
+import type { Severity } from '../severity.js'
+import { principalsOf, type AuthorizationDetails, type IamPrincipal, type TrustStatement } from './authorization.js'
+import { evaluate, statementsOf, type NamedPolicy, type PolicyDocument, type Statement } from './policy.js'
+
+export interface PostureSettings {
+  /** The accounts of the organisation: a role trusting any other is trusting a third party. */
+  organisationAccounts: string[]
+  /** A role not used for this long is a standing door nobody walks through. */
+  unusedRoleDays: number
+}
+
+export interface PostureFinding {
+  check: string
+  severity: Severity
+  /** The ARN of what the finding is about: a user, a role, a policy. */
+  subject: string
+  title: string
+  why: string
+  /** Conditions that narrow the access, shown beside it. */
+  mitigations: string[]
+  /** When the state began, as far as the snapshot says (a creation date), or the snapshot's time. */
+  since: string
+}
+
+const DAY = 86_400_000
+/** Calls an administrator may make and nobody else should: all of them, and it may do anything. */
+const ADMIN_PROBES = ['iam:CreateUser', 'iam:AttachRolePolicy', 'iam:PutRolePolicy', 'sts:AssumeRole', 'ec2:RunInstances', 's3:DeleteBucket', 'kms:ScheduleKeyDeletion', 'organizations:LeaveOrganization']
+
+const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
+
+function describeConditions(statement: Statement | TrustStatement): string[] {
+  return Object.entries(statement.Condition ?? {}).flatMap(([operator, keys]) => Object.entries(keys).map(([key, values]) => `${operator} ${key} ${list(values).join(', ')}`))
+}
+
+/** The policies with each Allow's conditions set aside (they are mitigations, not absences), and the conditions themselves. */
+function unconditional(policies: NamedPolicy[]): { policies: NamedPolicy[]; conditions: string[] } {
+  const conditions: string[] = []
+  const stripped = policies.map((policy) => ({
+    name: policy.name,
+    document: {
+      Statement: statementsOf(policy.document).flatMap((s): Statement[] => {
+        if (!s.Condition) return [s]
+        if (s.Effect === 'Deny') return []
+        conditions.push(...describeConditions(s))
+        const { Condition: _, ...rest } = s
+        return [rest]
+      }),
+    },
+  }))
+  return { policies: stripped, conditions }
+}
+
+/** Whether the principal may do anything (when the conditions on its grants hold), and those conditions. */
+export function administrator(principal: IamPrincipal): { admin: boolean; mitigations: string[] } {
+  const identity = unconditional(principal.policies)
+  const boundary = principal.boundary ? unconditional([principal.boundary]) : undefined
+  const decisions = ADMIN_PROBES.map((action) => evaluate({ action, resource: '*' }, { identity: identity.policies, boundary: boundary?.policies }))
+  const admin = decisions.every((d) => d.decision === 'allowed')
+  const used = new Set(decisions.flatMap((d) => d.because.map((b) => b.split('#')[0])))
+  const mitigations = [...new Set(principal.policies.filter((p) => used.has(p.name)).flatMap((p) => statementsOf(p.document).filter((s) => s.Effect === 'Allow').flatMap(describeConditions)))]
+  return { admin, mitigations }
+}
+
+/** Who a trust statement lets in: AWS accounts and principals, services, federated providers, or anyone. */
+function trusted(statement: TrustStatement): { anyone: boolean; aws: string[]; federated: string[] } {
+  const principal = statement.Principal
+  if (principal === '*') return { anyone: true, aws: [], federated: [] }
+  const aws = list(principal?.AWS)
+  return { anyone: aws.includes('*'), aws: aws.filter((p) => p !== '*'), federated: list(principal?.Federated) }
+}
+
+const accountOfPrincipal = (principal: string): string => (/^\d{12}$/.test(principal) ? principal : (principal.split(':')[4] ?? ''))
+
+function hasConditionKey(statement: TrustStatement, key: string): boolean {
+  return Object.values(statement.Condition ?? {}).some((keys) => Object.keys(keys).some((k) => k.toLowerCase() === key.toLowerCase()))
+}
+
+/** The account's own policies (managed, and inline in users, groups and roles), each with who holds it. */
+function customerPolicies(details: AuthorizationDetails): { arn: string; document: PolicyDocument; attachedTo: string[] }[] {
+  const principals = principalsOf(details)
+  const holders = (name: string): string[] => principals.filter((p) => p.policies.some((policy) => policy.name === name)).map((p) => `${p.kind} ${p.name}`)
+  const managed = details.Policies.filter((p) => !p.Arn.startsWith('arn:aws:iam::aws:')).flatMap((p) => {
+    const version = p.PolicyVersionList.find((v) => v.IsDefaultVersion)
+    return version ? [{ arn: p.Arn, document: version.Document, attachedTo: holders(p.Arn) }] : []
+  })
+  const inline = (owner: string, arn: string, policies: { PolicyName: string; PolicyDocument: unknown }[]) =>
+    policies.map((p) => ({ arn: `${arn}#${p.PolicyName}`, document: p.PolicyDocument as PolicyDocument, attachedTo: holders(`${owner}:${p.PolicyName}`) }))
+  return [
+    ...managed,
+    ...details.UserDetailList.flatMap((u) => inline(`user/${u.UserName}`, u.Arn, u.UserPolicyList)),
+    ...details.GroupDetailList.flatMap((g) => inline(`group/${g.GroupName}`, g.Arn, g.GroupPolicyList)),
+    ...details.RoleDetailList.flatMap((r) => inline(`role/${r.RoleName}`, r.Arn, r.RolePolicyList)),
+  ]
+}
+
+/** Every check on one snapshot, and what changed since the one before. */
+export function postureFindings(account: string, takenAt: string, details: AuthorizationDetails, previous: AuthorizationDetails | undefined, settings: PostureSettings): PostureFinding[] {
+  const findings: PostureFinding[] = []
+  const principals = principalsOf(details)
+  const before = previous ? new Map(principalsOf(previous).map((p) => [p.arn, p])) : undefined
+  const outside = (acct: string): boolean => acct !== account && !settings.organisationAccounts.includes(acct)
+
+  for (const principal of principals) {
+    const since = principal.created ?? takenAt
+    const { admin, mitigations } = administrator(principal)
+    if (admin && principal.kind === 'user') {
+      findings.push({
+        check: 'administrator-user',
+        severity: mitigations.length ? 'medium' : 'high',
+        subject: principal.arn,
+        title: `User ${principal.name} holds administrator access${mitigations.length ? ' (with conditions)' : ''}`,
+        why: 'Administrator access belongs to roles people assume for a while, not to a user whose keys and password hold it all the time (CIS 1.16, Security Hub IAM.1).',
+        mitigations,
+        since,
+      })
+    }
+    const was = before?.get(principal.arn)
+    if (admin && before && !(was && administrator(was).admin)) {
+      findings.push({ check: 'new-administrator', severity: 'high', subject: principal.arn, title: `${principal.kind === 'user' ? 'User' : 'Role'} ${principal.name} became an administrator`, why: `It could not do everything in the previous snapshot; it can in the one of ${takenAt}.`, mitigations, since: takenAt })
+    }
+    if (principal.kind === 'user' && principal.inlinePolicies > 0 && principal.groups.length === 0) {
+      findings.push({ check: 'inline-policy-no-group', severity: 'low', subject: principal.arn, title: `User ${principal.name} has inline policies and no group`, why: 'Permissions given to each person inline are hard to review and drift apart; grant them through groups (CIS 1.15).', mitigations: [], since })
+    }
+    if (principal.kind === 'role') {
+      const lastUsed = principal.lastUsed ? Date.parse(principal.lastUsed) : undefined
+      const limit = Date.parse(takenAt) - settings.unusedRoleDays * DAY
+      if ((lastUsed ?? 0) < limit && Date.parse(principal.created ?? takenAt) < limit) {
+        findings.push({
+          check: 'unused-role',
+          severity: 'low',
+          subject: principal.arn,
+          title: `Role ${principal.name} not assumed in ${String(settings.unusedRoleDays)} days`,
+          why: `${principal.lastUsed ? `Last used ${principal.lastUsed.slice(0, 10)}` : 'Never used'}: a role nobody uses is access nobody watches; remove it or say why it stays.`,
+          mitigations: [],
+          since: principal.lastUsed ?? since,
+        })
+      }
+      const earlierTrust = new Set(was?.trustStatements.flatMap((s) => { const t = trusted(s); return [...t.aws, ...t.federated, ...(t.anyone ? ['*'] : [])] }) ?? [])
+      for (const statement of principal.trustStatements.filter((s) => s.Effect === 'Allow')) {
+        const who = trusted(statement)
+        const conditions = describeConditions(statement)
+        if (who.anyone) {
+          const narrowed = hasConditionKey(statement, 'aws:PrincipalOrgID') || hasConditionKey(statement, 'aws:PrincipalAccount') || hasConditionKey(statement, 'aws:SourceAccount')
+          findings.push({ check: 'trust-any-principal', severity: narrowed ? 'medium' : 'critical', subject: principal.arn, title: `Role ${principal.name} may be assumed by any AWS principal${conditions.length ? ' meeting its conditions' : ''}`, why: 'A trust policy with Principal "*" lets every AWS account in; only a condition on the organisation or account narrows it.', mitigations: conditions, since })
+        }
+        for (const aws of who.aws) {
+          const acct = accountOfPrincipal(aws)
+          if (!outside(acct)) continue
+          const configured = settings.organisationAccounts.length > 0
+          findings.push({ check: 'trust-outside-organisation', severity: configured ? 'high' : 'medium', subject: principal.arn, title: `Role ${principal.name} trusts account ${acct}${configured ? ', outside the organisation' : ''}`, why: configured ? `Account ${acct} is not among the organisation's accounts.` : `Account ${acct} is not this account; list the organisation's accounts (organisationAccounts) to tell partners from strangers.`, mitigations: conditions, since })
+          if (!hasConditionKey(statement, 'sts:ExternalId')) {
+            findings.push({ check: 'third-party-without-external-id', severity: 'high', subject: principal.arn, title: `Role ${principal.name} trusts account ${acct} without an ExternalId`, why: 'A third party assuming a role for you should present the ExternalId you agreed, or anyone it serves can make it act on your account (the confused deputy).', mitigations: conditions, since })
+          }
+        }
+        for (const provider of who.federated) {
+          const oidc = provider.includes(':oidc-provider/')
+          const host = provider.split('oidc-provider/')[1] ?? ''
+          const open = oidc && !hasConditionKey(statement, `${host}:sub`)
+          findings.push({
+            check: 'federated-trust',
+            severity: open ? 'high' : 'low',
+            subject: principal.arn,
+            title: open ? `Role ${principal.name} may be assumed by any identity of ${host}` : `Role ${principal.name} may be assumed through ${provider.split('/').pop() ?? provider}`,
+            why: open ? `Its trust names the OIDC provider ${host} without a condition on ${host}:sub, so every subject the provider signs for (every repository, every tenant) may assume it.` : 'Who signs in through this provider, and with which claims, decides who may assume the role.',
+            mitigations: conditions,
+            since,
+          })
+        }
+        if (before && !was) continue
+        for (const newcomer of [...who.aws, ...who.federated, ...(who.anyone ? ['*'] : [])].filter((p) => before && !earlierTrust.has(p))) {
+          findings.push({ check: 'new-trust', severity: 'high', subject: principal.arn, title: `Role ${principal.name} now trusts ${newcomer === '*' ? 'any principal' : newcomer}`, why: `Its trust policy did not name ${newcomer} in the previous snapshot.`, mitigations: conditions, since: takenAt })
+        }
+      }
+      if (before && !was) {
+        const foreign = principal.trustStatements.flatMap((s) => { const t = trusted(s); return [...t.aws.filter((a) => outside(accountOfPrincipal(a))), ...t.federated, ...(t.anyone ? ['*'] : [])] })
+        for (const newcomer of foreign) findings.push({ check: 'new-trust', severity: 'high', subject: principal.arn, title: `New role ${principal.name} trusts ${newcomer === '*' ? 'any principal' : newcomer}`, why: 'The role did not exist in the previous snapshot.', mitigations: [], since: takenAt })
+      }
+    }
+  }
+
+  for (const policy of customerPolicies(details)) {
+    const full = statementsOf(policy.document).filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => a === '*' || a === '*:*') && list(s.Resource).includes('*'))
+    if (full.length === 0 || policy.attachedTo.length === 0) continue
+    const conditions = full.flatMap(describeConditions)
+    findings.push({ check: 'full-access-policy', severity: conditions.length ? 'medium' : 'high', subject: policy.arn, title: `Policy ${policy.arn.split(/[/#]/).pop() ?? policy.arn} allows every action on every resource (${policy.attachedTo.join(', ')})`, why: 'A policy of your own granting "*" on "*" is administrator access under another name (CIS 1.16, Security Hub IAM.1): grant what is used (trailwatch suggest-policy).', mitigations: conditions, since: takenAt })
+  }
+  return findings
+}
