@@ -8,7 +8,7 @@ import { CLI_ENTRY, startCli, TSX } from './helpers/cli.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 /** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
-const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'The credential-age report']
+const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'IAM posture', 'The credential-age report']
 
 interface Step {
   command: string

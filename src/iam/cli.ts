@@ -2,7 +2,7 @@ import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
 import { AppError } from '../errors.js'
-import { textLine } from '../alerting/format.js'
+import { plural, textLine } from '../alerting/format.js'
 import { suggestPolicy, usedActions } from './least-privilege.js'
 
 const DAY = 86_400_000
@@ -32,7 +32,7 @@ export function suggestPolicyCommand(): Command {
         const calls = used.reduce((sum, u) => sum + u.calls, 0)
         const narrowed = used.filter((u) => u.without_resources === 0 && u.resources.length > 0).length
         process.stderr.write(
-          `${textLine(principal)}: ${String(used.length)} actions of ${String(new Set(used.map((u) => u.action.split(':')[0])).size)} services from ${String(calls)} calls, ${from.toISOString()} → ${to.toISOString()}; ${String(narrowed)} narrowed to the resources their calls named\n`,
+          `${textLine(principal)}: ${plural(used.length, 'action')} of ${plural(new Set(used.map((u) => u.action.split(':')[0])).size, 'service')} from ${plural(calls, 'call')}, ${from.toISOString()} → ${to.toISOString()}; ${String(narrowed)} narrowed to the resources their calls named\n`,
         )
       })
     })
