@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { insertCredentialReport, parseCredentialReport } from '../../src/credentials/credential-report.js'
 import { storeSnapshot } from '../../src/iam/snapshots.js'
 import { testSettings } from '../../test/helpers/detect.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
@@ -24,7 +25,14 @@ beforeAll(async () => {
   store = await openTestStore()
   await storeSnapshot(store, ACCOUNT, FIRST, TEXT, FIRST)
   await storeSnapshot(store, ACCOUNT, SECOND, later(), SECOND)
+  await insertCredentialReport(store, parseCredentialReport(REPORT), SECOND, SECOND)
 })
+
+const HEADER = 'user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated'
+/** A credential-report line: password enabled, MFA, first key active. */
+const line = (user: string, password: boolean, mfa: boolean, key: boolean): string =>
+  `${user},arn:aws:iam::${ACCOUNT}:${user === '<root_account>' ? 'root' : `user/${user}`},2024-01-01T00:00:00+00:00,${user === '<root_account>' ? 'not_supported' : String(password)},N/A,N/A,N/A,${String(mfa)},${String(key)},${key ? '2025-01-01T00:00:00+00:00' : 'N/A'},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`
+const REPORT = [HEADER, line('<root_account>', false, false, true), line('alice', true, false, false), line('bob', true, true, false), line('carol', false, false, false)].join('\n')
 afterAll(async () => {
   await store.close()
 })
@@ -46,6 +54,17 @@ describe('iam-posture', () => {
     // The same state found again is the same alert: posture findings keep their ids across runs.
     const again = await run(SECOND + 3_600_000)
     expect(again.map((f) => f.alertId).sort()).toEqual(findings.map((f) => f.alertId).sort())
+  })
+
+  it('holds the latest credential report to MFA: root without MFA and with a key, alice’s password alone; not bob (MFA) nor carol (no password)', async () => {
+    const findings = (await run(SECOND + 60_000)).filter((f) => f.evidence.source === 'credential report')
+    expect(findings.map((f) => `${String(f.evidence.check)} ${f.principal} ${f.severity}`).sort()).toEqual([
+      `console-user-without-mfa arn:aws:iam::${ACCOUNT}:user/alice high`,
+      `root-access-key arn:aws:iam::${ACCOUNT}:root critical`,
+      `root-without-mfa arn:aws:iam::${ACCOUNT}:root critical`,
+    ])
+    // Before any report, nothing of the kind.
+    expect((await run(FIRST + 60_000)).filter((f) => f.evidence.source === 'credential report')).toEqual([])
   })
 
   it('takes the organisation’s accounts from its settings, and shows mitigations in why', async () => {
