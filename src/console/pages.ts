@@ -341,8 +341,10 @@ export function credentialsPage(report: CredentialAgeReport, summary: string[], 
 <div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">User</th><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
 ${report.keys.map((k) => `<tr><td>${e(k.account)}</td><td>${e(k.user)}</td><td>${e(k.access_key_id || '(unmatched)')}</td><td>${e(k.status)}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${e(k.standing)}</td></tr>`).join('\n')}
 </tbody></table></div>
-<h2>Users who sign in without MFA</h2>
-${report.usersWithoutMfa.length ? `<ul>${report.usersWithoutMfa.map((u) => `<li>${e(u.account)} ${e(u.user)}, password last used ${time(u.password_last_used)}</li>`).join('')}</ul>` : '<p>None.</p>'}`,
+<h2>Users: console passwords and MFA</h2>
+<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">User</th><th scope="col">Password</th><th scope="col">Last sign-in</th><th scope="col">MFA</th><th scope="col">Standing</th></tr></thead><tbody>
+${report.users.map((u) => `<tr><td>${e(u.account)}</td><td>${e(u.user)}</td><td>${u.password ? (u.password_age_days === null ? 'yes' : `set ${String(u.password_age_days)} days ago`) : 'none'}</td><td>${time(u.password_last_used)}</td><td>${u.mfa_active ? 'yes' : '<strong>no</strong>'}</td><td>${e(u.standing)}</td></tr>`).join('\n')}
+</tbody></table></div>`,
     context,
   )
 }

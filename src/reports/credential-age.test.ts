@@ -24,7 +24,7 @@ const KEY: ReportedKey = {
 
 describe('the credential report as CSV', () => {
   it('keeps cells a spreadsheet would run as formulas as text', () => {
-    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: DEFAULT_LIMITS, sources: [], keys: [KEY], usersWithoutMfa: [] }
+    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: DEFAULT_LIMITS, sources: [], keys: [KEY], users: [], usersWithoutMfa: [] }
     const [row] = parse<Record<string, string>>(credentialReportCsv(report), { columns: true })
     expect(row).toMatchObject({ user: `'${KEY.user}`, last_address: "'@SUM(1+1)", last_region: "'+cmd", last_service: "'-2+3", access_key_id: 'AKIAEXAMPLE000000001', standing: 'rotate, unused' })
   })
@@ -32,12 +32,13 @@ describe('the credential report as CSV', () => {
 
 describe('the credential report as text', () => {
   it('keeps every key on its own line, whatever a name or address holds', () => {
-    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: DEFAULT_LIMITS, sources: [], keys: [{ ...KEY, user: 'mallory\nACCOUNT  root  ok', last_address: 'host\u001b[2J' }], usersWithoutMfa: [] }
+    const report: CredentialAgeReport = { at: '2026-11-23T07:00:00.000Z', limits: DEFAULT_LIMITS, sources: [], keys: [{ ...KEY, user: 'mallory\nACCOUNT  root  ok', last_address: 'host\u001b[2J' }], users: [], usersWithoutMfa: [] }
     const text = credentialReportText(report)
     expect(text).toContain('mallory\\nACCOUNT  root  ok')
     expect(text).toContain('host\\u001b[2J')
     expect(text).not.toContain('\u001b')
-    expect(text.split('\n').filter((line) => line.startsWith('ACCOUNT'))).toHaveLength(1)
+    // The two tables' headers, and no line the name forged.
+    expect(text.split('\n').filter((line) => line.startsWith('ACCOUNT'))).toHaveLength(2)
   })
 })
 

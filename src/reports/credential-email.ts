@@ -1,6 +1,6 @@
 import { escapeHtml, headerText, htmlDocument, type Composed } from '../alerting/format.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
-import { credentialReportCsv, credentialReportSummary, type CredentialAgeReport } from './credential-age.js'
+import { credentialReportCsv, credentialReportSummary, credentialUsersCsv, type CredentialAgeReport } from './credential-age.js'
 import type { Attachment } from '../alerting/mailer.js'
 
 export interface SuppressedThisWeek {
@@ -12,6 +12,7 @@ export interface SuppressedThisWeek {
 export function composeCredentialEmail(report: CredentialAgeReport, suppressed: SuppressedThisWeek[]): { composed: Composed; attachments: Attachment[] } {
   const summary = credentialReportSummary(report)
   const needAction = report.keys.filter((k) => k.standing !== 'ok')
+  const usersToFix = report.users.filter((u) => u.standing !== 'ok')
   const suppressedLines = suppressed.map(
     ({ rule, alerts }) => `${String(alerts)} alerts silenced by rule ${rule.rule_id} (${[rule.detector, rule.principal, rule.cidr, rule.account].filter(Boolean).join(', ')}); owner ${rule.owner}: ${rule.reason}; expires ${rule.expires_at.slice(0, 10)}`,
   )
@@ -29,8 +30,8 @@ export function composeCredentialEmail(report: CredentialAgeReport, suppressed: 
     `KEYS THAT NEED ACTION (${String(needAction.length)}; every key is in the attached CSV)`,
     ...needAction.map((k) => `  ${cells(k).join(' · ')}`),
     '',
-    'USERS WITHOUT MFA',
-    ...(report.usersWithoutMfa.length ? report.usersWithoutMfa.map((u) => `  ${u.account} · ${u.user}`) : ['  none']),
+    'USERS WHOSE PASSWORD NEEDS ACTION (every user is in the attached users CSV)',
+    ...(usersToFix.length ? usersToFix.map((u) => `  ${u.account} · ${u.user} · ${u.standing}`) : ['  none']),
     '',
     'SUPPRESSED ALERTS THIS WEEK',
     ...(suppressedLines.length ? suppressedLines.map((l) => `  ${l}`) : ['  none']),
@@ -45,12 +46,15 @@ export function composeCredentialEmail(report: CredentialAgeReport, suppressed: 
 ${needAction.map((k) => `<tr>${cells(k).map(td).join('')}</tr>`).join('\n')}
 </table></div>
 <p style="font-size:13px;color:#555">Every key, including those in order, is in the attached CSV.</p>
-<h2 style="font-size:16px">Users without MFA</h2>
-<ul>${report.usersWithoutMfa.length ? report.usersWithoutMfa.map((u) => `<li>${escapeHtml(`${u.account} · ${u.user}`)}</li>`).join('') : '<li>none</li>'}</ul>
+<h2 style="font-size:16px">Users whose password needs action</h2>
+<ul>${usersToFix.length ? usersToFix.map((u) => `<li>${escapeHtml(`${u.account} · ${u.user} · ${u.standing}`)}</li>`).join('') : '<li>none</li>'}</ul>
 <h2 style="font-size:16px">Suppressed alerts this week</h2>
 <ul>${suppressedLines.length ? suppressedLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('') : '<li>none</li>'}</ul>`, 760)
   return {
     composed: { subject, text, html },
-    attachments: [{ filename: `credential-report-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: credentialReportCsv(report) }],
+    attachments: [
+      { filename: `credential-report-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: credentialReportCsv(report) },
+      { filename: `credential-users-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: credentialUsersCsv(report) },
+    ],
   }
 }
