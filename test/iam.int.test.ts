@@ -10,11 +10,11 @@ const FIXTURE = path.resolve(import.meta.dirname, 'fixtures/iam/authorization-de
 describe('trailwatch import iam, the posture detector and suggest-policy, as a user runs them', () => {
   it('stores a snapshot, finds what it holds, and refuses a file that is not one', async () => {
     const env = { TRAILWATCH_DATA_DIR: path.join(mkdtempSync(path.join(tmpdir(), 'trailwatch-iam-')), 'data') }
-    const imported = await runCli(['import', 'iam', FIXTURE, '--taken-at', '2026-11-30T06:00:00Z'], { env })
-    expect(imported.stdout).toBe('stored the IAM snapshot of account 111122223333 taken at 2026-11-30T06:00:00.000Z: 4 users, 2 groups, 6 roles, 3 managed policies\n')
+    const imported = await runCli(['import', 'iam', FIXTURE, '--password-policy', path.resolve(import.meta.dirname, 'fixtures/iam/password-policy.json'), '--taken-at', '2026-11-30T06:00:00Z'], { env })
+    expect(imported.stdout).toBe('stored the IAM snapshot of account 111122223333 taken at 2026-11-30T06:00:00.000Z: 4 users, 2 groups, 6 roles, 3 managed policies, the password policy\n')
     const found = await runCli(['detect', '--once', '--detector', 'iam-posture', '--at', '2026-11-30T07:00:00Z', '--json'], { env })
     const checks = found.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { evidence: { check: string } }).evidence.check)
-    expect(new Set(checks)).toEqual(new Set(['administrator-user', 'full-access-policy', 'trust-any-principal', 'trust-outside-organisation', 'third-party-without-external-id', 'federated-trust', 'unused-role', 'inline-policy-no-group']))
+    expect(new Set(checks)).toEqual(new Set(['administrator-user', 'full-access-policy', 'trust-any-principal', 'trust-outside-organisation', 'third-party-without-external-id', 'federated-trust', 'unused-role', 'inline-policy-no-group', 'weak-password-policy']))
 
     const broken = await runCli(['import', 'iam', path.resolve(import.meta.dirname, 'fixtures/credential-age/cloudtrail.json')], { env })
     expect(broken.code).toBe(1)

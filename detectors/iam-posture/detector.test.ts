@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { insertCredentialReport, parseCredentialReport } from '../../src/credentials/credential-report.js'
-import { storeSnapshot } from '../../src/iam/snapshots.js'
+import { parsePasswordPolicy, storeSnapshot } from '../../src/iam/snapshots.js'
 import { testSettings } from '../../test/helpers/detect.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
 import { runDetector } from '../engine.js'
@@ -24,7 +24,8 @@ let store: TestStore
 beforeAll(async () => {
   store = await openTestStore()
   await storeSnapshot(store, ACCOUNT, FIRST, TEXT, FIRST)
-  await storeSnapshot(store, ACCOUNT, SECOND, later(), SECOND)
+  const weak = parsePasswordPolicy(readFileSync(path.resolve(import.meta.dirname, '../../test/fixtures/iam/password-policy.json'), 'utf8'), 'fixture')
+  await storeSnapshot(store, ACCOUNT, SECOND, later(), SECOND, weak)
   await insertCredentialReport(store, parseCredentialReport(REPORT), SECOND, SECOND)
 })
 
@@ -65,6 +66,14 @@ describe('iam-posture', () => {
     ])
     // Before any report, nothing of the kind.
     expect((await run(FIRST + 60_000)).filter((f) => f.evidence.source === 'credential report')).toEqual([])
+  })
+
+  it('holds the password policy to the standard in its settings, once a snapshot carries one', async () => {
+    expect((await run(FIRST + 60_000)).filter((f) => f.evidence.check === 'weak-password-policy')).toEqual([])
+    const [weak] = (await run(SECOND + 60_000)).filter((f) => f.evidence.check === 'weak-password-policy')
+    expect(weak).toMatchObject({ principal: ACCOUNT, severity: 'medium', firstSeen: new Date(SECOND).toISOString() })
+    const relaxed = await run(SECOND + 60_000, { passwordPolicy: { minimumLength: 8, reusePrevention: 5, requireUppercase: false } })
+    expect(relaxed.filter((f) => f.evidence.check === 'weak-password-policy')).toEqual([])
   })
 
   it('takes the organisation’s accounts from its settings, and shows mitigations in why', async () => {

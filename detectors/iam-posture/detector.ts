@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { parseAuthorizationDetails } from '../../src/iam/authorization.js'
-import { postureFindings } from '../../src/iam/posture.js'
+import { passwordPolicyFindings, PasswordStandard, postureFindings } from '../../src/iam/posture.js'
 import { isoFromMillis } from '../../src/time.js'
 import { defineDetector, type FindingDraft } from '../define.js'
 
@@ -62,18 +62,23 @@ export default defineDetector({
     /** The organisation's accounts: a trust in any other is a trust in a stranger. */
     organisationAccounts: z.array(z.string().regex(/^\d{12}$/, 'expected 12-digit account ids')).default([]),
     unusedRoleDays: z.number().int().positive().default(90),
+    passwordPolicy: PasswordStandard.default(PasswordStandard.parse({})),
   }),
-  // Each account's latest snapshot at now with the one before it; and from each account's latest
-  // credential report, the people who sign in without MFA and root's MFA and keys.
+  // Each account's latest snapshot at now with the one before it, and the password policy of each
+  // of its snapshots; from each account's latest credential report, the people who sign in without
+  // MFA and root's MFA and keys.
   sql: `SELECT * FROM (
-        SELECT 'snapshot' AS kind, account_id, toUnixTimestamp64Milli(snapshots[1].1) AS at, snapshots[1].2 AS document,
-               if(length(snapshots) > 1, snapshots[2].2, '') AS previous, '' AS user, '' AS arn, false AS password_enabled, false AS mfa_active, 0 AS active_keys
+        SELECT 'snapshot' AS kind, d.account_id AS account_id, toUnixTimestamp64Milli(d.snapshots[1].1) AS at, d.snapshots[1].2 AS document,
+               if(length(d.snapshots) > 1, d.snapshots[2].2, '') AS previous, toJSONString(p.policies) AS policies,
+               '' AS user, '' AS arn, false AS password_enabled, false AS mfa_active, 0 AS active_keys
         FROM (SELECT account_id, arrayReverseSort(s -> s.1, groupArray((taken_at, document))) AS snapshots
               FROM (SELECT account_id, taken_at, document FROM iam_snapshots FINAL WHERE taken_at <= {now:DateTime64(3)}
                     ORDER BY account_id, taken_at DESC LIMIT 2 BY account_id)
-              GROUP BY account_id)
+              GROUP BY account_id) AS d
+        LEFT JOIN (SELECT account_id, arraySort(x -> x.1, groupArray((toUnixTimestamp64Milli(taken_at), password_policy))) AS policies
+                   FROM iam_snapshots FINAL WHERE taken_at <= {now:DateTime64(3)} GROUP BY account_id) AS p ON p.account_id = d.account_id
         UNION ALL
-        SELECT 'credentials', account_id, toUnixTimestamp64Milli(toDateTime64(coalesce(user_creation_time, generated_at), 3)), '', '', user, arn,
+        SELECT 'credentials', account_id, toUnixTimestamp64Milli(toDateTime64(coalesce(user_creation_time, generated_at), 3)), '', '', '', user, arn,
                coalesce(password_enabled, false), mfa_active, toUInt8(access_key_1_active) + toUInt8(access_key_2_active)
         FROM credential_reports FINAL
         WHERE (account_id, generated_at) IN (SELECT account_id, max(generated_at) FROM credential_reports WHERE generated_at <= {now:DateTime64(3)} GROUP BY account_id)
@@ -85,6 +90,8 @@ export default defineDetector({
     at: isoFromMillis,
     document: z.string(),
     previous: z.string(),
+    /** [[taken_at ms, password policy JSON], …] oldest first. */
+    policies: z.string(),
     user: z.string(),
     arn: z.string(),
     password_enabled: z.coerce.boolean(),
@@ -95,7 +102,7 @@ export default defineDetector({
     if (row.kind === 'credentials') return credentialFindings(row)
     const latest = parseAuthorizationDetails(row.document, `the IAM snapshot of ${row.account_id}`)
     const previous = row.previous ? parseAuthorizationDetails(row.previous, `the previous IAM snapshot of ${row.account_id}`) : undefined
-    return postureFindings(row.account_id, row.at, latest, previous, config).map((f) => ({
+    return [...postureFindings(row.account_id, row.at, latest, previous, config), ...passwordPolicyFindings(row.account_id, row.policies, config.passwordPolicy)].map((f) => ({
       severity: f.severity,
       principal: f.subject,
       account: row.account_id,

@@ -80,13 +80,17 @@ export const AuthorizationDetails = z.object({
 export type AuthorizationDetails = z.output<typeof AuthorizationDetails>
 
 /** Parses the JSON text of one account's authorization details; every problem is named by its path. */
-export function parseAuthorizationDetails(text: string, source: string): AuthorizationDetails {
-  let json: unknown
+/** JSON text of an AWS CLI output, or an error naming the file. */
+export function cliOutput(text: string, source: string): unknown {
   try {
-    json = JSON.parse(text)
+    return JSON.parse(text) as unknown
   } catch (err) {
     throw new AppError('INVALID_IAM', `${source}: not JSON (${(err as Error).message})`)
   }
+}
+
+export function parseAuthorizationDetails(text: string, source: string): AuthorizationDetails {
+  const json = cliOutput(text, source)
   const lists = ['UserDetailList', 'GroupDetailList', 'RoleDetailList', 'Policies']
   if (typeof json !== 'object' || json === null || !lists.some((list) => list in json)) {
     throw new AppError('INVALID_IAM', `${source} is not the output of aws iam get-account-authorization-details: it has none of ${lists.join(', ')}`)

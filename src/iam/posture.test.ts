@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseAuthorizationDetails, type AuthorizationDetails } from './authorization.js'
-import { postureFindings, type PostureSettings } from './posture.js'
+import { parsePasswordPolicy } from './snapshots.js'
+import { passwordPolicyFindings, PasswordStandard, postureFindings, type PostureSettings } from './posture.js'
 
 const FIXTURE = path.resolve(import.meta.dirname, '../../test/fixtures/iam/authorization-details.json')
 const TEXT = readFileSync(FIXTURE, 'utf8')
@@ -75,6 +76,28 @@ describe('IAM posture checks on a snapshot written to get-account-authorization-
     expect(changes.find((f) => f.check === 'new-trust')?.title).toBe('Role app-runtime now trusts arn:aws:iam::777766665555:root')
     // The same snapshot twice: nothing changed.
     expect(lines(run({}, details(), details())).filter((l) => l.startsWith('new-'))).toEqual([])
+  })
+})
+
+describe('the password policy against the standard', () => {
+  const STANDARD = PasswordStandard.parse({})
+  const WEAK = JSON.stringify(parsePasswordPolicy(readFileSync(path.resolve(import.meta.dirname, '../../test/fixtures/iam/password-policy.json'), 'utf8'), 'fixture'))
+  const STRONG = JSON.stringify({ MinimumPasswordLength: 16, RequireSymbols: true, RequireNumbers: true, RequireUppercaseCharacters: true, RequireLowercaseCharacters: true, PasswordReusePrevention: 24 })
+  const at = (day: number): number => Date.parse(`2026-11-${String(day).padStart(2, '0')}T06:00:00Z`)
+
+  it('names each shortfall of a weak policy, and finds nothing in one that meets the standard', () => {
+    const [weak] = passwordPolicyFindings(ACCOUNT, JSON.stringify([[at(30), WEAK]]), STANDARD)
+    expect(weak).toMatchObject({ check: 'weak-password-policy', severity: 'medium', subject: ACCOUNT })
+    expect(weak?.title).toBe('The password policy of 111122223333 is weaker than the standard: minimum length 8 (standard 14); remembers 5 passwords (standard 24); does not require uppercase letters')
+    expect(passwordPolicyFindings(ACCOUNT, JSON.stringify([[at(30), STRONG]]), STANDARD)).toEqual([])
+    // A snapshot without the policy says nothing about it.
+    expect(passwordPolicyFindings(ACCOUNT, JSON.stringify([[at(30), '']]), STANDARD)).toEqual([])
+    expect(passwordPolicyFindings(ACCOUNT, JSON.stringify([[at(30), WEAK]]), PasswordStandard.parse({ minimumLength: 8, reusePrevention: 5, requireUppercase: false }))).toEqual([])
+  })
+
+  it('dates the finding from the first snapshot of the latest run with that policy, so importing it again is not news', () => {
+    const history = [[at(9), WEAK], [at(16), STRONG], [at(23), WEAK], [at(30), WEAK]]
+    expect(passwordPolicyFindings(ACCOUNT, JSON.stringify(history), STANDARD)[0]?.since).toBe(new Date(at(23)).toISOString())
   })
 })
 

@@ -1,6 +1,8 @@
+import { z } from 'zod'
 import type { Severity } from '../severity.js'
 import { principalsOf, type AuthorizationDetails, type IamPrincipal, type TrustStatement } from './authorization.js'
 import { evaluate, statementsOf, type NamedPolicy, type PolicyDocument, type Statement } from './policy.js'
+import { PasswordPolicy } from './snapshots.js'
 
 export interface PostureSettings {
   /** The accounts of the organisation: a role trusting any other is trusting a third party. */
@@ -185,4 +187,57 @@ export function postureFindings(account: string, takenAt: string, details: Autho
     findings.push({ check: 'full-access-policy', severity: conditions.length ? 'medium' : 'high', subject: policy.arn, title: `Policy ${policy.arn.split(/[/#]/).pop() ?? policy.arn} allows every action on every resource (${policy.attachedTo.join(', ')})`, why: 'A policy of your own granting "*" on "*" is administrator access under another name (CIS 1.16, Security Hub IAM.1): grant what is used (trailwatch suggest-policy).', mitigations: conditions, since: takenAt })
   }
   return findings
+}
+
+/** What an account's password policy must require (CIS 1.8 and 1.9; Security Hub IAM.7). */
+export const PasswordStandard = z.object({
+  minimumLength: z.number().int().min(6).max(128).default(14),
+  reusePrevention: z.number().int().min(0).max(24).default(24),
+  requireSymbols: z.boolean().default(true),
+  requireNumbers: z.boolean().default(true),
+  requireUppercase: z.boolean().default(true),
+  requireLowercase: z.boolean().default(true),
+})
+export type PasswordStandard = z.output<typeof PasswordStandard>
+
+/** Where a password policy falls short of the standard, in words; empty when it does not. */
+export function passwordShortfalls(policy: PasswordPolicy, standard: PasswordStandard): string[] {
+  const short: string[] = []
+  if ((policy.MinimumPasswordLength ?? 8) < standard.minimumLength) short.push(`minimum length ${String(policy.MinimumPasswordLength ?? 8)} (standard ${String(standard.minimumLength)})`)
+  if ((policy.PasswordReusePrevention ?? 0) < standard.reusePrevention) short.push(`remembers ${String(policy.PasswordReusePrevention ?? 0)} passwords (standard ${String(standard.reusePrevention)})`)
+  const classes: [boolean, boolean | undefined, string][] = [
+    [standard.requireSymbols, policy.RequireSymbols, 'symbols'],
+    [standard.requireNumbers, policy.RequireNumbers, 'numbers'],
+    [standard.requireUppercase, policy.RequireUppercaseCharacters, 'uppercase letters'],
+    [standard.requireLowercase, policy.RequireLowercaseCharacters, 'lowercase letters'],
+  ]
+  const missing = classes.filter(([required, set]) => required && !set).map(([, , name]) => name)
+  if (missing.length) short.push(`does not require ${missing.join(', ')}`)
+  return short
+}
+
+/**
+ * The account's password policy in its latest snapshot against the standard. `history` is each
+ * snapshot's policy, oldest first (as JSON): the finding dates from the first of the latest run of
+ * snapshots with the same policy, so the next import of it is not news.
+ */
+export function passwordPolicyFindings(account: string, history: string, standard: PasswordStandard): PostureFinding[] {
+  const snapshots = z.array(z.tuple([z.coerce.number(), z.string()])).parse(JSON.parse(history || '[]'))
+  const latest = snapshots.at(-1)
+  if (!latest?.[1]) return []
+  let since = latest[0]
+  for (let i = snapshots.length - 2; i >= 0 && snapshots[i]?.[1] === latest[1]; i--) since = snapshots[i]?.[0] ?? since
+  const short = passwordShortfalls(PasswordPolicy.parse(JSON.parse(latest[1])), standard)
+  if (short.length === 0) return []
+  return [
+    {
+      check: 'weak-password-policy',
+      severity: 'medium',
+      subject: account,
+      title: `The password policy of ${account} is weaker than the standard: ${short.join('; ')}`,
+      why: 'Console passwords are only as strong as the policy lets people make them (CIS 1.8 and 1.9, Security Hub IAM.7); set it with aws iam update-account-password-policy.',
+      mitigations: [],
+      since: new Date(since).toISOString(),
+    },
+  ]
 }

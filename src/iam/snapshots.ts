@@ -1,39 +1,36 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { selectRows } from '../clickhouse/rows.js'
-import { clickHouseTime, isoFromMillis } from '../time.js'
-import { AuthorizationDetails } from './authorization.js'
+import { AppError } from '../errors.js'
+import { clickHouseTime } from '../time.js'
+import { cliOutput } from './authorization.js'
 
-export interface Snapshot {
-  account: string
-  taken_at: string
-  details: AuthorizationDetails
+/** The output of `aws iam get-account-password-policy`, as documented. */
+export const PasswordPolicy = z.object({
+  MinimumPasswordLength: z.number().int().optional(),
+  RequireSymbols: z.boolean().optional(),
+  RequireNumbers: z.boolean().optional(),
+  RequireUppercaseCharacters: z.boolean().optional(),
+  RequireLowercaseCharacters: z.boolean().optional(),
+  AllowUsersToChangePassword: z.boolean().optional(),
+  ExpirePasswords: z.boolean().optional(),
+  MaxPasswordAge: z.number().int().optional(),
+  PasswordReusePrevention: z.number().int().optional(),
+  HardExpiry: z.boolean().optional(),
+})
+export type PasswordPolicy = z.output<typeof PasswordPolicy>
+
+export function parsePasswordPolicy(text: string, source: string): PasswordPolicy {
+  const parsed = z.object({ PasswordPolicy }).safeParse(cliOutput(text, source))
+  if (!parsed.success) throw new AppError('INVALID_IAM', `${source} is not the output of aws iam get-account-password-policy: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  return parsed.data.PasswordPolicy
 }
 
-/** Stores one account's snapshot; the same account and time again replaces it. */
-export async function storeSnapshot(store: Store, account: string, takenAt: number, text: string, now: number): Promise<void> {
+/** Stores one account's snapshot (and its password policy, when given); the same account and time again replaces it. */
+export async function storeSnapshot(store: Store, account: string, takenAt: number, text: string, now: number, passwordPolicy?: PasswordPolicy): Promise<void> {
   await store.client.insert({
     table: 'iam_snapshots',
-    values: [{ account_id: account, taken_at: clickHouseTime(takenAt), imported_at: clickHouseTime(now), document: text }],
+    values: [{ account_id: account, taken_at: clickHouseTime(takenAt), imported_at: clickHouseTime(now), document: text, password_policy: passwordPolicy ? JSON.stringify(passwordPolicy) : '' }],
     format: 'JSONEachRow',
     clickhouse_settings: { async_insert: 0 },
   })
-}
-
-const Row = z.object({ account_id: z.string(), taken_at: isoFromMillis, document: z.string() })
-
-/** Each account's latest snapshot at `at`, and the one before it when there is one. */
-export async function latestSnapshots(store: Store, at: Date): Promise<{ latest: Snapshot; previous: Snapshot | undefined }[]> {
-  const rows = await selectRows(
-    store,
-    `SELECT account_id, toUnixTimestamp64Milli(taken_at) AS taken_at, document FROM iam_snapshots FINAL
-     WHERE taken_at <= {at:DateTime64(3)}
-     ORDER BY account_id, taken_at DESC LIMIT 2 BY account_id`,
-    { at: clickHouseTime(at.getTime()) },
-    Row,
-  )
-  const parse = (row: z.output<typeof Row>): Snapshot => ({ account: row.account_id, taken_at: row.taken_at, details: AuthorizationDetails.parse(JSON.parse(row.document)) })
-  const byAccount = new Map<string, z.output<typeof Row>[]>()
-  for (const row of rows) byAccount.set(row.account_id, [...(byAccount.get(row.account_id) ?? []), row])
-  return [...byAccount.values()].map(([latest, previous]) => ({ latest: parse(latest as z.output<typeof Row>), previous: previous ? parse(previous) : undefined }))
 }
