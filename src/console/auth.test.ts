@@ -38,6 +38,15 @@ describe('console sessions', () => {
     expect(sessions.find(b.id, 1)).toBeUndefined()
   })
 
+  it('keeps at most 10,000, the oldest giving way', () => {
+    const sessions = new Sessions(60_000)
+    const first = sessions.open('first', 0)
+    for (let i = 0; i < 10_000; i++) sessions.open(`user-${String(i)}`, 1)
+    expect(sessions.find(first.id, 2)).toBeUndefined()
+    const last = sessions.open('last', 2)
+    expect(sessions.find(last.id, 3)?.user).toBe('last')
+  })
+
   it('holds an address back after ten failed sign-ins in a quarter of an hour', () => {
     const throttle = new LoginThrottle()
     for (let i = 0; i < 10; i++) throttle.failed('203.0.113.9', i * 1000)

@@ -60,6 +60,8 @@ export interface Session {
   expiresAt: number
 }
 
+const MAX_SESSIONS = 10_000
+
 /** Sessions in memory: a restart signs everyone out, which is the safe way to lose them. */
 export class Sessions {
   private readonly sessions = new Map<string, Session>()
@@ -68,6 +70,9 @@ export class Sessions {
 
   open(user: string, now: number): Session {
     this.prune(now)
+    // A client that never keeps its cookie opens a session per request: the oldest give way.
+    const oldest = this.sessions.keys().next()
+    if (this.sessions.size >= MAX_SESSIONS && !oldest.done) this.sessions.delete(oldest.value)
     const session = { id: randomBytes(32).toString('base64url'), user, csrf: randomBytes(32).toString('base64url'), expiresAt: now + this.lifetimeMs }
     this.sessions.set(session.id, session)
     return session
