@@ -7,7 +7,7 @@ import { suggestPolicyCommand } from './src/iam/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
-import { scheduleCredentialReport } from './src/reports/schedule.js'
+import { scheduleWeeklyReports } from './src/reports/schedule.js'
 import { statusCommand } from './src/cli/status.js'
 import { consoleCommand, demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
@@ -28,7 +28,7 @@ export function buildProgram(): Command {
     .addCommand(produceCommand())
     .addCommand(detectCommand())
     .addCommand(rulesCommand())
-    .addCommand(alertCommand([scheduleCredentialReport]))
+    .addCommand(alertCommand([scheduleWeeklyReports]))
     .addCommand(incidentsCommand())
     .addCommand(timelineCommand())
     .addCommand(suppressCommand())

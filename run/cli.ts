@@ -15,7 +15,7 @@ import { serveOps } from '../src/cli/ops.js'
 import { announceRunningProcess, newToken, runFile } from '../src/cli/running.js'
 import { parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { selectRows } from '../src/clickhouse/rows.js'
-import { scheduleCredentialReport } from '../src/reports/schedule.js'
+import { scheduleWeeklyReports } from '../src/reports/schedule.js'
 import { collectStatus } from '../src/status.js'
 import { runDemo } from './demo.js'
 
@@ -104,7 +104,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             await files.start()
             kafka?.start()
             scheduler.start()
-            alerting = startAlerting(context, [scheduleCredentialReport])
+            alerting = startAlerting(context, [scheduleWeeklyReports])
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
             print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)

@@ -30,8 +30,13 @@ const ADMIN_PROBES = ['iam:CreateUser', 'iam:AttachRolePolicy', 'iam:PutRolePoli
 
 const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
+/** Condition keys whose values are shared secrets: a report says they are set, never what they are. */
+const SECRET_KEYS = new Set(['sts:externalid'])
+
 function describeConditions(statement: Statement | TrustStatement): string[] {
-  return Object.entries(statement.Condition ?? {}).flatMap(([operator, keys]) => Object.entries(keys).map(([key, values]) => `${operator} ${key} ${list(values).join(', ')}`))
+  return Object.entries(statement.Condition ?? {}).flatMap(([operator, keys]) =>
+    Object.entries(keys).map(([key, values]) => `${operator} ${key} ${SECRET_KEYS.has(key.toLowerCase()) ? '(set)' : list(values).join(', ')}`),
+  )
 }
 
 /** The policies with each Allow's conditions set aside (they are mitigations, not absences), and the conditions themselves. */

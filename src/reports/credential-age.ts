@@ -1,8 +1,8 @@
-import { stringify } from 'csv-stringify/sync'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { textLine } from '../alerting/format.js'
+import { csv } from './csv.js'
 import { ACCESS_KEY_INVENTORY, InventoryRow } from '../credentials/inventory.js'
 import { DEFAULT_LIMITS, keyStanding, type CredentialLimits } from '../credentials/standing.js'
 import { clickHouseTime, isoTime } from '../time.js'
@@ -144,18 +144,6 @@ const CSV_COLUMNS: (keyof ReportedKey)[] = [
 ]
 
 const USER_CSV_COLUMNS: (keyof ReportedUser)[] = ['account', 'user', 'arn', 'password', 'password_age_days', 'password_last_used', 'days_since_sign_in', 'mfa_active', 'standing']
-
-function csv<T extends object>(rows: T[], columns: (keyof T & string)[]): string {
-  return stringify(
-    rows.map((row) => columns.map((column) => row[column] ?? '')),
-    {
-      header: true,
-      columns,
-      // A cell a spreadsheet would run as a formula (=, +, -, @, or a tab or CR first) is kept as text.
-      cast: { boolean: (value) => (value ? 'true' : 'false'), string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
-    },
-  )
-}
 
 /** One row per access key, for a spreadsheet or a ticket. */
 export function credentialReportCsv(report: CredentialAgeReport): string {

@@ -3,26 +3,34 @@ import type { Alerter } from '../alerting/alerter.js'
 import type { Context } from '../cli/context.js'
 import { credentialLimits } from '../credentials/standing.js'
 import { errorMessage } from '../errors.js'
-import { queueCredentialReport } from './send.js'
+import { postureConfig } from '../iam/assessment.js'
+import { queueCredentialReport, queuePostureReport } from './send.js'
 
-/** Queues the credential-age report through the alerter on TRAILWATCH_REPORT_SCHEDULE, until stop(). */
-export function scheduleCredentialReport(context: Context, alerter: Alerter): { stop: () => Promise<void> } {
+/** Queues the credential-age and IAM posture reports through the alerter on TRAILWATCH_REPORT_SCHEDULE, until stop(). */
+export function scheduleWeeklyReports(context: Context, alerter: Alerter): { stop: () => Promise<void> } {
   const { config, store, logger, settings } = context
   const log = logger.child({ module: 'reports' })
   const limits = credentialLimits(settings.detectors)
+  const posture = postureConfig(settings.detectors)
   const report = cron.schedule(
     config.report.schedule,
     async () => {
+      // The scheduled minute names the reports: a second firing in that minute queues nothing new.
+      const at = new Date(Math.floor(Date.now() / 60_000) * 60_000)
       try {
-        // The scheduled minute names the report: a second firing in that minute queues nothing new.
-        await queueCredentialReport(store, alerter, config.report.to, new Date(Math.floor(Date.now() / 60_000) * 60_000), limits)
+        await queueCredentialReport(store, alerter, config.report.to, at, limits)
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'credential report not queued')
       }
+      try {
+        await queuePostureReport(store, alerter, config.report.to, at, posture)
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'IAM posture report not queued')
+      }
     },
-    { timezone: config.report.timezone, noOverlap: true, name: 'credential-report' },
+    { timezone: config.report.timezone, noOverlap: true, name: 'weekly-reports' },
   )
-  log.info({ report: `${config.report.schedule} ${config.report.timezone}` }, 'credential report scheduled')
+  log.info({ report: `${config.report.schedule} ${config.report.timezone}` }, 'credential and IAM posture reports scheduled')
   return {
     stop: async () => {
       await report.stop()

@@ -1,0 +1,70 @@
+import { escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../alerting/format.js'
+import type { Attachment } from '../alerting/mailer.js'
+import type { Store } from '../clickhouse/client.js'
+import { assessPosture, type PostureConfig } from '../iam/assessment.js'
+import { SEVERITIES, type Severity } from '../severity.js'
+import { csv } from './csv.js'
+
+export interface PostureLine {
+  account: string
+  severity: Severity
+  check: string
+  subject: string
+  title: string
+  /** Conditions that narrow the access, `; `-separated. */
+  mitigations: string
+  since: string
+}
+
+export interface PostureReport {
+  at: string
+  /** The worst first. */
+  findings: PostureLine[]
+}
+
+/** Every account's IAM posture at `at`, as the iam-posture detector sees it, worst first. */
+export async function iamPostureReport(store: Store, at: Date, config: PostureConfig): Promise<PostureReport> {
+  const findings = (await assessPosture(store, at, config)).map(({ account, finding: f }) => ({ account, severity: f.severity, check: f.check, subject: f.subject, title: f.title, mitigations: f.mitigations.join('; '), since: f.since }))
+  findings.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.account.localeCompare(b.account) || a.check.localeCompare(b.check) || a.title.localeCompare(b.title))
+  return { at: at.toISOString(), findings }
+}
+
+export function postureReportSummary(report: PostureReport): string[] {
+  const accounts = new Set(report.findings.map((f) => f.account)).size
+  const bySeverity = [...SEVERITIES].reverse().flatMap((s) => {
+    const n = report.findings.filter((f) => f.severity === s).length
+    return n ? [`${String(n)} ${s}`] : []
+  })
+  return [`${plural(report.findings.length, 'finding')} in ${plural(accounts, 'account')}${bySeverity.length ? `: ${bySeverity.join(', ')}` : ''}`]
+}
+
+const COLUMNS: (keyof PostureLine)[] = ['account', 'severity', 'check', 'subject', 'title', 'mitigations', 'since']
+
+export function postureReportCsv(report: PostureReport): string {
+  return csv(report.findings, COLUMNS)
+}
+
+/** For a terminal: one line per finding, worst first, its mitigations under it. Names come from IAM: no control character reaches the terminal. */
+export function postureReportText(report: PostureReport): string {
+  return [
+    `IAM posture report at ${report.at}`,
+    ...postureReportSummary(report).map((s) => `  ${s}`),
+    '',
+    ...report.findings.flatMap((f) => [`${f.severity.toUpperCase().padEnd(8)} ${f.account}  ${f.check}  ${f.title}`, ...(f.mitigations ? [`         narrowed by: ${f.mitigations}`] : [])]),
+    '',
+  ]
+    .map(textLine)
+    .join('\n')
+}
+
+/** The weekly email: the summary, the findings worst first, every finding in the CSV attachment. */
+export function composePostureEmail(report: PostureReport): { composed: Composed; attachments: Attachment[] } {
+  const summary = postureReportSummary(report)
+  const subject = headerText(`[trailwatch] IAM posture report ${report.at.slice(0, 10)}: ${summary[0] ?? ''}`)
+  const text = [`IAM posture report at ${report.at}`, '', ...summary.map((s) => `- ${s}`), '', ...report.findings.map((f) => `  ${f.severity.toUpperCase()} · ${f.account} · ${f.title}${f.mitigations ? ` (narrowed by ${f.mitigations})` : ''}`), ''].join('\n')
+  const html = htmlDocument(`<h1 style="font-size:18px">IAM posture report, ${escapeHtml(report.at)}</h1>
+<ul>${summary.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
+<ul style="padding-left:20px;overflow-wrap:anywhere">${report.findings.map((f) => `<li><strong>${escapeHtml(f.severity.toUpperCase())}</strong> ${escapeHtml(`${f.account} · ${f.title}`)}${f.mitigations ? `<br><span style="color:#555">narrowed by ${escapeHtml(f.mitigations)}</span>` : ''}</li>`).join('\n')}</ul>
+<p style="font-size:13px;color:#555">Every finding is in the attached CSV.</p>`)
+  return { composed: { subject, text, html }, attachments: [{ filename: `iam-posture-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: postureReportCsv(report) }] }
+}
