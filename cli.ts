@@ -3,7 +3,7 @@ import { alertCommand, notificationsCommand, suppressCommand } from './src/alert
 import { importCommand } from './src/cli/import.js'
 import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { consoleUserCommand } from './src/console/cli.js'
-import { suggestPolicyCommand } from './src/iam/cli.js'
+import { permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .addCommand(notificationsCommand())
     .addCommand(reportCommand())
     .addCommand(suggestPolicyCommand())
+    .addCommand(permissionsCommand())
     .addCommand(queryCommand())
     .addCommand(importCommand())
     .addCommand(consoleCommand())
