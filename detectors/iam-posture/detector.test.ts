@@ -30,10 +30,17 @@ beforeAll(async () => {
 })
 
 const HEADER = 'user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated'
-/** A credential-report line: password enabled, MFA, first key active. */
-const line = (user: string, password: boolean, mfa: boolean, key: boolean): string =>
-  `${user},arn:aws:iam::${ACCOUNT}:${user === '<root_account>' ? 'root' : `user/${user}`},2024-01-01T00:00:00+00:00,${user === '<root_account>' ? 'not_supported' : String(password)},N/A,N/A,N/A,${String(mfa)},${String(key)},${key ? '2025-01-01T00:00:00+00:00' : 'N/A'},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`
-const REPORT = [HEADER, line('<root_account>', false, false, true), line('alice', true, false, false), line('bob', true, true, false), line('carol', false, false, false)].join('\n')
+/** A credential-report line: password enabled, MFA, first key active, the password's last use. */
+const line = (user: string, password: boolean, mfa: boolean, key: boolean, signedIn = 'N/A'): string =>
+  `${user},arn:aws:iam::${ACCOUNT}:${user === '<root_account>' ? 'root' : `user/${user}`},2024-01-01T00:00:00+00:00,${user === '<root_account>' ? 'not_supported' : String(password)},${signedIn},N/A,N/A,${String(mfa)},${String(key)},${key ? '2025-01-01T00:00:00+00:00' : 'N/A'},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`
+const REPORT = [
+  HEADER,
+  line('<root_account>', false, false, true),
+  line('alice', true, false, false),
+  line('bob', true, true, false, '2026-11-29T08:00:00+00:00'),
+  line('carol', false, false, false),
+  line('erin', true, true, false, '2026-06-01T08:00:00+00:00'),
+].join('\n')
 afterAll(async () => {
   await store.close()
 })
@@ -57,13 +64,17 @@ describe('iam-posture', () => {
     expect(again.map((f) => f.alertId).sort()).toEqual(findings.map((f) => f.alertId).sort())
   })
 
-  it('holds the latest credential report to MFA: root without MFA and with a key, alice’s password alone; not bob (MFA) nor carol (no password)', async () => {
+  it('holds the latest credential report to MFA and use: root without MFA and with a key, alice’s password alone, users unused for 90 days; not bob (MFA, signed in yesterday)', async () => {
     const findings = (await run(SECOND + 60_000)).filter((f) => f.evidence.source === 'credential report')
-    expect(findings.map((f) => `${String(f.evidence.check)} ${f.principal} ${f.severity}`).sort()).toEqual([
-      `console-user-without-mfa arn:aws:iam::${ACCOUNT}:user/alice high`,
-      `root-access-key arn:aws:iam::${ACCOUNT}:root critical`,
-      `root-without-mfa arn:aws:iam::${ACCOUNT}:root critical`,
+    expect(findings.map((f) => `${String(f.evidence.check)} ${f.title} ${f.severity}`).sort()).toEqual([
+      'console-user-without-mfa User alice signs in to the console without MFA high',
+      `root-access-key The root user of ${ACCOUNT} has an active access key critical`,
+      `root-without-mfa The root user of ${ACCOUNT} has no MFA critical`,
+      'unused-user User alice never used low',
+      'unused-user User carol never used low',
+      'unused-user User erin unused since 2026-06-01 low',
     ])
+    expect((await run(SECOND + 60_000, { unusedDays: 365 })).filter((f) => f.evidence.check === 'unused-user').map((f) => f.title)).toEqual(['User alice never used', 'User carol never used'])
     // Before any report, nothing of the kind.
     expect((await run(FIRST + 60_000)).filter((f) => f.evidence.source === 'credential report')).toEqual([])
   })

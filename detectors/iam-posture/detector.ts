@@ -25,6 +25,7 @@ export default defineDetector({
   ],
   config: PostureConfig,
   sql: POSTURE_SQL,
+  params: (config) => ({ unusedDays: config.unusedDays }),
   row: PostureRow,
   toFinding: (row, config) =>
     findingsOfRow(row, config).map((f) => ({

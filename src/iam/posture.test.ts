@@ -9,7 +9,7 @@ const FIXTURE = path.resolve(import.meta.dirname, '../../test/fixtures/iam/autho
 const TEXT = readFileSync(FIXTURE, 'utf8')
 const ACCOUNT = '111122223333'
 const TAKEN = '2026-11-30T06:00:00.000Z'
-const SETTINGS: PostureSettings = { organisationAccounts: [], unusedRoleDays: 90 }
+const SETTINGS: PostureSettings = { organisationAccounts: [], unusedDays: 90 }
 const details = (): AuthorizationDetails => parseAuthorizationDetails(TEXT, 'fixture')
 
 /** Each finding as `check subject-name severity`, sorted. */
@@ -57,7 +57,7 @@ describe('IAM posture checks on a snapshot written to get-account-authorization-
 
   it('roles unused for 90 days: old-batch; not app-runtime (used yesterday) nor anyone (too new to judge)', () => {
     expect(lines(run(), 'unused-role')).toEqual(['unused-role old-batch low'])
-    expect(lines(run({ unusedRoleDays: 400 }), 'unused-role')).toEqual([])
+    expect(lines(run({ unusedDays: 400 }), 'unused-role')).toEqual([])
   })
 
   it('inline policies and no group: carol; not alice (in a group, no inline policy)', () => {

@@ -7,8 +7,8 @@ import { PasswordPolicy } from './snapshots.js'
 export interface PostureSettings {
   /** The accounts of the organisation: a role trusting any other is trusting a third party. */
   organisationAccounts: string[]
-  /** A role not used for this long is a standing door nobody walks through. */
-  unusedRoleDays: number
+  /** A role or user not used for this long is a standing door nobody walks through. */
+  unusedDays: number
 }
 
 export interface PostureFinding {
@@ -130,13 +130,13 @@ export function postureFindings(account: string, takenAt: string, details: Autho
     }
     if (principal.kind === 'role') {
       const lastUsed = principal.lastUsed ? Date.parse(principal.lastUsed) : undefined
-      const limit = Date.parse(takenAt) - settings.unusedRoleDays * DAY
+      const limit = Date.parse(takenAt) - settings.unusedDays * DAY
       if ((lastUsed ?? 0) < limit && Date.parse(principal.created ?? takenAt) < limit) {
         findings.push({
           check: 'unused-role',
           severity: 'low',
           subject: principal.arn,
-          title: `Role ${principal.name} not assumed in ${String(settings.unusedRoleDays)} days`,
+          title: `Role ${principal.name} not assumed in ${String(settings.unusedDays)} days`,
           why: `${principal.lastUsed ? `Last used ${principal.lastUsed.slice(0, 10)}` : 'Never used'}: a role nobody uses is access nobody watches; remove it or say why it stays.`,
           mitigations: [],
           since: principal.lastUsed ?? since,
