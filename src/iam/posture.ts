@@ -100,16 +100,85 @@ function customerPolicies(details: AuthorizationDetails): { arn: string; documen
   ]
 }
 
+/** Everyone a role's trust policy lets in, by name: accounts and principals, federated providers, `*`. */
+function trustedNames(statements: TrustStatement[]): string[] {
+  return [
+    ...new Set(
+      statements
+        .filter((s) => s.Effect === 'Allow')
+        .flatMap((s) => {
+          const t = trusted(s)
+          return [...t.aws, ...t.federated, ...(t.anyone ? ['*'] : [])]
+        }),
+    ),
+  ]
+}
+
+/** A role's trust, statement by statement: anyone, strangers, third parties without an ExternalId, federated providers. */
+function trustFindings(role: IamPrincipal, outside: (account: string) => boolean, organisationKnown: boolean): PostureFinding[] {
+  const since = role.created ?? ''
+  const findings: PostureFinding[] = []
+  for (const statement of role.trustStatements.filter((s) => s.Effect === 'Allow')) {
+    const who = trusted(statement)
+    const conditions = describeConditions(statement)
+    const base = { subject: role.arn, mitigations: conditions, since }
+    if (who.anyone) {
+      const narrowed = ['aws:PrincipalOrgID', 'aws:PrincipalAccount', 'aws:SourceAccount'].some((key) => hasConditionKey(statement, key))
+      findings.push({ ...base, check: 'trust-any-principal', severity: narrowed ? 'medium' : 'critical', title: `Role ${role.name} may be assumed by any AWS principal${conditions.length ? ' meeting its conditions' : ''}`, why: 'A trust policy with Principal "*" lets every AWS account in; only a condition on the organisation or account narrows it.' })
+    }
+    for (const account of who.aws.map(accountOfPrincipal).filter(outside)) {
+      findings.push({
+        ...base,
+        check: 'trust-outside-organisation',
+        severity: organisationKnown ? 'high' : 'medium',
+        title: `Role ${role.name} trusts account ${account}${organisationKnown ? ', outside the organisation' : ''}`,
+        why: organisationKnown ? `Account ${account} is not among the organisation's accounts.` : `Account ${account} is not this account; list the organisation's accounts (organisationAccounts) to tell partners from strangers.`,
+      })
+      if (!hasConditionKey(statement, 'sts:ExternalId')) {
+        findings.push({ ...base, check: 'third-party-without-external-id', severity: 'high', title: `Role ${role.name} trusts account ${account} without an ExternalId`, why: 'A third party assuming a role for you should present the ExternalId you agreed, or anyone it serves can make it act on your account (the confused deputy).' })
+      }
+    }
+    for (const provider of who.federated) {
+      const host = provider.split('oidc-provider/')[1]
+      const open = host !== undefined && !hasConditionKey(statement, `${host}:sub`)
+      findings.push({
+        ...base,
+        check: 'federated-trust',
+        severity: open ? 'high' : 'low',
+        title: open ? `Role ${role.name} may be assumed by any identity of ${host}` : `Role ${role.name} may be assumed through ${provider.split('/').pop() ?? provider}`,
+        why: open ? `Its trust names the OIDC provider ${host} without a condition on ${host}:sub, so every subject the provider signs for (every repository, every tenant) may assume it.` : 'Who signs in through this provider, and with which claims, decides who may assume the role.',
+      })
+    }
+  }
+  return findings
+}
+
+/** Whom a role trusts now that it did not in the previous snapshot; for a new role, whoever from outside it trusts. */
+function trustChanges(role: IamPrincipal, was: IamPrincipal | undefined, outside: (account: string) => boolean, takenAt: string): PostureFinding[] {
+  const before = new Set(was ? trustedNames(was.trustStatements) : [])
+  const newcomers = trustedNames(role.trustStatements).filter((name) => (was ? !before.has(name) : name === '*' || name.includes('-provider/') || outside(accountOfPrincipal(name))))
+  return newcomers.map((name) => ({
+    check: 'new-trust',
+    severity: 'high',
+    subject: role.arn,
+    title: `${was ? 'Role' : 'New role'} ${role.name} ${was ? 'now trusts' : 'trusts'} ${name === '*' ? 'any principal' : name}`,
+    why: was ? `Its trust policy did not name ${name} in the previous snapshot.` : 'The role did not exist in the previous snapshot.',
+    mitigations: [],
+    since: takenAt,
+  }))
+}
+
 /** Every check on one snapshot, and what changed since the one before. */
 export function postureFindings(account: string, takenAt: string, details: AuthorizationDetails, previous: AuthorizationDetails | undefined, settings: PostureSettings): PostureFinding[] {
   const findings: PostureFinding[] = []
-  const principals = principalsOf(details)
   const before = previous ? new Map(principalsOf(previous).map((p) => [p.arn, p])) : undefined
   const outside = (acct: string): boolean => acct !== account && !settings.organisationAccounts.includes(acct)
+  const limit = Date.parse(takenAt) - settings.unusedDays * DAY
 
-  for (const principal of principals) {
+  for (const principal of principalsOf(details)) {
     const since = principal.created ?? takenAt
     const { admin, mitigations } = administrator(principal)
+    const was = before?.get(principal.arn)
     if (admin && principal.kind === 'user') {
       findings.push({
         check: 'administrator-user',
@@ -121,68 +190,26 @@ export function postureFindings(account: string, takenAt: string, details: Autho
         since,
       })
     }
-    const was = before?.get(principal.arn)
     if (admin && before && !(was && administrator(was).admin)) {
       findings.push({ check: 'new-administrator', severity: 'high', subject: principal.arn, title: `${principal.kind === 'user' ? 'User' : 'Role'} ${principal.name} became an administrator`, why: `It could not do everything in the previous snapshot; it can in the one of ${takenAt}.`, mitigations, since: takenAt })
     }
     if (principal.kind === 'user' && principal.inlinePolicies > 0 && principal.groups.length === 0) {
       findings.push({ check: 'inline-policy-no-group', severity: 'low', subject: principal.arn, title: `User ${principal.name} has inline policies and no group`, why: 'Permissions given to each person inline are hard to review and drift apart; grant them through groups (CIS 1.15).', mitigations: [], since })
     }
-    if (principal.kind === 'role') {
-      const lastUsed = principal.lastUsed ? Date.parse(principal.lastUsed) : undefined
-      const limit = Date.parse(takenAt) - settings.unusedDays * DAY
-      if ((lastUsed ?? 0) < limit && Date.parse(principal.created ?? takenAt) < limit) {
-        findings.push({
-          check: 'unused-role',
-          severity: 'low',
-          subject: principal.arn,
-          title: `Role ${principal.name} not assumed in ${String(settings.unusedDays)} days`,
-          why: `${principal.lastUsed ? `Last used ${principal.lastUsed.slice(0, 10)}` : 'Never used'}: a role nobody uses is access nobody watches; remove it or say why it stays.`,
-          mitigations: [],
-          since: principal.lastUsed ?? since,
-        })
-      }
-      const earlierTrust = new Set(was?.trustStatements.flatMap((s) => { const t = trusted(s); return [...t.aws, ...t.federated, ...(t.anyone ? ['*'] : [])] }) ?? [])
-      for (const statement of principal.trustStatements.filter((s) => s.Effect === 'Allow')) {
-        const who = trusted(statement)
-        const conditions = describeConditions(statement)
-        if (who.anyone) {
-          const narrowed = hasConditionKey(statement, 'aws:PrincipalOrgID') || hasConditionKey(statement, 'aws:PrincipalAccount') || hasConditionKey(statement, 'aws:SourceAccount')
-          findings.push({ check: 'trust-any-principal', severity: narrowed ? 'medium' : 'critical', subject: principal.arn, title: `Role ${principal.name} may be assumed by any AWS principal${conditions.length ? ' meeting its conditions' : ''}`, why: 'A trust policy with Principal "*" lets every AWS account in; only a condition on the organisation or account narrows it.', mitigations: conditions, since })
-        }
-        for (const aws of who.aws) {
-          const acct = accountOfPrincipal(aws)
-          if (!outside(acct)) continue
-          const configured = settings.organisationAccounts.length > 0
-          findings.push({ check: 'trust-outside-organisation', severity: configured ? 'high' : 'medium', subject: principal.arn, title: `Role ${principal.name} trusts account ${acct}${configured ? ', outside the organisation' : ''}`, why: configured ? `Account ${acct} is not among the organisation's accounts.` : `Account ${acct} is not this account; list the organisation's accounts (organisationAccounts) to tell partners from strangers.`, mitigations: conditions, since })
-          if (!hasConditionKey(statement, 'sts:ExternalId')) {
-            findings.push({ check: 'third-party-without-external-id', severity: 'high', subject: principal.arn, title: `Role ${principal.name} trusts account ${acct} without an ExternalId`, why: 'A third party assuming a role for you should present the ExternalId you agreed, or anyone it serves can make it act on your account (the confused deputy).', mitigations: conditions, since })
-          }
-        }
-        for (const provider of who.federated) {
-          const oidc = provider.includes(':oidc-provider/')
-          const host = provider.split('oidc-provider/')[1] ?? ''
-          const open = oidc && !hasConditionKey(statement, `${host}:sub`)
-          findings.push({
-            check: 'federated-trust',
-            severity: open ? 'high' : 'low',
-            subject: principal.arn,
-            title: open ? `Role ${principal.name} may be assumed by any identity of ${host}` : `Role ${principal.name} may be assumed through ${provider.split('/').pop() ?? provider}`,
-            why: open ? `Its trust names the OIDC provider ${host} without a condition on ${host}:sub, so every subject the provider signs for (every repository, every tenant) may assume it.` : 'Who signs in through this provider, and with which claims, decides who may assume the role.',
-            mitigations: conditions,
-            since,
-          })
-        }
-        if (before && !was) continue
-        for (const newcomer of [...who.aws, ...who.federated, ...(who.anyone ? ['*'] : [])].filter((p) => before && !earlierTrust.has(p))) {
-          findings.push({ check: 'new-trust', severity: 'high', subject: principal.arn, title: `Role ${principal.name} now trusts ${newcomer === '*' ? 'any principal' : newcomer}`, why: `Its trust policy did not name ${newcomer} in the previous snapshot.`, mitigations: conditions, since: takenAt })
-        }
-      }
-      if (before && !was) {
-        const foreign = principal.trustStatements.flatMap((s) => { const t = trusted(s); return [...t.aws.filter((a) => outside(accountOfPrincipal(a))), ...t.federated, ...(t.anyone ? ['*'] : [])] })
-        for (const newcomer of foreign) findings.push({ check: 'new-trust', severity: 'high', subject: principal.arn, title: `New role ${principal.name} trusts ${newcomer === '*' ? 'any principal' : newcomer}`, why: 'The role did not exist in the previous snapshot.', mitigations: [], since: takenAt })
-      }
+    if (principal.kind !== 'role') continue
+    if ((principal.lastUsed ? Date.parse(principal.lastUsed) : 0) < limit && Date.parse(since) < limit) {
+      findings.push({
+        check: 'unused-role',
+        severity: 'low',
+        subject: principal.arn,
+        title: `Role ${principal.name} not assumed in ${String(settings.unusedDays)} days`,
+        why: `${principal.lastUsed ? `Last used ${principal.lastUsed.slice(0, 10)}` : 'Never used'}: a role nobody uses is access nobody watches; remove it or say why it stays.`,
+        mitigations: [],
+        since: principal.lastUsed ?? since,
+      })
     }
+    findings.push(...trustFindings({ ...principal, created: since }, outside, settings.organisationAccounts.length > 0))
+    if (before) findings.push(...trustChanges(principal, was, outside, takenAt))
   }
 
   for (const policy of customerPolicies(details)) {
