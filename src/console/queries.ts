@@ -6,7 +6,7 @@ import { clickHouseTime, isoFromMillis, localTime } from '../time.js'
 
 const DAY = 86_400_000
 /** How far back a principal's usual networks and hours are read. */
-export const USUAL_DAYS = 30
+const USUAL_DAYS = 30
 
 export interface Network {
   address: string
