@@ -28,7 +28,7 @@ describe('mistakes get one line, not a stack trace', () => {
   })
 
   it('names an unknown detector and the known ones', async () => {
-    await expectOneLine(['detect', '--once', '--detector', 'no-such-detector', '--data-dir', freshDir()], /^trailwatch: no detector no-such-detector; known: unusual-source-ip, .*data-freshness, and \d+ rules \(trailwatch rules list\)$/)
+    await expectOneLine(['detect', '--once', '--detector', 'no-such-detector', '--data-dir', freshDir()], /^trailwatch: no detector no-such-detector; known: unusual-source-ip, .*data-freshness, iam-posture, and \d+ rules \(trailwatch rules list\)$/)
   })
 
   it('names a detectors file entry for no detector or rule, and an enabled that is not true or false', async () => {
