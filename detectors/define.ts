@@ -56,6 +56,11 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
   schedule: string
   /** How far back each run looks; runs overlap by design, deterministic alert ids absorb it. */
   window: string
+  /**
+   * Judges each event by itself (and baselines before it), so a run over just the events of one
+   * stored batch finds what the scheduled run will: `run` runs it on each batch as it is stored.
+   */
+  immediate?: boolean
   /** How much history a baseline spans. */
   lookback: string
   attack: string[]

@@ -5,6 +5,7 @@ import type { DetectorContext } from './define.js'
 import { readWatermark } from './engine.js'
 import { scheduledWindow } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
+import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
 import { testSettings } from '../test/helpers/detect.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
@@ -34,7 +35,8 @@ describe('DetectorScheduler', () => {
 
   it('moves its watermark, and a late event is still caught by the next run', async () => {
     let now = new Date(T0)
-    const scheduler = new DetectorScheduler(store, [unusualSourceIp], { settings: testSettings(), logger: testLogger, clock: () => now })
+    let told = 0
+    const scheduler = new DetectorScheduler(store, [unusualSourceIp], { settings: testSettings(), logger: testLogger, clock: () => now, onFindings: () => told++ })
     expect(await scheduler.runScheduled(unusualSourceIp)).toEqual([])
     expect((await readWatermark(store, unusualSourceIp.id))?.toISOString()).toBe(new Date(T0).toISOString())
 
@@ -44,8 +46,9 @@ describe('DetectorScheduler', () => {
     now = new Date(T0 + minutes(120))
     const findings = await scheduler.runScheduled(unusualSourceIp)
     expect(findings.map((f) => [f.detector, f.severity, f.evidence.address])).toEqual([['unusual-source-ip', 'high', '5.255.255.77']])
-    // The alert is in an incident at once, with no alerter running.
+    // The alert is in an incident at once, with no alerter running, and whoever listens is told.
     expect((await incidentOfAlerts(store, findings.map((f) => f.alertId))).size).toBe(1)
+    expect(told).toBe(1)
 
     // Found again, still one alert.
     now = new Date(T0 + minutes(125))
@@ -77,5 +80,23 @@ describe('DetectorScheduler', () => {
     // Twelve files, each 5 minutes run once: 12:05, 12:10, 12:15, 12:20.
     expect(within(yesterday, yesterday + minutes(20)).map((r) => (r - yesterday) / minutes(1))).toEqual([5, 10, 15, 20])
     expect(runs).toHaveLength(5)
+  })
+})
+
+describe('DetectorScheduler.detectStored', () => {
+  it('runs only the immediate detectors over a stored batch at once, and tells the alerter', async () => {
+    const store = await openTestStore()
+    const at = T0 + minutes(1)
+    // Carol's history, then one batch: a trail stopped, from an address she never used.
+    await ingestRecords(store, daily(20, T0, 14, (day) => apiCall(day, iamUser('carol'), '98.207.1.1')))
+    await ingestRecords(store, [apiCall(at, iamUser('carol'), '5.255.255.77', { eventSource: 'cloudtrail.amazonaws.com', eventName: 'StopLogging', requestParameters: { name: 'org-trail' } })])
+    let told = 0
+    const scheduler = new DetectorScheduler(store, [unusualSourceIp, cloudtrailTampering], { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000), onFindings: () => told++ })
+    await scheduler.detectStored({ from: new Date(at), to: new Date(at) })
+    const alerts = await queryRows<{ detector: string }>(store, 'SELECT detector FROM alerts FINAL')
+    // unusual-source-ip waits for its schedule: it judges a window, not an event.
+    expect(alerts.map((a) => a.detector)).toEqual(['cloudtrail-tampering'])
+    expect(told).toBe(1)
+    await store.close()
   })
 })

@@ -34,6 +34,8 @@ export interface WriterOptions<Mark> {
   skipStored?: boolean
   /** Called, in order, once the batch that carried these marks is in the store. */
   onWritten?: (marks: Mark[]) => Promise<void>
+  /** Called with the span of event times of each batch once it is stored: detections need not wait for their schedule. */
+  onStored?: (span: { from: Date; to: Date }) => void
   /** Ends the waiting between attempts: a shutdown does not wait for a store that is down. */
   signal?: AbortSignal
 }
@@ -149,7 +151,10 @@ export class EventWriter<Mark = never> {
       if (known.size > 0) fresh = fresh.filter((event) => !known.has(event.eventId))
     }
     const refused = await this.insert(fresh)
-    if (fresh.length > refused.length) this.widenStoredSpan(fresh)
+    if (fresh.length > refused.length) {
+      this.widenStoredSpan(fresh)
+      this.options.onStored?.({ from: new Date(from), to: new Date(to) })
+    }
     const allRejected = rejected.concat(refused)
     await this.retrying('storing rejected input', () => insertRejected(this.store, allRejected, this.now()))
 

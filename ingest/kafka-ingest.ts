@@ -27,6 +27,8 @@ export interface IngestOptions {
   shutdownTimeoutMs?: number
   /** Retry delay of the store's writes; they are retried until they pass. */
   retryDelayMs?: number
+  /** Told the span of event times of each batch once it is stored. */
+  onStored?: (span: { from: Date; to: Date }) => void
   /** Not ready once inserts have failed, or nothing was committed while behind, for this long. */
   stallMs?: number
   /** How often the lag behind each partition's end is measured from the committed offsets. */
@@ -106,6 +108,7 @@ export class IngestWorker {
       retryDelayMs: options.retryDelayMs,
       skipStored: false,
       onWritten: (checkpoints) => this.commit(checkpoints),
+      onStored: options.onStored,
       signal: this.stopWriting.signal,
     })
     this.failed = new Promise<never>((_, reject) => {

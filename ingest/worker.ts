@@ -5,7 +5,7 @@ import { IngestWorker } from './kafka-ingest.js'
 import { createKafka } from './kafka.js'
 
 /** A worker of the configured consumer group; `overrides` come from the command line. */
-export function ingestWorker(config: Config, store: Store, logger: Logger, overrides: { topics?: string[] | undefined; group?: string | undefined; statsIntervalMs: number }): IngestWorker {
+export function ingestWorker(config: Config, store: Store, logger: Logger, overrides: { topics?: string[] | undefined; group?: string | undefined; statsIntervalMs: number; onStored?: (span: { from: Date; to: Date }) => void }): IngestWorker {
   return new IngestWorker(createKafka(config.kafka, logger), store, {
     topics: overrides.topics ?? config.kafka.topics,
     group: overrides.group ?? config.kafka.group,
@@ -16,6 +16,7 @@ export function ingestWorker(config: Config, store: Store, logger: Logger, overr
     logger,
     brokers: config.kafka.brokers,
     statsIntervalMs: overrides.statsIntervalMs,
+    onStored: overrides.onStored,
   })
 }
 

@@ -87,7 +87,10 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             await runDemo(context, files, new Date(), print)
             print('')
           }
-          const kafka = config.kafka.brokers ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000 }), logger.child({ module: 'ingest.kafka' })) : undefined
+          // Each batch Kafka stores goes through the immediate detectors at once (the scheduler exists by the time Kafka starts).
+          const kafka = config.kafka.brokers
+            ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), logger.child({ module: 'ingest.kafka' }))
+            : undefined
           const token = newToken()
           const detectors = findDetectors(undefined, configuredRules(config.rulesDir, logger), settings)
           const ops = await serveOps(context, {
@@ -95,10 +98,11 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
             console: { detectors: detectorSummaries(detectors) },
           })
-          const scheduler = new DetectorScheduler(store, detectors, { settings, logger })
+          let alerting: { stop: () => Promise<void>; wake: () => void } | undefined
+          // New findings go out at the alerter's next cycle, which they start.
+          const scheduler = new DetectorScheduler(store, detectors, { settings, logger, onFindings: () => alerting?.wake() })
           // A file of old events dropped in the inbox is history the schedule has passed: look at it as detect --from would.
           files.onStored((span) => void scheduler.catchUp(span))
-          let alerting: { stop: () => Promise<void> } | undefined
           try {
             await announceRunningProcess(config.dataDir, ops.url, token)
             await files.start()

@@ -283,6 +283,18 @@ describe('delivery', () => {
     expect(sent.every((n) => n.attempts >= 2)).toBe(true)
   })
 
+  it('cycles at once when woken, without waiting for its poll', async () => {
+    const alerter = new Alerter({ store, settings: { ...settingsFor({}), pollMs: 3_600_000 }, principals: NOBODY_KNOWN, transport, logger: testLogger })
+    alerter.start()
+    // The first cycle finds nothing (a second is plenty on an empty store); the next would be an hour away.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    await storeFindings(store, [finding('unusual-source-ip', carol, 'woken', NOW)], new Date(NOW))
+    alerter.wake()
+    await expect.poll(async () => (await notificationsWithStatus(store, ['sent'])).length, { timeout: 20_000, interval: 200 }).toBe(1)
+    await alerter.stop()
+    expect(smtp.received).toHaveLength(1)
+  })
+
   it('records a permanent refusal as failed, with the server’s answer', async () => {
     smtp.judge = () => ({ code: 550, message: 'mailbox unavailable' })
     await storeFindings(store, [finding('unusual-source-ip', carol, 'x', NOW)], new Date(NOW))

@@ -45,6 +45,7 @@ export default defineDetector({
   severity: 'high',
   schedule: '*/5 * * * *',
   window: '1h',
+  immediate: true,
   lookback: '1d',
   attack: ['T1562.008', 'T1562.001'],
   runbook: [

@@ -18,6 +18,7 @@ export default defineDetector({
   severity: 'medium',
   schedule: '*/5 * * * *',
   window: '1h',
+  immediate: true,
   lookback: '1d',
   attack: ['T1078.004'],
   runbook: [

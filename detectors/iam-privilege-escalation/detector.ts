@@ -28,6 +28,7 @@ export default defineDetector({
   severity: 'high',
   schedule: '*/5 * * * *',
   window: '1h',
+  immediate: true,
   lookback: '30d',
   attack: ['T1098', 'T1098.001', 'T1098.003', 'T1136.003'],
   runbook: [

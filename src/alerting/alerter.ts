@@ -66,6 +66,10 @@ export class Alerter {
   private readonly onDelivered: AlerterOptions['onDelivered']
   private timer: NodeJS.Timeout | undefined
   private cycle: Promise<unknown> = Promise.resolve()
+  private cycling = false
+  /** Woken during a cycle: the next one starts as soon as it ends. */
+  private wokenDuringCycle = false
+  private tick: (() => void) | undefined
   private stopped = false
 
   constructor(options: AlerterOptions) {
@@ -84,9 +88,11 @@ export class Alerter {
     return { ...routed, ...(await this.deliverDue(now)) }
   }
 
-  /** Cycles every pollMs on the wall clock until stop(). */
+  /** Cycles every pollMs on the wall clock until stop(), and at once when woken. */
   start(): void {
     const tick = (): void => {
+      this.cycling = true
+      this.wokenDuringCycle = false
       this.cycle = this.runOnce(new Date())
         .then((summary) => {
           if (summary.sent.length || summary.retrying.length || summary.failed.length) {
@@ -97,10 +103,23 @@ export class Alerter {
           this.logger.error({ err: errorMessage(err) }, 'alerter cycle failed; trying again next cycle')
         })
         .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.settings.pollMs)
+          this.cycling = false
+          if (!this.stopped) this.timer = setTimeout(tick, this.wokenDuringCycle ? 0 : this.settings.pollMs)
         })
     }
+    this.tick = tick
     tick()
+  }
+
+  /** New alerts are stored: cycle now rather than at the next poll (after the current cycle, if one runs). */
+  wake(): void {
+    if (this.stopped || !this.tick) return
+    if (this.cycling) {
+      this.wokenDuringCycle = true
+      return
+    }
+    clearTimeout(this.timer)
+    this.tick()
   }
 
   async stop(): Promise<void> {

@@ -20,8 +20,8 @@ export function openAlerter(context: Context, onDelivered?: (notification: Notif
 /** Something that runs beside the alerter and queues its messages through it (the credential report). */
 export type AlongsideAlerter = (context: Context, alerter: Alerter) => { stop: () => Promise<void> }
 
-/** The alerter cycling on its poll interval, and what runs alongside it, until stop(). */
-export function startAlerting(context: Context, alongside: AlongsideAlerter[] = []): { stop: () => Promise<void> } {
+/** The alerter cycling on its poll interval (and when woken), and what runs alongside it, until stop(). */
+export function startAlerting(context: Context, alongside: AlongsideAlerter[] = []): { stop: () => Promise<void>; wake: () => void } {
   const log = context.logger.child({ module: 'alerting' })
   const { alerter, transport } = openAlerter(context, (n, d) => {
     log.info({ notification: n.notification_id, kind: n.kind, delivery: d.response }, 'delivered')
@@ -34,6 +34,9 @@ export function startAlerting(context: Context, alongside: AlongsideAlerter[] = 
       for (const companion of companions) await companion.stop()
       await alerter.stop()
       transport.close()
+    },
+    wake: () => {
+      alerter.wake()
     },
   }
 }
