@@ -54,6 +54,8 @@ export class DetectorScheduler {
   /** Stored events the immediate detectors have not looked at yet, and their pass while one runs. */
   private pendingStored: Span | undefined
   private storedPass: Promise<void> | undefined
+  /** Stopping: batches stored from now on (the last flush) wait for the scheduled runs of the next start. */
+  private stopped = false
   private readonly clock: () => Date
   private readonly logger: Logger
 
@@ -77,6 +79,7 @@ export class DetectorScheduler {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     for (const task of this.tasks) await task.stop()
     this.tasks = []
     await Promise.allSettled([...this.running])
@@ -152,6 +155,7 @@ export class DetectorScheduler {
    * pass. Their scheduled runs still come, for what arrives late; alert ids make the two one alert.
    */
   detectStored(span: Span): Promise<void> {
+    if (this.stopped) return Promise.resolve()
     // A stray record of last month in a live batch must not make every pass read a month.
     const from = new Date(Math.max(span.from.getTime(), span.to.getTime() - MAX_STORED_SPAN_MS))
     const pending = this.pendingStored
