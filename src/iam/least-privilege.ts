@@ -5,7 +5,7 @@ import { clickHouseTime, isoFromMillis } from '../time.js'
 import type { PolicyDocument, Statement } from './policy.js'
 
 /** The IAM prefix of a service whose CloudTrail eventSource says otherwise. */
-const PREFIXES: Record<string, string> = { monitoring: 'cloudwatch', email: 'ses', 'ec2messages': 'ec2messages' }
+const PREFIXES: Record<string, string> = { monitoring: 'cloudwatch', email: 'ses' }
 /** API names CloudTrail records that are not the IAM action's name. */
 const ACTIONS: Record<string, string> = { 's3:ListBuckets': 's3:ListAllMyBuckets' }
 /** More resources than this for one action, and the statement says `*` for it. */
