@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { AppError } from '../errors.js'
-import type { NamedPolicy, PolicyDocument } from './policy.js'
+import { asList, type NamedPolicy, type PolicyDocument } from './policy.js'
 
 /** A policy document as the API gives it (URL-encoded JSON text) or as the CLI prints it (decoded). */
 const Document = z.union([
@@ -181,7 +181,7 @@ export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
       unresolved: own.unresolved,
       boundary: boundaryOf(r.PermissionsBoundary),
       trust: trust,
-      trustStatements: Array.isArray(trust.Statement) ? trust.Statement : [trust.Statement],
+      trustStatements: asList(trust.Statement),
       lastUsed: r.RoleLastUsed?.LastUsedDate,
       inlinePolicies: r.RolePolicyList.length,
     }

@@ -39,10 +39,11 @@ export interface Decision {
   because: string[]
 }
 
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
+/** A policy field that holds one value or several, as a list. */
+export const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
 export function statementsOf(document: PolicyDocument): Statement[] {
-  return list(document.Statement)
+  return asList(document.Statement)
 }
 
 /** `*` any run of characters, `?` one; everything else literal. */
@@ -168,36 +169,45 @@ function conditionHolds(operator: string, key: string, policyValues: Scalar[], c
   }
   const negated = name in NEGATED
   const base = NEGATED[name] ?? name
-  const values = policyValues.map((v) => (typeof v === 'string' ? (substitute(v, context) ?? '\u0000no value') : v))
+  // A value whose variable the request lacks matches nothing.
+  const values = policyValues.flatMap((v): Scalar[] => {
+    if (typeof v !== 'string') return [v]
+    const resolved = substitute(v, context)
+    return resolved === undefined ? [] : [resolved]
+  })
   const anyMatch = (value: Scalar): boolean => values.some((p) => matchesValue(base, p, value))
   if (qualifier === 'ForAllValues') {
-    const items = list(given)
+    const items = asList(given)
     return items.every((value) => (negated ? !anyMatch(value) : anyMatch(value)))
   }
   if (qualifier === 'ForAnyValue') {
-    const items = list(given)
+    const items = asList(given)
     return items.some((value) => (negated ? !anyMatch(value) : anyMatch(value)))
   }
   if (qualifier !== undefined) throw new AppError('UNSUPPORTED_CONDITION', `condition qualifier ${qualifier} is not supported`)
   if (given === undefined) return ifExists || negated
-  const items = list(given)
+  const items = asList(given)
   return negated ? !items.some(anyMatch) : items.some(anyMatch)
 }
 
 /** Every operator and every key of a Condition block must hold (AND); an empty block holds. */
 export function conditionsHold(condition: Statement['Condition'], context: Request['context']): boolean {
   for (const [operator, keys] of Object.entries(condition ?? {})) {
-    for (const [key, values] of Object.entries(keys)) if (!conditionHolds(operator, key, list(values), context)) return false
+    for (const [key, values] of Object.entries(keys)) if (!conditionHolds(operator, key, asList(values), context)) return false
   }
   return true
 }
 
+/** Whether a statement's Action (or NotAction) covers an action, its resources and conditions aside. */
+export function coversAction(statement: Statement, action: string): boolean {
+  return statement.Action !== undefined ? asList(statement.Action).some((a) => actionMatches(a, action)) : !asList(statement.NotAction).some((a) => actionMatches(a, action))
+}
+
 /** Whether a statement covers the request: its action, its resource and its conditions. */
 export function statementApplies(statement: Statement, request: Request): boolean {
-  const action = statement.Action !== undefined ? list(statement.Action).some((a) => actionMatches(a, request.action)) : !list(statement.NotAction).some((a) => actionMatches(a, request.action))
-  if (!action) return false
+  if (!coversAction(statement, request.action)) return false
   const resource =
-    statement.Resource !== undefined ? list(statement.Resource).some((r) => resourceMatches(r, request)) : statement.NotResource !== undefined ? !list(statement.NotResource).some((r) => resourceMatches(r, request)) : false
+    statement.Resource !== undefined ? asList(statement.Resource).some((r) => resourceMatches(r, request)) : statement.NotResource !== undefined ? !asList(statement.NotResource).some((r) => resourceMatches(r, request)) : false
   return resource && conditionsHold(statement.Condition, request.context)
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Severity } from '../severity.js'
 import { principalsOf, type AuthorizationDetails, type IamPrincipal, type TrustStatement } from './authorization.js'
-import { evaluate, statementsOf, type NamedPolicy, type PolicyDocument, type Statement } from './policy.js'
+import { asList, evaluate, statementsOf, type NamedPolicy, type PolicyDocument, type Statement } from './policy.js'
 import { PasswordPolicy } from './snapshots.js'
 
 export interface PostureSettings {
@@ -28,14 +28,12 @@ const DAY = 86_400_000
 /** Calls an administrator may make and nobody else should: all of them, and it may do anything. */
 const ADMIN_PROBES = ['iam:CreateUser', 'iam:AttachRolePolicy', 'iam:PutRolePolicy', 'sts:AssumeRole', 'ec2:RunInstances', 's3:DeleteBucket', 'kms:ScheduleKeyDeletion', 'organizations:LeaveOrganization']
 
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
-
 /** Condition keys whose values are shared secrets: a report says they are set, never what they are. */
 const SECRET_KEYS = new Set(['sts:externalid'])
 
 function describeConditions(statement: Statement | TrustStatement): string[] {
   return Object.entries(statement.Condition ?? {}).flatMap(([operator, keys]) =>
-    Object.entries(keys).map(([key, values]) => `${operator} ${key} ${SECRET_KEYS.has(key.toLowerCase()) ? '(set)' : list(values).join(', ')}`),
+    Object.entries(keys).map(([key, values]) => `${operator} ${key} ${SECRET_KEYS.has(key.toLowerCase()) ? '(set)' : asList(values).join(', ')}`),
   )
 }
 
@@ -72,8 +70,8 @@ export function administrator(principal: IamPrincipal): { admin: boolean; mitiga
 function trusted(statement: TrustStatement): { anyone: boolean; aws: string[]; federated: string[] } {
   const principal = statement.Principal
   if (principal === '*') return { anyone: true, aws: [], federated: [] }
-  const aws = list(principal?.AWS)
-  return { anyone: aws.includes('*'), aws: aws.filter((p) => p !== '*'), federated: list(principal?.Federated) }
+  const aws = asList(principal?.AWS)
+  return { anyone: aws.includes('*'), aws: aws.filter((p) => p !== '*'), federated: asList(principal?.Federated) }
 }
 
 const accountOfPrincipal = (principal: string): string => (/^\d{12}$/.test(principal) ? principal : (principal.split(':')[4] ?? ''))
@@ -213,7 +211,7 @@ export function postureFindings(account: string, takenAt: string, details: Autho
   }
 
   for (const policy of customerPolicies(details)) {
-    const full = statementsOf(policy.document).filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => a === '*' || a === '*:*') && list(s.Resource).includes('*'))
+    const full = statementsOf(policy.document).filter((s) => s.Effect === 'Allow' && asList(s.Action).some((a) => a === '*' || a === '*:*') && asList(s.Resource).includes('*'))
     if (full.length === 0 || policy.attachedTo.length === 0) continue
     const conditions = full.flatMap(describeConditions)
     findings.push({ check: 'full-access-policy', severity: conditions.length ? 'medium' : 'high', subject: policy.arn, title: `Policy ${policy.arn.split(/[/#]/).pop() ?? policy.arn} allows every action on every resource (${policy.attachedTo.join(', ')})`, why: 'A policy of your own granting "*" on "*" is administrator access under another name (CIS 1.16, Security Hub IAM.1): grant what is used (trailwatch suggest-policy).', mitigations: conditions, since: takenAt })

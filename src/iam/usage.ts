@@ -5,10 +5,8 @@ import { AppError } from '../errors.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 import { parseAuthorizationDetails, principalsOf, type IamPrincipal } from './authorization.js'
 import type { UsedAction } from './least-privilege.js'
-import { actionMatches, statementsOf, type Statement } from './policy.js'
+import { asList, coversAction, statementsOf } from './policy.js'
 import { administrator } from './posture.js'
-
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
 /** One Allow statement a principal holds, and the used actions it covers. */
 export interface StatementUse {
@@ -32,11 +30,6 @@ export interface PermissionUsage {
   unresolved: string[]
 }
 
-/** Whether a statement's actions (not its resources or conditions) cover an action. */
-function covers(statement: Statement, action: string): boolean {
-  return statement.Action !== undefined ? list(statement.Action).some((a) => actionMatches(a, action)) : !list(statement.NotAction).some((a) => actionMatches(a, action))
-}
-
 /** What a principal is granted against what it used: each Allow statement with the actions it covered, and the services never touched. */
 export function permissionUsage(principal: IamPrincipal, snapshot: string, used: UsedAction[]): PermissionUsage {
   const statements = principal.policies.flatMap((policy) =>
@@ -45,13 +38,13 @@ export function permissionUsage(principal: IamPrincipal, snapshot: string, used:
       .filter(({ s }) => s.Effect === 'Allow')
       .map(({ s, i }) => ({
         statement: `${policy.name}#${s.Sid ?? String(i)}`,
-        grants: s.Action !== undefined ? list(s.Action) : [`everything but ${list(s.NotAction).join(', ')}`],
-        used: used.filter((u) => covers(s, u.action)).map((u) => u.action),
+        grants: s.Action !== undefined ? asList(s.Action) : [`everything but ${asList(s.NotAction).join(', ')}`],
+        used: used.filter((u) => coversAction(s, u.action)).map((u) => u.action),
       })),
   )
   const patterns = principal.policies.flatMap((p) => statementsOf(p.document).filter((s) => s.Effect === 'Allow'))
-  const everyService = patterns.some((s) => s.Action === undefined || list(s.Action).some((a) => !a.includes(':')))
-  const granted = new Set(patterns.flatMap((s) => list(s.Action).map((a) => a.split(':')[0]?.toLowerCase() ?? '')))
+  const everyService = patterns.some((s) => s.Action === undefined || asList(s.Action).some((a) => !a.includes(':')))
+  const granted = new Set(patterns.flatMap((s) => asList(s.Action).map((a) => a.split(':')[0]?.toLowerCase() ?? '')))
   const usedServices = new Set(used.map((u) => u.action.split(':')[0]?.toLowerCase() ?? ''))
   return {
     principal: principal.arn,
