@@ -5,7 +5,7 @@ import { addSuppression, listSuppressions, removeSuppression } from '../alerting
 import type { Store } from '../clickhouse/client.js'
 import type { Config } from '../config.js'
 import { AppError, errorMessage } from '../errors.js'
-import { changeIncident, correlateIncidents, DAY, incidentById, listIncidents } from '../incidents/incidents.js'
+import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/incidents.js'
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import type { Logger } from '../logger.js'
@@ -244,7 +244,6 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
         to: day(query.get('to'), today),
       }
       const to = new Date(Math.min(Date.parse(filters.to) + DAY - 1, now.getTime()))
-      await correlateIncidents(store, to)
       const all = await listIncidents(store, { from: new Date(Date.parse(filters.from)), to })
       const chosen = all.filter(
         (i) =>
