@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import type { Store } from '../clickhouse/client.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
 import { AppError } from '../errors.js'
@@ -7,21 +8,6 @@ import { suggestPolicy, usedActions } from './least-privilege.js'
 import { permissionUsage, principalFromSnapshot, type PermissionUsage } from './usage.js'
 
 const DAY = 86_400_000
-
-interface SuggestOptions extends CommonOptions {
-  days: string
-  at?: number
-}
-
-function daysOption(text: string): number {
-  const days = Number(text)
-  if (!Number.isInteger(days) || days < 1 || days > 400) throw new AppError('USAGE', '--days is a whole number of days, 1 to 400')
-  return days
-}
-
-function principalArgument(principal: string): void {
-  if (!/^arn:aws[\w-]*:(iam|sts)::\d{12}:/.test(principal)) throw new AppError('USAGE', `${principal} is not a principal ARN such as arn:aws:iam::111122223333:user/alice`)
-}
 
 /** Granted against used, for a person: each statement with what of it was used, then what never was. */
 function usageText(usage: PermissionUsage, days: number): string {
@@ -47,47 +33,67 @@ function usageText(usage: PermissionUsage, days: number): string {
     .join('\n')
 }
 
-/** `trailwatch permissions ARN`: what the latest IAM snapshot grants against what CloudTrail shows used. */
-export function permissionsCommand(): Command {
-  return withCommonOptions(new Command('permissions'))
-    .description('what a user or role is granted (the latest IAM snapshot) against what it called (CloudTrail): each statement with what of it was used, and what never was')
-    .argument('<principal>', 'the user or role ARN')
-    .option('--days <n>', 'how many days of CloudTrail count as use', '90')
-    .option('--at <time>', 'the end of those days, and the snapshot in force then (ISO 8601; default: now)', parseInstant)
-    .option('--json', 'one JSON object')
-    .action(async (principal: string, options: SuggestOptions & { json?: boolean }) => {
-      const days = daysOption(options.days)
-      principalArgument(principal)
+interface WindowOptions extends CommonOptions {
+  days: string
+  at?: number
+  json?: boolean
+}
+
+/** A command about one principal's CloudTrail over the `--days` before `--at`. */
+function principalCommand(name: string, text: { description: string; principal: string; days: string; at: string }, run: (store: Store, principal: string, range: { from: Date; to: Date }, days: number, options: WindowOptions) => Promise<void>): Command {
+  return withCommonOptions(new Command(name))
+    .description(text.description)
+    .argument('<principal>', text.principal)
+    .option('--days <n>', text.days, '90')
+    .option('--at <time>', text.at, parseInstant)
+    .action(async (principal: string, options: WindowOptions) => {
+      const days = Number(options.days)
+      if (!Number.isInteger(days) || days < 1 || days > 400) throw new AppError('USAGE', '--days is a whole number of days, 1 to 400')
+      if (!/^arn:aws[\w-]*:(iam|sts)::\d{12}:/.test(principal)) throw new AppError('USAGE', `${principal} is not a principal ARN such as arn:aws:iam::111122223333:user/alice`)
       await withContext(options, async ({ store }) => {
         const to = new Date(options.at ?? Date.now())
-        const { principal: holder, snapshot } = await principalFromSnapshot(store, principal, to)
-        const usage = permissionUsage(holder, snapshot, await usedActions(store, principal, { from: new Date(to.getTime() - days * DAY), to }))
-        process.stdout.write(options.json ? `${JSON.stringify(usage)}\n` : usageText(usage, days))
+        await run(store, principal, { from: new Date(to.getTime() - days * DAY), to }, days, options)
       })
     })
 }
 
+/** `trailwatch permissions ARN`: what the latest IAM snapshot grants against what CloudTrail shows used. */
+export function permissionsCommand(): Command {
+  return principalCommand(
+    'permissions',
+    {
+      description: 'what a user or role is granted (the latest IAM snapshot) against what it called (CloudTrail): each statement with what of it was used, and what never was',
+      principal: 'the user or role ARN',
+      days: 'how many days of CloudTrail count as use',
+      at: 'the end of those days, and the snapshot in force then (ISO 8601; default: now)',
+    },
+    async (store, principal, range, days, options) => {
+      const { principal: holder, snapshot } = await principalFromSnapshot(store, principal, range.to)
+      const usage = permissionUsage(holder, snapshot, await usedActions(store, principal, range))
+      process.stdout.write(options.json ? `${JSON.stringify(usage)}\n` : usageText(usage, days))
+    },
+  ).option('--json', 'one JSON object')
+}
+
 /** `trailwatch suggest-policy ARN`: the policy on standard output, what it is made of on standard error. */
 export function suggestPolicyCommand(): Command {
-  return withCommonOptions(new Command('suggest-policy'))
-    .description('write a least-privilege identity policy from what a principal called in CloudTrail (JSON on standard output)')
-    .argument('<principal>', 'the principal ARN (a user, or a role: every session of it)')
-    .option('--days <n>', 'how many days of CloudTrail to learn from', '90')
-    .option('--at <time>', 'the end of those days (ISO 8601; default: now)', parseInstant)
-    .action(async (principal: string, options: SuggestOptions) => {
-      const days = daysOption(options.days)
-      principalArgument(principal)
-      await withContext(options, async ({ store }) => {
-        const to = new Date(options.at ?? Date.now())
-        const from = new Date(to.getTime() - days * DAY)
-        const used = await usedActions(store, principal, { from, to })
-        if (used.length === 0) throw new AppError('NOT_FOUND', `${principal} made no call trailwatch stored between ${from.toISOString()} and ${to.toISOString()}: nothing to grant`)
-        console.log(JSON.stringify(suggestPolicy(used), null, 2))
-        const calls = used.reduce((sum, u) => sum + u.calls, 0)
-        const narrowed = used.filter((u) => u.without_resources === 0 && u.resources.length > 0).length
-        process.stderr.write(
-          `${textLine(principal)}: ${plural(used.length, 'action')} of ${plural(new Set(used.map((u) => u.action.split(':')[0])).size, 'service')} from ${plural(calls, 'call')}, ${from.toISOString()} → ${to.toISOString()}; ${String(narrowed)} narrowed to the resources their calls named\n`,
-        )
-      })
-    })
+  return principalCommand(
+    'suggest-policy',
+    {
+      description: 'write a least-privilege identity policy from what a principal called in CloudTrail (JSON on standard output)',
+      principal: 'the principal ARN (a user, or a role: every session of it)',
+      days: 'how many days of CloudTrail to learn from',
+      at: 'the end of those days (ISO 8601; default: now)',
+    },
+    async (store, principal, { from, to }) => {
+      const used = await usedActions(store, principal, { from, to })
+      if (used.length === 0) throw new AppError('NOT_FOUND', `${principal} made no call trailwatch stored between ${from.toISOString()} and ${to.toISOString()}: nothing to grant`)
+      console.log(JSON.stringify(suggestPolicy(used), null, 2))
+      const calls = used.reduce((sum, u) => sum + u.calls, 0)
+      const narrowed = used.filter((u) => u.without_resources === 0 && u.resources.length > 0).length
+      process.stderr.write(
+        `${textLine(principal)}: ${plural(used.length, 'action')} of ${plural(new Set(used.map((u) => u.action.split(':')[0])).size, 'service')} from ${plural(calls, 'call')}, ${from.toISOString()} → ${to.toISOString()}; ${String(narrowed)} narrowed to the resources their calls named\n`,
+      )
+    },
+  )
 }

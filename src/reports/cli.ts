@@ -10,7 +10,7 @@ import { laterReportWarnings } from '../credentials/inventory.js'
 import { credentialLimits } from '../credentials/standing.js'
 import { queueCredentialReport, queuePostureReport } from './send.js'
 
-interface CredentialsOptions extends CommonOptions {
+interface ReportOptions extends CommonOptions {
   at?: number
   format: 'text' | 'csv' | 'json'
   email?: boolean
@@ -30,37 +30,55 @@ async function sendNow(context: Context, queue: (alerter: Alerter) => Promise<un
   }
 }
 
+/** One report: how it is made at a time, written for a terminal or a spreadsheet, and queued for email. */
+interface ReportKind<R> {
+  name: string
+  description: string
+  atHelp: string
+  make: (context: Context, at: Date) => Promise<R>
+  text: (report: R) => string
+  csv: (report: R) => string
+  queue: (context: Context, alerter: Alerter, at: Date) => Promise<unknown>
+}
+
+function reportSubcommand<R>(kind: ReportKind<R>): Command {
+  return withCommonOptions(new Command(kind.name))
+    .description(kind.description)
+    .option('--at <time>', kind.atHelp, parseInstant)
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'csv', 'json']).default('text'))
+    .option('--email', 'also email it to TRAILWATCH_REPORT_TO (default TRAILWATCH_ALERT_TO), with the CSV attached')
+    .action(async (options: ReportOptions) => {
+      await withContext(options, async (context) => {
+        const at = new Date(options.at ?? Date.now())
+        const report = await kind.make(context, at)
+        if (options.format === 'json') console.log(JSON.stringify(report))
+        else process.stdout.write(options.format === 'csv' ? kind.csv(report) : kind.text(report))
+        if (options.email) await sendNow(context, (alerter) => kind.queue(context, alerter, at))
+      })
+    })
+}
+
 export function reportCommand(): Command {
-  const credentials = withCommonOptions(new Command('credentials'))
-    .description('every access key with its age, last use and standing against the rotation and unused limits; root keys; every user\'s password and MFA')
-    .option('--at <time>', 'judge ages at this time (ISO 8601; default: now)', parseInstant)
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'csv', 'json']).default('text'))
-    .option('--email', 'also email it to TRAILWATCH_REPORT_TO (default TRAILWATCH_ALERT_TO), with the CSV attached')
-    .action(async (options: CredentialsOptions) => {
-      await withContext(options, async (context) => {
-        const at = new Date(options.at ?? Date.now())
-        const limits = credentialLimits(context.settings.detectors)
-        for (const warning of await laterReportWarnings(context.store, at)) process.stderr.write(`${warning}\n`)
-        const report = await credentialAgeReport(context.store, at, limits)
-        if (options.format === 'json') console.log(JSON.stringify(report))
-        else process.stdout.write(options.format === 'csv' ? credentialReportCsv(report) : credentialReportText(report))
-        if (options.email) await sendNow(context, (alerter) => queueCredentialReport(context.store, alerter, context.config.report.to, at, limits))
-      })
-    })
-  const iam = withCommonOptions(new Command('iam'))
-    .description('every account\'s IAM posture: the iam-posture detector\'s findings on the latest snapshots and credential reports, worst first')
-    .option('--at <time>', 'judge the snapshots in force at this time (ISO 8601; default: now)', parseInstant)
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'csv', 'json']).default('text'))
-    .option('--email', 'also email it to TRAILWATCH_REPORT_TO (default TRAILWATCH_ALERT_TO), with the CSV attached')
-    .action(async (options: CredentialsOptions) => {
-      await withContext(options, async (context) => {
-        const at = new Date(options.at ?? Date.now())
-        const config = postureConfig(context.settings.detectors)
-        const report = await iamPostureReport(context.store, at, config)
-        if (options.format === 'json') console.log(JSON.stringify(report))
-        else process.stdout.write(options.format === 'csv' ? postureReportCsv(report) : postureReportText(report))
-        if (options.email) await sendNow(context, (alerter) => queuePostureReport(context.store, alerter, context.config.report.to, at, config))
-      })
-    })
+  const credentials = reportSubcommand({
+    name: 'credentials',
+    description: "every access key with its age, last use and standing against the rotation and unused limits; root keys; every user's password and MFA",
+    atHelp: 'judge ages at this time (ISO 8601; default: now)',
+    make: async ({ store, settings }, at) => {
+      for (const warning of await laterReportWarnings(store, at)) process.stderr.write(`${warning}\n`)
+      return credentialAgeReport(store, at, credentialLimits(settings.detectors))
+    },
+    text: credentialReportText,
+    csv: credentialReportCsv,
+    queue: (context, alerter, at) => queueCredentialReport(context.store, alerter, context.config.report.to, at, credentialLimits(context.settings.detectors)),
+  })
+  const iam = reportSubcommand({
+    name: 'iam',
+    description: "every account's IAM posture: the iam-posture detector's findings on the latest snapshots and credential reports, worst first",
+    atHelp: 'judge the snapshots in force at this time (ISO 8601; default: now)',
+    make: (context, at) => iamPostureReport(context.store, at, postureConfig(context.settings.detectors)),
+    text: postureReportText,
+    csv: postureReportCsv,
+    queue: (context, alerter, at) => queuePostureReport(context.store, alerter, context.config.report.to, at, postureConfig(context.settings.detectors)),
+  })
   return new Command('report').description('reports on demand; the running alerter also sends both on its schedule').addCommand(credentials).addCommand(iam)
 }
