@@ -61,7 +61,9 @@ export function postureReportText(report: PostureReport): string {
 export function composePostureEmail(report: PostureReport): { composed: Composed; attachments: Attachment[] } {
   const summary = postureReportSummary(report)
   const subject = headerText(`[trailwatch] IAM posture report ${report.at.slice(0, 10)}: ${summary[0] ?? ''}`)
-  const text = [`IAM posture report at ${report.at}`, '', ...summary.map((s) => `- ${s}`), '', ...report.findings.map((f) => `  ${f.severity.toUpperCase()} · ${f.account} · ${f.title}${f.mitigations ? ` (narrowed by ${f.mitigations})` : ''}`), ''].join('\n')
+  const text = [`IAM posture report at ${report.at}`, '', ...summary.map((s) => `- ${s}`), '', ...report.findings.map((f) => `  ${f.severity.toUpperCase()} · ${f.account} · ${f.title}${f.mitigations ? ` (narrowed by ${f.mitigations})` : ''}`), '']
+    .map(textLine)
+    .join('\n')
   const html = htmlDocument(`<h1 style="font-size:18px">IAM posture report, ${escapeHtml(report.at)}</h1>
 <ul>${summary.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
 <ul style="padding-left:20px;overflow-wrap:anywhere">${report.findings.map((f) => `<li><strong>${escapeHtml(f.severity.toUpperCase())}</strong> ${escapeHtml(`${f.account} · ${f.title}`)}${f.mitigations ? `<br><span style="color:#555">narrowed by ${escapeHtml(f.mitigations)}</span>` : ''}</li>`).join('\n')}</ul>
