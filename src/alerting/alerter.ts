@@ -188,6 +188,8 @@ export class Alerter {
       emails.set(key, email)
     }
     const created = []
+    // One read of an incident's calls, however many recipients its email goes to.
+    const contexts = new Map<string, Promise<IncidentContext>>()
     for (const [key, { recipient, incident, items }] of emails) {
       const thread = threads.get(key) ?? []
       const last = thread.at(-1)
@@ -205,7 +207,9 @@ export class Alerter {
         }
         continue
       }
-      const composed = composeIncident(incident, { ...(await this.incidentContext(incident)), news })
+      const context = contexts.get(incident.id) ?? this.incidentContext(incident)
+      contexts.set(incident.id, context)
+      const composed = composeIncident(incident, { ...(await context), news })
       const id = notificationId('alert', incident.id, recipient, ...items.sort())
       created.push(await this.prepare('alert', id, recipient, composed, now, [...incidentStateItems(incident), ...items], [], thread.map((n) => n.message_id)))
     }
