@@ -1,12 +1,11 @@
-import type { Store } from '../src/clickhouse/client.js'
+import type { Store, StoreSession } from '../src/clickhouse/client.js'
 import type { RejectedInput } from '../src/clickhouse/events.js'
-import { decodeEvent } from '../src/cloudtrail/decode.js'
-import { loadSourceEnricher, type SourceEnricher } from '../src/cloudtrail/enrich.js'
-import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
+import { Decoder, decodedLines } from './decoder.js'
+import type { Decoded } from './decoding.js'
 import { EventWriter } from './event-writer.js'
-import { listInputFiles, openInput, type InputFile } from './files.js'
+import { listInputFiles, openInput, type InputFile, type OpenedInput } from './files.js'
 
 /** Bad records of one file recorded one by one; past this, the rest are counted in one row. */
 export const REJECTIONS_PER_FILE = 1000
@@ -22,6 +21,8 @@ export interface BackfillOptions {
   retryDelayMs?: number
   /** Follow a named path that is a symbolic link (a person's command line; not the inbox). */
   followNamedLinks?: boolean
+  /** A decoder to share (a long-lived caller's); otherwise one is started for this call. */
+  decoder?: Decoder
 }
 
 export interface BackfillProgress {
@@ -50,55 +51,92 @@ export interface BackfillSummary {
  */
 export async function backfill(store: Store, paths: string[], options: BackfillOptions): Promise<BackfillSummary> {
   const started = performance.now()
-  const logger = options.logger.child({ module: 'ingest.backfill' })
   const files = await listInputFiles(paths, { followNamedLinks: options.followNamedLinks })
-  const enricher = await loadSourceEnricher()
-  const writer = new EventWriter(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs })
+  const [decoder, lookups] = await Promise.all([options.decoder ?? Decoder.start({ maxRecordBytes: options.maxRecordBytes }), store.openSession({})])
+  try {
+    return await readFiles(store, files, { decoder, lookups, started }, options)
+  } finally {
+    if (!options.decoder) await decoder.close()
+    await lookups.close()
+  }
+}
+
+/** Pieces of input given to the decoder and not yet handled: enough to keep it busy, few enough to bound memory. */
+const PIECES_IN_FLIGHT = 48
+
+async function readFiles(store: Store, files: InputFile[], { decoder, lookups, started }: { decoder: Decoder; lookups: StoreSession; started: number }, options: BackfillOptions): Promise<BackfillSummary> {
+  const logger = options.logger.child({ module: 'ingest.backfill' })
+  const writer = new EventWriter(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs, lookups })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
+  let reading: OpenedInput | undefined
   let read = 0
-
   let summarised = 0
+  const progress = () => options.onProgress?.({ bytesDone: bytesBefore + (reading?.bytesRead() ?? 0), bytesTotal, read })
+
+  // Handled in the order given, while the decoder works ahead on the pieces after them.
+  const steps: (() => Promise<void>)[] = []
+  const step = async (handle: () => Promise<void>) => {
+    steps.push(handle)
+    if (steps.length >= PIECES_IN_FLIGHT) await steps.shift()?.()
+  }
+
   for (const file of files) {
     // A small file can hold millions of bad lines (a gzip of repeats): past a limit, they are counted, not listed.
     let fileRejections = 0
     const reject = (input: RejectedInput) => (++fileRejections <= REJECTIONS_PER_FILE ? writer.reject(input) : undefined)
-    if (file.refused) {
-      read++
-      await reject({ source: file.path, location: 'whole file', reason: file.refused, bytes: Buffer.alloc(0), size: 0 })
-      continue
-    }
-    const input = await openInput(file)
-    const progress = () => options.onProgress?.({ bytesDone: bytesBefore + input.bytesRead(), bytesTotal, read })
-    const framer = new JsonFramer({ maxValueBytes: options.maxRecordBytes, lineDelimited: file.lineDelimited })
-    const handle = async (items: Framed[]) => {
-      for (const item of items) {
-        read++
-        const wait = route(writer, reject, enricher, file, item)
+    const decoded = (pending: Promise<Decoded>) => async () => {
+      const piece = await pending
+      read += piece.values
+      for (const line of decodedLines(piece)) {
+        const wait = writer.addLine(line)
         if (wait) {
           await wait
           progress()
         }
       }
+      for (const rejection of piece.rejections) {
+        const bytes = Buffer.from(rejection.bytes.buffer, rejection.bytes.byteOffset, rejection.bytes.byteLength)
+        await reject({ source: file.path, location: rejection.location, reason: rejection.reason, bytes, size: rejection.size })
+      }
     }
+    if (file.refused) {
+      const refused = file.refused
+      await step(async () => {
+        read++
+        await reject({ source: file.path, location: 'whole file', reason: refused, bytes: Buffer.alloc(0), size: 0 })
+      })
+      continue
+    }
+    reading = await openInput(file)
+    const stream = decoder.newStream()
     let unreadable: unknown
-    for await (const chunk of readable(input.chunks, (err) => (unreadable = err))) await handle(framer.push(chunk))
-    if (unreadable === undefined) {
-      await handle(framer.end())
-    } else {
-      // A corrupt gzip or an I/O error: what was read stays, the rest of the file is rejected.
-      read++
-      await writer.reject({ source: file.path, location: 'rest of file', reason: `cannot read the file: ${errorMessage(unreadable)}`, bytes: Buffer.alloc(0), size: 0 })
+    try {
+      for await (const chunk of readable(reading.chunks, (err) => (unreadable = err))) await step(decoded(decoder.decodeChunk(stream, chunk, file.lineDelimited)))
+    } catch (err) {
+      // A shared decoder must not keep the half-framed file.
+      void decoder.decode({ kind: 'end', stream, discard: true })
+      throw err
     }
-    if (fileRejections > REJECTIONS_PER_FILE) {
-      const more = fileRejections - REJECTIONS_PER_FILE
-      await writer.reject({ source: file.path, location: 'whole file', reason: `${String(more)} more rejected records, counted but not recorded one by one; the first ${String(REJECTIONS_PER_FILE)} show why`, bytes: Buffer.alloc(0), size: 0 })
-      summarised += more - 1
-    }
+    reading = undefined
     bytesBefore += file.size
-    progress()
-    logger.debug({ file: file.path, read }, 'file done')
+    // After a corrupt gzip or an I/O error, what was read stays and the rest of the file is rejected.
+    await step(decoded(decoder.decode({ kind: 'end', stream, discard: unreadable !== undefined })))
+    await step(async () => {
+      if (unreadable !== undefined) {
+        read++
+        await writer.reject({ source: file.path, location: 'rest of file', reason: `cannot read the file: ${errorMessage(unreadable)}`, bytes: Buffer.alloc(0), size: 0 })
+      }
+      if (fileRejections > REJECTIONS_PER_FILE) {
+        const more = fileRejections - REJECTIONS_PER_FILE
+        await writer.reject({ source: file.path, location: 'whole file', reason: `${String(more)} more rejected records, counted but not recorded one by one; the first ${String(REJECTIONS_PER_FILE)} show why`, bytes: Buffer.alloc(0), size: 0 })
+        summarised += more - 1
+      }
+      progress()
+      logger.debug({ file: file.path, read }, 'file done')
+    })
   }
+  for (const handle of steps.splice(0)) await handle()
   await writer.flush()
   const { stored, duplicate, rejected } = writer.totals
   const span = writer.storedSpan
@@ -124,15 +162,4 @@ async function* readable(chunks: AsyncIterable<Buffer>, onError: (err: unknown) 
   } catch (err) {
     onError(err)
   }
-}
-
-function route(writer: EventWriter, reject: (input: RejectedInput) => Promise<void> | undefined, enricher: SourceEnricher, file: InputFile, item: Framed) {
-  const source = file.path
-  const location = file.lineDelimited ? `line ${item.location.line}` : `record ${item.location.index}, line ${item.location.line}`
-  if (item.kind === 'reject') {
-    return reject({ source, location, reason: item.reason, bytes: item.prefix, size: item.size })
-  }
-  const decoded = decodeEvent(item.bytes, enricher)
-  if (decoded.ok) return writer.add(decoded.event)
-  return reject({ source, location, reason: decoded.reason, bytes: item.bytes, size: item.bytes.length })
 }

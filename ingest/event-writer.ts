@@ -32,6 +32,11 @@ export interface WriterOptions<Mark> {
    * rarely, and the look-up costs about as much as the insert when batches overlap in time.
    */
   skipStored?: boolean
+  /**
+   * Where stored events are looked up (default: the store). A session of its own lets the embedded
+   * engine run the next batch's look-up during the current insert instead of after it.
+   */
+  lookups?: Pick<Store, 'client'>
   /** Called, in order, once the batch that carried these marks is in the store. */
   onWritten?: (marks: Mark[]) => Promise<void>
   /** Called with the span of event times of each batch once it is stored: detections need not wait for their schedule. */
@@ -73,6 +78,8 @@ export class EventWriter<Mark = never> {
   private marks: Mark[] = []
   private insertStats: InsertStats = { inserts: 0, totalMs: 0, maxMs: 0 }
   private inFlight: Promise<void> = Promise.resolve()
+  /** The event ids of batches handed over for writing and not yet stored. */
+  private readonly unstored = new Set<Set<string>>()
   private readonly maxAttempts: number
   private readonly retryDelayMs: number
   private readonly now: () => number
@@ -88,7 +95,11 @@ export class EventWriter<Mark = never> {
 
   /** Returns a promise only when the caller must wait for room; most calls return at once. */
   add(event: NormalisedEvent): Promise<void> | undefined {
-    const line = eventLine(event)
+    return this.addLine(eventLine(event))
+  }
+
+  /** An event whose row is built already (by the decoder). */
+  addLine(line: EventLine): Promise<void> | undefined {
     this.events.push(line)
     this.eventBytes += line.line.length
     return this.events.length >= this.options.maxBatch || this.eventBytes >= (this.options.maxBatchBytes ?? DEFAULT_BATCH_BYTES) ? this.rotate() : undefined
@@ -118,7 +129,8 @@ export class EventWriter<Mark = never> {
 
   /**
    * Starts writing the current batch once the previous one is done, and waits only for the previous
-   * one: at most one batch is being written while the next is collected.
+   * one: at most one batch is being written while the next is collected. The next batch's look-up
+   * of stored events runs during the previous insert; what it cannot see yet, it is told.
    */
   private async rotate(): Promise<void> {
     const { events, rejected, marks } = this
@@ -127,42 +139,44 @@ export class EventWriter<Mark = never> {
     this.eventBytes = 0
     this.rejected = []
     this.marks = []
+    const batch = distinctEvents(events)
+    const notYetStored = [...this.unstored]
+    this.unstored.add(batch.ids)
+    const fresh = this.freshEvents(batch, notYetStored)
+    fresh.catch(() => undefined)
     const previous = this.inFlight
-    const current = previous.then(() => this.write(events, rejected, marks))
+    const current = previous.then(async () => {
+      await this.write(batch, await fresh, events.length, rejected, marks)
+      this.unstored.delete(batch.ids)
+    })
     // A failure surfaces to whoever waits next; until then it must not count as unhandled.
     current.catch(() => undefined)
     this.inFlight = current
     await previous
   }
 
-  private async write(events: EventLine[], rejected: RejectedInput[], marks: Mark[]): Promise<void> {
-    const unique = new Map<string, EventLine>()
-    let from = Infinity
-    let to = -Infinity
-    for (const event of events) {
-      if (unique.has(event.eventId)) continue
-      unique.set(event.eventId, event)
-      if (event.eventTimeMs < from) from = event.eventTimeMs
-      if (event.eventTimeMs > to) to = event.eventTimeMs
-    }
-    let fresh = [...unique.values()]
-    if (fresh.length > 0 && this.options.skipStored !== false) {
-      const known = await this.retrying('looking up stored events', () => findStoredEventIds(this.store, [...unique.keys()], from, to))
-      if (known.size > 0) fresh = fresh.filter((event) => !known.has(event.eventId))
-    }
+  /** The batch's events that are neither in the store nor in a batch still being written. */
+  private async freshEvents(batch: DistinctEvents, notYetStored: Set<string>[]): Promise<EventLine[]> {
+    const fresh = batch.events.filter((event) => !notYetStored.some((ids) => ids.has(event.eventId)))
+    if (fresh.length === 0 || this.options.skipStored === false) return fresh
+    const known = await this.retrying('looking up stored events', () => findStoredEventIds(this.options.lookups ?? this.store, fresh.map((event) => event.eventId), batch.from, batch.to))
+    return known.size > 0 ? fresh.filter((event) => !known.has(event.eventId)) : fresh
+  }
+
+  private async write(batch: DistinctEvents, fresh: EventLine[], received: number, rejected: RejectedInput[], marks: Mark[]): Promise<void> {
     const refused = await this.insert(fresh)
     if (fresh.length > refused.length) {
       this.widenStoredSpan(fresh)
-      this.options.onStored?.({ from: new Date(from), to: new Date(to) })
+      this.options.onStored?.({ from: new Date(batch.from), to: new Date(batch.to) })
     }
     const allRejected = rejected.concat(refused)
     await this.retrying('storing rejected input', () => insertRejected(this.store, allRejected, this.now()))
 
     this.totals.stored += fresh.length - refused.length
-    this.totals.duplicate += events.length - fresh.length
+    this.totals.duplicate += received - fresh.length
     this.totals.rejected += allRejected.length
     metrics.eventsStored.inc(fresh.length - refused.length)
-    metrics.eventsDuplicate.inc(events.length - fresh.length)
+    metrics.eventsDuplicate.inc(received - fresh.length)
     metrics.eventsRejected.inc(allRejected.length)
     if (marks.length > 0) await this.options.onWritten?.(marks)
   }
@@ -202,8 +216,7 @@ export class EventWriter<Mark = never> {
       if (!isDataError(err)) throw err
       if (events.length === 1) {
         const [event] = events as [EventLine]
-        const bytes = Buffer.from(event.line)
-        return [{ source: 'store', location: `event ${event.eventId}`, reason: `the store refused this event: ${errorMessage(err)}`, bytes, size: bytes.length }]
+        return [{ source: 'store', location: `event ${event.eventId}`, reason: `the store refused this event: ${errorMessage(err)}`, bytes: event.line, size: event.line.length }]
       }
       const half = Math.ceil(events.length / 2)
       return [...(await this.insertSplitting(events.slice(0, half))), ...(await this.insertSplitting(events.slice(half)))]
@@ -228,6 +241,30 @@ export class EventWriter<Mark = never> {
       }
     }
   }
+}
+
+interface DistinctEvents {
+  /** The first of each event id, in order. */
+  events: EventLine[]
+  ids: Set<string>
+  /** The earliest and latest event time (epoch ms). */
+  from: number
+  to: number
+}
+
+function distinctEvents(events: EventLine[]): DistinctEvents {
+  const ids = new Set<string>()
+  const distinct: EventLine[] = []
+  let from = Infinity
+  let to = -Infinity
+  for (const event of events) {
+    if (ids.has(event.eventId)) continue
+    ids.add(event.eventId)
+    distinct.push(event)
+    if (event.eventTimeMs < from) from = event.eventTimeMs
+    if (event.eventTimeMs > to) to = event.eventTimeMs
+  }
+  return { events: distinct, ids, from, to }
 }
 
 /** The events in groups that each span at most `max` months (the events table's partitions), in order of month. */

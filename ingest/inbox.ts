@@ -8,6 +8,7 @@ import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { backfill, type BackfillSummary } from './backfill.js'
+import { Decoder } from './decoder.js'
 import { listInputFiles } from './files.js'
 import { clickHouseTime } from '../src/time.js'
 
@@ -42,6 +43,8 @@ export class InboxWatcher {
   /** Failed passes per file, while the store answered. */
   private readonly failures = new Map<string, number>()
   private readonly storedListeners: ((span: { from: Date; to: Date }) => void)[] = []
+  /** Started with the first file and kept: starting a decoding thread per file would cost more than small files do. */
+  private decoder: Promise<Decoder> | undefined
 
   constructor(
     private readonly store: Store,
@@ -74,6 +77,7 @@ export class InboxWatcher {
     this.stopped = true
     clearTimeout(this.timer)
     await this.pass
+    await (await this.decoder?.catch(() => undefined))?.close()
   }
 
   /** Ingests every settled file not in the ledger; returns what each one gave. */
@@ -131,7 +135,15 @@ export class InboxWatcher {
       const stats = await lstat(file)
       info = { size: stats.size, modifiedMs: Math.floor(stats.mtimeMs) }
     }
-    const summary = await backfill(this.store, [file], { maxBatch: this.options.maxBatch, maxRecordBytes: this.options.maxRecordBytes, logger: this.logger, followNamedLinks: false, retryDelayMs: this.options.retryDelayMs })
+    const decoder = await this.sharedDecoder()
+    const summary = await backfill(this.store, [file], {
+      maxBatch: this.options.maxBatch,
+      maxRecordBytes: this.options.maxRecordBytes,
+      logger: this.logger,
+      followNamedLinks: false,
+      retryDelayMs: this.options.retryDelayMs,
+      decoder,
+    })
     await this.store.client.insert({
       table: 'inbox_files',
       values: [{ path: path.resolve(file), size: info.size, modified_at: clickHouseTime(info.modifiedMs), ingested_at: clickHouseTime(Date.now()), records: summary.read, stored: summary.stored, rejected: summary.rejected }],
@@ -145,6 +157,14 @@ export class InboxWatcher {
       for (const listener of this.storedListeners) listener(span)
     }
     return summary
+  }
+
+  /** The decoder kept for the inbox's life, started again if its thread failed. */
+  private async sharedDecoder(): Promise<Decoder> {
+    const current = await this.decoder?.catch(() => undefined)
+    if (current?.working) return current
+    this.decoder = Decoder.start({ maxRecordBytes: this.options.maxRecordBytes })
+    return this.decoder
   }
 
   private async ledger(paths: string[]): Promise<Set<string>> {

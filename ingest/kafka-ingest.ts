@@ -2,12 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs'
 import type { Store } from '../src/clickhouse/client.js'
 import type { RejectedInput } from '../src/clickhouse/events.js'
-import { decodeEvent } from '../src/cloudtrail/decode.js'
-import { loadSourceEnricher, type SourceEnricher } from '../src/cloudtrail/enrich.js'
-import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
+import { Decoder, decodedLines } from './decoder.js'
+import type { Decoded } from './decoding.js'
 import { EventWriter } from './event-writer.js'
 import { connectTo } from './kafka.js'
 
@@ -34,6 +33,9 @@ export interface IngestOptions {
   /** How often the lag behind each partition's end is measured from the committed offsets. */
   lagIntervalMs?: number
 }
+
+/** Fetched batches being decoded or handed to the writer at once: enough to overlap fetching with decoding. */
+const BATCHES_UNDER_WAY = 4
 
 /** The next offset of a partition, committed once everything before it is stored. */
 interface Checkpoint {
@@ -80,10 +82,13 @@ export class IngestWorker {
   private stopping = false
   /** Whether the worker has joined its consumer group (with or without partitions): ready to consume. */
   joined = false
-  private activeBatch: Promise<void> = Promise.resolve()
+  /** The last fetched batch's way to the writer; each waits for the one fetched before it. */
+  private handling: Promise<void> = Promise.resolve()
+  /** Batches fetched and not yet handed over to the writer. */
+  private underWay: Promise<void>[] = []
   private timers: NodeJS.Timeout[] = []
   private failure: ((err: Error) => void) | undefined
-  private enricher: SourceEnricher | undefined
+  private decoder: Decoder | undefined
   /** Settles when the worker fails for good; `stop()` ends the worker without it settling. */
   readonly failed: Promise<never>
 
@@ -122,10 +127,10 @@ export class IngestWorker {
   }
 
   async start(): Promise<void> {
-    this.enricher = await loadSourceEnricher()
     await connectTo(this.producer, this.options.brokers)
     await connectTo(this.consumer, this.options.brokers)
     await connectTo(this.admin, this.options.brokers)
+    this.decoder = await Decoder.start({ maxRecordBytes: this.options.maxRecordBytes })
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.joined = true
       this.assigned.clear()
@@ -144,11 +149,7 @@ export class IngestWorker {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => {
-        const done = this.consumeBatch(payload)
-        this.activeBatch = done.catch(() => undefined)
-        return done
-      },
+      eachBatch: (payload) => this.consumeBatch(payload),
     })
     this.timers.push(
       setInterval(() => {
@@ -175,79 +176,85 @@ export class IngestWorker {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    for (const timer of this.timers) clearInterval(timer)
-    this.consumer.pause(this.options.topics.map((topic) => ({ topic })))
-    // Bounded: a store that is down must not hold the shutdown; what was not committed is read again.
-    const timeout = this.options.shutdownTimeoutMs ?? 30_000
-    const stored = (async () => {
-      await this.activeBatch
-      await this.writer.flush()
-      return true
-    })()
-    const flushed = await Promise.race([stored, sleep(timeout, undefined, { ref: false }).then(() => false)]).catch((err: unknown) => {
-      this.logger.error({ err: errorMessage(err) }, 'the last batch could not be stored; it will be read again')
-      return true
-    })
-    if (!flushed) {
-      this.logger.warn({ timeoutMs: timeout }, 'the last batch was not stored in time; it will be read again')
-      this.stopWriting.abort()
-      await stored.catch(() => undefined)
+    try {
+      for (const timer of this.timers) clearInterval(timer)
+      this.consumer.pause(this.options.topics.map((topic) => ({ topic })))
+      // Bounded: a store that is down must not hold the shutdown; what was not committed is read again.
+      const timeout = this.options.shutdownTimeoutMs ?? 30_000
+      const stored = (async () => {
+        await this.handling.catch(() => undefined)
+        await this.writer.flush()
+        return true
+      })()
+      const flushed = await Promise.race([stored, sleep(timeout, undefined, { ref: false }).then(() => false)]).catch((err: unknown) => {
+        this.logger.error({ err: errorMessage(err) }, 'the last batch could not be stored; it will be read again')
+        return true
+      })
+      if (!flushed) {
+        this.logger.warn({ timeoutMs: timeout }, 'the last batch was not stored in time; it will be read again')
+        this.stopWriting.abort()
+        await stored.catch(() => undefined)
+      }
+      await this.consumer.disconnect()
+      await this.producer.disconnect()
+      await this.admin.disconnect()
+    } finally {
+      // Even when the worker never got as far as running: a live thread would keep the process up.
+      await this.decoder?.close()
     }
-    await this.consumer.disconnect()
-    await this.producer.disconnect()
-    await this.admin.disconnect()
     this.logger.info({ ...this.writer.totals, deadLetters: this.stats.deadLetters }, 'ingest stopped')
   }
 
+  /**
+   * Hands a fetched batch to the decoder and returns, so the next fetch overlaps its decoding;
+   * decoded batches reach the writer in the order they were fetched. Waits once too many are
+   * under way, which bounds the memory they hold.
+   */
   private async consumeBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload
-    const { topic, partition } = batch
+    const { topic, partition, messages } = batch
+    const last = messages.at(-1)
+    const running = () => !this.stopping && payload.isRunning() && !payload.isStale()
+    if (!last || !running() || !this.decoder) return
     const heartbeat = () => payload.heartbeat()
-    const deadLetters: Message[] = []
-    let last: string | undefined
-    const messagesBefore = this.stats.messages
-    for (const message of batch.messages) {
-      if (this.stopping || !payload.isRunning() || payload.isStale()) break
-      const wait = this.consume(topic, partition, message, deadLetters)
+    const decoded = this.decoder.decodeMessages(messages.map((message) => message.value))
+    // Where the next fetch starts; the group's committed offsets follow the store (`mark`), not this.
+    payload.resolveOffset(last.offset)
+    // A batch whose hand-over failed stops every later one: marking them would commit past it.
+    const handled = this.handling.then(async () => {
+      const ready = await decoded
+      // What is not marked is read again: a batch left now costs a second decoding, never an event.
+      if (!this.stopping) await this.handOver(topic, partition, messages, ready, heartbeat)
+    })
+    handled.catch((err: unknown) => {
+      this.fail(err)
+    })
+    this.handling = handled
+    this.underWay.push(handled)
+    while (this.underWay.length > BATCHES_UNDER_WAY) await this.whileHeartbeating(this.underWay.shift() as Promise<void>, heartbeat)
+  }
+
+  /** A decoded batch to the writer and the dead-letter topic, then its mark: committed once stored. */
+  private async handOver(topic: string, partition: number, messages: KafkaMessage[], decoded: Decoded, heartbeat: () => Promise<void>): Promise<void> {
+    for (const line of decodedLines(decoded)) {
+      const wait = this.writer.addLine(line)
       if (wait) await this.whileHeartbeating(wait, heartbeat)
-      payload.resolveOffset(message.offset)
-      last = message.offset
-      this.stats.messages++
     }
-    // Once per batch: a labelled metric per message would cost the hot loop a label lookup each.
-    metrics.kafkaMessages.inc({ topic }, this.stats.messages - messagesBefore)
-    if (last === undefined) return
+    this.stats.events += decoded.ends.length
+    const deadLetters: Message[] = []
+    for (const rejection of decoded.rejections) {
+      const message = messages[rejection.input] as KafkaMessage
+      const bytes = Buffer.from(rejection.bytes.buffer, rejection.bytes.byteOffset, rejection.bytes.byteLength)
+      const wait = this.deadLetter({ topic, partition, offset: message.offset }, message, bytes, rejection.reason, rejection.location, deadLetters)
+      if (wait) await this.whileHeartbeating(wait, heartbeat)
+    }
+    this.stats.messages += messages.length
+    metrics.kafkaMessages.inc({ topic }, messages.length)
     if (deadLetters.length > 0) {
       await this.producer.send({ topic: this.options.deadLetterTopic, messages: deadLetters, acks: -1 })
       this.stats.deadLetters += deadLetters.length
     }
-    this.writer.mark({ topic, partition, offset: (BigInt(last) + 1n).toString() })
-    await heartbeat()
-  }
-
-  /** Turns one message into events and dead letters; returns a promise when the writer is full. */
-  private consume(topic: string, partition: number, message: KafkaMessage, deadLetters: Message[]): Promise<void> | undefined {
-    const origin = { topic, partition, offset: message.offset }
-    if (!message.value || message.value.length === 0) return this.deadLetter(origin, message, Buffer.alloc(0), 'empty message', 'message', deadLetters)
-    const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: false })
-    const items: Framed[] = [...framer.push(message.value), ...framer.end()]
-    let wait: Promise<void> | undefined
-    for (const item of items) {
-      // A message of one value is dead-lettered whole; a file of many, value by value.
-      const location = items.length === 1 ? 'message' : `record ${item.location.index}`
-      if (item.kind === 'reject') {
-        wait = this.deadLetter(origin, message, items.length === 1 ? message.value : item.prefix, item.reason, location, deadLetters) ?? wait
-        continue
-      }
-      const decoded = decodeEvent(item.bytes, this.enricher)
-      if (decoded.ok) {
-        this.stats.events++
-        wait = this.writer.add(decoded.event) ?? wait
-      } else {
-        wait = this.deadLetter(origin, message, items.length === 1 ? message.value : item.bytes, decoded.reason, location, deadLetters) ?? wait
-      }
-    }
-    return wait
+    this.writer.mark({ topic, partition, offset: (BigInt((messages.at(-1) as KafkaMessage).offset) + 1n).toString() })
   }
 
   private deadLetter(
@@ -276,10 +283,11 @@ export class IngestWorker {
     return this.writer.reject(rejected)
   }
 
-  /** Waits for room in the writer while telling the group this member is alive. */
-  private async whileHeartbeating(wait: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+  /** Waits for the decoder or for room in the writer while telling the group this member is alive. */
+  private async whileHeartbeating<T>(wait: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
     const done = wait.then(() => true)
     while (!(await Promise.race([done, sleep(2_000, undefined, { ref: false }).then(() => false)]))) await heartbeat()
+    return wait
   }
 
   private async commit(checkpoints: Checkpoint[]): Promise<void> {

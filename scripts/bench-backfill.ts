@@ -1,4 +1,5 @@
-// Backfill throughput against a JSON.parse-only pass over the same bytes, measured in the same run.
+// Backfill throughput against the engine inserting the same rows prepared beforehand, and against a
+// JSON.parse-only pass over the same bytes, all measured in the same run.
 //   npm run bench:backfill [-- --records 200000 --per-file 1000 --batch 10000]
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,11 +7,11 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { backfill } from '../ingest/backfill.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
-import { eventLine, insertEventLines } from '../src/clickhouse/events.js'
+import { decodedLines } from '../ingest/decoder.js'
+import { InputDecoder } from '../ingest/decoding.js'
+import { insertEventLines } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
-import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
-import { JsonFramer } from '../src/cloudtrail/framing.js'
 import { createLogger } from '../src/logger.js'
 import { syntheticRecords } from '../src/simulate/records.js'
 
@@ -56,50 +57,61 @@ function parseOnly(): number {
   return count
 }
 
-function frameAndDecode(): string[] {
-  const lines: string[] = []
-  for (const file of files()) {
-    const framer = new JsonFramer({ maxValueBytes: 1 << 20, lineDelimited: false })
-    for (const item of framer.push(readFileSync(file))) {
-      if (item.kind !== 'value') continue
-      const decoded = decodeEvent(item.bytes, enricher)
-      if (decoded.ok) lines.push(eventLine(decoded.event).line)
+/** What the decoding thread does, on this thread alone: frame, validate, normalise, build rows. */
+function decodeOnly(decoder: InputDecoder): Buffer[] {
+  const rows: Buffer[] = []
+  for (const [stream, file] of files().entries()) {
+    for (const piece of [decoder.run({ kind: 'chunk', stream, bytes: new Uint8Array(readFileSync(file)), lineDelimited: false }), decoder.run({ kind: 'end', stream, discard: false })]) {
+      rows.push(...decodedLines(piece).map((line) => line.line))
     }
   }
-  return lines
+  return rows
 }
 
 /** The engine alone: the same rows, prepared beforehand, inserted batch by batch. */
-async function insertOnly(store: Store, lines: string[], batch: number): Promise<number> {
+async function insertOnly(store: Store, rows: Buffer[], batch: number): Promise<number> {
   const started = performance.now()
-  for (let i = 0; i < lines.length; i += batch) await insertEventLines(store, lines.slice(i, i + batch))
+  for (let i = 0; i < rows.length; i += batch) await insertEventLines(store, rows.slice(i, i + batch))
   return (performance.now() - started) / 1000
+}
+
+/** The highest resident memory of this process while `body` runs, sampled every 50 ms. */
+async function peakMemory<T>(body: () => Promise<T>): Promise<{ result: T; peakMiB: number }> {
+  let peak = process.memoryUsage.rss()
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50)
+  try {
+    const result = await body()
+    return { result, peakMiB: Math.max(peak, process.memoryUsage.rss()) / 1024 / 1024 }
+  } finally {
+    clearInterval(sampler)
+  }
 }
 
 function line(label: string, count: number, seconds: number, megabytes: number): void {
   console.log(`${label.padEnd(34)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(2)} s)`)
 }
 
-const enricher = await loadSourceEnricher()
+const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(0)}%`
 
 const main = async () => {
   const { bytes } = generate()
   const megabytes = bytes / 1024 / 1024
   console.log(`${total} synthetic records in ${files().length} S3-style log files, ${megabytes.toFixed(0)} MB, ${Math.round(bytes / total)} bytes per record on average\n`)
+  const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, enricher: await loadSourceEnricher() })
 
   // Warm the page cache and the JIT for every pass alike.
   parseOnly()
-  frameAndDecode()
+  decodeOnly(decoder)
 
   const parse = timed(parseOnly)
-  line('JSON.parse only (baseline)', parse.result, parse.seconds, megabytes)
-  const decode = timed(frameAndDecode)
-  line('frame + validate + normalise', decode.result.length, decode.seconds, megabytes)
+  line('JSON.parse only', parse.result, parse.seconds, megabytes)
+  const decode = timed(() => decodeOnly(decoder))
+  line('decode only, one thread', decode.result.length, decode.seconds, megabytes)
 
   const store = await openEmbeddedStore(path.join(work, 'data'), 'bench')
   await migrate(store, { retentionDays: 400 }, logger)
   const options = { maxBatch: Number(values.batch), maxRecordBytes: 1 << 20, logger }
-  const first = await backfill(store, [inputDir], options)
+  const { result: first, peakMiB } = await peakMemory(() => backfill(store, [inputDir], options))
   line('backfill into the embedded store', first.stored, first.seconds, megabytes)
   const again = await backfill(store, [inputDir], options)
   line('backfill again (all duplicates)', again.duplicate, again.seconds, megabytes)
@@ -107,11 +119,14 @@ const main = async () => {
 
   const engine = await openEmbeddedStore(path.join(work, 'data'), 'bench_engine')
   await migrate(engine, { retentionDays: 400 }, logger)
-  line('engine insert only (rows prepared)', decode.result.length, await insertOnly(engine, decode.result, options.maxBatch), megabytes)
+  const engineSeconds = await insertOnly(engine, decode.result, options.maxBatch)
+  line('engine insert only (rows prepared)', decode.result.length, engineSeconds, megabytes)
   await engine.close()
 
-  const ratio = first.stored / first.seconds / (parse.result / parse.seconds)
-  console.log(`\nbackfill / JSON.parse-only: ${(ratio * 100).toFixed(0)}%`)
+  const rate = first.stored / first.seconds
+  console.log(`\nbackfill / engine insert only: ${percent(rate, decode.result.length / engineSeconds)}`)
+  console.log(`backfill / JSON.parse only: ${percent(rate, parse.result / parse.seconds)}`)
+  console.log(`peak resident memory during the backfill: ${peakMiB.toFixed(0)} MiB`)
   rmSync(work, { recursive: true, force: true })
 }
 

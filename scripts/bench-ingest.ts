@@ -101,8 +101,11 @@ async function consumeOnly(topic: string, expected: number): Promise<number> {
 
 async function fullIngest(store: Store, topic: string, group: string, expected: number): Promise<{ seconds: number; worker: IngestWorker }> {
   const worker = new IngestWorker(kafka, store, { topics: [topic], group, deadLetterTopic: `${topic}.dead-letter`, maxBatch: 10_000, maxRecordBytes: 1 << 20, flushMs: 1000, logger })
-  const started = performance.now()
+  const starting = performance.now()
   await worker.start()
+  while (!worker.joined) await sleep(10)
+  const started = performance.now()
+  console.log(`joined in ${((started - starting) / 1000).toFixed(1)} s`)
   while ((await committed(group, topic)) < expected) await sleep(100)
   return { seconds: (performance.now() - started) / 1000, worker }
 }

@@ -9,7 +9,7 @@ import { LATEST_VERSION, MIGRATIONS, migrate } from '../src/clickhouse/migration
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
-import { refusingEventInserts } from './helpers/faults.js'
+import { refusingEventInserts, slowEventInserts } from './helpers/faults.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
 
 const opened: TestStore[] = []
@@ -77,6 +77,17 @@ describe('EventWriter', () => {
     const failure = writer.flush()
     await expect(failure).rejects.toThrow(/ECONNREFUSED/)
     expect(writer.totals.stored).toBe(0)
+  })
+
+  it('counts an event of the batch still being inserted as a duplicate when the next batch repeats it', async () => {
+    const store = await freshStore()
+    // The next batch's look-up runs during this insert, before the store has the first batch.
+    const writer = new EventWriter(slowEventInserts(store, 500), { maxBatch: 2, logger: testLogger })
+    for (const id of ['a', 'b', 'b', 'c']) await writer.add(event(id))
+    await writer.flush()
+    expect(writer.totals).toEqual({ stored: 3, duplicate: 1, rejected: 0 })
+    const rows = await queryRows<{ event_id: string }>(store, 'SELECT event_id FROM events ORDER BY event_id')
+    expect(rows.map((r) => r.event_id)).toEqual(['a', 'b', 'c'])
   })
 
   it('finds the one row the store refuses, dead-letters it, and stores the rest', async () => {

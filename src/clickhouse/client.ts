@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { Readable } from 'node:stream'
 import { z } from 'zod'
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ErrorLogParams, type LogParams, type WarnLogParams } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, parseError, type ClickHouseClient, type ClickHouseClientConfigOptions, type ErrorLogParams, type LogParams, type WarnLogParams } from '@clickhouse/client'
 import type { Config } from '../config.js'
 import { StorageError, StoreLockedError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -18,6 +19,16 @@ export interface Store {
    * (applied in order, so `readonly` goes last) stay on it, and nothing run on it changes another.
    */
   openSession(settings: Record<string, string | number>): Promise<StoreSession>
+  /** One insert of rows already written as TabSeparated; resolves once the store has acknowledged them. */
+  insertRows(insert: RowsInsert): Promise<void>
+}
+
+export interface RowsInsert {
+  table: string
+  columns: readonly string[]
+  /** TabSeparated lines, UTF-8. */
+  rows: Buffer
+  settings: Record<string, number>
 }
 
 export interface StoreSession {
@@ -27,8 +38,12 @@ export interface StoreSession {
 
 interface OpenEmbedded {
   client: ClickHouseClient
+  /** The engine's own insert: the rows pass to it as bytes, not copied into a query string. */
+  rawInsert: ChdbConnection['chdb']['rawInsert']
   users: number
 }
+
+type ChdbConnection = ReturnType<typeof import('chdb/connection').createChdbConnection>
 
 /**
  * Times go to and from the store as UTC text (`{now:DateTime64(3)}`, `toDate(…)`), whatever the time
@@ -110,7 +125,15 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
     })
     return Promise.resolve({ client: own, close: () => own.close() })
   }
-  return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close(), openSession }
+  const insertRows = async ({ table, columns, rows, settings: insertSettings }: RowsInsert): Promise<void> => {
+    const { stream } = await client.exec({ query: insertQuery(table, columns), values: Readable.from([rows]), clickhouse_settings: insertSettings })
+    stream.destroy()
+  }
+  return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close(), openSession, insertRows }
+}
+
+function insertQuery(table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.join(', ')}) FORMAT TabSeparated`
 }
 
 /** Loaded on first use: an image built for a ClickHouse server leaves the embedded engine out. */
@@ -133,9 +156,11 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     mkdirSync(enginePath, { recursive: true })
     assertNotLockedByAnotherProcess(enginePath, dataDir)
     let client: ClickHouseClient
+    let engine: ChdbConnection
     try {
+      engine = (await embeddedEngine()).createChdbConnection({ path: enginePath })
       // chdb builds against @clickhouse/client-common's copy of the same interface; only the typings differ.
-      const connection = (await embeddedEngine()).createChdbConnection({ path: enginePath }) as unknown as ClickHouseClientConfigOptions['connection']
+      const connection = engine as unknown as ClickHouseClientConfigOptions['connection']
       // Set once, not sent with every query: the engine keeps a session's settings.
       client = createClient({ connection })
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
@@ -145,7 +170,7 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     } catch (err) {
       throw new StorageError(`cannot open the embedded store in ${dataDir}: ${errorMessage(err)}`, { retriable: false, cause: err })
     }
-    session = { client, users: 0 }
+    session = { client, rawInsert: (params) => engine.chdb.rawInsert(params), users: 0 }
     embeddedSessions.set(key, session)
   }
   session.users++
@@ -156,6 +181,14 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     location: dataDir,
     embedded: true,
     openSession: (settings) => openEmbeddedSession(enginePath, database, settings),
+    insertRows: async ({ table, columns, rows, settings }) => {
+      try {
+        await opened.rawInsert({ table, columns, values: rows, format: 'TabSeparated', settings })
+      } catch (err) {
+        // The same error shape as the client's, so callers judge both stores' errors alike.
+        throw parseError(errorMessage(err))
+      }
+    },
     close: async () => {
       if (closed) return
       closed = true

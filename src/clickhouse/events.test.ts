@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeEvent } from '../cloudtrail/decode.js'
-import { eventLine } from './events.js'
+import { eventLine, eventRow } from './events.js'
 
 function decoded(record: object): Parameters<typeof eventLine>[0] {
   const result = decodeEvent(Buffer.from(JSON.stringify(record)))
@@ -13,9 +13,11 @@ describe('eventLine', () => {
 
   it('writes one line with the engine’s time and escapes only what TabSeparated needs', () => {
     const event = { ...decoded(record), raw: '{"x":"one\ntwo\r\tthree\\"}' }
-    const { line, eventId, eventTimeMs } = eventLine(event)
+    const line = eventRow(event)
+    const { eventId, eventTimeMs, line: bytes } = eventLine(event)
     expect(eventId).toBe('e1')
     expect(eventTimeMs).toBe(Date.parse('2026-11-02T09:15:00.123Z'))
+    expect(bytes.toString()).toBe(line)
     expect(line.endsWith('\n')).toBe(true)
     const cells = line.slice(0, -1).split('\t')
     expect(cells).toHaveLength(34)
@@ -25,7 +27,7 @@ describe('eventLine', () => {
   })
 
   it('writes a missing address and an unknown read-only flag as NULL, booleans as words', () => {
-    const cells = eventLine({ ...decoded(record), sourceIp: null, readOnly: null, mfaAuthenticated: true }).line.split('\t')
+    const cells = eventRow({ ...decoded(record), sourceIp: null, readOnly: null, mfaAuthenticated: true }).split('\t')
     expect(cells.filter((cell) => cell === '\\N')).toHaveLength(3)
     expect(cells).toContain('true')
   })

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream'
 import { z } from 'zod'
 import { StorageError, errorMessage } from '../errors.js'
 import type { NormalisedEvent } from '../cloudtrail/normalise.js'
@@ -51,8 +50,8 @@ const EVENT_COLUMNS: [column: string, value: (event: NormalisedEvent) => Cell][]
 export interface EventLine {
   eventId: string
   eventTimeMs: number
-  /** A TabSeparated line holding EVENT_COLUMNS, the original record verbatim in `raw`. */
-  line: string
+  /** A TabSeparated line (UTF-8) holding EVENT_COLUMNS, the original record verbatim in `raw`. */
+  line: Buffer
 }
 
 /**
@@ -60,11 +59,14 @@ export interface EventLine {
  * accepts as text, and the original record needs escaping only where it holds a backslash, tab or
  * newline, which a native search finds quickly.
  */
-export function eventLine(event: NormalisedEvent): EventLine {
-  return { eventId: event.eventId, eventTimeMs: event.eventTimeMs, line: `${EVENT_COLUMNS.map(([, value]) => tsvCell(value(event))).join('\t')}\n` }
+export function eventRow(event: NormalisedEvent): string {
+  return `${EVENT_COLUMNS.map(([, value]) => tsvCell(value(event))).join('\t')}\n`
 }
 
-const TSV_SPECIAL = /[\\\t\n\r]/
+export function eventLine(event: NormalisedEvent): EventLine {
+  return { eventId: event.eventId, eventTimeMs: event.eventTimeMs, line: Buffer.from(eventRow(event)) }
+}
+
 const TSV_SPECIAL_ALL = /[\\\t\n\r]/g
 const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
@@ -72,31 +74,46 @@ function tsvCell(value: Cell): string {
   if (value === null) return '\\N'
   if (typeof value === 'boolean') return value ? 'true' : 'false'
   if (typeof value === 'number') return String(value)
-  return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c] ?? c) : value
+  // Four native searches take a tenth of the time of one regular expression over a whole record.
+  const special = value.includes('\\') || value.includes('\t') || value.includes('\n') || value.includes('\r')
+  return special ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c] ?? c) : value
 }
 
-/** Which of these event ids are stored already; the time range keeps the look-up to a few parts. */
-export async function findStoredEventIds(store: Store, ids: string[], fromMs: number, toMs: number): Promise<Set<string>> {
+/**
+ * Which of these event ids are stored already; the time range keeps the look-up to a few parts.
+ * New history, the common case, has nothing stored in its time range: a count finds that at a
+ * fraction of the cost of matching the ids.
+ */
+export async function findStoredEventIds(store: Pick<Store, 'client'>, ids: string[], fromMs: number, toMs: number): Promise<Set<string>> {
+  const span = { from: clickHouseTime(fromMs), to: clickHouseTime(toMs) }
+  const [inSpan] = await selectRows(
+    store,
+    'SELECT count() AS stored FROM events WHERE event_time BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}',
+    span,
+    z.object({ stored: z.coerce.number() }),
+  )
+  if (!inSpan?.stored) return new Set()
   const rows = await selectRows(
     store,
     `SELECT DISTINCT event_id FROM events
      WHERE event_time BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND event_id IN {ids:Array(String)}`,
-    { from: clickHouseTime(fromMs), to: clickHouseTime(toMs), ids },
+    { ...span, ids },
     z.object({ event_id: z.string() }),
   )
   return new Set(rows.map((row) => row.event_id))
 }
 
-const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS.map(([column]) => column).join(', ')}) FORMAT TabSeparated`
+const EVENT_COLUMN_NAMES = EVENT_COLUMNS.map(([column]) => column)
 
-/** Writes lines built by `eventLine`; resolves once the store has acknowledged them. */
-export async function insertEventLines(store: Store, lines: string[]): Promise<void> {
+/** Writes lines built by `eventRow`; resolves once the store has acknowledged them. */
+export async function insertEventLines(store: Store, lines: Buffer[]): Promise<void> {
   if (lines.length === 0) return
   try {
-    await store.client.exec({
-      query: INSERT_EVENTS,
-      values: Readable.from([lines.join('')]),
-      clickhouse_settings: {
+    await store.insertRows({
+      table: 'events',
+      columns: EVENT_COLUMN_NAMES,
+      rows: lines.length === 1 ? (lines[0] as Buffer) : Buffer.concat(lines),
+      settings: {
         // We batch ourselves, and an acknowledged insert must be stored, not queued.
         async_insert: 0,
         // Duplicates are dropped before the insert; merges collapse any that race in.

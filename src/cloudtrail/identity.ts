@@ -187,7 +187,8 @@ function accountOfArn(arn: string): string {
 }
 
 function partitionOfArn(arn: string): string {
-  return arn.startsWith('arn:') ? (arn.split(':')[1] ?? 'aws') : 'aws'
+  const end = arn.indexOf(':', 4)
+  return arn.startsWith('arn:') && end > 4 ? arn.slice(4, end) : 'aws'
 }
 
 function readString(value: unknown, key: string): string | undefined {

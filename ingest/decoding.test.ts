@@ -1,0 +1,122 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventRow } from '../src/clickhouse/events.js'
+import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { Decoder, decodedLines } from './decoder.js'
+import { InputDecoder, type Decoded } from './decoding.js'
+
+const INVICTUS = path.resolve(import.meta.dirname, '../../shared/datasets/invictus-aws-dataset')
+// invictus-ir/aws_dataset (MIT): a CloudTrail log file exactly as delivered to S3.
+const LOG_FILE = readFileSync(path.join(INVICTUS, readdirSync(INVICTUS).find((name) => name.endsWith('.json')) as string))
+const RECORDS = (JSON.parse(LOG_FILE.toString()) as { Records: object[] }).Records
+
+const record = (id: string) => ({ eventID: id, eventTime: '2026-11-02T09:15:00Z', eventName: 'ListUsers', eventSource: 'iam.amazonaws.com', recipientAccountId: '111122223333' })
+const bytes = (value: unknown) => new Uint8Array(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)))
+
+function messagesJob(values: Uint8Array[]) {
+  const ends = new Uint32Array(values.length)
+  let size = 0
+  values.forEach((value, i) => (ends[i] = size += value.length))
+  const all = new Uint8Array(size)
+  let at = 0
+  for (const value of values) {
+    all.set(value, at)
+    at += value.length
+  }
+  return { kind: 'messages' as const, bytes: all, ends }
+}
+
+/** Each event as the writer gets it, with its row as text. */
+const events = (decoded: Decoded) => decodedLines(decoded).map(({ eventId, eventTimeMs, line }) => ({ eventId, eventTimeMs, row: line.toString() }))
+
+describe('InputDecoder', () => {
+  it('makes the same rows of a real log file as decoding each record alone, however the file is cut', () => {
+    const expected = RECORDS.map((r) => {
+      const decoded = decodeEvent(Buffer.from(JSON.stringify(r)))
+      if (!decoded.ok) throw new Error(decoded.reason)
+      return decoded.event
+    })
+    for (const size of [LOG_FILE.length, 4096, 333]) {
+      const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+      const pieces: Decoded[] = []
+      for (let at = 0; at < LOG_FILE.length; at += size) pieces.push(decoder.run({ kind: 'chunk', stream: 1, bytes: new Uint8Array(LOG_FILE.subarray(at, at + size)), lineDelimited: false }))
+      pieces.push(decoder.run({ kind: 'end', stream: 1, discard: false }))
+      const got = pieces.flatMap(events)
+      expect(got.map((e) => e.eventId)).toEqual(expected.map((e) => e.eventId))
+      expect(got.map((e) => e.eventTimeMs)).toEqual(expected.map((e) => e.eventTimeMs))
+      // The record's own bytes differ from JSON.stringify's only in the raw column, the last one.
+      expect(got.map((e) => e.row.split('\t').slice(0, -1))).toEqual(expected.map((e) => eventRow(e).split('\t').slice(0, -1)))
+      expect(pieces.reduce((sum, piece) => sum + piece.values, 0)).toBe(RECORDS.length)
+    }
+  })
+
+  it('rejects a message of one bad value whole, and a file in one message record by record', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const poison = bytes('{"eventName": nope}')
+    const file = bytes({ Records: [record('a'), { eventName: 'NoTime', eventSource: 'iam.amazonaws.com' }, record('b')] })
+    const decoded = decoder.run(messagesJob([bytes(record('first')), poison, new Uint8Array(0), file]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['first', 'a', 'b'])
+    expect(decoded.values).toBe(6)
+    expect(decoded.rejections.map(({ input, location, reason, size }) => ({ input, location, reason: reason.split(':')[0], size }))).toEqual([
+      { input: 1, location: 'message', reason: 'invalid JSON', size: poison.length },
+      { input: 2, location: 'message', reason: 'empty message', size: 0 },
+      // The file's wrapper object is value 0 of the message: its records count from 1.
+      { input: 3, location: 'record 2', reason: 'eventTime', size: JSON.stringify({ eventName: 'NoTime', eventSource: 'iam.amazonaws.com' }).length },
+    ])
+    expect(Buffer.from(decoded.rejections[0]?.bytes ?? []).toString()).toBe('{"eventName": nope}')
+  })
+
+  it('rejects what a file leaves open at its end, unless the rest of the file is discarded', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const cut = bytes(`{"Records":[${JSON.stringify(record('whole'))},{"eventID":"cut`)
+    expect(events(decoder.run({ kind: 'chunk', stream: 1, bytes: cut, lineDelimited: false })).map((e) => e.eventId)).toEqual(['whole'])
+    expect(decoder.run({ kind: 'end', stream: 1, discard: false }).rejections.map((r) => r.reason)).toEqual(['input ended inside a JSON value (truncated?)'])
+    decoder.run({ kind: 'chunk', stream: 2, bytes: cut, lineDelimited: false })
+    expect(decoder.run({ kind: 'end', stream: 2, discard: true }).rejections).toEqual([])
+  })
+
+  it('names lines in line-delimited files, records and lines in the others', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const lines = bytes(`${JSON.stringify(record('a'))}\nnot json\n`)
+    expect(decoder.run({ kind: 'chunk', stream: 1, bytes: lines, lineDelimited: true }).rejections.map((r) => r.location)).toEqual(['line 2'])
+    const array = bytes(`[${JSON.stringify(record('a'))},\n{"eventName":"x"}]`)
+    expect(decoder.run({ kind: 'chunk', stream: 2, bytes: array, lineDelimited: false }).rejections.map((r) => r.location)).toEqual(['record 1, line 2'])
+  })
+})
+
+describe('Decoder', () => {
+  let decoder: Decoder
+  beforeAll(async () => {
+    decoder = await Decoder.start({ maxRecordBytes: 1 << 20 })
+  })
+  afterAll(async () => {
+    await decoder.close()
+  })
+
+  it('decodes on its thread what the same decoder makes here, enriched, answering jobs in order', async () => {
+    const here = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const values = RECORDS.slice(0, 40).map((r) => Buffer.from(JSON.stringify(r)))
+    const halves = [values.slice(0, 20), values.slice(20)]
+    const answers = await Promise.all(halves.map((half) => decoder.decodeMessages([...half, null])))
+    answers.forEach((answer, i) => {
+      const expected = here.run(messagesJob([...(halves[i] ?? []), new Uint8Array(0)]))
+      expect(events(answer).map((e) => e.eventId)).toEqual(events(expected).map((e) => e.eventId))
+      expect(answer.rejections.map((r) => [r.input, r.reason])).toEqual([[halves[i]?.length, 'empty message']])
+    })
+    // The thread looks addresses up (source_network); this side had no enricher.
+    expect(new Set(events(answers[0] as Decoded).map((e) => e.row.split('\t')[22]))).toEqual(new Set(['aws-service', 'private', 'vpc-endpoint']))
+  })
+
+  it('keeps a file’s framing between pieces, and refuses work once closed', async () => {
+    const stream = decoder.newStream()
+    const text = JSON.stringify({ Records: [record('x'), record('y')] })
+    const first = await decoder.decodeChunk(stream, Buffer.from(text.slice(0, 70)), false)
+    const rest = await decoder.decodeChunk(stream, Buffer.from(text.slice(70)), false)
+    expect([...events(first), ...events(rest)].map((e) => e.eventId)).toEqual(['x', 'y'])
+    const spare = await Decoder.start({ maxRecordBytes: 1 << 20 })
+    await spare.close()
+    expect(spare.working).toBe(false)
+    await expect(spare.decodeMessages([Buffer.from('{}')])).rejects.toThrow('the decoder is closed')
+  })
+})
