@@ -57,10 +57,12 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
   /** How far back each run looks; runs overlap by design, deterministic alert ids absorb it. */
   window: string
   /**
-   * Judges each event by itself (and baselines before it), so a run over just the events of one
-   * stored batch finds what the scheduled run will: `run` runs it on each batch as it is stored.
+   * Run on each batch as it is stored (`run`), not only on the schedule: `event` when it judges each
+   * event by itself (and baselines before it), so a run over the batch's own events finds what the
+   * scheduled run will; `window` when it counts over its window, so the run covers the window
+   * ending at the batch's last event.
    */
-  immediate?: boolean
+  immediate?: 'event' | 'window'
   /** How much history a baseline spans. */
   lookback: string
   attack: string[]

@@ -9,13 +9,18 @@ const runs = (detector: Detector, from: string, to: string): string[][] =>
 
 describe('scheduledRuns: history run by run, as the scheduler would have', () => {
   it('runs at each tick of the schedule over its own window, and once more at the end of the range', () => {
-    expect(runs(offHours, '2026-11-20T10:07:00Z', '2026-11-20T11:05:00Z')).toEqual([
+    expect(runs({ ...(offHours as Detector), schedule: '*/15 * * * *' }, '2026-11-20T10:07:00Z', '2026-11-20T11:05:00Z')).toEqual([
       ['2026-11-20T09:15', '2026-11-20T10:15'],
       ['2026-11-20T09:30', '2026-11-20T10:30'],
       ['2026-11-20T09:45', '2026-11-20T10:45'],
       ['2026-11-20T10:00', '2026-11-20T11:00'],
       ['2026-11-20T10:05', '2026-11-20T11:05'],
     ])
+  })
+
+  it('replays a schedule of every minute every five minutes, on the five, and one of its own minute at it', () => {
+    expect(runs(offHours, '2026-11-20T10:07:00Z', '2026-11-20T10:21:00Z').map(([, now]) => now)).toEqual(['2026-11-20T10:10', '2026-11-20T10:15', '2026-11-20T10:20', '2026-11-20T10:21'])
+    expect(runs({ ...(offHours as Detector), schedule: '3 * * * *' }, '2026-11-20T10:07:00Z', '2026-11-20T12:05:00Z').map(([, now]) => now)).toEqual(['2026-11-20T11:03', '2026-11-20T12:03', '2026-11-20T12:05'])
   })
 
   it('reaches back to the last run less the lateness when that is further than its window', () => {

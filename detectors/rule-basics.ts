@@ -52,7 +52,7 @@ export function ruleBasics(rule: Header, window: string) {
     id: `rule:${rule.id}`,
     title: rule.title,
     severity: LEVELS[rule.level],
-    schedule: '*/5 * * * *',
+    schedule: '* * * * *',
     window,
     lookback: window,
     attack: (rule.tags ?? []).filter((tag) => /^attack\.t\d{4}/.test(tag)).map((tag) => tag.slice('attack.'.length).toUpperCase()),

@@ -176,7 +176,7 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   const author = rule.author ?? 'unknown'
   return defineDetector({
     ...ruleBasics(rule, '1h'),
-    immediate: true,
+    immediate: 'event',
     sql: `
       SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
              uniqExact(event_id) AS events, groupUniqArray(5)(toString(event_name)) AS event_names,

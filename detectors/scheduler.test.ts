@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { apiCall, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
+import { apiCall, consoleSignIn, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
 import type { DetectorContext } from './define.js'
 import { readWatermark } from './engine.js'
 import { scheduledWindow } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
+import consoleBruteForce from './console-brute-force/detector.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
 import { testSettings } from '../test/helpers/detect.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
@@ -97,6 +98,20 @@ describe('DetectorScheduler.detectStored', () => {
     // unusual-source-ip waits for its schedule: it judges a window, not an event.
     expect(alerts.map((a) => a.detector)).toEqual(['cloudtrail-tampering'])
     expect(told).toBe(1)
+    await store.close()
+  })
+
+  it('runs a threshold detector over its window ending at the batch, not over the batch alone', async () => {
+    const store = await openTestStore()
+    const at = T0 + minutes(10)
+    // Four guesses at dora's password stored earlier; the batch holds only the fifth.
+    await ingestRecords(store, Array.from({ length: 4 }, (_, i) => consoleSignIn(T0 + minutes(i), 'dora', '185.220.101.1', 'Failure')))
+    await ingestRecords(store, [consoleSignIn(at, 'dora', '185.220.101.1', 'Failure')])
+    const scheduler = new DetectorScheduler(store, [consoleBruteForce], { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000) })
+    await scheduler.detectStored({ from: new Date(at), to: new Date(at) })
+    const alerts = await queryRows<{ detector: string; title: string }>(store, 'SELECT detector, title FROM alerts FINAL')
+    expect(alerts.map((a) => a.detector)).toEqual(['console-brute-force'])
+    expect(alerts[0]?.title).toContain('dora')
     await store.close()
   })
 })

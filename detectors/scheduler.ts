@@ -5,7 +5,7 @@ import { correlateIncidents } from '../src/incidents/incidents.js'
 import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
-import type { Detector, Finding } from './define.js'
+import { durationMs, type Detector, type Finding } from './define.js'
 import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
 
@@ -172,7 +172,8 @@ export class DetectorScheduler {
         let found = 0
         for (const detector of immediate) {
           try {
-            const findings = await runDetector(this.store, detector, { from: span.from, now: new Date(span.to.getTime() + 1) }, this.options.settings)
+            const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
+            const findings = await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings)
             await storeFindings(this.store, findings, this.clock())
             found += findings.length
           } catch (err) {

@@ -19,8 +19,9 @@ export default defineDetector({
   id: 'access-denied-burst',
   title: 'A principal drew a burst of denied calls, far above its own normal',
   severity: 'medium',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
+  immediate: 'window',
   lookback: '7d',
   attack: ['T1580', 'T1087.004', 'T1526'],
   runbook: [

@@ -43,9 +43,9 @@ export default defineDetector({
   id: 'cloudtrail-tampering',
   title: 'Someone tried to stop or blind the account’s logging and monitoring',
   severity: 'high',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
-  immediate: true,
+  immediate: 'event',
   lookback: '1d',
   attack: ['T1562.008', 'T1562.001'],
   runbook: [

@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { detectAt } from '../../test/helpers/detect.js'
-import { ACCOUNT, apiCall, ingestRecords } from '../../test/helpers/events.js'
+import { ACCOUNT, consoleSignIn, ingestRecords } from '../../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
 import detector from './detector.js'
 
-const signIn = (at: number, user: string, source: string, result: 'Success' | 'Failure') =>
-  apiCall(at, { type: 'IAMUser', principalId: `AIDA${user}`, accountId: ACCOUNT, accessKeyId: '', userName: user, ...(result === 'Success' ? { arn: `arn:aws:iam::${ACCOUNT}:user/${user}` } : {}) }, source, {
-    eventSource: 'signin.amazonaws.com',
-    eventName: 'ConsoleLogin',
-    eventType: 'AwsConsoleSignIn',
-    responseElements: { ConsoleLogin: result },
-    ...(result === 'Failure' ? { errorMessage: 'Failed authentication' } : {}),
-  })
+const signIn = consoleSignIn
 const T = Date.parse('2026-11-20T10:00:00Z')
 const minute = 60_000
 

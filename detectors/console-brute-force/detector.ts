@@ -20,8 +20,9 @@ export default defineDetector({
   id: 'console-brute-force',
   title: 'Many failed console sign-ins: guessing or password spraying',
   severity: 'medium',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
+  immediate: 'window',
   lookback: '1d',
   attack: ['T1110.001', 'T1110.003'],
   runbook: [

@@ -16,9 +16,9 @@ export default defineDetector({
   id: 'console-login-without-mfa',
   title: 'An IAM user signed in to the console without MFA',
   severity: 'medium',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
-  immediate: true,
+  immediate: 'event',
   lookback: '1d',
   attack: ['T1078.004'],
   runbook: [

@@ -17,7 +17,7 @@ export default defineDetector({
   id: 'cross-account-assume-role',
   title: 'An account that never did so before assumed a role here',
   severity: 'high',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
   lookback: '30d',
   attack: ['T1199', 'T1550.001'],

@@ -26,9 +26,9 @@ export default defineDetector({
   id: 'iam-privilege-escalation',
   title: 'Someone gave a principal power it did not have',
   severity: 'high',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
-  immediate: true,
+  immediate: 'event',
   lookback: '30d',
   attack: ['T1098', 'T1098.001', 'T1098.003', 'T1136.003'],
   runbook: [

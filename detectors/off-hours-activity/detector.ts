@@ -34,7 +34,7 @@ export default defineDetector({
   id: 'off-hours-activity',
   title: 'A person acted outside their own working hours',
   severity: 'low',
-  schedule: '*/15 * * * *',
+  schedule: '* * * * *',
   window: '1h',
   lookback: '28d',
   attack: ['T1078'],

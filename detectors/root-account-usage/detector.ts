@@ -29,7 +29,7 @@ export default defineDetector({
   id: 'root-account-usage',
   title: 'The root user was used',
   severity: 'high',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
   lookback: '1d',
   attack: ['T1078.004'],

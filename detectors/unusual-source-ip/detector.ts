@@ -44,7 +44,7 @@ export default defineDetector({
   id: 'unusual-source-ip',
   title: 'Principal used a network it has never used before',
   severity: 'medium',
-  schedule: '*/5 * * * *',
+  schedule: '* * * * *',
   window: '1h',
   lookback: '30d',
   attack: ['T1078.004', 'T1552.005'],

@@ -50,6 +50,17 @@ export function apiCall(at: string | number, userIdentity: RawEvent, sourceIPAdd
   }
 }
 
+/** A console sign-in of an IAM user; a failed one names the user but, as AWS does, carries no ARN. */
+export function consoleSignIn(at: number, user: string, source: string, result: 'Success' | 'Failure'): RawEvent {
+  return apiCall(at, { type: 'IAMUser', principalId: `AIDA${user}`, accountId: ACCOUNT, accessKeyId: '', userName: user, ...(result === 'Success' ? { arn: `arn:aws:iam::${ACCOUNT}:user/${user}` } : {}) }, source, {
+    eventSource: 'signin.amazonaws.com',
+    eventName: 'ConsoleLogin',
+    eventType: 'AwsConsoleSignIn',
+    responseElements: { ConsoleLogin: result },
+    ...(result === 'Failure' ? { errorMessage: 'Failed authentication' } : {}),
+  })
+}
+
 /** One call a day at the given UTC hour, for `days` days before `until`. */
 export function daily(days: number, until: number, hour: number, make: (at: number) => RawEvent): RawEvent[] {
   const start = Date.UTC(new Date(until).getUTCFullYear(), new Date(until).getUTCMonth(), new Date(until).getUTCDate()) - days * 86_400_000
