@@ -1,14 +1,16 @@
-// Kafka ingest through the real broker into the embedded store, against kafkajs consuming alone,
-// measured in the same run; then produce-to-stored latency under a steady stream.
-//   bash kafka/broker.sh start && npm run bench:ingest [-- --records 1000000 --partitions 4]
+// Kafka ingest through the real broker into the embedded store, against kafkajs consuming alone and
+// against a backfill of the same records from files, measured in the same run; then
+// produce-to-stored latency under a steady stream.
+//   bash kafka/broker.sh start && npm run bench:ingest [-- --records 500000 --partitions 4]
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
 import { z } from 'zod'
+import { backfill } from '../ingest/backfill.js'
 import { IngestWorker } from '../ingest/kafka-ingest.js'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
@@ -16,10 +18,11 @@ import { selectRows } from '../src/clickhouse/rows.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { syntheticRecords } from '../src/simulate/records.js'
+import { peakMemory } from './peak-memory.js'
 
 const { values } = parseArgs({
   options: {
-    records: { type: 'string', default: '1000000' },
+    records: { type: 'string', default: '500000' },
     partitions: { type: 'string', default: '4' },
     'latency-rate': { type: 'string', default: '5000' },
     'latency-seconds': { type: 'string', default: '20' },
@@ -99,17 +102,33 @@ async function consumeOnly(topic: string, expected: number): Promise<number> {
   return (finished - started) / 1000
 }
 
+/** From joining the group (as (a) counts from its first batch) until every offset is committed. */
 async function fullIngest(store: Store, topic: string, group: string, expected: number): Promise<{ seconds: number; worker: IngestWorker }> {
   const worker = new IngestWorker(kafka, store, { topics: [topic], group, deadLetterTopic: `${topic}.dead-letter`, maxBatch: 10_000, maxRecordBytes: 1 << 20, flushMs: 1000, logger })
-  const starting = performance.now()
   await worker.start()
   while (!worker.joined) await sleep(10)
   const started = performance.now()
-  console.log(`joined in ${((started - starting) / 1000).toFixed(1)} s`)
   while ((await committed(group, topic)) < expected) await sleep(100)
   return { seconds: (performance.now() - started) / 1000, worker }
 }
 
+/** The same records as S3-style log files of 1,000 each. */
+function writeFiles(directory: string, count: number, seed: number, startMs: number): void {
+  mkdirSync(directory)
+  let batch: string[] = []
+  let file = 0
+  const flush = () => {
+    writeFileSync(path.join(directory, `${String(file++).padStart(5, '0')}.json`), `{"Records":[${batch.join(',')}]}`)
+    batch = []
+  }
+  for (const record of syntheticRecords({ count, seed, startMs, stepMs: 10 })) {
+    batch.push(JSON.stringify(record))
+    if (batch.length === 1000) flush()
+  }
+  if (batch.length > 0) flush()
+}
+
+const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(0)}%`
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
 function line(label: string, count: number, seconds: number, megabytes: number): void {
   console.log(`${label.padEnd(40)} ${Math.round(count / seconds).toLocaleString('en').padStart(9)} events/s  ${(megabytes / seconds).toFixed(1).padStart(6)} MB/s  (${count} in ${seconds.toFixed(1)} s)`)
@@ -123,17 +142,31 @@ const main = async () => {
   const megabytes = bytes / 1024 / 1024
   console.log(`${total} records produced to ${partitions} partitions (${megabytes.toFixed(0)} MB, ${Math.round(bytes / total)} bytes each) in ${((performance.now() - producedAt) / 1000).toFixed(1)} s\n`)
 
+  const filesDir = path.join(work, 'files')
+  writeFiles(filesDir, total, 101, Date.UTC(2026, 9, 1))
+
   const consumeSeconds = await consumeOnly(topic, total)
   line('(a) kafkajs consume only', total, consumeSeconds, megabytes)
+
+  const files = await openEmbeddedStore(path.join(work, 'data'), 'bench_files')
+  await migrate(files, { retentionDays: 400 }, logger)
+  const atRestMiB = process.memoryUsage.rss() / 1024 / 1024
+  const backfilled = await peakMemory(() => backfill(files, [filesDir], { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger }))
+  line('(b) backfill of the same records', backfilled.result.stored, backfilled.result.seconds, megabytes)
+  await files.close()
 
   const store = await openEmbeddedStore(path.join(work, 'data'), 'bench')
   await migrate(store, { retentionDays: 400 }, logger)
   const group = `bench-ingest-${suffix}`
-  const { seconds: ingestSeconds, worker } = await fullIngest(store, topic, group, total)
-  line('(b) full ingest, one worker', worker.totals.stored, ingestSeconds, megabytes)
-  console.log(`(c) full ingest / consume only: ${((consumeSeconds / ingestSeconds) * 100).toFixed(0)}%\n`)
+  const ingested = await peakMemory(() => fullIngest(store, topic, group, total))
+  const { seconds: ingestSeconds, worker } = ingested.result
+  line('(c) full ingest, one worker', worker.totals.stored, ingestSeconds, megabytes)
+  const backfillRate = backfilled.result.stored / backfilled.result.seconds
+  console.log(`\nfull ingest / consume only: ${percent(total / ingestSeconds, total / consumeSeconds)}`)
+  console.log(`full ingest / backfill: ${percent(worker.totals.stored / ingestSeconds, backfillRate)}`)
+  console.log(`peak resident memory: ${ingested.peakMiB.toFixed(0)} MiB during the Kafka ingest, ${backfilled.peakMiB.toFixed(0)} MiB during the backfill, ${atRestMiB.toFixed(0)} MiB before them (the whole process, the engine's too)\n`)
 
-  // (d) A steady stream while the same worker runs: from the producer's acknowledgement to the row's ingested_at.
+  // A steady stream while the same worker runs: from the producer's acknowledgement to the row's ingested_at.
   const rate = Number(values['latency-rate'])
   const count = rate * Number(values['latency-seconds'])
   const sentAt = new Map<string, number>()
@@ -152,7 +185,7 @@ const main = async () => {
     .map((row) => row.stored - (sentAt.get(row.event_id) ?? NaN))
     .filter((ms) => !Number.isNaN(ms))
     .sort((a, b) => a - b)
-  console.log(`(d) produce-to-stored latency at ${rate} events/s for ${values['latency-seconds']} s (${latencies.length} events): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms`)
+  console.log(`produce-to-stored latency at ${rate} events/s for ${values['latency-seconds']} s (${latencies.length} events): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms`)
 
   await store.close()
   rmSync(work, { recursive: true, force: true })
