@@ -64,7 +64,8 @@ export function detectCommand(): Command {
         const { settings, logger, store } = context
         const detectors = findDetectors(options.detector, configuredRules(context.config.rulesDir, logger), settings)
         if (!oneOff) {
-          const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }) })
+          // Batches `trailwatch ingest` stores reach the immediate detectors within seconds, as in `run`.
+          const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }), followStoredBatchesMs: 2_000 })
           scheduler.start()
           const ops = await serveOps(context)
           await untilStopSignal()

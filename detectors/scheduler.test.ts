@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, consoleSignIn, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
+import { clickHouseTime } from '../src/time.js'
 import type { DetectorContext } from './define.js'
 import { readWatermark } from './engine.js'
 import { scheduledWindow } from './replay.js'
@@ -98,6 +99,27 @@ describe('DetectorScheduler.detectStored', () => {
     // unusual-source-ip waits for its schedule: it judges a window, not an event.
     expect(alerts.map((a) => a.detector)).toEqual(['cloudtrail-tampering'])
     expect(told).toBe(1)
+    await store.close()
+  })
+
+  it('follows the batches another process journals, from when it started', async () => {
+    const store = await openTestStore()
+    const journal = (storedAt: number, at: number) =>
+      store.client.insert({ table: 'stored_batches', values: [{ stored_at: clickHouseTime(storedAt), events_from: clickHouseTime(at), events_to: clickHouseTime(at) }], format: 'JSONEachRow' })
+    const trail = (at: number, eventName: string, name: string) =>
+      apiCall(at, iamUser('erin'), '5.255.255.77', { eventSource: 'cloudtrail.amazonaws.com', eventName, requestParameters: { name } })
+    // Journalled an hour before the scheduler starts: left to the scheduled runs.
+    await ingestRecords(store, [trail(T0 - minutes(30), 'DeleteTrail', 'old-trail')])
+    await journal(Date.now() - 3_600_000, T0 - minutes(30))
+    // Journalled after it started, by the store's clock.
+    await ingestRecords(store, [trail(T0, 'StopLogging', 'org-trail')])
+    await journal(Date.now() + 3_600_000, T0)
+    const scheduler = new DetectorScheduler(store, [cloudtrailTampering], { settings: testSettings(), logger: testLogger, clock: () => new Date(T0 + 5_000), followStoredBatchesMs: 50 })
+    scheduler.start()
+    const titles = async () => (await queryRows<{ title: string }>(store, 'SELECT title FROM alerts FINAL')).map((r) => r.title)
+    await expect.poll(titles, { timeout: 10_000, interval: 100 }).toEqual([expect.stringContaining('StopLogging on org-trail')])
+    await scheduler.stop()
+    expect(await titles()).toHaveLength(1)
     await store.close()
   })
 

@@ -1,5 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
+import { journalNow, storedBatchesAfter } from '../src/clickhouse/stored-batches.js'
 import { errorMessage } from '../src/errors.js'
 import { correlateIncidents } from '../src/incidents/incidents.js'
 import type { Settings } from '../src/settings.js'
@@ -41,6 +43,11 @@ export interface SchedulerOptions {
   maxCatchUpMs?: number
   /** Called once a run's findings are stored and in incidents: the alerter need not wait for its poll. */
   onFindings?: () => void
+  /**
+   * Look this often at the journal of batches other processes stored (`trailwatch ingest` beside
+   * `trailwatch detect`) and run the immediate detectors over them, as `run` does for its own.
+   */
+  followStoredBatchesMs?: number
 }
 
 /** Runs every detector on its cron schedule (UTC), never two runs of one detector at once. */
@@ -56,6 +63,7 @@ export class DetectorScheduler {
   private storedPass: Promise<void> | undefined
   /** Stopping: batches stored from now on (the last flush) wait for the scheduled runs of the next start. */
   private stopped = false
+  private readonly stopping = new AbortController()
   private readonly clock: () => Date
   private readonly logger: Logger
 
@@ -75,14 +83,41 @@ export class DetectorScheduler {
       const task = cron.schedule(detector.schedule, () => this.track(this.oneAtATime(detector, () => this.runScheduled(detector))), { timezone: 'UTC', noOverlap: true, name: detector.id })
       this.tasks.push(task)
     }
+    if (this.options.followStoredBatchesMs) void this.track(this.followStoredBatches(this.options.followStoredBatchesMs))
     this.logger.info({ detectors: this.detectors.map((d) => d.id) }, 'detectors scheduled')
   }
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopping.abort()
     for (const task of this.tasks) await task.stop()
     this.tasks = []
     await Promise.allSettled([...this.running])
+  }
+
+  /**
+   * From now on (the store's clock), every batch the journal records goes through the immediate
+   * detectors. A batch journalled out of order by another worker may be passed over here: the
+   * scheduled runs, every minute, cover it.
+   */
+  private async followStoredBatches(everyMs: number): Promise<void> {
+    let after: string | undefined
+    while (!this.stopped) {
+      try {
+        if (after === undefined) {
+          after = await journalNow(this.store)
+        } else {
+          const batches = await storedBatchesAfter(this.store, after)
+          if (batches) {
+            after = batches.last
+            await this.detectStored(batches)
+          }
+        }
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, 'reading the stored batches journal failed; trying again')
+      }
+      await sleep(everyMs, undefined, { signal: this.stopping.signal }).catch(() => undefined)
+    }
   }
 
   /** One scheduled run: from the watermark to now, findings stored, watermark moved. */

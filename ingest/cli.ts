@@ -3,7 +3,9 @@ import { serveOps } from '../src/cli/ops.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { collect, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
+import { recordStoredBatch, type StoredSpan } from '../src/clickhouse/stored-batches.js'
 import { loadConfig } from '../src/config.js'
+import { errorMessage } from '../src/errors.js'
 import { commandLogger } from '../src/logger.js'
 import { backfill } from './backfill.js'
 import { createKafka } from './kafka.js'
@@ -58,13 +60,24 @@ export function ingestCommand(): Command {
     .action(async (options: CommonOptions & { topic?: string[]; group?: string }) => {
       await withContext(options, async (context) => {
         const { config, logger, store } = context
-        const worker = ingestWorker(config, store, logger.child({ command: 'ingest' }), { topics: options.topic, group: options.group, statsIntervalMs: 10_000 })
+        const ingestLogger = logger.child({ command: 'ingest' })
+        // The journal tells a detector service in another process what to look at now; in order, and finished before exit.
+        let journalled = Promise.resolve()
+        const onStored = (span: StoredSpan) => {
+          journalled = journalled
+            .then(() => recordStoredBatch(store, span))
+            .catch((err: unknown) => {
+              ingestLogger.warn({ err: errorMessage(err) }, 'journalling a stored batch failed; its events wait for the scheduled detector runs')
+            })
+        }
+        const worker = ingestWorker(config, store, ingestLogger, { topics: options.topic, group: options.group, statsIntervalMs: 10_000, onStored })
         await worker.start()
         const ops = await serveOps(context, { checks: () => Promise.resolve(kafkaReadiness(worker)) })
         try {
           await Promise.race([untilStopSignal(), worker.failed])
         } finally {
           await worker.stop()
+          await journalled
           await ops.close()
         }
       }, { service: true })

@@ -50,4 +50,9 @@ it('a worker killed with SIGKILL mid-stream and started again loses nothing; ded
   const { stdout } = await runCli(['query', 'SELECT count() AS rows, uniqExact(event_id) AS ids FROM events FINAL', '--json', '--data-dir', dataDir])
   const counts = JSON.parse(stdout) as { rows: number | string; ids: number | string }
   expect([Number(counts.rows), Number(counts.ids)]).toEqual([total, total])
+  // Each stored batch is journalled for a detector service in another process, the last one before exit.
+  const journal = await runCli(['query', 'SELECT count() AS batches, toString(max(events_to)) AS until, (SELECT toString(max(event_time)) FROM events) AS last FROM stored_batches', '--json', '--data-dir', dataDir])
+  const { batches, until, last } = JSON.parse(journal.stdout) as { batches: number | string; until: string; last: string }
+  expect(Number(batches)).toBeGreaterThan(0)
+  expect(until).toBe(last)
 }, 180_000)

@@ -15,10 +15,11 @@ import { ruleHistory } from './migrations/0008-rule-history.js'
 import { incidents } from './migrations/0009-incidents.js'
 import { consoleAudit } from './migrations/0010-console-audit.js'
 import { iamSnapshots } from './migrations/0011-iam-snapshots.js'
+import { storedBatches } from './migrations/0012-stored-batches.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 
