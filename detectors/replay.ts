@@ -25,9 +25,9 @@ const REPLAY_STEP_MS = 5 * MINUTE
 
 /**
  * The runs the scheduler would have made of a detector over (from, to]: one at each tick of its
- * schedule (of a schedule more frequent, one every five minutes, on the five), each window reaching back to the previous run less the
- * lateness allowance (as if a run had ended at `from`), and a last one at `to` when `to` is not a
- * tick, so the range's end is seen.
+ * schedule that falls on the five minutes or five minutes or more after the previous run, each window
+ * reaching back to the previous run less the lateness allowance (as if a run had ended at `from`),
+ * and a last one at `to` when `to` is not a tick, so the range's end is seen.
  */
 export function scheduledRuns(detector: Detector, from: Date, to: Date, latenessMs: number): DetectionWindow[] {
   const schedule = cron.createTask(detector.schedule, () => undefined, { timezone: 'UTC' })

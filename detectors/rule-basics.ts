@@ -43,7 +43,7 @@ interface Header {
 }
 
 /**
- * What every rule runs with alike: every 5 minutes over a window, at the rule's level, its
+ * What every rule runs with alike: every minute over a window, at the rule's level, its
  * `attack.t…` tags as ATT&CK ids, its description and false positives as the runbook.
  */
 export function ruleBasics(rule: Header, window: string) {
