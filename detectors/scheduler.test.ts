@@ -108,9 +108,10 @@ describe('DetectorScheduler.detectStored', () => {
       store.client.insert({ table: 'stored_batches', values: [{ stored_at: clickHouseTime(storedAt), events_from: clickHouseTime(at), events_to: clickHouseTime(at) }], format: 'JSONEachRow' })
     const trail = (at: number, eventName: string, name: string) =>
       apiCall(at, iamUser('erin'), '5.255.255.77', { eventSource: 'cloudtrail.amazonaws.com', eventName, requestParameters: { name } })
-    // Journalled an hour before the scheduler starts: left to the scheduled runs.
-    await ingestRecords(store, [trail(T0 - minutes(30), 'DeleteTrail', 'old-trail')])
-    await journal(Date.now() - 3_600_000, T0 - minutes(30))
+    // Journalled an hour before the scheduler starts: left to the scheduled runs. Stored before the
+    // window of a scheduled run at the test clock, so a tick during the test cannot find it either.
+    await ingestRecords(store, [trail(T0 - minutes(90), 'DeleteTrail', 'old-trail')])
+    await journal(Date.now() - 3_600_000, T0 - minutes(90))
     // Journalled after it started, by the store's clock.
     await ingestRecords(store, [trail(T0, 'StopLogging', 'org-trail')])
     await journal(Date.now() + 3_600_000, T0)

@@ -61,8 +61,7 @@ export class DetectorScheduler {
   /** Stored events the immediate detectors have not looked at yet, and their pass while one runs. */
   private pendingStored: Span | undefined
   private storedPass: Promise<void> | undefined
-  /** Stopping: batches stored from now on (the last flush) wait for the scheduled runs of the next start. */
-  private stopped = false
+  /** Aborted on stop: batches stored from then on (the last flush) wait for the scheduled runs of the next start. */
   private readonly stopping = new AbortController()
   private readonly clock: () => Date
   private readonly logger: Logger
@@ -88,7 +87,6 @@ export class DetectorScheduler {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
     this.stopping.abort()
     for (const task of this.tasks) await task.stop()
     this.tasks = []
@@ -102,7 +100,7 @@ export class DetectorScheduler {
    */
   private async followStoredBatches(everyMs: number): Promise<void> {
     let after: string | undefined
-    while (!this.stopped) {
+    while (!this.stopping.signal.aborted) {
       try {
         if (after === undefined) {
           after = await journalNow(this.store)
@@ -190,7 +188,7 @@ export class DetectorScheduler {
    * pass. Their scheduled runs still come, for what arrives late; alert ids make the two one alert.
    */
   detectStored(span: Span): Promise<void> {
-    if (this.stopped) return Promise.resolve()
+    if (this.stopping.signal.aborted) return Promise.resolve()
     // A stray record of last month in a live batch must not make every pass read a month.
     const from = new Date(Math.max(span.from.getTime(), span.to.getTime() - MAX_STORED_SPAN_MS))
     const pending = this.pendingStored

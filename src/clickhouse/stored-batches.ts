@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { StorageError } from '../errors.js'
 import { clickHouseTime, isoTime } from '../time.js'
 import type { Store } from './client.js'
 import { selectRows } from './rows.js'
@@ -21,7 +22,8 @@ export async function recordStoredBatch(store: Store, span: StoredSpan): Promise
 /** The store's clock now: where following the journal starts, whatever the clocks of the processes writing it. */
 export async function journalNow(store: Store): Promise<string> {
   const [row] = await selectRows(store, 'SELECT toString(now64(3)) AS now', {}, z.object({ now: z.string() }))
-  return row?.now ?? clickHouseTime(Date.now())
+  if (!row) throw new StorageError('the store did not tell its time')
+  return row.now
 }
 
 /** The span of every batch journalled after `after` (the store's time), and the time to follow on from. */
