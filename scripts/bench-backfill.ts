@@ -2,7 +2,7 @@
 // JSON.parse-only pass over the same bytes, all measured in the same run.
 // With CLICKHOUSE_URL set, also a backfill into that server against one bulk insert of the same rows.
 //   npm run bench:backfill [-- --records 200000 --per-file 1000 --batch 10000]
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -16,6 +16,7 @@ import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { syntheticRecords } from '../src/simulate/records.js'
+import { writeLogFiles } from './log-files.js'
 import { peakMemory } from './peak-memory.js'
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '200000' }, 'per-file': { type: 'string', default: '1000' }, batch: { type: 'string', default: '10000' } } })
@@ -26,22 +27,7 @@ const inputDir = path.join(work, 'input')
 const logger = createLogger('warn')
 
 function generate(): { bytes: number } {
-  let bytes = 0
-  let batch: string[] = []
-  let file = 0
-  const flush = () => {
-    const text = `{"Records":[${batch.join(',')}]}`
-    bytes += text.length
-    writeFileSync(path.join(inputDir, `${String(file++).padStart(5, '0')}.json`), text)
-    batch = []
-  }
-  mkdirSync(inputDir)
-  for (const record of syntheticRecords({ count: total, seed: 7, startMs: Date.UTC(2026, 9, 1), stepMs: 1_000 })) {
-    batch.push(JSON.stringify(record))
-    if (batch.length === perFile) flush()
-  }
-  if (batch.length > 0) flush()
-  return { bytes }
+  return { bytes: writeLogFiles(inputDir, syntheticRecords({ count: total, seed: 7, startMs: Date.UTC(2026, 9, 1), stepMs: 1_000 }), perFile) }
 }
 
 function files(): string[] {

@@ -3,7 +3,7 @@
 // produce-to-stored latency under a steady stream.
 //   bash kafka/broker.sh start && npm run bench:ingest [-- --records 500000 --partitions 4]
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,6 +18,7 @@ import { selectRows } from '../src/clickhouse/rows.js'
 import { loadConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { syntheticRecords } from '../src/simulate/records.js'
+import { writeLogFiles } from './log-files.js'
 import { peakMemory } from './peak-memory.js'
 
 const { values } = parseArgs({
@@ -112,21 +113,6 @@ async function fullIngest(store: Store, topic: string, group: string, expected: 
   return { seconds: (performance.now() - started) / 1000, worker }
 }
 
-/** The same records as S3-style log files of 1,000 each. */
-function writeFiles(directory: string, count: number, seed: number, startMs: number): void {
-  mkdirSync(directory)
-  let batch: string[] = []
-  let file = 0
-  const flush = () => {
-    writeFileSync(path.join(directory, `${String(file++).padStart(5, '0')}.json`), `{"Records":[${batch.join(',')}]}`)
-    batch = []
-  }
-  for (const record of syntheticRecords({ count, seed, startMs, stepMs: 10 })) {
-    batch.push(JSON.stringify(record))
-    if (batch.length === 1000) flush()
-  }
-  if (batch.length > 0) flush()
-}
 
 const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(0)}%`
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
@@ -143,7 +129,8 @@ const main = async () => {
   console.log(`${total} records produced to ${partitions} partitions (${megabytes.toFixed(0)} MB, ${Math.round(bytes / total)} bytes each) in ${((performance.now() - producedAt) / 1000).toFixed(1)} s\n`)
 
   const filesDir = path.join(work, 'files')
-  writeFiles(filesDir, total, 101, Date.UTC(2026, 9, 1))
+  // The same records as S3-style log files.
+  writeLogFiles(filesDir, syntheticRecords({ count: total, seed: 101, startMs: Date.UTC(2026, 9, 1), stepMs: 10 }), 1000)
 
   const consumeSeconds = await consumeOnly(topic, total)
   line('(a) kafkajs consume only', total, consumeSeconds, megabytes)
