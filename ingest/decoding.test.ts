@@ -61,7 +61,7 @@ describe('InputDecoder', () => {
     expect(decoded.rejections.map(({ input, location, reason, size }) => ({ input, location, reason: reason.split(':')[0], size }))).toEqual([
       { input: 1, location: 'message', reason: 'invalid JSON', size: poison.length },
       { input: 2, location: 'message', reason: 'empty message', size: 0 },
-      // The file's wrapper object is value 0 of the message: its records count from 1.
+      // Records are counted from 1, as people count them, whatever wraps them.
       { input: 3, location: 'record 2', reason: 'eventTime', size: JSON.stringify({ eventName: 'NoTime', eventSource: 'iam.amazonaws.com' }).length },
     ])
     expect(Buffer.from(decoded.rejections[0]?.bytes ?? []).toString()).toBe('{"eventName": nope}')
@@ -81,7 +81,7 @@ describe('InputDecoder', () => {
     const lines = bytes(`${JSON.stringify(record('a'))}\nnot json\n`)
     expect(decoder.run({ kind: 'chunk', stream: 1, bytes: lines, lineDelimited: true }).rejections.map((r) => r.location)).toEqual(['line 2'])
     const array = bytes(`[${JSON.stringify(record('a'))},\n{"eventName":"x"}]`)
-    expect(decoder.run({ kind: 'chunk', stream: 2, bytes: array, lineDelimited: false }).rejections.map((r) => r.location)).toEqual(['record 1, line 2'])
+    expect(decoder.run({ kind: 'chunk', stream: 2, bytes: array, lineDelimited: false }).rejections.map((r) => r.location)).toEqual(['record 2, line 2'])
   })
 })
 

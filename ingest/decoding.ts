@@ -83,7 +83,7 @@ export class InputDecoder {
     const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: false })
     const items = [...framer.push(message), ...framer.end()]
     for (const item of items) {
-      const location = items.length === 1 ? 'message' : `record ${String(item.location.index)}`
+      const location = items.length === 1 ? 'message' : `record ${String(item.location.index + 1)}`
       if (item.kind === 'reject') {
         if (items.length === 1) out.reject(input, location, item.reason, message, message.length)
         else out.reject(input, location, item.reason, item.prefix, item.size)
@@ -97,7 +97,7 @@ export class InputDecoder {
   }
 
   private fileValue(item: Framed, lineDelimited: boolean, out: DecodedBuilder): void {
-    const location = lineDelimited ? `line ${String(item.location.line)}` : `record ${String(item.location.index)}, line ${String(item.location.line)}`
+    const location = lineDelimited ? `line ${String(item.location.line)}` : `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
     if (item.kind === 'reject') {
       out.reject(0, location, item.reason, item.prefix, item.size)
       return

@@ -39,6 +39,13 @@ describe('JsonFramer', () => {
     expect(values(frame(`{\n  "Records": [\n    ${record}\n  ]\n}\n${record}`))).toEqual([record, record])
   })
 
+  it('counts values from 0 in every shape: an S3 wrapper is not a value of its own', () => {
+    const indexes = (input: string) => frame(input).map((f) => f.location.index)
+    expect(indexes('[{"a":1},{"b":2}]')).toEqual([0, 1])
+    expect(indexes('{"Records":[{"a":1},{"b":2}]}')).toEqual([0, 1])
+    expect(indexes('{"Records":[{"a":1}]}\n{"Records":[{"b":2}]}\n{"c":3}')).toEqual([0, 1, 2])
+  })
+
   it('keeps escaped quotes and backslashes inside strings, split at any byte', () => {
     const record = String.raw`{"a":"quote \" and backslash \\","b":"\\\\\"}","Records":"not an array"}`
     for (const chunkSize of [1, 2, 3, 5]) expect(values(frame(record, { chunkSize }))).toEqual([record])

@@ -196,7 +196,9 @@ export class JsonFramer {
         this.elementDepth = 1
       }
     } else if (this.mode === 'object' && this.depth === 1 && this.valueStarts && byte === 0x5b && this.lastKey === RECORDS) {
-      // The S3 log file shape: drop the wrapper and hand out each record on its own.
+      // The S3 log file shape: drop the wrapper and hand out each record on its own. The wrapper is
+      // not a value: its records are counted from where it was.
+      if (this.capture) this.index = this.capture.location.index
       this.capture = null
       this.mode = 'elements'
       this.elementDepth = 2
