@@ -9,6 +9,13 @@ describe('SourceEnricher', () => {
     expect(enricher.lookup('79.192.14.20', '', '')).toMatchObject({ country: 'DE', asn: 3320 })
   })
 
+  it('reads the first and last ranges of the data, and knows an address between ranges has none', async () => {
+    const enricher = await loadSourceEnricher()
+    expect(enricher.lookup('1.0.0.1', '', '')).toMatchObject({ asn: 13335, asOrg: 'Cloudflare, Inc.' })
+    expect(enricher.lookup('1.0.1.5', '', '')).toMatchObject({ network: 'public', asn: 0, asOrg: '' })
+    expect(enricher.lookup('223.255.254.200', '', '')).toMatchObject({ asn: 55415, asOrg: 'Marina Bay Sands Pte Ltd' })
+  })
+
   it('tells private addresses, VPC endpoint calls and AWS hostnames apart', async () => {
     const enricher = await loadSourceEnricher()
     for (const ip of ['10.8.8.10', '172.20.1.1', '192.168.10.20', '100.64.3.2', 'fd12:3456::1']) expect(enricher.lookup(ip, '', '').network).toBe('private')

@@ -50,14 +50,38 @@ function ipv6ToBigInt(ip: string): bigint {
   return groups.reduce((value, group) => (value << 16n) | BigInt(parseInt(group || '0', 16)), 0n)
 }
 
-/** Address ranges sorted by start, searched by halving. */
+/**
+ * Address ranges sorted by start, searched by halving. Only the numbers are read at load; an
+ * organisation is read from the CSV text when its range is found (every process that decodes loads
+ * half a million ranges, and looks up a few thousand).
+ */
 class RangeTable<T extends number | bigint> {
-  constructor(
+  private constructor(
+    private readonly csv: string,
     private readonly starts: T[],
     private readonly ends: T[],
     private readonly asns: number[],
-    private readonly orgs: string[],
+    /** Where each range's organisation begins in `csv`; it runs to the end of the line. */
+    private readonly orgAt: number[],
   ) {}
+
+  /** Lines of start,end,asn,organisation (quoted when it holds a comma); `parse` reads an address from `csv` between two offsets. */
+  static parse<T extends number | bigint>(csv: string, parse: (csv: string, from: number, to: number) => T): RangeTable<T> {
+    const table = new RangeTable<T>(csv, [], [], [], [])
+    for (let line = 0; line < csv.length; ) {
+      const first = csv.indexOf(',', line)
+      const second = csv.indexOf(',', first + 1)
+      const third = csv.indexOf(',', second + 1)
+      const next = csv.indexOf('\n', third + 1)
+      if (first < 0 || second < 0 || third < 0) break
+      table.starts.push(parse(csv, line, first))
+      table.ends.push(parse(csv, first + 1, second))
+      table.asns.push(decimal(csv, second + 1, third))
+      table.orgAt.push(third + 1)
+      line = next < 0 ? csv.length : next + 1
+    }
+    return table
+  }
 
   find(address: T): { asn: number; asOrg: string } | undefined {
     let low = 0
@@ -68,28 +92,18 @@ class RangeTable<T extends number | bigint> {
       else high = middle - 1
     }
     if (high < 0 || address > (this.ends[high] as T)) return undefined
-    return { asn: this.asns[high] as number, asOrg: this.orgs[high] as string }
+    const orgAt = this.orgAt[high] as number
+    const lineEnd = this.csv.indexOf('\n', orgAt)
+    const org = this.csv.slice(orgAt, lineEnd < 0 ? undefined : lineEnd)
+    return { asn: this.asns[high] as number, asOrg: org.startsWith('"') ? org.slice(1, -1).replaceAll('""', '"') : org }
   }
 }
 
-function parseAsnCsv<T extends number | bigint>(csv: string, parse: (text: string) => T): RangeTable<T> {
-  const starts: T[] = []
-  const ends: T[] = []
-  const asns: number[] = []
-  const orgs: string[] = []
-  for (const line of csv.split('\n')) {
-    if (!line) continue
-    // start,end,asn,organisation (the organisation quoted when it holds a comma)
-    const first = line.indexOf(',')
-    const second = line.indexOf(',', first + 1)
-    const third = line.indexOf(',', second + 1)
-    starts.push(parse(line.slice(0, first)))
-    ends.push(parse(line.slice(first + 1, second)))
-    asns.push(Number(line.slice(second + 1, third)))
-    const org = line.slice(third + 1)
-    orgs.push(org.startsWith('"') ? org.slice(1, -1).replaceAll('""', '"') : org)
-  }
-  return new RangeTable(starts, ends, asns, orgs)
+/** The decimal number written in `text` between two offsets, read without making a string of it. */
+function decimal(text: string, from: number, to: number): number {
+  let value = 0
+  for (let i = from; i < to; i++) value = value * 10 + text.charCodeAt(i) - 48
+  return value
 }
 
 export class SourceEnricher {
@@ -109,7 +123,7 @@ export class SourceEnricher {
       readFile(file('@ip-location-db/asn/asn-ipv4-num.csv'), 'utf8'),
       readFile(file('@ip-location-db/asn/asn-ipv6-num.csv'), 'utf8'),
     ])
-    return new SourceEnricher(new Reader(mmdb), parseAsnCsv(v4, Number), parseAsnCsv(v6, BigInt))
+    return new SourceEnricher(new Reader(mmdb), RangeTable.parse(v4, decimal), RangeTable.parse(v6, (csv, from, to) => BigInt(csv.slice(from, to))))
   }
 
   lookup(sourceIp: string | null, sourceHost: string, vpcEndpointId: string): SourceInfo {
