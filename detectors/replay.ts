@@ -50,12 +50,13 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
 /**
  * Every detector over a range of history, run by run as the scheduler would have, each run's
  * findings stored as detected at its end. Returns one finding per alert: the latest, with the first
- * sighting of all.
+ * sighting of all. An aborted signal ends it between two runs, with the signal's reason thrown.
  */
-export async function detectRange(store: Store, detectors: Detector[], range: { from: Date; to: Date }, settings: Settings, latenessMs: number): Promise<Finding[]> {
+export async function detectRange(store: Store, detectors: Detector[], range: { from: Date; to: Date }, settings: Settings, latenessMs: number, signal?: AbortSignal): Promise<Finding[]> {
   const alerts = new Map<string, Finding>()
   for (const detector of detectors) {
     for (const window of scheduledRuns(detector, range.from, range.to, latenessMs)) {
+      signal?.throwIfAborted()
       const findings = await runDetector(store, detector, window, settings)
       await storeFindings(store, findings, window.now)
       for (const finding of findings) {

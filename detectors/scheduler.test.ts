@@ -1,3 +1,4 @@
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, consoleSignIn, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
@@ -82,6 +83,23 @@ describe('DetectorScheduler', () => {
     // Twelve files, each 5 minutes run once: 12:05, 12:10, 12:15, 12:20.
     expect(within(yesterday, yesterday + minutes(20)).map((r) => (r - yesterday) / minutes(1))).toEqual([5, 10, 15, 20])
     expect(runs).toHaveLength(5)
+  })
+
+  it('stops between two runs of a catch-up, naming the history it left for detect --from', async () => {
+    let runs = 0
+    const counting: typeof unusualSourceIp = { ...unusualSourceIp, params: (config, context) => (runs++, unusualSourceIp.params?.(config, context) ?? {}) }
+    const warnings: string[] = []
+    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) })
+    const scheduler = new DetectorScheduler(store, [counting], { settings: testSettings(), logger, clock: () => new Date(T0) })
+    // A month of late history: thousands of runs, which a stop must not wait for.
+    const caughtUp = scheduler.catchUp({ from: new Date(T0 - 30 * 86_400_000), to: new Date(T0) })
+    await expect.poll(() => runs, { timeout: 30_000 }).toBeGreaterThanOrEqual(2)
+    await scheduler.stop()
+    await caughtUp
+    expect(runs).toBeLessThan(20)
+    expect(warnings).toEqual([
+      'stopped before catching up on late history; trailwatch detect --from 2026-10-21T12:00:00.000Z --to 2026-11-20T12:00:00.000Z --detector unusual-source-ip covers it',
+    ])
   })
 })
 

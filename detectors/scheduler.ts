@@ -61,7 +61,7 @@ export class DetectorScheduler {
   /** Stored events the immediate detectors have not looked at yet, and their pass while one runs. */
   private pendingStored: Span | undefined
   private storedPass: Promise<void> | undefined
-  /** Aborted on stop: batches stored from then on (the last flush) wait for the scheduled runs of the next start. */
+  /** Aborted on stop: batches stored from then on (the last flush) wait for the scheduled runs of the next start; a catch-up ends between two runs. */
   private readonly stopping = new AbortController()
   private readonly clock: () => Date
   private readonly logger: Logger
@@ -165,13 +165,19 @@ export class DetectorScheduler {
             this.waitingHistory.delete(detector.id)
             for (const range of history.spans) {
               const started = performance.now()
+              const where = { detector: detector.id, from: range.from.toISOString(), to: range.to.toISOString() }
               try {
-                const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs)
-                this.logger.info({ detector: detector.id, from: range.from.toISOString(), to: range.to.toISOString(), findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
+                const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs, this.stopping.signal)
+                this.logger.info({ ...where, findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
                 if (findings.length > 0) await this.correlate(range.to)
               } catch (err) {
+                if (this.stopping.signal.aborted) {
+                  // A stop must not wait for weeks of history; what was not looked at is named for detect --from.
+                  this.logger.warn(where, `stopped before catching up on late history; trailwatch detect --from ${where.from} --to ${where.to} --detector ${detector.id} covers it`)
+                  continue
+                }
                 metrics.detectorFailures.inc({ detector: detector.id })
-                this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'catching up on late history failed; detect --from can run it again')
+                this.logger.error({ ...where, err: errorMessage(err) }, 'catching up on late history failed; detect --from can run it again')
               }
             }
           }),
