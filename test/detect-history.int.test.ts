@@ -79,6 +79,7 @@ describe('detect over history', () => {
 })
 
 describe('detect over a week of the simulated organisation', () => {
+  // Replaying a week is 2,016 runs a detector, each paying the engine's fixed cost per query: minutes.
   it('finds every incident of the week at medium or above, and nothing else, with nothing configured', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-week-'))
     expect((await runCli(['demo', '--at', '2026-11-27T12:00:00Z', '--data-dir', dir])).code).toBe(0)
@@ -98,5 +99,5 @@ describe('detect over a week of the simulated organisation', () => {
       'unusual-source-ip arn:aws:iam::111122223333:role/app-runtime high',
       'unusual-source-ip arn:aws:iam::111122223333:user/anna critical',
     ])
-  }, 180_000)
+  }, 420_000)
 })
