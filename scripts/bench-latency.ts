@@ -3,7 +3,7 @@
 //   bash kafka/broker.sh start && npm run bench:latency [-- --rate 2000 --seconds 420 --every 40]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,6 +12,7 @@ import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
 import { loadConfig } from '../src/config.js'
 import { syntheticRecords } from '../src/simulate/records.js'
 import { startSmtpServer } from '../test/helpers/smtp.js'
+import { percentile } from './percentile.js'
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '420' }, every: { type: 'string', default: '40' } } })
 const rate = Number(values.rate)
@@ -24,39 +25,77 @@ const ENTRY = path.resolve(import.meta.dirname, '../test/helpers/trailwatch.ts')
 const ACCOUNT = '111122223333'
 
 interface Attack {
-  trail: string
-  eventId: string
+  kind: AttackKind
+  /** The trail or user the alert and the email name. */
+  name: string
+  eventIds: string[]
   produced: number
+  /** When the last of its events was stored. */
   stored?: number
   alerted?: number
   delivered?: number
 }
 
-/** A user stopping a trail: one call, a critical alert, a new incident (each attack is someone new). */
-function attack(n: number, at: number): { trail: string; eventId: string; message: Message } {
-  const user = `latency-attacker-${String(n)}`
-  const trail = `latency-trail-${String(n)}`
-  const eventId = `latency-event-${String(n)}-${String(at)}`
-  const record = {
+type AttackKind = 'stop-logging' | 'brute-force'
+
+const KINDS: { kind: AttackKind; label: string; detector: string; namePrefix: string }[] = [
+  { kind: 'stop-logging', label: 'a trail stopped (one event, critical)', detector: 'cloudtrail-tampering', namePrefix: 'latency-trail-' },
+  { kind: 'brute-force', label: 'five failed console sign-ins (a threshold over a window)', detector: 'console-brute-force', namePrefix: 'latency-guessed-' },
+]
+
+function record(n: number, at: number, fields: Record<string, unknown>): Record<string, unknown> {
+  return {
     eventVersion: '1.09',
-    userIdentity: { type: 'IAMUser', principalId: `AIDALATENCY${String(n).padStart(9, '0')}`, arn: `arn:aws:iam::${ACCOUNT}:user/${user}`, accountId: ACCOUNT, accessKeyId: `AKIALATENCY${String(n).padStart(9, '0')}`, userName: user },
     eventTime: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    eventSource: 'cloudtrail.amazonaws.com',
-    eventName: 'StopLogging',
     awsRegion: 'us-east-1',
-    sourceIPAddress: '198.51.100.77',
     userAgent: 'aws-cli/2.15.30',
-    requestParameters: { name: trail },
-    responseElements: null,
     requestID: `latency-request-${String(n)}`,
-    eventID: eventId,
     readOnly: false,
     eventType: 'AwsApiCall',
     managementEvent: true,
     recipientAccountId: ACCOUNT,
     eventCategory: 'Management',
+    ...fields,
   }
-  return { trail, eventId, message: { key: record.userIdentity.arn, value: JSON.stringify(record) } }
+}
+
+/**
+ * Attack `n`, each by someone new so that each is a new alert and a new incident: alternately a user
+ * stopping a trail, and five wrong passwords for a user from one address within seconds.
+ */
+function attack(n: number, at: number): { attack: Omit<Attack, 'produced'>; messages: Message[] } {
+  const kind = KINDS[n % KINDS.length] as (typeof KINDS)[number]
+  const name = `${kind.namePrefix}${String(n)}`
+  if (kind.kind === 'stop-logging') {
+    const user = `latency-attacker-${String(n)}`
+    const arn = `arn:aws:iam::${ACCOUNT}:user/${user}`
+    const eventId = `latency-event-${String(n)}-${String(at)}`
+    const stop = record(n, at, {
+      userIdentity: { type: 'IAMUser', principalId: `AIDALATENCY${String(n).padStart(9, '0')}`, arn, accountId: ACCOUNT, accessKeyId: `AKIALATENCY${String(n).padStart(9, '0')}`, userName: user },
+      eventSource: 'cloudtrail.amazonaws.com',
+      eventName: 'StopLogging',
+      sourceIPAddress: '198.51.100.77',
+      requestParameters: { name },
+      responseElements: null,
+      eventID: eventId,
+    })
+    return { attack: { kind: kind.kind, name, eventIds: [eventId] }, messages: [{ key: arn, value: JSON.stringify(stop) }] }
+  }
+  const guesses = Array.from({ length: 5 }, (_, i) =>
+    record(n, at + i * 1000, {
+      userIdentity: { type: 'IAMUser', principalId: `AIDAGUESSED${String(n).padStart(9, '0')}`, accountId: ACCOUNT, accessKeyId: '', userName: name },
+      eventSource: 'signin.amazonaws.com',
+      eventName: 'ConsoleLogin',
+      eventType: 'AwsConsoleSignIn',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+      sourceIPAddress: `203.0.113.${String(n % 250)}`,
+      responseElements: { ConsoleLogin: 'Failure' },
+      additionalEventData: { MFAUsed: 'No' },
+      errorMessage: 'Failed authentication',
+      eventID: `latency-guess-${String(n)}-${String(i)}-${String(at)}`,
+    }),
+  )
+  return { attack: { kind: kind.kind, name, eventIds: guesses.map((g) => g.eventID as string) }, messages: guesses.map((g) => ({ key: name, value: JSON.stringify(g) })) }
 }
 
 async function query(url: string, token: string, sql: string): Promise<Record<string, string>[]> {
@@ -68,14 +107,9 @@ async function query(url: string, token: string, sql: string): Promise<Record<st
     .map((line) => JSON.parse(line) as Record<string, string>)
 }
 
-/** Whether `text` names this trail and not another whose name it starts (latency-trail-1 is not latency-trail-10). */
-function named(text: string, trail: string): boolean {
-  return new RegExp(`\\b${trail}\\b`).test(text)
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
+/** Whether `text` names this trail or user and not another whose name it starts (latency-trail-1 is not latency-trail-10). */
+function named(text: string, name: string): boolean {
+  return new RegExp(`\\b${name}\\b`).test(text)
 }
 
 const main = async (): Promise<void> => {
@@ -87,6 +121,9 @@ const main = async (): Promise<void> => {
   await admin.disconnect()
 
   const dataDir = path.join(work, 'data')
+  // Latency, not the hourly cap: every attack's email goes at once, as the first of an hour's would.
+  const alertingFile = path.join(work, 'alerting.json')
+  writeFileSync(alertingFile, JSON.stringify({ maxPerHour: 10_000 }))
   const run = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'run'], {
     env: {
       ...process.env,
@@ -98,6 +135,7 @@ const main = async (): Promise<void> => {
       TRAILWATCH_KAFKA_GROUP: topic,
       SMTP_URL: smtp.url,
       TRAILWATCH_ALERT_TO: 'secops@example.com',
+      TRAILWATCH_ALERTING_FILE: alertingFile,
       TRAILWATCH_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -110,7 +148,7 @@ const main = async (): Promise<void> => {
   const attacks: Attack[] = []
   smtp.onAccepted = (received) => {
     const text = received.mail.text ?? ''
-    for (const a of attacks) if (a.delivered === undefined && named(text, a.trail)) a.delivered = Date.now()
+    for (const a of attacks) if (a.delivered === undefined && named(text, a.name)) a.delivered = Date.now()
   }
 
   // The store, watched while the stream runs and after, until every attack is delivered.
@@ -119,16 +157,17 @@ const main = async (): Promise<void> => {
     let deadline = Infinity
     while (Date.now() < deadline && (stream.producing || attacks.some((a) => a.delivered === undefined || a.alerted === undefined || a.stored === undefined))) {
       if (!stream.producing && deadline === Infinity) deadline = Date.now() + 360_000
-      const ids = attacks.filter((a) => a.stored === undefined).map((a) => `'${a.eventId}'`)
+      const waiting = attacks.filter((a) => a.stored === undefined)
+      const ids = waiting.flatMap((a) => a.eventIds.map((id) => `'${id}'`))
       if (ids.length) {
-        for (const row of await query(url, token, `SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) AS at FROM events WHERE event_id IN (${ids.join(',')}) GROUP BY event_id`)) {
-          const found = attacks.find((a) => a.eventId === row.event_id)
-          if (found) found.stored = Number(row.at)
-        }
+        const stored = new Map<string, number>()
+        for (const row of await query(url, token, `SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) AS at FROM events WHERE event_id IN (${ids.join(',')}) GROUP BY event_id`)) stored.set(row.event_id ?? '', Number(row.at))
+        for (const a of waiting) if (a.eventIds.every((id) => stored.has(id))) a.stored = Math.max(...a.eventIds.map((id) => stored.get(id) ?? 0))
       }
       // When an alert first shows, to the poll (a quarter of a second): a later run stores the alert again, and merges keep that row.
-      for (const row of await query(url, token, "SELECT DISTINCT title FROM alerts WHERE detector = 'cloudtrail-tampering' AND title LIKE '%latency-trail-%'")) {
-        for (const a of attacks) if (a.alerted === undefined && named(row.title ?? '', a.trail)) a.alerted = Date.now()
+      const detectors = KINDS.map((k) => `'${k.detector}'`).join(',')
+      for (const row of await query(url, token, `SELECT DISTINCT title FROM alerts WHERE detector IN (${detectors}) AND title LIKE '%latency-%'`)) {
+        for (const a of attacks) if (a.alerted === undefined && named(row.title ?? '', a.name)) a.alerted = Date.now()
       }
       await sleep(250)
     }
@@ -149,11 +188,11 @@ const main = async (): Promise<void> => {
       if (next.done) break
       messages.push({ key: (next.value.userIdentity as { arn?: string } | undefined)?.arn ?? '', value: JSON.stringify(next.value) })
     }
-    let injected: Attack | undefined
+    let injected: Omit<Attack, 'produced'> | undefined
     if (Date.now() >= nextAttack) {
-      const { trail, eventId, message } = attack(attacks.length, Date.now())
-      injected = { trail, eventId, produced: 0 }
-      messages.push(message)
+      const next = attack(attacks.length, Date.now())
+      injected = next.attack
+      messages.push(...next.messages)
       nextAttack += every * 1000
     }
     await producer.send({ topic, messages, acks: -1 })
@@ -171,17 +210,21 @@ const main = async (): Promise<void> => {
   await once(run, 'exit')
   await smtp.close()
 
-  const stage = (label: string, pick: (a: Attack) => number | undefined): string => {
-    const seconds = attacks.flatMap((a) => {
+  const stage = (kind: AttackKind, label: string, pick: (a: Attack) => number | undefined): string => {
+    const ofKind = attacks.filter((a) => a.kind === kind)
+    const seconds = ofKind.flatMap((a) => {
       const at = pick(a)
       return at === undefined ? [] : [(at - a.produced) / 1000]
     })
-    return `  ${label.padEnd(26)} p50 ${percentile(seconds, 50).toFixed(1).padStart(6)} s   p99 ${percentile(seconds, 99).toFixed(1).padStart(6)} s   ${String(seconds.length)} of ${String(attacks.length)}`
+    return `  ${label.padEnd(26)} p50 ${percentile(seconds, 50).toFixed(1).padStart(6)} s   p99 ${percentile(seconds, 99).toFixed(1).padStart(6)} s   ${String(seconds.length)} of ${String(ofKind.length)}`
   }
   console.log(`trailwatch run, ${String(Math.round(sent / producedFor))} events/s through Kafka for ${producedFor.toFixed(0)} s, an attack every ${String(every)} s`)
-  console.log(stage('produced → stored', (a) => a.stored))
-  console.log(stage('produced → alerted', (a) => a.alerted))
-  console.log(stage('produced → delivered', (a) => a.delivered))
+  for (const { kind, label } of KINDS) {
+    console.log(`\n${label}:`)
+    console.log(stage(kind, 'produced → stored', (a) => a.stored))
+    console.log(stage(kind, 'produced → alerted', (a) => a.alerted))
+    console.log(stage(kind, 'produced → delivered', (a) => a.delivered))
+  }
   rmSync(work, { recursive: true, force: true })
 }
 
