@@ -6,6 +6,7 @@ import { backfill } from '../ingest/backfill.js'
 import { EventWriter } from '../ingest/event-writer.js'
 import type { Store } from '../src/clickhouse/client.js'
 import { LATEST_VERSION, MIGRATIONS, migrate } from '../src/clickhouse/migrations.js'
+import { eventLine, insertEventLines } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
@@ -54,6 +55,16 @@ describe('migrations', () => {
     expect(await ttl()).toMatch(/toIntervalDay\(30\)/)
     await migrate(store, { retentionDays: 90 }, testLogger)
     expect(await ttl()).toMatch(/toIntervalDay\(90\)/)
+  })
+})
+
+describe('event rows', () => {
+  it('keep each event’s instant to the millisecond, whatever the offset it was written with', async () => {
+    const store = await freshStore()
+    const times = ['2026-11-02T09:15:00Z', '2026-11-02T09:15:00.005Z', '2026-11-02T09:15:00.05+02:00', '2000-01-01T00:00:00.999Z', '2099-12-31T23:59:59.123-05:30']
+    await insertEventLines(store, times.map((eventTime, i) => eventLine({ ...event(`t${String(i)}`), eventTimeMs: Date.parse(eventTime) }).line))
+    const rows = await queryRows<{ ms: string }>(store, 'SELECT toUnixTimestamp64Milli(event_time) AS ms FROM events ORDER BY event_id')
+    expect(rows.map((row) => Number(row.ms))).toEqual(times.map((time) => Date.parse(time)))
   })
 })
 

@@ -21,9 +21,14 @@ describe('eventLine', () => {
     expect(line.endsWith('\n')).toBe(true)
     const cells = line.slice(0, -1).split('\t')
     expect(cells).toHaveLength(34)
-    expect(cells.slice(0, 3)).toEqual(['e1', '2026-11-02 09:15:00.123', 'ListUsers'])
+    expect(cells.slice(0, 3)).toEqual(['e1', '1793610900.123', 'ListUsers'])
     expect(cells).toContain('a\\tb\\\\c')
     expect(cells.at(-1)).toBe('{"x":"one\\ntwo\\r\\tthree\\\\"}')
+  })
+
+  it('writes the time as Unix seconds with every millisecond, leading zeros kept', () => {
+    const cells = eventRow({ ...decoded(record), eventTimeMs: Date.parse('2026-11-02T09:15:00.005Z') }).split('\t')
+    expect(cells[1]).toBe('1793610900.005')
   })
 
   it('writes a missing address and an unknown read-only flag as NULL, booleans as words', () => {

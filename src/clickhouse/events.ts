@@ -11,7 +11,7 @@ type Cell = string | number | boolean | null
 const EVENT_COLUMNS: [column: string, value: (event: NormalisedEvent) => Cell][] = [
   ['event_id', (e) => e.eventId],
   // JavaScript and ClickHouse must agree on the instant: store the one computed at ingest.
-  ['event_time', (e) => clickHouseTime(e.eventTimeMs)],
+  ['event_time', (e) => unixSeconds(e.eventTimeMs)],
   ['event_name', (e) => e.eventName],
   ['event_source', (e) => e.eventSource],
   ['event_type', (e) => e.eventType],
@@ -61,6 +61,15 @@ export interface EventLine {
  */
 export function eventRow(event: NormalisedEvent): string {
   return `${EVENT_COLUMNS.map(([, value]) => tsvCell(value(event))).join('\t')}\n`
+}
+
+/**
+ * An instant (epoch ms, 2000 to 2100) as Unix seconds with milliseconds, which the engine reads
+ * into DateTime64(3) in any time zone, at a sixth of the cost of formatting a date.
+ */
+function unixSeconds(ms: number): string {
+  const millis = ms % 1000
+  return `${String((ms - millis) / 1000)}.${String(millis).padStart(3, '0')}`
 }
 
 export function eventLine(event: NormalisedEvent): EventLine {
