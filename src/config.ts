@@ -35,6 +35,9 @@ const Env = z.object({
   CLICKHOUSE_URL: z.url({ error: 'expected a URL such as http://localhost:8123' }).optional(),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
+  /** People's read-only queries on a server run as this user (deploy/clickhouse/users.xml: trailwatch_reader). Absent: CLICKHOUSE_USER. */
+  CLICKHOUSE_QUERY_USER: z.string().min(1).optional(),
+  CLICKHOUSE_QUERY_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a database name of letters, digits and underscores')
@@ -152,6 +155,7 @@ function toConfig(env: z.infer<typeof Env>) {
       url: env.CLICKHOUSE_URL,
       user: env.CLICKHOUSE_USER,
       password: env.CLICKHOUSE_PASSWORD,
+      queryUser: env.CLICKHOUSE_QUERY_USER ? { user: env.CLICKHOUSE_QUERY_USER, password: env.CLICKHOUSE_QUERY_PASSWORD } : undefined,
       database: env.CLICKHOUSE_DATABASE,
       cluster: env.CLICKHOUSE_CLUSTER,
     },

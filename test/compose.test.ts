@@ -64,6 +64,20 @@ describe('docker-compose.yml', () => {
     expect(xml).toMatch(/<quotas>\s*<trailwatch_service>[\s\S]*<execution_time>\d+<\/execution_time>/)
   })
 
+  it('runs people’s queries as a user the server holds read-only, able to read only trailwatch’s tables', () => {
+    const { services } = compose()
+    expect(services.console?.environment?.CLICKHOUSE_QUERY_USER).toBe('trailwatch_reader')
+    const xml = readFileSync(path.join(ROOT, 'deploy', 'clickhouse', 'users.xml'), 'utf8')
+    const section = (parent: string, name: string): string => new RegExp(`<${parent}>[\\s\\S]*?<${name}>([\\s\\S]*?)</${name}>`).exec(xml)?.[1] ?? ''
+    const user = section('users', 'trailwatch_reader')
+    expect(user).toContain('<profile>trailwatch_reader</profile>')
+    expect([...user.matchAll(/<query>([^<]*)<\/query>/g)].map((m) => m[1])).toEqual(['GRANT SELECT ON trailwatch.*'])
+    const profile = section('profiles', 'trailwatch_reader')
+    expect(profile).toMatch(/<readonly>[12]<\/readonly>/)
+    // Nothing a request sends can lower readonly or lift the limits past their caps.
+    expect(profile).toMatch(/<constraints>[\s\S]*<readonly><const\/><\/readonly>[\s\S]*<max_execution_time><max>\d+<\/max><\/max_execution_time>[\s\S]*<max_memory_usage><max>\d+<\/max>[\s\S]*<max_result_bytes><max>\d+<\/max>/)
+  })
+
   it('refuses to start without passwords of the operator’s own, and never falls back to a default one', () => {
     const text = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')
     const uses = [...text.matchAll(/\$\{(TRAILWATCH_\w+_PASSWORD)([^}]*)\}/g)]

@@ -19,8 +19,22 @@ export interface Store {
    * (applied in order, so `readonly` goes last) stay on it, and nothing run on it changes another.
    */
   openSession(settings: Record<string, string | number>): Promise<StoreSession>
+  /** A session for a person's read-only query: as openSession, but on a server as the query user when one is set. */
+  openQuerySession(settings: Record<string, string | number>): Promise<StoreSession>
   /** One insert of rows already written as TabSeparated; resolves once the store has acknowledged them. */
   insertRows(insert: RowsInsert): Promise<void>
+  /**
+   * How the engine's own parser reads a text, without running it. Only the embedded engine answers:
+   * a server's HTTP interface runs one statement per request and writes no file itself.
+   */
+  classify(sql: string): Promise<StatementClass | undefined>
+}
+
+/** What a text is, as the engine parses it: how many statements, and the most a statement of it does. */
+export interface StatementClass {
+  statements: number
+  /** read: leaves no trace; write: changes a database; control: changes the session, the engine or files outside it. */
+  kind: 'read' | 'write' | 'control' | 'unparsed'
 }
 
 export interface RowsInsert {
@@ -40,10 +54,16 @@ interface OpenEmbedded {
   client: ClickHouseClient
   /** The engine's own insert: the rows pass to it as bytes, not copied into a query string. */
   rawInsert: ChdbConnection['chdb']['rawInsert']
+  /** A connection that only ever parses: the engine's statement classifier, opened on first use. */
+  classifier?: Promise<ChdbClassifier>
   users: number
 }
 
 type ChdbConnection = ReturnType<typeof import('chdb/connection').createChdbConnection>
+type ChdbClassifier = InstanceType<typeof import('chdb/durable/node').ChdbNodeEngine>
+
+/** The engine's classes (chdb's `QueryClass`), in its own order: read-only, mutating, mutating global, control, unknown. */
+const CLASS_KINDS: readonly StatementClass['kind'][] = ['read', 'write', 'write', 'control', 'unparsed']
 
 /**
  * Times go to and from the store as UTC text (`{now:DateTime64(3)}`, `toDate(…)`), whatever the time
@@ -113,12 +133,12 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
     clickhouse_settings: SESSION_SETTINGS,
     log: clientLog(logger),
   })
-  const openSession = (sessionSettings: Record<string, string | number>): Promise<StoreSession> => {
+  const openSession = (sessionSettings: Record<string, string | number>, as: { user: string; password: string } = settings): Promise<StoreSession> => {
     // Over HTTP every request carries its settings: they reach no other request.
     const own = createClient({
       url: settings.url,
-      username: settings.user,
-      password: settings.password,
+      username: as.user,
+      password: as.password,
       database: settings.database,
       clickhouse_settings: { ...SESSION_SETTINGS, ...sessionSettings },
       log: clientLog(logger),
@@ -129,7 +149,16 @@ async function openServer(settings: Config['clickhouse'], logger: Logger | undef
     const { stream } = await client.exec({ query: insertQuery(table, columns), values: Readable.from([rows]), clickhouse_settings: insertSettings })
     stream.destroy()
   }
-  return { client, location: `${url.origin}/${settings.database}`, embedded: false, close: () => client.close(), openSession, insertRows }
+  return {
+    client,
+    location: `${url.origin}/${settings.database}`,
+    embedded: false,
+    close: () => client.close(),
+    openSession: (sessionSettings) => openSession(sessionSettings),
+    openQuerySession: (sessionSettings) => openSession(sessionSettings, settings.queryUser),
+    insertRows,
+    classify: () => Promise.resolve(undefined),
+  }
 }
 
 function insertQuery(table: string, columns: readonly string[]): string {
@@ -181,6 +210,7 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
     location: dataDir,
     embedded: true,
     openSession: (settings) => openEmbeddedSession(enginePath, database, settings),
+    openQuerySession: (settings) => openEmbeddedSession(enginePath, database, settings),
     insertRows: async ({ table, columns, rows, settings }) => {
       try {
         await opened.rawInsert({ table, columns, values: rows, format: 'TabSeparated', settings })
@@ -189,14 +219,31 @@ async function openEmbedded(dataDir: string, database: string): Promise<Store> {
         throw parseError(errorMessage(err))
       }
     },
+    classify: async (sql) => {
+      opened.classifier ??= openClassifier(enginePath)
+      const analysis = await (await opened.classifier).analyze(sql, database)
+      return { statements: analysis.statementCount, kind: CLASS_KINDS[analysis.queryClass] ?? 'unparsed' }
+    },
     close: async () => {
       if (closed) return
       closed = true
       if (--opened.users > 0) return
       embeddedSessions.delete(key)
+      if (opened.classifier) await (await opened.classifier).close()
       await opened.client.close()
     },
   }
+}
+
+/**
+ * The engine's own statement classifier (ClickHouse's parser, from chdb's durable engine), on a
+ * connection of its own to the open directory. It parses and never runs what it is given.
+ */
+async function openClassifier(enginePath: string): Promise<ChdbClassifier> {
+  const { ChdbNodeEngine } = await import('chdb/durable/node')
+  const engine = new ChdbNodeEngine()
+  await engine.start({ dataPath: enginePath, backupsAllowedPath: enginePath })
+  return engine
 }
 
 /**

@@ -1,7 +1,7 @@
-import type { DataFormat } from '@clickhouse/client'
+import type { ClickHouseClient, DataFormat } from '@clickhouse/client'
 import { AppError, errorMessage } from '../errors.js'
 import type { Store, StoreSession } from './client.js'
-import { checkSyntaxTree, checkText } from './sql-guard.js'
+import { RefusedQueryError, checkStatementClass, checkSyntaxTree } from './sql-guard.js'
 
 export interface QueryRequest {
   sql: string
@@ -32,17 +32,13 @@ async function readAll(stream: AsyncIterable<Buffer | string>): Promise<Buffer> 
 }
 
 /**
- * A person's SQL against the store, able only to read it: one statement that reads (checked by the
- * engine's own parser), never a file on the machine, on a session of its own that is read-only and
- * limited in time, memory and result size, so that no query can change what ingestion and the
- * detectors run with. Bounded in how many run at once.
+ * A person's SQL against the store, able only to read it. The engine is the judge: its own parser
+ * says the text is one statement that reads (the embedded engine's classifier, then `EXPLAIN AST` for
+ * what a read-only session still allows), and the statement runs on a session of its own that the
+ * engine holds read-only and limited in time, memory and result size. The session is fresh for each
+ * query and closed after it, so nothing a query does outlives it. Bounded in how many run at once.
  */
 export class ReadOnlyQueries {
-  /**
-   * Idle sessions by colour setting (a read-only session cannot change it per query). The engine runs
-   * one query at a time per session, so each query running at once holds a session of its own.
-   */
-  private readonly idle = new Map<boolean, StoreSession[]>()
   private readonly open = new Set<StoreSession>()
   private running = 0
   private readonly queue: (() => void)[] = []
@@ -54,14 +50,12 @@ export class ReadOnlyQueries {
 
   /** The result as the engine formats it: a table for people, or one JSON object per row per line. */
   async run(request: QueryRequest, signal?: AbortSignal): Promise<Buffer> {
-    checkText(request.sql)
     const release = await this.turn()
     let session: StoreSession | undefined
     try {
       session = await this.session(request.color)
       const { client } = session
-      const tree = await readAll((await client.exec({ query: `EXPLAIN AST ${request.sql}`, clickhouse_settings: { default_format: 'TabSeparatedRaw' as DataFormat }, abort_signal: signal })).stream)
-      checkSyntaxTree(tree.toString('utf8').split('\n').filter(Boolean))
+      await this.admit(client, request.sql, signal)
       const result = await client.exec({
         query: request.sql,
         // Used only when the SQL has no FORMAT clause of its own. The client's type lists only the
@@ -74,7 +68,10 @@ export class ReadOnlyQueries {
       if (err instanceof AppError) throw err
       throw new AppError('QUERY', errorMessage(err), { cause: err })
     } finally {
-      if (session) this.idle.set(request.color, [...(this.idle.get(request.color) ?? []), session])
+      if (session) {
+        this.open.delete(session)
+        await session.close()
+      }
       release()
     }
   }
@@ -82,14 +79,30 @@ export class ReadOnlyQueries {
   async close(): Promise<void> {
     const sessions = [...this.open]
     this.open.clear()
-    this.idle.clear()
     for (const session of sessions) await session.close()
   }
 
+  /** Refuses, before it runs, anything but one statement that reads the store. */
+  private async admit(client: ClickHouseClient, sql: string, signal: AbortSignal | undefined): Promise<void> {
+    const statement = await this.store.classify(sql)
+    if (statement) {
+      if (statement.statements === 0 || statement.kind === 'unparsed') await this.explainUnparsed(client, sql)
+      checkStatementClass(statement)
+    }
+    const tree = await readAll((await client.exec({ query: `EXPLAIN AST ${sql}`, clickhouse_settings: { default_format: 'TabSeparatedRaw' as DataFormat }, abort_signal: signal })).stream)
+    checkSyntaxTree(tree.toString('utf8').split('\n').filter(Boolean))
+  }
+
+  /** The engine's own syntax error for a text it could not parse, or a refusal when it parses after all. */
+  private async explainUnparsed(client: ClickHouseClient, sql: string): Promise<never> {
+    if (sql.trim() === '') throw new RefusedQueryError('no SQL to run')
+    // The text goes in as a parameter: parsed, never run.
+    await client.query({ query: 'SELECT formatQuery({sql:String})', query_params: { sql }, format: 'JSONEachRow' }).then((r) => r.json())
+    throw new RefusedQueryError('the engine does not say what this statement does, so it cannot run here')
+  }
+
   private async session(color: boolean): Promise<StoreSession> {
-    const idle = this.idle.get(color)?.pop()
-    if (idle) return idle
-    const session = await this.store.openSession({
+    const session = await this.store.openQuerySession({
       output_format_pretty_color: color ? 1 : 0,
       // ARNs read better as arn:aws:iam::1:user/alice than with every slash escaped.
       output_format_json_escape_forward_slashes: 0,
@@ -98,7 +111,7 @@ export class ReadOnlyQueries {
       max_result_bytes: this.limits.resultBytes,
       result_overflow_mode: 'throw',
       // Last: after it, nothing on the session can change a setting (1), or, over HTTP where each
-      // request carries its settings, only settings (2), and SETTINGS clauses are refused above.
+      // request carries its settings, only settings (2), and SETTINGS clauses are refused by the guard.
       readonly: this.store.embedded ? 1 : 2,
     })
     this.open.add(session)
