@@ -3,18 +3,17 @@ import type { RejectedInput } from '../src/clickhouse/events.js'
 import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { Decoder, decodedLines } from './decoder.js'
-import type { Decoded } from './decoding.js'
+import type { Decoded, DecodeLimits } from './decoding.js'
 import { EventWriter } from './event-writer.js'
 import { listInputFiles, openInput, type InputFile, type OpenedInput } from './files.js'
 
 /** Bad records of one file recorded one by one; past this, the rest are counted in one row. */
 export const REJECTIONS_PER_FILE = 1000
 
-export interface BackfillOptions {
+export interface BackfillOptions extends DecodeLimits {
   maxBatch: number
   /** Bytes of rows per insert, at most (default: the writer's). */
   maxBatchBytes?: number
-  maxRecordBytes: number
   logger: Logger
   onProgress?: (progress: BackfillProgress) => void
   /** First delay between attempts when the store fails (it doubles, five attempts in all). */
@@ -52,7 +51,7 @@ export interface BackfillSummary {
 export async function backfill(store: Store, paths: string[], options: BackfillOptions): Promise<BackfillSummary> {
   const started = performance.now()
   const files = await listInputFiles(paths, { followNamedLinks: options.followNamedLinks })
-  const [decoder, lookups] = await Promise.all([options.decoder ?? Decoder.start({ maxRecordBytes: options.maxRecordBytes }), store.openSession({})])
+  const [decoder, lookups] = await Promise.all([options.decoder ?? Decoder.start(options), store.openSession({})])
   try {
     return await readFiles(store, files, { decoder, lookups, started }, options)
   } finally {

@@ -27,7 +27,7 @@ export function backfillCommand(): Command {
         try {
           return await backfill(store, paths, {
             maxBatch: config.ingest.maxBatch,
-            maxRecordBytes: config.ingest.maxRecordBytes,
+            ...config.ingest.decode,
             logger,
             onProgress: (p) => {
               progress.update(p.bytesDone, p.bytesTotal, p.read, 'records')
@@ -95,7 +95,7 @@ export function produceCommand(): Command {
       const logger = commandLogger(config, false)
       const summary = await produceFiles(createKafka(config.kafka, logger), paths, {
         topic: options.topic ?? (config.kafka.topics[0] as string),
-        maxRecordBytes: config.ingest.maxRecordBytes,
+        ...config.ingest.decode,
         logger,
         brokers: config.kafka.brokers,
       })

@@ -2,11 +2,11 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { errorMessage } from '../src/errors.js'
-import { InputDecoder, type DecodeJob } from './decoding.js'
+import { InputDecoder, type DecodeJob, type DecodeLimits } from './decoding.js'
 
 const port = parentPort
 if (!port) throw new Error('decode-worker runs as a worker thread')
-const decoder = new InputDecoder({ maxRecordBytes: (workerData as { maxRecordBytes: number }).maxRecordBytes, enricher: await loadSourceEnricher() })
+const decoder = new InputDecoder(workerData as DecodeLimits, await loadSourceEnricher())
 port.on('message', (job: DecodeJob) => {
   try {
     const decoded = decoder.run(job)

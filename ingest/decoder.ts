@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import type { EventLine } from '../src/clickhouse/events.js'
-import type { Decoded, DecodeJob } from './decoding.js'
+import { decodeLimits, type Decoded, type DecodeJob, type DecodeLimits } from './decoding.js'
 
 type Reply = { ready: true } | { decoded: Decoded } | { error: string }
 
@@ -36,8 +36,9 @@ export class Decoder {
   }
 
   /** Starts the thread and waits until it is ready (its address data loaded). */
-  static async start(options: { maxRecordBytes: number }): Promise<Decoder> {
-    const worker = FROM_SOURCES ? sourcesWorker(new URL('./decode-worker.ts', import.meta.url), options) : new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: options })
+  static async start(options: DecodeLimits): Promise<Decoder> {
+    const limits = decodeLimits(options)
+    const worker = FROM_SOURCES ? sourcesWorker(new URL('./decode-worker.ts', import.meta.url), limits) : new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: limits })
     await new Promise<void>((resolve, reject) => {
       const ready = (reply: Reply) => {
         if (!('ready' in reply)) return

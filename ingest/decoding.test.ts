@@ -67,6 +67,48 @@ describe('InputDecoder', () => {
     expect(Buffer.from(decoded.rejections[0]?.bytes ?? []).toString()).toBe('{"eventName": nope}')
   })
 
+  it('spends little on a message of millions of values: a bounded number rejected, then the rest skipped', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, maxDocumentValues: 1000, maxDocumentRejects: 5 })
+    const numbers = bytes(`[${'0,'.repeat(2_000_000)}0]`)
+    const objects = bytes(`[${'{},'.repeat(500)}{}]`)
+    const decoded = decoder.run(messagesJob([numbers, objects, bytes(record('after'))]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['after'])
+    const reasons = (input: number) => decoded.rejections.filter((r) => r.input === input).map((r) => r.reason)
+    // The first few bad values are kept as evidence; one more says the rest was skipped.
+    expect(reasons(0)).toHaveLength(6)
+    expect(reasons(0)[5]).toBe('more than 5 values of the message were rejected; the rest of it is skipped')
+    expect(reasons(1)).toHaveLength(6)
+  })
+
+  it('stops a document at its budget of values', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, maxDocumentValues: 3 })
+    const decoded = decoder.run(messagesJob([bytes({ Records: [record('a'), record('b'), record('c'), record('d'), record('e')] })]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['a', 'b', 'c'])
+    expect(decoded.rejections.map((r) => r.reason)).toEqual(['the document holds more than 3 values; the rest of it is skipped'])
+  })
+
+  it('gives a message no more time than its budget', () => {
+    let now = 0
+    // Each look at the clock finds 40 ms more gone: the third value is past a budget of 100 ms.
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, maxMessageMs: 100 }, undefined, () => (now += 40))
+    const decoded = decoder.run(messagesJob([bytes([record('a'), record('b'), record('c'), record('d')])]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['a', 'b'])
+    expect(decoded.rejections.map((r) => r.reason)).toEqual(['decoding the message took longer than 100 ms; the rest of it is skipped'])
+  })
+
+  it('skips the rest of a file’s document once it has had its fill of rejections, and reads the next file whole', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, maxDocumentRejects: 3 })
+    const bad = Buffer.from(`{"Records":[${'1,'.repeat(300_000)}1]}`)
+    const pieces: Decoded[] = []
+    for (let at = 0; at < bad.length; at += 65_536) pieces.push(decoder.run({ kind: 'chunk', stream: 1, bytes: new Uint8Array(bad.subarray(at, at + 65_536)), lineDelimited: false }))
+    pieces.push(decoder.run({ kind: 'end', stream: 1, discard: false }))
+    const rejections = pieces.flatMap((p) => p.rejections)
+    expect(rejections.map((r) => r.reason).at(-1)).toBe('more than 3 values of this document were rejected; the rest of it is skipped')
+    expect(rejections).toHaveLength(4)
+    const good = decoder.run({ kind: 'chunk', stream: 2, bytes: bytes({ Records: [record('next')] }), lineDelimited: false })
+    expect(events(good).map((e) => e.eventId)).toEqual(['next'])
+  })
+
   it('rejects what a file leaves open at its end, unless the rest of the file is discarded', () => {
     const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
     const cut = bytes(`{"Records":[${JSON.stringify(record('whole'))},{"eventID":"cut`)

@@ -37,17 +37,69 @@ export interface Decoded {
   values: number
 }
 
+/** What decoding spends on one input at most: past a bound, one rejection names it and the rest is skipped. */
+export interface DecodeLimits {
+  maxRecordBytes: number
+  /** Values one document (a message, a line, a file's top-level value) may hold. */
+  maxDocumentValues?: number
+  /** Values of one document rejected before the rest of it is skipped: one bad document costs little. */
+  maxDocumentRejects?: number
+  /** Milliseconds one Kafka message may take to decode; the partition never waits on it longer. */
+  maxMessageMs?: number
+}
+
+export const DECODE_DEFAULTS = { maxDocumentValues: 200_000, maxDocumentRejects: 100, maxMessageMs: 5_000 }
+
+/** Only the limits of a larger set of options, the defaults where none is given: what a decoding thread is started with. */
+export function decodeLimits(options: DecodeLimits): Required<DecodeLimits> {
+  return {
+    maxRecordBytes: options.maxRecordBytes,
+    maxDocumentValues: options.maxDocumentValues ?? DECODE_DEFAULTS.maxDocumentValues,
+    maxDocumentRejects: options.maxDocumentRejects ?? DECODE_DEFAULTS.maxDocumentRejects,
+    maxMessageMs: options.maxMessageMs ?? DECODE_DEFAULTS.maxMessageMs,
+  }
+}
+
+/** Rejections of the document under way, so a document of nothing but bad values is cut short. */
+class DocumentRejects {
+  private document = -1
+  private count = 0
+  /** The document whose rest is skipped. */
+  skipped = -1
+
+  constructor(private readonly max: number) {}
+
+  /** Counts one rejection; true once the document has had its fill. */
+  add(document: number): boolean {
+    if (document !== this.document) {
+      this.document = document
+      this.count = 0
+    }
+    return ++this.count > this.max
+  }
+}
+
 /**
  * Frames, validates and normalises input into rows for the store: everything ingest does to an
  * event before the insert, in one place, so it can run beside the thread that talks to the store.
  */
 export class InputDecoder {
   /** The framing of each file under way, by stream. */
-  private readonly files = new Map<number, { framer: JsonFramer; lineDelimited: boolean }>()
+  private readonly files = new Map<number, { framer: JsonFramer; lineDelimited: boolean; rejects: DocumentRejects }>()
+  private readonly limits: Required<DecodeLimits>
 
   constructor(
-    private readonly options: { maxRecordBytes: number; enricher?: SourceEnricher },
-  ) {}
+    limits: DecodeLimits,
+    private readonly enricher?: SourceEnricher,
+    /** Milliseconds since some fixed point: the clock message budgets are measured on. */
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.limits = decodeLimits(limits)
+  }
+
+  private framer(lineDelimited: boolean): JsonFramer {
+    return new JsonFramer({ maxValueBytes: this.limits.maxRecordBytes, lineDelimited, maxDocumentValues: this.limits.maxDocumentValues })
+  }
 
   run(job: DecodeJob): Decoded {
     const out = new DecodedBuilder()
@@ -62,49 +114,66 @@ export class InputDecoder {
     } else if (job.kind === 'chunk') {
       let file = this.files.get(job.stream)
       if (!file) {
-        file = { framer: new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: job.lineDelimited }), lineDelimited: job.lineDelimited }
+        file = { framer: this.framer(job.lineDelimited), lineDelimited: job.lineDelimited, rejects: new DocumentRejects(this.limits.maxDocumentRejects) }
         this.files.set(job.stream, file)
       }
-      for (const item of file.framer.push(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength))) this.fileValue(item, file.lineDelimited, out)
+      for (const item of file.framer.push(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength))) this.fileValue(item, file, out)
     } else {
       const file = this.files.get(job.stream)
       this.files.delete(job.stream)
-      if (file && !job.discard) for (const item of file.framer.end()) this.fileValue(item, file.lineDelimited, out)
+      if (file && !job.discard) for (const item of file.framer.end()) this.fileValue(item, file, out)
     }
     return out.build()
   }
 
-  /** A message of one value is rejected whole; a file of many, value by value. */
+  /** A message of one value is rejected whole; a message of many, value by value, within its budget. */
   private message(message: Buffer, input: number, out: DecodedBuilder): void {
     if (message.length === 0) {
       out.reject(input, 'message', 'empty message', message, 0)
       return
     }
-    const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: false })
+    const started = this.clock()
+    const framer = this.framer(false)
     const items = [...framer.push(message), ...framer.end()]
+    const rejects = new DocumentRejects(this.limits.maxDocumentRejects)
     for (const item of items) {
       const location = items.length === 1 ? 'message' : `record ${String(item.location.index + 1)}`
-      if (item.kind === 'reject') {
-        if (items.length === 1) out.reject(input, location, item.reason, message, message.length)
-        else out.reject(input, location, item.reason, item.prefix, item.size)
-        continue
+      if (this.clock() - started > this.limits.maxMessageMs) {
+        out.reject(input, location, `decoding the message took longer than ${String(this.limits.maxMessageMs)} ms; the rest of it is skipped`, Buffer.alloc(0), message.length)
+        return
       }
-      const decoded = decodeEvent(item.bytes, this.options.enricher)
-      if (decoded.ok) out.event(decoded.event.eventId, decoded.event.eventTimeMs, eventRow(decoded.event))
-      else if (items.length === 1) out.reject(input, location, decoded.reason, message, message.length)
-      else out.reject(input, location, decoded.reason, item.bytes, item.bytes.length)
+      if (item.location.document === rejects.skipped) continue
+      const whole = items.length === 1
+      const reason = item.kind === 'reject' ? item.reason : this.decode(item.bytes, out)
+      if (reason === undefined) continue
+      if (rejects.add(item.location.document)) {
+        rejects.skipped = item.location.document
+        out.reject(input, location, `more than ${String(this.limits.maxDocumentRejects)} values of the message were rejected; the rest of it is skipped`, Buffer.alloc(0), message.length)
+      } else if (whole) out.reject(input, location, reason, message, message.length)
+      else if (item.kind === 'reject') out.reject(input, location, reason, item.prefix, item.size)
+      else out.reject(input, location, reason, item.bytes, item.bytes.length)
     }
   }
 
-  private fileValue(item: Framed, lineDelimited: boolean, out: DecodedBuilder): void {
-    const location = lineDelimited ? `line ${String(item.location.line)}` : `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
-    if (item.kind === 'reject') {
-      out.reject(0, location, item.reason, item.prefix, item.size)
-      return
-    }
-    const decoded = decodeEvent(item.bytes, this.options.enricher)
-    if (decoded.ok) out.event(decoded.event.eventId, decoded.event.eventTimeMs, eventRow(decoded.event))
-    else out.reject(0, location, decoded.reason, item.bytes, item.bytes.length)
+  private fileValue(item: Framed, file: { framer: JsonFramer; lineDelimited: boolean; rejects: DocumentRejects }, out: DecodedBuilder): void {
+    if (item.location.document === file.rejects.skipped) return
+    const location = file.lineDelimited ? `line ${String(item.location.line)}` : `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
+    const reason = item.kind === 'reject' ? item.reason : this.decode(item.bytes, out)
+    if (reason === undefined) return
+    if (file.rejects.add(item.location.document)) {
+      file.rejects.skipped = item.location.document
+      file.framer.skipDocument(item.location.document)
+      out.reject(0, location, `more than ${String(this.limits.maxDocumentRejects)} values of this document were rejected; the rest of it is skipped`, Buffer.alloc(0), 0)
+    } else if (item.kind === 'reject') out.reject(0, location, reason, item.prefix, item.size)
+    else out.reject(0, location, reason, item.bytes, item.bytes.length)
+  }
+
+  /** One value into an event row; the reason when it is not an event. */
+  private decode(bytes: Buffer, out: DecodedBuilder): string | undefined {
+    const decoded = decodeEvent(bytes, this.enricher)
+    if (!decoded.ok) return decoded.reason
+    out.event(decoded.event.eventId, decoded.event.eventTimeMs, eventRow(decoded.event))
+    return undefined
   }
 }
 

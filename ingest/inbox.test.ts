@@ -50,3 +50,18 @@ it('moves a file the store keeps refusing to quarantine with its reason, and goe
   expect(rows).toEqual([{ source: path.join(dir, 'a-refused.json'), reason: expect.stringMatching(/^moved to .*\.quarantine\/.*-a-refused\.json: stored nothing in 2 attempts/) as unknown }])
   expect(await queryRows(store, "SELECT event_id FROM events WHERE event_id IN ('fine', 'refused-by-the-store') ORDER BY event_id LIMIT 1 BY event_id")).toEqual([{ event_id: 'fine' }])
 })
+
+it('reads a file of millions of numbers with little work, recording a bounded number of rejections, and the next file whole', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-inbox-'))
+  writeFileSync(path.join(dir, 'a-numbers.json'), `{"Records":[${'0,'.repeat(5_000_000)}0]}`)
+  writeFileSync(path.join(dir, 'b-fine.json'), JSON.stringify({ ...apiCall('2026-11-20T09:00:00Z', iamUser('alice'), '198.51.100.7'), eventID: 'after-the-numbers' }))
+  const inbox = new InboxWatcher(store, dir, { maxBatch: 100, maxRecordBytes: 1024 * 1024, logger: testLogger, settleMs: 0 })
+  const files = await inbox.ingestPending()
+  expect(files.map((f) => [path.basename(f.path), f.summary.stored, f.summary.rejected])).toEqual([
+    ['a-numbers.json', 0, 101],
+    ['b-fine.json', 1, 0],
+  ])
+  const [last] = await queryRows<{ reason: string }>(store, "SELECT reason FROM rejected_input FINAL WHERE source LIKE '%a-numbers.json' AND reason LIKE 'more than%'")
+  expect(last?.reason).toBe('more than 100 values of this document were rejected; the rest of it is skipped')
+  // Before documents had a budget, the numbers cost over a minute of decoding and five million rejections.
+})

@@ -9,12 +9,12 @@ import type { Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { backfill, type BackfillSummary } from './backfill.js'
 import { Decoder } from './decoder.js'
+import { decodeLimits, type DecodeLimits } from './decoding.js'
 import { listInputFiles } from './files.js'
 import { clickHouseTime } from '../src/time.js'
 
-export interface InboxOptions {
+export interface InboxOptions extends DecodeLimits {
   maxBatch: number
-  maxRecordBytes: number
   logger: Logger
   pollMs?: number
   /** A file must keep its size and mtime this long before it is read: it may still be being written. */
@@ -138,7 +138,7 @@ export class InboxWatcher {
     const decoder = await this.sharedDecoder()
     const summary = await backfill(this.store, [file], {
       maxBatch: this.options.maxBatch,
-      maxRecordBytes: this.options.maxRecordBytes,
+      ...decodeLimits(this.options),
       logger: this.logger,
       followNamedLinks: false,
       retryDelayMs: this.options.retryDelayMs,
@@ -163,7 +163,7 @@ export class InboxWatcher {
   private async sharedDecoder(): Promise<Decoder> {
     const current = await this.decoder?.catch(() => undefined)
     if (current?.working) return current
-    this.decoder = Decoder.start({ maxRecordBytes: this.options.maxRecordBytes })
+    this.decoder = Decoder.start(this.options)
     return this.decoder
   }
 

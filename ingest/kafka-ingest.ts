@@ -6,16 +6,15 @@ import { errorMessage } from '../src/errors.js'
 import { metrics } from '../src/metrics.js'
 import type { Logger } from '../src/logger.js'
 import { Decoder, decodedLines } from './decoder.js'
-import type { Decoded } from './decoding.js'
+import type { Decoded, DecodeLimits } from './decoding.js'
 import { EventWriter } from './event-writer.js'
 import { connectTo } from './kafka.js'
 
-export interface IngestOptions {
+export interface IngestOptions extends DecodeLimits {
   topics: string[]
   group: string
   deadLetterTopic: string
   maxBatch: number
-  maxRecordBytes: number
   flushMs: number
   logger: Logger
   /** For messages: the brokers the client was given. */
@@ -130,7 +129,7 @@ export class IngestWorker {
     await connectTo(this.producer, this.options.brokers)
     await connectTo(this.consumer, this.options.brokers)
     await connectTo(this.admin, this.options.brokers)
-    this.decoder = await Decoder.start({ maxRecordBytes: this.options.maxRecordBytes })
+    this.decoder = await Decoder.start(this.options)
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.joined = true
       this.assigned.clear()

@@ -11,7 +11,7 @@ export function ingestWorker(config: Config, store: Store, logger: Logger, overr
     group: overrides.group ?? config.kafka.group,
     deadLetterTopic: config.kafka.deadLetterTopic,
     maxBatch: config.ingest.maxBatch,
-    maxRecordBytes: config.ingest.maxRecordBytes,
+    ...config.ingest.decode,
     flushMs: config.ingest.flushMs,
     logger,
     brokers: config.kafka.brokers,

@@ -21,7 +21,7 @@ import { runDemo } from './demo.js'
 
 function inbox(context: Context): InboxWatcher {
   const { config, store, logger } = context
-  return new InboxWatcher(store, config.inboxDir, { maxBatch: config.ingest.maxBatch, maxRecordBytes: config.ingest.maxRecordBytes, logger })
+  return new InboxWatcher(store, config.inboxDir, { maxBatch: config.ingest.maxBatch, ...config.ingest.decode, logger })
 }
 
 async function storeIsEmpty(context: Context): Promise<boolean> {

@@ -124,7 +124,7 @@ const main = async () => {
   const parse = timed(parseOnly)
   line('JSON.parse only', parse.result, parse.seconds, megabytes)
 
-  const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, enricher: await loadSourceEnricher() })
+  const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 }, await loadSourceEnricher())
   decodeOnly(decoder)
   const decode = timed(() => decodeOnly(decoder))
   line('decode only, one thread', decode.result.length, decode.seconds, megabytes)

@@ -53,6 +53,12 @@ const Env = z.object({
   INGEST_MAX_BATCH: positiveInt('a number of events').max(50_000, 'expected at most 50000 (larger bodies approach V8 string limits)').default(10_000),
   /** CloudTrail events are at most a few hundred KB; anything far larger is not a record. */
   TRAILWATCH_MAX_RECORD_BYTES: positiveInt('a size in bytes').default(1024 * 1024),
+  /** Values one document (a Kafka message, an NDJSON line, a file's top-level value) may hold. */
+  TRAILWATCH_MAX_DOCUMENT_VALUES: positiveInt('a number of values').default(200_000),
+  /** Rejections of one document before the rest of it is skipped. */
+  TRAILWATCH_MAX_DOCUMENT_REJECTS: positiveInt('a number of values').default(100),
+  /** How long one Kafka message may take to decode before the rest of it is skipped. */
+  TRAILWATCH_MAX_MESSAGE_DECODE_MS: positiveInt('a number of milliseconds').default(5_000),
   /** A batch smaller than INGEST_MAX_BATCH is written after this long. */
   INGEST_FLUSH_MS: positiveInt('a number of milliseconds').default(1000),
 
@@ -182,6 +188,12 @@ function toConfig(env: z.infer<typeof Env>) {
     ingest: {
       maxBatch: env.INGEST_MAX_BATCH,
       maxRecordBytes: env.TRAILWATCH_MAX_RECORD_BYTES,
+      decode: {
+        maxRecordBytes: env.TRAILWATCH_MAX_RECORD_BYTES,
+        maxDocumentValues: env.TRAILWATCH_MAX_DOCUMENT_VALUES,
+        maxDocumentRejects: env.TRAILWATCH_MAX_DOCUMENT_REJECTS,
+        maxMessageMs: env.TRAILWATCH_MAX_MESSAGE_DECODE_MS,
+      },
       flushMs: env.INGEST_FLUSH_MS,
     },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,

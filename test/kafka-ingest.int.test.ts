@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Message } from 'kafkajs'
+import { CompressionTypes, type Message } from 'kafkajs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { IngestWorker, type IngestOptions } from '../ingest/kafka-ingest.js'
 import type { Store } from '../src/clickhouse/client.js'
@@ -138,6 +138,24 @@ describe('trailwatch ingest on a real broker', () => {
 
     const [table] = await queryRows<{ n: string; kafka: string }>(store, "SELECT count() AS n, countIf(source LIKE 'kafka:%') AS kafka FROM rejected_input FINAL")
     expect([Number(table?.n), Number(table?.kafka)]).toEqual([100, 100])
+  })
+
+  it('is not stalled by 10 KB of gzip holding five million numbers: a few rejections, and the messages after it stored', async () => {
+    const store = await testStore()
+    const topic = await createTopic(kafka, 1)
+    const bomb = `[${'0,'.repeat(5_000_000)}0]`
+    await produce(kafka, topic, [{ key: 'bomb', value: bomb }], CompressionTypes.GZIP)
+    await produce(kafka, topic, records(1_000, 23))
+    const groupId = group()
+    await startWorker(store, topic, groupId)
+    await waitUntil('every offset is committed', async () => {
+      const { committed, end } = await progress(kafka, groupId, topic)
+      return committed === end
+    }, 60_000)
+    expect(await storedCounts(store)).toEqual({ rows: 1_000, ids: 1_000 })
+    const [rejected] = await queryRows<{ n: string; last: string }>(store, 'SELECT count() AS n, argMax(reason, location) AS last FROM rejected_input FINAL')
+    expect(Number(rejected?.n)).toBeLessThanOrEqual(101)
+    expect(Number(rejected?.n)).toBeGreaterThan(0)
   })
 
   it('holds its position while inserts fail for 30 s, then catches up with nothing lost', async () => {

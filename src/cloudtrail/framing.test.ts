@@ -76,6 +76,21 @@ describe('JsonFramer', () => {
     expect(reject?.prefix.length).toBe(64 * 1024)
   })
 
+  it('hands out at most its budget of values per document, then skips the rest of it, and the next document afresh', () => {
+    const framer = new JsonFramer({ maxValueBytes: 1024, lineDelimited: true, maxDocumentValues: 2 })
+    const out = framer.push(Buffer.from('[1,2,3,4]\n{"a":1}\n'))
+    expect(out.map((f) => (f.kind === 'value' ? f.bytes.toString() : f.reason))).toEqual(['1', '2', 'the document holds more than 2 values; the rest of it is skipped', '{"a":1}'])
+    expect(out.map((f) => f.location.document)).toEqual([0, 0, 0, 1])
+  })
+
+  it('skips the rest of a document when told, across chunks', () => {
+    const framer = new JsonFramer({ maxValueBytes: 1024, lineDelimited: false })
+    const first = framer.push(Buffer.from('{"Records":[{"a":1},{"a":2}'))
+    expect(first).toHaveLength(2)
+    framer.skipDocument(first[0]?.location.document ?? -1)
+    expect(framer.push(Buffer.from(',{"a":3}]}[{"b":1}]'))).toMatchObject([{ kind: 'value', location: { document: 1 } }])
+  })
+
   it('rejects absurd nesting without recursion', () => {
     const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
     const framed = frame(`${deep}\n{"ok":1}`, { lineDelimited: true, maxDepth: 64 })

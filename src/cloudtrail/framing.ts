@@ -17,6 +17,8 @@ export interface Location {
   line: number
   /** 0-based position of the value among all values (records and rejects) of this stream. */
   index: number
+  /** 0-based position of the top-level document it belongs to (a line, a message, a file's value). */
+  document: number
 }
 
 export type Framed =
@@ -28,6 +30,8 @@ export interface FramerOptions {
   /** NDJSON: a newline outside a string always ends the current document. */
   lineDelimited: boolean
   maxDepth?: number
+  /** Values one document may hand out; past them, one reject and the rest of the document is skipped. */
+  maxDocumentValues?: number
   /** How much of a rejected value is kept. */
   prefixBytes?: number
 }
@@ -63,6 +67,7 @@ export class JsonFramer {
   private readonly maxValueBytes: number
   private readonly lineDelimited: boolean
   private readonly maxDepth: number
+  private readonly maxDocumentValues: number
   private readonly prefixBytes: number
 
   private mode: DocumentMode = 'idle'
@@ -75,6 +80,10 @@ export class JsonFramer {
   private index = 0
   private capture: Capture | null = null
   private garbageReason = ''
+  /** The document under way, how many values it handed out, and whether the rest of it is skipped. */
+  private document = -1
+  private documentValues = 0
+  private skipping = false
 
   // Key tracking at depth 1 of a top-level object, to recognise `"Records": [`.
   private expectKey = false
@@ -89,7 +98,19 @@ export class JsonFramer {
     this.maxValueBytes = options.maxValueBytes
     this.lineDelimited = options.lineDelimited
     this.maxDepth = options.maxDepth ?? 64
+    this.maxDocumentValues = options.maxDocumentValues ?? Number.POSITIVE_INFINITY
     this.prefixBytes = options.prefixBytes ?? 64 * 1024
+  }
+
+  /**
+   * Hands out nothing more of a document that is still open: its structure is still followed, so
+   * the next document starts where it should, but no value is captured. A document already over
+   * is left alone.
+   */
+  skipDocument(document: number): void {
+    if (document !== this.document || this.mode === 'idle') return
+    this.skipping = true
+    this.capture = null
   }
 
   /** Scans one chunk and returns the values completed in it. */
@@ -130,8 +151,8 @@ export class JsonFramer {
     this.chunk = Buffer.alloc(0)
     if (this.mode === 'garbage') this.finishGarbage(0)
     else if (this.capture) this.reject(this.capture, 'input ended inside a JSON value (truncated?)')
-    else if (this.depth > 0 && this.mode !== 'idle') {
-      this.out.push({ kind: 'reject', reason: 'input ended inside a JSON document (truncated?)', location: { line: this.line, index: this.index++ }, prefix: Buffer.alloc(0), size: 0 })
+    else if (this.depth > 0 && this.mode !== 'idle' && !this.skipping) {
+      this.out.push({ kind: 'reject', reason: 'input ended inside a JSON document (truncated?)', location: this.location(), prefix: Buffer.alloc(0), size: 0 })
     }
     this.reset()
     return this.out
@@ -186,6 +207,7 @@ export class JsonFramer {
 
   private open(byte: number, i: number): void {
     if (this.depth === 0) {
+      this.startDocument()
       if (byte === 0x7b) {
         this.mode = 'object'
         this.expectKey = true
@@ -200,6 +222,7 @@ export class JsonFramer {
       // not a value: its records are counted from where it was.
       if (this.capture) this.index = this.capture.location.index
       this.capture = null
+      this.documentValues = 0
       this.mode = 'elements'
       this.elementDepth = 2
     } else if (this.mode === 'elements' && this.depth === this.elementDepth && !this.capture) {
@@ -287,9 +310,22 @@ export class JsonFramer {
     if (this.keyPieces.length > RECORDS.length) this.keyPieces = this.keyPieces.slice(0, RECORDS.length + 1)
   }
 
+  private startDocument(): void {
+    this.document++
+    this.documentValues = 0
+    this.skipping = false
+  }
+
   private startCapture(i: number): void {
+    if (this.skipping) return
+    if (++this.documentValues > this.maxDocumentValues) {
+      this.skipping = true
+      const reason = `the document holds more than ${String(this.maxDocumentValues)} values; the rest of it is skipped`
+      this.out.push({ kind: 'reject', reason, location: this.location(), prefix: Buffer.alloc(0), size: 0 })
+      return
+    }
     this.capture = {
-      location: { line: this.line, index: this.index++ },
+      location: this.location(),
       pieces: [],
       size: 0,
       from: i,
@@ -337,13 +373,14 @@ export class JsonFramer {
     if (capture) {
       this.collect(capture, newline)
       this.reject(capture, 'line ends inside a JSON value (incomplete or malformed JSON)')
-    } else {
-      this.out.push({ kind: 'reject', reason: 'line ends inside a JSON document (incomplete or malformed JSON)', location: { line: this.line - 1, index: this.index++ }, prefix: Buffer.alloc(0), size: 0 })
+    } else if (!this.skipping) {
+      this.out.push({ kind: 'reject', reason: 'line ends inside a JSON document (incomplete or malformed JSON)', location: { line: this.line - 1, index: this.index++, document: this.document }, prefix: Buffer.alloc(0), size: 0 })
     }
     this.reset()
   }
 
   private startGarbage(i: number, reason: string): void {
+    this.startDocument()
     this.mode = 'garbage'
     this.garbageReason = reason
     this.startCapture(i)
@@ -367,6 +404,11 @@ export class JsonFramer {
     this.expectKey = false
     this.keyPieces = null
     this.valueStarts = false
+    this.skipping = false
+  }
+
+  private location(): Location {
+    return { line: this.line, index: this.index++, document: this.document }
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Kafka, KafkaJSError, Partitioners, logLevel, type Message } from 'kafkajs'
+import { CompressionTypes, Kafka, KafkaJSError, Partitioners, logLevel, type Message } from 'kafkajs'
 import { loadConfig } from '../../src/config.js'
 
 /** The broker `kafka/broker.sh` starts, unless KAFKA_BROKERS points elsewhere. */
@@ -22,11 +22,11 @@ export async function createTopic(kafka: Kafka, partitions: number): Promise<str
   return topic
 }
 
-export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+export async function produce(kafka: Kafka, topic: string, messages: Message[], compression = CompressionTypes.None): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   try {
-    for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, messages: messages.slice(i, i + 2000), acks: -1 })
+    for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, messages: messages.slice(i, i + 2000), acks: -1, compression })
   } finally {
     await producer.disconnect()
   }
