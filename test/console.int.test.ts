@@ -219,4 +219,23 @@ describe('the console in Chromium', () => {
     await once(alone, 'exit')
     expect([page.status, page.headers.get('location')]).toEqual([303, '/login'])
   }, 90_000)
+
+  it('holds two hundred wrong passwords sent at once to the same limit as ten in a row', async () => {
+    const alone = startCli(['console'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile } })
+    try {
+      let url = ''
+      for (let waited = 0; !url && waited < 60_000 && alone.exitCode === null; waited += 250) {
+        await new Promise((resolve) => setTimeout(resolve, 250))
+        url = /the console: (http:\S+)\//.exec(alone.output().stdout)?.[1] ?? ''
+      }
+      const statuses = await Promise.all(Array.from({ length: 200 }, () => fetch(`${url}/login`, form({ user: USER, password: 'a guess' })).then((r) => r.status)))
+      // Checked: at most the ten failures an address may have; the rest are turned away before any hashing.
+      expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10)
+      expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(190)
+      expect((await fetch(`${url}/login`, form({ user: USER, password: PASSWORD }))).status).toBe(429)
+    } finally {
+      alone.kill('SIGINT')
+      await once(alone, 'exit')
+    }
+  }, 90_000)
 })

@@ -49,9 +49,31 @@ describe('console sessions', () => {
 
   it('holds an address back after ten failed sign-ins in a quarter of an hour', () => {
     const throttle = new LoginThrottle()
-    for (let i = 0; i < 10; i++) throttle.failed('203.0.113.9', i * 1000)
-    expect(throttle.blocked('203.0.113.9', 10_000)).toBe(true)
-    expect(throttle.blocked('198.51.100.1', 10_000)).toBe(false)
-    expect(throttle.blocked('203.0.113.9', 15 * 60_000 + 10_000)).toBe(false)
+    for (let i = 0; i < 10; i++) {
+      expect(throttle.begin('203.0.113.9', i * 1000)).toBe('checking')
+      throttle.end('203.0.113.9', i * 1000, false)
+    }
+    expect(throttle.begin('203.0.113.9', 10_000)).toBe('too-many-failures')
+    expect(throttle.begin('198.51.100.1', 10_000)).toBe('checking')
+    expect(throttle.begin('203.0.113.9', 15 * 60_000 + 10_000)).toBe('checking')
+  })
+
+  it('counts attempts before checking them: two hundred at once from one address are held like two hundred in a row', () => {
+    const throttle = new LoginThrottle(10, 15 * 60_000, 2, 4)
+    const turns = Array.from({ length: 200 }, () => throttle.begin('203.0.113.9', 0))
+    expect(turns.filter((t) => t === 'checking')).toHaveLength(2)
+    // Everyone shares a bound on how many are checked at once.
+    const others = ['198.51.100.1', '198.51.100.2', '198.51.100.3'].map((address) => throttle.begin(address, 0))
+    expect(others).toEqual(['checking', 'checking', 'busy'])
+    // Failures still under way count against the address, so no burst gets past the limit.
+    throttle.end('203.0.113.9', 1, false)
+    throttle.end('203.0.113.9', 1, false)
+    let checked = 2
+    for (let round = 0; round < 100; round++) {
+      if (throttle.begin('203.0.113.9', 2) !== 'checking') continue
+      checked++
+      throttle.end('203.0.113.9', 2, false)
+    }
+    expect(checked).toBe(10)
   })
 })

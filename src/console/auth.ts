@@ -1,5 +1,6 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import { ConfigError } from '../errors.js'
 
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
@@ -29,8 +30,59 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
   const expected = Buffer.from(key, 'base64')
   const options = { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem }
   if (![options.N, options.r, options.p].every((v) => Number.isInteger(v) && v > 0) || expected.length !== KEY_BYTES) return false
-  return timingSafeEqual(await scrypt(password, Buffer.from(salt, 'base64'), options), expected)
+  return timingSafeEqual(await passwordThread.derive(password, Buffer.from(salt, 'base64'), options), expected)
 }
+
+/**
+ * Password checks on a thread of their own, one after another. Node's async scrypt runs on the
+ * thread pool that file reads and compression share, so a flood of sign-ins would hold up ingest;
+ * here it costs one thread, and never the event loop. The thread keeps no process alive.
+ */
+class PasswordThread {
+  private worker: Worker | undefined
+  private readonly waiting = new Map<number, { resolve: (key: Buffer) => void; reject: (err: Error) => void }>()
+  private next = 0
+
+  derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+    const worker = this.start()
+    const id = this.next++
+    const key = new Promise<Buffer>((resolve, reject) => this.waiting.set(id, { resolve, reject }))
+    worker.ref()
+    worker.postMessage({ id, password, salt, keyBytes: KEY_BYTES, options })
+    return key
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker
+    // Plain JavaScript, evaluated: the same whether trailwatch runs from its build or its sources.
+    const worker = new Worker(
+      `const { parentPort } = require('node:worker_threads')
+       const { scryptSync } = require('node:crypto')
+       parentPort.on('message', ({ id, password, salt, keyBytes, options }) => {
+         try { parentPort.postMessage({ id, key: scryptSync(password, salt, keyBytes, options) }) }
+         catch (err) { parentPort.postMessage({ id, error: String(err && err.message) }) }
+       })`,
+      { eval: true },
+    )
+    worker.unref()
+    worker.on('message', ({ id, key, error }: { id: number; key?: Uint8Array; error?: string }) => {
+      const waiter = this.waiting.get(id)
+      this.waiting.delete(id)
+      if (this.waiting.size === 0) worker.unref()
+      if (key) waiter?.resolve(Buffer.from(key))
+      else waiter?.reject(new Error(`checking a password failed: ${error ?? 'no answer'}`))
+    })
+    worker.on('exit', () => {
+      this.worker = undefined
+      for (const waiter of this.waiting.values()) waiter.reject(new Error('the password thread ended'))
+      this.waiting.clear()
+    })
+    this.worker = worker
+    return worker
+  }
+}
+
+const passwordThread = new PasswordThread()
 
 /** A users file: `NAME:HASH` per line (`trailwatch console-user NAME` writes one), `#` comments. */
 export function loadUsers(file: string): Map<string, string> {
@@ -95,25 +147,51 @@ export class Sessions {
   }
 }
 
-/** Failed sign-ins per address: after `limit` in `windowMs`, more attempts wait. */
+export type SignInTurn = 'checking' | 'too-many-failures' | 'busy'
+
+const MAX_ADDRESSES = 10_000
+
+/**
+ * Sign-ins counted before any password is hashed: an address with `limit` failures in `windowMs`,
+ * counting the attempts it has under way, waits; so does one with `perAddress` under way, and
+ * everyone while `concurrent` are being checked. Two hundred guesses sent at once are held to the
+ * same limit as two hundred sent one after the other.
+ */
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>()
+  private readonly underWay = new Map<string, number>()
+  private checking = 0
 
   constructor(
     private readonly limit = 10,
     private readonly windowMs = 15 * 60_000,
+    private readonly perAddress = 2,
+    private readonly concurrent = 4,
   ) {}
 
-  blocked(address: string, now: number): boolean {
-    return this.recent(address, now).length >= this.limit
+  /** A turn to check a password, or why there is none; a turn taken must be ended with `end`. */
+  begin(address: string, now: number): SignInTurn {
+    const underWay = this.underWay.get(address) ?? 0
+    if (this.recent(address, now).length + underWay >= this.limit) return 'too-many-failures'
+    if (underWay >= this.perAddress || this.checking >= this.concurrent) return 'busy'
+    this.underWay.set(address, underWay + 1)
+    this.checking++
+    return 'checking'
   }
 
-  failed(address: string, now: number): void {
+  end(address: string, now: number, succeeded: boolean): void {
+    const underWay = (this.underWay.get(address) ?? 1) - 1
+    if (underWay > 0) this.underWay.set(address, underWay)
+    else this.underWay.delete(address)
+    this.checking--
+    if (succeeded) {
+      this.failures.delete(address)
+      return
+    }
+    // Many addresses, each failing once, give way oldest first rather than growing without end.
+    const oldest = this.failures.keys().next()
+    if (this.failures.size >= MAX_ADDRESSES && !oldest.done && !this.failures.has(address)) this.failures.delete(oldest.value)
     this.failures.set(address, [...this.recent(address, now), now])
-  }
-
-  succeeded(address: string): void {
-    this.failures.delete(address)
   }
 
   private recent(address: string, now: number): number[] {

@@ -156,18 +156,24 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
     checkSameOrigin(request)
     const address = peer(request)
     if (!users) throw new Refusal(404, 'password sign-in is not configured')
-    if (throttle.blocked(address, now.getTime())) return reply(429, pages.loginPage('Too many failed sign-ins from this address: wait a few minutes.'))
-    const form = await readForm(request)
-    const user = form.get('user') ?? ''
-    const hash = users.get(user)
-    // A user that does not exist costs the same time as a wrong password.
-    const valid = await verifyPassword(form.get('password') ?? '', hash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')
-    if (!hash || !valid) {
-      throttle.failed(address, now.getTime())
+    const turn = throttle.begin(address, now.getTime())
+    if (turn === 'too-many-failures') return reply(429, pages.loginPage('Too many failed sign-ins from this address: wait a few minutes.'))
+    if (turn === 'busy') return reply(429, pages.loginPage('Too many sign-ins at once: try again in a moment.'))
+    let valid = false
+    let user: string
+    try {
+      const form = await readForm(request)
+      user = form.get('user') ?? ''
+      const hash = users.get(user)
+      // A user that does not exist costs the same time as a wrong password.
+      valid = (await verifyPassword(form.get('password') ?? '', hash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')) && hash !== undefined
+    } finally {
+      throttle.end(address, clock().getTime(), valid)
+    }
+    if (!valid) {
       await audit(request, user.slice(0, 128), 'sign-in-refused', '', 'wrong user or password')
       return reply(401, pages.loginPage('Wrong user or password.'))
     }
-    throttle.succeeded(address)
     const session = sessions.open(user, now.getTime())
     await audit(request, user, 'sign-in', '', '')
     return redirect('/', sessionCookie(session))
