@@ -10,8 +10,8 @@ import { correlateIncidents, incidentOfAlerts } from '../src/incidents/incidents
 import { durationMs, type Finding } from './define.js'
 import { findingText, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
-import { configuredRules, loadRuleFiles, rulePaths, type LoadedRule } from './rule-files.js'
-import { testRules } from './rule-tests.js'
+import { checkRulePatterns, configuredRules, loadRuleFiles, rulePaths, type LoadedRule } from './rule-files.js'
+import { testRules, withScratchStore } from './rule-tests.js'
 import { detectRange, LATENESS_MS } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 
@@ -62,7 +62,7 @@ export function detectCommand(): Command {
       if (options.from !== undefined && options.from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
-        const detectors = findDetectors(options.detector, configuredRules(context.config.rulesDir, logger), settings)
+        const detectors = findDetectors(options.detector, await configuredRules(context.store.client, context.config.rulesDir, logger), settings)
         if (!oneOff) {
           // Batches `trailwatch ingest` stores reach the immediate detectors within seconds, as in `run`.
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }), followStoredBatchesMs: 2_000 })
@@ -118,8 +118,8 @@ export function rulesCommand(): Command {
     .description('compile every rule; name each one skipped and each whose logic cannot mean what it says')
     .argument('[path...]', 'rule files or directories (default: the built-in rules and $TRAILWATCH_RULES_DIR)')
     .addHelpText('after', '\nExit status: 0 when every rule compiled, 1 when a rule was skipped. Warnings do not fail.')
-    .action((paths: string[]) => {
-      const { rules, skipped } = loadRuleFiles(pathsOrConfigured(paths))
+    .action(async (paths: string[]) => {
+      const { rules, skipped } = await withScratchStore((store) => checkRulePatterns(store.client, loadRuleFiles(pathsOrConfigured(paths))))
       for (const skip of skipped) console.log(`${skip.file}:${String(skip.line)}: skipped: ${skip.reason}`)
       const warned = rules.filter((rule) => rule.warnings.length > 0)
       for (const rule of warned) for (const warning of rule.warnings) console.log(`${rule.file}: warning: ${warning}`)

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
+import type { ClickHouseClient } from '@clickhouse/client'
 import path from 'node:path'
-import { LineCounter, parseAllDocuments } from 'yaml'
+import { LineCounter, parseAllDocuments, type Document } from 'yaml'
 import { z } from 'zod'
+import { errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
@@ -60,6 +62,8 @@ export interface LoadedRule {
   detector: Detector
   author: string
   warnings: string[]
+  /** The regular expressions of its `|re` fields, which only the engine that runs them can judge. */
+  patterns: string[]
 }
 
 interface RuleDocument {
@@ -99,10 +103,9 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
       const rule = parsed.data as TrailwatchRule
       try {
         const { type, detector } = trailwatchDetector(rule)
-        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection), patterns: detectionPatterns(rule.detection) })
       } catch (err) {
-        if (!(err instanceof UnsupportedRule)) throw err
-        document.skip(err.message, err.key ?? ownType)
+        document.skip(ruleError(err), (err instanceof UnsupportedRule ? err.key : undefined) ?? ownType)
       }
     } else if ('correlation' in parsed.data) correlations.push({ document, rule: parsed.data as z.output<typeof SigmaCorrelation> })
     else {
@@ -121,10 +124,9 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
   for (const { document, rule } of new Set(bases.values())) {
     try {
       const detector = ruleDetector(rule)
-      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'sigma', detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection) })
+      if (!quiet.has(rule.id)) rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'sigma', detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection), patterns: detectionPatterns(rule.detection) })
     } catch (err) {
-      if (!(err instanceof UnsupportedRule)) throw err
-      document.skip(err.message, 'detection')
+      document.skip(ruleError(err), 'detection')
     }
   }
   for (const { document, rule } of correlations) {
@@ -135,23 +137,45 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
     }
     try {
       const detector = correlationDetector(rule, rule.correlation.rules.map((ref) => bases.get(ref)?.rule.detection ?? {}))
-      rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'correlation', detection: {}, detector, author: rule.author ?? 'unknown', warnings: [] })
+      rules.push({ file: document.file, id: rule.id, name: rule.name, type: 'correlation', detection: {}, detector, author: rule.author ?? 'unknown', warnings: [], patterns: [] })
     } catch (err) {
-      if (!(err instanceof UnsupportedRule)) throw err
-      document.skip(err.message, 'correlation')
+      document.skip(ruleError(err), 'correlation')
     }
   }
   return { rules, skipped: skipped.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line) }
 }
 
+/** A rule file is a few kilobytes; one far larger is not a rule, and is not parsed. */
+const MAX_RULE_FILE_BYTES = 1024 * 1024
+/** Aliases one document may expand: a few are a convenience, many are an expansion attack. */
+const MAX_ALIASES = 50
+
 function readDocuments(file: string, skipped: SkippedRule[]): RuleDocument[] {
+  const size = statSync(file).size
+  if (size > MAX_RULE_FILE_BYTES) {
+    skipped.push({ file, line: 1, reason: `larger than ${String(MAX_RULE_FILE_BYTES)} bytes (${String(size)}): not read` })
+    return []
+  }
   const lines = new LineCounter()
-  return parseAllDocuments(readFileSync(file, 'utf8'), { lineCounter: lines }).flatMap((document): RuleDocument[] => {
+  let documents: Document.Parsed[]
+  try {
+    documents = parseAllDocuments(readFileSync(file, 'utf8'), { lineCounter: lines })
+  } catch (err) {
+    skipped.push({ file, line: 1, reason: `not loaded: ${err instanceof RangeError ? 'nested too deeply' : errorMessage(err)}` })
+    return []
+  }
+  return documents.flatMap((document): RuleDocument[] => {
     if (document.errors.length > 0) {
       skipped.push({ file, line: document.errors[0]?.linePos?.[0].line ?? 1, reason: `not YAML: ${document.errors[0]?.message.split('\n')[0] ?? ''}` })
       return []
     }
-    const value: unknown = document.toJS()
+    let value: unknown
+    try {
+      value = document.toJS({ maxAliasCount: MAX_ALIASES })
+    } catch (err) {
+      skipped.push({ file, line: lines.linePos(document.range[0]).line, reason: `not loaded: ${errorMessage(err).split('\n')[0] ?? ''}` })
+      return []
+    }
     // A trailing `---` leaves an empty document: nothing to load, nothing wrong.
     if (value === null) return []
     const lineOf = (key: string): number => {
@@ -161,6 +185,13 @@ function readDocuments(file: string, skipped: SkippedRule[]): RuleDocument[] {
     }
     return [{ file, value, skip: (reason, key = '') => skipped.push({ file, line: key ? lineOf(key) : lines.linePos(document.range[0]).line, reason }) }]
   })
+}
+
+/** Whatever went wrong making one rule is that rule's problem alone: the others still load. */
+function ruleError(err: unknown): string {
+  if (err instanceof UnsupportedRule) return err.message
+  if (err instanceof RangeError) return 'too deeply nested to compile'
+  return `cannot compile: ${errorMessage(err)}`
 }
 
 function ruleFiles(target: string): string[] {
@@ -252,6 +283,45 @@ function logicWarnings(detection: Record<string, unknown>): string[] {
   return warnings
 }
 
+/** Every regular expression of a detection block: the values of its fields with the `re` modifier. */
+function detectionPatterns(detection: Record<string, unknown>): string[] {
+  const patterns: string[] = []
+  for (const selection of Object.values(detection)) {
+    for (const map of (Array.isArray(selection) ? selection : [selection]) as unknown[]) {
+      if (typeof map !== 'object' || map === null) continue
+      for (const [key, value] of Object.entries(map)) {
+        if (!key.split('|').slice(1).includes('re')) continue
+        for (const v of (Array.isArray(value) ? value : [value]) as unknown[]) if (typeof v === 'string' || typeof v === 'number') patterns.push(String(v))
+      }
+    }
+  }
+  return patterns
+}
+
+/**
+ * Rules whose regular expressions the engine that will run them compiles, and the others skipped
+ * with the engine's own word: a rule that would fail each time it runs never starts.
+ */
+export async function checkRulePatterns(client: ClickHouseClient, loaded: { rules: LoadedRule[]; skipped: SkippedRule[] }): Promise<{ rules: LoadedRule[]; skipped: SkippedRule[] }> {
+  const refused = new Map<string, string>()
+  for (const pattern of new Set(loaded.rules.flatMap((rule) => rule.patterns))) {
+    try {
+      await client.query({ query: "SELECT match('', {pattern:String}) AS matched", query_params: { pattern }, format: 'JSONEachRow' }).then((r) => r.json())
+    } catch (err) {
+      // The engine's first sentence says what is wrong; the rest is general advice.
+      refused.set(pattern, errorMessage(err).split(/\.(?:\s|$)/)[0] ?? '')
+    }
+  }
+  const rules: LoadedRule[] = []
+  const skipped = [...loaded.skipped]
+  for (const rule of loaded.rules) {
+    const bad = rule.patterns.find((pattern) => refused.has(pattern))
+    if (bad === undefined) rules.push(rule)
+    else skipped.push({ file: rule.file, line: 1, reason: `${rule.id}: the regular expression ${JSON.stringify(bad)} does not compile: ${refused.get(bad) ?? ''}` })
+  }
+  return { rules, skipped }
+}
+
 /** The rules trailwatch ships, beside its code. */
 export function builtInRulesDir(): string {
   return packagePath('rules')
@@ -263,8 +333,8 @@ export function rulePaths(dir: string | undefined): string[] {
 }
 
 /** The built-in rules and those of TRAILWATCH_RULES_DIR as detectors; each file that cannot run is one warning naming it. */
-export function configuredRules(dir: string | undefined, logger: Logger): Detector[] {
-  const { rules, skipped } = loadRuleFiles(rulePaths(dir))
+export async function configuredRules(client: ClickHouseClient, dir: string | undefined, logger: Logger): Promise<Detector[]> {
+  const { rules, skipped } = await checkRulePatterns(client, loadRuleFiles(rulePaths(dir)))
   for (const skip of skipped) logger.warn({ module: 'rules' }, `${skip.file}:${String(skip.line)}: ${skip.reason}; rule skipped`)
   return rules.map((rule) => rule.detector)
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
-import { openEmbeddedStore } from '../src/clickhouse/client.js'
+import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
 import { eventLine, insertEventLines, type EventLine } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
@@ -34,54 +34,63 @@ const MISS_ACCOUNT = '000000000002'
  * another, must not. The window ends at the last example; a first-seen rule's window is its last
  * hour, and the examples before it are its history.
  */
-export async function testRules(rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-test-'))
-  const store = await openEmbeddedStore(dir, 'rules_test')
-  // Stored as ingest stores them: with each address's network and country.
-  const enricher = await loadSourceEnricher()
+/** A store of its own on the real engine, thrown away after `work`: for commands that judge rules without the user's store. */
+export async function withScratchStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-'))
+  const store = await openEmbeddedStore(dir, 'rules_scratch')
   try {
-    await migrate(store, { retentionDays: 400 }, logger)
-    const results: RuleTestResult[] = []
-    // Several rules may share a file, and so its examples: each file is read once.
-    const examplesOf = new Map<string, z.output<typeof Examples>>()
-    for (const rule of rules) {
-      const examples = examplesOf.get(rule.file) ?? readExamples(rule.file)
-      examplesOf.set(rule.file, examples)
-      const mine = examples[rule.id] ?? (rule.name ? examples[rule.name] : undefined)
-      if (!mine) {
-        results.push({ rule, failures: undefined, examples: 0 })
-        continue
-      }
-      for (const table of ['events', 'rule_seen_values', 'rule_seen_coverage']) await store.client.command({ query: `TRUNCATE TABLE ${table}` })
-      const failures: string[] = []
-      const records: Record<string, unknown>[] = [...mine.match.map((r) => ({ ...r, recipientAccountId: MATCH_ACCOUNT })), ...mine.miss.map((r) => ({ ...r, recipientAccountId: MISS_ACCOUNT }))]
-      const stored: EventLine[] = []
-      records.forEach((record, i) => {
-        const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: `example-${String(i)}`, ...record })), enricher)
-        if (decoded.ok) stored.push(eventLine(decoded.event))
-        else failures.push(`example ${String(i + 1)} is not a CloudTrail record: ${decoded.reason}`)
-      })
-      if (stored.length === 0) {
-        results.push({ rule, failures, examples: records.length })
-        continue
-      }
-      await insertEventLines(store, stored.map((event) => event.line))
-      const times = stored.map((event) => event.eventTimeMs)
-      const now = Math.max(...times) + 1
-      // A first-seen rule learns from the examples before its window: the window holds the latest only.
-      const from = rule.type === 'first-seen' ? now - durationMs(rule.detector.window) : Math.min(...times)
-      const window = { from: new Date(from), now: new Date(now) }
-      const findings = await runDetector(store, rule.detector, window, { detectors: {}, principals: principalsFrom({}) })
-      const accounts = new Set(findings.map((f) => f.account))
-      if (mine.match.length > 0 && !accounts.has(MATCH_ACCOUNT)) failures.push(`the ${String(mine.match.length)} match examples gave no finding`)
-      if (mine.miss.length > 0 && accounts.has(MISS_ACCOUNT)) failures.push(`the ${String(mine.miss.length)} miss examples gave a finding`)
-      results.push({ rule, failures, examples: records.length })
-    }
-    return results
+    return await work(store)
   } finally {
     await store.close()
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+export function testRules(rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
+  return withScratchStore((store) => testRulesOn(store, rules, logger))
+}
+
+async function testRulesOn(store: Store, rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
+  // Stored as ingest stores them: with each address's network and country.
+  const enricher = await loadSourceEnricher()
+  await migrate(store, { retentionDays: 400 }, logger)
+  const results: RuleTestResult[] = []
+  // Several rules may share a file, and so its examples: each file is read once.
+  const examplesOf = new Map<string, z.output<typeof Examples>>()
+  for (const rule of rules) {
+    const examples = examplesOf.get(rule.file) ?? readExamples(rule.file)
+    examplesOf.set(rule.file, examples)
+    const mine = examples[rule.id] ?? (rule.name ? examples[rule.name] : undefined)
+    if (!mine) {
+      results.push({ rule, failures: undefined, examples: 0 })
+      continue
+    }
+    for (const table of ['events', 'rule_seen_values', 'rule_seen_coverage']) await store.client.command({ query: `TRUNCATE TABLE ${table}` })
+    const failures: string[] = []
+    const records: Record<string, unknown>[] = [...mine.match.map((r) => ({ ...r, recipientAccountId: MATCH_ACCOUNT })), ...mine.miss.map((r) => ({ ...r, recipientAccountId: MISS_ACCOUNT }))]
+    const stored: EventLine[] = []
+    records.forEach((record, i) => {
+      const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: `example-${String(i)}`, ...record })), enricher)
+      if (decoded.ok) stored.push(eventLine(decoded.event))
+      else failures.push(`example ${String(i + 1)} is not a CloudTrail record: ${decoded.reason}`)
+    })
+    if (stored.length === 0) {
+      results.push({ rule, failures, examples: records.length })
+      continue
+    }
+    await insertEventLines(store, stored.map((event) => event.line))
+    const times = stored.map((event) => event.eventTimeMs)
+    const now = Math.max(...times) + 1
+    // A first-seen rule learns from the examples before its window: the window holds the latest only.
+    const from = rule.type === 'first-seen' ? now - durationMs(rule.detector.window) : Math.min(...times)
+    const window = { from: new Date(from), now: new Date(now) }
+    const findings = await runDetector(store, rule.detector, window, { detectors: {}, principals: principalsFrom({}) })
+    const accounts = new Set(findings.map((f) => f.account))
+    if (mine.match.length > 0 && !accounts.has(MATCH_ACCOUNT)) failures.push(`the ${String(mine.match.length)} match examples gave no finding`)
+    if (mine.miss.length > 0 && accounts.has(MISS_ACCOUNT)) failures.push(`the ${String(mine.miss.length)} miss examples gave a finding`)
+    results.push({ rule, failures, examples: records.length })
+  }
+  return results
 }
 
 /** The examples beside a rule file; none when there is no such file, a clear error when it is not valid. */

@@ -75,8 +75,10 @@ type Param = (value: unknown, type: string) => string
 
 /** Adds each value to `params` under a new name and returns its placeholder. */
 function parameters(params: Record<string, unknown>): Param {
+  // Counted, not looked up: a list of 20,000 values must not cost 20,000 walks over the names.
+  let next = Object.keys(params).length
   return (value, type) => {
-    const name = `p${String(Object.keys(params).length)}`
+    const name = `p${String(next++)}`
     params[name] = value
     return `{${name}:${type}}`
   }
@@ -234,11 +236,15 @@ function noneOf(part: Part): Part {
   return { sql, pre: part.pre === part.sql ? sql : undefined }
 }
 
+/** Parentheses and `not`s a condition may nest: deep enough for any rule a person writes, not for a stack overflow. */
+const MAX_CONDITION_DEPTH = 64
+
 /** `sel and not 1 of filter_*`, `all of them`, parentheses: not binds tightest, then and, then or. */
 function compileCondition(condition: string, selections: Map<string, Part>): Part {
   if (condition.includes('|')) throw new UnsupportedRule(`condition "${condition}": an aggregation (| count() …), which Sigma replaced with correlation rules`)
   const tokens = condition.match(/\(|\)|[^\s()]+/g) ?? []
   let at = 0
+  let depth = 0
   const peek = (): string | undefined => tokens[at]?.toLowerCase()
   const expect = (token: string): void => {
     if (peek() !== token) throw new UnsupportedRule(`condition "${condition}": expected ${token}`)
@@ -251,7 +257,15 @@ function compileCondition(condition: string, selections: Map<string, Part>): Par
   }
   const primary = (): Part => {
     const token = peek()
-    if (token === undefined) throw new UnsupportedRule(`condition "${condition}": ends too soon`)
+    if (token === undefined) throw new UnsupportedRule(`condition "${condition.slice(0, 200)}": ends too soon`)
+    if (++depth > MAX_CONDITION_DEPTH) throw new UnsupportedRule(`condition: nested deeper than ${String(MAX_CONDITION_DEPTH)} levels`)
+    try {
+      return primaryAt(token)
+    } finally {
+      depth--
+    }
+  }
+  const primaryAt = (token: string): Part => {
     if (token === '(') {
       at++
       const inner = or()

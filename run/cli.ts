@@ -57,7 +57,7 @@ export function consoleCommand(): Command {
         options,
         async (context) => {
           const { config, settings, logger } = context
-          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, configuredRules(config.rulesDir, logger), settings)) } })
+          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, await configuredRules(context.store.client, config.rulesDir, logger), settings)) } })
           print(`the console: ${ops.url}/`)
           await untilStopSignal()
           await ops.close()
@@ -92,7 +92,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), logger.child({ module: 'ingest.kafka' }))
             : undefined
           const token = newToken()
-          const detectors = findDetectors(undefined, configuredRules(config.rulesDir, logger), settings)
+          const detectors = findDetectors(undefined, await configuredRules(store.client, config.rulesDir, logger), settings)
           const ops = await serveOps(context, {
             checks: () => Promise.resolve(kafka?.readiness() ?? {}),
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
