@@ -71,11 +71,13 @@ export function ingestCommand(): Command {
             })
         }
         const worker = ingestWorker(config, store, ingestLogger, { topics: options.topic, group: options.group, statsIntervalMs: 10_000, onStored })
-        await worker.start()
+        // The endpoints first: a port that is taken stops the command before it joins the group.
         const ops = await serveOps(context, { checks: () => Promise.resolve(kafkaReadiness(worker)) })
         try {
+          await worker.start()
           await Promise.race([untilStopSignal(), worker.failed])
         } finally {
+          // Leaves the group whatever happened, before the store closes under it.
           await worker.stop()
           await journalled
           await ops.close()

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { expect, it } from 'vitest'
@@ -56,3 +58,30 @@ it('a worker killed with SIGKILL mid-stream and started again loses nothing; ded
   expect(Number(batches)).toBeGreaterThan(0)
   expect(until).toBe(last)
 }, 180_000)
+
+it('an ingest whose HTTP port is taken stops whole: one line, a non-zero status, and no member left in its group', async () => {
+  const topic = await createTopic(kafka, 2)
+  await produce(kafka, topic, [...syntheticRecords({ count: 100, seed: 31, startMs: Date.UTC(2026, 10, 1), stepMs: 50 })].map((record) => ({ value: JSON.stringify(record) })))
+  const group = `group-${randomBytes(4).toString('hex')}`
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  const port = (taken.address() as AddressInfo).port
+  try {
+    const result = await runCli(['ingest', '--topic', topic, '--group', group, '--data-dir', mkdtempSync(path.join(tmpdir(), 'trailwatch-port-'))], {
+      env: { KAFKA_BROKERS: TEST_BROKERS.join(','), TRAILWATCH_HTTP_PORT: String(port), TRAILWATCH_LOG_LEVEL: 'warn' },
+    })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(new RegExp(`^trailwatch: cannot serve on 127\\.0\\.0\\.1:${String(port)} \\(EADDRINUSE\\)`))
+    const admin = kafka.admin()
+    await admin.connect()
+    try {
+      const { groups } = await admin.describeGroups([group])
+      expect(groups[0]?.members ?? []).toEqual([])
+    } finally {
+      await admin.disconnect()
+    }
+  } finally {
+    taken.close()
+  }
+})
