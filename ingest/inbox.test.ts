@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { apiCall, iamUser } from '../test/helpers/events.js'
-import { refusingEventsContaining } from '../test/helpers/faults.js'
+import { refusingEventsContaining, slowEventInserts } from '../test/helpers/faults.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
 import { InboxWatcher } from './inbox.js'
 
@@ -64,4 +64,15 @@ it('reads a file of millions of numbers with little work, recording a bounded nu
   const [last] = await queryRows<{ reason: string }>(store, "SELECT reason FROM rejected_input FINAL WHERE source LIKE '%a-numbers.json' AND reason LIKE 'more than%'")
   expect(last?.reason).toBe('more than 100 values of this document were rejected; the rest of it is skipped')
   // Before documents had a budget, the numbers cost over a minute of decoding and five million rejections.
+})
+
+it('says it is not ready while one file holds it up, and ready again once the file is done', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-inbox-'))
+  writeFileSync(path.join(dir, 'slow.json'), JSON.stringify({ ...apiCall('2026-11-20T09:00:00Z', iamUser('alice'), '198.51.100.7'), eventID: 'slow-one' }))
+  const inbox = new InboxWatcher(slowEventInserts(store, 1_500), dir, { maxBatch: 100, maxRecordBytes: 1024 * 1024, logger: testLogger, settleMs: 0, stuckMs: 60_000 })
+  const pass = inbox.ingestPending()
+  await expect.poll(() => inbox.readiness(Date.now() + 120_000), { timeout: 5_000, interval: 20 }).toMatch(/^the inbox has been reading slow\.json for 1\d\d s; the files after it wait$/)
+  expect(inbox.readiness()).toBe(true)
+  await pass
+  expect(inbox.readiness(Date.now() + 120_000)).toBe(true)
 })

@@ -23,6 +23,8 @@ export interface InboxOptions extends DecodeLimits {
   maxAttempts?: number
   /** First delay between attempts to store a batch (see backfill). */
   retryDelayMs?: number
+  /** A file read for longer than this makes the inbox not ready: the files after it wait. */
+  stuckMs?: number
 }
 
 interface Seen {
@@ -45,6 +47,8 @@ export class InboxWatcher {
   private readonly storedListeners: ((span: { from: Date; to: Date }) => void)[] = []
   /** Started with the first file and kept: starting a decoding thread per file would cost more than small files do. */
   private decoder: Promise<Decoder> | undefined
+  /** The file being read, and since when. */
+  private reading: { file: string; sinceMs: number } | undefined
 
   constructor(
     private readonly store: Store,
@@ -80,6 +84,15 @@ export class InboxWatcher {
     await (await this.decoder?.catch(() => undefined))?.close()
   }
 
+  /** Ready unless one file has held the inbox up for longer than `stuckMs`. */
+  readiness(nowMs = Date.now()): true | string {
+    const reading = this.reading
+    if (!reading) return true
+    const seconds = Math.floor((nowMs - reading.sinceMs) / 1000)
+    if (nowMs - reading.sinceMs <= (this.options.stuckMs ?? 120_000)) return true
+    return `the inbox has been reading ${path.basename(reading.file)} for ${String(seconds)} s; the files after it wait`
+  }
+
   /** Ingests every settled file not in the ledger; returns what each one gave. */
   async ingestPending(now = Date.now()): Promise<{ path: string; summary: BackfillSummary }[]> {
     await mkdir(this.directory, { recursive: true })
@@ -95,6 +108,7 @@ export class InboxWatcher {
       const seen: Seen = { size: info.size, modifiedMs: Math.floor(info.mtimeMs) }
       if (known.has(key(file.path, seen))) continue
       if (now - seen.modifiedMs < (this.options.settleMs ?? 1000)) continue
+      this.reading = { file: file.path, sinceMs: Date.now() }
       try {
         done.push({ path: file.path, summary: await this.ingestFile(file.path, seen) })
         this.failures.delete(file.path)
@@ -109,6 +123,8 @@ export class InboxWatcher {
           await this.quarantine(file.path, `stored nothing in ${String(attempts)} attempts while the store answered: ${errorMessage(err)}`)
           this.failures.delete(file.path)
         }
+      } finally {
+        this.reading = undefined
       }
     }
     return done

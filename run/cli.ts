@@ -94,7 +94,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const token = newToken()
           const detectors = findDetectors(undefined, await configuredRules(store.client, config.rulesDir, logger), settings)
           const ops = await serveOps(context, {
-            checks: () => Promise.resolve(kafka?.readiness() ?? {}),
+            checks: () => Promise.resolve({ ...kafka?.readiness(), inbox: files.readiness() }),
             forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
             console: { detectors: detectorSummaries(detectors) },
           })

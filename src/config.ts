@@ -116,6 +116,8 @@ const Env = z.object({
   /** Where long-running commands serve /healthz, /readyz, /metrics and /status; 0 picks a free port. */
   TRAILWATCH_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   TRAILWATCH_HTTP_PORT: z.coerce.number({ error: 'expected a port number' }).int('expected a port number').min(0, 'expected a port number').max(65_535, 'expected a port number').default(9464),
+  /** Below this much free space on the data directory's disk, services say they are not ready. */
+  TRAILWATCH_MIN_FREE_DISK_BYTES: positiveInt('a size in bytes').default(256 * 1024 ** 2),
   /** Limits of `trailwatch query` (and of the queries `run` answers for it). */
   TRAILWATCH_QUERY_MAX_SECONDS: positiveInt('a number of seconds').default(60),
   TRAILWATCH_QUERY_MAX_MEMORY_BYTES: positiveInt('a size in bytes').default(2 * 1024 ** 3),
@@ -166,6 +168,7 @@ function toConfig(env: z.infer<typeof Env>) {
       cluster: env.CLICKHOUSE_CLUSTER,
     },
     retentionDays: env.TRAILWATCH_RETENTION_DAYS,
+    minFreeDiskBytes: env.TRAILWATCH_MIN_FREE_DISK_BYTES,
     http: { host: env.TRAILWATCH_HTTP_HOST, port: env.TRAILWATCH_HTTP_PORT },
     console: {
       usersFile: env.TRAILWATCH_CONSOLE_USERS_FILE,

@@ -37,7 +37,7 @@ it('serves health and metrics while it runs, counts inbox events as they flow, a
   const env = { TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false' }
   const url = await startRun(env)
   expect((await fetch(`${url}/healthz`)).status).toBe(200)
-  expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true } })
+  expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true, disk: true, inbox: true } })
   expect(await counter(url, 'trailwatch_events_stored_total')).toBe(0)
 
   // Two files of the real datasets, dropped one after the other.
@@ -86,7 +86,7 @@ it('keeps working without Kafka when its brokers cannot be reached, says so in r
   const unreachable = 'cannot reach the Kafka brokers 127.0.0.1:9 (KAFKA_BROKERS): Connection error: connect ECONNREFUSED 127.0.0.1:9'
   expect((await fetch(`${url}/readyz`)).status).toBe(503)
   // The client retries for a few seconds before it gives the cause.
-  await expect.poll(async () => (await fetch(`${url}/readyz`)).json(), { timeout: 30_000, interval: 250 }).toEqual({ status: 'not ready', checks: { store: true, kafka: unreachable } })
+  await expect.poll(async () => (await fetch(`${url}/readyz`)).json(), { timeout: 30_000, interval: 250 }).toEqual({ status: 'not ready', checks: { store: true, disk: true, kafka: unreachable, inbox: true } })
 
   // The inbox goes on working meanwhile.
   copyFileSync(path.join(STRATUS, readdirSync(STRATUS).find((f) => f.endsWith('.json')) ?? ''), path.join(dir, 'data', 'inbox', 'one.json'))
@@ -122,7 +122,7 @@ it('reads Kafka too when KAFKA_BROKERS is set, and counts what it consumed', asy
   // Lag is measured from the committed offsets every few seconds.
   const lags = async () => (await (await fetch(`${url}/metrics`)).text()).split('\n').filter((line) => line.startsWith(`trailwatch_kafka_consumer_lag{topic="${topic}"`)).sort()
   await expect.poll(lags, { timeout: 20_000, interval: 250 }).toEqual([`trailwatch_kafka_consumer_lag{topic="${topic}",partition="0"} 0`, `trailwatch_kafka_consumer_lag{topic="${topic}",partition="1"} 0`])
-  expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true, kafka: true } })
+  expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', checks: { store: true, disk: true, kafka: true, inbox: true } })
 })
 
 it('looks at a file of old events dropped in its inbox as detect --from would, though its schedule is long past them', async () => {
@@ -140,3 +140,13 @@ it('looks at a file of old events dropped in its inbox as detect --from would, t
   ])
 }, 120_000)
 
+
+it('is not ready while its disk is short of room, and says how much is left', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-disk-'))
+  // More free space than any disk has: the disk counts as full.
+  const url = await startRun({ TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false', TRAILWATCH_MIN_FREE_DISK_BYTES: String(2 ** 60) })
+  const ready = await fetch(`${url}/readyz`)
+  expect(ready.status).toBe(503)
+  const { checks } = (await ready.json()) as { checks: Record<string, unknown> }
+  expect(checks.disk).toMatch(/^the disk of .* has \d+ MiB free, under the \d+ MiB of TRAILWATCH_MIN_FREE_DISK_BYTES$/)
+})

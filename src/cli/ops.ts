@@ -1,4 +1,6 @@
+import { statfs } from 'node:fs/promises'
 import { storeReachable } from '../clickhouse/client.js'
+import { errorMessage } from '../errors.js'
 import { ReadOnlyQueries } from '../clickhouse/read-only-queries.js'
 import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js'
 import { createConsole } from '../console/console.js'
@@ -24,6 +26,18 @@ async function detectorFailures(): Promise<Map<string, number>> {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
+/** Whether the data directory's disk has room for the store, the inbox and the outbox to grow. */
+async function diskRoom(dataDir: string, minFreeBytes: number): Promise<true | string> {
+  try {
+    const { bavail, bsize } = await statfs(dataDir)
+    const free = bavail * bsize
+    if (free >= minFreeBytes) return true
+    return `the disk of ${dataDir} has ${String(Math.floor(free / 1024 ** 2))} MiB free, under the ${String(Math.floor(minFreeBytes / 1024 ** 2))} MiB of TRAILWATCH_MIN_FREE_DISK_BYTES`
+  } catch (err) {
+    return `cannot tell the free space of ${dataDir}: ${errorMessage(err)}`
+  }
+}
+
 /** A long-running command's /healthz, /readyz and /metrics; ready means the store answers and `checks` pass. */
 export async function serveOps(context: Context, options: ServeOptions = {}): Promise<OpsServer> {
   const { store, config } = context
@@ -46,7 +60,7 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
   const server = await startOpsServer({
     ...config.http,
     logger: context.logger,
-    readiness: async () => ({ store: await storeReachable(store), ...(await options.checks?.()) }),
+    readiness: async () => ({ store: await storeReachable(store), disk: await diskRoom(config.dataDir, config.minFreeDiskBytes), ...(await options.checks?.()) }),
     token: others?.token,
     status: others?.status,
     query: queries ? (request, signal) => queries.run(request, signal) : undefined,
