@@ -7,15 +7,22 @@ export interface Composed {
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
-/** Event fields are data: in HTML they are text, never markup. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c)
+/** Direction overrides and isolates: they reorder what a person reads, so they are shown, never obeyed. */
+const DIRECTION_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+function visibleDirection(value: string): string {
+  return value.replace(DIRECTION_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
-/** A header value from data: one line (CR, LF and other controls become spaces), bounded length. */
+/** Event fields are data: in HTML they are text, never markup, and never reorder the page. */
+export function escapeHtml(value: string): string {
+  return visibleDirection(value).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c)
+}
+
+/** A header value from data: one line (CR, LF and other controls become spaces, direction controls visible), bounded length. */
 export function headerText(value: string, max = 160): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
-  const line = value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const line = visibleDirection(value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')).replace(/\s+/g, ' ').trim()
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 
@@ -26,14 +33,22 @@ export function headerText(value: string, max = 160): string {
  */
 export function textLine(value: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => TEXT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return visibleDirection(value).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => TEXT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 const TEXT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 
-/** A value as one word for a POSIX shell: pasted, it is that value and never a command. */
+/**
+ * A value as one word for a shell: pasted, it is that value and never a command. A value holding
+ * control or direction characters is written with visible escapes in `$'…'` (bash, zsh, ksh), so
+ * the word shown is the word run, and still names the same value.
+ */
 export function shellWord(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must be shown
+  const hidden = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+  if (!hidden.test(value)) return `'${value.replace(/'/g, `'\\''`)}'`
+  const escaped = value.replace(/[\\']/g, (c) => `\\${c}`).replace(hidden, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return `$'${escaped}'`
 }
 
 /** A whole HTML message: one centred column, readable on a phone. */
