@@ -41,6 +41,19 @@ describe('trailwatch query on the store itself', () => {
   })
 })
 
+/** The status of a GET that names `host` as its Host header, as a page rebinding a name to this address would send. */
+async function statusOf(url: string, host: string): Promise<number | undefined> {
+  const { request } = await import('node:http')
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { host } }, (response) => {
+      response.resume()
+      resolve(response.statusCode)
+    })
+      .on('error', reject)
+      .end()
+  })
+}
+
 describe('the query endpoint of trailwatch run', () => {
   let dataDir: string
   let run: RunningCli
@@ -94,6 +107,9 @@ describe('the query endpoint of trailwatch run', () => {
       req.end()
     })
     expect(status).toBe(403)
+    // Readiness and metrics name hosts, ports and counts: a rebinding page must not read them either.
+    for (const route of ['/readyz', '/metrics']) expect(await statusOf(`${url}${route}`, 'attacker.example')).toBe(403)
+    expect(await statusOf(`${url}/metrics`, new URL(url).host)).toBe(200)
   })
 
   it('refuses what would change the store or its session, and ingestion goes on after', async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
 import { BusyError, type QueryRequest } from '../clickhouse/read-only-queries.js'
 import { AppError, errorMessage } from '../errors.js'
-import type { Logger } from '../logger.js'
+import { moduleLogger, type Logger } from '../logger.js'
 import { registry } from '../metrics.js'
 import { CONTENT_SECURITY_POLICY, type ConsoleReply } from '../console/console.js'
 
@@ -30,6 +30,7 @@ export interface OpsServerOptions {
 }
 
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/query'])
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost'])
 const CONSOLE_HEADERS = { 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' }
 
 export interface OpsServer {
@@ -78,14 +79,22 @@ async function readBody(request: IncomingMessage, limit: number): Promise<string
  * page cannot point a name it controls here) and comes from no web page (no Origin).
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const logger = options.logger.child({ module: 'ops.http' })
+  const logger = moduleLogger(options.logger, 'ops.http')
   let port = options.port
   const token = options.token ? Buffer.from(options.token) : undefined
 
-  const authorize = (request: IncomingMessage): void => {
-    if (!token) throw new HttpError(404, 'not served')
+  /** A page that rebinds a name of its own to this address sends that name as Host: refused. */
+  const checkHost = (request: IncomingMessage): void => {
     const hosts = new Set([`127.0.0.1:${String(port)}`, `localhost:${String(port)}`, `[::1]:${String(port)}`, `${options.host}:${String(port)}`])
     if (!hosts.has(request.headers.host ?? '')) throw new HttpError(403, 'unexpected Host header')
+  }
+  // Served on a loopback address, readiness and metrics answer only to this server's own names; on
+  // another address (a container, behind a scraper) any Host may reach them.
+  const loopbackOnly = LOOPBACK_HOSTS.has(options.host)
+
+  const authorize = (request: IncomingMessage): void => {
+    if (!token) throw new HttpError(404, 'not served')
+    checkHost(request)
     if (request.headers.origin !== undefined) throw new HttpError(403, 'requests from web pages are not accepted')
     const given = Buffer.from(/^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '')
     if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'a valid token is required (the one trailwatch run keeps in run.json)')
@@ -108,6 +117,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     }
     if (request.method !== 'GET') throw new HttpError(405, 'GET only')
     if (route === '/healthz') return [200, JSON.stringify({ status: 'ok' })]
+    if ((route === '/readyz' || route === '/metrics') && loopbackOnly) checkHost(request)
     if (route === '/readyz') {
       const checks = await options.readiness()
       const ready = Object.values(checks).every((check) => check === true)
