@@ -124,6 +124,9 @@ describe('InputDecoder', () => {
     expect(decoder.run({ kind: 'chunk', stream: 1, bytes: lines, lineDelimited: true }).rejections.map((r) => r.location)).toEqual(['line 2'])
     const array = bytes(`[${JSON.stringify(record('a'))},\n{"eventName":"x"}]`)
     expect(decoder.run({ kind: 'chunk', stream: 2, bytes: array, lineDelimited: false }).rejections.map((r) => r.location)).toEqual(['record 2, line 2'])
+    // Several bad values on one line each keep a place of their own: rejected input is keyed by it.
+    const several = bytes(`${JSON.stringify(record('b'))}\n[{"eventName":"x"},{"eventName":"y"},${JSON.stringify(record('c'))},{"eventName":"z"}]\n`)
+    expect(decoder.run({ kind: 'chunk', stream: 3, bytes: several, lineDelimited: true }).rejections.map((r) => r.location)).toEqual(['line 2', 'line 2, value 2', 'line 2, value 4'])
   })
 })
 

@@ -1,7 +1,7 @@
 import { eventRow } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import type { SourceEnricher } from '../src/cloudtrail/enrich.js'
-import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
+import { JsonFramer, type Framed, type Location } from '../src/cloudtrail/framing.js'
 
 /** Work for the decoder: raw input in, store rows and rejections out. */
 export type DecodeJob =
@@ -79,13 +79,32 @@ class DocumentRejects {
   }
 }
 
+/** The framing of one file under way. */
+interface FileFraming {
+  framer: JsonFramer
+  lineDelimited: boolean
+  rejects: DocumentRejects
+  /** The line's document and the index of its first value: a line may hold several. */
+  line: { document: number; firstIndex: number }
+}
+
+/** `line 7`, or `line 7, value 2` for the second value of a line that holds several: each rejection keeps its own place. */
+function lineLocation(location: Location, line: FileFraming['line']): string {
+  if (location.document !== line.document) {
+    line.document = location.document
+    line.firstIndex = location.index
+  }
+  const nth = location.index - line.firstIndex
+  return nth === 0 ? `line ${String(location.line)}` : `line ${String(location.line)}, value ${String(nth + 1)}`
+}
+
 /**
  * Frames, validates and normalises input into rows for the store: everything ingest does to an
  * event before the insert, in one place, so it can run beside the thread that talks to the store.
  */
 export class InputDecoder {
   /** The framing of each file under way, by stream. */
-  private readonly files = new Map<number, { framer: JsonFramer; lineDelimited: boolean; rejects: DocumentRejects }>()
+  private readonly files = new Map<number, FileFraming>()
   private readonly limits: Required<DecodeLimits>
 
   constructor(
@@ -114,7 +133,7 @@ export class InputDecoder {
     } else if (job.kind === 'chunk') {
       let file = this.files.get(job.stream)
       if (!file) {
-        file = { framer: this.framer(job.lineDelimited), lineDelimited: job.lineDelimited, rejects: new DocumentRejects(this.limits.maxDocumentRejects) }
+        file = { framer: this.framer(job.lineDelimited), lineDelimited: job.lineDelimited, rejects: new DocumentRejects(this.limits.maxDocumentRejects), line: { document: -1, firstIndex: 0 } }
         this.files.set(job.stream, file)
       }
       for (const item of file.framer.push(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength))) this.fileValue(item, file, out)
@@ -155,9 +174,9 @@ export class InputDecoder {
     }
   }
 
-  private fileValue(item: Framed, file: { framer: JsonFramer; lineDelimited: boolean; rejects: DocumentRejects }, out: DecodedBuilder): void {
+  private fileValue(item: Framed, file: FileFraming, out: DecodedBuilder): void {
     if (item.location.document === file.rejects.skipped) return
-    const location = file.lineDelimited ? `line ${String(item.location.line)}` : `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
+    const location = file.lineDelimited ? lineLocation(item.location, file.line) : `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
     const reason = item.kind === 'reject' ? item.reason : this.decode(item.bytes, out)
     if (reason === undefined) return
     if (file.rejects.add(item.location.document)) {

@@ -76,3 +76,19 @@ it('says it is not ready while one file holds it up, and ready again once the fi
   await pass
   expect(inbox.readiness(Date.now() + 120_000)).toBe(true)
 })
+
+it('forgets what a file was rejected for while it was still being written, once it is read whole', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-inbox-'))
+  const file = path.join(dir, 'growing.json')
+  const records = [1, 2].map((n) => ({ ...apiCall('2026-11-20T09:00:00Z', iamUser('alice'), '198.51.100.7'), eventID: `growing-${String(n)}` }))
+  const whole = JSON.stringify({ Records: records })
+  writeFileSync(file, whole.slice(0, whole.length - 40))
+  const inbox = new InboxWatcher(store, dir, { maxBatch: 100, maxRecordBytes: 1024 * 1024, logger: testLogger, settleMs: 0 })
+  await inbox.ingestPending()
+  const reasons = () => queryRows<{ reason: string }>(store, 'SELECT reason FROM rejected_input FINAL WHERE source = {file:String}', { file })
+  expect((await reasons()).map((r) => r.reason)).toEqual(['input ended inside a JSON value (truncated?)'])
+  writeFileSync(file, whole)
+  const [read] = await inbox.ingestPending(Date.now() + 5_000)
+  expect(read?.summary.stored).toBe(1)
+  expect(await reasons()).toEqual([])
+})

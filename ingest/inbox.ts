@@ -5,7 +5,7 @@ import { storeReachable, type Store } from '../src/clickhouse/client.js'
 import { insertRejected } from '../src/clickhouse/events.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { errorMessage } from '../src/errors.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { backfill, type BackfillSummary } from './backfill.js'
 import { Decoder } from './decoder.js'
@@ -55,7 +55,7 @@ export class InboxWatcher {
     readonly directory: string,
     private readonly options: InboxOptions,
   ) {
-    this.logger = options.logger.child({ module: 'ingest.inbox' })
+    this.logger = moduleLogger(options.logger, 'ingest.inbox')
   }
 
   async start(): Promise<void> {
@@ -110,6 +110,8 @@ export class InboxWatcher {
       if (now - seen.modifiedMs < (this.options.settleMs ?? 1000)) continue
       this.reading = { file: file.path, sinceMs: Date.now() }
       try {
+        // Read before with other content (still being written then): what it was rejected for then is stale.
+        if (known.has(file.path)) await this.store.client.command({ query: 'DELETE FROM rejected_input WHERE source = {source:String}', query_params: { source: file.path } })
         done.push({ path: file.path, summary: await this.ingestFile(file.path, seen) })
         this.failures.delete(file.path)
       } catch (err) {
@@ -190,7 +192,8 @@ export class InboxWatcher {
       { paths },
       z.object({ path: z.string(), size: z.coerce.number(), modified_ms: z.coerce.number() }),
     )
-    return new Set(rows.map((row) => key(row.path, { size: row.size, modifiedMs: row.modified_ms })))
+    // Each file as read (its path, size and time), and each path read at all.
+    return new Set(rows.flatMap((row) => [key(row.path, { size: row.size, modifiedMs: row.modified_ms }), row.path]))
   }
 }
 
