@@ -4,7 +4,7 @@ import path from 'node:path'
 import { LineCounter, parseAllDocuments, type Document } from 'yaml'
 import { z } from 'zod'
 import { errorMessage } from '../src/errors.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector } from './define.js'
@@ -335,6 +335,6 @@ export function rulePaths(dir: string | undefined): string[] {
 /** The built-in rules and those of TRAILWATCH_RULES_DIR as detectors; each file that cannot run is one warning naming it. */
 export async function configuredRules(client: ClickHouseClient, dir: string | undefined, logger: Logger): Promise<Detector[]> {
   const { rules, skipped } = await checkRulePatterns(client, loadRuleFiles(rulePaths(dir)))
-  for (const skip of skipped) logger.warn({ module: 'rules' }, `${skip.file}:${String(skip.line)}: ${skip.reason}; rule skipped`)
+  for (const skip of skipped) moduleLogger(logger, 'rules').warn(`${skip.file}:${String(skip.line)}: ${skip.reason}; rule skipped`)
   return rules.map((rule) => rule.detector)
 }

@@ -6,7 +6,7 @@ import { errorMessage } from '../src/errors.js'
 import { correlateIncidents } from '../src/incidents/incidents.js'
 import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
 import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
@@ -72,7 +72,7 @@ export class DetectorScheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.clock = options.clock ?? (() => new Date())
-    this.logger = options.logger.child({ module: 'detectors.scheduler' })
+    this.logger = moduleLogger(options.logger, 'detectors.scheduler')
     // Fail on a bad configuration at start, not at the first tick.
     for (const detector of detectors) detectorConfig(detector, options.settings.detectors)
   }

@@ -1,7 +1,7 @@
 import type { Store, StoreSession } from '../src/clickhouse/client.js'
 import type { RejectedInput } from '../src/clickhouse/events.js'
 import { errorMessage } from '../src/errors.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 import { Decoder, decodedLines } from './decoder.js'
 import type { Decoded, DecodeLimits } from './decoding.js'
 import { EventWriter } from './event-writer.js'
@@ -64,7 +64,7 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
 const PIECES_IN_FLIGHT = 48
 
 async function readFiles(store: Store, files: InputFile[], { decoder, lookups, started }: { decoder: Decoder; lookups: StoreSession; started: number }, options: BackfillOptions): Promise<BackfillSummary> {
-  const logger = options.logger.child({ module: 'ingest.backfill' })
+  const logger = moduleLogger(options.logger, 'ingest.backfill')
   const writer = new EventWriter(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs, lookups })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0

@@ -4,7 +4,7 @@ import type { Store } from '../src/clickhouse/client.js'
 import type { RejectedInput } from '../src/clickhouse/events.js'
 import { errorMessage } from '../src/errors.js'
 import { metrics } from '../src/metrics.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 import { Decoder, decodedLines } from './decoder.js'
 import type { Decoded, DecodeLimits } from './decoding.js'
 import { EventWriter } from './event-writer.js'
@@ -96,7 +96,7 @@ export class IngestWorker {
     store: Store,
     private readonly options: IngestOptions,
   ) {
-    this.logger = options.logger.child({ module: 'ingest.consumer' })
+    this.logger = moduleLogger(options.logger, 'ingest.consumer')
     this.consumer = kafka.consumer({
       groupId: options.group,
       // Large fetches make large inserts: about 10k CloudTrail records per partition.

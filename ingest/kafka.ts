@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs'
 import type { Config } from '../src/config.js'
 import { AppError, ConfigError } from '../src/errors.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -14,7 +14,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /** A kafkajs client from the configuration, its logs routed through ours. */
 export function createKafka(settings: Config['kafka'], logger: Logger): Kafka {
   if (!settings.brokers) throw new ConfigError('KAFKA_BROKERS: not set; expected host:port, comma-separated')
-  const kafkaLogger = logger.child({ module: 'kafka' })
+  const kafkaLogger = moduleLogger(logger, 'kafka')
   const config: KafkaConfig = {
     clientId: settings.clientId,
     brokers: settings.brokers,

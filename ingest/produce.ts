@@ -1,7 +1,7 @@
 import { Partitioners, type Kafka, type Message } from 'kafkajs'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { JsonFramer } from '../src/cloudtrail/framing.js'
-import type { Logger } from '../src/logger.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
 import { listInputFiles, openInput } from './files.js'
 import { connectTo } from './kafka.js'
 
@@ -24,7 +24,7 @@ export async function produceFiles(
   options: { topic: string; maxRecordBytes: number; logger: Logger; batchSize?: number; brokers?: string[] },
 ): Promise<ProduceSummary> {
   const started = performance.now()
-  const logger = options.logger.child({ module: 'ingest.produce' })
+  const logger = moduleLogger(options.logger, 'ingest.produce')
   // The Java client's partitioner: one principal's events land on the same partition whichever client sent them.
   const producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
   await connectTo(producer, options.brokers)

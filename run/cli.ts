@@ -18,6 +18,7 @@ import { selectRows } from '../src/clickhouse/rows.js'
 import { scheduleWeeklyReports } from '../src/reports/schedule.js'
 import { collectStatus } from '../src/status.js'
 import { runDemo } from './demo.js'
+import { moduleLogger } from '../src/logger.js'
 
 function inbox(context: Context): InboxWatcher {
   const { config, store, logger } = context
@@ -89,7 +90,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           }
           // Each batch Kafka stores goes through the immediate detectors at once (the scheduler exists by the time Kafka starts).
           const kafka = config.kafka.brokers
-            ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), logger.child({ module: 'ingest.kafka' }))
+            ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), moduleLogger(logger, 'ingest.kafka'))
             : undefined
           const token = newToken()
           const detectors = findDetectors(undefined, await configuredRules(store.client, config.rulesDir, logger), settings)

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino'
+import { pino, type DestinationStream, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 
 export type { Logger }
@@ -10,11 +10,27 @@ export type LogFormat = 'json' | 'pretty'
  * (`--json`, query results): JSON lines for machines, or readable lines for a person at a terminal.
  * Modules take a child logger.
  */
-export function createLogger(level: string, format: LogFormat = 'json'): Logger {
+export function createLogger(level: string, format: LogFormat = 'json', destination?: DestinationStream): Logger {
   const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }
-  if (format === 'json') return pino(options, pino.destination(2))
-  // Synchronous, so that a line written just before exit is not lost.
-  return pino(options, pretty({ destination: 2, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'module', messageFormat: '{if module}{module}: {end}{msg}' }))
+  const root =
+    format === 'json'
+      ? pino(options, destination ?? pino.destination(2))
+      : // Synchronous, so that a line written just before exit is not lost.
+        pino(options, pretty({ destination: 2, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'module', messageFormat: '{if module}{module}: {end}{msg}' }))
+  return Object.assign(root, { [ROOT]: root })
+}
+
+const ROOT = Symbol('the process logger')
+
+/**
+ * A module's logger: the parent's fields, with `module` naming this one. Made from the process
+ * logger (children inherit it), because a child of a child that names a module again would write
+ * the key twice.
+ */
+export function moduleLogger(parent: Logger, module: string): Logger {
+  const { module: _parent, ...fields } = parent.bindings()
+  const root = (parent as Logger & { [ROOT]?: Logger })[ROOT] ?? parent
+  return root.child({ ...fields, module })
 }
 
 /**

@@ -5,6 +5,7 @@ import { Alerter } from './alerter.js'
 import { outboxTransport, smtpTransport, type Delivery, type MailTransport } from './mailer.js'
 import type { Notification } from './notifications.js'
 import { loadAlertingSettings } from './settings.js'
+import { moduleLogger } from '../logger.js'
 
 /** The alerter over the configured transport: SMTP_URL, or .eml files in DATA_DIR/outbox. */
 export function openAlerter(context: Context, onDelivered?: (notification: Notification, delivery: Delivery) => void): { alerter: Alerter; transport: MailTransport } {
@@ -12,8 +13,8 @@ export function openAlerter(context: Context, onDelivered?: (notification: Notif
   const { smtpUrl, smtpCaFile } = config.alerting
   const transport = smtpUrl ? smtpTransport(smtpUrl, { ca: smtpCaFile ? readFileSync(smtpCaFile) : undefined }) : outboxTransport(path.join(config.dataDir, 'outbox'))
   const alerting = loadAlertingSettings(config)
-  if (alerting.routes.length === 0) logger.warn({ module: 'alerting' }, 'no recipients: set TRAILWATCH_ALERT_TO or routes in TRAILWATCH_ALERTING_FILE; alerts are logged as unrouted')
-  const alerter = new Alerter({ store, settings: alerting, principals, transport, logger: logger.child({ module: 'alerting' }), onDelivered })
+  if (alerting.routes.length === 0) moduleLogger(logger, 'alerting').warn('no recipients: set TRAILWATCH_ALERT_TO or routes in TRAILWATCH_ALERTING_FILE; alerts are logged as unrouted')
+  const alerter = new Alerter({ store, settings: alerting, principals, transport, logger: moduleLogger(logger, 'alerting'), onDelivered })
   return { alerter, transport }
 }
 
@@ -22,7 +23,7 @@ export type AlongsideAlerter = (context: Context, alerter: Alerter) => { stop: (
 
 /** The alerter cycling on its poll interval (and when woken), and what runs alongside it, until stop(). */
 export function startAlerting(context: Context, alongside: AlongsideAlerter[] = []): { stop: () => Promise<void>; wake: () => void } {
-  const log = context.logger.child({ module: 'alerting' })
+  const log = moduleLogger(context.logger, 'alerting')
   const { alerter, transport } = openAlerter(context, (n, d) => {
     log.info({ notification: n.notification_id, kind: n.kind, delivery: d.response }, 'delivered')
   })

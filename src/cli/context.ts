@@ -6,7 +6,7 @@ import { migrate, type MigrationReport } from '../clickhouse/migrations.js'
 import { loadConfig, type Config } from '../config.js'
 import { ConfigError, StoreLockedError } from '../errors.js'
 import { runningProcessPid } from './running.js'
-import { commandLogger, type Logger } from '../logger.js'
+import { moduleLogger, commandLogger, type Logger } from '../logger.js'
 import { loadSettings, type Settings } from '../settings.js'
 
 export interface CommonOptions {
@@ -61,7 +61,7 @@ async function openContext(options: CommonOptions, { service = false, repair = f
   })
   try {
     const cluster = config.clickhouse.cluster ? { name: config.clickhouse.cluster, database: config.clickhouse.database } : undefined
-    const migration = await migrate(store, { retentionDays: config.retentionDays, cluster, repair }, logger.child({ module: 'clickhouse.migrations' }))
+    const migration = await migrate(store, { retentionDays: config.retentionDays, cluster, repair }, moduleLogger(logger, 'clickhouse.migrations'))
     return { config, settings, logger, store, migration }
   } catch (err) {
     await store.close()

@@ -6,6 +6,7 @@ import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js
 import { createConsole } from '../console/console.js'
 import { metrics } from '../metrics.js'
 import type { Context } from './context.js'
+import { moduleLogger } from '../logger.js'
 
 export interface ServeOptions {
   checks?: Readiness
@@ -54,7 +55,7 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
         principals: context.settings.principals,
         detectors: options.console.detectors,
         failures: detectorFailures,
-        logger: context.logger.child({ module: 'console' }),
+        logger: moduleLogger(context.logger, 'console'),
       })
     : undefined
   const server = await startOpsServer({

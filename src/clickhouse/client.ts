@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { ClickHouseLogLevel, createClient, parseError, type ClickHouseClient, type ClickHouseClientConfigOptions, type ErrorLogParams, type LogParams, type WarnLogParams } from '@clickhouse/client'
 import type { Config } from '../config.js'
 import { StorageError, StoreLockedError, errorMessage } from '../errors.js'
-import type { Logger } from '../logger.js'
+import { moduleLogger, type Logger } from '../logger.js'
 import { selectRows } from './rows.js'
 
 export interface Store {
@@ -81,7 +81,7 @@ export function openStore(config: Pick<Config, 'dataDir' | 'clickhouse'>, logger
 /** The ClickHouse client's own log lines, through the process's structured logger. */
 function clientLog(logger: Logger | undefined): ClickHouseClientConfigOptions['log'] {
   if (!logger) return undefined
-  const log = logger.child({ module: 'clickhouse.client' })
+  const log = moduleLogger(logger, 'clickhouse.client')
   return {
     level: ClickHouseLogLevel.WARN,
     LoggerClass: class {

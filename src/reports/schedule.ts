@@ -5,11 +5,12 @@ import { credentialLimits } from '../credentials/standing.js'
 import { errorMessage } from '../errors.js'
 import { postureConfig } from '../iam/assessment.js'
 import { queueCredentialReport, queuePostureReport } from './send.js'
+import { moduleLogger } from '../logger.js'
 
 /** Queues the credential-age and IAM posture reports through the alerter on TRAILWATCH_REPORT_SCHEDULE, until stop(). */
 export function scheduleWeeklyReports(context: Context, alerter: Alerter): { stop: () => Promise<void> } {
   const { config, store, logger, settings } = context
-  const log = logger.child({ module: 'reports' })
+  const log = moduleLogger(logger, 'reports')
   const limits = credentialLimits(settings.detectors)
   const posture = postureConfig(settings.detectors)
   const report = cron.schedule(
