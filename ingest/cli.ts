@@ -77,10 +77,13 @@ export function ingestCommand(): Command {
           await worker.start()
           await Promise.race([untilStopSignal(), worker.failed])
         } finally {
-          // Leaves the group whatever happened, before the store closes under it.
-          await worker.stop()
-          await journalled
-          await ops.close()
+          try {
+            // Leaves the group whatever happened, before the store closes under it.
+            await worker.stop()
+            await journalled
+          } finally {
+            await ops.close()
+          }
         }
       }, { service: true })
     })

@@ -79,6 +79,7 @@ export class IngestWorker {
   private readonly writer: EventWriter<Checkpoint>
   private readonly logger: Logger
   private stopping = false
+  private consuming = false
   /** Whether the worker has joined its consumer group (with or without partitions): ready to consume. */
   joined = false
   /** The last fetched batch's way to the writer; each waits for the one fetched before it. */
@@ -150,6 +151,7 @@ export class IngestWorker {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.consumeBatch(payload),
     })
+    this.consuming = true
     this.timers.push(
       setInterval(() => {
         this.writer.flush().catch((err: unknown) => {
@@ -177,7 +179,8 @@ export class IngestWorker {
     this.stopping = true
     try {
       for (const timer of this.timers) clearInterval(timer)
-      this.consumer.pause(this.options.topics.map((topic) => ({ topic })))
+      // A worker that never got as far as consuming has nothing to pause.
+      if (this.consuming) this.consumer.pause(this.options.topics.map((topic) => ({ topic })))
       // Bounded: a store that is down must not hold the shutdown; what was not committed is read again.
       const timeout = this.options.shutdownTimeoutMs ?? 30_000
       const stored = (async () => {

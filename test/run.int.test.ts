@@ -144,7 +144,7 @@ it('looks at a file of old events dropped in its inbox as detect --from would, t
 it('is not ready while its disk is short of room, and says how much is left', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-disk-'))
   // More free space than any disk has: the disk counts as full.
-  const url = await startRun({ TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false', TRAILWATCH_MIN_FREE_DISK_BYTES: String(2 ** 60) })
+  const url = await startRun({ TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false', TRAILWATCH_MIN_FREE_DISK_BYTES: String(2 ** 52) })
   const ready = await fetch(`${url}/readyz`)
   expect(ready.status).toBe(503)
   const { checks } = (await ready.json()) as { checks: Record<string, unknown> }
