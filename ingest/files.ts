@@ -17,6 +17,8 @@ const RECOGNISED = /\.(json|jsonl|ndjson)(\.gz)?$/i
 const LINE_DELIMITED = /\.(jsonl|ndjson)(\.gz)?$/i
 
 const LINK_REFUSED = 'a symbolic link inside a directory: not followed; name its target to read it'
+/** A FIFO, socket or device: opening it could wait for ever, so it is named, not read. */
+const NOT_REGULAR = 'not a regular file (a FIFO, socket or device): not read'
 
 /**
  * The files to read: named files whatever their name, and inside directories (recursively) the
@@ -35,7 +37,8 @@ export async function listInputFiles(paths: string[], { followNamedLinks = true 
     }
     const info = await stat(given).catch(cannotRead)
     if (info.isDirectory()) await walk(given, files)
-    else files.push(describe(given, info.size))
+    else if (info.isFile()) files.push(describe(given, info.size))
+    else files.push({ ...describe(given, 0), refused: NOT_REGULAR })
   }
   return files
 }
@@ -50,6 +53,7 @@ async function walk(directory: string, into: InputFile[]): Promise<void> {
     else if (entry.isFile() && RECOGNISED.test(entry.name)) into.push(describe(full, (await stat(full)).size))
     // A link could lead anywhere on the machine (the inbox is a drop box): named on the command line it is read.
     else if (entry.isSymbolicLink() && RECOGNISED.test(entry.name)) into.push({ ...describe(full, 0), refused: LINK_REFUSED })
+    else if (!entry.isFile() && RECOGNISED.test(entry.name)) into.push({ ...describe(full, 0), refused: NOT_REGULAR })
   }
 }
 

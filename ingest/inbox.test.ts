@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -91,4 +92,18 @@ it('forgets what a file was rejected for while it was still being written, once 
   const [read] = await inbox.ingestPending(Date.now() + 5_000)
   expect(read?.summary.stored).toBe(1)
   expect(await reasons()).toEqual([])
+})
+
+it('names a FIFO dropped into the inbox instead of waiting on it, and reads the files beside it', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-inbox-'))
+  execFileSync('mkfifo', [path.join(dir, 'a-pipe.json')])
+  writeFileSync(path.join(dir, 'b-real.json'), JSON.stringify({ ...apiCall('2026-11-20T09:00:00Z', iamUser('alice'), '198.51.100.7'), eventID: 'beside-the-pipe' }))
+  const inbox = new InboxWatcher(store, dir, { maxBatch: 100, maxRecordBytes: 1024 * 1024, logger: testLogger, settleMs: 0 })
+  const files = await inbox.ingestPending()
+  expect(files.map((f) => [path.basename(f.path), f.summary.stored, f.summary.rejected])).toEqual([
+    ['a-pipe.json', 0, 1],
+    ['b-real.json', 1, 0],
+  ])
+  const [row] = await queryRows<{ reason: string }>(store, 'SELECT reason FROM rejected_input FINAL WHERE source = {source:String}', { source: path.join(dir, 'a-pipe.json') })
+  expect(row?.reason).toBe('not a regular file (a FIFO, socket or device): not read')
 })
