@@ -9,6 +9,7 @@ import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
 import { scheduleWeeklyReports } from './src/reports/schedule.js'
 import { statusCommand } from './src/cli/status.js'
+import { checkRulePatterns, loadRuleFiles, rulePaths, skippedRuleLine } from './detectors/rule-files.js'
 import { consoleCommand, demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
 import { packageVersion } from './src/package.js'
@@ -22,7 +23,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .addCommand(runCommand())
     .addCommand(demoCommand())
-    .addCommand(statusCommand())
+    .addCommand(statusCommand(async (store, dir) => (await checkRulePatterns(store.client, loadRuleFiles(rulePaths(dir)))).skipped.map(skippedRuleLine)))
     .addCommand(backfillCommand())
     .addCommand(ingestCommand())
     .addCommand(produceCommand())

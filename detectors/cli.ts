@@ -62,7 +62,7 @@ export function detectCommand(): Command {
       if (options.from !== undefined && options.from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
-        const detectors = findDetectors(options.detector, await configuredRules(context.store.client, context.config.rulesDir, logger), settings)
+        const detectors = findDetectors(options.detector, (await configuredRules(context.store.client, context.config.rulesDir, logger)).detectors, settings)
         if (!oneOff) {
           // Batches `trailwatch ingest` stores reach the immediate detectors within seconds, as in `run`.
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }), followStoredBatchesMs: 2_000 })

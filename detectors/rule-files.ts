@@ -332,9 +332,47 @@ export function rulePaths(dir: string | undefined): string[] {
   return [builtInRulesDir(), ...(dir ? [dir] : [])]
 }
 
-/** The built-in rules and those of TRAILWATCH_RULES_DIR as detectors; each file that cannot run is one warning naming it. */
-export async function configuredRules(client: ClickHouseClient, dir: string | undefined, logger: Logger): Promise<Detector[]> {
+/**
+ * The built-in rules and those of TRAILWATCH_RULES_DIR as detectors, and the files that cannot run:
+ * each is a warning in the log and, through the `rule-files` detector, a finding until it is mended.
+ */
+export async function configuredRules(client: ClickHouseClient, dir: string | undefined, logger: Logger): Promise<{ detectors: Detector[]; skipped: SkippedRule[] }> {
   const { rules, skipped } = await checkRulePatterns(client, loadRuleFiles(rulePaths(dir)))
   for (const skip of skipped) moduleLogger(logger, 'rules').warn(`${skip.file}:${String(skip.line)}: ${skip.reason}; rule skipped`)
-  return rules.map((rule) => rule.detector)
+  return { detectors: [...rules.map((rule) => rule.detector), ...(skipped.length > 0 ? [skippedRulesDetector(skipped)] : [])], skipped }
+}
+
+/** Where a skipped rule is, and why: one line. */
+export function skippedRuleLine(skip: SkippedRule): string {
+  return `${skip.file}:${String(skip.line)}: ${skip.reason}`
+}
+
+/** A rule that does not run is a hole in detection nobody sees unless told: a finding per skipped rule file. */
+function skippedRulesDetector(skipped: SkippedRule[]): Detector {
+  return defineDetector({
+    id: 'rule-files',
+    title: 'A rule file could not be loaded, so its rule does not run',
+    severity: 'medium',
+    schedule: '0 * * * *',
+    window: '1h',
+    lookback: '1h',
+    attack: [],
+    runbook: ['trailwatch rules check names the file, the line and the reason.', 'Mend the file (or remove it) and restart trailwatch: rules are read at start.'],
+    config: z.object({}),
+    sql: 'SELECT arrayJoin({skipped:Array(String)}) AS problem',
+    params: () => ({ skipped: skipped.map(skippedRuleLine) }),
+    row: z.object({ problem: z.string() }),
+    toFinding: (r, _config, { now }) => ({
+      severity: 'medium',
+      principal: 'trailwatch',
+      account: '',
+      title: `A rule does not run: ${r.problem}`,
+      firstSeen: now.toISOString(),
+      lastSeen: now.toISOString(),
+      evidence: { problem: r.problem },
+      why: 'The rule file could not be loaded when trailwatch started, so nothing it would find is found.',
+      // Once per problem and day: a reminder, not a flood.
+      dedupKey: `${r.problem}|${now.toISOString().slice(0, 10)}`,
+    }),
+  })
 }

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
 import { z } from 'zod'
-import { configuredRules } from '../detectors/rule-files.js'
+import { configuredRules, skippedRuleLine } from '../detectors/rule-files.js'
 import type { Detector } from '../detectors/define.js'
 import { findDetectors } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
@@ -58,7 +58,7 @@ export function consoleCommand(): Command {
         options,
         async (context) => {
           const { config, settings, logger } = context
-          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, await configuredRules(context.store.client, config.rulesDir, logger), settings)) } })
+          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, (await configuredRules(context.store.client, config.rulesDir, logger)).detectors, settings)) } })
           print(`the console: ${ops.url}/`)
           await untilStopSignal()
           await ops.close()
@@ -93,10 +93,11 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), moduleLogger(logger, 'ingest.kafka'))
             : undefined
           const token = newToken()
-          const detectors = findDetectors(undefined, await configuredRules(store.client, config.rulesDir, logger), settings)
+          const rules = await configuredRules(store.client, config.rulesDir, logger)
+          const detectors = findDetectors(undefined, rules.detectors, settings)
           const ops = await serveOps(context, {
             checks: () => Promise.resolve({ ...kafka?.readiness(), inbox: files.readiness() }),
-            forOtherCommands: { token, status: () => collectStatus(store, new Date()) },
+            forOtherCommands: { token, status: () => collectStatus(store, new Date(), rules.skipped.map(skippedRuleLine)) },
             console: { detectors: detectorSummaries(detectors) },
           })
           let alerting: { stop: () => Promise<void>; wake: () => void } | undefined

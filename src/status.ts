@@ -21,10 +21,12 @@ export const Status = z.object({
   alerts: z.object({ unrouted: z.number(), notifications: z.record(z.string(), z.number()) }),
   /** Open data-freshness alerts of the past week: sources that went quiet. */
   quiet: z.array(z.object({ account: z.string(), title: z.string(), last_seen: when })),
+  /** Rule files that could not be loaded, each with where and why: their rules do not run. */
+  skippedRules: z.array(z.string()).default([]),
 })
 export type Status = z.output<typeof Status>
 
-export async function collectStatus(store: Store, now: Date): Promise<Status> {
+export async function collectStatus(store: Store, now: Date, skippedRules: string[] = []): Promise<Status> {
   const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, { now: clickHouseTime(now.getTime()) }, schema)
   const [sources, watermarks, unrouted, notifications, quiet] = await Promise.all([
     rows(
@@ -53,6 +55,7 @@ export async function collectStatus(store: Store, now: Date): Promise<Status> {
     watermarks,
     alerts: { unrouted: unrouted[0]?.n ?? 0, notifications: Object.fromEntries(notifications.map((c) => [c.name, c.n])) },
     quiet,
+    skippedRules,
   }
 }
 
@@ -83,6 +86,7 @@ export function statusText(status: Status): string {
     'QUIET SOURCES (data-freshness alerts, past 7 days)',
     ...(status.quiet.length ? status.quiet.map((q) => `  ${q.title}`) : ['  none']),
     '',
+    ...(status.skippedRules.length ? ['RULES THAT DO NOT RUN (trailwatch rules check)', ...status.skippedRules.map((line) => `  ${line}`), ''] : []),
     'DETECTORS: where each scheduled run got to',
     ...(status.watermarks.length ? pad(status.watermarks.map((w) => [w.detector, `${w.window_end ?? '-'} (${ago(w.window_end, now)})`])) : ['  no scheduled run yet']),
     '',

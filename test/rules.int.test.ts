@@ -36,6 +36,23 @@ describe('trailwatch rules', () => {
     ])
   })
 
+  it('starts with the rest when a rule file is hostile, and says so in a finding and in status', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-'))
+    writeFileSync(path.join(dir, 'bomb.yml'), `a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n`)
+    writeFileSync(path.join(dir, 'regex.yml'), 'title: t\nid: bad-regex\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName|re: "Get(Object"\n  condition: selection\nlevel: high\n')
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-data-'))
+    const env = { TRAILWATCH_RULES_DIR: dir, TRAILWATCH_LOG_LEVEL: 'error' }
+    const detect = await runCli(['detect', '--once', '--at', '2026-11-20T12:00:00Z', '--json', '--data-dir', dataDir], { env })
+    expect(detect.code).toBe(0)
+    const findings = detect.stdout.trim().split('\n').map((line) => JSON.parse(line) as { detector: string; title: string })
+    expect(findings.filter((f) => f.detector === 'rule-files').map((f) => f.title).sort()).toEqual([
+      expect.stringMatching(new RegExp(`^A rule does not run: ${path.join(dir, 'bomb.yml')}:1: not loaded: `)) as string,
+      expect.stringMatching(new RegExp(`^A rule does not run: ${path.join(dir, 'regex.yml')}:1: bad-regex: the regular expression "Get\\(Object" does not compile`)) as string,
+    ])
+    const status = await runCli(['status', '--data-dir', dataDir], { env })
+    expect(status.stdout).toContain(`RULES THAT DO NOT RUN (trailwatch rules check)\n  ${path.join(dir, 'bomb.yml')}:1: not loaded: `)
+  })
+
   it('runs the rules of TRAILWATCH_RULES_DIR beside the detectors, crediting each rule’s author', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-data-'))
     expect((await runCli(['backfill', INVICTUS, '--data-dir', dataDir])).code).toBe(0)
