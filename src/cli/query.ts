@@ -20,8 +20,10 @@ export function queryCommand(): Command {
     .addHelpText(
       'after',
       `
-Without --write a query may only read: one SELECT, SHOW, DESCRIBE or EXISTS, no file() or INTO
-OUTFILE, within TRAILWATCH_QUERY_MAX_SECONDS, _MAX_MEMORY_BYTES and _MAX_RESULT_BYTES.
+Without --write a query may only read: one SELECT, SHOW, DESCRIBE, EXISTS or EXPLAIN as the
+engine's own parser reads it, on a fresh session the engine holds read-only; no file(), INTO
+OUTFILE or outside table functions, within TRAILWATCH_QUERY_MAX_SECONDS, _MAX_MEMORY_BYTES and
+_MAX_RESULT_BYTES (SECURITY.md says where the boundary is).
 While \`trailwatch run\` holds the embedded store, a read-only query is sent to it.`,
     )
     .action(async (sql: string, options: QueryOptions) => {
