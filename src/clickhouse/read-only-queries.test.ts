@@ -73,6 +73,8 @@ describe('a person’s query', () => {
     await expect(ask(`SELECT 'echo PWNED' AS a$b$ INTO OUTFILE '${target}' APPEND FORMAT RawBLOB -- $b$`)).rejects.toThrow(/INTO OUTFILE/)
     await expect(ask('SELECT 1 AS a$b$; KILL QUERY WHERE 1 -- $b$')).rejects.toThrow('one statement at a time')
     await expect(ask('KILL QUERY WHERE 1 SYNC')).rejects.toThrow(/changes the session/)
+    // A read-only session alone would let this one write its file.
+    await expect(ask(`EXPLAIN SYNTAX SELECT 1 INTO OUTFILE '${target}'`)).rejects.toThrow(/INTO OUTFILE/)
     expect(existsSync(target)).toBe(false)
   })
 
