@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
-import { eventLine, findStoredEventIds, insertEventLines, insertRejected, type EventLine, type RejectedInput } from '../src/clickhouse/events.js'
+import { eventLine, findStoredEventIds, insertEventLines, insertRejected, lineIdentity, sameEvent, type EventLine, type RejectedInput } from '../src/clickhouse/events.js'
 import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
 import { metrics } from '../src/metrics.js'
 import { StorageError, errorMessage } from '../src/errors.js'
@@ -160,7 +160,13 @@ export class EventWriter<Mark = never> {
     const fresh = batch.events.filter((event) => !notYetStored.some((ids) => ids.has(event.eventId)))
     if (fresh.length === 0 || this.options.skipStored === false) return fresh
     const known = await this.retrying('looking up stored events', () => findStoredEventIds(this.options.lookups ?? this.store, fresh.map((event) => event.eventId), batch.from, batch.to))
-    return known.size > 0 ? fresh.filter((event) => !known.has(event.eventId)) : fresh
+    if (known.size === 0) return fresh
+    for (const event of fresh) {
+      const stored = known.get(event.eventId)
+      // The same id with another time, name or source is not a re-delivery: the stored event is kept, and this one is kept in sight.
+      if (stored && !sameEvent(lineIdentity(event), stored)) batch.conflicts.push(conflictingEvent(event))
+    }
+    return fresh.filter((event) => !known.has(event.eventId))
   }
 
   private async write(batch: DistinctEvents, fresh: EventLine[], received: number, rejected: RejectedInput[], marks: Mark[]): Promise<void> {
@@ -169,14 +175,14 @@ export class EventWriter<Mark = never> {
       this.widenStoredSpan(fresh)
       this.options.onStored?.({ from: new Date(batch.from), to: new Date(batch.to) })
     }
-    const allRejected = rejected.concat(refused)
+    const allRejected = rejected.concat(refused, batch.conflicts)
     await this.retrying('storing rejected input', () => insertRejected(this.store, allRejected, this.now()))
 
     this.totals.stored += fresh.length - refused.length
-    this.totals.duplicate += received - fresh.length
+    this.totals.duplicate += received - fresh.length - batch.conflicts.length
     this.totals.rejected += allRejected.length
     metrics.eventsStored.inc(fresh.length - refused.length)
-    metrics.eventsDuplicate.inc(received - fresh.length)
+    metrics.eventsDuplicate.inc(received - fresh.length - batch.conflicts.length)
     metrics.eventsRejected.inc(allRejected.length)
     if (marks.length > 0) await this.options.onWritten?.(marks)
   }
@@ -250,21 +256,29 @@ interface DistinctEvents {
   /** The earliest and latest event time (epoch ms). */
   from: number
   to: number
+  /** Events kept out because their id is taken by another event, in the batch or in the store. */
+  conflicts: RejectedInput[]
 }
 
+/** The batch without repeats; an id repeated with other content is a conflict, kept in sight. */
 function distinctEvents(events: EventLine[]): DistinctEvents {
-  const ids = new Set<string>()
+  const conflicts: RejectedInput[] = []
+  const first = new Map<string, EventLine>()
   const distinct: EventLine[] = []
   let from = Infinity
   let to = -Infinity
   for (const event of events) {
-    if (ids.has(event.eventId)) continue
-    ids.add(event.eventId)
+    const earlier = first.get(event.eventId)
+    if (earlier) {
+      if (!sameEvent(lineIdentity(earlier), lineIdentity(event))) conflicts.push(conflictingEvent(event))
+      continue
+    }
+    first.set(event.eventId, event)
     distinct.push(event)
     if (event.eventTimeMs < from) from = event.eventTimeMs
     if (event.eventTimeMs > to) to = event.eventTimeMs
   }
-  return { events: distinct, ids, from, to }
+  return { events: distinct, ids: new Set(first.keys()), from, to, conflicts }
 }
 
 /** The events in groups that each span at most `max` months (the events table's partitions), in order of month. */
@@ -288,4 +302,15 @@ function isDataError(err: unknown): boolean {
   // The embedded engine raises the same error shape from its own copy of the client library: match by shape.
   const cause: unknown = err instanceof StorageError ? err.cause : err
   return typeof cause === 'object' && cause !== null && 'type' in cause && typeof cause.type === 'string' && DATA_ERRORS.test(cause.type)
+}
+
+/** An event kept out because its id is taken by another event: where to find it, and its row as it came. */
+function conflictingEvent(event: EventLine): RejectedInput {
+  return {
+    source: 'events',
+    location: `event ${event.eventId}`,
+    reason: 'an event with this id is already stored with another time, name or source; the stored one is kept',
+    bytes: event.line.subarray(0, 64 * 1024),
+    size: event.line.length,
+  }
 }

@@ -101,6 +101,27 @@ describe('EventWriter', () => {
     expect(rows.map((r) => r.event_id)).toEqual(['a', 'b', 'c'])
   })
 
+  it('keeps the stored event when another arrives under its id with other content, and records the newcomer', async () => {
+    const store = await freshStore()
+    const writer = new EventWriter(store, { maxBatch: 10, logger: testLogger })
+    await writer.add(event('taken'))
+    await writer.flush()
+    const forged = decodeEvent(Buffer.from(JSON.stringify({ eventID: 'taken', eventTime: '2026-11-02T09:15:00Z', eventName: 'DeleteTrail', eventSource: 'cloudtrail.amazonaws.com', recipientAccountId: '111122223333' })))
+    if (!forged.ok) throw new Error(forged.reason)
+    // A re-delivery of the same event is a duplicate, nothing more; the other one leaves a trace.
+    await writer.add(event('taken'))
+    await writer.add(forged.event)
+    await writer.flush()
+    expect(writer.totals).toEqual({ stored: 1, duplicate: 1, rejected: 1 })
+    // Against the store too, not only within a batch.
+    await writer.add(forged.event)
+    await writer.flush()
+    expect(writer.totals).toEqual({ stored: 1, duplicate: 1, rejected: 2 })
+    expect(await queryRows(store, 'SELECT event_name FROM events FINAL')).toEqual([{ event_name: 'ListUsers' }])
+    const [row] = await queryRows<{ source: string; location: string; reason: string }>(store, 'SELECT source, location, reason FROM rejected_input FINAL')
+    expect(row).toEqual({ source: 'events', location: 'event taken', reason: 'an event with this id is already stored with another time, name or source; the stored one is kept' })
+  })
+
   it('finds the one row the store refuses, dead-letters it, and stores the rest', async () => {
     const store = await freshStore()
     const writer = new EventWriter(store, { maxBatch: 100, logger: testLogger })

@@ -93,7 +93,7 @@ function tsvCell(value: Cell): string {
  * New history, the common case, has nothing stored in its time range: a count finds that at a
  * fraction of the cost of matching the ids.
  */
-export async function findStoredEventIds(store: Pick<Store, 'client'>, ids: string[], fromMs: number, toMs: number): Promise<Set<string>> {
+export async function findStoredEventIds(store: Pick<Store, 'client'>, ids: string[], fromMs: number, toMs: number): Promise<Map<string, EventIdentity>> {
   const span = { from: clickHouseTime(fromMs), to: clickHouseTime(toMs) }
   const [inSpan] = await selectRows(
     store,
@@ -101,15 +101,35 @@ export async function findStoredEventIds(store: Pick<Store, 'client'>, ids: stri
     span,
     z.object({ stored: z.coerce.number() }),
   )
-  if (!inSpan?.stored) return new Set()
+  if (!inSpan?.stored) return new Map()
   const rows = await selectRows(
     store,
-    `SELECT DISTINCT event_id FROM events
-     WHERE event_time BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND event_id IN {ids:Array(String)}`,
+    `SELECT event_id, any(toUnixTimestamp64Milli(event_time)) AS time_ms, any(event_name) AS name, any(event_source) AS source FROM events
+     WHERE event_time BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND event_id IN {ids:Array(String)}
+     GROUP BY event_id`,
     { ...span, ids },
-    z.object({ event_id: z.string() }),
+    z.object({ event_id: z.string(), time_ms: z.coerce.number(), name: z.string(), source: z.string() }),
   )
-  return new Set(rows.map((row) => row.event_id))
+  return new Map(rows.map((row) => [row.event_id, { timeMs: row.time_ms, name: tsvCell(row.name), source: tsvCell(row.source) }]))
+}
+
+/** What a re-delivered event must share with the first one to be the same event: when, what and where (as row cells). */
+export interface EventIdentity {
+  timeMs: number
+  name: string
+  source: string
+}
+
+/** An event row's identity, from its first cells (EVENT_COLUMNS' order: id, time, name, source). */
+export function lineIdentity(event: EventLine): EventIdentity {
+  let end = -1
+  for (let cell = 0; cell < 4; cell++) end = event.line.indexOf(0x09, end + 1)
+  const [, , name = '', source = ''] = event.line.toString('utf8', 0, end).split('\t')
+  return { timeMs: event.eventTimeMs, name, source }
+}
+
+export function sameEvent(a: EventIdentity, b: EventIdentity): boolean {
+  return a.timeMs === b.timeMs && a.name === b.name && a.source === b.source
 }
 
 const EVENT_COLUMN_NAMES = EVENT_COLUMNS.map(([column]) => column)
