@@ -10,7 +10,7 @@ import { correlateIncidents, incidentOfAlerts } from '../src/incidents/incidents
 import { durationMs, type Finding } from './define.js'
 import { findingText, runDetector, storeFindings } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
-import { checkRulePatterns, configuredRules, loadRuleFiles, rulePaths, type LoadedRule } from './rule-files.js'
+import { checkRulePatterns, configuredRules, loadRuleFiles, rulePaths, skippedRuleLine, type LoadedRule } from './rule-files.js'
 import { testRules, withScratchStore } from './rule-tests.js'
 import { detectRange, LATENESS_MS } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
@@ -110,9 +110,11 @@ export function rulesCommand(): Command {
     .description('the rules that load, one per line: id, level, type, title, author, file')
     .argument('[path...]', 'rule files or directories (default: the built-in rules and $TRAILWATCH_RULES_DIR)')
     .action((paths: string[]) => {
-      const { rules } = loadRuleFiles(pathsOrConfigured(paths))
+      const { rules, skipped } = loadRuleFiles(pathsOrConfigured(paths))
       for (const rule of rules) console.log(ruleLine(rule))
-      console.log(`${String(rules.length)} rules`)
+      // A rule that does not load is not silently missing from the list.
+      for (const skip of skipped) console.log(`${skippedRuleLine(skip)}; skipped`)
+      console.log(`${String(rules.length)} rules${skipped.length ? `, ${String(skipped.length)} skipped (trailwatch rules check says why)` : ''}`)
     })
   const check = new Command('check')
     .description('compile every rule; name each one skipped and each whose logic cannot mean what it says')

@@ -58,7 +58,8 @@ export function consoleCommand(): Command {
         options,
         async (context) => {
           const { config, settings, logger } = context
-          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, (await configuredRules(context.store.client, config.rulesDir, logger)).detectors, settings)) } })
+          const rules = await configuredRules(context.store.client, config.rulesDir, logger)
+          const ops = await serveOps(context, { console: { detectors: detectorSummaries(findDetectors(undefined, rules.detectors, settings)), skippedRules: rules.skipped.map(skippedRuleLine) } })
           print(`the console: ${ops.url}/`)
           await untilStopSignal()
           await ops.close()
@@ -98,7 +99,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const ops = await serveOps(context, {
             checks: () => Promise.resolve({ ...kafka?.readiness(), inbox: files.readiness() }),
             forOtherCommands: { token, status: () => collectStatus(store, new Date(), rules.skipped.map(skippedRuleLine)) },
-            console: { detectors: detectorSummaries(detectors) },
+            console: { detectors: detectorSummaries(detectors), skippedRules: rules.skipped.map(skippedRuleLine) },
           })
           let alerting: { stop: () => Promise<void>; wake: () => void } | undefined
           // New findings go out at the alerter's next cycle, which they start.

@@ -51,6 +51,9 @@ describe('trailwatch rules', () => {
     ])
     const status = await runCli(['status', '--data-dir', dataDir], { env })
     expect(status.stdout).toContain(`RULES THAT DO NOT RUN (trailwatch rules check)\n  ${path.join(dir, 'bomb.yml')}:1: not loaded: `)
+    const list = await runCli(['rules', 'list', dir])
+    expect(list.stdout).toMatch(new RegExp(`^${path.join(dir, 'bomb.yml')}:1: not loaded: .*; skipped$`, 'm'))
+    expect(list.stdout.trim().split('\n').at(-1)).toBe('1 rules, 1 skipped (trailwatch rules check says why)')
   })
 
   it('runs the rules of TRAILWATCH_RULES_DIR beside the detectors, crediting each rule’s author', async () => {

@@ -15,8 +15,8 @@ export interface ServeOptions {
    * requests carrying this secret (only ever on a loopback address).
    */
   forOtherCommands?: { token: string; status: () => Promise<unknown> }
-  /** Serve the web console for these detectors. */
-  console?: { detectors: { id: string; title: string; schedule: string }[] }
+  /** Serve the web console for these detectors, naming the rule files that could not be loaded. */
+  console?: { detectors: { id: string; title: string; schedule: string }[]; skippedRules?: string[] }
 }
 
 /** Failed detector runs since this process started, from the metric that counts them. */
@@ -54,6 +54,7 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
         aliases: config.alerting.accountAliases,
         principals: context.settings.principals,
         detectors: options.console.detectors,
+        skippedRules: options.console.skippedRules,
         failures: detectorFailures,
         logger: moduleLogger(context.logger, 'console'),
       })

@@ -15,7 +15,7 @@ afterAll(async () => {
 })
 
 /** The console as it would answer when bound to `host`; the test server itself listens on loopback only. */
-async function serve(host: string, env: Record<string, string> = {}): Promise<OpsServer> {
+async function serve(host: string, env: Record<string, string> = {}, skippedRules: string[] = []): Promise<OpsServer> {
   let port = 0
   const server = await startOpsServer({
     host: '127.0.0.1',
@@ -30,6 +30,7 @@ async function serve(host: string, env: Record<string, string> = {}): Promise<Op
       aliases: {},
       principals: principalsFrom({}),
       detectors: [],
+      skippedRules,
       failures: () => Promise.resolve(new Map()),
       logger: testLogger,
       clock: () => new Date('2026-11-20T12:00:00Z'),
@@ -94,5 +95,19 @@ describe('who the console serves', () => {
     expect(page.body).not.toContain('<script>')
     expect(page.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
     await server.close()
+  })
+})
+
+describe('the detectors page', () => {
+  it('names each rule file that does not run, as text', async () => {
+    const server = await serve('127.0.0.1', {}, ['/rules/<b>bomb</b>.yml:1: not loaded: Excessive alias count'])
+    try {
+      const page = await get(`${server.url}/detectors`, { host: new URL(server.url).host })
+      expect(page.status).toBe(200)
+      expect(page.body).toContain('<h2>Rules that do not run</h2>')
+      expect(page.body).toContain('<li class="failed">/rules/&lt;b&gt;bomb&lt;/b&gt;.yml:1: not loaded: Excessive alias count</li>')
+    } finally {
+      await server.close()
+    }
   })
 })

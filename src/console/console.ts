@@ -33,6 +33,8 @@ export interface ConsoleOptions {
   aliases: Record<string, string>
   principals: Principals
   detectors: { id: string; title: string; schedule: string }[]
+  /** Rule files that could not be loaded, each as a line saying where and why. */
+  skippedRules?: string[]
   /** Failed runs per detector since the process started. */
   failures: () => Promise<Map<string, number>>
   logger: Logger
@@ -291,7 +293,7 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
       return reply(200, pages.timelinePage(`Timeline of ${principal ?? address ?? ''}`, timeline, context))
     }
     if (route === '/suppressions') return reply(200, pages.suppressionsPage(await listSuppressions(store, now), context, query.get('done') === 'removed' ? 'Suppression removed.' : undefined))
-    if (route === '/detectors') return reply(200, pages.detectorsPage(await detectorHealth(store, options.detectors, await options.failures(), now), now, context))
+    if (route === '/detectors') return reply(200, pages.detectorsPage(await detectorHealth(store, options.detectors, await options.failures(), now), options.skippedRules ?? [], now, context))
     if (route === '/freshness') return reply(200, pages.freshnessPage(await dataFreshness(store, now), now, context))
     if (route === '/credentials') {
       const report = await credentialAgeReport(store, now)

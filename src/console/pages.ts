@@ -309,11 +309,17 @@ ${rules
   )
 }
 
-export function detectorsPage(detectors: DetectorHealth[], now: Date, context: PageContext): string {
+export function detectorsPage(detectors: DetectorHealth[], skippedRules: string[], now: Date, context: PageContext): string {
   const lag = (iso: string | null): string => (iso ? `${String(Math.round((now.getTime() - Date.parse(iso)) / 60_000))} min` : '—')
+  const skipped = skippedRules.length
+    ? `<h2>Rules that do not run</h2>
+<p>These rule files could not be loaded when trailwatch started; <code>trailwatch rules check</code> says the same.</p>
+<ul>${skippedRules.map((line) => `<li class="failed">${e(line)}</li>`).join('')}</ul>`
+    : ''
   return page(
     'Detectors',
     `<h1>Detectors and rules</h1>
+${skipped}
 <div class="scroll"><table><thead><tr><th scope="col">Detector</th><th scope="col">Schedule (UTC)</th><th scope="col">Last run</th><th scope="col">Lag</th><th scope="col">Alerts, 7 days</th><th scope="col">Failed runs</th></tr></thead><tbody>
 ${detectors.map((d) => `<tr><td>${e(d.id)}<br><span class="muted">${e(d.title)}</span></td><td><code>${e(d.schedule)}</code></td><td>${time(d.last_run)}</td><td>${lag(d.window_end)}</td><td>${String(d.findings)}</td><td${d.failures ? ' class="failed"' : ''}>${String(d.failures)}</td></tr>`).join('\n')}
 </tbody></table></div>`,
