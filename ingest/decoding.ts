@@ -48,6 +48,9 @@ export interface DecodeLimits {
   maxMessageMs?: number
 }
 
+/** How much of a message cut short is kept beside the reason: enough to see what it was. */
+const EVIDENCE_BYTES = 64 * 1024
+
 export const DECODE_DEFAULTS = { maxDocumentValues: 200_000, maxDocumentRejects: 100, maxMessageMs: 5_000 }
 
 /** Only the limits of a larger set of options, the defaults where none is given: what a decoding thread is started with. */
@@ -158,7 +161,7 @@ export class InputDecoder {
     for (const item of items) {
       const location = items.length === 1 ? 'message' : `record ${String(item.location.index + 1)}`
       if (this.clock() - started > this.limits.maxMessageMs) {
-        out.reject(input, location, `decoding the message took longer than ${String(this.limits.maxMessageMs)} ms; the rest of it is skipped`, Buffer.alloc(0), message.length)
+        out.reject(input, location, `decoding the message took longer than ${String(this.limits.maxMessageMs)} ms; the rest of it is skipped`, message.subarray(0, EVIDENCE_BYTES), message.length)
         return
       }
       if (item.location.document === rejects.skipped) continue
@@ -167,7 +170,7 @@ export class InputDecoder {
       if (reason === undefined) continue
       if (rejects.add(item.location.document)) {
         rejects.skipped = item.location.document
-        out.reject(input, location, `more than ${String(this.limits.maxDocumentRejects)} values of the message were rejected; the rest of it is skipped`, Buffer.alloc(0), message.length)
+        out.reject(input, location, `more than ${String(this.limits.maxDocumentRejects)} values of the message were rejected; the rest of it is skipped`, message.subarray(0, EVIDENCE_BYTES), message.length)
       } else if (whole) out.reject(input, location, reason, message, message.length)
       else if (item.kind === 'reject') out.reject(input, location, reason, item.prefix, item.size)
       else out.reject(input, location, reason, item.bytes, item.bytes.length)
