@@ -8,6 +8,7 @@ import path from 'node:path'
 import { expect, it } from 'vitest'
 import { syntheticRecords } from '../src/simulate/records.js'
 import { runCli, startCli } from './helpers/cli.js'
+import { CompressionTypes } from 'kafkajs'
 import { TEST_BROKERS, createTopic, produce, progress, testKafka, waitUntil } from './helpers/kafka.js'
 
 const kafka = testKafka()
@@ -85,3 +86,29 @@ it('an ingest whose HTTP port is taken stops whole: one line, a non-zero status,
     taken.close()
   }
 })
+
+it('honours SIGTERM while a partition holds a message of millions of values, and a second worker moves past it', async () => {
+  const topic = await createTopic(kafka, 1)
+  await produce(kafka, topic, [{ value: `[${'0,'.repeat(5_000_000)}0]` }], CompressionTypes.GZIP)
+  await produce(kafka, topic, [...syntheticRecords({ count: 200, seed: 41, startMs: Date.UTC(2026, 10, 1), stepMs: 50 })].map((record) => ({ value: JSON.stringify(record) })))
+  const group = `group-${randomBytes(4).toString('hex')}`
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'trailwatch-bomb-'))
+  const args = ['ingest', '--topic', topic, '--group', group, '--data-dir', dataDir]
+  const env = { KAFKA_BROKERS: TEST_BROKERS.join(','), TRAILWATCH_LOG_LEVEL: 'warn' }
+
+  const first = startCli(args, { env })
+  await waitUntil('the worker has read the message', async () => (await progress(kafka, group, topic)).committed > 0 || first.output().stderr.length > 0)
+  first.kill('SIGTERM')
+  const [code] = (await once(first, 'exit')) as [number | null]
+  expect(code, first.output().stderr).toBe(0)
+
+  const second = startCli(args, { env })
+  await waitUntil('every offset is committed', async () => {
+    const { committed, end } = await progress(kafka, group, topic)
+    return committed === end
+  })
+  second.kill('SIGTERM')
+  await once(second, 'exit')
+  const { stdout } = await runCli(['query', 'SELECT uniqExact(event_id) AS ids FROM events', '--json', '--data-dir', dataDir])
+  expect(Number((JSON.parse(stdout) as { ids: string }).ids)).toBe(200)
+}, 180_000)
