@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Store } from './clickhouse/client.js'
-import { textLine } from './alerting/format.js'
+import { textLine } from './text.js'
 import { selectRows } from './clickhouse/rows.js'
 import { clickHouseTime } from './time.js'
 

@@ -8,7 +8,7 @@ import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSi
 import { triggerEvents } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts } from './alerts.js'
 import { composeDigest, type DigestGroup } from './compose.js'
-import { plural, type Composed } from './format.js'
+import { plural, type Composed } from '../text.js'
 import { composeIncident, incidentLink, incidentSubject, type IncidentContext } from './incident-email.js'
 import { incidentNews, incidentStateItems, statusChange } from './incident-updates.js'
 import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'

@@ -1,6 +1,6 @@
 import { utcText } from '../time.js'
 import type { StoredAlert } from './alerts.js'
-import { escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from './format.js'
+import { escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../text.js'
 
 /** One part of a digest: the repeats of one alert. */
 export interface DigestGroup {

@@ -5,7 +5,7 @@ import type { TriggerEvent } from '../incidents/triggers.js'
 import { SEVERITIES } from '../severity.js'
 import { localTime, utcText } from '../time.js'
 import type { StoredAlert } from './alerts.js'
-import { escapeHtml, headerText, htmlDocument, plural, shellWord, textLine, type Composed } from './format.js'
+import { escapeHtml, headerText, htmlDocument, plural, shellWord, textLine, type Composed } from '../text.js'
 
 /** Everything an incident email says beyond the incident itself. */
 export interface IncidentContext {

@@ -1,5 +1,5 @@
 import type { StoredAlert } from '../alerting/alerts.js'
-import { escapeHtml as e, plural } from '../alerting/format.js'
+import { escapeHtml as e, plural } from '../text.js'
 import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { describeIdentity } from '../incidents/chain.js'

@@ -3,7 +3,7 @@ import type { Store } from '../clickhouse/client.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
 import { AppError } from '../errors.js'
-import { plural, textLine } from '../alerting/format.js'
+import { plural, textLine } from '../text.js'
 import { suggestPolicy, usedActions } from './least-privilege.js'
 import { permissionUsage, principalFromSnapshot, type PermissionUsage } from './usage.js'
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
-import { textLine } from '../alerting/format.js'
+import { textLine } from '../text.js'
 import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
 import { describeIdentity } from './chain.js'

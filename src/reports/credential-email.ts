@@ -1,4 +1,4 @@
-import { escapeHtml, headerText, htmlDocument, type Composed } from '../alerting/format.js'
+import { escapeHtml, headerText, htmlDocument, type Composed } from '../text.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { credentialReportCsv, credentialReportSummary, credentialUsersCsv, type CredentialAgeReport } from './credential-age.js'
 import type { Attachment } from '../alerting/mailer.js'

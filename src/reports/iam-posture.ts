@@ -1,9 +1,8 @@
-import { escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../alerting/format.js'
+import { csv, escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../text.js'
 import type { Attachment } from '../alerting/mailer.js'
 import type { Store } from '../clickhouse/client.js'
 import { assessPosture, type PostureConfig } from '../iam/assessment.js'
 import { SEVERITIES, type Severity } from '../severity.js'
-import { csv } from './csv.js'
 
 export interface PostureLine {
   account: string

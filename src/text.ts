@@ -1,3 +1,10 @@
+/**
+ * Text from data, for every place it goes: a terminal or plain-text line, an email header, HTML,
+ * a shell word, a CSV cell. CloudTrail fields are written by whoever made the call; each helper
+ * makes them inert where they land. Below everything that prints, so anything may use it.
+ */
+import { stringify } from 'csv-stringify/sync'
+
 /** A message before it becomes MIME: what a person reads, as plain text and as HTML. */
 export interface Composed {
   subject: string
@@ -64,4 +71,16 @@ ${body}
 /** "1 alert", "3 alerts". */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${String(n)} ${n === 1 ? one : many}`
+}
+
+/** Rows as CSV with a header; a cell a spreadsheet would run as a formula (=, +, -, @, or a tab or CR first) is kept as text. */
+export function csv<T extends object>(rows: T[], columns: (keyof T & string)[]): string {
+  return stringify(
+    rows.map((row) => columns.map((column) => row[column] ?? '')),
+    {
+      header: true,
+      columns,
+      cast: { boolean: (value) => (value ? 'true' : 'false'), string: (value) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value) },
+    },
+  )
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { escapeHtml, headerText, shellWord, textLine } from './format.js'
+import { escapeHtml, headerText, shellWord, textLine } from './text.js'
 
 const FORGED = 'arn:aws:iam::111122223333:user/\u202Eevil\u2066x\u2069'
 
