@@ -1,9 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { alertCommand, notificationsCommand, suppressCommand } from './src/alerting/cli.js'
-import { importCommand } from './src/cli/import.js'
+import { importCredentialReportCommand } from './src/credentials/cli.js'
 import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { consoleUserCommand } from './src/console/cli.js'
-import { permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
+import { importIamCommand, permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
@@ -38,7 +38,7 @@ export function buildProgram(): Command {
     .addCommand(suggestPolicyCommand())
     .addCommand(permissionsCommand())
     .addCommand(queryCommand())
-    .addCommand(importCommand())
+    .addCommand(new Command('import').description('import data other than CloudTrail events').addCommand(importCredentialReportCommand()).addCommand(importIamCommand()))
     .addCommand(consoleCommand())
     .addCommand(consoleUserCommand())
     .addCommand(migrateCommand())

@@ -1,10 +1,13 @@
+import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import type { Store } from '../clickhouse/client.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
 import { AppError } from '../errors.js'
 import { plural, textLine } from '../text.js'
+import { accountOf, parseAuthorizationDetails } from './authorization.js'
 import { suggestPolicy, usedActions } from './least-privilege.js'
+import { parsePasswordPolicy, storeSnapshot } from './snapshots.js'
 import { permissionUsage, principalFromSnapshot, type PermissionUsage } from './usage.js'
 
 const DAY = 86_400_000
@@ -96,4 +99,31 @@ export function suggestPolicyCommand(): Command {
       )
     },
   )
+}
+
+/** `trailwatch import iam FILE.json`: a snapshot as `aws iam get-account-authorization-details` writes it. */
+export function importIamCommand(): Command {
+  return withCommonOptions(new Command('iam'))
+    .description('store a snapshot of IAM users, groups, roles and policies (the JSON of `aws iam get-account-authorization-details`), kept with its history')
+    .argument('<file>', 'the JSON file')
+    .option('--password-policy <file>', 'the account\'s password policy (the JSON of `aws iam get-account-password-policy`)')
+    .option('--taken-at <time>', 'when the snapshot was taken (ISO 8601; default: now)', parseInstant)
+    .option('--json', 'print the result as one JSON object')
+    .action(async (file: string, options: CommonOptions & { passwordPolicy?: string; takenAt?: number; json?: boolean }) => {
+      const text = await readFile(file, 'utf8')
+      const details = parseAuthorizationDetails(text, file)
+      const account = accountOf(details, file)
+      const passwordPolicy = options.passwordPolicy ? parsePasswordPolicy(await readFile(options.passwordPolicy, 'utf8'), options.passwordPolicy) : undefined
+      await withContext(options, async ({ store }) => {
+        const now = Date.now()
+        const takenAt = options.takenAt ?? now
+        await storeSnapshot(store, account, takenAt, text, now, passwordPolicy)
+        const summary = { account, taken_at: new Date(takenAt).toISOString(), users: details.UserDetailList.length, groups: details.GroupDetailList.length, roles: details.RoleDetailList.length, policies: details.Policies.length, password_policy: passwordPolicy !== undefined }
+        console.log(
+          options.json
+            ? JSON.stringify(summary)
+            : `stored the IAM snapshot of account ${account} taken at ${summary.taken_at}: ${String(summary.users)} users, ${String(summary.groups)} groups, ${String(summary.roles)} roles, ${String(summary.policies)} managed policies${passwordPolicy ? ', the password policy' : ''}`,
+        )
+      })
+    })
 }
