@@ -58,7 +58,19 @@ function forEachCommand(command: Command, visit: (command: Command) => void): vo
   for (const sub of command.commands) forEachCommand(sub, visit)
 }
 
+/**
+ * A reader that goes away (`trailwatch query … | head -1`) closes stdout under a printing command:
+ * what it wanted, it has, so the command ends quietly with status 0 rather than an unhandled EPIPE.
+ */
+function endQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(0)
+  })
+}
+
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyWhenStdoutCloses()
   const program = buildProgram()
   try {
     // `trailwatch` alone asks what it can do.
