@@ -103,6 +103,26 @@ describe('DetectorScheduler', () => {
   })
 })
 
+describe('DetectorScheduler overlaps', () => {
+  it('says through its logger, once an hour at most, that a detector is still on its last run', async () => {
+    const slow: typeof unusualSourceIp = { ...unusualSourceIp, schedule: '* * * * * *', prepare: () => new Promise((resolve) => setTimeout(resolve, 2_500)) }
+    const lines: { msg: string; module?: string; detector?: string }[] = []
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) })
+    const store = await openTestStore()
+    const scheduler = new DetectorScheduler(store, [slow], { settings: testSettings(), logger, clock: () => new Date(T0) })
+    scheduler.start()
+    // A run of 2.5 s on a schedule of every second: ticks keep finding it busy.
+    await expect.poll(() => lines.filter((l) => l.module === 'node-cron').length, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(2)
+    await scheduler.stop()
+    await store.close()
+    const warnings = lines.filter((l) => l.module === 'detectors.scheduler' && l.msg.includes('is still on its run'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatchObject({ detector: 'unusual-source-ip', msg: expect.stringMatching(/^unusual-source-ip is still on its run due \d+ s earlier; the run due now is skipped/) as unknown })
+    // The library's own line went to debug, not past the logger.
+    expect(lines.filter((l) => l.module === 'node-cron').every((l) => (l as { level?: number }).level === 20)).toBe(true)
+  })
+})
+
 describe('DetectorScheduler.detectStored', () => {
   it('runs only the immediate detectors over a stored batch at once, and tells the alerter', async () => {
     const store = await openTestStore()

@@ -6,7 +6,7 @@ import { errorMessage } from '../src/errors.js'
 import { correlateIncidents } from '../src/incidents/incidents.js'
 import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
-import { moduleLogger, type Logger } from '../src/logger.js'
+import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
 import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
@@ -50,10 +50,16 @@ export interface SchedulerOptions {
   followStoredBatchesMs?: number
 }
 
+/** A detector that keeps overlapping is said to once an hour, not on every tick. */
+const OVERLAP_WARNING_EVERY_MS = 3_600_000
+
 /** Runs every detector on its cron schedule (UTC), never two runs of one detector at once. */
 export class DetectorScheduler {
   private tasks: ScheduledTask[] = []
   private readonly running = new Set<Promise<unknown>>()
+  /** When each detector's latest scheduled run was due, and when its overlap was last said. */
+  private readonly dueAt = new Map<string, number>()
+  private readonly overlapWarnedAt = new Map<string, number>()
   /** Each detector's latest run, scheduled or catching up: the next one waits for it. */
   private readonly latest = new Map<string, Promise<unknown>>()
   /** Each detector's catch-up that has not started yet: history stored meanwhile joins it. */
@@ -79,7 +85,17 @@ export class DetectorScheduler {
 
   start(): void {
     for (const detector of this.detectors) {
-      const task = cron.schedule(detector.schedule, () => this.track(this.oneAtATime(detector, () => this.runScheduled(detector))), { timezone: 'UTC', noOverlap: true, name: detector.id })
+      const task = cron.schedule(
+        detector.schedule,
+        (context) => {
+          this.dueAt.set(detector.id, context.date.getTime())
+          return this.track(this.oneAtATime(detector, () => this.runScheduled(detector)))
+        },
+        { timezone: 'UTC', noOverlap: true, name: detector.id, logger: cronLogger(this.logger) },
+      )
+      task.on('execution:overlap', (context) => {
+        this.overlapped(detector, context.date)
+      })
       this.tasks.push(task)
     }
     if (this.options.followStoredBatchesMs) void this.track(this.followStoredBatches(this.options.followStoredBatchesMs))
@@ -244,6 +260,19 @@ export class DetectorScheduler {
     const next = (this.latest.get(detector.id) ?? Promise.resolve()).then(run)
     this.latest.set(detector.id, next.catch(() => undefined))
     return next
+  }
+
+  /**
+   * A run still going when the next is due: the next is skipped (the window of the one after covers
+   * it). Said through the logger, naming the detector and how far behind it is, once an hour at most.
+   */
+  private overlapped(detector: Detector, due: Date): void {
+    const last = this.overlapWarnedAt.get(detector.id)
+    if (last !== undefined && due.getTime() - last < OVERLAP_WARNING_EVERY_MS) return
+    this.overlapWarnedAt.set(detector.id, due.getTime())
+    const runningSince = this.dueAt.get(detector.id)
+    const behindS = runningSince === undefined ? undefined : Math.round((due.getTime() - runningSince) / 1000)
+    this.logger.warn({ detector: detector.id, due: due.toISOString(), behindS }, `${detector.id} is still on its run due ${behindS === undefined ? 'earlier' : `${String(behindS)} s earlier`}; the run due now is skipped (said at most once an hour)`)
   }
 
   private track(run: Promise<unknown>): Promise<unknown> {

@@ -1,3 +1,4 @@
+import type cron from 'node-cron'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 
@@ -40,4 +41,29 @@ export function moduleLogger(parent: Logger, module: string): Logger {
 export function commandLogger(settings: { logLevel?: string | undefined; logFormat?: LogFormat | undefined }, service: boolean): Logger {
   const terminal = process.stderr.isTTY as boolean | undefined
   return createLogger(settings.logLevel ?? (service && !terminal ? 'info' : 'warn'), settings.logFormat ?? (terminal ? 'pretty' : 'json'))
+}
+
+/** node-cron's logger, as its schedule options take it. */
+type CronLogger = NonNullable<NonNullable<Parameters<typeof cron.schedule>[2]>['logger']>
+
+/**
+ * node-cron's own lines, through the process logger: its warnings (a run skipped for overlap) at
+ * debug, since the caller says what matters in its own words; its errors as errors.
+ */
+export function cronLogger(parent: Logger): CronLogger {
+  const log = moduleLogger(parent, 'node-cron')
+  return {
+    info: (message) => {
+      log.debug(message)
+    },
+    warn: (message) => {
+      log.debug(message)
+    },
+    error: (message, err) => {
+      log.error({ err: err?.message }, String(message))
+    },
+    debug: (message) => {
+      log.debug(String(message))
+    },
+  }
 }

@@ -5,7 +5,7 @@ import { credentialLimits } from '../credentials/standing.js'
 import { errorMessage } from '../errors.js'
 import { postureConfig } from '../iam/assessment.js'
 import { queueCredentialReport, queuePostureReport } from './send.js'
-import { moduleLogger } from '../logger.js'
+import { cronLogger, moduleLogger } from '../logger.js'
 
 /** Queues the credential-age and IAM posture reports through the alerter on TRAILWATCH_REPORT_SCHEDULE, until stop(). */
 export function scheduleWeeklyReports(context: Context, alerter: Alerter): { stop: () => Promise<void> } {
@@ -29,7 +29,7 @@ export function scheduleWeeklyReports(context: Context, alerter: Alerter): { sto
         log.error({ err: errorMessage(err) }, 'IAM posture report not queued')
       }
     },
-    { timezone: config.report.timezone, noOverlap: true, name: 'weekly-reports' },
+    { timezone: config.report.timezone, noOverlap: true, name: 'weekly-reports', logger: cronLogger(logger) },
   )
   log.info({ report: `${config.report.schedule} ${config.report.timezone}` }, 'credential and IAM posture reports scheduled')
   return {
