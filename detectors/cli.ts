@@ -22,6 +22,7 @@ interface DetectOptions extends CommonOptions {
   to?: number
   detector?: string[]
   json?: boolean
+  yes?: boolean
 }
 
 /** The contract of `detect --json`: one object per finding per line. */
@@ -43,6 +44,23 @@ function findingLine(finding: Finding, incidentId: string | undefined): string {
   })
 }
 
+/** Longer replays are asked for by name at a terminal: a typo in a year is days of work. */
+const LONG_RANGE_DAYS = 31
+
+/**
+ * A range without --to runs to now: say so before starting, on stderr, with its length. At a
+ * terminal, a range over LONG_RANGE_DAYS needs --yes.
+ */
+function announceRange(from: number, givenTo: number | undefined, to: number, yes: boolean): void {
+  const days = (to - from) / 86_400_000
+  const length = days >= 2 ? `${String(Math.round(days))} days` : `${String(Math.round(days * 24))} hours`
+  const terminal = (process.stderr.isTTY as boolean | undefined) === true
+  if (terminal && days > LONG_RANGE_DAYS && !yes) {
+    throw new AppError('USAGE', `--from ${new Date(from).toISOString()} to ${givenTo === undefined ? 'now' : new Date(to).toISOString()} is ${length} of history: add --yes to replay it all, or narrow it with --to`)
+  }
+  if (givenTo === undefined) process.stderr.write(`replaying ${new Date(from).toISOString()} to now (${new Date(to).toISOString()}): ${length}\n`)
+}
+
 export function detectCommand(): Command {
   return withCommonOptions(new Command('detect'))
     .description('run the detectors: on their schedules until SIGINT or SIGTERM, once with --once, or over history with --from')
@@ -52,6 +70,7 @@ export function detectCommand(): Command {
     .option('--to <time>', 'with --from: the end of that history (ISO 8601; default: now)', parseInstant)
     .option('--detector <id>', `a detector to run, repeatable (default: all: ${DETECTORS.map((d) => d.id).join(', ')})`, collect)
     .option('--json', 'with --once or --from: one JSON object per finding per line')
+    .option('--yes', `with --from at a terminal: replay a range longer than ${String(LONG_RANGE_DAYS)} days without asking`)
     .action(async (options: DetectOptions) => {
       const oneOff = options.once === true || options.from !== undefined
       if (!oneOff && (options.at !== undefined || options.json || options.to !== undefined)) {
@@ -60,6 +79,7 @@ export function detectCommand(): Command {
       if (options.from !== undefined && options.at !== undefined) throw new AppError('USAGE', '--at is the end of one window; over a range, give --from and --to')
       const to = options.to ?? Date.now()
       if (options.from !== undefined && options.from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
+      if (options.from !== undefined) announceRange(options.from, options.to, to, options.yes === true)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
         const detectors = findDetectors(options.detector, (await configuredRules(context.store.client, context.config.rulesDir, logger)).detectors, settings)

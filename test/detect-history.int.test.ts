@@ -69,6 +69,14 @@ describe('detect over history', () => {
     expect(named.stdout.trim().split('\n').at(-1)).toBe('6 findings from 1 detectors for the window ending 2023-07-10T12:40:00.000Z')
   })
 
+  it('says how much history a range without --to replays before it starts', async () => {
+    const fresh = mkdtempSync(path.join(tmpdir(), 'trailwatch-history-now-'))
+    const from = new Date(Date.now() - 3 * 3_600_000).toISOString()
+    const range = await runCli(['detect', '--from', from, '--detector', 'cloudtrail-tampering', '--data-dir', fresh])
+    expect(range.code).toBe(0)
+    expect(range.stderr).toMatch(new RegExp(`^replaying ${from.replace(/[.]/g, '\\.')} to now \\(\\S+\\): 3 hours\n$`))
+  })
+
   it('refuses a range that ends before it starts, and --at with --from', async () => {
     const backwards = await runCli(['detect', '--from', '2023-07-10T12:00:00Z', '--to', '2023-07-10T11:00:00Z', '--data-dir', dataDir])
     expect([backwards.code, backwards.stderr.trim()]).toEqual([1, 'trailwatch: --from must be before --to (2023-07-10T11:00:00.000Z)'])
