@@ -97,3 +97,15 @@ describe('asking what trailwatch is', () => {
     expect(stdout).toContain('backfill [options] <path...>')
   })
 })
+
+describe('empty results say what to do next', () => {
+  it('names the import a report needs, and the span an empty incident list looked at', async () => {
+    const dataDir = freshDir()
+    const iam = await runCli(['report', 'iam', '--at', '2026-11-20T12:00:00Z', '--data-dir', dataDir])
+    expect(iam.stdout).toContain('No IAM snapshot imported yet, so nothing was judged: trailwatch import iam FILE.json')
+    const credentials = await runCli(['report', 'credentials', '--at', '2026-11-20T12:00:00Z', '--data-dir', dataDir])
+    expect(credentials.stdout).toContain('No credential report imported yet, so no key was judged: trailwatch import credential-report FILE.csv')
+    const incidents = await runCli(['incidents', 'list', '--to', '2026-11-20T12:00:00Z', '--data-dir', dataDir])
+    expect(incidents.stdout.trim()).toBe('0 incidents in the 7 days to 2026-11-20T12:00:00.000Z; --from widens the span (--from 2020-01-01T00:00:00Z for all)')
+  })
+})

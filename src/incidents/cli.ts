@@ -49,7 +49,10 @@ export function incidentsCommand(): Command {
         await correlateIncidents(store, to)
         const incidents = (await listIncidents(store, { from: new Date(options.from ?? to.getTime() - 7 * DAY), to })).filter((i) => !options.status || i.status === options.status)
         for (const incident of incidents) console.log(options.json ? JSON.stringify(incidentJson(incident)) : incidentLine(incident))
-        if (!options.json) console.log(`${String(incidents.length)} incidents`)
+        if (options.json) return
+        // An empty list names the span it looked at: last year's incidents are not "none".
+        if (incidents.length === 0 && options.from === undefined) console.log(`0 incidents in the 7 days to ${to.toISOString()}; --from widens the span (--from 2020-01-01T00:00:00Z for all)`)
+        else console.log(`${String(incidents.length)} incidents`)
       })
     })
   const show = withCommonOptions(new Command('show'))

@@ -156,6 +156,8 @@ export function credentialUsersCsv(report: CredentialAgeReport): string {
 
 export function credentialReportSummary(report: CredentialAgeReport): string[] {
   const active = report.keys.filter((k) => k.status === 'Active')
+  // No report at all is not a clean bill: say what would give one.
+  if (report.sources.length === 0 && report.keys.length === 0) return ['No credential report imported yet, so no key was judged: trailwatch import credential-report FILE.csv (the CSV of aws iam get-credential-report)']
   return [
     `${String(report.keys.length)} access keys (${String(active.length)} active) in ${String(new Set(report.keys.map((k) => k.account)).size)} accounts`,
     `${String(active.filter((k) => k.rotation_overdue).length)} active keys older than ${String(report.limits.rotationDays)} days`,

@@ -1,6 +1,9 @@
 import { csv, escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../text.js'
 import type { Attachment } from '../alerting/mailer.js'
+import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
+import { selectRows } from '../clickhouse/rows.js'
+import { clickHouseTime } from '../time.js'
 import { assessPosture, type PostureConfig } from '../iam/assessment.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 
@@ -17,6 +20,8 @@ export interface PostureLine {
 
 export interface PostureReport {
   at: string
+  /** Accounts with an IAM snapshot in force at `at`: none means nothing was judged, not that all is well. */
+  accounts: number
   /** The worst first. */
   findings: PostureLine[]
 }
@@ -25,8 +30,11 @@ export interface PostureReport {
 export async function iamPostureReport(store: Store, at: Date, config: PostureConfig): Promise<PostureReport> {
   const findings = (await assessPosture(store, at, config)).map(({ account, finding: f }) => ({ account, severity: f.severity, check: f.check, subject: f.subject, title: f.title, mitigations: f.mitigations.join('; '), since: f.since }))
   findings.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.account.localeCompare(b.account) || a.check.localeCompare(b.check) || a.title.localeCompare(b.title))
-  return { at: at.toISOString(), findings }
+  const [snapshots] = await selectRows(store, 'SELECT uniqExact(account_id) AS accounts FROM iam_snapshots WHERE taken_at <= {at:DateTime64(3)}', { at: clickHouseTime(at.getTime()) }, z.object({ accounts: z.coerce.number() }))
+  return { at: at.toISOString(), accounts: snapshots?.accounts ?? 0, findings }
 }
+
+const NO_SNAPSHOT = 'No IAM snapshot imported yet, so nothing was judged: trailwatch import iam FILE.json (the JSON of aws iam get-account-authorization-details)'
 
 export function postureReportSummary(report: PostureReport): string[] {
   const accounts = new Set(report.findings.map((f) => f.account)).size
@@ -34,6 +42,7 @@ export function postureReportSummary(report: PostureReport): string[] {
     const n = report.findings.filter((f) => f.severity === s).length
     return n ? [`${String(n)} ${s}`] : []
   })
+  if (report.accounts === 0) return [NO_SNAPSHOT]
   return [`${plural(report.findings.length, 'finding')} in ${plural(accounts, 'account')}${bySeverity.length ? `: ${bySeverity.join(', ')}` : ''}`]
 }
 
