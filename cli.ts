@@ -9,6 +9,7 @@ import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
 import { scheduleWeeklyReports } from './src/reports/schedule.js'
 import { statusCommand } from './src/cli/status.js'
+import { DETECTORS } from './detectors/registry.js'
 import { checkRulePatterns, loadRuleFiles, rulePaths, skippedRuleLine } from './detectors/rule-files.js'
 import { consoleCommand, demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
@@ -32,7 +33,7 @@ export function buildProgram(): Command {
     .addCommand(alertCommand([scheduleWeeklyReports]))
     .addCommand(incidentsCommand())
     .addCommand(timelineCommand())
-    .addCommand(suppressCommand())
+    .addCommand(suppressCommand(({ config }) => Promise.resolve([...DETECTORS.map((d) => d.id), ...loadRuleFiles(rulePaths(config.rulesDir)).rules.map((rule) => rule.detector.id)])))
     .addCommand(notificationsCommand())
     .addCommand(reportCommand())
     .addCommand(suggestPolicyCommand())

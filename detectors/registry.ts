@@ -1,5 +1,6 @@
 import { AppError, ConfigError } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
+import { closestNames } from '../src/text.js'
 import accessDeniedBurst from './access-denied-burst/detector.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
@@ -44,9 +45,16 @@ export function findDetectors(ids: string[] | undefined, rules: Detector[], sett
   if (!ids || ids.length === 0) return all.filter((d) => enabled(d, settings))
   return ids.map((id) => {
     const detector = all.find((d) => d.id === id)
-    if (!detector) throw new AppError('USAGE', `no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}${rules.length ? `, and ${String(rules.length)} rules (trailwatch rules list)` : ''}`)
+    if (!detector) throw new AppError('USAGE', unknownDetector(id, all, rules.length))
     return detector
   })
+}
+
+/** A detector or rule id nobody has: the closest names, or else the detectors there are. */
+export function unknownDetector(id: string, all: readonly Detector[], rules: number): string {
+  const near = closestNames(id, all.map((d) => d.id))
+  if (near.length > 0) return `no detector ${id}; did you mean ${near.join(', ')}?`
+  return `no detector ${id}; known: ${DETECTORS.map((d) => d.id).join(', ')}${rules ? `, and ${String(rules)} rules (trailwatch rules list)` : ''}`
 }
 
 function enabled(detector: Detector, settings: Settings): boolean {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { escapeHtml, headerText, shellWord, textLine } from './text.js'
+import { closestNames, escapeHtml, headerText, shellWord, textLine } from './text.js'
 
 const FORGED = 'arn:aws:iam::111122223333:user/\u202Eevil\u2066x\u2069'
 
@@ -19,5 +19,14 @@ describe('text from CloudTrail fields', () => {
     // bash turns it back into the very value: a suppression pasted from an email matches the principal.
     expect(execFileSync('bash', ['-c', `printf %s ${word}`], { encoding: 'utf8' })).toBe(`${FORGED}'\\`)
     expect(execFileSync('bash', ['-c', `printf %s ${shellWord("it's; rm -rf /")}`], { encoding: 'utf8' })).toBe("it's; rm -rf /")
+  })
+})
+
+describe('the closest names to a mistyped one', () => {
+  it('finds names a few edits away or sharing its start, nearest first, and nothing for a stranger', () => {
+    const ids = ['unusual-source-ip', 'off-hours-activity', 'root-account-usage', 'rule:trailwatch-root-key']
+    expect(closestNames('off-hour-activity', ids)).toEqual(['off-hours-activity'])
+    expect(closestNames('root', ids)).toEqual(['root-account-usage'])
+    expect(closestNames('kafka', ids)).toEqual([])
   })
 })

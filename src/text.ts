@@ -84,3 +84,28 @@ export function csv<T extends object>(rows: T[], columns: (keyof T & string)[]):
     },
   )
 }
+
+/** The candidates nearest a mistyped name (a few edits away, or sharing its start), nearest first. */
+export function closestNames(name: string, candidates: readonly string[], max = 3): string[] {
+  const wanted = name.toLowerCase()
+  const scored = candidates.map((candidate) => ({ candidate, distance: editDistance(wanted, candidate.toLowerCase()) }))
+  const near = Math.max(2, Math.floor(wanted.length / 3))
+  return scored
+    .filter(({ candidate, distance }) => distance <= near || candidate.toLowerCase().startsWith(wanted))
+    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
+    .slice(0, max)
+    .map(({ candidate }) => candidate)
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

@@ -1,9 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
+import { withCommonOptions, withContext, type CommonOptions, type Context } from '../cli/context.js'
 import { collect, parseInstant, untilStopSignal } from '../cli/options.js'
 import { serveOps } from '../cli/ops.js'
 import { DURATION_PATTERN, durationMs } from '../duration.js'
 import { AppError } from '../errors.js'
+import { closestNames } from '../text.js'
 import type { CycleSummary } from './alerter.js'
 import type { Delivery } from './mailer.js'
 import { notificationsWithStatus, recordStates, STATUSES, type Notification, type NotificationStatus } from './notifications.js'
@@ -66,7 +67,11 @@ function ruleLine(rule: SuppressionRule): string {
   return `${rule.rule_id}  ${matches}  owner=${rule.owner}  ${state}\n  reason: ${rule.reason}`
 }
 
-export function suppressCommand(): Command {
+/**
+ * `detectorIds` names every detector and rule there is (they live above this floor), so a rule for
+ * a detector that does not exist, which would never match, is refused with the closest names.
+ */
+export function suppressCommand(detectorIds: (context: Context) => Promise<string[]>): Command {
   const add = withCommonOptions(new Command('add'))
     .description('silence matching alerts until the rule expires; every field given must match')
     .option('--detector <id>', 'only alerts of this detector')
@@ -77,8 +82,15 @@ export function suppressCommand(): Command {
     .requiredOption('--reason <text>', 'why these alerts are expected')
     .requiredOption('--expires <when>', 'a duration (7d, 12h) or an ISO 8601 time, at most a year away', parseExpiry)
     .action(async (options: CommonOptions & { detector?: string; principal?: string; cidr?: string; account?: string; owner: string; reason: string; expires: Date }) => {
-      await withContext(options, async ({ store }) => {
-        const rule = await addSuppression(store, { ...options, expiresAt: options.expires }, new Date())
+      await withContext(options, async (context) => {
+        if (options.detector !== undefined) {
+          const known = await detectorIds(context)
+          if (!known.includes(options.detector)) {
+            const near = closestNames(options.detector, known)
+            throw new AppError('USAGE', `no detector ${options.detector}${near.length ? `; did you mean ${near.join(', ')}?` : '; trailwatch rules list and the README name them'}`)
+          }
+        }
+        const rule = await addSuppression(context.store, { ...options, expiresAt: options.expires }, new Date())
         console.log(`added ${ruleLine(rule)}`)
       })
     })
