@@ -6,7 +6,7 @@ import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { Decoder, decodedLines } from './decoder.js'
 import { InputDecoder, type Decoded } from './decoding.js'
 
-const INVICTUS = path.resolve(import.meta.dirname, '../../shared/datasets/invictus-aws-dataset')
+const INVICTUS = path.resolve(import.meta.dirname, '../datasets/invictus-aws-dataset')
 // invictus-ir/aws_dataset (MIT): a CloudTrail log file exactly as delivered to S3.
 const LOG_FILE = readFileSync(path.join(INVICTUS, readdirSync(INVICTUS).find((name) => name.endsWith('.json')) as string))
 const RECORDS = (JSON.parse(LOG_FILE.toString()) as { Records: object[] }).Records

@@ -1,5 +1,5 @@
 // Each detector's `detect --once` time over weeks of generated organisation activity, and passes of every rule.
-//   npm run bench:detect [-- --events 1000000,10000000 --days 35 --rules ../shared/datasets/sigma-cloudtrail]
+//   npm run bench:detect [-- --events 1000000,10000000 --days 35 --rules datasets/sigma-cloudtrail]
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -20,7 +20,7 @@ import { z } from 'zod'
 import { fillOrganisation } from './organisation-store.js'
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '1000000,10000000' }, days: { type: 'string', default: '35' }, rules: { type: 'string', default: path.resolve(import.meta.dirname, '../../shared/datasets/sigma-cloudtrail') } },
+  options: { events: { type: 'string', default: '1000000,10000000' }, days: { type: 'string', default: '35' }, rules: { type: 'string', default: path.resolve(import.meta.dirname, '../datasets/sigma-cloudtrail') } },
 })
 const sigmaRules = existsSync(values.rules) ? loadRuleFiles([values.rules]).rules.map((rule) => rule.detector) : []
 const builtInRules = loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)

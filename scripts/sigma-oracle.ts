@@ -3,7 +3,7 @@
 // as events, where the compiled condition runs, and flattened into a table of dotted columns, where
 // pySigma's query for the same rule runs. Each rule must pick the same records out of all of them.
 //   python3 -m venv .oracle && .oracle/bin/pip install --ignore-requires-python pysigma-backend-clickhouse
-//   SIGMA_PYTHON=.oracle/bin/python npm run oracle:sigma [-- ../shared/datasets/sigma-cloudtrail]
+//   SIGMA_PYTHON=.oracle/bin/python npm run oracle:sigma [-- datasets/sigma-cloudtrail]
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,7 +19,7 @@ import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { createLogger } from '../src/logger.js'
 import { sigmaExamples } from '../test/helpers/sigma-examples.js'
 
-const dir = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '../../shared/datasets/sigma-cloudtrail'))
+const dir = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '../datasets/sigma-cloudtrail'))
 const python = process.env.SIGMA_PYTHON ?? 'python3'
 const AT = Date.parse('2026-11-20T11:30:00Z')
 

@@ -72,16 +72,15 @@ const NPX = `npx() { if [ "$1" = trailwatch ]; then shift; node --import "$TSX" 
 it('runs the command blocks of its first sections and examples as written, on fresh data directories, with the output they show', async () => {
   const steps = readmeSteps()
   expect(steps.map((s) => s.command)).toEqual(
-    expect.arrayContaining(['npm start', 'npx trailwatch backfill ../shared/datasets', 'npx trailwatch backfill examples/carol.jsonl', 'npx trailwatch report credentials --at 2026-11-23T07:00:00Z',
+    expect.arrayContaining(['npm start', 'npx trailwatch backfill datasets', 'npx trailwatch backfill examples/carol.jsonl', 'npx trailwatch report credentials --at 2026-11-23T07:00:00Z',
       'TRAILWATCH_ALERT_TO=secops@example.com npx trailwatch alert --once --at 2023-07-10T12:41:00Z', 'npx trailwatch incidents list --to 2023-07-10T12:41:00Z']),
   )
 
-  // A clone beside the shared datasets, as the README assumes: the files it names, and no data yet.
+  // A fresh clone, alone in its folder: the files the README names, and no data yet.
   const workspace = mkdtempSync(path.join(tmpdir(), 'trailwatch-readme-'))
-  symlinkSync(path.resolve(ROOT, '../shared'), path.join(workspace, 'shared'))
   const clone = path.join(workspace, 'trailwatch')
   mkdirSync(clone)
-  for (const entry of ['examples', 'test']) symlinkSync(path.join(ROOT, entry), path.join(clone, entry))
+  for (const entry of ['datasets', 'examples', 'test']) symlinkSync(path.join(ROOT, entry), path.join(clone, entry))
   // A newcomer's environment: none of trailwatch's settings, and a free port for the endpoints.
   const own = /^(TRAILWATCH_|KAFKA_|CLICKHOUSE_|SMTP_)/
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !own.test(name))), TSX, CLI_ENTRY, TRAILWATCH_HTTP_PORT: '0' }

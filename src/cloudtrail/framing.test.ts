@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeEvent } from './decode.js'
 import { JsonFramer, memberValue, type Framed } from './framing.js'
 
-const INVICTUS = path.resolve(import.meta.dirname, '../../../shared/datasets/invictus-aws-dataset')
+const INVICTUS = path.resolve(import.meta.dirname, '../../datasets/invictus-aws-dataset')
 
 function frame(input: Buffer | string, options: { lineDelimited?: boolean; chunkSize?: number; maxValueBytes?: number; maxDepth?: number } = {}): Framed[] {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input)

@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 
-/** ../shared/datasets: real CloudTrail data, with its licences beside it. */
-export const DATASETS = path.resolve(import.meta.dirname, '../../../shared/datasets')
+/** datasets/: real CloudTrail data shipped in the repository, with its licences beside it. */
+export const DATASETS = path.resolve(import.meta.dirname, '../../datasets')
 /** invictus-ir/aws_dataset (MIT): 55 S3 log files, 2,900 records. */
 export const INVICTUS = path.join(DATASETS, 'invictus-aws-dataset')
 /** DataDog/stratus-red-team detonation logs (Apache-2.0): one JSON array per technique, 310 records. */
