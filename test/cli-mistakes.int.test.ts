@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
-import { CLI_ENTRY, runCli, TSX } from './helpers/cli.js'
+import { CLI_ENTRY, runCli, runProgram, TSX } from './helpers/cli.js'
 
 const freshDir = () => mkdtempSync(path.join(tmpdir(), 'trailwatch-mistakes-'))
 const VERSION = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version
@@ -72,17 +71,7 @@ describe('a reader that stops reading', () => {
     for (const form of [['--json'], []]) {
       // As a shell runs `trailwatch query … | head -1`: the status is trailwatch's, not head's.
       const pipeline = `"$0" --import "$1" "$2" query 'SELECT number FROM system.numbers LIMIT 200000' ${form.join(' ')} --data-dir "$3" | head -1; exit "\${PIPESTATUS[0]}"`
-      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn('bash', ['-c', pipeline, process.execPath, TSX, CLI_ENTRY, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
-        let stdout = ''
-        let stderr = ''
-        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-        child.on('error', reject)
-        child.on('close', (code) => {
-          resolve({ code, stdout, stderr })
-        })
-      })
+      const result = await runProgram('bash', ['-c', pipeline, process.execPath, TSX, CLI_ENTRY, dataDir])
       expect(result).toEqual({ code: 0, stdout: expect.stringMatching(/^(\{"number":0\}|.*number.*)\n$/) as unknown, stderr: '' })
     }
   })

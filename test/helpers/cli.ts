@@ -16,8 +16,13 @@ export interface CliResult {
 
 /** Runs `trailwatch ARGS…` in a child process, as a user would. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return runProgram(process.execPath, ['--import', TSX, CLI_ENTRY, ...args], options)
+}
+
+/** Runs a program to its end, with what it printed. */
+export function runProgram(program: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, CLI_ENTRY, ...args], {
+    const child = spawn(program, args, {
       cwd: options.cwd,
       env: { ...process.env, ...SERVICE_DEFAULTS, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
