@@ -16,7 +16,6 @@ import { announceRunningProcess, newToken, runFile } from '../src/cli/running.js
 import { parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { scheduleWeeklyReports } from '../src/reports/schedule.js'
-import { collectStatus } from '../src/status.js'
 import { runDemo } from './demo.js'
 import { moduleLogger } from '../src/logger.js'
 
@@ -98,7 +97,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const detectors = findDetectors(undefined, rules.detectors, settings)
           const ops = await serveOps(context, {
             checks: () => Promise.resolve({ ...kafka?.readiness(), inbox: files.readiness() }),
-            forOtherCommands: { token, status: () => collectStatus(store, new Date(), rules.skipped.map(skippedRuleLine)) },
+            shareStore: { token },
             console: { detectors: detectorSummaries(detectors), skippedRules: rules.skipped.map(skippedRuleLine) },
           })
           let alerting: { stop: () => Promise<void>; wake: () => void } | undefined

@@ -9,6 +9,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
+import type { Store } from '../src/clickhouse/client.js'
+import { openSharedStore, type StoreHolder } from '../src/clickhouse/shared-store.js'
 import { loadConfig } from '../src/config.js'
 import { syntheticRecords } from '../src/simulate/records.js'
 import { startSmtpServer } from '../test/helpers/smtp.js'
@@ -98,13 +100,8 @@ function attack(n: number, at: number): { attack: Omit<Attack, 'produced'>; mess
   return { attack: { kind: kind.kind, name, eventIds: guesses.map((g) => g.eventID as string) }, messages: guesses.map((g) => ({ key: name, value: JSON.stringify(g) })) }
 }
 
-async function query(url: string, token: string, sql: string): Promise<Record<string, string>[]> {
-  const response = await fetch(`${url}/query`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql, json: true }) })
-  if (!response.ok) return []
-  return (await response.text())
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, string>)
+async function query(store: Store, sql: string): Promise<Record<string, string>[]> {
+  return (await store.client.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, string>>()
 }
 
 /** Whether `text` names this trail or user and not another whose name it starts (latency-trail-1 is not latency-trail-10). */
@@ -142,8 +139,11 @@ const main = async (): Promise<void> => {
   })
   const runFile = path.join(dataDir, 'run.json')
   while (!existsSync(runFile)) await sleep(200)
-  const { url, token } = JSON.parse(readFileSync(runFile, 'utf8')) as { url: string; token: string }
+  const holder = JSON.parse(readFileSync(runFile, 'utf8')) as StoreHolder
+  const { url } = holder
   while ((await fetch(`${url}/readyz`)).status !== 200) await sleep(200)
+  // Read as any command reads the store run holds.
+  const shared = await openSharedStore(holder, dataDir)
 
   const attacks: Attack[] = []
   smtp.onAccepted = (received) => {
@@ -161,12 +161,12 @@ const main = async (): Promise<void> => {
       const ids = waiting.flatMap((a) => a.eventIds.map((id) => `'${id}'`))
       if (ids.length) {
         const stored = new Map<string, number>()
-        for (const row of await query(url, token, `SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) AS at FROM events WHERE event_id IN (${ids.join(',')}) GROUP BY event_id`)) stored.set(row.event_id ?? '', Number(row.at))
+        for (const row of await query(shared, `SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) AS at FROM events WHERE event_id IN (${ids.join(',')}) GROUP BY event_id`)) stored.set(row.event_id ?? '', Number(row.at))
         for (const a of waiting) if (a.eventIds.every((id) => stored.has(id))) a.stored = Math.max(...a.eventIds.map((id) => stored.get(id) ?? 0))
       }
       // When an alert first shows, to the poll (a quarter of a second): a later run stores the alert again, and merges keep that row.
       const detectors = KINDS.map((k) => `'${k.detector}'`).join(',')
-      for (const row of await query(url, token, `SELECT DISTINCT title FROM alerts WHERE detector IN (${detectors}) AND title LIKE '%latency-%'`)) {
+      for (const row of await query(shared, `SELECT DISTINCT title FROM alerts WHERE detector IN (${detectors}) AND title LIKE '%latency-%'`)) {
         for (const a of attacks) if (a.alerted === undefined && named(row.title ?? '', a.name)) a.alerted = Date.now()
       }
       await sleep(250)
@@ -206,6 +206,7 @@ const main = async (): Promise<void> => {
   // Then wait for every attack to be delivered (at most 6 minutes more).
   stream.producing = false
   await watching
+  await shared.close()
   run.kill('SIGTERM')
   await once(run, 'exit')
   await smtp.close()

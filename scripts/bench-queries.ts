@@ -1,5 +1,6 @@
 // trailwatch run ingesting a Kafka backlog and inbox files, alone and then under 200 concurrent
-// authenticated /query clients, measured in the same run: throughput, query answers, memory, losses.
+// `trailwatch query` commands using the store it holds, measured in the same run: throughput, query
+// answers, memory, losses.
 //   bash kafka/broker.sh start && npm run bench:queries [-- --seconds 30 --clients 200 --backlog 600000]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -9,6 +10,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs'
+import { ReadOnlyQueries } from '../src/clickhouse/read-only-queries.js'
+import { openSharedStore, type StoreHolder } from '../src/clickhouse/shared-store.js'
 import { loadConfig } from '../src/config.js'
 import { syntheticRecords } from '../src/simulate/records.js'
 
@@ -72,7 +75,8 @@ async function phase(name: string, topic: string, seed: number, withQueries: boo
   })
   const runFile = path.join(dataDir, 'run.json')
   while (!existsSync(runFile)) await sleep(200)
-  const { url, token } = JSON.parse(readFileSync(runFile, 'utf8')) as { url: string; token: string }
+  const holder = JSON.parse(readFileSync(runFile, 'utf8')) as StoreHolder
+  const { url } = holder
   while ((await fetch(`${url}/readyz`)).status !== 200) await sleep(200)
 
   const answers: Record<string, number> = {}
@@ -96,12 +100,11 @@ async function phase(name: string, topic: string, seed: number, withQueries: boo
   })()
   const asking = Array.from({ length: withQueries ? clients : 0 }, async () => {
     while (Date.now() < deadline) {
-      const response = await fetch(`${url}/query`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql: QUERY, json: true }) }).catch(() => undefined)
-      const key = response ? String(response.status) : 'error'
+      // What one `trailwatch query` does: its own sessions on the store run holds, a read-only query, gone.
+      const key = await askAsACommand(holder, dataDir)
       answers[key] = (answers[key] ?? 0) + 1
-      await response?.arrayBuffer()
-      // A client turned away waits a moment, as Retry-After asks.
-      if (response?.status === 503) await sleep(1000)
+      // A command turned away is tried again a moment later.
+      if (key === 'busy') await sleep(1000)
     }
   })
   await Promise.all([...asking, sampling])
@@ -118,6 +121,21 @@ async function phase(name: string, topic: string, seed: number, withQueries: boo
   return { perSecond, peakRssMb: peakRss / 1024 / 1024, answers, stored: total, expected }
 }
 
+async function askAsACommand(holder: StoreHolder, dataDir: string): Promise<'ok' | 'busy' | 'error'> {
+  const store = await openSharedStore(holder, dataDir).catch((err: unknown) => err as Error)
+  if (store instanceof Error) return store.message.includes('sessions are open') ? 'busy' : 'error'
+  const queries = new ReadOnlyQueries(store, loadConfig().queries)
+  try {
+    await queries.run({ sql: QUERY, json: true, color: false })
+    return 'ok'
+  } catch (err) {
+    return (err as Error).message.includes('sessions are open') ? 'busy' : 'error'
+  } finally {
+    await queries.close()
+    await store.close()
+  }
+}
+
 const main = async () => {
   const suffix = Date.now().toString(36)
   const [quiet, loaded] = [`bench-queries-quiet-${suffix}`, `bench-queries-loaded-${suffix}`]
@@ -131,9 +149,9 @@ const main = async () => {
     `${label.padEnd(34)} ${Math.round(r.perSecond).toLocaleString('en').padStart(8)} events/s stored   peak RSS ${Math.round(r.peakRssMb).toString().padStart(5)} MB   ${String(r.stored)} of ${String(r.expected)} stored`
   console.log(`\ntrailwatch run, a Kafka backlog of ${backlog.toLocaleString('en')} records and ${String(inboxFiles)} inbox files of ${String(RECORDS_PER_FILE)}, ${String(seconds)} s each\n`)
   console.log(line('(a) ingest alone', alone))
-  console.log(line(`(b) ingest + ${String(clients)} /query clients`, underLoad))
+  console.log(line(`(b) ingest + ${String(clients)} query commands`, underLoad))
   console.log(`\n(b) / (a): ${((underLoad.perSecond / alone.perSecond) * 100).toFixed(0)}%`)
-  console.log(`/query answers in (b): ${Object.entries(underLoad.answers).map(([status, n]) => `${String(n)} × ${status}`).join(', ')}`)
+  console.log(`query answers in (b): ${Object.entries(underLoad.answers).map(([answer, n]) => `${String(n)} × ${answer}`).join(', ')}`)
   rmSync(work, { recursive: true, force: true })
 }
 

@@ -11,20 +11,19 @@ const Watermark = z.object({ detector: z.string(), window_end: iso, ran_at: iso 
 const Count = z.object({ name: z.string(), n: z.coerce.number() })
 const Quiet = z.object({ account: z.string(), title: z.string(), last_seen: iso })
 
-const when = z.string().nullable()
+type When = string | null
 
-/** What a person asks first: is data arriving, are detectors running, is mail going out. As `/status` answers it, too. */
-export const Status = z.object({
-  at: z.string(),
-  sources: z.array(z.object({ account: z.string(), region: z.string(), last_event: when, last_ingested: when, events_24h: z.number() })),
-  watermarks: z.array(z.object({ detector: z.string(), window_end: when, ran_at: when })),
-  alerts: z.object({ unrouted: z.number(), notifications: z.record(z.string(), z.number()) }),
+/** What a person asks first: is data arriving, are detectors running, is mail going out. */
+export interface Status {
+  at: string
+  sources: { account: string; region: string; last_event: When; last_ingested: When; events_24h: number }[]
+  watermarks: { detector: string; window_end: When; ran_at: When }[]
+  alerts: { unrouted: number; notifications: Record<string, number> }
   /** Open data-freshness alerts of the past week: sources that went quiet. */
-  quiet: z.array(z.object({ account: z.string(), title: z.string(), last_seen: when })),
+  quiet: { account: string; title: string; last_seen: When }[]
   /** Rule files that could not be loaded, each with where and why: their rules do not run. */
-  skippedRules: z.array(z.string()).default([]),
-})
-export type Status = z.output<typeof Status>
+  skippedRules: string[]
+}
 
 export async function collectStatus(store: Store, now: Date, skippedRules: string[] = []): Promise<Status> {
   const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, { now: clickHouseTime(now.getTime()) }, schema)

@@ -3,6 +3,10 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statS
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import type { Store } from '../src/clickhouse/client.js'
+import { selectRows } from '../src/clickhouse/rows.js'
+import { openSharedStore, type StoreHolder } from '../src/clickhouse/shared-store.js'
 import { runCli, startCli, type RunningCli } from './helpers/cli.js'
 import { STRATUS } from './helpers/datasets.js'
 
@@ -54,24 +58,38 @@ async function statusOf(url: string, host: string): Promise<number | undefined> 
   })
 }
 
-describe('the query endpoint of trailwatch run', () => {
+/** A request to the store `run` shares: one line of JSON, as the commands send it. */
+function storeRequest(url: string, route: string, headers: Record<string, string>, body: unknown = { sql: 'SELECT 1' }): Promise<Response> {
+  return fetch(`${url}/store/${route}`, { method: 'POST', headers, body: Buffer.isBuffer(body) ? body : `${JSON.stringify(body)}\n` })
+}
+
+describe('the store trailwatch run shares with the other commands', () => {
   let dataDir: string
   let run: RunningCli
   let url: string
   let token: string
-  const env = () => ({ TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_DEMO: 'false', TRAILWATCH_QUERY_MAX_SECONDS: '2' })
+  const env = () => ({ TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_DEMO: 'false', TRAILWATCH_QUERY_MAX_SECONDS: '3' })
+  let shared: Store
+  /** Asked in this process, through the run as a command would: quicker than starting one. */
+  const processes = async (text: string) => {
+    const sql = `SELECT count() AS n FROM system.processes WHERE query LIKE '%${text}%' AND query NOT LIKE '%system.processes%'`
+    return JSON.stringify((await selectRows(shared, sql, {}, z.object({ n: z.coerce.number() })))[0])
+  }
 
   beforeAll(async () => {
-    dataDir = freshDir('query-endpoint')
+    dataDir = freshDir('shared-store')
     run = startCli(['run'], { env: env() })
     const file = path.join(dataDir, 'run.json')
     for (let waited = 0; !existsSync(file); waited += 200) {
       if (waited > 60_000 || run.exitCode !== null) throw new Error(`trailwatch run did not start: ${run.output().stderr}`)
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
-    ;({ url, token } = JSON.parse(readFileSync(file, 'utf8')) as { url: string; token: string })
+    const holder = JSON.parse(readFileSync(file, 'utf8')) as StoreHolder
+    ;({ url, token } = holder)
+    shared = await openSharedStore(holder, dataDir)
   })
   afterAll(async () => {
+    await shared.close()
     run.kill('SIGTERM')
     await once(run, 'exit')
   })
@@ -81,30 +99,27 @@ describe('the query endpoint of trailwatch run', () => {
     expect(token).toMatch(/^[0-9a-f]{64}$/)
   })
 
-  it('answers only requests that carry the secret, name it as Host, send JSON and come from no web page', async () => {
-    const post = (headers: Record<string, string>, body = JSON.stringify({ sql: 'SELECT 1 AS one', json: true })) =>
-      fetch(`${url}/query`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body })
-    const ok = await post({})
-    expect([ok.status, await ok.text()]).toEqual([200, '{"one":1}\n'])
-    expect((await post({ authorization: 'Bearer wrong' })).status).toBe(401)
-    expect((await post({ authorization: '' })).status).toBe(401)
-    expect((await post({ origin: 'https://attacker.example' })).status).toBe(403)
-    expect((await post({ 'content-type': 'text/plain' })).status).toBe(415)
-    expect((await post({}, JSON.stringify({ sql: `SELECT '${'x'.repeat(70_000)}'` }))).status).toBe(413)
-    expect((await post({}, 'not json')).status).toBe(400)
-    expect((await fetch(`${url}/status`)).status).toBe(401)
-    expect((await fetch(`${url}/status`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+  it('answers only requests that carry the secret, name it as Host, come from no web page and stay within bounds', async () => {
+    const ok = await storeRequest(url, 'classify', { authorization: `Bearer ${token}` })
+    expect([ok.status, await ok.json()]).toEqual([200, { statements: 1, kind: 'read' }])
+    expect((await storeRequest(url, 'classify', { authorization: 'Bearer wrong' })).status).toBe(401)
+    expect((await storeRequest(url, 'classify', {})).status).toBe(401)
+    expect((await storeRequest(url, 'classify', { authorization: `Bearer ${token}`, origin: 'https://attacker.example' })).status).toBe(403)
+    expect((await storeRequest(url, 'classify', { authorization: `Bearer ${token}` }, Buffer.alloc(73 * 1024 * 1024, 0x20))).status).toBe(413)
+    const notJson = await storeRequest(url, 'classify', { authorization: `Bearer ${token}` }, Buffer.from('not json\n'))
+    expect(notJson.status).toBe(400)
+    expect((await storeRequest(url, 'sessions/nope/exec', { authorization: `Bearer ${token}` }, { query: 'SELECT 1' })).status).toBe(400)
   })
 
   it('refuses a Host it is not, as a page that rebinds a name to this address would send', async () => {
     const { request } = await import('node:http')
     const status = await new Promise<number | undefined>((resolve, reject) => {
-      const req = request(`${url}/status`, { headers: { host: 'attacker.example', authorization: `Bearer ${token}` } }, (response) => {
+      const req = request(`${url}/store/classify`, { method: 'POST', headers: { host: 'attacker.example', authorization: `Bearer ${token}` } }, (response) => {
         response.resume()
         resolve(response.statusCode)
       })
       req.on('error', reject)
-      req.end()
+      req.end('{"sql":"SELECT 1"}\n')
     })
     expect(status).toBe(403)
     // Readiness and metrics name hosts, ports and counts: a rebinding page must not read them either.
@@ -112,35 +127,47 @@ describe('the query endpoint of trailwatch run', () => {
     expect(await statusOf(`${url}/metrics`, new URL(url).host)).toBe(200)
   })
 
-  it('refuses what would change the store or its session, and ingestion goes on after', async () => {
+  it('lets every command work on the held store: a query still only reads, --write changes it, and ingestion goes on after', async () => {
     const setting = await runCli(['query', 'SET readonly = 1'], { env: env() })
     expect(setting.code).toBe(1)
     expect(setting.stderr).toMatch(/^trailwatch: only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN may run here; this one changes the session/)
-    // A switch of database through the endpoint reaches no later query (it once poisoned a pooled session).
+    // A switch of database by one command reaches no later one (it once poisoned a pooled session).
     expect((await runCli(['query', 'SELECT 1 AS a$b$; USE system -- $b$'], { env: env() })).code).toBe(1)
     expect((await runCli(['query', 'SELECT currentDatabase() AS db', '--json'], { env: env() })).stdout.trim()).toBe('{"db":"trailwatch"}')
-    const write = await runCli(['query', '--write', 'DROP TABLE events'], { env: env() })
-    expect(write.code).toBe(1)
-    expect(write.stderr).toMatch(/in use by trailwatch run .* --write needs the store itself: stop it first\.\n$/)
+    const write = await runCli(['query', '--write', "CREATE TABLE scratch ENGINE = Memory AS SELECT 'kept' AS note"], { env: env() })
+    expect([write.code, write.stderr]).toEqual([0, ''])
+    expect((await runCli(['query', 'SELECT note FROM scratch', '--json'], { env: env() })).stdout.trim()).toBe('{"note":"kept"}')
 
     copyFileSync(path.join(STRATUS, FILES[1] ?? ''), path.join(dataDir, 'inbox', 'after.json'))
     await expect.poll(async () => (await runCli(['query', 'SELECT count() > 0 AS stored FROM events', '--json'], { env: env() })).stdout.trim(), { timeout: 30_000, interval: 500 }).toBe('{"stored":1}')
+    // A command's own insert goes through the running process too, and is seen there.
+    const count = async () => Number((JSON.parse((await runCli(['query', 'SELECT uniqExact(event_id) AS n FROM events', '--json'], { env: env() })).stdout) as { n: string }).n)
+    const before = await count()
+    const backfill = await runCli(['backfill', path.join(STRATUS, FILES[2] ?? '')], { env: env() })
+    expect([backfill.code, backfill.stderr]).toEqual([0, ''])
+    expect(await count()).toBeGreaterThan(before)
   })
 
   it('stops a query at its time limit, and answers health meanwhile', async () => {
     let heavyDone = false
     const heavy = runCli(['query', 'SELECT count() FROM numbers_mt(1000000000000)'], { env: env() }).finally(() => (heavyDone = true))
     // Once the engine runs it, readiness answers before the query ends, not behind it.
-    const running = async () => {
-      const sql = "SELECT count() AS n FROM system.processes WHERE query LIKE '%numbers_mt(1000000000000)%' AND query NOT LIKE '%system.processes%'"
-      const response = await fetch(`${url}/query`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql, json: true }) })
-      return (await response.text()).trim()
-    }
-    await expect.poll(running, { timeout: 20_000, interval: 100 }).toBe('{"n":1}')
+    await expect.poll(() => processes('numbers_mt(1000000000000)'), { timeout: 20_000, interval: 100 }).toBe('{"n":1}')
     const ready = await fetch(`${url}/readyz`)
     expect([ready.status, heavyDone]).toEqual([200, false])
     const settled = await heavy
     expect(settled.code).toBe(1)
     expect(settled.stderr).toMatch(/^trailwatch: .*Timeout exceeded/)
+  })
+
+  it('serves other commands at once while the statement of a stopped command still runs', async () => {
+    const command = startCli(['query', '--write', 'SELECT count() FROM numbers_mt(40000000000)'], { env: env() })
+    await expect.poll(() => processes('numbers_mt(40000000000)'), { timeout: 20_000, interval: 100 }).toBe('{"n":1}')
+    command.kill('SIGINT')
+    await once(command, 'exit')
+    // The embedded engine finishes a statement it started; the run goes on answering meanwhile.
+    const status = await runCli(['status', '--json'], { env: env() })
+    expect([status.code, status.stderr]).toEqual([0, ''])
+    expect((await fetch(`${url}/readyz`)).status).toBe(200)
   })
 })

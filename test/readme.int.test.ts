@@ -1,44 +1,11 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { expect, it } from 'vitest'
-import { CLI_ENTRY, startCli, TSX } from './helpers/cli.js'
+import { startCli } from './helpers/cli.js'
+import { freshClone, NPX, readmeSteps } from './helpers/readme.js'
 
-const ROOT = path.resolve(import.meta.dirname, '..')
 /** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
 const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'IAM posture', 'The credential-age report']
-
-interface Step {
-  command: string
-  /** Output before a `^C` line, and after it: what the command printed once interrupted. */
-  output: string[]
-  afterInterrupt: string[]
-}
-
-/** The `$ command` lines of the sections' code blocks, each with the output shown under it. */
-function readmeSteps(): Step[] {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
-  const steps: Step[] = []
-  for (const section of readme.split(/^###? /m).filter((s) => SECTIONS.some((name) => s.startsWith(`${name}\n`)))) {
-    for (const [, block = ''] of section.matchAll(/^```\n([\s\S]*?)^```$/gm)) {
-      let step: Step | undefined
-      for (const line of block.replace(/\n$/, '').split('\n')) {
-        if (line.startsWith('$ ')) {
-          step = { command: line.slice(2), output: [], afterInterrupt: [] }
-          steps.push(step)
-        } else if (line === '^C' && step) {
-          step.afterInterrupt = []
-          step.output.push(line)
-        } else {
-          step?.[step.output.includes('^C') ? 'afterInterrupt' : 'output'].push(line)
-        }
-      }
-    }
-  }
-  return steps
-}
 
 /** A command's printed lines; nothing printed is no lines. */
 const linesOf = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'))
@@ -66,24 +33,14 @@ function shape(lines: string[]): string[] {
   )
 }
 
-/** `npx trailwatch` as it would resolve in the clone, on this checkout's sources. */
-const NPX = `npx() { if [ "$1" = trailwatch ]; then shift; node --import "$TSX" "$CLI_ENTRY" "$@"; else command npx "$@"; fi; }`
-
 it('runs the command blocks of its first sections and examples as written, on fresh data directories, with the output they show', async () => {
-  const steps = readmeSteps()
+  const steps = readmeSteps(SECTIONS)
   expect(steps.map((s) => s.command)).toEqual(
     expect.arrayContaining(['npm start', 'npx trailwatch backfill datasets', 'npx trailwatch backfill examples/carol.jsonl', 'npx trailwatch report credentials --at 2026-11-23T07:00:00Z',
       'TRAILWATCH_ALERT_TO=secops@example.com npx trailwatch alert --once --at 2023-07-10T12:41:00Z', 'npx trailwatch incidents list --to 2023-07-10T12:41:00Z']),
   )
 
-  // A fresh clone, alone in its folder: the files the README names, and no data yet.
-  const workspace = mkdtempSync(path.join(tmpdir(), 'trailwatch-readme-'))
-  const clone = path.join(workspace, 'trailwatch')
-  mkdirSync(clone)
-  for (const entry of ['datasets', 'examples', 'test']) symlinkSync(path.join(ROOT, entry), path.join(clone, entry))
-  // A newcomer's environment: none of trailwatch's settings, and a free port for the endpoints.
-  const own = /^(TRAILWATCH_|KAFKA_|CLICKHOUSE_|SMTP_)/
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !own.test(name))), TSX, CLI_ENTRY, TRAILWATCH_HTTP_PORT: '0' }
+  const { clone, env } = freshClone()
 
   // `npm start` is `trailwatch run` (npm's own "> …" lines aside): it runs until Ctrl-C, and the rest
   // is typed in a second terminal meanwhile.

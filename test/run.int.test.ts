@@ -32,7 +32,7 @@ async function counter(url: string, name: string): Promise<number> {
   return Number(line?.split(' ')[1] ?? Number.NaN)
 }
 
-it('serves health and metrics while it runs, counts inbox events as they flow, and answers status and queries for the locked store', async () => {
+it('serves health and metrics while it runs, counts inbox events as they flow, and lets every command use the store it holds', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-run-'))
   const env = { TRAILWATCH_DATA_DIR: path.join(dir, 'data'), TRAILWATCH_DEMO: 'false' }
   const url = await startRun(env)
@@ -65,11 +65,15 @@ it('serves health and metrics while it runs, counts inbox events as they flow, a
   const bad = await runCli(['query', 'SELECT nonsense FROM events'], { env })
   expect([bad.code, bad.stderr]).toEqual([1, expect.stringMatching(/^trailwatch: .*nonsense/) as unknown])
 
-  // A command that writes says what to do instead.
-  const backfill = await runCli(['backfill', path.join(STRATUS, first ?? '')], { env, cwd: dir })
-  expect([backfill.code, backfill.stderr]).toEqual([
+  // A command that writes works through it too: the file the inbox took is stored already.
+  const backfill = await runCli(['backfill', path.join(STRATUS, first ?? ''), '--json'], { env, cwd: dir })
+  expect([backfill.code, backfill.stderr]).toEqual([0, ''])
+  expect(JSON.parse(backfill.stdout)).toMatchObject({ stored: 0, duplicate: afterOne })
+  // A service that would do run's own work says so, and what to do instead.
+  const ingest = await runCli(['ingest'], { env: { ...env, KAFKA_BROKERS: '127.0.0.1:1' }, cwd: dir })
+  expect([ingest.code, ingest.stderr]).toEqual([
     1,
-    `trailwatch: the data directory data is in use by trailwatch run (pid ${String(running?.pid)}). It ingests CloudTrail files copied into data/inbox; stop it (Ctrl-C) before running this command, or give this command a store of its own (--data-dir or TRAILWATCH_DATA_DIR).\n`,
+    `trailwatch: the data directory data is in use by trailwatch run (pid ${String(running?.pid)}), which already ingests, detects and serves the console. Stop it (Ctrl-C) before running this command, or give this command a store of its own (--data-dir or TRAILWATCH_DATA_DIR).\n`,
   ])
 
   running?.kill('SIGTERM')

@@ -5,7 +5,8 @@ import { openStore, type Store } from '../clickhouse/client.js'
 import { migrate, type MigrationReport } from '../clickhouse/migrations.js'
 import { loadConfig, type Config } from '../config.js'
 import { ConfigError, StoreLockedError } from '../errors.js'
-import { runningProcessPid } from './running.js'
+import { openSharedStore } from '../clickhouse/shared-store.js'
+import { runningProcess } from './running.js'
 import { moduleLogger, commandLogger, type Logger } from '../logger.js'
 import { loadSettings, type Settings } from '../settings.js'
 
@@ -26,8 +27,11 @@ export interface Context {
   migration: MigrationReport
 }
 
-/** Long-running services log at info when piped unless told otherwise; one-off commands only warn. */
 export interface ContextOptions {
+  /**
+   * A long-running service: it logs at info when piped unless told otherwise (one-off commands only
+   * warn), and it needs the store to itself, where a one-off command uses the one `run` holds.
+   */
   service?: boolean
   /** Make tables of the schema again when they are missing, on a server too (`trailwatch migrate`). */
   repair?: boolean
@@ -39,14 +43,18 @@ function assertDirectory(dir: string, setting: string): void {
   if (stats && !stats.isDirectory()) throw new ConfigError(`${setting}: ${dir} is a file, not a directory`)
 }
 
-/** When `trailwatch run` holds the store, say how to work with it rather than only that it is busy. */
-function heldByRun(config: Config, locked: StoreLockedError): StoreLockedError {
-  const pid = runningProcessPid(config.dataDir)
-  if (pid === undefined) return locked
+/**
+ * When `trailwatch run` holds the embedded store, a one-off command works on it through the running
+ * process; a service says how to get a store of its own.
+ */
+async function storeHeldByRun(config: Config, locked: StoreLockedError, service: boolean): Promise<Store> {
+  const holder = runningProcess(config.dataDir)
+  if (!holder) throw locked
+  if (!service) return openSharedStore(holder, config.dataDir)
   const here = (dir: string) => path.relative(process.cwd(), dir) || '.'
-  return new StoreLockedError(
-    `the data directory ${here(config.dataDir)} is in use by trailwatch run (pid ${String(pid)}). ` +
-      `It ingests CloudTrail files copied into ${here(config.inboxDir)}; stop it (Ctrl-C) before running this command, or give this command a store of its own (--data-dir or TRAILWATCH_DATA_DIR).`,
+  throw new StoreLockedError(
+    `the data directory ${here(config.dataDir)} is in use by trailwatch run (pid ${String(holder.pid)}), which already ingests, detects and serves the console. ` +
+      `Stop it (Ctrl-C) before running this command, or give this command a store of its own (--data-dir or TRAILWATCH_DATA_DIR).`,
   )
 }
 
@@ -57,7 +65,8 @@ async function openContext(options: CommonOptions, { service = false, repair = f
   const settings = loadSettings(config)
   const logger = commandLogger(config, service)
   const store = await openStore(config, logger).catch((err: unknown) => {
-    throw err instanceof StoreLockedError ? heldByRun(config, err) : err
+    if (err instanceof StoreLockedError) return storeHeldByRun(config, err, service)
+    throw err
   })
   try {
     const cluster = config.clickhouse.cluster ? { name: config.clickhouse.cluster, database: config.clickhouse.database } : undefined

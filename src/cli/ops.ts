@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises'
 import { storeReachable } from '../clickhouse/client.js'
 import { errorMessage } from '../errors.js'
-import { ReadOnlyQueries } from '../clickhouse/read-only-queries.js'
+import { StoreHost } from '../clickhouse/shared-store.js'
 import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js'
 import { createConsole } from '../console/console.js'
 import { metrics } from '../metrics.js'
@@ -11,10 +11,10 @@ import { moduleLogger } from '../logger.js'
 export interface ServeOptions {
   checks?: Readiness
   /**
-   * Answer `trailwatch status` and `trailwatch query` for the embedded store this process holds, to
-   * requests carrying this secret (only ever on a loopback address).
+   * Share the embedded store this process holds with the other commands of its user, who find this
+   * secret in the run file (only ever on a loopback address).
    */
-  forOtherCommands?: { token: string; status: () => Promise<unknown> }
+  shareStore?: { token: string }
   /** Serve the web console for these detectors, naming the rule files that could not be loaded. */
   console?: { detectors: { id: string; title: string; schedule: string }[]; skippedRules?: string[] }
 }
@@ -42,8 +42,7 @@ async function diskRoom(dataDir: string, minFreeBytes: number): Promise<true | s
 /** A long-running command's /healthz, /readyz and /metrics; ready means the store answers and `checks` pass. */
 export async function serveOps(context: Context, options: ServeOptions = {}): Promise<OpsServer> {
   const { store, config } = context
-  const others = options.forOtherCommands && store.embedded && LOOPBACK.has(config.http.host) ? options.forOtherCommands : undefined
-  const queries = others ? new ReadOnlyQueries(store, config.queries) : undefined
+  const shared = options.shareStore && store.embedded && LOOPBACK.has(config.http.host) ? { host: new StoreHost(store), token: options.shareStore.token } : undefined
   let port = config.http.port
   const consolePages = options.console
     ? createConsole({
@@ -63,9 +62,7 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
     ...config.http,
     logger: context.logger,
     readiness: async () => ({ store: await storeReachable(store), disk: await diskRoom(config.dataDir, config.minFreeDiskBytes), ...(await options.checks?.()) }),
-    token: others?.token,
-    status: others?.status,
-    query: queries ? (request, signal) => queries.run(request, signal) : undefined,
+    shared,
     console: consolePages,
   })
   port = Number(new URL(server.url).port)
@@ -73,7 +70,7 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
     url: server.url,
     close: async () => {
       await server.close()
-      await queries?.close()
+      await shared?.host.close()
     },
   }
 }

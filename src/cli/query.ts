@@ -1,10 +1,7 @@
 import type { DataFormat } from '@clickhouse/client'
 import { Command } from 'commander'
 import { ReadOnlyQueries, type QueryRequest } from '../clickhouse/read-only-queries.js'
-import { loadConfig } from '../config.js'
-import { AppError, StoreLockedError } from '../errors.js'
 import { withCommonOptions, withContext, type CommonOptions } from './context.js'
-import { askRunningProcess } from './running.js'
 
 interface QueryOptions extends CommonOptions {
   json?: boolean
@@ -23,31 +20,23 @@ export function queryCommand(): Command {
 Without --write a query may only read: one SELECT, SHOW, DESCRIBE, EXISTS or EXPLAIN as the
 engine's own parser reads it, on a fresh session the engine holds read-only; no file(), INTO
 OUTFILE or outside table functions, within TRAILWATCH_QUERY_MAX_SECONDS, _MAX_MEMORY_BYTES and
-_MAX_RESULT_BYTES (SECURITY.md says where the boundary is).
-While \`trailwatch run\` holds the embedded store, a read-only query is sent to it.`,
+_MAX_RESULT_BYTES (SECURITY.md says where the boundary is).`,
     )
     .action(async (sql: string, options: QueryOptions) => {
       // isTTY is undefined, not false, when stdout is a pipe.
       const request: QueryRequest = { sql, json: Boolean(options.json), color: (process.stdout.isTTY as boolean | undefined) === true }
-      try {
-        await withContext(options, async ({ store, config }) => {
-          if (options.write) {
-            const result = await store.client.exec({ query: sql, clickhouse_settings: { default_format: (request.json ? 'JSONEachRow' : 'PrettyCompactMonoBlock') as DataFormat } })
-            for await (const chunk of result.stream as AsyncIterable<Buffer>) process.stdout.write(chunk)
-            return
-          }
-          const queries = new ReadOnlyQueries(store, config.queries)
-          try {
-            process.stdout.write(await queries.run(request))
-          } finally {
-            await queries.close()
-          }
-        })
-      } catch (err) {
-        if (!(err instanceof StoreLockedError)) throw err
-        if (options.write) throw new AppError('USAGE', `${err.message} --write needs the store itself: stop it first.`)
-        const response = await askRunningProcess(loadConfig(undefined, { dataDir: options.dataDir }).dataDir, err, '/query', request)
-        for await (const chunk of response.body ?? []) process.stdout.write(chunk as Uint8Array)
-      }
+      await withContext(options, async ({ store, config }) => {
+        if (options.write) {
+          const result = await store.client.exec({ query: sql, clickhouse_settings: { default_format: (request.json ? 'JSONEachRow' : 'PrettyCompactMonoBlock') as DataFormat } })
+          for await (const chunk of result.stream as AsyncIterable<Buffer>) process.stdout.write(chunk)
+          return
+        }
+        const queries = new ReadOnlyQueries(store, config.queries)
+        try {
+          process.stdout.write(await queries.run(request))
+        } finally {
+          await queries.close()
+        }
+      })
     })
 }

@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs'
 import { rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
-import { AppError, errorMessage, type StoreLockedError } from '../errors.js'
 
-/** Where a running `trailwatch run` says it can be reached: other commands ask it instead of the locked store. */
+/** Where a running `trailwatch run` says it can be reached: other commands use the store it holds through it. */
 export function runFile(dataDir: string): string {
   return path.join(dataDir, 'run.json')
 }
@@ -30,36 +29,11 @@ export async function announceRunningProcess(dataDir: string, url: string, token
   await rename(partial, file)
 }
 
-function readRunFile(dataDir: string): RunningProcess | undefined {
+/** The `trailwatch run` that holds the data directory, if one left its address there. */
+export function runningProcess(dataDir: string): RunningProcess | undefined {
   try {
     return RunFile.parse(JSON.parse(readFileSync(runFile(dataDir), 'utf8')))
   } catch {
     return undefined
   }
-}
-
-/** The pid of the `trailwatch run` that holds the data directory, if one left its address there. */
-export function runningProcessPid(dataDir: string): number | undefined {
-  return readRunFile(dataDir)?.pid
-}
-
-/**
- * Asks the `trailwatch run` that holds the store, with the secret it left in its run file; the lock
- * error itself when no run left one.
- */
-export async function askRunningProcess(dataDir: string, locked: StoreLockedError, route: string, body?: unknown): Promise<Response> {
-  const running = readRunFile(dataDir)
-  if (!running) throw locked
-  let response: Response
-  try {
-    response = await fetch(`${running.url}${route}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${running.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-  } catch (err) {
-    throw new AppError('RUNNING_PROCESS', `${locked.message}; asking it at ${running.url}${route} failed: ${errorMessage(err)}`)
-  }
-  if (!response.ok) throw new AppError('RUNNING_PROCESS', (await response.text()).trim() || `HTTP ${String(response.status)}`)
-  return response
 }

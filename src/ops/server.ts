@@ -1,8 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { z } from 'zod'
-import { BusyError, type QueryRequest } from '../clickhouse/read-only-queries.js'
+import type { StoreHost } from '../clickhouse/shared-store.js'
 import { AppError, errorMessage } from '../errors.js'
 import { moduleLogger, type Logger } from '../logger.js'
 import { registry } from '../metrics.js'
@@ -17,19 +16,16 @@ export interface OpsServerOptions {
   logger: Logger
   readiness: Readiness
   /**
-   * The secret a request for /status or /query must carry (`Authorization: Bearer …`). Without it
-   * those routes are not served at all.
+   * The embedded store this process holds, shared under /store/ with the commands of the user who
+   * holds `token` (`Authorization: Bearer …`). Without both, /store/ is not served at all.
    */
-  token?: string | undefined
-  /** What `trailwatch status` shows, served to a status command that finds the store held by this process. */
-  status?: (() => Promise<unknown>) | undefined
-  /** Runs `trailwatch query` for a command that finds the store held by this process; loopback only. */
-  query?: ((request: QueryRequest, signal: AbortSignal) => Promise<Buffer>) | undefined
+  shared?: { host: StoreHost; token: string } | undefined
   /** The web console: every path that is not one of the above. */
   console?: ((request: IncomingMessage, url: URL) => Promise<ConsoleReply>) | undefined
 }
 
-const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/status', '/query'])
+const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
+const STORE_PREFIX = '/store/'
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost'])
 const CONSOLE_HEADERS = { 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' }
 
@@ -38,9 +34,8 @@ export interface OpsServer {
   close(): Promise<void>
 }
 
-/** The largest /query body: SQL a person typed, not data. */
-const MAX_QUERY_BODY = 64 * 1024
-const QueryBody = z.object({ sql: z.string(), json: z.boolean().default(false), color: z.boolean().default(false) })
+/** The largest /store/ body: a batch of events as the ingest writer makes it (64 MiB at most), and its statement. */
+const MAX_STORE_BODY = 72 * 1024 * 1024
 
 const TEXT = 'text/plain; charset=utf-8'
 
@@ -61,7 +56,7 @@ function send(response: ServerResponse, code: number, body: string | Buffer, typ
   response.end(body)
 }
 
-async function readBody(request: IncomingMessage, limit: number): Promise<string> {
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of request) {
@@ -69,19 +64,19 @@ async function readBody(request: IncomingMessage, limit: number): Promise<string
     if (size > limit) throw new HttpError(413, `the request body is over ${String(limit)} bytes`)
     chunks.push(chunk as Buffer)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
 }
 
 /**
  * /healthz (the process answers), /readyz (it can do its work), /metrics (Prometheus), and, for the
- * commands that find the store held by this process, /status and /query. Those two read data, so
- * they answer only a request that carries the run's secret, names this server as its Host (a web
+ * commands that find the store held by this process, /store/. That one reads and changes data, so
+ * it answers only a request that carries the run's secret, names this server as its Host (a web
  * page cannot point a name it controls here) and comes from no web page (no Origin).
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const logger = moduleLogger(options.logger, 'ops.http')
   let port = options.port
-  const token = options.token ? Buffer.from(options.token) : undefined
+  const token = options.shared ? Buffer.from(options.shared.token) : undefined
 
   /** A page that rebinds a name of its own to this address sends that name as Host: refused. */
   const checkHost = (request: IncomingMessage): void => {
@@ -100,20 +95,17 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     if (given.length !== token.length || !timingSafeEqual(given, token)) throw new HttpError(401, 'a valid token is required (the one trailwatch run keeps in run.json)')
   }
 
-  const answer = async (request: IncomingMessage, signal: AbortSignal): Promise<Reply> => {
+  const answer = async (request: IncomingMessage): Promise<Reply> => {
     const url = new URL(request.url ?? '/', 'http://localhost')
     const route = url.pathname
+    if (route.startsWith(STORE_PREFIX) && options.shared) {
+      authorize(request)
+      const reply = await options.shared.host.handle(request.method ?? 'GET', route.slice(STORE_PREFIX.length), await readBody(request, MAX_STORE_BODY))
+      return [reply.status, reply.body, reply.type]
+    }
     if (options.console && !OPS_ROUTES.has(route)) {
       const page = await options.console(request, url)
       return [page.status, page.body, page.type, { ...CONSOLE_HEADERS, ...page.headers }]
-    }
-    if (route === '/query' && options.query) {
-      authorize(request)
-      if (request.method !== 'POST') throw new HttpError(405, 'POST only')
-      if (!/^application\/json\b/.test(request.headers['content-type'] ?? '')) throw new HttpError(415, 'expected application/json')
-      const parsed = QueryBody.safeParse(JSON.parse(await readBody(request, MAX_QUERY_BODY)))
-      if (!parsed.success) throw new HttpError(400, 'expected {"sql": "…", "json": true|false}')
-      return [200, await options.query(parsed.data, signal), TEXT]
     }
     if (request.method !== 'GET') throw new HttpError(405, 'GET only')
     if (route === '/healthz') return [200, JSON.stringify({ status: 'ok' })]
@@ -124,17 +116,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       return [ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready', checks })]
     }
     if (route === '/metrics') return [200, await registry.metrics(), registry.contentType]
-    if (route === '/status' && options.status) {
-      authorize(request)
-      return [200, JSON.stringify(await options.status())]
-    }
     throw new HttpError(404, `no ${route}; try /healthz, /readyz, /metrics`)
   }
 
   const failure = (err: unknown): Reply => {
-    if (err instanceof HttpError) return [err.status, err.message, TEXT]
-    if (err instanceof SyntaxError) return [400, 'the body is not JSON', TEXT]
-    if (err instanceof BusyError) return [503, err.message, TEXT, { 'retry-after': '1' }]
+    // What is left of a body too large is not read: the connection ends with the reply.
+    if (err instanceof HttpError) return [err.status, err.message, TEXT, err.status === 413 ? { connection: 'close' } : {}]
     // Raised on purpose (a refused or failing query): the person needs the message.
     if (err instanceof AppError) return [400, err.message, TEXT]
     logger.error({ err: errorMessage(err) }, 'request failed')
@@ -142,12 +129,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   }
 
   const server = createServer((request, response) => {
-    // A client that goes away stops the wait for its query (the engine may finish it, within its limits).
-    const abandoned = new AbortController()
-    response.once('close', () => {
-      if (!response.writableFinished) abandoned.abort()
-    })
-    void answer(request, abandoned.signal)
+    void answer(request)
       .catch(failure)
       .then(([code, body, type, headers]) => {
         send(response, code, body, type, headers)
