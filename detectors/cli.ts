@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
+import { ProgressLine } from '../src/cli/progress.js'
 import { serveOps } from '../src/cli/ops.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { laterReportWarnings } from '../src/credentials/inventory.js'
@@ -99,7 +100,15 @@ export function detectCommand(): Command {
         }
         const findings: Finding[] = []
         if (options.from !== undefined) {
-          findings.push(...(await detectRange(store, detectors, { from: new Date(options.from), to: now }, settings, LATENESS_MS)))
+          const progress = new ProgressLine({ of: 'steps', counting: 'detector runs' })
+          try {
+            const onProgress = (done: number, total: number) => {
+              progress.update(done, total)
+            }
+            findings.push(...(await detectRange(store, detectors, { from: new Date(options.from), to: now }, settings, LATENESS_MS, { onProgress })))
+          } finally {
+            progress.clear()
+          }
         } else {
           for (const detector of detectors) {
             const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)
@@ -154,7 +163,12 @@ export function rulesCommand(): Command {
     .addHelpText('after', '\nExit status: 0 when every rule with examples passed, 1 otherwise.')
     .action(async (paths: string[]) => {
       const { rules } = loadRuleFiles(pathsOrConfigured(paths))
-      const results = await testRules(rules, commandLogger(loadConfig(), false))
+      const progress = new ProgressLine({ of: 'steps', counting: 'rules' })
+      const results = await testRules(rules, commandLogger(loadConfig(), false), (done, total) => {
+        progress.update(done, total)
+      }).finally(() => {
+        progress.clear()
+      })
       const tested = results.filter((r) => r.failures !== undefined)
       const failed = tested.filter((r) => (r.failures ?? []).length > 0)
       for (const result of tested) {

@@ -52,11 +52,22 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
  * findings stored as detected at its end. Returns one finding per alert: the latest, with the first
  * sighting of all. An aborted signal ends it between two runs, with the signal's reason thrown.
  */
-export async function detectRange(store: Store, detectors: Detector[], range: { from: Date; to: Date }, settings: Settings, latenessMs: number, signal?: AbortSignal): Promise<Finding[]> {
+export async function detectRange(
+  store: Store,
+  detectors: Detector[],
+  range: { from: Date; to: Date },
+  settings: Settings,
+  latenessMs: number,
+  { signal, onProgress }: { signal?: AbortSignal; onProgress?: (runsDone: number, runsTotal: number) => void } = {},
+): Promise<Finding[]> {
   const alerts = new Map<string, Finding>()
-  for (const detector of detectors) {
-    for (const window of scheduledRuns(detector, range.from, range.to, latenessMs)) {
+  const runs = detectors.map((detector) => ({ detector, windows: scheduledRuns(detector, range.from, range.to, latenessMs) }))
+  const total = runs.reduce((sum, { windows }) => sum + windows.length, 0)
+  let done = 0
+  for (const { detector, windows } of runs) {
+    for (const window of windows) {
       signal?.throwIfAborted()
+      onProgress?.(done++, total)
       const findings = await runDetector(store, detector, window, settings)
       await storeFindings(store, findings, window.now)
       for (const finding of findings) {

@@ -46,18 +46,20 @@ export async function withScratchStore<T>(work: (store: Store) => Promise<T>): P
   }
 }
 
-export function testRules(rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
-  return withScratchStore((store) => testRulesOn(store, rules, logger))
+/** `onProgress` hears how many of the rules are done, before each. */
+export function testRules(rules: LoadedRule[], logger: Logger, onProgress?: (done: number, total: number) => void): Promise<RuleTestResult[]> {
+  return withScratchStore((store) => testRulesOn(store, rules, logger, onProgress))
 }
 
-async function testRulesOn(store: Store, rules: LoadedRule[], logger: Logger): Promise<RuleTestResult[]> {
+async function testRulesOn(store: Store, rules: LoadedRule[], logger: Logger, onProgress?: (done: number, total: number) => void): Promise<RuleTestResult[]> {
   // Stored as ingest stores them: with each address's network and country.
   const enricher = await loadSourceEnricher()
   await migrate(store, { retentionDays: 400 }, logger)
   const results: RuleTestResult[] = []
   // Several rules may share a file, and so its examples: each file is read once.
   const examplesOf = new Map<string, z.output<typeof Examples>>()
-  for (const rule of rules) {
+  for (const [done, rule] of rules.entries()) {
+    onProgress?.(done, rules.length)
     const examples = examplesOf.get(rule.file) ?? readExamples(rule.file)
     examplesOf.set(rule.file, examples)
     const mine = examples[rule.id] ?? (rule.name ? examples[rule.name] : undefined)

@@ -183,7 +183,7 @@ export class DetectorScheduler {
               const started = performance.now()
               const where = { detector: detector.id, from: range.from.toISOString(), to: range.to.toISOString() }
               try {
-                const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs, this.stopping.signal)
+                const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs, { signal: this.stopping.signal })
                 this.logger.info({ ...where, findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
                 if (findings.length > 0) await this.correlate(range.to)
               } catch (err) {

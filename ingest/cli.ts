@@ -23,14 +23,14 @@ export function backfillCommand(): Command {
     .addHelpText('after', `\nExit status: 0 when everything was stored or already there, ${EXIT_REJECTED} when some input was rejected (see the rejected_input table), 1 on error.`)
     .action(async (paths: string[], options: CommonOptions & { json?: boolean }) => {
       const summary = await withContext(options, async ({ config, logger, store }) => {
-        const progress = new ProgressLine()
+        const progress = new ProgressLine({ of: 'bytes', counting: 'records' })
         try {
           return await backfill(store, paths, {
             maxBatch: config.ingest.maxBatch,
             ...config.ingest.decode,
             logger,
             onProgress: (p) => {
-              progress.update(p.bytesDone, p.bytesTotal, p.read, 'records')
+              progress.update(p.bytesDone, p.bytesTotal, p.read)
             },
           })
         } finally {
@@ -98,11 +98,17 @@ export function produceCommand(): Command {
     .action(async (paths: string[], options: { topic?: string; json?: boolean; dataDir?: string }) => {
       const config = loadConfig(undefined, { dataDir: options.dataDir })
       const logger = commandLogger(config, false)
+      const progress = new ProgressLine({ of: 'bytes', counting: 'records' })
       const summary = await produceFiles(createKafka(config.kafka, logger), paths, {
         topic: options.topic ?? (config.kafka.topics[0] as string),
         ...config.ingest.decode,
         logger,
         brokers: config.kafka.brokers,
+        onProgress: (done, total, sent) => {
+          progress.update(done, total, sent)
+        },
+      }).finally(() => {
+        progress.clear()
       })
       console.log(options.json ? JSON.stringify(summary) : `${summary.files} files: ${summary.sent} records sent, ${summary.skipped} skipped (${summary.seconds.toFixed(1)} s)`)
     })

@@ -21,7 +21,7 @@ export interface ProduceSummary {
 export async function produceFiles(
   kafka: Kafka,
   paths: string[],
-  options: { topic: string; maxRecordBytes: number; logger: Logger; batchSize?: number; brokers?: string[] },
+  options: { topic: string; maxRecordBytes: number; logger: Logger; batchSize?: number; brokers?: string[]; onProgress?: (bytesDone: number, bytesTotal: number, sent: number) => void },
 ): Promise<ProduceSummary> {
   const started = performance.now()
   const logger = moduleLogger(options.logger, 'ingest.produce')
@@ -37,7 +37,10 @@ export async function produceFiles(
     messages = []
   }
   try {
-    for (const file of await listInputFiles(paths)) {
+    const files = await listInputFiles(paths)
+    const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
+    let bytesBefore = 0
+    for (const file of files) {
       summary.files++
       if (file.refused) {
         summary.skipped++
@@ -57,8 +60,10 @@ export async function produceFiles(
           messages.push({ key: `${decoded.event.accountId}/${decoded.event.principalArn}`, value: item.bytes })
           if (messages.length >= (options.batchSize ?? 1000)) await send()
         }
+        options.onProgress?.(bytesBefore + input.bytesRead(), bytesTotal, summary.sent + messages.length)
       }
       summary.skipped += framer.end().length
+      bytesBefore += file.size
     }
     await send()
   } finally {
