@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.stylisticTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', '.dependency-cruiser.cjs', 'kafka/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -18,7 +18,7 @@ export default tseslint.config(
       '@typescript-eslint/non-nullable-type-assertion-style': 'off',
     },
   },
-  { files: ['eslint.config.js', '.dependency-cruiser.cjs', 'kafka/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['.dependency-cruiser.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
+  { files: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
   { files: ['kafka/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly', setTimeout: 'readonly' } } },
 )

@@ -9,7 +9,7 @@ import type { Finding } from '../detectors/define.js'
 import { durationMs } from '../detectors/define.js'
 import { runDetector, storeFindings } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
-import { ALERT_COLUMNS, StoredAlertRow } from '../src/alerting/alerts.js'
+import { ALERT_COLUMNS, StoredAlertRow } from '../src/alerts/table.js'
 import { openEmbeddedStore } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { selectRows } from '../src/clickhouse/rows.js'
@@ -94,7 +94,7 @@ const main = async (): Promise<void> => {
     port: 0,
     logger,
     readiness: () => Promise.resolve({}),
-    console: createConsole({
+    pages: createConsole({
       store,
       settings: loadConfig({}).console,
       host: '127.0.0.1',

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import type { Incident } from '../incidents/incidents.js'
 import type { TriggerEvent } from '../incidents/triggers.js'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { composeIncident } from './incident-email.js'
 
 // Every field an attacker writes: a principal name with quotes and a command, an event name and a

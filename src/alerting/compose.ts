@@ -1,5 +1,5 @@
 import { utcText } from '../time.js'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../text.js'
 
 /** One part of a digest: the repeats of one alert. */

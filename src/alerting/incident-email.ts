@@ -4,7 +4,7 @@ import { shortPrincipal, type Incident } from '../incidents/incidents.js'
 import type { TriggerEvent } from '../incidents/triggers.js'
 import { SEVERITIES } from '../severity.js'
 import { localTime, utcText } from '../time.js'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { escapeHtml, headerText, htmlDocument, plural, shellWord, textLine, type Composed } from '../text.js'
 
 /** Everything an incident email says beyond the incident itself. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Severity } from '../severity.js'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { historySpanMs, routeAlerts, type RoutingPolicy, type SentEmail } from './policy.js'
 import type { SuppressionRule } from './suppressions.js'
 

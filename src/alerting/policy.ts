@@ -1,5 +1,5 @@
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import type { Route } from './routes.js'
 import { recipientsFor, type AlertRoute } from './settings.js'
 import { matchingSuppression, type SuppressionRule } from './suppressions.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { matchingSuppression, validateSuppression, type SuppressionRule } from './suppressions.js'
 
 const NOW = new Date('2026-11-20T12:00:00Z')

@@ -5,7 +5,7 @@ import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { AppError } from '../errors.js'
 import { globMatches } from '../glob.js'
-import type { StoredAlert } from './alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 
 const RuleRow = z.object({

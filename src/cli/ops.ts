@@ -2,11 +2,8 @@ import { statfs } from 'node:fs/promises'
 import { storeReachable } from '../clickhouse/client.js'
 import { errorMessage } from '../errors.js'
 import { StoreHost } from '../clickhouse/shared-store.js'
-import { startOpsServer, type OpsServer, type Readiness } from '../ops/server.js'
-import { createConsole } from '../console/console.js'
-import { metrics } from '../metrics.js'
+import { startOpsServer, type OpsServer, type PageHandler, type Readiness } from '../ops/server.js'
 import type { Context } from './context.js'
-import { moduleLogger } from '../logger.js'
 
 export interface ServeOptions {
   checks?: Readiness
@@ -15,14 +12,8 @@ export interface ServeOptions {
    * secret in the run file (only ever on a loopback address).
    */
   shareStore?: { token: string }
-  /** Serve the web console for these detectors, naming the rule files that could not be loaded. */
-  console?: { detectors: { id: string; title: string; schedule: string }[]; skippedRules?: string[] }
-}
-
-/** Failed detector runs since this process started, from the metric that counts them. */
-async function detectorFailures(): Promise<Map<string, number>> {
-  const { values } = await metrics.detectorFailures.get()
-  return new Map(values.map((v) => [String(v.labels.detector), v.value]))
+  /** Serve a web surface (the console) beside the endpoints, given the port the server got. */
+  pages?: (port: () => number) => PageHandler
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -44,26 +35,12 @@ export async function serveOps(context: Context, options: ServeOptions = {}): Pr
   const { store, config } = context
   const shared = options.shareStore && store.embedded && LOOPBACK.has(config.http.host) ? { host: new StoreHost(store), token: options.shareStore.token } : undefined
   let port = config.http.port
-  const consolePages = options.console
-    ? createConsole({
-        store,
-        settings: config.console,
-        host: config.http.host,
-        port: () => port,
-        aliases: config.alerting.accountAliases,
-        principals: context.settings.principals,
-        detectors: options.console.detectors,
-        skippedRules: options.console.skippedRules,
-        failures: detectorFailures,
-        logger: moduleLogger(context.logger, 'console'),
-      })
-    : undefined
   const server = await startOpsServer({
     ...config.http,
     logger: context.logger,
     readiness: async () => ({ store: await storeReachable(store), disk: await diskRoom(config.dataDir, config.minFreeDiskBytes), ...(await options.checks?.()) }),
     shared,
-    console: consolePages,
+    pages: options.pages?.(() => port),
   })
   port = Number(new URL(server.url).port)
   return {

@@ -22,7 +22,7 @@ async function serve(host: string, env: Record<string, string> = {}, skippedRule
     port: 0,
     logger: testLogger,
     readiness: () => Promise.resolve({}),
-    console: createConsole({
+    pages: createConsole({
       store,
       settings: loadConfig(env).console,
       host,

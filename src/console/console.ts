@@ -9,6 +9,7 @@ import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/i
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import type { Logger } from '../logger.js'
+import type { PageHandler, PageReply } from '../ops/server.js'
 import type { Principals } from '../principals.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
@@ -17,12 +18,7 @@ import { LoginThrottle, loadUsers, sameSecret, Sessions, verifyPassword, type Se
 import * as pages from './pages.js'
 import { dataFreshness, detectorHealth, hoursOfWeek, recentAlerts, usualNetworks } from './queries.js'
 
-export interface ConsoleReply {
-  status: number
-  body: string
-  type: string
-  headers: Record<string, string>
-}
+type ConsoleReply = PageReply
 
 export interface ConsoleOptions {
   store: Store
@@ -51,6 +47,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
 /** No script, no inline style, nothing from elsewhere, never in a frame. */
 export const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+const SECURITY_HEADERS = { 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' }
 
 class Refusal extends Error {
   constructor(
@@ -99,7 +96,7 @@ function day(value: string | null, fallback: string): string {
  * neither configured, is the local user. Every change carries the session's token and must come
  * from this site, and goes into the audit log.
  */
-export function createConsole(options: ConsoleOptions): (request: IncomingMessage, url: URL) => Promise<ConsoleReply> {
+export function createConsole(options: ConsoleOptions): PageHandler {
   const { store } = options
   const clock = options.clock ?? (() => new Date())
   const users = options.settings.usersFile ? loadUsers(options.settings.usersFile) : undefined
@@ -303,7 +300,7 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
     throw new Refusal(404, `There is no page ${route}.`)
   }
 
-  return async (request, url) => {
+  const handle = async (request: IncomingMessage, url: URL): Promise<ConsoleReply> => {
     const now = clock()
     const route = url.pathname
     try {
@@ -344,5 +341,11 @@ export function createConsole(options: ConsoleOptions): (request: IncomingMessag
       options.logger.error({ err: errorMessage(err), route }, 'console request failed')
       return reply(500, pages.messagePage('Something went wrong', 'The request failed; the log says why.'))
     }
+  }
+
+  // On every reply: pages, refusals and the style sheet.
+  return async (request, url) => {
+    const page = await handle(request, url)
+    return { ...page, headers: { ...SECURITY_HEADERS, ...page.headers } }
   }
 }

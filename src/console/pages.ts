@@ -1,4 +1,4 @@
-import type { StoredAlert } from '../alerting/alerts.js'
+import type { StoredAlert } from '../alerts/table.js'
 import { escapeHtml as e, plural } from '../text.js'
 import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'

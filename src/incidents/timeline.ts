@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerting/alerts.js'
+import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'

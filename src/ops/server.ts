@@ -5,7 +5,6 @@ import type { StoreHost } from '../clickhouse/shared-store.js'
 import { AppError, errorMessage } from '../errors.js'
 import { moduleLogger, type Logger } from '../logger.js'
 import { registry } from '../metrics.js'
-import { CONTENT_SECURITY_POLICY, type ConsoleReply } from '../console/console.js'
 
 /** A named check: true when fine, otherwise what is wrong. */
 export type Readiness = () => Promise<Record<string, true | string>>
@@ -20,14 +19,22 @@ export interface OpsServerOptions {
    * holds `token` (`Authorization: Bearer …`). Without both, /store/ is not served at all.
    */
   shared?: { host: StoreHost; token: string } | undefined
-  /** The web console: every path that is not one of the above. */
-  console?: ((request: IncomingMessage, url: URL) => Promise<ConsoleReply>) | undefined
+  /** A web surface (the console): every path that is not one of the above. */
+  pages?: PageHandler | undefined
 }
 
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
 const STORE_PREFIX = '/store/'
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost'])
-const CONSOLE_HEADERS = { 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' }
+
+/** A page of a web surface served beside the endpoints; it carries its own security headers. */
+export interface PageReply {
+  status: number
+  body: string
+  type: string
+  headers: Record<string, string>
+}
+export type PageHandler = (request: IncomingMessage, url: URL) => Promise<PageReply>
 
 export interface OpsServer {
   url: string
@@ -103,9 +110,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       const reply = await options.shared.host.handle(request.method ?? 'GET', route.slice(STORE_PREFIX.length), await readBody(request, MAX_STORE_BODY))
       return [reply.status, reply.body, reply.type]
     }
-    if (options.console && !OPS_ROUTES.has(route)) {
-      const page = await options.console(request, url)
-      return [page.status, page.body, page.type, { ...CONSOLE_HEADERS, ...page.headers }]
+    if (options.pages && !OPS_ROUTES.has(route)) {
+      const page = await options.pages(request, url)
+      return [page.status, page.body, page.type, page.headers]
     }
     if (request.method !== 'GET') throw new HttpError(405, 'GET only')
     if (route === '/healthz') return [200, JSON.stringify({ status: 'ok' })]
@@ -143,7 +150,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   })
   port = (server.address() as AddressInfo).port
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${String(port)}`
-  logger.info({ url }, options.console ? 'serving the console, /healthz /readyz /metrics' : 'serving /healthz /readyz /metrics')
+  logger.info({ url }, options.pages ? 'serving the console, /healthz /readyz /metrics' : 'serving /healthz /readyz /metrics')
   return {
     url,
     close: () =>

@@ -1,6 +1,6 @@
 import cron from 'node-cron'
 import type { Alerter } from '../alerting/alerter.js'
-import type { Context } from '../cli/context.js'
+import type { AlertingContext } from '../alerting/service.js'
 import { credentialLimits } from '../credentials/standing.js'
 import { errorMessage } from '../errors.js'
 import { postureConfig } from '../iam/assessment.js'
@@ -8,7 +8,7 @@ import { queueCredentialReport, queuePostureReport } from './send.js'
 import { cronLogger, moduleLogger } from '../logger.js'
 
 /** Queues the credential-age and IAM posture reports through the alerter on TRAILWATCH_REPORT_SCHEDULE, until stop(). */
-export function scheduleWeeklyReports(context: Context, alerter: Alerter): { stop: () => Promise<void> } {
+export function scheduleWeeklyReports(context: AlertingContext, alerter: Alerter): { stop: () => Promise<void> } {
   const { config, store, logger, settings } = context
   const log = moduleLogger(logger, 'reports')
   const limits = credentialLimits(settings.detectors)

@@ -1,3 +1,4 @@
+/** The alerts table, where detectors hand their findings to everything else: its stored row and the reads the others share. */
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
