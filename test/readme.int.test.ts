@@ -5,7 +5,7 @@ import { startCli } from './helpers/cli.js'
 import { freshClone, NPX, readmeSteps } from './helpers/readme.js'
 
 /** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
-const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'IAM posture', 'The credential-age report']
+const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'Noise control', 'IAM posture', 'The credential-age report']
 
 /** A command's printed lines; nothing printed is no lines. */
 const linesOf = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'))
@@ -29,8 +29,15 @@ function shape(lines: string[]): string[] {
       .replace(/demo-organisation-\d{4}-\d{2}-\d{2}/g, 'demo-organisation-DATE')
       .replace(/\(pid \d+\)/g, '(pid N)')
       .replace(/\(\/\S+\/trailwatch\//g, '(CLONE/')
-      .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT'),
+      .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
+      .replace(/^(added |removed |)[0-9a-f]{8} {2}/, '$1RULE  ')
+      .replace(/(expires|removed) \d{4}-\d{2}-\d{2}T[\d:.]+Z/, '$1 TIME'),
   )
+}
+
+/** A suppression rule's id is new each time: `suppress remove` names the one this run made. */
+function withRuleOfThisRun(command: string): string {
+  return command.replace(/suppress remove [0-9a-f]{8}/, `suppress remove "$(npx trailwatch suppress list --json | tail -1 | sed -E 's/.*"rule_id":"([0-9a-f]+)".*/\\1/')"`)
 }
 
 it('runs the command blocks of its first sections and examples as written, on fresh data directories, with the output they show', async () => {
@@ -53,7 +60,7 @@ it('runs the command blocks of its first sections and examples as written, on fr
 
   // The rest, in order, in one shell, as a reader types them.
   const marker = '@@readme-step'
-  const script = [NPX, 'exec 2>&1', ...rest.flatMap((step) => [`echo ${marker}`, step.command])].join('\n')
+  const script = [NPX, 'exec 2>&1', ...rest.flatMap((step) => [`echo ${marker}`, withRuleOfThisRun(step.command)])].join('\n')
   const shell = spawn('bash', ['-c', script], { cwd: clone, env, stdio: ['ignore', 'pipe', 'inherit'] })
   let printed = ''
   shell.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()))
