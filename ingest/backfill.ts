@@ -137,10 +137,15 @@ async function readFiles(store: Store, files: InputFile[], { decoder, lookups, s
   }
   for (const handle of steps.splice(0)) await handle()
   await writer.flush()
+  return summaryOf(writer, { files: files.length, read, summarised, started })
+}
+
+/** What a backfill did, from its writer's totals; `summarised` rejections were counted, not recorded one by one. */
+function summaryOf(writer: EventWriter, { files, read, summarised, started }: { files: number; read: number; summarised: number; started: number }): BackfillSummary {
   const { stored, duplicate, rejected } = writer.totals
   const span = writer.storedSpan
   return {
-    files: files.length,
+    files,
     read,
     stored,
     duplicate,

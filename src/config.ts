@@ -156,7 +156,6 @@ const Env = z.object({
 export type Config = ReturnType<typeof toConfig>
 
 function toConfig(env: z.infer<typeof Env>) {
-  const tls = env.KAFKA_SSL || Boolean(env.KAFKA_SSL_CA_FILE ?? env.KAFKA_SSL_CERT_FILE)
   return {
     dataDir: path.resolve(env.TRAILWATCH_DATA_DIR),
     clickhouse: {
@@ -202,40 +201,49 @@ function toConfig(env: z.infer<typeof Env>) {
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     principalsFile: env.TRAILWATCH_PRINCIPALS_FILE,
     rulesDir: env.TRAILWATCH_RULES_DIR,
-    alerting: {
-      smtpUrl: env.SMTP_URL,
-      smtpCaFile: env.SMTP_CA_FILE,
-      to: env.TRAILWATCH_ALERT_TO,
-      from: env.TRAILWATCH_ALERT_FROM,
-      minSeverity: env.TRAILWATCH_ALERT_MIN_SEVERITY,
-      file: env.TRAILWATCH_ALERTING_FILE,
-      pollMs: env.TRAILWATCH_ALERT_POLL_MS,
-      retryMs: env.TRAILWATCH_SMTP_RETRY_MS,
-      maxAttempts: env.TRAILWATCH_SMTP_MAX_ATTEMPTS,
-      accountAliases: env.TRAILWATCH_ACCOUNT_ALIASES,
-      consoleUrl: env.TRAILWATCH_CONSOLE_URL,
-      webhook: env.TRAILWATCH_WEBHOOK_URL ? { url: env.TRAILWATCH_WEBHOOK_URL, secret: env.TRAILWATCH_WEBHOOK_SECRET ?? '' } : undefined,
-      slack: env.TRAILWATCH_SLACK_WEBHOOK_URL ? { url: env.TRAILWATCH_SLACK_WEBHOOK_URL } : undefined,
-      pagerDuty: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY ? { url: env.TRAILWATCH_PAGERDUTY_URL, routingKey: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY } : undefined,
-    },
+    alerting: alertingConfig(env),
     report: {
       schedule: env.TRAILWATCH_REPORT_SCHEDULE,
       timezone: env.TRAILWATCH_REPORT_TIMEZONE,
       to: env.TRAILWATCH_REPORT_TO ?? env.TRAILWATCH_ALERT_TO,
     },
-    kafka: {
-      brokers: env.KAFKA_BROKERS,
-      topics: env.TRAILWATCH_KAFKA_TOPICS,
-      group: env.TRAILWATCH_KAFKA_GROUP,
-      deadLetterTopic: env.TRAILWATCH_KAFKA_DEAD_LETTER_TOPIC,
-      clientId: env.KAFKA_CLIENT_ID,
-      tls: tls
-        ? { caFile: env.KAFKA_SSL_CA_FILE, certFile: env.KAFKA_SSL_CERT_FILE, keyFile: env.KAFKA_SSL_KEY_FILE, rejectUnauthorized: env.KAFKA_SSL_REJECT_UNAUTHORIZED }
-        : undefined,
-      sasl: env.KAFKA_SASL_MECHANISM
-        ? { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME ?? '', password: env.KAFKA_SASL_PASSWORD ?? '' }
-        : undefined,
-    },
+    kafka: kafkaConfig(env),
+  }
+}
+
+function alertingConfig(env: z.infer<typeof Env>) {
+  return {
+    smtpUrl: env.SMTP_URL,
+    smtpCaFile: env.SMTP_CA_FILE,
+    to: env.TRAILWATCH_ALERT_TO,
+    from: env.TRAILWATCH_ALERT_FROM,
+    minSeverity: env.TRAILWATCH_ALERT_MIN_SEVERITY,
+    file: env.TRAILWATCH_ALERTING_FILE,
+    pollMs: env.TRAILWATCH_ALERT_POLL_MS,
+    retryMs: env.TRAILWATCH_SMTP_RETRY_MS,
+    maxAttempts: env.TRAILWATCH_SMTP_MAX_ATTEMPTS,
+    accountAliases: env.TRAILWATCH_ACCOUNT_ALIASES,
+    consoleUrl: env.TRAILWATCH_CONSOLE_URL,
+    webhook: env.TRAILWATCH_WEBHOOK_URL ? { url: env.TRAILWATCH_WEBHOOK_URL, secret: env.TRAILWATCH_WEBHOOK_SECRET ?? '' } : undefined,
+    slack: env.TRAILWATCH_SLACK_WEBHOOK_URL ? { url: env.TRAILWATCH_SLACK_WEBHOOK_URL } : undefined,
+    pagerDuty: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY ? { url: env.TRAILWATCH_PAGERDUTY_URL, routingKey: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY } : undefined,
+  }
+}
+
+function kafkaConfig(env: z.infer<typeof Env>) {
+  const tls = env.KAFKA_SSL || Boolean(env.KAFKA_SSL_CA_FILE ?? env.KAFKA_SSL_CERT_FILE)
+  return {
+    brokers: env.KAFKA_BROKERS,
+    topics: env.TRAILWATCH_KAFKA_TOPICS,
+    group: env.TRAILWATCH_KAFKA_GROUP,
+    deadLetterTopic: env.TRAILWATCH_KAFKA_DEAD_LETTER_TOPIC,
+    clientId: env.KAFKA_CLIENT_ID,
+    tls: tls
+      ? { caFile: env.KAFKA_SSL_CA_FILE, certFile: env.KAFKA_SSL_CERT_FILE, keyFile: env.KAFKA_SSL_KEY_FILE, rejectUnauthorized: env.KAFKA_SSL_REJECT_UNAUTHORIZED }
+      : undefined,
+    sasl: env.KAFKA_SASL_MECHANISM
+      ? { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME ?? '', password: env.KAFKA_SASL_PASSWORD ?? '' }
+      : undefined,
   }
 }
 

@@ -124,12 +124,28 @@ function eventLine(e: TriggerEvent): string {
   return `${utcText(e.time)}  ${e.event}  ${e.address || '—'}${e.country ? ` (${e.country})` : ''}  ${e.region}  ${e.error || 'ok'}${agent ? `  ${agent}` : ''}`
 }
 
-/** The incident in the order a person on call reads it: what is new, who, when, where, what to act on, the alerts with their calls, the runbook. */
-export function composeIncident(incident: Incident, context: IncidentContext): Composed {
+/** What an incident's email says, worked out once for its text and its HTML. */
+interface IncidentView {
+  heading: string
+  title: string
+  news: string[]
+  facts: [string, string[]][]
+  identifierLines: string[]
+  alertCount: number
+  /** The most severe alerts, each with its calls; the rest by heading alone. */
+  detailed: { alert: StoredAlert; heading: string; events: TriggerEvent[]; link: string }[]
+  rest: { alert: StoredAlert; heading: string }[]
+  runbook: ReturnType<typeof incidentRunbook>
+  id: string
+  link: string | undefined
+  acknowledge: string
+  silence: string
+}
+
+function incidentView(incident: Incident, context: IncidentContext): IncidentView {
   const alerts = bySeverity(incident.members.map((m) => m.alert))
   const linkOf = new Map(incident.members.map((m) => [m.alert.alert_id, m.link]))
   const allTriggers = alerts.flatMap((a) => context.triggers.get(a.alert_id) ?? [])
-  const found = identifiersOf(allTriggers)
   const addresses = [...new Map(allTriggers.filter((e) => e.address).map((e) => [e.address, e])).values()]
   const first = incident.members[0]?.alert
   const principals = incident.principals.map((p) => {
@@ -139,87 +155,96 @@ export function composeIncident(incident: Incident, context: IncidentContext): C
   const keys = incident.identities.filter((i) => i.startsWith('key:') || i.startsWith('source-identity:')).map(describeIdentity)
   const local = context.timeZone && first ? `${localTime(Date.parse(incident.first_seen), context.timeZone).text} (principal’s local time)` : 'local time unknown: give this principal a time zone in TRAILWATCH_PRINCIPALS_FILE'
   const span = incident.first_seen === incident.last_seen ? utcText(incident.first_seen) : `${utcText(incident.first_seen)} → ${utcText(incident.last_seen)}`
-  const facts: [string, string[]][] = [
-    ['Who', principals],
-    ['Keys', keys.length ? keys : ['none recorded']],
-    ['When', [span, local]],
-    ['Where', addresses.length ? addresses.slice(0, 5).map((e) => `${e.address}${e.country ? ` (${e.country})` : ''}`) : ['no address recorded']],
-    ['Tactics', [incident.tactics.join(', ') || 'none named']],
-  ]
-  const identifierLines = [...found].map(([kind, values]) => `${kind}: ${values.join(', ')}`)
-  const runbook = incidentRunbook(incident, allTriggers)
-  const silence = `trailwatch suppress add${incident.detectors.length === 1 ? ` --detector ${shellWord(incident.detectors[0] ?? '')}` : ''} --principal ${shellWord(first?.principal ?? '')} --owner YOU --reason WHY --expires 7d`
-  const acknowledge = `trailwatch incidents ack ${incident.id} --reason WHY`
-  const link = incidentLink(context.consoleUrl, incident.id)
-  const heading = `${incident.severity.toUpperCase()} · incident ${incident.id} · ${plural(alerts.length, 'alert')} · ${plural(incident.tactics.length, 'tactic')}`
-  const subject = incidentSubject(incident, context.aliases, context.news)
-  const detailed = alerts.slice(0, ALERTS_IN_FULL)
-  const rest = alerts.slice(ALERTS_IN_FULL)
   const alertHeading = (a: StoredAlert): string => `${a.severity.toUpperCase()} ${detectorLabel(a)}: ${a.title}`
-  const eventsOf = (a: StoredAlert): TriggerEvent[] => context.triggers.get(a.alert_id) ?? []
+  return {
+    heading: `${incident.severity.toUpperCase()} · incident ${incident.id} · ${plural(alerts.length, 'alert')} · ${plural(incident.tactics.length, 'tactic')}`,
+    title: incident.title,
+    news: context.news ?? [],
+    facts: [
+      ['Who', principals],
+      ['Keys', keys.length ? keys : ['none recorded']],
+      ['When', [span, local]],
+      ['Where', addresses.length ? addresses.slice(0, 5).map((e) => `${e.address}${e.country ? ` (${e.country})` : ''}`) : ['no address recorded']],
+      ['Tactics', [incident.tactics.join(', ') || 'none named']],
+    ],
+    identifierLines: [...identifiersOf(allTriggers)].map(([kind, values]) => `${kind}: ${values.join(', ')}`),
+    alertCount: alerts.length,
+    detailed: alerts.slice(0, ALERTS_IN_FULL).map((alert) => ({ alert, heading: alertHeading(alert), events: context.triggers.get(alert.alert_id) ?? [], link: linkOf.get(alert.alert_id) ?? '' })),
+    rest: alerts.slice(ALERTS_IN_FULL).map((alert) => ({ alert, heading: alertHeading(alert) })),
+    runbook: incidentRunbook(incident, allTriggers),
+    id: incident.id,
+    link: incidentLink(context.consoleUrl, incident.id),
+    acknowledge: `trailwatch incidents ack ${incident.id} --reason WHY`,
+    silence: `trailwatch suppress add${incident.detectors.length === 1 ? ` --detector ${shellWord(incident.detectors[0] ?? '')}` : ''} --principal ${shellWord(first?.principal ?? '')} --owner YOU --reason WHY --expires 7d`,
+  }
+}
 
-  const text = [
-    heading,
-    incident.title,
-    ...(context.news?.length ? ['', 'WHAT IS NEW', ...context.news.map((n) => `  - ${n}`)] : []),
+function incidentText(view: IncidentView): string {
+  return [
+    view.heading,
+    view.title,
+    ...(view.news.length ? ['', 'WHAT IS NEW', ...view.news.map((n) => `  - ${n}`)] : []),
     '',
-    ...facts.flatMap(([label, lines]) => [label.toUpperCase(), ...lines.map((line) => `  ${line}`)]),
+    ...view.facts.flatMap(([label, lines]) => [label.toUpperCase(), ...lines.map((line) => `  ${line}`)]),
     '',
     'ACT ON',
-    ...(identifierLines.length ? identifierLines.map((l) => `  ${l}`) : ['  (no resource named in the calls)']),
+    ...(view.identifierLines.length ? view.identifierLines.map((l) => `  ${l}`) : ['  (no resource named in the calls)']),
     '',
-    `ALERTS (${String(alerts.length)}, most severe first)`,
-    ...detailed.flatMap((a, i) => {
-      const events = eventsOf(a)
-      return [
-        `  ${String(i + 1)}. ${alertHeading(a)}`,
-        ...events.slice(0, EVENTS_PER_ALERT).map((e) => `     ${eventLine(e)}`),
-        ...(events.length > EVENTS_PER_ALERT ? [`     … and ${String(events.length - EVENTS_PER_ALERT)} more calls`] : []),
-        `     Why: ${a.why || a.title}`,
-        `     Part of it: ${linkOf.get(a.alert_id) ?? ''}`,
-        `     Alert ${a.alert_id} · ${a.detector}${a.attack.length ? ` · ATT&CK ${a.attack.join(', ')}` : ''}`,
-      ]
-    }),
-    ...rest.map((a) => `  - ${alertHeading(a)} (alert ${a.alert_id})`),
+    `ALERTS (${String(view.alertCount)}, most severe first)`,
+    ...view.detailed.flatMap(({ alert: a, heading, events, link }, i) => [
+      `  ${String(i + 1)}. ${heading}`,
+      ...events.slice(0, EVENTS_PER_ALERT).map((e) => `     ${eventLine(e)}`),
+      ...(events.length > EVENTS_PER_ALERT ? [`     … and ${String(events.length - EVENTS_PER_ALERT)} more calls`] : []),
+      `     Why: ${a.why || a.title}`,
+      `     Part of it: ${link}`,
+      `     Alert ${a.alert_id} · ${a.detector}${a.attack.length ? ` · ATT&CK ${a.attack.join(', ')}` : ''}`,
+    ]),
+    ...view.rest.map(({ alert, heading }) => `  - ${heading} (alert ${alert.alert_id})`),
     '',
     'RUNBOOK',
-    ...runbook.flatMap((s, i) => [`  ${String(i + 1)}. ${s.text}`, ...(s.command ? [`     ${s.command}`] : [])]),
+    ...view.runbook.flatMap((s, i) => [`  ${String(i + 1)}. ${s.text}`, ...(s.command ? [`     ${s.command}`] : [])]),
     '',
-    `Incident ${incident.id}${link ? ` · ${link}` : ''}`,
-    `Acknowledge: ${acknowledge}`,
-    `Silence it: ${silence}`,
+    `Incident ${view.id}${view.link ? ` · ${view.link}` : ''}`,
+    `Acknowledge: ${view.acknowledge}`,
+    `Silence it: ${view.silence}`,
     '',
   ]
     .map(textLine)
     .join('\n')
+}
 
+function incidentHtml(view: IncidentView, severity: string): string {
   const wrap = 'overflow-wrap:anywhere;word-break:break-word'
   const code = (value: string): string => `<code style="display:block;font-size:12px;background:#f4f4f4;padding:4px 6px;margin:2px 0;white-space:pre-wrap;${wrap}">${escapeHtml(value)}</code>`
   const section = (title: string): string => `<h2 style="font-size:16px;margin:16px 0 4px">${escapeHtml(title)}</h2>`
-  const html = htmlDocument(`<p style="margin:0 0 4px;font-weight:bold;color:${SEVERITY_COLOURS[incident.severity] ?? '#111'};${wrap}">${escapeHtml(heading)}</p>
-<h1 style="font-size:18px;margin:0 0 12px;${wrap}">${escapeHtml(incident.title)}</h1>
-${context.news?.length ? `${section('What is new')}<ul style="margin:0;padding-left:20px;${wrap}">${context.news.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
-${link ? `<p style="margin:8px 0"><a href="${escapeHtml(link)}">Open incident ${escapeHtml(incident.id)}</a></p>` : ''}
+  return htmlDocument(`<p style="margin:0 0 4px;font-weight:bold;color:${SEVERITY_COLOURS[severity] ?? '#111'};${wrap}">${escapeHtml(view.heading)}</p>
+<h1 style="font-size:18px;margin:0 0 12px;${wrap}">${escapeHtml(view.title)}</h1>
+${view.news.length ? `${section('What is new')}<ul style="margin:0;padding-left:20px;${wrap}">${view.news.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
+${view.link ? `<p style="margin:8px 0"><a href="${escapeHtml(view.link)}">Open incident ${escapeHtml(view.id)}</a></p>` : ''}
 <table style="border-collapse:collapse;width:100%;table-layout:fixed">
-${facts.map(([label, lines]) => `<tr><th style="text-align:left;padding:4px 8px 4px 0;vertical-align:top;width:64px">${label}</th><td style="padding:4px 0;${wrap}">${lines.map(escapeHtml).join('<br>')}</td></tr>`).join('\n')}
+${view.facts.map(([label, lines]) => `<tr><th style="text-align:left;padding:4px 8px 4px 0;vertical-align:top;width:64px">${label}</th><td style="padding:4px 0;${wrap}">${lines.map(escapeHtml).join('<br>')}</td></tr>`).join('\n')}
 </table>
 ${section('Act on')}
-<ul style="margin:0;padding-left:20px;${wrap}">${identifierLines.length ? identifierLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('') : '<li>no resource named in the calls</li>'}</ul>
-${section(`Alerts (${String(alerts.length)}, most severe first)`)}
-${detailed
-  .map((a) => {
-    const events = eventsOf(a)
-    return `<div style="margin:0 0 12px;${wrap}"><p style="margin:0;font-weight:bold;color:${SEVERITY_COLOURS[a.severity] ?? '#111'}">${escapeHtml(alertHeading(a))}</p>
+<ul style="margin:0;padding-left:20px;${wrap}">${view.identifierLines.length ? view.identifierLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('') : '<li>no resource named in the calls</li>'}</ul>
+${section(`Alerts (${String(view.alertCount)}, most severe first)`)}
+${view.detailed
+  .map(
+    ({ alert: a, heading, events, link }) => `<div style="margin:0 0 12px;${wrap}"><p style="margin:0;font-weight:bold;color:${SEVERITY_COLOURS[a.severity] ?? '#111'}">${escapeHtml(heading)}</p>
 ${events.slice(0, EVENTS_PER_ALERT).map((e) => code(eventLine(e))).join('')}${events.length > EVENTS_PER_ALERT ? `<p style="margin:0;font-size:12px">… and ${String(events.length - EVENTS_PER_ALERT)} more calls</p>` : ''}
 <p style="margin:4px 0 0">${escapeHtml(a.why || a.title)}</p>
-<p style="margin:2px 0 0;font-size:12px;color:#555">Part of it: ${escapeHtml(linkOf.get(a.alert_id) ?? '')} · alert ${escapeHtml(a.alert_id)}${a.attack.length ? ` · ATT&amp;CK ${escapeHtml(a.attack.join(', '))}` : ''}</p></div>`
-  })
+<p style="margin:2px 0 0;font-size:12px;color:#555">Part of it: ${escapeHtml(link)} · alert ${escapeHtml(a.alert_id)}${a.attack.length ? ` · ATT&amp;CK ${escapeHtml(a.attack.join(', '))}` : ''}</p></div>`,
+  )
   .join('\n')}
-${rest.length ? `<ul style="margin:0;padding-left:20px;${wrap}">${rest.map((a) => `<li>${escapeHtml(`${alertHeading(a)} (alert ${a.alert_id})`)}</li>`).join('')}</ul>` : ''}
+${view.rest.length ? `<ul style="margin:0;padding-left:20px;${wrap}">${view.rest.map(({ alert, heading }) => `<li>${escapeHtml(`${heading} (alert ${alert.alert_id})`)}</li>`).join('')}</ul>` : ''}
 ${section('Runbook')}
-<ol style="margin:0;padding-left:20px;${wrap}">${runbook.map((s) => `<li>${escapeHtml(s.text)}${s.command ? code(s.command) : ''}</li>`).join('')}</ol>
-<p style="margin:16px 0 4px;font-size:12px;color:#555;${wrap}">Incident ${escapeHtml(incident.id)}</p>
-<p style="margin:0;font-size:12px">Acknowledge:</p>${code(acknowledge)}
-<p style="margin:0;font-size:12px">Silence it:</p>${code(silence)}`)
-  return { subject, text, html }
+<ol style="margin:0;padding-left:20px;${wrap}">${view.runbook.map((s) => `<li>${escapeHtml(s.text)}${s.command ? code(s.command) : ''}</li>`).join('')}</ol>
+<p style="margin:16px 0 4px;font-size:12px;color:#555;${wrap}">Incident ${escapeHtml(view.id)}</p>
+<p style="margin:0;font-size:12px">Acknowledge:</p>${code(view.acknowledge)}
+<p style="margin:0;font-size:12px">Silence it:</p>${code(view.silence)}`)
+}
+
+/** The incident in the order a person on call reads it: what is new, who, when, where, what to act on, the alerts with their calls, the runbook. */
+export function composeIncident(incident: Incident, context: IncidentContext): Composed {
+  const view = incidentView(incident, context)
+  return { subject: incidentSubject(incident, context.aliases, context.news), text: incidentText(view), html: incidentHtml(view, incident.severity) }
 }

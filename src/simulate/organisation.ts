@@ -92,6 +92,71 @@ function lastLocal(end: number, margin: number, hour: number, minute: number, zo
   }
 }
 
+/** What people do at work: harmless reads across services. */
+const WORK = [
+  ['s3.amazonaws.com', 'ListBuckets'],
+  ['ec2.amazonaws.com', 'DescribeInstances'],
+  ['logs.amazonaws.com', 'FilterLogEvents'],
+  ['cloudformation.amazonaws.com', 'DescribeStacks'],
+  ['lambda.amazonaws.com', 'ListFunctions'],
+] as const
+
+/** People: a few calls in every hour of their own working days, from their own addresses. */
+function peopleAtWork(options: OrganisationOptions, seed: number, call: Call, user: (person: Person) => object): SyntheticRecord[] {
+  const made: SyntheticRecord[] = []
+  const { end, days } = options
+  const workdays = options.workdays ?? Math.round((days * 5) / 7)
+  for (const [p, person] of PEOPLE.entries()) {
+    for (const [d, date] of pastWorkdays(person, end, workdays).entries()) {
+      // Each day draws from its own sequence: its calls do not depend on which weekday `end` is.
+      const draw = seededRandom(seed * 1_000_003 + p * 10_007 + d)
+      for (let hour = person.hours[0]; hour < person.hours[1]; hour++) {
+        const hourStart = zonedInstant(date, hour, 0, person.timezone)
+        const calls = 1 + Math.floor(draw() * 4)
+        for (let c = 0; c < calls; c++) {
+          const [source, name] = WORK[Math.floor(draw() * WORK.length)] as (typeof WORK)[number]
+          const address = person.addresses[Math.floor(draw() * person.addresses.length)] as string
+          made.push(call(hourStart + Math.floor(draw() * HOUR), user(person), address, source, name))
+        }
+      }
+    }
+  }
+  return made
+}
+
+/** Machines, day and night, counted back from the end. */
+function machinesAllDay(options: OrganisationOptions, random: () => number, call: Call, instanceRole: (instance: string) => object): SyntheticRecord[] {
+  const made: SyntheticRecord[] = []
+  const { end, days } = options
+  const perHour = options.instanceCallsPerHour ?? 6
+  for (let h = 1; h <= days * 24; h++) {
+    const hourStart = end - h * HOUR
+    for (let minute = 0; minute < 60; minute += 20) {
+      made.push(
+        call(hourStart + minute * 60_000 + Math.floor(random() * 60_000), { type: 'IAMUser', principalId: 'AIDACIDEPLOY', arn: `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, accountId: ORG_ACCOUNT, accessKeyId: CI_KEY, userName: 'ci-deploy' }, '3.90.1.1', 'cloudformation.amazonaws.com', 'DescribeStacks', {
+          userAgent: 'aws-sdk-go-v2/1.26.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 exec-env/GitHubActions api/cloudformation#1.48.0',
+        }),
+      )
+    }
+    for (const [i, instance] of INSTANCES.entries()) {
+      for (let c = 0; c < perHour; c++) {
+        made.push(call(hourStart + Math.floor(random() * HOUR), instanceRole(instance), i === 0 ? '54.80.1.1' : '18.156.1.1', 's3.amazonaws.com', 'GetObject', { userAgent: 'aws-sdk-java/2.25.16 Linux/6.1.79 OpenJDK_64-Bit_Server_VM/21.0.2' }))
+      }
+    }
+    if (h % 3 === 0) {
+      const at = hourStart + Math.floor(random() * HOUR)
+      made.push(call(at, { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com', 'backup.amazonaws.com', 'StartBackupJob', { userAgent: 'backup.amazonaws.com' }))
+      made.push(
+        call(at + 1000, { type: 'AWSAccount', principalId: 'AROAPARTNER:sync', accountId: PARTNER_ACCOUNT }, '35.180.1.1', 'sts.amazonaws.com', 'AssumeRole', {
+          requestParameters: { roleArn: `arn:aws:iam::${ORG_ACCOUNT}:role/partner-sync`, roleSessionName: 'sync' },
+        }),
+      )
+    }
+  }
+
+  return made
+}
+
 /**
  * Counted back from `end`, so that the same options give the same events, in number and in local
  * time, whatever day and hour `end` is: each person works whole days of their own calendar, and
@@ -100,7 +165,7 @@ function lastLocal(end: number, margin: number, hour: number, minute: number, zo
 export function simulateOrganisation(options: OrganisationOptions): Organisation {
   const seed = options.seed ?? 1
   const random = seededRandom(seed)
-  const { end, days } = options
+  const { end } = options
   const records: SyntheticRecord[] = []
   let sequence = 0
   const id = () => {
@@ -137,57 +202,9 @@ export function simulateOrganisation(options: OrganisationOptions): Organisation
     accessKeyId: 'ASIAAPPRUNTIMEEXAMPL',
     sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, accountId: ORG_ACCOUNT, userName: 'app-runtime' }, attributes: { mfaAuthenticated: 'false' }, ec2RoleDelivery: '2.0' },
   })
-  const WORK = [
-    ['s3.amazonaws.com', 'ListBuckets'],
-    ['ec2.amazonaws.com', 'DescribeInstances'],
-    ['logs.amazonaws.com', 'FilterLogEvents'],
-    ['cloudformation.amazonaws.com', 'DescribeStacks'],
-    ['lambda.amazonaws.com', 'ListFunctions'],
-  ] as const
 
-  // People: a few calls in every hour of their own working days, from their own addresses.
-  const workdays = options.workdays ?? Math.round((days * 5) / 7)
-  for (const [p, person] of PEOPLE.entries()) {
-    for (const [d, date] of pastWorkdays(person, end, workdays).entries()) {
-      // Each day draws from its own sequence: its calls do not depend on which weekday `end` is.
-      const draw = seededRandom(seed * 1_000_003 + p * 10_007 + d)
-      for (let hour = person.hours[0]; hour < person.hours[1]; hour++) {
-        const hourStart = zonedInstant(date, hour, 0, person.timezone)
-        const calls = 1 + Math.floor(draw() * 4)
-        for (let c = 0; c < calls; c++) {
-          const [source, name] = WORK[Math.floor(draw() * WORK.length)] as (typeof WORK)[number]
-          const address = person.addresses[Math.floor(draw() * person.addresses.length)] as string
-          records.push(call(hourStart + Math.floor(draw() * HOUR), user(person), address, source, name))
-        }
-      }
-    }
-  }
-  // Machines, day and night, counted back from the end.
-  const perHour = options.instanceCallsPerHour ?? 6
-  for (let h = 1; h <= days * 24; h++) {
-    const hourStart = end - h * HOUR
-    for (let minute = 0; minute < 60; minute += 20) {
-      records.push(
-        call(hourStart + minute * 60_000 + Math.floor(random() * 60_000), { type: 'IAMUser', principalId: 'AIDACIDEPLOY', arn: `arn:aws:iam::${ORG_ACCOUNT}:user/automation/ci-deploy`, accountId: ORG_ACCOUNT, accessKeyId: CI_KEY, userName: 'ci-deploy' }, '3.90.1.1', 'cloudformation.amazonaws.com', 'DescribeStacks', {
-          userAgent: 'aws-sdk-go-v2/1.26.0 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 exec-env/GitHubActions api/cloudformation#1.48.0',
-        }),
-      )
-    }
-    for (const [i, instance] of INSTANCES.entries()) {
-      for (let c = 0; c < perHour; c++) {
-        records.push(call(hourStart + Math.floor(random() * HOUR), instanceRole(instance), i === 0 ? '54.80.1.1' : '18.156.1.1', 's3.amazonaws.com', 'GetObject', { userAgent: 'aws-sdk-java/2.25.16 Linux/6.1.79 OpenJDK_64-Bit_Server_VM/21.0.2' }))
-      }
-    }
-    if (h % 3 === 0) {
-      const at = hourStart + Math.floor(random() * HOUR)
-      records.push(call(at, { type: 'AWSService', invokedBy: 'backup.amazonaws.com' }, 'backup.amazonaws.com', 'backup.amazonaws.com', 'StartBackupJob', { userAgent: 'backup.amazonaws.com' }))
-      records.push(
-        call(at + 1000, { type: 'AWSAccount', principalId: 'AROAPARTNER:sync', accountId: PARTNER_ACCOUNT }, '35.180.1.1', 'sts.amazonaws.com', 'AssumeRole', {
-          requestParameters: { roleArn: `arn:aws:iam::${ORG_ACCOUNT}:role/partner-sync`, roleSessionName: 'sync' },
-        }),
-      )
-    }
-  }
+  records.push(...peopleAtWork(options, seed, call, user))
+  records.push(...machinesAllDay(options, random, call, instanceRole))
 
   const incidents: Incident[] = []
   if (options.incidents ?? true) {

@@ -1,50 +1,55 @@
 import type { Migration } from './migration.js'
 
+/** Every event, kept `retentionDays` after it was ingested. */
+function eventsTable(retentionDays: number): string {
+  return `CREATE TABLE IF NOT EXISTS events (
+    event_id String,
+    event_time DateTime64(3, 'UTC'),
+    event_name LowCardinality(String),
+    event_source LowCardinality(String),
+    event_type LowCardinality(String),
+    event_category LowCardinality(String),
+    event_version LowCardinality(String),
+    account_id LowCardinality(String),
+    aws_region LowCardinality(String),
+    principal_arn String,
+    principal_type LowCardinality(String),
+    principal_account_id LowCardinality(String),
+    user_name String,
+    session_name String,
+    actor_kind LowCardinality(String),
+    invoked_by LowCardinality(String),
+    access_key_id String,
+    access_key_kind LowCardinality(String),
+    mfa_authenticated Bool,
+    console_session Bool,
+    source_ip Nullable(String),
+    source_host LowCardinality(String),
+    user_agent String,
+    error_code LowCardinality(String),
+    error_message String,
+    read_only Nullable(Bool),
+    management_event Nullable(Bool),
+    request_id String,
+    vpc_endpoint_id String,
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    -- ZSTD(1) packs CloudTrail JSON nearly as tight as higher levels at a fraction of the insert cost.
+    raw String CODEC(ZSTD(1))
+  )
+  ENGINE = ReplacingMergeTree
+  PARTITION BY toYYYYMM(event_time)
+  ORDER BY (account_id, event_time, event_id)
+  TTL toDateTime(ingested_at) + toIntervalDay(${retentionDays})
+  -- Ingest batches (up to ~50k records) stay compact parts, one file instead of two per column:
+  -- inserts measured about a third faster on the embedded engine. Merged parts become wide.
+  SETTINGS min_bytes_for_wide_part = 134217728`
+}
+
 export const initial: Migration = {
   version: 1,
   name: 'events, rejected input, credential reports',
   statements: ({ retentionDays }) => [
-    `CREATE TABLE IF NOT EXISTS events (
-      event_id String,
-      event_time DateTime64(3, 'UTC'),
-      event_name LowCardinality(String),
-      event_source LowCardinality(String),
-      event_type LowCardinality(String),
-      event_category LowCardinality(String),
-      event_version LowCardinality(String),
-      account_id LowCardinality(String),
-      aws_region LowCardinality(String),
-      principal_arn String,
-      principal_type LowCardinality(String),
-      principal_account_id LowCardinality(String),
-      user_name String,
-      session_name String,
-      actor_kind LowCardinality(String),
-      invoked_by LowCardinality(String),
-      access_key_id String,
-      access_key_kind LowCardinality(String),
-      mfa_authenticated Bool,
-      console_session Bool,
-      source_ip Nullable(String),
-      source_host LowCardinality(String),
-      user_agent String,
-      error_code LowCardinality(String),
-      error_message String,
-      read_only Nullable(Bool),
-      management_event Nullable(Bool),
-      request_id String,
-      vpc_endpoint_id String,
-      ingested_at DateTime64(3, 'UTC') DEFAULT now64(3),
-      -- ZSTD(1) packs CloudTrail JSON nearly as tight as higher levels at a fraction of the insert cost.
-      raw String CODEC(ZSTD(1))
-    )
-    ENGINE = ReplacingMergeTree
-    PARTITION BY toYYYYMM(event_time)
-    ORDER BY (account_id, event_time, event_id)
-    TTL toDateTime(ingested_at) + toIntervalDay(${retentionDays})
-    -- Ingest batches (up to ~50k records) stay compact parts, one file instead of two per column:
-    -- inserts measured about a third faster on the embedded engine. Merged parts become wide.
-    SETTINGS min_bytes_for_wide_part = 134217728`,
+    eventsTable(retentionDays),
 
     `CREATE TABLE IF NOT EXISTS rejected_input (
       rejected_at DateTime64(3, 'UTC'),
