@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { textLine } from '../src/text.js'
-import { ConfigError } from '../src/errors.js'
+import { ConfigError, issueLines } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
 import { durationMs, type DetectionWindow, type Detector, type DetectorContext, type Finding } from './define.js'
 import { clickHouseTime } from '../src/time.js'
@@ -20,7 +20,7 @@ export function detectorConfig(detector: Detector, configured: Record<string, un
   const settings = typeof own === 'object' && own !== null && !Array.isArray(own) ? Object.fromEntries(Object.entries(own).filter(([key]) => key !== 'enabled')) : own
   const parsed = detector.config.safeParse(settings)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
+    const problems = issueLines(parsed.error).join('; ')
     throw new ConfigError(`detector ${detector.id}: ${problems}`)
   }
   return parsed.data

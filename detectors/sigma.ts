@@ -4,6 +4,8 @@
  * parameter: nothing a rule or an event holds is ever SQL text.
  */
 
+import { wildcardRegExp } from '../src/glob.js'
+
 /**
  * Fields read from columns: CloudTrail's own where a column holds exactly the raw value, and under
  * `trailwatch.` what the store knows of each call. Every other field is read from `raw`.
@@ -251,7 +253,7 @@ function compileCondition(condition: string, selections: Map<string, Part>): Par
     at++
   }
   const named = (pattern: string): Part[] => {
-    const names = pattern === 'them' ? [...selections.keys()] : [...selections.keys()].filter((name) => globName(pattern).test(name))
+    const names = pattern === 'them' ? [...selections.keys()] : [...selections.keys()].filter((name) => wildcardRegExp(pattern, { anyOne: true }).test(name))
     if (names.length === 0) throw new UnsupportedRule(`condition "${condition}": no selection matches ${pattern}`)
     return names.map((name) => selections.get(name) as Part)
   }
@@ -308,8 +310,4 @@ function compileCondition(condition: string, selections: Map<string, Part>): Par
   const sql = or()
   if (at < tokens.length) throw new UnsupportedRule(`condition "${condition}": unexpected ${String(tokens[at])}`)
   return sql
-}
-
-function globName(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
 }

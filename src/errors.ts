@@ -1,3 +1,5 @@
+import type { z } from 'zod'
+
 /** Base of every error trailwatch raises on purpose: a stable code, and whether trying again can help. */
 export class AppError extends Error {
   readonly code: string
@@ -48,4 +50,9 @@ export class StoreLockedError extends AppError {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/** What a schema found wrong, one `path: message` per problem, the first `limit` of them. */
+export function issueLines(error: z.ZodError, limit = Number.POSITIVE_INFINITY): string[] {
+  return error.issues.slice(0, limit).map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
 }

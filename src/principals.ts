@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { timezone } from './config.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, issueLines } from './errors.js'
 import { globMatches } from './glob.js'
 
 const WorkingTime = z.object({
@@ -47,7 +47,7 @@ export function principalsFrom(input: PrincipalSettings): Principals {
 export function principalsFromJson(input: unknown, source: string): Principals {
   const parsed = PrincipalSettings.safeParse(input)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
+    const problems = issueLines(parsed.error)
     throw new ConfigError(`${source}:\n  ${problems.join('\n  ')}`)
   }
   const { defaults, overrides } = parsed.data

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import type { Config } from '../config.js'
 import { DURATION_PATTERN, durationMs } from '../duration.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, issueLines } from '../errors.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import { configuredOutputs, type Output } from './outputs.js'
 
@@ -66,7 +66,7 @@ function readAlertingFile(file: string | undefined): z.output<typeof AlertingFil
   }
   const parsed = AlertingFile.safeParse(json)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
+    const problems = issueLines(parsed.error)
     throw new ConfigError(`TRAILWATCH_ALERTING_FILE ${file}:\n  ${problems.join('\n  ')}`)
   }
   return parsed.data

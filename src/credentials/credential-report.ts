@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { InvalidEventError } from '../errors.js'
+import { InvalidEventError, issueLines } from '../errors.js'
 
 /**
  * One user of an IAM credential report (`aws iam get-credential-report`), with AWS's placeholder
@@ -92,7 +92,7 @@ export function parseCredentialReport(csv: string): CredentialReportRow[] {
     // Line 1 is the header.
     const line = index + 2
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push(`line ${line}, ${issue.path.join('.')}: ${issue.message}`)
+      for (const problem of issueLines(parsed.error)) problems.push(`line ${line}, ${problem}`)
       return
     }
     rows.push({ ...parsed.data, account_id: parsed.data.arn.split(':')[4] ?? '' })

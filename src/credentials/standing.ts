@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ConfigError } from '../errors.js'
+import { ConfigError, issueLines } from '../errors.js'
 import type { Severity } from '../severity.js'
 import { isoTime } from '../time.js'
 import type { InventoryKey } from './inventory.js'
@@ -20,7 +20,7 @@ export const DEFAULT_LIMITS: CredentialLimits = CredentialLimits.parse({})
 /** The limits configured for the stale-access-key detector in TRAILWATCH_DETECTORS_FILE, or the defaults. */
 export function credentialLimits(detectorSettings: Record<string, unknown>): CredentialLimits {
   const parsed = CredentialLimits.safeParse(detectorSettings['stale-access-key'] ?? {})
-  if (!parsed.success) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE stale-access-key: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE stale-access-key: ${issueLines(parsed.error).join('; ')}`)
   return parsed.data
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
-import { ConfigError } from '../errors.js'
+import { ConfigError, issueLines } from '../errors.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 import { parseAuthorizationDetails } from './authorization.js'
 import { passwordPolicyFindings, PasswordStandard, postureFindings, type PostureFinding } from './posture.js'
@@ -18,7 +18,7 @@ export type PostureConfig = z.output<typeof PostureConfig>
 export function postureConfig(detectorSettings: Record<string, unknown>): PostureConfig {
   // Whether it runs (`enabled`) is the registry's to say; zod leaves the key out.
   const parsed = PostureConfig.safeParse(detectorSettings['iam-posture'] ?? {})
-  if (!parsed.success) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE iam-posture: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE iam-posture: ${issueLines(parsed.error).join('; ')}`)
   return parsed.data
 }
 

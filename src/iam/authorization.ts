@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AppError } from '../errors.js'
+import { AppError, issueLines } from '../errors.js'
 import { asList, type NamedPolicy, type PolicyDocument } from './policy.js'
 
 /** A policy document as the API gives it (URL-encoded JSON text) or as the CLI prints it (decoded). */
@@ -97,7 +97,7 @@ export function parseAuthorizationDetails(text: string, source: string): Authori
   }
   const parsed = AuthorizationDetails.safeParse(json)
   if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 10).map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
+    const problems = issueLines(parsed.error, 10)
     throw new AppError('INVALID_IAM', `${source} is not the output of aws iam get-account-authorization-details:\n  ${problems.join('\n  ')}`)
   }
   return parsed.data

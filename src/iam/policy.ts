@@ -1,3 +1,4 @@
+import { wildcardRegExp } from '../glob.js'
 import { BlockList, isIP } from 'node:net'
 import { AppError } from '../errors.js'
 
@@ -46,17 +47,13 @@ export function statementsOf(document: PolicyDocument): Statement[] {
   return asList(document.Statement)
 }
 
-/** `*` any run of characters, `?` one; everything else literal. */
-function globPattern(pattern: string, flags: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, flags)
-}
-
 const patterns = new Map<string, RegExp>()
 function globMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
   const key = `${ignoreCase ? 'i' : 's'}${pattern}`
   let regex = patterns.get(key)
   if (!regex) {
-    regex = globPattern(pattern, ignoreCase ? 'i' : '')
+    // IAM's wildcards: `*` any run of characters, `?` one.
+    regex = wildcardRegExp(pattern, { anyOne: true, flags: ignoreCase ? 'i' : '' })
     patterns.set(key, regex)
   }
   return regex.test(value)

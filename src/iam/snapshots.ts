@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
-import { AppError } from '../errors.js'
+import { AppError, issueLines } from '../errors.js'
 import { clickHouseTime } from '../time.js'
 import { cliOutput } from './authorization.js'
 
@@ -21,7 +21,7 @@ export type PasswordPolicy = z.output<typeof PasswordPolicy>
 
 export function parsePasswordPolicy(text: string, source: string): PasswordPolicy {
   const parsed = z.object({ PasswordPolicy }).safeParse(cliOutput(text, source))
-  if (!parsed.success) throw new AppError('INVALID_IAM', `${source} is not the output of aws iam get-account-password-policy: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success) throw new AppError('INVALID_IAM', `${source} is not the output of aws iam get-account-password-policy: ${issueLines(parsed.error).join('; ')}`)
   return parsed.data.PasswordPolicy
 }
 
