@@ -9,7 +9,7 @@ import { commandLogger } from '../src/logger.js'
 import { AppError } from '../src/errors.js'
 import { correlateIncidents, incidentOfAlerts } from '../src/incidents/incidents.js'
 import { durationMs, type Finding } from './define.js'
-import { findingText, runDetector, storeFindings } from './engine.js'
+import { detectAndStore, findingText } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
 import { checkRulePatterns, configuredRules, loadRuleFiles, rulePaths, skippedRuleLine, type LoadedRule } from './rule-files.js'
 import { testRules, withScratchStore } from './rule-tests.js'
@@ -111,9 +111,7 @@ export function detectCommand(): Command {
           }
         } else {
           for (const detector of detectors) {
-            const found = await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)
-            await storeFindings(store, found, now)
-            findings.push(...found)
+            findings.push(...(await detectAndStore(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)))
           }
         }
         await correlateIncidents(store, now)

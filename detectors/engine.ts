@@ -55,6 +55,13 @@ export async function runDetector(store: Store, detector: Detector, window: Dete
 
 const StoredSpan = z.object({ alert_id: z.string(), first_seen: z.string(), last_seen: z.string() })
 
+/** One detector's run over a window, its findings stored as detected at `detectedAt` (the window's end unless told). */
+export async function detectAndStore(store: Store, detector: Detector, window: DetectionWindow, settings: Settings, detectedAt = window.now): Promise<Finding[]> {
+  const findings = await runDetector(store, detector, window, settings)
+  await storeFindings(store, findings, detectedAt)
+  return findings
+}
+
 /** Writes findings to the alerts table; an alert found again keeps its first sighting. */
 export async function storeFindings(store: Store, findings: Finding[], detectedAt: Date): Promise<void> {
   if (findings.length === 0) return

@@ -2,7 +2,7 @@ import cron from 'node-cron'
 import type { Store } from '../src/clickhouse/client.js'
 import type { Settings } from '../src/settings.js'
 import { durationMs, type DetectionWindow, type Detector, type Finding } from './define.js'
-import { runDetector, storeFindings } from './engine.js'
+import { detectAndStore } from './engine.js'
 
 const MINUTE = 60_000
 
@@ -68,8 +68,7 @@ export async function detectRange(
     for (const window of windows) {
       signal?.throwIfAborted()
       onProgress?.(done++, total)
-      const findings = await runDetector(store, detector, window, settings)
-      await storeFindings(store, findings, window.now)
+      const findings = await detectAndStore(store, detector, window, settings)
       for (const finding of findings) {
         const earlier = alerts.get(finding.alertId)
         alerts.set(finding.alertId, earlier && earlier.firstSeen < finding.firstSeen ? { ...finding, firstSeen: earlier.firstSeen } : finding)

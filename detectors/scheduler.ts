@@ -8,7 +8,7 @@ import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
-import { detectorConfig, readWatermark, runDetector, storeFindings, writeWatermark } from './engine.js'
+import { detectAndStore, detectorConfig, readWatermark, writeWatermark } from './engine.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
 
 const MINUTE = 60_000
@@ -141,8 +141,7 @@ export class DetectorScheduler {
     try {
       const watermark = await readWatermark(this.store, detector.id)
       const window = scheduledWindow(detector, now, watermark, this.options.latenessMs ?? LATENESS_MS, this.options.maxCatchUpMs ?? 7 * 86_400_000)
-      const findings = await runDetector(this.store, detector, window, this.options.settings)
-      await storeFindings(this.store, findings, now)
+      const findings = await detectAndStore(this.store, detector, window, this.options.settings, now)
       await writeWatermark(this.store, detector.id, now, now)
       metrics.detectorSeconds.observe({ detector: detector.id }, (performance.now() - started) / 1000)
       for (const finding of findings) metrics.detectorFindings.inc({ detector: detector.id, severity: finding.severity })
@@ -228,9 +227,7 @@ export class DetectorScheduler {
         for (const detector of immediate) {
           try {
             const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
-            const findings = await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings)
-            await storeFindings(this.store, findings, this.clock())
-            found += findings.length
+            found += (await detectAndStore(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings, this.clock())).length
           } catch (err) {
             // The scheduled run covers the same events.
             metrics.detectorFailures.inc({ detector: detector.id })

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { durationMs } from '../detectors/define.js'
-import { findingText, runDetector, storeFindings } from '../detectors/engine.js'
+import { detectAndStore, findingText } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import type { InboxWatcher } from '../ingest/inbox.js'
 import { openAlerter } from '../src/alerting/service.js'
@@ -41,9 +41,7 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   for (const detector of DETECTORS) {
     // The last day, as the scheduler catching up would see it.
     const window = { now: new Date(end), from: new Date(end - Math.max(WINDOW_MS, durationMs(detector.window))) }
-    const found = await runDetector(store, detector, window, settings)
-    await storeFindings(store, found, new Date(end))
-    findings.push(...found)
+    findings.push(...(await detectAndStore(store, detector, window, settings)))
   }
   const worth = findings.filter((f) => atLeast(f.severity, config.alerting.minSeverity))
   print(`  the detectors found ${String(findings.length)} things, ${String(worth.length)} worth an email:`)
