@@ -60,6 +60,16 @@ function unframe(body: Buffer): { head: unknown; data: Buffer | undefined } {
   return { head: JSON.parse(body.subarray(0, end).toString('utf8')), data: data.length > 0 ? data : undefined }
 }
 
+/**
+ * An error of the engine, with ClickHouse's numeric code. Checked by shape: chdb builds its errors
+ * from its own copy of the client's error class.
+ */
+function engineError(err: unknown): z.infer<typeof ErrorReply> | undefined {
+  if (!(err instanceof Error)) return undefined
+  const { code, type } = err as { code?: unknown; type?: unknown }
+  return typeof code === 'string' && /^\d+$/.test(code) ? { message: err.message, code, ...(typeof type === 'string' ? { type } : {}) } : undefined
+}
+
 export interface HostReply {
   status: number
   body: Buffer | string
@@ -78,7 +88,7 @@ export interface StoreHostLimits {
 
 /** The side of the process that holds the store: sessions for other commands, each statement run on one. */
 export class StoreHost {
-  private readonly sessions = new Map<string, { session: StoreSession; used: number }>()
+  private readonly sessions = new Map<string, { session: StoreSession; used: number; running: number }>()
   private readonly sweeper: NodeJS.Timeout
 
   constructor(
@@ -93,8 +103,9 @@ export class StoreHost {
     try {
       return await this.answer(method, route, body)
     } catch (err) {
-      const reply = err instanceof ClickHouseError ? { message: err.message, code: err.code, type: err.type } : { message: errorMessage(err) }
-      return { status: err instanceof ClickHouseError || err instanceof AppError || err instanceof z.ZodError || err instanceof SyntaxError ? 400 : 500, body: JSON.stringify(reply), type: JSON_TYPE }
+      const engine = engineError(err)
+      const refused = engine !== undefined || err instanceof AppError || err instanceof z.ZodError || err instanceof SyntaxError
+      return { status: refused ? 400 : 500, body: JSON.stringify(engine ?? { message: errorMessage(err) }), type: JSON_TYPE }
     }
   }
 
@@ -123,16 +134,16 @@ export class StoreHost {
     if (this.sessions.size >= this.limits.maxSessions) throw new AppError('BUSY', `${String(this.limits.maxSessions)} store sessions are open for other commands: try again when one ends`)
     const session = await (forQuery ? this.store.openQuerySession(settings) : this.store.openSession(settings))
     const id = randomUUID()
-    this.sessions.set(id, { session, used: Date.now() })
+    this.sessions.set(id, { session, used: Date.now(), running: 0 })
     return { status: 200, body: JSON.stringify({ id }), type: JSON_TYPE }
   }
 
   private async exec(id: string, body: Buffer): Promise<HostReply> {
     const open = this.sessions.get(id)
     if (!open) throw new AppError('NOT_FOUND', `no store session ${id}: it ended, or was idle for ${String(this.limits.idleMs / 1000)} s`)
-    open.used = Date.now()
     const { head, data } = unframe(body)
     const statement = Statement.parse(head)
+    open.running++
     try {
       const result = await open.session.client.exec({
         query: statement.query,
@@ -145,6 +156,7 @@ export class StoreHost {
       for await (const chunk of result.stream as AsyncIterable<Buffer>) chunks.push(chunk)
       return { status: 200, body: Buffer.concat(chunks), type: BYTES_TYPE }
     } finally {
+      open.running--
       open.used = Date.now()
     }
   }
@@ -156,7 +168,8 @@ export class StoreHost {
   }
 
   private async closeIdle(now: number): Promise<void> {
-    for (const [id, open] of this.sessions) if (now - open.used > this.limits.idleMs) await this.closeSession(id)
+    // A session whose statement still runs is busy, however long that takes.
+    for (const [id, open] of this.sessions) if (open.running === 0 && now - open.used > this.limits.idleMs) await this.closeSession(id)
   }
 
   async close(): Promise<void> {
