@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openTestStore, type TestStore } from '../../test/helpers/store.js'
-import { StoreHost } from './shared-store.js'
+import { startOpsServer } from '../ops/server.js'
+import { openTestStore, testLogger, type TestStore } from '../../test/helpers/store.js'
+import { openSharedStore, StoreHost } from './shared-store.js'
 
 /** A request body as a command sends it: one line of JSON. */
 const line = (head: unknown): Buffer => Buffer.from(`${JSON.stringify(head)}\n`)
@@ -53,5 +54,21 @@ describe('the store run shares', () => {
     const refused = await host.handle('POST', 'sessions', line({ settings: {}, forQuery: false }))
     expect([refused.status, String(refused.body)]).toEqual([400, expect.stringContaining('store sessions are open') as unknown])
     await host.handle('DELETE', `sessions/${first}`, Buffer.alloc(0))
+  })
+
+  it('is used by a command as its own store, over the endpoint and with its secret only', async () => {
+    const token = 'a'.repeat(64)
+    const server = await startOpsServer({ host: '127.0.0.1', port: 0, logger: testLogger, readiness: () => Promise.resolve({}), shared: { host, token } })
+    try {
+      const shared = await openSharedStore({ url: server.url, token, pid: process.pid }, 'data')
+      const rows = await (await shared.client.query({ query: 'SELECT {n:UInt8} + 1 AS n', query_params: { n: 41 }, format: 'JSONEachRow' })).json()
+      expect(rows).toEqual([{ n: 42 }])
+      // The engine's error, with its code, as a command on the store itself would see it.
+      await expect(shared.client.query({ query: 'SELECT nonsense' })).rejects.toMatchObject({ code: '47' })
+      await shared.close()
+      await expect(openSharedStore({ url: server.url, token: 'b'.repeat(64), pid: process.pid }, 'data')).rejects.toThrow(/refused POST \/store\/sessions: HTTP 401 a valid token is required/)
+    } finally {
+      await server.close()
+    }
   })
 })

@@ -203,8 +203,10 @@ function caller(holder: StoreHolder): Caller {
     }
     const reply = Buffer.from(await response.arrayBuffer())
     if (response.ok) return reply
-    const parsed = ErrorReply.safeParse(JSON.parse(reply.toString('utf8') || '{}'))
-    if (!parsed.success) throw new StorageError(`trailwatch run (pid ${String(holder.pid)}) refused ${method} /store/${route}: HTTP ${String(response.status)} ${reply.toString('utf8').slice(0, 500)}`)
+    // The endpoint's own refusals (a wrong secret, a body too large) are plain text.
+    const text = reply.toString('utf8')
+    const parsed = ErrorReply.safeParse(text.startsWith('{') ? JSON.parse(text) : undefined)
+    if (!parsed.success) throw new StorageError(`trailwatch run (pid ${String(holder.pid)}) refused ${method} /store/${route}: HTTP ${String(response.status)} ${text.slice(0, 500)}`)
     // The engine's errors keep their code, so callers judge them as they judge a local store's.
     const { message, code, type } = parsed.data
     throw code ? new ClickHouseError({ message, code, type }) : new StorageError(message)
