@@ -117,6 +117,12 @@ describe('trailwatch command line', () => {
       expect(code).toBe(1)
       expect(stderr).toContain(`is in use by process ${String(holder.pid)}`)
       expect(stderr).not.toMatch(/Cannot lock file|DB::Exception/)
+      // A run killed outright left its address behind: the command still names the real holder.
+      const gone = spawn(process.execPath, ['-e', ''])
+      await once(gone, 'exit')
+      writeFileSync(path.join(dataDir, 'run.json'), JSON.stringify({ pid: gone.pid, url: 'http://127.0.0.1:9', token: 'x'.repeat(64) }), { mode: 0o600 })
+      const stale = await runCli(['status', '--data-dir', dataDir])
+      expect([stale.code, stale.stderr]).toEqual([1, expect.stringContaining(`is in use by process ${String(holder.pid)}`) as unknown])
     } finally {
       holder.stdin.end()
       await once(holder, 'exit')

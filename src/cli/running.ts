@@ -29,10 +29,16 @@ export async function announceRunningProcess(dataDir: string, url: string, token
   await rename(partial, file)
 }
 
-/** The `trailwatch run` that holds the data directory, if one left its address there. */
+/**
+ * The `trailwatch run` that holds the data directory, if one left its address there and still runs
+ * (a run killed outright leaves its file behind).
+ */
 export function runningProcess(dataDir: string): RunningProcess | undefined {
   try {
-    return RunFile.parse(JSON.parse(readFileSync(runFile(dataDir), 'utf8')))
+    const running = RunFile.parse(JSON.parse(readFileSync(runFile(dataDir), 'utf8')))
+    // Signal 0 only asks whether the process exists.
+    process.kill(running.pid, 0)
+    return running
   } catch {
     return undefined
   }
