@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { simpleParser } from 'mailparser'
-import { expect, it } from 'vitest'
+import { expect, it, onTestFinished } from 'vitest'
 import { startCli } from './helpers/cli.js'
 import { freshClone, NPX, readmeSteps } from './helpers/readme.js'
 
@@ -41,6 +41,10 @@ async function carryOut(commands: string[], cwd: string, env: NodeJS.ProcessEnv)
 it('carries out, beside run on the demo and on the store it holds, what the emails suggest and the README shows for alerts, incidents and IAM', async () => {
   const { clone, env } = freshClone()
   const run = startCli(['run'], { env, cwd: clone })
+  // A failed expectation must not leave it running.
+  onTestFinished(() => {
+    if (run.exitCode === null) run.kill('SIGKILL')
+  })
   await expect.poll(() => run.output().stdout, { timeout: 90_000, interval: 250 }).toContain('trailwatch is running')
 
   // What the demo's emails tell an analyst to type, with a reason and a name filled in.

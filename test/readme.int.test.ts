@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { expect, it } from 'vitest'
+import { expect, it, onTestFinished } from 'vitest'
 import { startCli } from './helpers/cli.js'
 import { freshClone, NPX, readmeSteps } from './helpers/readme.js'
 
@@ -56,6 +56,10 @@ it('runs the command blocks of its first sections and examples as written, on fr
   const shown = (start?.output ?? []).filter((line) => !line.startsWith('> '))
   const beforeInterrupt = shown.slice(shown.findIndex((line) => line !== ''), shown.indexOf('^C'))
   const run = startCli(['run'], { env, cwd: clone })
+  // A failed expectation must not leave it running.
+  onTestFinished(() => {
+    if (run.exitCode === null) run.kill('SIGKILL')
+  })
   await expect.poll(() => run.output().stdout.split('\n').length, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(beforeInterrupt.length)
 
   // The rest, in order, in one shell, as a reader types them.
