@@ -28,7 +28,8 @@ const clients = Number(values.clients)
 const backlog = Number(values.backlog)
 const inboxFiles = Number(values['inbox-files'])
 const RECORDS_PER_FILE = 5_000
-const brokers = loadConfig().kafka.brokers ?? ['127.0.0.1:19092']
+const config = loadConfig()
+const brokers = config.kafka.brokers ?? ['127.0.0.1:19092']
 const kafka = new Kafka({ clientId: 'trailwatch-bench', brokers, logLevel: logLevel.NOTHING })
 const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-bench-queries-'))
 const ENTRY = path.resolve(import.meta.dirname, '../test/helpers/trailwatch.ts')
@@ -124,7 +125,7 @@ async function phase(name: string, topic: string, seed: number, withQueries: boo
 async function askAsACommand(holder: StoreHolder, dataDir: string): Promise<'ok' | 'busy' | 'error'> {
   const store = await openSharedStore(holder, dataDir).catch((err: unknown) => err as Error)
   if (store instanceof Error) return store.message.includes('sessions are open') ? 'busy' : 'error'
-  const queries = new ReadOnlyQueries(store, loadConfig().queries)
+  const queries = new ReadOnlyQueries(store, config.queries)
   try {
     await queries.run({ sql: QUERY, json: true, color: false })
     return 'ok'
