@@ -17,7 +17,8 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 /** Direction overrides and isolates: they reorder what a person reads, so they are shown, never obeyed. */
 const DIRECTION_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
 
-function visibleDirection(value: string): string {
+/** Direction controls shown as `\u202e` and its kin, for text a person reads as it is (a chat message). */
+export function visibleDirection(value: string): string {
   return value.replace(DIRECTION_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
@@ -58,14 +59,12 @@ export function shellWord(value: string): string {
   return `$'${escaped}'`
 }
 
-/** A whole HTML message: one centred column, readable on a phone. */
-export function htmlDocument(body: string, maxWidth = 640): string {
-  return `<!doctype html>
-<html><body style="margin:0;padding:12px;font-family:-apple-system,Segoe UI,Roboto,sans-serif;font-size:15px;color:#111">
-<div style="max-width:${String(maxWidth)}px;margin:0 auto">
-${body}
-</div></body></html>
-`
+/**
+ * JSON whose bytes hold no direction control or line separator (they can only sit in strings, and
+ * are written as `\uXXXX` there): the same value when parsed, inert when a person reads the body.
+ */
+export function inertJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** "1 alert", "3 alerts". */

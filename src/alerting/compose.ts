@@ -1,6 +1,7 @@
 import { utcText } from '../time.js'
 import type { StoredAlert } from '../alerts/table.js'
-import { escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../text.js'
+import { htmlDocument, html } from '../html.js'
+import { headerText, plural, textLine, type Composed } from '../text.js'
 
 /** One part of a digest: the repeats of one alert. */
 export interface DigestGroup {
@@ -32,9 +33,9 @@ export function composeDigest(groups: DigestGroup[]): Composed {
   ]
     .map(textLine)
     .join('\n')
-  const html = htmlDocument(`<p>${escapeHtml(plural(total, 'occurrence'))} held back so they would not flood you: alerts found again after their email, and alerts over the hourly limit.</p>
-${lines.map((l) => `<h2 style="font-size:16px;margin:16px 0 4px;word-break:break-word">${escapeHtml(l.heading)}</h2>
-<p style="margin:0 0 4px">${escapeHtml(l.summary)}</p>
-<ul style="margin:0;padding-left:20px;word-break:break-word">${l.titles.map((t) => `<li>${escapeHtml(t)}</li>`).join('')}${l.more ? `<li>${escapeHtml(l.more)}</li>` : ''}</ul>`).join('\n')}`)
-  return { subject, text, html }
+  const markup = htmlDocument(html`<p>${plural(total, 'occurrence')} held back so they would not flood you: alerts found again after their email, and alerts over the hourly limit.</p>
+${lines.map((l) => html`<h2 style="font-size:16px;margin:16px 0 4px;word-break:break-word">${l.heading}</h2>
+<p style="margin:0 0 4px">${l.summary}</p>
+<ul style="margin:0;padding-left:20px;word-break:break-word">${l.titles.map((t) => html`<li>${t}</li>`)}${l.more ? html`<li>${l.more}</li>` : ''}</ul>`)}`)
+  return { subject, text, html: markup }
 }

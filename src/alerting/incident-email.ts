@@ -5,7 +5,8 @@ import type { TriggerEvent } from '../incidents/triggers.js'
 import { SEVERITIES } from '../severity.js'
 import { localTime, utcText } from '../time.js'
 import type { StoredAlert } from '../alerts/table.js'
-import { escapeHtml, headerText, htmlDocument, plural, shellWord, textLine, type Composed } from '../text.js'
+import { htmlDocument, html, joinHtml, type Html } from '../html.js'
+import { headerText, plural, shellWord, textLine, type Composed } from '../text.js'
 
 /** Everything an incident email says beyond the incident itself. */
 export interface IncidentContext {
@@ -215,30 +216,29 @@ function incidentText(view: IncidentView): string {
 
 function incidentHtml(view: IncidentView, severity: string): string {
   const wrap = 'overflow-wrap:anywhere;word-break:break-word'
-  const code = (value: string): string => `<code style="display:block;font-size:12px;background:#f4f4f4;padding:4px 6px;margin:2px 0;white-space:pre-wrap;${wrap}">${escapeHtml(value)}</code>`
-  const section = (title: string): string => `<h2 style="font-size:16px;margin:16px 0 4px">${escapeHtml(title)}</h2>`
-  return htmlDocument(`<p style="margin:0 0 4px;font-weight:bold;color:${SEVERITY_COLOURS[severity] ?? '#111'};${wrap}">${escapeHtml(view.heading)}</p>
-<h1 style="font-size:18px;margin:0 0 12px;${wrap}">${escapeHtml(view.title)}</h1>
-${view.news.length ? `${section('What is new')}<ul style="margin:0;padding-left:20px;${wrap}">${view.news.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
-${view.link ? `<p style="margin:8px 0"><a href="${escapeHtml(view.link)}">Open incident ${escapeHtml(view.id)}</a></p>` : ''}
+  const code = (value: string): Html => html`<code style="display:block;font-size:12px;background:#f4f4f4;padding:4px 6px;margin:2px 0;white-space:pre-wrap;${wrap}">${value}</code>`
+  const section = (title: string): Html => html`<h2 style="font-size:16px;margin:16px 0 4px">${title}</h2>`
+  return htmlDocument(html`<p style="margin:0 0 4px;font-weight:bold;color:${SEVERITY_COLOURS[severity] ?? '#111'};${wrap}">${view.heading}</p>
+<h1 style="font-size:18px;margin:0 0 12px;${wrap}">${view.title}</h1>
+${view.news.length ? html`${section('What is new')}<ul style="margin:0;padding-left:20px;${wrap}">${view.news.map((n) => html`<li>${n}</li>`)}</ul>` : ''}
+${view.link ? html`<p style="margin:8px 0"><a href="${view.link}">Open incident ${view.id}</a></p>` : ''}
 <table style="border-collapse:collapse;width:100%;table-layout:fixed">
-${view.facts.map(([label, lines]) => `<tr><th style="text-align:left;padding:4px 8px 4px 0;vertical-align:top;width:64px">${label}</th><td style="padding:4px 0;${wrap}">${lines.map(escapeHtml).join('<br>')}</td></tr>`).join('\n')}
+${view.facts.map(([label, lines]) => html`<tr><th style="text-align:left;padding:4px 8px 4px 0;vertical-align:top;width:64px">${label}</th><td style="padding:4px 0;${wrap}">${joinHtml(lines, html`<br>`)}</td></tr>`)}
 </table>
 ${section('Act on')}
-<ul style="margin:0;padding-left:20px;${wrap}">${view.identifierLines.length ? view.identifierLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('') : '<li>no resource named in the calls</li>'}</ul>
+<ul style="margin:0;padding-left:20px;${wrap}">${view.identifierLines.length ? view.identifierLines.map((l) => html`<li>${l}</li>`) : html`<li>no resource named in the calls</li>`}</ul>
 ${section(`Alerts (${String(view.alertCount)}, most severe first)`)}
 ${view.detailed
   .map(
-    ({ alert: a, heading, events, link }) => `<div style="margin:0 0 12px;${wrap}"><p style="margin:0;font-weight:bold;color:${SEVERITY_COLOURS[a.severity] ?? '#111'}">${escapeHtml(heading)}</p>
-${events.slice(0, EVENTS_PER_ALERT).map((e) => code(eventLine(e))).join('')}${events.length > EVENTS_PER_ALERT ? `<p style="margin:0;font-size:12px">… and ${String(events.length - EVENTS_PER_ALERT)} more calls</p>` : ''}
-<p style="margin:4px 0 0">${escapeHtml(a.why || a.title)}</p>
-<p style="margin:2px 0 0;font-size:12px;color:#555">Part of it: ${escapeHtml(link)} · alert ${escapeHtml(a.alert_id)}${a.attack.length ? ` · ATT&amp;CK ${escapeHtml(a.attack.join(', '))}` : ''}</p></div>`,
-  )
-  .join('\n')}
-${view.rest.length ? `<ul style="margin:0;padding-left:20px;${wrap}">${view.rest.map(({ alert, heading }) => `<li>${escapeHtml(`${heading} (alert ${alert.alert_id})`)}</li>`).join('')}</ul>` : ''}
+    ({ alert: a, heading, events, link }) => html`<div style="margin:0 0 12px;${wrap}"><p style="margin:0;font-weight:bold;color:${SEVERITY_COLOURS[a.severity] ?? '#111'}">${heading}</p>
+${events.slice(0, EVENTS_PER_ALERT).map((e) => code(eventLine(e)))}${events.length > EVENTS_PER_ALERT ? html`<p style="margin:0;font-size:12px">… and ${String(events.length - EVENTS_PER_ALERT)} more calls</p>` : ''}
+<p style="margin:4px 0 0">${a.why || a.title}</p>
+<p style="margin:2px 0 0;font-size:12px;color:#555">Part of it: ${link} · alert ${a.alert_id}${a.attack.length ? html` · ATT&amp;CK ${a.attack.join(', ')}` : ''}</p></div>`,
+)}
+${view.rest.length ? html`<ul style="margin:0;padding-left:20px;${wrap}">${view.rest.map(({ alert, heading }) => html`<li>${`${heading} (alert ${alert.alert_id})`}</li>`)}</ul>` : ''}
 ${section('Runbook')}
-<ol style="margin:0;padding-left:20px;${wrap}">${view.runbook.map((s) => `<li>${escapeHtml(s.text)}${s.command ? code(s.command) : ''}</li>`).join('')}</ol>
-<p style="margin:16px 0 4px;font-size:12px;color:#555;${wrap}">Incident ${escapeHtml(view.id)}</p>
+<ol style="margin:0;padding-left:20px;${wrap}">${view.runbook.map((s) => html`<li>${s.text}${s.command ? code(s.command) : ''}</li>`)}</ol>
+<p style="margin:16px 0 4px;font-size:12px;color:#555;${wrap}">Incident ${view.id}</p>
 <p style="margin:0;font-size:12px">Acknowledge:</p>${code(view.acknowledge)}
 <p style="margin:0;font-size:12px">Silence it:</p>${code(view.silence)}`)
 }

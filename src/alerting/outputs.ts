@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import { DeliveryError, errorMessage } from '../errors.js'
 import { incidentJson as incidentSummary, shortPrincipal, type Incident } from '../incidents/incidents.js'
 import type { Severity } from '../severity.js'
+import { inertJson, visibleDirection } from '../text.js'
 import type { Delivery } from './mailer.js'
 
 /** Where incident updates go besides email. The name is the notification's recipient. */
@@ -43,9 +44,9 @@ function incidentJson(incident: Incident): Record<string, unknown> {
   }
 }
 
-/** Slack mrkdwn treats &, < and > as markup; in data they are text. */
+/** Slack mrkdwn treats &, < and > as markup; in data they are text, and direction controls are shown, not obeyed. */
 function slackText(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  return visibleDirection(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
 const PAGERDUTY_SEVERITY: Record<Severity, string> = { info: 'info', low: 'info', medium: 'warning', high: 'error', critical: 'critical' }
@@ -58,7 +59,7 @@ export function outputBody(output: Output, update: OutputUpdate): string {
   const headline = `${(change ?? incident.severity).toUpperCase()} ${incident.title}`
   switch (output.name) {
     case 'webhook':
-      return JSON.stringify({ type: `incident.${change ?? (news.length ? 'updated' : 'opened')}`, delivery_id: update.deliveryId, news, link: update.link ?? null, incident: incidentJson(incident) })
+      return inertJson({ type: `incident.${change ?? (news.length ? 'updated' : 'opened')}`, delivery_id: update.deliveryId, news, link: update.link ?? null, incident: incidentJson(incident) })
     case 'slack': {
       const fields = [
         `*Who*\n${slackText(incident.principals.map(shortPrincipal).join(', '))}`,
@@ -66,10 +67,10 @@ export function outputBody(output: Output, update: OutputUpdate): string {
         `*Tactics*\n${slackText(incident.tactics.join(', ') || 'none named')}`,
         `*Alerts*\n${String(incident.members.length)}`,
       ]
-      return JSON.stringify({
+      return inertJson({
         text: slackText(headline),
         blocks: [
-          { type: 'header', text: { type: 'plain_text', text: headline.slice(0, 150) } },
+          { type: 'header', text: { type: 'plain_text', text: visibleDirection(headline).slice(0, 150) } },
           ...(news.length ? [{ type: 'section', text: { type: 'mrkdwn', text: slackText(`What is new:\n${news.map((n) => `• ${n}`).join('\n')}`).slice(0, 3000) } }] : []),
           { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000) })) },
           { type: 'context', elements: [{ type: 'mrkdwn', text: slackText(`incident ${incident.id} · trailwatch incidents show ${incident.id}${update.link ? ` · ${update.link}` : ''}`) }] },
@@ -77,8 +78,8 @@ export function outputBody(output: Output, update: OutputUpdate): string {
       })
     }
     case 'pagerduty':
-      if (change) return JSON.stringify({ routing_key: output.secret, event_action: change === 'resolved' ? 'resolve' : 'acknowledge', dedup_key: incident.id })
-      return JSON.stringify({
+      if (change) return inertJson({ routing_key: output.secret, event_action: change === 'resolved' ? 'resolve' : 'acknowledge', dedup_key: incident.id })
+      return inertJson({
         routing_key: output.secret,
         event_action: 'trigger',
         // One PagerDuty alert per incident: updates change it, never open another.

@@ -1,4 +1,5 @@
-import { escapeHtml, headerText, htmlDocument, type Composed } from '../text.js'
+import { htmlDocument, html, type Html } from '../html.js'
+import { headerText, type Composed } from '../text.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { credentialReportCsv, credentialReportSummary, credentialUsersCsv, type CredentialAgeReport } from './credential-age.js'
 import type { Attachment } from '../alerting/mailer.js'
@@ -37,21 +38,21 @@ export function composeCredentialEmail(report: CredentialAgeReport, suppressed: 
     ...(suppressedLines.length ? suppressedLines.map((l) => `  ${l}`) : ['  none']),
     '',
   ].join('\n')
-  const td = (value: string): string => `<td style="padding:4px 8px;border-bottom:1px solid #eee">${escapeHtml(value)}</td>`
-  const html = htmlDocument(`<h1 style="font-size:18px">Credential-age report, ${escapeHtml(report.at)}</h1>
-<ul>${summary.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
+  const td = (value: string): Html => html`<td style="padding:4px 8px;border-bottom:1px solid #eee">${value}</td>`
+  const markup = htmlDocument(html`<h1 style="font-size:18px">Credential-age report, ${report.at}</h1>
+<ul>${summary.map((s) => html`<li>${s}</li>`)}</ul>
 <h2 style="font-size:16px">Keys that need action (${String(needAction.length)})</h2>
 <div style="overflow-x:auto"><table style="border-collapse:collapse;font-size:13px">
-<tr>${header.map((h) => `<th style="text-align:left;padding:4px 8px">${h}</th>`).join('')}</tr>
-${needAction.map((k) => `<tr>${cells(k).map(td).join('')}</tr>`).join('\n')}
+<tr>${header.map((h) => html`<th style="text-align:left;padding:4px 8px">${h}</th>`)}</tr>
+${needAction.map((k) => html`<tr>${cells(k).map(td)}</tr>`)}
 </table></div>
 <p style="font-size:13px;color:#555">Every key, including those in order, is in the attached CSV.</p>
 <h2 style="font-size:16px">Users whose password needs action</h2>
-<ul>${usersToFix.length ? usersToFix.map((u) => `<li>${escapeHtml(`${u.account} · ${u.user} · ${u.standing}`)}</li>`).join('') : '<li>none</li>'}</ul>
+<ul>${usersToFix.length ? usersToFix.map((u) => html`<li>${`${u.account} · ${u.user} · ${u.standing}`}</li>`) : html`<li>none</li>`}</ul>
 <h2 style="font-size:16px">Suppressed alerts this week</h2>
-<ul>${suppressedLines.length ? suppressedLines.map((l) => `<li>${escapeHtml(l)}</li>`).join('') : '<li>none</li>'}</ul>`, 760)
+<ul>${suppressedLines.length ? suppressedLines.map((l) => html`<li>${l}</li>`) : html`<li>none</li>`}</ul>`, 760)
   return {
-    composed: { subject, text, html },
+    composed: { subject, text, html: markup },
     attachments: [
       { filename: `credential-report-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: credentialReportCsv(report) },
       { filename: `credential-users-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: credentialUsersCsv(report) },

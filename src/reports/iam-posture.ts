@@ -1,4 +1,5 @@
-import { csv, escapeHtml, headerText, htmlDocument, plural, textLine, type Composed } from '../text.js'
+import { htmlDocument, html } from '../html.js'
+import { csv, headerText, plural, textLine, type Composed } from '../text.js'
 import type { Attachment } from '../alerting/mailer.js'
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
@@ -72,9 +73,9 @@ export function composePostureEmail(report: PostureReport): { composed: Composed
   const text = [`IAM posture report at ${report.at}`, '', ...summary.map((s) => `- ${s}`), '', ...report.findings.map((f) => `  ${f.severity.toUpperCase()} · ${f.account} · ${f.title}${f.mitigations ? ` (narrowed by ${f.mitigations})` : ''}`), '']
     .map(textLine)
     .join('\n')
-  const html = htmlDocument(`<h1 style="font-size:18px">IAM posture report, ${escapeHtml(report.at)}</h1>
-<ul>${summary.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul>
-<ul style="padding-left:20px;overflow-wrap:anywhere">${report.findings.map((f) => `<li><strong>${escapeHtml(f.severity.toUpperCase())}</strong> ${escapeHtml(`${f.account} · ${f.title}`)}${f.mitigations ? `<br><span style="color:#555">narrowed by ${escapeHtml(f.mitigations)}</span>` : ''}</li>`).join('\n')}</ul>
+  const markup = htmlDocument(html`<h1 style="font-size:18px">IAM posture report, ${report.at}</h1>
+<ul>${summary.map((s) => html`<li>${s}</li>`)}</ul>
+<ul style="padding-left:20px;overflow-wrap:anywhere">${report.findings.map((f) => html`<li><strong>${f.severity.toUpperCase()}</strong> ${`${f.account} · ${f.title}`}${f.mitigations ? html`<br><span style="color:#555">narrowed by ${f.mitigations}</span>` : ''}</li>`)}</ul>
 <p style="font-size:13px;color:#555">Every finding is in the attached CSV.</p>`)
-  return { composed: { subject, text, html }, attachments: [{ filename: `iam-posture-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: postureReportCsv(report) }] }
+  return { composed: { subject, text, html: markup }, attachments: [{ filename: `iam-posture-${report.at.slice(0, 10)}.csv`, contentType: 'text/csv', content: postureReportCsv(report) }] }
 }
