@@ -24,8 +24,8 @@ export default tseslint.config(
     ignores: ['**/*.test.ts', 'test/**', 'scripts/**'],
     rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
   },
-  // The console's request handler is still one closure: it goes when the console moves onto a web framework.
-  { files: ['src/console/console.ts'], rules: { 'max-lines-per-function': 'off' } },
+  // Fastify's plugins and hooks are async by contract, whether or not they await anything.
+  { files: ['src/console/console.ts', 'src/console/routes.ts', 'src/console/scope.ts', 'src/ops/server.ts'], rules: { '@typescript-eslint/require-await': 'off' } },
   { files: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
   { files: ['kafka/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly', setTimeout: 'readonly' } } },

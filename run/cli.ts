@@ -18,9 +18,9 @@ import { selectRows } from '../src/clickhouse/rows.js'
 import { scheduleWeeklyReports } from '../src/reports/schedule.js'
 import { runDemo } from './demo.js'
 import { moduleLogger } from '../src/logger.js'
-import { createConsole } from '../src/console/console.js'
+import { consoleSurface } from '../src/console/console.js'
 import { metrics } from '../src/metrics.js'
-import type { PageHandler } from '../src/ops/server.js'
+import type { Surface } from '../src/ops/server.js'
 
 function inbox(context: Context): InboxWatcher {
   const { config, store, logger } = context
@@ -54,21 +54,19 @@ async function detectorFailures(): Promise<Map<string, number>> {
 }
 
 /** The web console over this process's store, for these detectors, naming the rule files that could not be loaded. */
-function consolePages(context: Context, detectors: Detector[], skippedRules: string[]): (port: () => number) => PageHandler {
+function consoleOf(context: Context, detectors: Detector[], skippedRules: string[]): Surface {
   const { store, config, settings, logger } = context
-  return (port) =>
-    createConsole({
-      store,
-      settings: config.console,
-      host: config.http.host,
-      port,
-      aliases: config.alerting.accountAliases,
-      principals: settings.principals,
-      detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })),
-      skippedRules,
-      failures: detectorFailures,
-      logger: moduleLogger(logger, 'console'),
-    })
+  return consoleSurface({
+    store,
+    settings: config.console,
+    host: config.http.host,
+    aliases: config.alerting.accountAliases,
+    principals: settings.principals,
+    detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })),
+    skippedRules,
+    failures: detectorFailures,
+    logger: moduleLogger(logger, 'console'),
+  })
 }
 
 /** The console alone, for a deployment whose ingest, detectors and alerter run as services of their own. */
@@ -81,7 +79,7 @@ export function consoleCommand(): Command {
         async (context) => {
           const { config, settings, logger } = context
           const rules = await configuredRules(context.store.client, config.rulesDir, logger)
-          const ops = await serveOps(context, { pages: consolePages(context, findDetectors(undefined, rules.detectors, settings), rules.skipped.map(skippedRuleLine)) })
+          const ops = await serveOps(context, { surface: consoleOf(context, findDetectors(undefined, rules.detectors, settings), rules.skipped.map(skippedRuleLine)) })
           print(`the console: ${ops.url}/`)
           await untilStopSignal()
           await ops.close()
@@ -121,7 +119,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const ops = await serveOps(context, {
             checks: () => Promise.resolve({ ...kafka?.readiness(), inbox: files.readiness() }),
             shareStore: { token },
-            pages: consolePages(context, detectors, rules.skipped.map(skippedRuleLine)),
+            surface: consoleOf(context, detectors, rules.skipped.map(skippedRuleLine)),
           })
           let alerting: { stop: () => Promise<void>; wake: () => void } | undefined
           // New findings go out at the alerter's next cycle, which they start.

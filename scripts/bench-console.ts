@@ -14,7 +14,7 @@ import { openEmbeddedStore } from '../src/clickhouse/client.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { loadConfig } from '../src/config.js'
-import { createConsole } from '../src/console/console.js'
+import { consoleSurface } from '../src/console/console.js'
 import { correlateIncidents, incidentOfAlerts } from '../src/incidents/incidents.js'
 import { createLogger } from '../src/logger.js'
 import { startOpsServer } from '../src/ops/server.js'
@@ -88,17 +88,15 @@ const main = async (): Promise<void> => {
     StoredAlertRow,
   )
   const incident = critical ? ((await incidentOfAlerts(store, [critical.alert_id])).get(critical.alert_id) ?? '') : ''
-  let port = 0
   const server = await startOpsServer({
     host: '127.0.0.1',
     port: 0,
     logger,
     readiness: () => Promise.resolve({}),
-    pages: createConsole({
+    surface: consoleSurface({
       store,
       settings: loadConfig({}).console,
       host: '127.0.0.1',
-      port: () => port,
       aliases: {},
       principals: principalsFrom({}),
       detectors: DETECTORS.map(({ id, title, schedule }) => ({ id, title, schedule })),
@@ -107,7 +105,6 @@ const main = async (): Promise<void> => {
       clock: () => now,
     }),
   })
-  port = Number(new URL(server.url).port)
   const pages = [
     ['/healthz (baseline: an HTTP round trip)', '/healthz'],
     ['incidents, last 7 days', '/'],

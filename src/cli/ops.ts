@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises'
 import { storeReachable } from '../clickhouse/client.js'
 import { errorMessage } from '../errors.js'
 import { StoreHost } from '../clickhouse/shared-store.js'
-import { startOpsServer, type OpsServer, type PageHandler, type Readiness } from '../ops/server.js'
+import { startOpsServer, type OpsServer, type Readiness, type Surface } from '../ops/server.js'
 import type { Context } from './context.js'
 
 export interface ServeOptions {
@@ -12,8 +12,8 @@ export interface ServeOptions {
    * secret in the run file (only ever on a loopback address).
    */
   shareStore?: { token: string }
-  /** Serve a web surface (the console) beside the endpoints, given the port the server got. */
-  pages?: (port: () => number) => PageHandler
+  /** Serve a web surface (the console) beside the endpoints. */
+  surface?: Surface
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -34,15 +34,13 @@ async function diskRoom(dataDir: string, minFreeBytes: number): Promise<true | s
 export async function serveOps(context: Context, options: ServeOptions = {}): Promise<OpsServer> {
   const { store, config } = context
   const shared = options.shareStore && store.embedded && LOOPBACK.has(config.http.host) ? { host: new StoreHost(store), token: options.shareStore.token } : undefined
-  let port = config.http.port
   const server = await startOpsServer({
     ...config.http,
     logger: context.logger,
     readiness: async () => ({ store: await storeReachable(store), disk: await diskRoom(config.dataDir, config.minFreeDiskBytes), ...(await options.checks?.()) }),
     shared,
-    pages: options.pages?.(() => port),
+    surface: options.surface,
   })
-  port = Number(new URL(server.url).port)
   return {
     url: server.url,
     close: async () => {

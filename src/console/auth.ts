@@ -1,6 +1,8 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
+import type { SessionStore } from '@fastify/session'
+import type { Session } from 'fastify'
 import { ConfigError } from '../errors.js'
 
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
@@ -104,46 +106,35 @@ export function validUserName(name: string): boolean {
   return USER_NAME.test(name)
 }
 
-export interface Session {
-  id: string
-  user: string
-  /** Every change carries it: a page of another site cannot read it, so cannot send it. */
-  csrf: string
-  expiresAt: number
-}
-
 const MAX_SESSIONS = 10_000
 
-/** Sessions in memory: a restart signs everyone out, which is the safe way to lose them. */
-export class Sessions {
+/**
+ * Sessions in memory, for the framework's session plugin: a restart signs everyone out, which is the
+ * safe way to lose them. A client that never keeps its cookie opens a session per request: past
+ * 10,000 the oldest give way. Expiry is the plugin's: it drops a session whose cookie has expired.
+ */
+export class BoundedSessionStore implements SessionStore {
   private readonly sessions = new Map<string, Session>()
 
-  constructor(private readonly lifetimeMs: number) {}
+  get size(): number {
+    return this.sessions.size
+  }
 
-  open(user: string, now: number): Session {
-    this.prune(now)
-    // A client that never keeps its cookie opens a session per request: the oldest give way.
+  set(id: string, session: Session, done: (err?: unknown) => void): void {
+    this.sessions.delete(id)
     const oldest = this.sessions.keys().next()
     if (this.sessions.size >= MAX_SESSIONS && !oldest.done) this.sessions.delete(oldest.value)
-    const session = { id: randomBytes(32).toString('base64url'), user, csrf: randomBytes(32).toString('base64url'), expiresAt: now + this.lifetimeMs }
-    this.sessions.set(session.id, session)
-    return session
+    this.sessions.set(id, session)
+    done()
   }
 
-  find(id: string | undefined, now: number): Session | undefined {
-    const session = id ? this.sessions.get(id) : undefined
-    if (!session) return undefined
-    if (session.expiresAt > now) return session
-    this.sessions.delete(session.id)
-    return undefined
+  get(id: string, done: (err: unknown, session?: Session | null) => void): void {
+    done(null, this.sessions.get(id) ?? null)
   }
 
-  close(id: string): void {
+  destroy(id: string, done: (err?: unknown) => void): void {
     this.sessions.delete(id)
-  }
-
-  private prune(now: number): void {
-    for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(id)
+    done()
   }
 }
 
@@ -197,11 +188,4 @@ export class LoginThrottle {
   private recent(address: string, now: number): number[] {
     return (this.failures.get(address) ?? []).filter((t) => t > now - this.windowMs)
   }
-}
-
-/** Equal strings, in time that does not tell how much of them matched. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
 }

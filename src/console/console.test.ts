@@ -1,10 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openTestStore, testLogger, type TestStore } from '../../test/helpers/store.js'
-import { loadConfig } from '../config.js'
-import { startOpsServer, type OpsServer } from '../ops/server.js'
-import { principalsFrom } from '../principals.js'
-import { createConsole } from './console.js'
+import { openTestStore, type TestStore } from '../../test/helpers/store.js'
+import type { OpsServer } from '../ops/server.js'
+import { serveConsole } from '../../test/helpers/console.js'
+import { hashPassword } from './auth.js'
 
 let store: TestStore
 beforeAll(async () => {
@@ -14,30 +16,9 @@ afterAll(async () => {
   await store.close()
 })
 
-/** The console as it would answer when bound to `host`; the test server itself listens on loopback only. */
-async function serve(host: string, env: Record<string, string> = {}, skippedRules: string[] = []): Promise<OpsServer> {
-  let port = 0
-  const server = await startOpsServer({
-    host: '127.0.0.1',
-    port: 0,
-    logger: testLogger,
-    readiness: () => Promise.resolve({}),
-    pages: createConsole({
-      store,
-      settings: loadConfig(env).console,
-      host,
-      port: () => port,
-      aliases: {},
-      principals: principalsFrom({}),
-      detectors: [],
-      skippedRules,
-      failures: () => Promise.resolve(new Map()),
-      logger: testLogger,
-      clock: () => new Date('2026-11-20T12:00:00Z'),
-    }),
-  })
-  port = Number(new URL(server.url).port)
-  return server
+/** The console as it would answer when bound to `host`. */
+function serve(host: string, env: Record<string, string> = {}, skippedRules: string[] = []): Promise<OpsServer> {
+  return serveConsole(store, { host, env, skippedRules, now: new Date('2026-11-20T12:00:00Z') })
 }
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number | undefined; location: string | undefined; body: string }> {
@@ -106,6 +87,54 @@ describe('the detectors page', () => {
       expect(page.status).toBe(200)
       expect(page.body).toContain('<h2>Rules that do not run</h2>')
       expect(page.body).toContain('<li class="failed">/rules/&lt;b&gt;bomb&lt;/b&gt;.yml:1: not loaded: Excessive alias count</li>')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('sessions and requests', () => {
+  it('gives each session a token of its own, refuses one session’s token on another, and ends a session on sign-out', async () => {
+    const users = path.join(mkdtempSync(path.join(tmpdir(), 'trailwatch-users-')), 'console-users')
+    writeFileSync(users, `alice:${await hashPassword('correct horse battery staple')}\n`)
+    const server = await serve('127.0.0.1', { TRAILWATCH_CONSOLE_USERS_FILE: users })
+    const form = (fields: Record<string, string>, cookie = '') => ({
+      method: 'POST',
+      redirect: 'manual' as const,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    })
+    try {
+      const signIn = async () => {
+        const signedIn = await fetch(`${server.url}/login`, form({ user: 'alice', password: 'correct horse battery staple' }))
+        const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+        const csrf = /name="csrf" value="([^"]+)"/.exec(await (await fetch(`${server.url}/audit`, { headers: { cookie } })).text())?.[1] ?? ''
+        return { cookie, csrf }
+      }
+      const a = await signIn()
+      const b = await signIn()
+      expect(a.cookie).toMatch(/^trailwatch_session=./)
+      expect([a.cookie === b.cookie, a.csrf === b.csrf, a.csrf]).toEqual([false, false, expect.stringMatching(/./) as unknown])
+      expect((await fetch(`${server.url}/logout`, form({ csrf: b.csrf }, a.cookie))).status).toBe(403)
+      expect((await fetch(`${server.url}/logout`, form({ csrf: a.csrf }, a.cookie))).status).toBe(303)
+      // The session is gone: its cookie leads to the sign-in page; the other session goes on.
+      expect((await fetch(`${server.url}/audit`, { headers: { cookie: a.cookie }, redirect: 'manual' })).headers.get('location')).toBe('/login')
+      expect((await fetch(`${server.url}/audit`, { headers: { cookie: b.cookie }, redirect: 'manual' })).status).toBe(200)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('refuses a form that is not a form or is too large, and an address that asks too often', async () => {
+    const server = await serve('127.0.0.1')
+    try {
+      const post = (type: string, body: string) => fetch(`${server.url}/logout`, { method: 'POST', redirect: 'manual', headers: { 'content-type': type }, body })
+      expect((await post('application/json', '{"csrf":"x"}')).status).toBe(415)
+      expect((await post('application/x-www-form-urlencoded', `csrf=${'x'.repeat(17 * 1024)}`)).status).toBe(413)
+      const statuses = await Promise.all(Array.from({ length: 610 }, () => fetch(`${server.url}/console.css`).then((r) => r.status)))
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(8)
+      const refused = await fetch(`${server.url}/`)
+      expect([refused.status, await refused.text()]).toEqual([429, expect.stringContaining('too many requests from this address') as unknown])
     } finally {
       await server.close()
     }

@@ -1,5 +1,6 @@
 import type { StoredAlert } from '../alerts/table.js'
-import { escapeHtml as e, plural } from '../text.js'
+import { html, joinHtml, type Html } from '../html.js'
+import { plural } from '../text.js'
 import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { describeIdentity } from '../incidents/chain.js'
@@ -80,37 +81,37 @@ const NAV: [string, string][] = [
   ['/audit', 'Audit log'],
 ]
 
-export function page(title: string, body: string, context?: PageContext): string {
+export function page(title: string, body: Html, context?: PageContext): Html {
   const header = context
-    ? `<header><span class="brand">trailwatch</span><nav aria-label="Main"><ul>${NAV.map(([href, label]) => `<li><a href="${href}">${label}</a></li>`).join('')}</ul></nav>
-<div class="who"><span>${e(context.user)}</span>${context.signedIn ? `<form method="post" action="/logout">${csrfField(context)}<button type="submit">Sign out</button></form>` : ''}</div></header>`
-    : '<header><span class="brand">trailwatch</span></header>'
-  return `<!doctype html>
+    ? html`<header><span class="brand">trailwatch</span><nav aria-label="Main"><ul>${NAV.map(([href, label]) => html`<li><a href="${href}">${label}</a></li>`)}</ul></nav>
+<div class="who"><span>${context.user}</span>${context.signedIn ? html`<form method="post" action="/logout">${csrfField(context)}<button type="submit">Sign out</button></form>` : ''}</div></header>`
+    : html`<header><span class="brand">trailwatch</span></header>`
+  return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${e(title)} · trailwatch</title><link rel="stylesheet" href="/console.css"></head>
+<title>${title} · trailwatch</title><link rel="stylesheet" href="/console.css"></head>
 <body><a class="skip" href="#main">Skip to content</a>${header}
 <main id="main">${body}</main></body></html>
 `
 }
 
-function csrfField(context: PageContext): string {
-  return `<input type="hidden" name="csrf" value="${e(context.csrf)}">`
+function csrfField(context: PageContext): Html {
+  return html`<input type="hidden" name="csrf" value="${context.csrf}">`
 }
 
-function severity(value: string): string {
-  return `<span class="sev sev-${e(value)}">${e(value)}</span>`
+function severity(value: string): Html {
+  return html`<span class="sev sev-${value}">${value}</span>`
 }
 
-function time(iso: string | null): string {
-  return iso ? `<time datetime="${e(iso)}">${e(utcText(iso))}</time>` : '<span class="muted">never</span>'
+function time(iso: string | null): Html {
+  return iso ? html`<time datetime="${iso}">${utcText(iso)}</time>` : html`<span class="muted">never</span>`
 }
 
-function principalLink(arn: string): string {
-  return `<a href="/principals?arn=${encodeURIComponent(arn)}">${e(shortPrincipal(arn))}</a>`
+function principalLink(arn: string): Html {
+  return html`<a href="/principals?arn=${encodeURIComponent(arn)}">${shortPrincipal(arn)}</a>`
 }
 
-function options(values: readonly string[], selected: string | undefined, any: string): string {
-  return [`<option value="">${e(any)}</option>`, ...values.map((v) => `<option value="${e(v)}"${v === selected ? ' selected' : ''}>${e(v)}</option>`)].join('')
+function options(values: readonly string[], selected: string | undefined, any: string): Html {
+  return html`<option value="">${any}</option>${values.map((v) => html`<option value="${v}"${v === selected ? html` selected` : ''}>${v}</option>`)}`
 }
 
 export interface IncidentFilters {
@@ -123,25 +124,24 @@ export interface IncidentFilters {
   to: string
 }
 
-export function incidentsPage(incidents: Incident[], filters: IncidentFilters, choices: { accounts: string[]; detectors: string[] }, shown: number, context: PageContext): string {
+export function incidentsPage(incidents: Incident[], filters: IncidentFilters, choices: { accounts: string[]; detectors: string[] }, shown: number, context: PageContext): Html {
   const rows = incidents
     .slice(0, shown)
     .map(
-      (i) => `<tr><td>${severity(i.severity)}</td><td class="status">${e(i.status)}</td><td><a href="/incidents/${encodeURIComponent(i.id)}">${e(i.title)}</a></td>
-<td>${i.principals.slice(0, 3).map(principalLink).join(', ')}${i.principals.length > 3 ? ` +${String(i.principals.length - 3)}` : ''}</td><td>${String(i.members.length)}</td><td>${time(i.last_seen)}</td></tr>`,
+      (i) => html`<tr><td>${severity(i.severity)}</td><td class="status">${i.status}</td><td><a href="/incidents/${encodeURIComponent(i.id)}">${i.title}</a></td>
+<td>${joinHtml(i.principals.slice(0, 3).map(principalLink), ', ')}${i.principals.length > 3 ? ` +${String(i.principals.length - 3)}` : ''}</td><td>${String(i.members.length)}</td><td>${time(i.last_seen)}</td></tr>`,
     )
-    .join('\n')
-  const field = (name: string, label: string, control: string): string => `<div><label for="f-${name}">${label}</label>${control}</div>`
+  const field = (name: string, label: string, control: Html): Html => html`<div><label for="f-${name}">${label}</label>${control}</div>`
   return page(
     'Incidents',
-    `<h1>Incidents</h1>
+    html`<h1>Incidents</h1>
 <form class="filters" method="get" action="/" aria-label="Filter incidents">
-${field('severity', 'Severity at least', `<select id="f-severity" name="severity">${options(SEVERITIES, filters.severity, 'any')}</select>`)}
-${field('status', 'Status', `<select id="f-status" name="status">${options(INCIDENT_STATUSES, filters.status, 'any')}</select>`)}
-${field('account', 'Account', `<select id="f-account" name="account">${options(choices.accounts, filters.account, 'any')}</select>`)}
-${field('detector', 'Detector', `<select id="f-detector" name="detector">${options(choices.detectors, filters.detector, 'any')}</select>`)}
-${field('from', 'From (UTC day)', `<input type="date" id="f-from" name="from" value="${e(filters.from)}">`)}
-${field('to', 'To (UTC day)', `<input type="date" id="f-to" name="to" value="${e(filters.to)}">`)}
+${field('severity', 'Severity at least', html`<select id="f-severity" name="severity">${options(SEVERITIES, filters.severity, 'any')}</select>`)}
+${field('status', 'Status', html`<select id="f-status" name="status">${options(INCIDENT_STATUSES, filters.status, 'any')}</select>`)}
+${field('account', 'Account', html`<select id="f-account" name="account">${options(choices.accounts, filters.account, 'any')}</select>`)}
+${field('detector', 'Detector', html`<select id="f-detector" name="detector">${options(choices.detectors, filters.detector, 'any')}</select>`)}
+${field('from', 'From (UTC day)', html`<input type="date" id="f-from" name="from" value="${filters.from}">`)}
+${field('to', 'To (UTC day)', html`<input type="date" id="f-to" name="to" value="${filters.to}">`)}
 <div><button class="primary" type="submit">Show</button></div>
 </form>
 <p>${plural(incidents.length, 'incident')}${incidents.length > shown ? `, the ${String(shown)} most recent shown` : ''}.</p>
@@ -162,41 +162,40 @@ export interface IncidentView {
   error?: string | undefined
 }
 
-function timelineRows(timeline: Timeline): string {
+function timelineRows(timeline: Timeline): Html[] {
   return timeline.entries
     .map((entry) => {
       if (entry.type === 'alert') {
         const a = entry.alert
-        return `<tr class="alert"><td>${time(entry.time)}</td><td colspan="5">${severity(a.severity)} alert ${e(detectorLabel(a))}: ${e(a.title)}</td></tr>`
+        return html`<tr class="alert"><td>${time(entry.time)}</td><td colspan="5">${severity(a.severity)} alert ${detectorLabel(a)}: ${a.title}</td></tr>`
       }
-      const marks = [...entry.new.map((n) => `<span class="new">${e(n)}</span>`), ...(entry.error ? [`<span class="failed">failed: ${e(entry.error)}</span>`] : [])]
-      return `<tr><td>${time(entry.time)}</td><td>${principalLink(entry.principal)}</td><td>${e(entry.event)}${entry.hop ? `<br><span class="muted">↳ ${e(entry.hop)}</span>` : ''}</td>
-<td>${e(entry.address || '—')}${entry.country ? ` (${e(entry.country)})` : ''}</td><td>${e(entry.key || '—')}</td><td>${marks.join(' ')}</td></tr>`
+      const marks = [...entry.new.map((n) => html`<span class="new">${n}</span>`), ...(entry.error ? [html`<span class="failed">failed: ${entry.error}</span>`] : [])]
+      return html`<tr><td>${time(entry.time)}</td><td>${principalLink(entry.principal)}</td><td>${entry.event}${entry.hop ? html`<br><span class="muted">↳ ${entry.hop}</span>` : ''}</td>
+<td>${entry.address || '—'}${entry.country ? ` (${entry.country})` : ''}</td><td>${entry.key || '—'}</td><td>${joinHtml(marks, ' ')}</td></tr>`
     })
-    .join('\n')
 }
 
-export function incidentPage(view: IncidentView, context: PageContext, today: string): string {
+export function incidentPage(view: IncidentView, context: PageContext, today: string): Html {
   const { incident } = view
   const withAlias = (account: string): string => (view.aliases[account] ? `${account} (${view.aliases[account] ?? ''})` : account)
   const addresses = [...new Map(view.triggers.filter((t) => t.address).map((t) => [t.address, t])).values()]
   const first = incident.members[0]?.alert
-  const action = (name: string, label: string, fields: string): string =>
-    `<form method="post" action="/incidents/${encodeURIComponent(incident.id)}/${name}" aria-label="${label}">${csrfField(context)}${fields}<div><button class="primary" type="submit">${label}</button></div></form>`
-  const reason = (name: string): string => `<div><label for="${name}-reason">Reason</label><input type="text" id="${name}-reason" name="reason" required maxlength="500"></div>`
+  const action = (name: string, label: string, fields: Html): Html =>
+    html`<form method="post" action="/incidents/${encodeURIComponent(incident.id)}/${name}" aria-label="${label}">${csrfField(context)}${fields}<div><button class="primary" type="submit">${label}</button></div></form>`
+  const reason = (name: string): Html => html`<div><label for="${name}-reason">Reason</label><input type="text" id="${name}-reason" name="reason" required maxlength="500"></div>`
   const calls = view.timeline.entries.filter((entry) => entry.type === 'call').length
   return page(
     `Incident ${incident.id}`,
-    `${view.notice ? `<p class="notice" role="status">${e(view.notice)}</p>` : ''}${view.error ? `<p class="error" role="alert">${e(view.error)}</p>` : ''}
-<p>${severity(incident.severity)} <span class="status">${e(incident.status)}</span> · incident ${e(incident.id)} · ${plural(incident.members.length, 'alert')}</p>
-<h1>${e(incident.title)}</h1>
+    html`${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
+<p>${severity(incident.severity)} <span class="status">${incident.status}</span> · incident ${incident.id} · ${plural(incident.members.length, 'alert')}</p>
+<h1>${incident.title}</h1>
 <p><a href="#timeline">Timeline</a> · <a href="#triage">Acknowledge, resolve or suppress</a> · <a href="#runbook">Runbook</a></p>
 <dl class="facts">
-<dt>Who</dt><dd>${incident.principals.map(principalLink).join(', ')}</dd>
-<dt>Accounts</dt><dd>${incident.accounts.map((a) => e(withAlias(a))).join(', ')}</dd>
+<dt>Who</dt><dd>${joinHtml(incident.principals.map(principalLink), ', ')}</dd>
+<dt>Accounts</dt><dd>${incident.accounts.map(withAlias).join(', ')}</dd>
 <dt>When</dt><dd>${time(incident.first_seen)} → ${time(incident.last_seen)}</dd>
-<dt>Tactics</dt><dd>${e(incident.tactics.join(', ') || 'none named')}</dd>
-<dt>Identities</dt><dd>${incident.identities.map((i) => e(describeIdentity(i))).join('<br>')}</dd>
+<dt>Tactics</dt><dd>${incident.tactics.join(', ') || 'none named'}</dd>
+<dt>Identities</dt><dd>${joinHtml(incident.identities.map(describeIdentity), html`<br>`)}</dd>
 </dl>
 <h2 id="triage">Triage</h2>
 <div class="actions">
@@ -205,31 +204,31 @@ ${action('resolve', 'Resolve', reason('resolve'))}
 ${action(
   'suppress',
   'Suppress',
-  `<div><label for="s-detector">Detector</label><select id="s-detector" name="detector">${options(incident.detectors, incident.detectors.length === 1 ? incident.detectors[0] : undefined, 'every detector')}</select></div>
-<div><label for="s-principal">Principal (ARN, * allowed)</label><input type="text" id="s-principal" name="principal" value="${e(first?.principal ?? '')}"></div>
-<div><label for="s-owner">Owner</label><input type="text" id="s-owner" name="owner" required value="${e(context.user)}"></div>
+  html`<div><label for="s-detector">Detector</label><select id="s-detector" name="detector">${options(incident.detectors, incident.detectors.length === 1 ? incident.detectors[0] : undefined, 'every detector')}</select></div>
+<div><label for="s-principal">Principal (ARN, * allowed)</label><input type="text" id="s-principal" name="principal" value="${first?.principal ?? ''}"></div>
+<div><label for="s-owner">Owner</label><input type="text" id="s-owner" name="owner" required value="${context.user}"></div>
 <div><label for="s-reason">Reason</label><input type="text" id="s-reason" name="reason" required maxlength="500"></div>
-<div><label for="s-expires">Expires (UTC day)</label><input type="date" id="s-expires" name="expires" required min="${e(today)}"></div>`,
+<div><label for="s-expires">Expires (UTC day)</label><input type="date" id="s-expires" name="expires" required min="${today}"></div>`,
 )}
 </div>
 <h2>Alerts, and why each belongs</h2>
 <div class="scroll"><table><thead><tr><th scope="col">Severity</th><th scope="col">Alert</th><th scope="col">Why it belongs</th><th scope="col">Seen</th></tr></thead><tbody>
 ${incident.members
   .map(
-    (m) => `<tr><td>${severity(m.alert.severity)}</td><td>${e(detectorLabel(m.alert))}: ${e(m.alert.title)}<br><span class="muted">${e(m.alert.why)}</span></td><td>${e(m.link)}</td><td>${time(m.alert.first_seen)}<br>${time(m.alert.last_seen)}</td></tr>`,
+    (m) => html`<tr><td>${severity(m.alert.severity)}</td><td>${detectorLabel(m.alert)}: ${m.alert.title}<br><span class="muted">${m.alert.why}</span></td><td>${m.link}</td><td>${time(m.alert.first_seen)}<br>${time(m.alert.last_seen)}</td></tr>`,
   )
-  .join('\n')}
+}
 </tbody></table></div>
 <h2>Addresses</h2>
-${addresses.length ? `<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network</th></tr></thead><tbody>${addresses.map((t) => `<tr><td>${e(t.address)}</td><td>${e(t.country || '—')}</td><td>${t.asn ? e(`AS${String(t.asn)} ${t.as_org}`) : t.public ? 'public' : 'private or AWS'}</td></tr>`).join('')}</tbody></table></div>` : '<p>No address recorded.</p>'}
+${addresses.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network</th></tr></thead><tbody>${addresses.map((t) => html`<tr><td>${t.address}</td><td>${t.country || '—'}</td><td>${t.asn ? `AS${String(t.asn)} ${t.as_org}` : t.public ? 'public' : 'private or AWS'}</td></tr>`)}</tbody></table></div>` : html`<p>No address recorded.</p>`}
 <h2 id="runbook">Runbook</h2>
-<ol>${view.runbook.map((s) => `<li>${e(s.text)}${s.command ? `<pre>${e(s.command)}</pre>` : ''}</li>`).join('')}</ol>
+<ol>${view.runbook.map((s) => html`<li>${s.text}${s.command ? html`<pre>${s.command}</pre>` : ''}</li>`)}</ol>
 <h2 id="timeline">Timeline</h2>
-<p>${plural(calls, 'call')} of the identity chain${view.timeline.truncated ? ` (the first ones: <code>trailwatch timeline --incident ${e(incident.id)}</code> gives them all)` : ''}, ${time(view.timeline.from)} → ${time(view.timeline.to)}; what was new for the principal is marked.</p>
+<p>${plural(calls, 'call')} of the identity chain${view.timeline.truncated ? html` (the first ones: <code>trailwatch timeline --incident ${incident.id}</code> gives them all)` : ''}, ${time(view.timeline.from)} → ${time(view.timeline.to)}; what was new for the principal is marked.</p>
 <div class="scroll"><table><thead><tr><th scope="col">Time</th><th scope="col">Who</th><th scope="col">Call</th><th scope="col">From</th><th scope="col">Key</th><th scope="col">Marks</th></tr></thead>
 <tbody>${timelineRows(view.timeline)}</tbody></table></div>
 <h2>Log</h2>
-<ul>${incident.actions.map((a) => `<li>${time(a.at)} ${e(a.action)} by ${e(a.actor)}${a.reason ? `: ${e(a.reason)}` : ''}</li>`).join('')}</ul>`,
+<ul>${incident.actions.map((a) => html`<li>${time(a.at)} ${a.action} by ${a.actor}${a.reason ? `: ${a.reason}` : ''}</li>`)}</ul>`,
     context,
   )
 }
@@ -247,45 +246,45 @@ export interface PrincipalView {
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
 
-function heatMap(hours: number[]): string {
+function heatMap(hours: number[]): Html {
   const max = Math.max(1, ...hours)
   const level = (n: number): number => (n === 0 ? 0 : Math.min(4, 1 + Math.floor((n / max) * 3.999)))
-  const head = Array.from({ length: 24 }, (_, h) => `<th scope="col">${String(h).padStart(2, '0')}</th>`).join('')
-  const rows = WEEKDAYS.map((day, d) => `<tr><th scope="row">${day.slice(0, 3)}</th>${Array.from({ length: 24 }, (_, h) => {
+  const head = Array.from({ length: 24 }, (_, h) => html`<th scope="col">${String(h).padStart(2, '0')}</th>`)
+  const rows = WEEKDAYS.map((day, d) => html`<tr><th scope="row">${day.slice(0, 3)}</th>${Array.from({ length: 24 }, (_, h) => {
     const n = hours[d * 24 + h] ?? 0
-    return `<td class="h${String(level(n))}" title="${day} ${String(h).padStart(2, '0')}:00, ${String(n)} calls">${n ? String(n) : ''}</td>`
-  }).join('')}</tr>`)
-  return `<div class="scroll"><table class="heat"><caption class="skip">Calls by hour of the week</caption><thead><tr><th scope="col">Day</th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`
+    return html`<td class="h${String(level(n))}" title="${day} ${String(h).padStart(2, '0')}:00, ${String(n)} calls">${n ? String(n) : ''}</td>`
+  })}</tr>`)
+  return html`<div class="scroll"><table class="heat"><caption class="skip">Calls by hour of the week</caption><thead><tr><th scope="col">Day</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`
 }
 
-export function principalPage(view: PrincipalView, context: PageContext): string {
+export function principalPage(view: PrincipalView, context: PageContext): Html {
   const countries = new Map<string, number>()
   for (const n of view.networks) countries.set(n.country || '—', (countries.get(n.country || '—') ?? 0) + n.calls)
   return page(
     shortPrincipal(view.principal),
-    `<h1>${e(shortPrincipal(view.principal))}</h1>
-<p class="muted">${e(view.principal)}</p>
+    html`<h1>${shortPrincipal(view.principal)}</h1>
+<p class="muted">${view.principal}</p>
 <h2>Usual networks (30 days)</h2>
-<p>Countries: ${[...countries].map(([c, n]) => `${e(c)} (${plural(n, 'call')})`).join(', ') || 'none recorded'}</p>
-${view.networks.length ? `<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network (AS)</th><th scope="col">Days</th><th scope="col">Calls</th><th scope="col">Last seen</th></tr></thead><tbody>
-${view.networks.map((n) => `<tr><td><a href="/timeline?ip=${encodeURIComponent(n.address)}">${e(n.address)}</a></td><td>${e(n.country || '—')}</td><td>${n.asn ? `AS${String(n.asn)}` : '—'}</td><td>${String(n.days)}</td><td>${String(n.calls)}</td><td>${time(n.last_seen)}</td></tr>`).join('\n')}</tbody></table></div>` : '<p>No public address in 30 days.</p>'}
-<h2>Hours of the week (${e(view.timeZone)}${view.configuredZone ? '' : ', no time zone configured for this person'})</h2>
+<p>Countries: ${[...countries].map(([c, n]) => `${c} (${plural(n, 'call')})`).join(', ') || 'none recorded'}</p>
+${view.networks.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network (AS)</th><th scope="col">Days</th><th scope="col">Calls</th><th scope="col">Last seen</th></tr></thead><tbody>
+${view.networks.map((n) => html`<tr><td><a href="/timeline?ip=${encodeURIComponent(n.address)}">${n.address}</a></td><td>${n.country || '—'}</td><td>${n.asn ? `AS${String(n.asn)}` : '—'}</td><td>${String(n.days)}</td><td>${String(n.calls)}</td><td>${time(n.last_seen)}</td></tr>`)}</tbody></table></div>` : html`<p>No public address in 30 days.</p>`}
+<h2>Hours of the week (${view.timeZone}${view.configuredZone ? '' : ', no time zone configured for this person'})</h2>
 ${heatMap(view.hours)}
 <h2>Access keys</h2>
-${view.keys.length ? `<div class="scroll"><table><thead><tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
-${view.keys.map((k) => `<tr><td>${e(k.access_key_id || '(unmatched)')}</td><td>${e(k.status)}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${e(k.standing)}</td></tr>`).join('\n')}</tbody></table></div>` : '<p>No access key known for this principal.</p>'}
+${view.keys.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
+${view.keys.map((k) => html`<tr><td>${k.access_key_id || '(unmatched)'}</td><td>${k.status}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${k.standing}</td></tr>`)}</tbody></table></div>` : html`<p>No access key known for this principal.</p>`}
 <h2>Recent alerts</h2>
-${view.alerts.length ? `<ul>${view.alerts.map((a) => `<li>${severity(a.severity)} ${time(a.last_seen)} ${e(detectorLabel(a))}: ${e(a.title)}</li>`).join('')}</ul>` : '<p>No alerts.</p>'}
+${view.alerts.length ? html`<ul>${view.alerts.map((a) => html`<li>${severity(a.severity)} ${time(a.last_seen)} ${detectorLabel(a)}: ${a.title}</li>`)}</ul>` : html`<p>No alerts.</p>`}
 <p><a href="/timeline?principal=${encodeURIComponent(view.principal)}">Timeline of the last 24 hours</a></p>`,
     context,
   )
 }
 
-export function timelinePage(title: string, timeline: Timeline, context: PageContext): string {
+export function timelinePage(title: string, timeline: Timeline, context: PageContext): Html {
   const calls = timeline.entries.filter((entry) => entry.type === 'call').length
   return page(
     title,
-    `<h1>${e(title)}</h1>
+    html`<h1>${title}</h1>
 <p>${plural(calls, 'call')}${timeline.truncated ? ' (the first ones)' : ''}, ${time(timeline.from)} → ${time(timeline.to)}.</p>
 <div class="scroll"><table><thead><tr><th scope="col">Time</th><th scope="col">Who</th><th scope="col">Call</th><th scope="col">From</th><th scope="col">Key</th><th scope="col">Marks</th></tr></thead>
 <tbody>${timelineRows(timeline)}</tbody></table></div>`,
@@ -293,85 +292,85 @@ export function timelinePage(title: string, timeline: Timeline, context: PageCon
   )
 }
 
-export function suppressionsPage(rules: SuppressionRule[], context: PageContext, notice?: string): string {
+export function suppressionsPage(rules: SuppressionRule[], context: PageContext, notice?: string): Html {
   return page(
     'Suppressions',
-    `${notice ? `<p class="notice" role="status">${e(notice)}</p>` : ''}<h1>Suppressions in force</h1>
-${rules.length ? `<div class="scroll"><table><thead><tr><th scope="col">Rule</th><th scope="col">Silences</th><th scope="col">Owner</th><th scope="col">Reason</th><th scope="col">Expires</th><th scope="col"><span class="skip">Remove</span></th></tr></thead><tbody>
+    html`${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}<h1>Suppressions in force</h1>
+${rules.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Rule</th><th scope="col">Silences</th><th scope="col">Owner</th><th scope="col">Reason</th><th scope="col">Expires</th><th scope="col"><span class="skip">Remove</span></th></tr></thead><tbody>
 ${rules
   .map((r) => {
     const what = [r.detector && `detector ${r.detector}`, r.principal && `principal ${r.principal}`, r.cidr && `addresses ${r.cidr}`, r.account && `account ${r.account}`].filter(Boolean).join(', ')
-    return `<tr><td>${e(r.rule_id)}</td><td>${e(what)}</td><td>${e(r.owner)}</td><td>${e(r.reason)}</td><td>${time(r.expires_at)}</td>
-<td><form method="post" action="/suppressions/${encodeURIComponent(r.rule_id)}/remove">${csrfField(context)}<button type="submit" aria-label="Remove rule ${e(r.rule_id)}">Remove</button></form></td></tr>`
+    return html`<tr><td>${r.rule_id}</td><td>${what}</td><td>${r.owner}</td><td>${r.reason}</td><td>${time(r.expires_at)}</td>
+<td><form method="post" action="/suppressions/${encodeURIComponent(r.rule_id)}/remove">${csrfField(context)}<button type="submit" aria-label="Remove rule ${r.rule_id}">Remove</button></form></td></tr>`
   })
-  .join('\n')}</tbody></table></div>` : '<p>None.</p>'}`,
+}</tbody></table></div>` : html`<p>None.</p>`}`,
     context,
   )
 }
 
-export function detectorsPage(detectors: DetectorHealth[], skippedRules: string[], now: Date, context: PageContext): string {
+export function detectorsPage(detectors: DetectorHealth[], skippedRules: string[], now: Date, context: PageContext): Html {
   const lag = (iso: string | null): string => (iso ? `${String(Math.round((now.getTime() - Date.parse(iso)) / 60_000))} min` : '—')
   const skipped = skippedRules.length
-    ? `<h2>Rules that do not run</h2>
+    ? html`<h2>Rules that do not run</h2>
 <p>These rule files could not be loaded when trailwatch started; <code>trailwatch rules check</code> says the same.</p>
-<ul>${skippedRules.map((line) => `<li class="failed">${e(line)}</li>`).join('')}</ul>`
+<ul>${skippedRules.map((line) => html`<li class="failed">${line}</li>`)}</ul>`
     : ''
   return page(
     'Detectors',
-    `<h1>Detectors and rules</h1>
+    html`<h1>Detectors and rules</h1>
 ${skipped}
 <div class="scroll"><table><thead><tr><th scope="col">Detector</th><th scope="col">Schedule (UTC)</th><th scope="col">Last run</th><th scope="col">Lag</th><th scope="col">Alerts, 7 days</th><th scope="col">Failed runs</th></tr></thead><tbody>
-${detectors.map((d) => `<tr><td>${e(d.id)}<br><span class="muted">${e(d.title)}</span></td><td><code>${e(d.schedule)}</code></td><td>${time(d.last_run)}</td><td>${lag(d.window_end)}</td><td>${String(d.findings)}</td><td${d.failures ? ' class="failed"' : ''}>${String(d.failures)}</td></tr>`).join('\n')}
+${detectors.map((d) => html`<tr><td>${d.id}<br><span class="muted">${d.title}</span></td><td><code>${d.schedule}</code></td><td>${time(d.last_run)}</td><td>${lag(d.window_end)}</td><td>${String(d.findings)}</td><td${d.failures ? html` class="failed"` : ''}>${String(d.failures)}</td></tr>`)}
 </tbody></table></div>`,
     context,
   )
 }
 
-export function freshnessPage(rows: Freshness[], now: Date, context: PageContext): string {
+export function freshnessPage(rows: Freshness[], now: Date, context: PageContext): Html {
   const behind = (iso: string): string => `${String(Math.round((now.getTime() - Date.parse(iso)) / 60_000))} min`
   return page(
     'Data freshness',
-    `<h1>Data freshness, by account and region</h1>
+    html`<h1>Data freshness, by account and region</h1>
 <p>The newest event of the last 7 days, stalest first.</p>
-${rows.length ? `<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">Region</th><th scope="col">Newest event</th><th scope="col">Behind</th><th scope="col">Stored</th><th scope="col">Events</th></tr></thead><tbody>
-${rows.map((r) => `<tr><td>${e(r.account)}</td><td>${e(r.region)}</td><td>${time(r.last_event)}</td><td>${behind(r.last_event)}</td><td>${time(r.last_stored)}</td><td>${String(r.events)}</td></tr>`).join('\n')}</tbody></table></div>` : '<p>No events in the last 7 days.</p>'}`,
+${rows.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">Region</th><th scope="col">Newest event</th><th scope="col">Behind</th><th scope="col">Stored</th><th scope="col">Events</th></tr></thead><tbody>
+${rows.map((r) => html`<tr><td>${r.account}</td><td>${r.region}</td><td>${time(r.last_event)}</td><td>${behind(r.last_event)}</td><td>${time(r.last_stored)}</td><td>${String(r.events)}</td></tr>`)}</tbody></table></div>` : html`<p>No events in the last 7 days.</p>`}`,
     context,
   )
 }
 
-export function credentialsPage(report: CredentialAgeReport, summary: string[], context: PageContext): string {
+export function credentialsPage(report: CredentialAgeReport, summary: string[], context: PageContext): Html {
   return page(
     'Credential age',
-    `<h1>Credential age</h1>
-<ul>${summary.map((s) => `<li>${e(s)}</li>`).join('')}</ul>
+    html`<h1>Credential age</h1>
+<ul>${summary.map((s) => html`<li>${s}</li>`)}</ul>
 <div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">User</th><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
-${report.keys.map((k) => `<tr><td>${e(k.account)}</td><td>${e(k.user)}</td><td>${e(k.access_key_id || '(unmatched)')}</td><td>${e(k.status)}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${e(k.standing)}</td></tr>`).join('\n')}
+${report.keys.map((k) => html`<tr><td>${k.account}</td><td>${k.user}</td><td>${k.access_key_id || '(unmatched)'}</td><td>${k.status}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${k.standing}</td></tr>`)}
 </tbody></table></div>
 <h2>Users: console passwords and MFA</h2>
 <div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">User</th><th scope="col">Password</th><th scope="col">Last sign-in</th><th scope="col">MFA</th><th scope="col">Standing</th></tr></thead><tbody>
-${report.users.map((u) => `<tr><td>${e(u.account)}</td><td>${e(u.user)}</td><td>${u.password ? (u.password_age_days === null ? 'yes' : `set ${String(u.password_age_days)} days ago`) : 'none'}</td><td>${time(u.password_last_used)}</td><td>${u.mfa_active ? 'yes' : '<strong>no</strong>'}</td><td>${e(u.standing)}</td></tr>`).join('\n')}
+${report.users.map((u) => html`<tr><td>${u.account}</td><td>${u.user}</td><td>${u.password ? (u.password_age_days === null ? 'yes' : `set ${String(u.password_age_days)} days ago`) : 'none'}</td><td>${time(u.password_last_used)}</td><td>${u.mfa_active ? 'yes' : html`<strong>no</strong>`}</td><td>${u.standing}</td></tr>`)}
 </tbody></table></div>`,
     context,
   )
 }
 
-export function auditPage(entries: AuditEntry[], context: PageContext): string {
+export function auditPage(entries: AuditEntry[], context: PageContext): Html {
   return page(
     'Audit log',
-    `<h1>Audit log</h1>
+    html`<h1>Audit log</h1>
 <div class="scroll"><table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">To what</th><th scope="col">Detail</th><th scope="col">From</th></tr></thead><tbody>
-${entries.map((a) => `<tr><td>${time(a.at)}</td><td>${e(a.actor)}</td><td>${e(a.action)}</td><td>${e(a.target)}</td><td>${e(a.detail)}</td><td>${e(a.address)}</td></tr>`).join('\n')}
+${entries.map((a) => html`<tr><td>${time(a.at)}</td><td>${a.actor}</td><td>${a.action}</td><td>${a.target}</td><td>${a.detail}</td><td>${a.address}</td></tr>`)}
 </tbody></table></div>`,
     context,
   )
 }
 
-export function loginPage(error?: string): string {
+export function loginPage(error?: string): Html {
   return page(
     'Sign in',
-    `<form class="login" method="post" action="/login" aria-label="Sign in">
+    html`<form class="login" method="post" action="/login" aria-label="Sign in">
 <h1>Sign in</h1>
-${error ? `<p class="error" role="alert">${e(error)}</p>` : ''}
+${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <div><label for="user">User</label><input type="text" id="user" name="user" autocomplete="username" required></div>
 <div><label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required></div>
 <div><button class="primary" type="submit">Sign in</button></div>
@@ -379,6 +378,6 @@ ${error ? `<p class="error" role="alert">${e(error)}</p>` : ''}
   )
 }
 
-export function messagePage(title: string, message: string, context?: PageContext): string {
-  return page(title, `<h1>${e(title)}</h1><p>${e(message)}</p>`, context)
+export function messagePage(title: string, message: string, context?: PageContext): Html {
+  return page(title, html`<h1>${title}</h1><p>${message}</p>`, context)
 }

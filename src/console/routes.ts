@@ -1,0 +1,192 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
+import { incidentRunbook } from '../alerting/incident-email.js'
+import { addSuppression, listSuppressions, removeSuppression } from '../alerting/suppressions.js'
+import { AppError } from '../errors.js'
+import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/incidents.js'
+import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
+import { triggerEvents } from '../incidents/triggers.js'
+import { HttpError } from '../ops/server.js'
+import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
+import { atLeast, SEVERITIES, type Severity } from '../severity.js'
+import { readAudit } from './audit.js'
+import { formField, sendPage, type ConsoleScope } from './scope.js'
+import * as pages from './pages.js'
+import { dataFreshness, detectorHealth, hoursOfWeek, recentAlerts, usualNetworks } from './queries.js'
+
+const SHOWN_INCIDENTS = 500
+/** Calls a timeline page shows; `trailwatch timeline` gives the rest. */
+const TIMELINE_CALLS = 1000
+const INCIDENT_ID = /^inc-[0-9a-f]{12}$/
+const SUPPRESSION_ID = /^[0-9a-f]{8}$/
+
+type IdRequest = FastifyRequest<{ Params: { id: string } }>
+
+/** A form field or query parameter with something in it; an empty one is absent. */
+function filled(value: string | null): string | undefined {
+  const trimmed = value?.trim() ?? ''
+  return trimmed === '' ? undefined : trimmed
+}
+
+/** A UTC day from a form or a query string, or the fallback when absent or not a day. */
+function day(value: string | null, fallback: string): string {
+  return value && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? value : fallback
+}
+
+function query(request: FastifyRequest): URLSearchParams {
+  return new URL(request.url, 'http://console').searchParams
+}
+
+function user(request: FastifyRequest): string {
+  return request.session.user ?? ''
+}
+
+function pageContext(request: FastifyRequest, reply: FastifyReply, scope: ConsoleScope): pages.PageContext {
+  const name = user(request)
+  return { user: name, csrf: reply.generateCsrf(), signedIn: Boolean(scope.users) && !name.startsWith('local:') }
+}
+
+function incidentId(request: IdRequest): string {
+  if (!INCIDENT_ID.test(request.params.id)) throw new HttpError(404, `There is no page ${request.url.split('?')[0] ?? ''}.`)
+  return request.params.id
+}
+
+async function incidentView(scope: ConsoleScope, id: string, notice?: string, error?: string): Promise<pages.IncidentView> {
+  const { store } = scope
+  const incident = await incidentById(store, id)
+  const triggers = [...(await triggerEvents(store, incident.members.map((m) => m.alert), 50)).values()].flat()
+  const { subject, span } = incidentTimelineSubject(incident)
+  const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
+  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, aliases: scope.aliases, notice, error }
+}
+
+async function incidentsList(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const now = scope.clock()
+  const params = query(request)
+  const filters: pages.IncidentFilters = {
+    severity: SEVERITIES.find((s) => s === params.get('severity')),
+    status: filled(params.get('status')),
+    account: filled(params.get('account')),
+    detector: filled(params.get('detector')),
+    from: day(params.get('from'), new Date(now.getTime() - 7 * DAY).toISOString().slice(0, 10)),
+    to: day(params.get('to'), now.toISOString().slice(0, 10)),
+  }
+  const to = new Date(Math.min(Date.parse(filters.to) + DAY - 1, now.getTime()))
+  const all = await listIncidents(scope.store, { from: new Date(Date.parse(filters.from)), to })
+  const chosen = all.filter(
+    (i) =>
+      (!filters.severity || atLeast(i.severity, filters.severity as Severity)) &&
+      (!filters.status || i.status === filters.status) &&
+      (!filters.account || i.accounts.includes(filters.account)) &&
+      (!filters.detector || i.detectors.includes(filters.detector)),
+  )
+  const choices = { accounts: [...new Set(all.flatMap((i) => i.accounts))].sort(), detectors: [...new Set(all.flatMap((i) => i.detectors))].sort() }
+  return sendPage(reply, 200, pages.incidentsPage(chosen, filters, choices, SHOWN_INCIDENTS, pageContext(request, reply, scope)))
+}
+
+async function principal(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const now = scope.clock()
+  const arn = query(request).get('arn') ?? ''
+  if (!arn) throw new HttpError(400, 'name a principal: /principals?arn=ARN')
+  const working = scope.principals.workingTimeOf(arn)
+  const timeZone = working.timezone ?? 'UTC'
+  const userName = arn.includes(':user/') ? (arn.split('/').pop() ?? '') : undefined
+  const [networks, hours, report, alerts] = await Promise.all([
+    usualNetworks(scope.store, arn, now),
+    hoursOfWeek(scope.store, arn, now, timeZone),
+    userName ? credentialAgeReport(scope.store, now) : undefined,
+    recentAlerts(scope.store, arn),
+  ])
+  const keys = report?.keys.filter((k) => k.user === userName && arn.split(':')[4] === k.account) ?? []
+  return sendPage(reply, 200, pages.principalPage({ principal: arn, timeZone, configuredZone: working.timezone !== undefined, networks, hours, keys, alerts }, pageContext(request, reply, scope)))
+}
+
+async function timeline(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const params = query(request)
+  const arn = params.get('principal')
+  const address = params.get('ip')
+  if (!arn && !address) throw new HttpError(400, 'name a principal or an address: /timeline?principal=ARN or ?ip=ADDRESS')
+  const to = params.get('to') ? new Date(Date.parse(day(params.get('to'), '')) + DAY - 1) : scope.clock()
+  const calls = await buildTimeline(scope.store, { principals: arn ? [arn] : [], keys: [], addresses: address ? [address] : [] }, { from: new Date(to.getTime() - DAY), to }, TIMELINE_CALLS)
+  return sendPage(reply, 200, pages.timelinePage(`Timeline of ${arn ?? address ?? ''}`, calls, pageContext(request, reply, scope)))
+}
+
+/** The pages: each reads the store and shows what it found. */
+export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
+  const { store } = scope
+  const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(request, reply, scope)
+  app.get('/', (request, reply) => incidentsList(scope, request, reply))
+  app.get('/incidents/:id', async (request: IdRequest, reply) => {
+    const done = query(request).get('done')
+    const notice = done === 'acknowledged' || done === 'resolved' ? `Incident ${done}.` : done === 'suppressed' ? 'Suppression added: trailwatch suppress list shows it.' : undefined
+    return sendPage(reply, 200, pages.incidentPage(await incidentView(scope, incidentId(request), notice), context(request, reply), scope.clock().toISOString().slice(0, 10)))
+  })
+  app.get('/principals', (request, reply) => principal(scope, request, reply))
+  app.get('/timeline', (request, reply) => timeline(scope, request, reply))
+  app.get('/suppressions', async (request, reply) =>
+    sendPage(reply, 200, pages.suppressionsPage(await listSuppressions(store, scope.clock()), context(request, reply), query(request).get('done') === 'removed' ? 'Suppression removed.' : undefined)),
+  )
+  app.get('/detectors', async (request, reply) => {
+    const now = scope.clock()
+    return sendPage(reply, 200, pages.detectorsPage(await detectorHealth(store, scope.detectors, await scope.failures(), now), scope.skippedRules ?? [], now, context(request, reply)))
+  })
+  app.get('/freshness', async (request, reply) => sendPage(reply, 200, pages.freshnessPage(await dataFreshness(store, scope.clock()), scope.clock(), context(request, reply))))
+  app.get('/credentials', async (request, reply) => {
+    const report = await credentialAgeReport(store, scope.clock())
+    return sendPage(reply, 200, pages.credentialsPage(report, credentialReportSummary(report), context(request, reply)))
+  })
+  app.get('/audit', async (request, reply) => sendPage(reply, 200, pages.auditPage(await readAudit(store, 500), context(request, reply))))
+}
+
+/** Acknowledge or resolve with a reason, or suppress what the incident's alerts came from. */
+async function triage(scope: ConsoleScope, request: FastifyRequest<{ Params: { id: string; action: string } }>, reply: FastifyReply): Promise<FastifyReply> {
+  const id = incidentId(request)
+  const { action } = request.params
+  const now = scope.clock()
+  const reason = formField(request.body, 'reason').trim()
+  const failed = async (error: string) => sendPage(reply, 400, pages.incidentPage(await incidentView(scope, id, undefined, error), pageContext(request, reply, scope), now.toISOString().slice(0, 10)))
+  if (action === 'ack' || action === 'resolve') {
+    if (!reason) return failed('Give a reason: it goes into the incident’s log.')
+    const done = action === 'ack' ? 'acknowledged' : 'resolved'
+    await changeIncident(scope.store, id, done, user(request), reason, now)
+    await scope.audit(request, user(request), done, id, reason)
+    return reply.redirect(`/incidents/${encodeURIComponent(id)}?done=${done}`, 303)
+  }
+  if (action !== 'suppress') throw new HttpError(404, `There is no page ${request.url}.`)
+  const expires = day(formField(request.body, 'expires'), '')
+  try {
+    const rule = await addSuppression(
+      scope.store,
+      {
+        detector: filled(formField(request.body, 'detector')),
+        principal: filled(formField(request.body, 'principal')),
+        owner: formField(request.body, 'owner').trim(),
+        reason,
+        // The end of the chosen day, UTC.
+        expiresAt: expires ? new Date(Date.parse(expires) + DAY - 1) : now,
+      },
+      now,
+    )
+    await scope.audit(request, user(request), 'suppressed', id, `rule ${rule.rule_id}: ${[rule.detector, rule.principal].filter(Boolean).join(' ')} until ${rule.expires_at}: ${rule.reason}`)
+    return await reply.redirect(`/incidents/${encodeURIComponent(id)}?done=suppressed`, 303)
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err
+    return failed(err.message.replace(/--/g, ''))
+  }
+}
+
+/** The changes: each from this console's own page (checked by `guards`), each audited. */
+export function changeRoutes(app: FastifyInstance, scope: ConsoleScope, guards: preHandlerHookHandler[]): void {
+  app.post('/incidents/:id/:action', { preHandler: guards }, (request: FastifyRequest<{ Params: { id: string; action: string } }>, reply) => triage(scope, request, reply))
+  app.post('/suppressions/:id/remove', { preHandler: guards }, async (request: IdRequest, reply) => {
+    if (!SUPPRESSION_ID.test(request.params.id)) throw new HttpError(404, `There is no page ${request.url}.`)
+    const rule = await removeSuppression(scope.store, request.params.id, user(request), scope.clock())
+    await scope.audit(request, user(request), 'unsuppressed', rule.rule_id, rule.reason)
+    return reply.redirect('/suppressions?done=removed', 303)
+  })
+  app.post('/logout', { preHandler: guards }, async (request, reply) => {
+    const name = user(request)
+    await request.session.destroy()
+    await scope.audit(request, name, 'sign-out', '', '')
+    return reply.clearCookie('trailwatch_session', { path: '/' }).redirect('/login', 303)
+  })
+}

@@ -1,0 +1,36 @@
+import type { Store } from '../../src/clickhouse/client.js'
+import { loadConfig } from '../../src/config.js'
+import { consoleSurface } from '../../src/console/console.js'
+import { startOpsServer, type OpsServer } from '../../src/ops/server.js'
+import { principalsFrom } from '../../src/principals.js'
+import { testLogger } from './store.js'
+
+export interface ConsoleServing {
+  /** Where the console believes it is bound (the test server itself listens on loopback only). */
+  host?: string
+  env?: Record<string, string>
+  skippedRules?: string[]
+  now: Date
+}
+
+/** The console over `store`, as `run` serves it, at a fixed time. */
+export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skippedRules = [], now }: ConsoleServing): Promise<OpsServer> {
+  return startOpsServer({
+    host: '127.0.0.1',
+    port: 0,
+    logger: testLogger,
+    readiness: () => Promise.resolve({}),
+    surface: consoleSurface({
+      store,
+      settings: loadConfig(env).console,
+      host,
+      aliases: {},
+      principals: principalsFrom({}),
+      detectors: [],
+      skippedRules,
+      failures: () => Promise.resolve(new Map()),
+      logger: testLogger,
+      clock: () => now,
+    }),
+  })
+}
