@@ -7,9 +7,10 @@ import { laterReportWarnings } from '../src/credentials/inventory.js'
 import { loadConfig } from '../src/config.js'
 import { commandLogger } from '../src/logger.js'
 import { AppError } from '../src/errors.js'
-import { correlateIncidents, incidentOfAlerts } from '../src/incidents/incidents.js'
+import { incidentOfAlerts } from '../src/incidents/incidents.js'
+import { recordFindings } from '../src/incidents/record.js'
 import { durationMs, type Finding } from './define.js'
-import { detectAndStore, findingText } from './engine.js'
+import { findingText, runDetector } from './engine.js'
 import { DETECTORS, findDetectors } from './registry.js'
 import { checkRulePatterns, configuredRules, loadRuleFiles, rulePaths, skippedRuleLine, type LoadedRule } from './rule-files.js'
 import { testRules, withScratchStore } from './rule-tests.js'
@@ -111,10 +112,10 @@ export function detectCommand(): Command {
           }
         } else {
           for (const detector of detectors) {
-            findings.push(...(await detectAndStore(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)))
+            findings.push(...(await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)))
           }
+          await recordFindings(store, [{ findings, detectedAt: now }], now)
         }
-        await correlateIncidents(store, now)
         if (options.json) {
           const incidentOf = await incidentOfAlerts(store, findings.map((f) => f.alertId))
           for (const finding of findings) console.log(findingLine(finding, incidentOf.get(finding.alertId)))

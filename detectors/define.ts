@@ -1,35 +1,12 @@
 import type { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import type { Principals } from '../src/principals.js'
+import type { FindingDraft } from '../src/alerts/table.js'
 import type { Severity } from '../src/severity.js'
 
 export { atLeast, raise, type Severity } from '../src/severity.js'
 export { durationMs } from '../src/duration.js'
-
-/** One thing a person should look at, before it gets its detector and alert id. */
-export interface FindingDraft {
-  severity: Severity
-  /** Normalised principal ARN, or the account id for a foreign account. */
-  principal: string
-  account: string
-  title: string
-  /** ISO 8601. */
-  firstSeen: string
-  /** ISO 8601. */
-  lastSeen: string
-  evidence: Record<string, unknown>
-  /** Why a person should look: the baseline or rule it broke, in words and numbers. */
-  why: string
-  /** What makes two findings the same finding: the same alert, however often it is found. */
-  dedupKey: string
-}
-
-export interface Finding extends FindingDraft {
-  detector: string
-  alertId: string
-  attack: string[]
-  runbook: string[]
-}
+export type { Finding, FindingDraft } from '../src/alerts/table.js'
 
 export interface DetectionWindow {
   /** End of the window (exclusive): time is an argument, never the clock. */

@@ -53,51 +53,6 @@ export async function runDetector(store: Store, detector: Detector, window: Dete
   return findings
 }
 
-const StoredSpan = z.object({ alert_id: z.string(), first_seen: z.string(), last_seen: z.string() })
-
-/** One detector's run over a window, its findings stored as detected at `detectedAt` (the window's end unless told). */
-export async function detectAndStore(store: Store, detector: Detector, window: DetectionWindow, settings: Settings, detectedAt = window.now): Promise<Finding[]> {
-  const findings = await runDetector(store, detector, window, settings)
-  await storeFindings(store, findings, detectedAt)
-  return findings
-}
-
-/** Writes findings to the alerts table; an alert found again keeps its first sighting. */
-export async function storeFindings(store: Store, findings: Finding[], detectedAt: Date): Promise<void> {
-  if (findings.length === 0) return
-  const spans = await selectRows(
-    store,
-    `SELECT alert_id, toString(min(first_seen)) AS first_seen, toString(max(last_seen)) AS last_seen
-     FROM alerts WHERE alert_id IN {ids:Array(String)} GROUP BY alert_id`,
-    { ids: findings.map((f) => f.alertId) },
-    StoredSpan,
-  )
-  const known = new Map(spans.map((row) => [row.alert_id, row]))
-  const at = clickHouseTime(detectedAt.getTime())
-  const rows = findings.map((finding) => {
-    const earlier = known.get(finding.alertId)
-    const firstSeen = clickHouseTime(Date.parse(finding.firstSeen))
-    const lastSeen = clickHouseTime(Date.parse(finding.lastSeen))
-    return {
-      alert_id: finding.alertId,
-      detector: finding.detector,
-      severity: finding.severity,
-      principal: finding.principal,
-      account: finding.account,
-      title: finding.title,
-      first_seen: earlier && earlier.first_seen < firstSeen ? earlier.first_seen : firstSeen,
-      last_seen: earlier && earlier.last_seen > lastSeen ? earlier.last_seen : lastSeen,
-      evidence: JSON.stringify(finding.evidence),
-      why: finding.why,
-      attack: finding.attack,
-      runbook: finding.runbook,
-      dedup_key: finding.dedupKey,
-      detected_at: at,
-    }
-  })
-  await store.client.insert({ table: 'alerts', values: rows, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
-}
-
 export async function readWatermark(store: Store, detector: string): Promise<Date | undefined> {
   const [row] = await selectRows(
     store,

@@ -1,8 +1,9 @@
 import cron from 'node-cron'
 import type { Store } from '../src/clickhouse/client.js'
+import { recordFindings, type DetectedFindings } from '../src/incidents/record.js'
 import type { Settings } from '../src/settings.js'
 import { durationMs, type DetectionWindow, type Detector, type Finding } from './define.js'
-import { detectAndStore } from './engine.js'
+import { runDetector } from './engine.js'
 
 const MINUTE = 60_000
 
@@ -49,8 +50,9 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
 
 /**
  * Every detector over a range of history, run by run as the scheduler would have, each run's
- * findings stored as detected at its end. Returns one finding per alert: the latest, with the first
- * sighting of all. An aborted signal ends it between two runs, with the signal's reason thrown.
+ * findings stored as detected at its end and put into incidents as of the range's end. Returns one
+ * finding per alert: the latest, with the first sighting of all. An aborted signal ends it between
+ * two runs, with the signal's reason thrown, after storing what was found.
  */
 export async function detectRange(
   store: Store,
@@ -63,17 +65,24 @@ export async function detectRange(
   const alerts = new Map<string, Finding>()
   const runs = detectors.map((detector) => ({ detector, windows: scheduledRuns(detector, range.from, range.to, latenessMs) }))
   const total = runs.reduce((sum, { windows }) => sum + windows.length, 0)
+  const batches: DetectedFindings[] = []
   let done = 0
-  for (const { detector, windows } of runs) {
-    for (const window of windows) {
-      signal?.throwIfAborted()
-      onProgress?.(done++, total)
-      const findings = await detectAndStore(store, detector, window, settings)
-      for (const finding of findings) {
-        const earlier = alerts.get(finding.alertId)
-        alerts.set(finding.alertId, earlier && earlier.firstSeen < finding.firstSeen ? { ...finding, firstSeen: earlier.firstSeen } : finding)
+  try {
+    for (const { detector, windows } of runs) {
+      for (const window of windows) {
+        signal?.throwIfAborted()
+        onProgress?.(done++, total)
+        const findings = await runDetector(store, detector, window, settings)
+        batches.push({ findings, detectedAt: window.now })
+        for (const finding of findings) {
+          const earlier = alerts.get(finding.alertId)
+          alerts.set(finding.alertId, earlier && earlier.firstSeen < finding.firstSeen ? { ...finding, firstSeen: earlier.firstSeen } : finding)
+        }
       }
     }
+  } finally {
+    // What was found before a stop is kept: a rerun finds it again and stores it once.
+    await recordFindings(store, batches, range.to)
   }
   return [...alerts.values()]
 }

@@ -3,12 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
 import { journalNow, storedBatchesAfter } from '../src/clickhouse/stored-batches.js'
 import { errorMessage } from '../src/errors.js'
-import { correlateIncidents } from '../src/incidents/incidents.js'
+import { recordFindings, type DetectedFindings } from '../src/incidents/record.js'
 import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
-import { detectAndStore, detectorConfig, readWatermark, writeWatermark } from './engine.js'
+import { detectorConfig, readWatermark, runDetector, writeWatermark } from './engine.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
 
 const MINUTE = 60_000
@@ -141,12 +141,12 @@ export class DetectorScheduler {
     try {
       const watermark = await readWatermark(this.store, detector.id)
       const window = scheduledWindow(detector, now, watermark, this.options.latenessMs ?? LATENESS_MS, this.options.maxCatchUpMs ?? 7 * 86_400_000)
-      const findings = await detectAndStore(this.store, detector, window, this.options.settings, now)
+      const findings = await runDetector(this.store, detector, window, this.options.settings)
+      await this.record([{ findings, detectedAt: now }], now)
       await writeWatermark(this.store, detector.id, now, now)
       metrics.detectorSeconds.observe({ detector: detector.id }, (performance.now() - started) / 1000)
       for (const finding of findings) metrics.detectorFindings.inc({ detector: detector.id, severity: finding.severity })
       this.logger.info({ detector: detector.id, findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector ran')
-      if (findings.length > 0) await this.correlate(now)
       return findings
     } catch (err) {
       // The watermark stays: the next run covers this window too.
@@ -184,7 +184,7 @@ export class DetectorScheduler {
               try {
                 const findings = await detectRange(this.store, [detector], range, this.options.settings, latenessMs, { signal: this.stopping.signal })
                 this.logger.info({ ...where, findings: findings.length, ms: Math.round(performance.now() - started) }, 'detector caught up on late history')
-                if (findings.length > 0) await this.correlate(range.to)
+                if (findings.length > 0) this.options.onFindings?.()
               } catch (err) {
                 if (this.stopping.signal.aborted) {
                   // A stop must not wait for weeks of history; what was not looked at is named for detect --from.
@@ -223,33 +223,34 @@ export class DetectorScheduler {
     try {
       for (let span = this.pendingStored; span; span = this.pendingStored) {
         this.pendingStored = undefined
-        let found = 0
+        const batches: DetectedFindings[] = []
         for (const detector of immediate) {
           try {
             const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
-            found += (await detectAndStore(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings, this.clock())).length
+            batches.push({ findings: await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings), detectedAt: this.clock() })
           } catch (err) {
             // The scheduled run covers the same events.
             metrics.detectorFailures.inc({ detector: detector.id })
             this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detection on stored events failed; the scheduled run looks at them again')
           }
         }
-        if (found > 0) await this.correlate(this.clock())
+        try {
+          await this.record(batches, this.clock())
+        } catch (err) {
+          // The scheduled runs find the same alerts again, and store them then.
+          this.logger.error({ err: errorMessage(err) }, 'storing what stored events showed failed; the scheduled runs look at them again')
+        }
       }
     } finally {
       this.storedPass = undefined
     }
   }
 
-  /** New alerts join their incidents as soon as they are stored, whether or not an alerter runs here; then whoever listens is told. */
-  private async correlate(now: Date): Promise<void> {
-    try {
-      const { joined, opened, merged } = await correlateIncidents(this.store, now)
-      if (joined > 0) this.logger.info({ joined, opened: opened.length, merged: merged.length }, 'alerts joined incidents')
-    } catch (err) {
-      // The alerts stay outside any incident until a later pass puts them in one.
-      this.logger.error({ err: errorMessage(err) }, 'correlating incidents failed; the next pass tries again')
-    }
+  /** Findings stored and their alerts in incidents, whether or not an alerter runs here; then whoever listens is told. */
+  private async record(batches: DetectedFindings[], now: Date): Promise<void> {
+    if (batches.every(({ findings }) => findings.length === 0)) return
+    const { joined, opened, merged } = await recordFindings(this.store, batches, now)
+    if (joined > 0) this.logger.info({ joined, opened: opened.length, merged: merged.length }, 'alerts joined incidents')
     this.options.onFindings?.()
   }
 

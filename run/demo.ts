@@ -1,13 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { durationMs } from '../detectors/define.js'
-import { detectAndStore, findingText } from '../detectors/engine.js'
+import { findingText, runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import type { InboxWatcher } from '../ingest/inbox.js'
 import { openAlerter } from '../src/alerting/service.js'
 import type { Context } from '../src/cli/context.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { principalsFrom } from '../src/principals.js'
+import { recordFindings } from '../src/incidents/record.js'
 import { atLeast } from '../src/severity.js'
 import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
 
@@ -41,8 +42,9 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   for (const detector of DETECTORS) {
     // The last day, as the scheduler catching up would see it.
     const window = { now: new Date(end), from: new Date(end - Math.max(WINDOW_MS, durationMs(detector.window))) }
-    findings.push(...(await detectAndStore(store, detector, window, settings)))
+    findings.push(...(await runDetector(store, detector, window, settings)))
   }
+  await recordFindings(store, [{ findings, detectedAt: new Date(end) }], new Date(end))
   const worth = findings.filter((f) => atLeast(f.severity, config.alerting.minSeverity))
   print(`  the detectors found ${String(findings.length)} things, ${String(worth.length)} worth an email:`)
   for (const f of worth) print(`    ${findingText(f)}`)

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import type { Finding } from '../detectors/define.js'
 import { durationMs } from '../detectors/define.js'
-import { detectAndStore, storeFindings } from '../detectors/engine.js'
+import { runDetector } from '../detectors/engine.js'
+import { storeFindings } from '../src/alerts/table.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { ALERT_COLUMNS, StoredAlertRow } from '../src/alerts/table.js'
 import { openEmbeddedStore } from '../src/clickhouse/client.js'
@@ -73,7 +74,7 @@ const main = async (): Promise<void> => {
   const [count, fillMs] = await timed(() => fillOrganisation(store, Number(values.events), Number(values.days), END, logger))
   console.log(`${count.toLocaleString('en')} events over ${values.days} days generated and stored in ${(fillMs / 1000).toFixed(0)} s`)
   const now = new Date(END)
-  for (const detector of DETECTORS) await detectAndStore(store, detector, { now, from: new Date(END - durationMs(detector.window)) }, { detectors: {}, principals: principalsFrom({}) })
+  for (const detector of DETECTORS) await storeFindings(store, await runDetector(store, detector, { now, from: new Date(END - durationMs(detector.window)) }, { detectors: {}, principals: principalsFrom({}) }), now)
   const synthetic = syntheticFindings(Number(values.alerts))
   for (let i = 0; i < synthetic.length; i += 1000) await storeFindings(store, synthetic.slice(i, i + 1000), now)
   const [{ n: alerts } = { n: 0 }] = await selectRows(store, 'SELECT count() AS n FROM alerts FINAL', {}, z.object({ n: z.coerce.number() }))

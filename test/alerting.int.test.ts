@@ -4,7 +4,7 @@ import path from 'node:path'
 import { simpleParser } from 'mailparser'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Finding } from '../detectors/define.js'
-import { storeFindings } from '../detectors/engine.js'
+
 import unusualSourceIp from '../detectors/unusual-source-ip/detector.js'
 import { Alerter } from '../src/alerting/alerter.js'
 import { outboxTransport, smtpTransport, type MailTransport } from '../src/alerting/mailer.js'
@@ -17,7 +17,7 @@ import { loadConfig } from '../src/config.js'
 import { detectAt } from './helpers/detect.js'
 import { ACCOUNT, apiCall, daily, iamUser, ingestRecords } from './helpers/events.js'
 import { selfSignedCertificate, startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
-import { openTestStore, queryRows, testLogger, type TestStore } from './helpers/store.js'
+import { openTestStore, recordAt, queryRows, testLogger, type TestStore } from './helpers/store.js'
 
 const NOW = Date.parse('2026-11-20T12:00:00Z')
 const HOSTILE_AGENT = '<script>alert(1)</script>\r\nBcc: victim@example.com'
@@ -84,7 +84,7 @@ describe('an alert email', () => {
     ])
     const findings = await detectAt(store, unusualSourceIp, new Date(NOW).toISOString())
     expect(findings).toHaveLength(1)
-    await storeFindings(store, findings, new Date(NOW))
+    await recordAt(store, findings, new Date(NOW))
     const [stored] = await queryRows<{ actor_kind: string; source_country: string; source_asn: number; source_as_org: string }>(
       store,
       "SELECT actor_kind, source_country, source_asn, source_as_org FROM events WHERE source_ip = '5.255.255.77' LIMIT 1",
@@ -135,7 +135,7 @@ describe('an alert email', () => {
   })
 
   it('keeps CR and LF in a principal’s name out of the headers', async () => {
-    await storeFindings(store, [finding('cloudtrail-tampering', `${carol}\r\nBcc: victim@example.com\r\nX-Injected: yes`, 'crlf', NOW)], new Date(NOW))
+    await recordAt(store, [finding('cloudtrail-tampering', `${carol}\r\nBcc: victim@example.com\r\nX-Injected: yes`, 'crlf', NOW)], new Date(NOW))
     await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger }).runOnce(new Date(NOW))
     expect(smtp.received).toHaveLength(1)
     const { mail, to } = smtp.received[0] as (typeof smtp.received)[number]
@@ -153,21 +153,21 @@ describe('noise control', () => {
     const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
     const t0 = NOW
     const again = (hours: number) => finding('unusual-source-ip', carol, 'new-ip', t0, { lastSeen: new Date(t0 + hours * 3_600_000).toISOString() })
-    await storeFindings(store, [again(0)], new Date(t0))
+    await recordAt(store, [again(0)], new Date(t0))
     expect((await alerter.runOnce(new Date(t0))).sent).toHaveLength(1)
 
     // The same finding with new activity twice (each a repeat), and a different finding of the same
     // kind about the same person: it joins her incident, which it does not change, so no email.
-    await storeFindings(store, [again(1)], new Date(t0 + 3_600_000))
+    await recordAt(store, [again(1)], new Date(t0 + 3_600_000))
     expect(await alerter.runOnce(new Date(t0 + 3_600_000))).toMatchObject({ digest: 1, sent: [] })
-    await storeFindings(store, [again(2), finding('unusual-source-ip', carol, 'other-ip', t0 + 7_200_000)], new Date(t0 + 7_200_000))
+    await recordAt(store, [again(2), finding('unusual-source-ip', carol, 'other-ip', t0 + 7_200_000)], new Date(t0 + 7_200_000))
     const second = await alerter.runOnce(new Date(t0 + 7_200_000))
     expect([second.digest, second.immediate, second.sent]).toEqual([1, 0, []])
     const [joined] = await queryRows<{ disposition: string; reason: string }>(store, "SELECT disposition, reason FROM alert_routes FINAL WHERE alert_id = 'unusual-source-ip-other-ip'")
     expect(joined?.disposition).toBe('incident')
     expect(joined?.reason).toMatch(/^joined incident inc-[0-9a-f]{12}, emailed already; nothing new$/)
     // A re-run that finds nothing new is no repeat at all.
-    await storeFindings(store, [again(2)], new Date(t0 + 7_500_000))
+    await recordAt(store, [again(2)], new Date(t0 + 7_500_000))
     expect(await alerter.runOnce(new Date(t0 + 7_500_000))).toMatchObject({ immediate: 0, digest: 0 })
     // Not yet due: the window runs six hours from the first email.
     expect((await alerter.runOnce(new Date(t0 + 5 * 3_600_000))).sent).toHaveLength(0)
@@ -181,7 +181,7 @@ describe('noise control', () => {
     expect(digest?.text).toContain('2 occurrences, last seen 2026-11-20 14:00:00 UTC (repeat within 6 h of the first email)')
 
     // Past the window, new activity is news again: a reply in the incident's thread.
-    await storeFindings(store, [again(9)], new Date(t0 + 9 * 3_600_000))
+    await recordAt(store, [again(9)], new Date(t0 + 9 * 3_600_000))
     expect((await alerter.runOnce(new Date(t0 + 9 * 3_600_000))).sent.map((n) => n.kind)).toEqual(['alert'])
     const [first, , reply] = smtp.received.map((r) => r.mail)
     expect(reply?.inReplyTo).toBe(first?.messageId)
@@ -192,11 +192,11 @@ describe('noise control', () => {
     const alerter = new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger })
     const sighting = (hours: number, severity: Finding['severity']) =>
       finding('unusual-source-ip', carol, 'rising', NOW, { severity, lastSeen: new Date(NOW + hours * 3_600_000).toISOString() })
-    await storeFindings(store, [sighting(0, 'medium')], new Date(NOW))
+    await recordAt(store, [sighting(0, 'medium')], new Date(NOW))
     expect((await alerter.runOnce(new Date(NOW))).immediate).toBe(1)
-    await storeFindings(store, [sighting(1, 'medium')], new Date(NOW + 3_600_000))
+    await recordAt(store, [sighting(1, 'medium')], new Date(NOW + 3_600_000))
     expect((await alerter.runOnce(new Date(NOW + 3_600_000))).digest).toBe(1)
-    await storeFindings(store, [sighting(2, 'critical')], new Date(NOW + 7_200_000))
+    await recordAt(store, [sighting(2, 'critical')], new Date(NOW + 7_200_000))
     expect((await alerter.runOnce(new Date(NOW + 7_200_000))).sent.map((n) => n.subject)).toEqual(['[trailwatch] CRITICAL carol: update: severity rose from medium to critical'])
     const [route] = await queryRows<{ reason: string }>(store, "SELECT reason FROM alert_routes FINAL WHERE severity = 'critical'")
     expect(route?.reason).toBe('severity rose from medium to critical')
@@ -204,7 +204,7 @@ describe('noise control', () => {
 
   it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {
     const alerter = new Alerter({ store, settings: settingsFor({}, { maxPerHour: 2 }), principals: NOBODY_KNOWN, transport, logger: testLogger })
-    await storeFindings(
+    await recordAt(
       store,
       [
         ...['a', 'b', 'c', 'd'].map((who, i) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW + i)),
@@ -217,7 +217,7 @@ describe('noise control', () => {
     expect(first.sent.map((n) => n.subject).sort()).toEqual(['[trailwatch] CRITICAL root: root-account-usage', '[trailwatch] HIGH carol-a: unusual-source-ip'])
     expect(first.digest).toBe(3)
     // Over the limit, a critical alert still goes out at once.
-    await storeFindings(store, [finding('cloudtrail-tampering', `${carol}-e`, 'e', NOW + 120_000, { severity: 'critical' })], new Date(NOW + 120_000))
+    await recordAt(store, [finding('cloudtrail-tampering', `${carol}-e`, 'e', NOW + 120_000, { severity: 'critical' })], new Date(NOW + 120_000))
     expect((await alerter.runOnce(new Date(NOW + 180_000))).sent.map((n) => n.kind)).toEqual(['alert'])
     const later = await alerter.runOnce(new Date(NOW + 3_600_000 + 60_000))
     expect(later.sent.map((n) => n.kind)).toEqual(['digest'])
@@ -232,7 +232,7 @@ describe('noise control', () => {
     )
     const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
     await addSuppression(store, { cidr: '203.0.113.0/24', detector: 'unusual-source-ip', owner: 'pat', reason: 'pen test from the agency range', expiresAt: new Date(NOW + 3_600_000) }, new Date(NOW - 60_000))
-    await storeFindings(
+    await recordAt(
       store,
       [
         finding('stale-access-key', carol, 'key', NOW, { severity: 'medium' }),
@@ -255,7 +255,7 @@ describe('noise control', () => {
     expect(await suppressedCounts(store, new Date(NOW - 86_400_000), new Date(NOW + 1))).toEqual(new Map([[expect.any(String), 1]]))
 
     // The rule has expired: the same kind of alert is emailed.
-    await storeFindings(store, [finding('unusual-source-ip', carol, 'pentest-2', NOW + 7_200_000)], new Date(NOW + 7_200_000))
+    await recordAt(store, [finding('unusual-source-ip', carol, 'pentest-2', NOW + 7_200_000)], new Date(NOW + 7_200_000))
     expect((await alerter.runOnce(new Date(NOW + 7_200_000))).immediate).toBe(1)
   })
 })
@@ -269,7 +269,7 @@ describe('delivery', () => {
       refusals++
       return { code: 451, message: 'try again later' }
     }
-    await storeFindings(store, ['a', 'b', 'c'].map((who) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW)), new Date(NOW))
+    await recordAt(store, ['a', 'b', 'c'].map((who) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW)), new Date(NOW))
     const alerter = new Alerter({ store, settings: { ...settingsFor({}), pollMs: 100, retryMs: 200 }, principals: NOBODY_KNOWN, transport, logger: testLogger })
     alerter.start()
     await expect.poll(async () => (await notificationsWithStatus(store, ['sent'])).length, { timeout: 20_000, interval: 200 }).toBe(3)
@@ -288,7 +288,7 @@ describe('delivery', () => {
     alerter.start()
     // The first cycle finds nothing (a second is plenty on an empty store); the next would be an hour away.
     await new Promise((resolve) => setTimeout(resolve, 1000))
-    await storeFindings(store, [finding('unusual-source-ip', carol, 'woken', NOW)], new Date(NOW))
+    await recordAt(store, [finding('unusual-source-ip', carol, 'woken', NOW)], new Date(NOW))
     alerter.wake()
     await expect.poll(async () => (await notificationsWithStatus(store, ['sent'])).length, { timeout: 20_000, interval: 200 }).toBe(1)
     await alerter.stop()
@@ -297,7 +297,7 @@ describe('delivery', () => {
 
   it('records a permanent refusal as failed, with the server’s answer', async () => {
     smtp.judge = () => ({ code: 550, message: 'mailbox unavailable' })
-    await storeFindings(store, [finding('unusual-source-ip', carol, 'x', NOW)], new Date(NOW))
+    await recordAt(store, [finding('unusual-source-ip', carol, 'x', NOW)], new Date(NOW))
     const summary = await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger }).runOnce(new Date(NOW))
     expect(summary.failed).toHaveLength(1)
     const [failed] = await notificationsWithStatus(store, ['failed'])
@@ -309,7 +309,7 @@ describe('delivery', () => {
   it('writes .eml files to the outbox when no SMTP server is configured', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-outbox-'))
     const outbox = outboxTransport(dir)
-    await storeFindings(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'root', NOW, { severity: 'critical' })], new Date(NOW))
+    await recordAt(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'root', NOW, { severity: 'critical' })], new Date(NOW))
     const summary = await new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport: outbox, logger: testLogger }).runOnce(new Date(NOW))
     expect(summary.sent).toHaveLength(1)
     const files = readdirSync(dir)
@@ -325,7 +325,7 @@ describe('delivery', () => {
     writeFileSync(path.join(parent, 'blocked'), '')
     const dir = path.join(parent, 'blocked', 'outbox')
     const alerter = new Alerter({ store, settings: settingsFor({ TRAILWATCH_SMTP_RETRY_MS: '1000' }), principals: NOBODY_KNOWN, transport: outboxTransport(dir), logger: testLogger })
-    await storeFindings(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'outbox-blocked', NOW, { severity: 'critical' })], new Date(NOW))
+    await recordAt(store, [finding('root-account-usage', `arn:aws:iam::${ACCOUNT}:root`, 'outbox-blocked', NOW, { severity: 'critical' })], new Date(NOW))
     const first = await alerter.runOnce(new Date(NOW))
     expect([first.sent, first.failed]).toEqual([[], []])
     expect(first.retrying[0]?.error).toMatch(/^cannot write .*blocked\/outbox\/.*\.eml: ENOTDIR/)
@@ -343,7 +343,7 @@ describe('transport security', () => {
     const ca = readFileSync(certificate.certFile)
     const settings = settingsFor({})
     for (const implicit of [true, false]) {
-      await storeFindings(store, [finding('unusual-source-ip', `${carol}-${String(implicit)}`, String(implicit), NOW)], new Date(NOW))
+      await recordAt(store, [finding('unusual-source-ip', `${carol}-${String(implicit)}`, String(implicit), NOW)], new Date(NOW))
       const server = await startSmtpServer({ tls: { ...certificate, implicit } })
       const secured = smtpTransport(server.url, { ca })
       const summary = await new Alerter({ store, settings, principals: NOBODY_KNOWN, transport: secured, logger: testLogger }).runOnce(new Date(NOW))
@@ -357,7 +357,7 @@ describe('transport security', () => {
     // Without the CA, the server's certificate is not trusted and nothing is sent in the clear instead.
     const server = await startSmtpServer({ tls: { ...certificate, implicit: true } })
     const untrusting = smtpTransport(server.url)
-    await storeFindings(store, [finding('unusual-source-ip', `${carol}-z`, 'z', NOW)], new Date(NOW))
+    await recordAt(store, [finding('unusual-source-ip', `${carol}-z`, 'z', NOW)], new Date(NOW))
     const summary = await new Alerter({ store, settings, principals: NOBODY_KNOWN, transport: untrusting, logger: testLogger }).runOnce(new Date(NOW))
     untrusting.close()
     await server.close()

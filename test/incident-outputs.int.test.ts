@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { Browser } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '../detectors/define.js'
-import { runDetector, storeFindings } from '../detectors/engine.js'
+import { runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
@@ -19,7 +19,7 @@ import { INVICTUS } from './helpers/datasets.js'
 import { testSettings } from './helpers/detect.js'
 import { ACCOUNT } from './helpers/events.js'
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
-import { openTestStore, testLogger } from './helpers/store.js'
+import { openTestStore, recordAt, testLogger } from './helpers/store.js'
 
 const RUNNING = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
 const NOBODY_KNOWN = principalsFrom({})
@@ -40,7 +40,7 @@ describe('invictus-ir aws_dataset at 2023-07-10T12:40Z, through the alerter', ()
     const store = await openTestStore()
     const now = new Date('2023-07-10T12:40:00Z')
     await backfill(store, [INVICTUS], { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger })
-    for (const d of RUNNING) await storeFindings(store, await runDetector(store, d, { from: new Date('2023-07-10T11:00:00Z'), now }, testSettings()), now)
+    for (const d of RUNNING) await recordAt(store, await runDetector(store, d, { from: new Date('2023-07-10T11:00:00Z'), now }, testSettings()), now)
     smtp.received.length = 0
     const transport = smtpTransport(smtp.url)
     const settings = loadAlertingSettings(loadConfig({ TRAILWATCH_ALERT_TO: 'secops@example.com', TRAILWATCH_ACCOUNT_ALIASES: '123837392027=invictus' }))
@@ -90,12 +90,12 @@ describe('every alert email at 400 px', () => {
     const settings = loadAlertingSettings(loadConfig({ TRAILWATCH_ALERT_TO: 'secops@example.com', TRAILWATCH_CONSOLE_URL: `https://trailwatch.example.com/${'v'.repeat(100)}` }))
     const alerter = new Alerter({ store, settings: { ...settings, dedupWindowMs: () => 3_600_000 }, principals: NOBODY_KNOWN, transport, logger: testLogger })
     // An incident email, a digest of its repeat, and an update when it grows.
-    await storeFindings(store, [finding('one', long, now)], new Date(now))
+    await recordAt(store, [finding('one', long, now)], new Date(now))
     await alerter.runOnce(new Date(now))
-    await storeFindings(store, [finding('one', long, now, { lastSeen: new Date(now + 60_000).toISOString() })], new Date(now + 60_000))
+    await recordAt(store, [finding('one', long, now, { lastSeen: new Date(now + 60_000).toISOString() })], new Date(now + 60_000))
     await alerter.runOnce(new Date(now + 60_000))
     await alerter.runOnce(new Date(now + 3_600_000 + 60_001))
-    await storeFindings(store, [finding('two', long, now + 7_200_000, { detector: 'cloudtrail-tampering', severity: 'critical', attack: ['T1562.008'] })], new Date(now + 7_200_000))
+    await recordAt(store, [finding('two', long, now + 7_200_000, { detector: 'cloudtrail-tampering', severity: 'critical', attack: ['T1562.008'] })], new Date(now + 7_200_000))
     await alerter.runOnce(new Date(now + 7_200_000))
     transport.close()
     await store.close()
@@ -165,13 +165,13 @@ describe('outputs beyond email', () => {
     const cycles = async (from: number, count: number): Promise<void> => {
       for (let i = 0; i < count; i++) await alerter.runOnce(new Date(from + i * 1000))
     }
-    await storeFindings(store, [finding('first', 'high', 'unusual-source-ip', ['T1078.004'])], new Date(at))
+    await recordAt(store, [finding('first', 'high', 'unusual-source-ip', ['T1078.004'])], new Date(at))
     await cycles(at, 12)
     // It grows: a new tactic and a critical alert. One more update each, PagerDuty included.
-    await storeFindings(store, [finding('second', 'critical', 'cloudtrail-tampering', ['T1562.008'])], new Date(at + 60_000))
+    await recordAt(store, [finding('second', 'critical', 'cloudtrail-tampering', ['T1562.008'])], new Date(at + 60_000))
     await cycles(at + 60_000, 12)
     // More of the same tells nobody anything.
-    await storeFindings(store, [finding('third', 'high', 'cloudtrail-tampering', ['T1562.008'])], new Date(at + 120_000))
+    await recordAt(store, [finding('third', 'high', 'cloudtrail-tampering', ['T1562.008'])], new Date(at + 120_000))
     await cycles(at + 120_000, 12)
     // Resolved from the command line: each output hears it once, PagerDuty stops paging.
     const [incidentId] = (await incidentOfAlerts(store, ['first'])).values()

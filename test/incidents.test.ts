@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runDetector, storeFindings } from '../detectors/engine.js'
+import { runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
@@ -7,7 +7,7 @@ import { correlateIncidents, listIncidents, type Incident } from '../src/inciden
 import { buildTimeline } from '../src/incidents/timeline.js'
 import { INVICTUS } from './helpers/datasets.js'
 import { testSettings } from './helpers/detect.js'
-import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
+import { openTestStore, recordAt, testLogger, type TestStore } from './helpers/store.js'
 
 // What `trailwatch run` runs with nothing configured: the detectors and the built-in rules.
 const RUNNING = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
@@ -21,8 +21,8 @@ let incidents: Incident[]
 beforeAll(async () => {
   store = await openTestStore()
   await backfill(store, [INVICTUS], { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger })
-  for (const d of RUNNING) await storeFindings(store, await runDetector(store, d, { from: new Date('2023-07-10T11:00:00Z'), now: NOW }, testSettings()), NOW)
-  await correlateIncidents(store, NOW)
+  const findings = await Promise.all(RUNNING.map((d) => runDetector(store, d, { from: new Date('2023-07-10T11:00:00Z'), now: NOW }, testSettings())))
+  await recordAt(store, findings.flat(), NOW)
   incidents = await listIncidents(store, { from: new Date('2023-07-10T00:00:00Z'), to: NOW })
 }, 120_000)
 afterAll(async () => {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DETECTORS } from '../detectors/registry.js'
 import { atLeast } from '../detectors/define.js'
-import { runDetector, storeFindings } from '../detectors/engine.js'
+import { runDetector } from '../detectors/engine.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
-import { correlateIncidents, listIncidents } from '../src/incidents/incidents.js'
+import { listIncidents } from '../src/incidents/incidents.js'
 import { officeWorkingTime, simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 import { ingestRecords } from './helpers/events.js'
-import { openTestStore, type TestStore } from './helpers/store.js'
+import { openTestStore, recordAt, type TestStore } from './helpers/store.js'
 import { testSettings } from './helpers/detect.js'
 
 // Thursday, 06:00 in Berlin, 00:00 in New York, 10:30 in Kolkata.
@@ -53,10 +53,11 @@ describe('three weeks of an organisation, with incidents and traps injected', ()
 
   it('keeps unrelated people’s alerts in separate incidents, one per injected incident', async () => {
     const settings = testSettings({}, officeWorkingTime())
+    const findings = []
     for (const detector of [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]) {
-      await storeFindings(store, await runDetector(store, detector, { now: new Date(END), from: new Date(END - 24 * 3_600_000) }, settings), new Date(END))
+      findings.push(...(await runDetector(store, detector, { now: new Date(END), from: new Date(END - 24 * 3_600_000) }, settings)))
     }
-    await correlateIncidents(store, new Date(END))
+    await recordAt(store, findings, new Date(END))
     const incidents = await listIncidents(store, { from: new Date(END - 24 * 3_600_000), to: new Date(END) })
     // Every incident is about one identity: nobody's alerts were tied to anyone else's.
     expect(incidents.filter((i) => i.principals.length > 1).map((i) => i.principals)).toEqual([])

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js'
 import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
 import { atLeast, type Severity } from '../severity.js'
-import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
+import { incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts } from '../alerts/table.js'
 import { composeDigest, type DigestGroup } from './compose.js'
@@ -157,12 +157,11 @@ export class Alerter {
   }
 
   /**
-   * Puts new alerts into incidents, routes each alert occurrence by the policy, then writes one
+   * Routes each alert occurrence by the policy (recording findings put them into incidents), then writes one
    * email per incident and recipient: a new thread for a new incident, a reply when it grew, nothing
    * when it did not. The outputs get the same updates. Messages first, routes last.
    */
   private async route(now: Date): Promise<RoutingDecision['counts']> {
-    await correlateIncidents(this.store, now)
     const alerts = await unroutedAlerts(this.store, now)
     if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
     const [rules, sent] = await Promise.all([listSuppressions(this.store, now), immediateRoutesSince(this.store, new Date(now.getTime() - historySpanMs(this.settings, alerts)), now)])

@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
-import { SEVERITIES } from '../severity.js'
+import { SEVERITIES, type Severity } from '../severity.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 
 export const StoredAlertRow = z.object({
@@ -28,6 +28,31 @@ export const StoredAlertRow = z.object({
   dedup_key: z.string(),
   detected_at: isoFromMillis,
 })
+
+/** One thing a person should look at, before it gets its detector and alert id. */
+export interface FindingDraft {
+  severity: Severity
+  /** Normalised principal ARN, or the account id for a foreign account. */
+  principal: string
+  account: string
+  title: string
+  /** ISO 8601. */
+  firstSeen: string
+  /** ISO 8601. */
+  lastSeen: string
+  evidence: Record<string, unknown>
+  /** Why a person should look: the baseline or rule it broke, in words and numbers. */
+  why: string
+  /** What makes two findings the same finding: the same alert, however often it is found. */
+  dedupKey: string
+}
+
+export interface Finding extends FindingDraft {
+  detector: string
+  alertId: string
+  attack: string[]
+  runbook: string[]
+}
 
 /** An alert as the alerts table holds it, times in ISO 8601. */
 export type StoredAlert = z.output<typeof StoredAlertRow>
@@ -61,4 +86,42 @@ export async function alertsById(store: Store, ids: string[]): Promise<Map<strin
   if (ids.length === 0) return new Map()
   const alerts = await selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, StoredAlertRow)
   return new Map(alerts.map((alert) => [alert.alert_id, alert]))
+}
+
+const StoredSpan = z.object({ alert_id: z.string(), first_seen: z.string(), last_seen: z.string() })
+
+/** Writes findings to the alerts table; an alert found again keeps its first sighting. */
+export async function storeFindings(store: Store, findings: Finding[], detectedAt: Date): Promise<void> {
+  if (findings.length === 0) return
+  const spans = await selectRows(
+    store,
+    `SELECT alert_id, toString(min(first_seen)) AS first_seen, toString(max(last_seen)) AS last_seen
+     FROM alerts WHERE alert_id IN {ids:Array(String)} GROUP BY alert_id`,
+    { ids: findings.map((f) => f.alertId) },
+    StoredSpan,
+  )
+  const known = new Map(spans.map((row) => [row.alert_id, row]))
+  const at = clickHouseTime(detectedAt.getTime())
+  const rows = findings.map((finding) => {
+    const earlier = known.get(finding.alertId)
+    const firstSeen = clickHouseTime(Date.parse(finding.firstSeen))
+    const lastSeen = clickHouseTime(Date.parse(finding.lastSeen))
+    return {
+      alert_id: finding.alertId,
+      detector: finding.detector,
+      severity: finding.severity,
+      principal: finding.principal,
+      account: finding.account,
+      title: finding.title,
+      first_seen: earlier && earlier.first_seen < firstSeen ? earlier.first_seen : firstSeen,
+      last_seen: earlier && earlier.last_seen > lastSeen ? earlier.last_seen : lastSeen,
+      evidence: JSON.stringify(finding.evidence),
+      why: finding.why,
+      attack: finding.attack,
+      runbook: finding.runbook,
+      dedup_key: finding.dedupKey,
+      detected_at: at,
+    }
+  })
+  await store.client.insert({ table: 'alerts', values: rows, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
 }

@@ -5,7 +5,7 @@ import { textLine } from '../text.js'
 import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
 import { describeIdentity } from './chain.js'
-import { changeIncident, correlateIncidents, DAY, incidentById, incidentJson, listIncidents, shortPrincipal, type Incident } from './incidents.js'
+import { changeIncident, DAY, incidentById, incidentJson, listIncidents, shortPrincipal, type Incident } from './incidents.js'
 import { buildTimeline, incidentTimelineSubject, type TimelineEntry } from './timeline.js'
 
 /** One line for a terminal: titles and names come from CloudTrail, so their control characters are made visible. */
@@ -38,7 +38,7 @@ interface ListOptions extends CommonOptions {
 
 export function incidentsCommand(): Command {
   const list = withCommonOptions(new Command('list'))
-    .description('incidents with an alert in the span, newest first (alerts not yet in one are joined first)')
+    .description('incidents with an alert in the span, newest first')
     .option('--from <time>', 'start of the span (ISO 8601; default: 7 days before --to)', parseInstant)
     .option('--to <time>', 'end of the span (ISO 8601; default: now)', parseInstant)
     .option('--status <status>', 'only open, acknowledged or resolved incidents')
@@ -46,7 +46,6 @@ export function incidentsCommand(): Command {
     .action(async (options: ListOptions) => {
       await withContext(options, async ({ store }) => {
         const to = new Date(options.to ?? Date.now())
-        await correlateIncidents(store, to)
         const incidents = (await listIncidents(store, { from: new Date(options.from ?? to.getTime() - 7 * DAY), to })).filter((i) => !options.status || i.status === options.status)
         for (const incident of incidents) console.log(options.json ? JSON.stringify(incidentJson(incident)) : incidentLine(incident))
         if (options.json) return

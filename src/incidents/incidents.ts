@@ -280,13 +280,20 @@ async function sharedAddresses(store: Store, addresses: string[], from: number, 
   return new Set(rows.map((r) => r.source_ip))
 }
 
+/** What a correlation pass did: alerts it put into incidents, incidents it opened and merged away. */
+export interface Correlation {
+  joined: number
+  opened: string[]
+  merged: string[]
+}
+
 const serial = new WeakMap<Store, Promise<unknown>>()
 
 /**
  * Puts every alert detected by `now` that is in no incident yet into one, and records what opened
- * and merged. One pass at a time per store: the detectors and the alerter both ask for it.
+ * and merged. One pass at a time per store. Findings reach it through `recordFindings`.
  */
-export function correlateIncidents(store: Store, now: Date, windowMs = INCIDENT_WINDOW_MS): Promise<{ joined: number; opened: string[]; merged: string[] }> {
+export function correlateIncidents(store: Store, now: Date, windowMs = INCIDENT_WINDOW_MS): Promise<Correlation> {
   const previous = serial.get(store) ?? Promise.resolve()
   const pass = previous.catch(() => undefined).then(() => correlateOnce(store, now, windowMs))
   serial.set(store, pass)
@@ -312,7 +319,7 @@ async function reopenRecurring(store: Store, now: Date): Promise<void> {
   )
 }
 
-async function correlateOnce(store: Store, now: Date, windowMs: number): Promise<{ joined: number; opened: string[]; merged: string[] }> {
+async function correlateOnce(store: Store, now: Date, windowMs: number): Promise<Correlation> {
   await reopenRecurring(store, now)
   const fresh = await selectRows(
     store,

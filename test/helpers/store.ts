@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto'
 import { openEmbeddedStore, type Store } from '../../src/clickhouse/client.js'
 import { migrate } from '../../src/clickhouse/migrations.js'
 import { createLogger } from '../../src/logger.js'
+import type { Finding } from '../../src/alerts/table.js'
+import { recordFindings } from '../../src/incidents/record.js'
 
 export const testLogger = createLogger('silent')
 
@@ -31,4 +33,9 @@ export async function openTestStore(options: { retentionDays?: number } = {}): P
 export async function queryRows<T>(store: Store, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
   const result = await store.client.query({ query, query_params: params, format: 'JSONEachRow' })
   return result.json<T>()
+}
+
+/** Findings recorded as one batch detected at `at`, and put into incidents as of then: as a detector run records them. */
+export function recordAt(store: Store, findings: Finding[], at: Date): Promise<unknown> {
+  return recordFindings(store, [{ findings, detectedAt: at }], at)
 }
