@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { openEmbeddedStore, type Store } from '../src/clickhouse/client.js'
-import { eventLine, insertEventLines, type EventLine } from '../src/clickhouse/events.js'
 import { migrate } from '../src/clickhouse/migrations.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { ConfigError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
+import { EventWriter } from '../ingest/event-writer.js'
 import { principalsFrom } from '../src/principals.js'
 import { durationMs } from './define.js'
 import { runDetector } from './engine.js'
@@ -28,12 +28,6 @@ export interface RuleTestResult {
 const MATCH_ACCOUNT = '000000000001'
 const MISS_ACCOUNT = '000000000002'
 
-/**
- * Runs each rule over its own examples on the real engine, in a store of its own that is thrown
- * away: the match records, put in one account, must give a finding there; the miss records, in
- * another, must not. The window ends at the last example; a first-seen rule's window is its last
- * hour, and the examples before it are its history.
- */
 /** A store of its own on the real engine, thrown away after `work`: for commands that judge rules without the user's store. */
 export async function withScratchStore<T>(work: (store: Store) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-rules-'))
@@ -46,7 +40,12 @@ export async function withScratchStore<T>(work: (store: Store) => Promise<T>): P
   }
 }
 
-/** `onProgress` hears how many of the rules are done, before each. */
+/**
+ * Runs each rule over its own examples on the real engine, in a store of its own that is thrown
+ * away: the match records, put in one account, must give a finding there; the miss records, in
+ * another, must not. The window ends at the last example; a first-seen rule's window is its last
+ * hour, and the examples before it are its history. `onProgress` hears how many rules are done.
+ */
 export function testRules(rules: LoadedRule[], logger: Logger, onProgress?: (done: number, total: number) => void): Promise<RuleTestResult[]> {
   return withScratchStore((store) => testRulesOn(store, rules, logger, onProgress))
 }
@@ -70,18 +69,23 @@ async function testRulesOn(store: Store, rules: LoadedRule[], logger: Logger, on
     for (const table of ['events', 'rule_seen_values', 'rule_seen_coverage']) await store.client.command({ query: `TRUNCATE TABLE ${table}` })
     const failures: string[] = []
     const records: Record<string, unknown>[] = [...mine.match.map((r) => ({ ...r, recipientAccountId: MATCH_ACCOUNT })), ...mine.miss.map((r) => ({ ...r, recipientAccountId: MISS_ACCOUNT }))]
-    const stored: EventLine[] = []
-    records.forEach((record, i) => {
+    // Stored as ingest stores events: through its writer.
+    const writer = new EventWriter(store, { maxBatch: 10_000, logger })
+    const times: number[] = []
+    for (const [i, record] of records.entries()) {
       const decoded = decodeEvent(Buffer.from(JSON.stringify({ eventID: `example-${String(i)}`, ...record })), enricher)
-      if (decoded.ok) stored.push(eventLine(decoded.event))
-      else failures.push(`example ${String(i + 1)} is not a CloudTrail record: ${decoded.reason}`)
-    })
-    if (stored.length === 0) {
+      if (!decoded.ok) {
+        failures.push(`example ${String(i + 1)} is not a CloudTrail record: ${decoded.reason}`)
+        continue
+      }
+      times.push(decoded.event.eventTimeMs)
+      await writer.add(decoded.event)
+    }
+    if (times.length === 0) {
       results.push({ rule, failures, examples: records.length })
       continue
     }
-    await insertEventLines(store, stored.map((event) => event.line))
-    const times = stored.map((event) => event.eventTimeMs)
+    await writer.flush()
     const now = Math.max(...times) + 1
     // A first-seen rule learns from the examples before its window: the window holds the latest only.
     const from = rule.type === 'first-seen' ? now - durationMs(rule.detector.window) : Math.min(...times)
