@@ -82,6 +82,43 @@ export async function unroutedAlerts(store: Store, now: Date): Promise<StoredAle
   )
 }
 
+/** Occurrences not routed yet, however old: what waits for the alerter. */
+export async function unroutedCount(store: Store): Promise<number> {
+  const [row] = await selectRows(store, 'SELECT count() AS n FROM alerts FINAL WHERE (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes)', {}, z.object({ n: z.coerce.number() }))
+  return row?.n ?? 0
+}
+
+/** One detector's alerts detected since `since`, the latest sighting first. */
+export function alertsOfDetectorSince(store: Store, detector: string, since: Date): Promise<StoredAlert[]> {
+  return selectRows(
+    store,
+    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE detector = {detector:String} AND detected_at >= {since:DateTime64(3)}) ORDER BY last_seen DESC`,
+    { detector, since: clickHouseTime(since.getTime()) },
+    StoredAlertRow,
+  )
+}
+
+/** How many alerts each detector raised since `since`. */
+export async function alertCountsByDetector(store: Store, since: Date): Promise<Map<string, number>> {
+  const rows = await selectRows(store, 'SELECT detector, count() AS n FROM alerts FINAL WHERE detected_at >= {since:DateTime64(3)} GROUP BY detector', { since: clickHouseTime(since.getTime()) }, z.object({ detector: z.string(), n: z.coerce.number() }))
+  return new Map(rows.map((row) => [row.detector, row.n]))
+}
+
+/** Alerts on these principals seen at some time in the span (epoch ms). */
+export function alertsOfPrincipals(store: Store, principals: string[], span: { from: number; to: number }): Promise<StoredAlert[]> {
+  return selectRows(
+    store,
+    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE principal IN {principals:Array(String)} AND last_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)})`,
+    { principals, from: clickHouseTime(span.from), to: clickHouseTime(span.to) },
+    StoredAlertRow,
+  )
+}
+
+/** A principal's latest alerts, the latest sighting first. */
+export function latestAlertsOf(store: Store, principal: string, limit: number): Promise<StoredAlert[]> {
+  return selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE principal = {principal:String} ORDER BY last_seen DESC LIMIT {limit:UInt32}`, { principal, limit }, StoredAlertRow)
+}
+
 export async function alertsById(store: Store, ids: string[]): Promise<Map<string, StoredAlert>> {
   if (ids.length === 0) return new Map()
   const alerts = await selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, StoredAlertRow)

@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { z } from 'zod'
+import { alertsOfDetectorSince, unroutedCount } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
 import { textLine } from '../text.js'
 import { selectRows } from '../clickhouse/rows.js'
@@ -11,7 +12,6 @@ const iso = z.coerce.number().transform((ms) => (ms > 0 ? new Date(ms).toISOStri
 const Source = z.object({ account: z.string(), region: z.string(), last_event: iso, last_ingested: iso, events_24h: z.coerce.number() })
 const Watermark = z.object({ detector: z.string(), window_end: iso, ran_at: iso })
 const Count = z.object({ name: z.string(), n: z.coerce.number() })
-const Quiet = z.object({ account: z.string(), title: z.string(), last_seen: iso })
 
 type When = string | null
 
@@ -42,20 +42,16 @@ export async function collectStatus(store: Store, now: Date, skippedRules: strin
        FROM detector_watermarks FINAL ORDER BY detector`,
       Watermark,
     ),
-    rows(`SELECT 'unrouted' AS name, count() AS n FROM alerts FINAL WHERE (alert_id, last_seen) NOT IN (SELECT alert_id, occurrence FROM alert_routes)`, Count),
+    unroutedCount(store),
     rows(`SELECT toString(status) AS name, count() AS n FROM notifications FINAL GROUP BY name`, Count),
-    rows(
-      `SELECT account, title, toUnixTimestamp64Milli(last_seen) AS last_seen FROM alerts FINAL
-       WHERE detector = 'data-freshness' AND detected_at >= {now:DateTime64(3)} - INTERVAL 7 DAY ORDER BY last_seen DESC`,
-      Quiet,
-    ),
+    alertsOfDetectorSince(store, 'data-freshness', new Date(now.getTime() - 7 * 86_400_000)),
   ])
   return {
     at: now.toISOString(),
     sources,
     watermarks,
-    alerts: { unrouted: unrouted[0]?.n ?? 0, notifications: Object.fromEntries(notifications.map((c) => [c.name, c.n])) },
-    quiet,
+    alerts: { unrouted, notifications: Object.fromEntries(notifications.map((c) => [c.name, c.n])) },
+    quiet: quiet.map(({ account, title, last_seen }) => ({ account, title, last_seen })),
     skippedRules,
   }
 }

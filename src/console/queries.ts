@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerts/table.js'
+import { alertCountsByDetector, latestAlertsOf, type StoredAlert } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis, localTime } from '../time.js'
@@ -54,7 +54,7 @@ export async function hoursOfWeek(store: Store, principal: string, now: Date, ti
 }
 
 export function recentAlerts(store: Store, principal: string, limit = 50): Promise<StoredAlert[]> {
-  return selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE principal = {principal:String} ORDER BY last_seen DESC LIMIT {limit:UInt32}`, { principal, limit }, StoredAlertRow)
+  return latestAlertsOf(store, principal, limit)
 }
 
 export interface DetectorHealth {
@@ -72,11 +72,11 @@ export interface DetectorHealth {
 export async function detectorHealth(store: Store, detectors: { id: string; title: string; schedule: string }[], failures: Map<string, number>, now: Date): Promise<DetectorHealth[]> {
   const [marks, counts] = await Promise.all([
     selectRows(store, 'SELECT detector, toUnixTimestamp64Milli(window_end) AS window_end, toUnixTimestamp64Milli(ran_at) AS ran_at FROM detector_watermarks FINAL', {}, z.object({ detector: z.string(), window_end: isoFromMillis, ran_at: isoFromMillis })),
-    selectRows(store, 'SELECT detector, count() AS n FROM alerts FINAL WHERE detected_at >= {from:DateTime64(3)} GROUP BY detector', { from: clickHouseTime(now.getTime() - 7 * DAY) }, z.object({ detector: z.string(), n: z.coerce.number() })),
+    alertCountsByDetector(store, new Date(now.getTime() - 7 * DAY)),
   ])
   return detectors.map((d) => {
     const mark = marks.find((m) => m.detector === d.id)
-    return { ...d, last_run: mark?.ran_at ?? null, window_end: mark?.window_end ?? null, findings: counts.find((c) => c.detector === d.id)?.n ?? 0, failures: failures.get(d.id) ?? 0 }
+    return { ...d, last_run: mark?.ran_at ?? null, window_end: mark?.window_end ?? null, findings: counts.get(d.id) ?? 0, failures: failures.get(d.id) ?? 0 }
   })
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerts/table.js'
+import { alertsOfPrincipals, type StoredAlert } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
@@ -122,12 +122,7 @@ export async function buildTimeline(store: Store, subject: TimelineSubject, rang
     return { type: 'call', ...call, new: fresh, hop: issued ? `issued ${issued}` : '' }
   })
 
-  const alerts = await selectRows(
-    store,
-    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE principal IN {principals:Array(String)} AND last_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)})`,
-    { principals, from: clickHouseTime(from), to: clickHouseTime(to) },
-    StoredAlertRow,
-  )
+  const alerts = await alertsOfPrincipals(store, principals, { from, to })
   entries.push(...alerts.map((alert) => ({ type: 'alert' as const, time: alert.first_seen, alert })))
   // An alert stands after the call that started it.
   entries.sort((a, b) => a.time.localeCompare(b.time) || Number(a.type === 'alert') - Number(b.type === 'alert'))
