@@ -10,7 +10,7 @@ const TESTS = '\\.test\\.ts$'
 
 /** Lowest first: a module may import its own layer and those below it, never one above. */
 const LAYERS = [
-  { name: 'kit', comment: 'errors, time, text, config, logging and the CloudTrail model', path: ['^src/[^/]+\\.ts$', '^src/(cloudtrail|simulate)/'] },
+  { name: 'kit', comment: 'errors, time, text, config, logging, AWS clients and the CloudTrail model', path: ['^src/[^/]+\\.ts$', '^src/(aws|cloudtrail|simulate)/'] },
   { name: 'store', comment: 'ClickHouse: the client, the schema, the tables every part writes', path: ['^src/clickhouse/'] },
   { name: 'domain', comment: 'what is stored and what it means: alerts, credentials, IAM, incidents', path: ['^src/(alerts|credentials|iam|incidents)/'] },
   { name: 'pipelines', comment: 'work over the store: ingest, detectors, alerting, reports', path: ['^(ingest|detectors)/', '^src/(alerting|reports)/'] },

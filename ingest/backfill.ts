@@ -5,7 +5,10 @@ import { moduleLogger, type Logger } from '../src/logger.js'
 import { Decoder, decodedLines } from './decoder.js'
 import type { Decoded, DecodeLimits } from './decoding.js'
 import { EventWriter } from './event-writer.js'
+import type { S3Client } from '@aws-sdk/client-s3'
+import { s3Client } from '../src/aws/clients.js'
 import { listInputFiles, openInput, type InputFile, type OpenedInput } from './files.js'
+import { listTrailObjects, type TrailFilter } from './s3.js'
 
 /** Bad records of one file recorded one by one; past this, the rest are counted in one row. */
 export const REJECTIONS_PER_FILE = 1000
@@ -22,6 +25,8 @@ export interface BackfillOptions extends DecodeLimits {
   followNamedLinks?: boolean
   /** A decoder to share (a long-lived caller's); otherwise one is started for this call. */
   decoder?: Decoder
+  /** For `s3://` paths: which of the trail's objects to read, and the client (the SDK's defaults otherwise). */
+  s3?: { filter?: TrailFilter; client?: S3Client }
 }
 
 export interface BackfillProgress {
@@ -41,6 +46,15 @@ export interface BackfillSummary {
   /** The earliest and latest event time stored (ISO 8601); null when nothing new was stored. */
   stored_from: string | null
   stored_to: string | null
+  /** S3 objects an earlier run read whole, not read again. */
+  skipped: number
+}
+
+/** An S3 object whose records are all stored: remembered so that a run again skips it. */
+interface ObjectRead {
+  source: string
+  etag: string
+  size: number
 }
 
 /**
@@ -50,10 +64,19 @@ export interface BackfillSummary {
  */
 export async function backfill(store: Store, paths: string[], options: BackfillOptions): Promise<BackfillSummary> {
   const started = performance.now()
-  const files = await listInputFiles(paths, { followNamedLinks: options.followNamedLinks })
+  const local = paths.filter((p) => !p.startsWith('s3://'))
+  const files = local.length ? await listInputFiles(local, { followNamedLinks: options.followNamedLinks }) : []
+  let skipped = 0
+  const remote = paths.filter((p) => p.startsWith('s3://'))
+  const client = remote.length ? (options.s3?.client ?? s3Client()) : undefined
+  for (const url of remote) {
+    const trail = await listTrailObjects(client as S3Client, store, url, options.s3?.filter ?? {})
+    files.push(...trail.inputs)
+    skipped += trail.skipped
+  }
   const [decoder, lookups] = await Promise.all([options.decoder ?? Decoder.start(options), store.openSession({})])
   try {
-    return await readFiles(store, files, { decoder, lookups, started }, options)
+    return { ...(await readFiles(store, files, { decoder, lookups, started }, options)), skipped }
   } finally {
     if (!options.decoder) await decoder.close()
     await lookups.close()
@@ -63,9 +86,9 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
 /** Pieces of input given to the decoder and not yet handled: enough to keep it busy, few enough to bound memory. */
 const PIECES_IN_FLIGHT = 48
 
-async function readFiles(store: Store, files: InputFile[], { decoder, lookups, started }: { decoder: Decoder; lookups: StoreSession; started: number }, options: BackfillOptions): Promise<BackfillSummary> {
+async function readFiles(store: Store, files: InputFile[], { decoder, lookups, started }: { decoder: Decoder; lookups: StoreSession; started: number }, options: BackfillOptions): Promise<Omit<BackfillSummary, 'skipped'>> {
   const logger = moduleLogger(options.logger, 'ingest.backfill')
-  const writer = new EventWriter(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs, lookups })
+  const writer = new EventWriter<ObjectRead>(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs, lookups, onWritten: (read) => rememberObjects(store, read) })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
   let reading: OpenedInput | undefined
@@ -107,7 +130,16 @@ async function readFiles(store: Store, files: InputFile[], { decoder, lookups, s
       })
       continue
     }
-    reading = await openInput(file)
+    // An S3 object that cannot be read (access denied, vanished) is a rejection of its own; the run goes on.
+    const opened = file.open ? await file.open().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))) : await openInput(file)
+    if (opened instanceof Error) {
+      await step(async () => {
+        read++
+        await reject({ source: file.path, location: 'whole file', reason: `cannot read it: ${errorMessage(opened)}`, bytes: Buffer.alloc(0), size: 0 })
+      })
+      continue
+    }
+    reading = opened
     const stream = decoder.newStream()
     let unreadable: unknown
     try {
@@ -131,6 +163,7 @@ async function readFiles(store: Store, files: InputFile[], { decoder, lookups, s
         await writer.reject({ source: file.path, location: 'whole file', reason: `${String(more)} more rejected records, counted but not recorded one by one; the first ${String(REJECTIONS_PER_FILE)} show why`, bytes: Buffer.alloc(0), size: 0 })
         summarised += more - 1
       }
+      if (file.version !== undefined && unreadable === undefined) writer.mark({ source: file.path, etag: file.version, size: file.size })
       progress()
       logger.debug({ file: file.path, read }, 'file done')
     })
@@ -140,8 +173,12 @@ async function readFiles(store: Store, files: InputFile[], { decoder, lookups, s
   return summaryOf(writer, { files: files.length, read, summarised, started })
 }
 
+async function rememberObjects(store: Store, read: ObjectRead[]): Promise<void> {
+  await store.client.insert({ table: 'objects_read', values: read, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
+}
+
 /** What a backfill did, from its writer's totals; `summarised` rejections were counted, not recorded one by one. */
-function summaryOf(writer: EventWriter, { files, read, summarised, started }: { files: number; read: number; summarised: number; started: number }): BackfillSummary {
+function summaryOf(writer: EventWriter<ObjectRead>, { files, read, summarised, started }: { files: number; read: number; summarised: number; started: number }): Omit<BackfillSummary, 'skipped'> {
   const { stored, duplicate, rejected } = writer.totals
   const span = writer.storedSpan
   return {

@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import { serveOps } from '../src/cli/ops.js'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
-import { collect, untilStopSignal } from '../src/cli/options.js'
+import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
 import { recordStoredBatch, type StoredSpan } from '../src/clickhouse/stored-batches.js'
 import { loadConfig } from '../src/config.js'
@@ -17,11 +17,15 @@ const EXIT_REJECTED = 2
 
 export function backfillCommand(): Command {
   return withCommonOptions(new Command('backfill'))
-    .description('ingest CloudTrail files or directories (recursively): S3 log files, JSON arrays, NDJSON, EventBridge envelopes, optionally gzipped')
-    .argument('<path...>', 'files or directories')
+    .description('ingest CloudTrail files or directories (recursively), or a trail\'s S3 bucket: S3 log files, JSON arrays, NDJSON, EventBridge envelopes, optionally gzipped')
+    .argument('<path...>', 'files, directories, or s3://BUCKET[/PREFIX] (the trail\'s bucket and key prefix)')
     .option('--json', 'print the summary as one JSON object')
+    .option('--from <time>', 's3:// only: read the days from this time (ISO 8601)', parseInstant)
+    .option('--to <time>', 's3:// only: read the days up to this time (ISO 8601)', parseInstant)
+    .option('--account <id>', 's3:// only: this account\'s folder, repeatable (default: all)', collect)
+    .option('--region <region>', 's3:// only: this region\'s folder, repeatable (default: all)', collect)
     .addHelpText('after', `\nExit status: 0 when everything was stored or already there, ${EXIT_REJECTED} when some input was rejected (see the rejected_input table), 1 on error.`)
-    .action(async (paths: string[], options: CommonOptions & { json?: boolean }) => {
+    .action(async (paths: string[], options: CommonOptions & { json?: boolean; from?: number; to?: number; account?: string[]; region?: string[] }) => {
       const summary = await withContext(options, async ({ config, logger, store }) => {
         const progress = new ProgressLine({ of: 'bytes', counting: 'records' })
         try {
@@ -29,6 +33,7 @@ export function backfillCommand(): Command {
             maxBatch: config.ingest.maxBatch,
             ...config.ingest.decode,
             logger,
+            s3: { filter: { from: options.from, to: options.to, accounts: options.account, regions: options.region } },
             onProgress: (p) => {
               progress.update(p.bytesDone, p.bytesTotal, p.read)
             },
@@ -43,7 +48,7 @@ export function backfillCommand(): Command {
         const rate = Math.round(summary.read / Math.max(summary.seconds, 0.001))
         console.log(
           `${summary.files} files, ${summary.read} records read: ${summary.stored} stored, ${summary.duplicate} duplicate, ${summary.rejected} rejected ` +
-            `(${summary.seconds.toFixed(1)} s, ${rate}/s)`,
+            `(${summary.seconds.toFixed(1)} s, ${rate}/s)${summary.skipped ? `; ${String(summary.skipped)} S3 objects read whole before, skipped` : ''}`,
         )
         if (summary.rejected > 0) console.log("rejected input and the reasons: trailwatch query \"SELECT source, location, reason FROM rejected_input ORDER BY rejected_at DESC LIMIT 20\"")
       }

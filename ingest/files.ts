@@ -11,6 +11,10 @@ export interface InputFile {
   lineDelimited: boolean
   /** Why the file is not read, though found: recorded as rejected input rather than passed over in silence. */
   refused?: string
+  /** Opens an input that is not a local file (an S3 object). */
+  open?: () => Promise<OpenedInput>
+  /** The version of a remote input (an S3 ETag): once read whole, it is remembered and not read again. */
+  version?: string
 }
 
 const RECOGNISED = /\.(json|jsonl|ndjson)(\.gz)?$/i

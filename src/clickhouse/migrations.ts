@@ -16,10 +16,11 @@ import { incidents } from './migrations/0009-incidents.js'
 import { consoleAudit } from './migrations/0010-console-audit.js'
 import { iamSnapshots } from './migrations/0011-iam-snapshots.js'
 import { storedBatches } from './migrations/0012-stored-batches.js'
+import { objectsRead } from './migrations/0013-objects-read.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

@@ -1,0 +1,27 @@
+/**
+ * AWS clients as the SDK configures them: the standard credential chain (environment, profiles and
+ * SSO, container and instance roles, web identity), the standard region settings and the standard
+ * endpoint override (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>). Retries are the SDK's adaptive
+ * mode unless AWS_RETRY_MODE says otherwise; with an endpoint override, S3 is addressed path-style,
+ * as emulators and most S3-compatible stores need.
+ */
+import { S3Client } from '@aws-sdk/client-s3'
+import { SQSClient } from '@aws-sdk/client-sqs'
+
+type Env = Record<string, string | undefined>
+
+// The SDK warns on every Node 20 process that its releases after January 2027 need Node 22: the
+// versions the lockfile pins run on Node 20, and a command's error stream is for its own errors.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
+function common(env: Env): { retryMode: string } {
+  return { retryMode: env.AWS_RETRY_MODE ?? 'adaptive' }
+}
+
+export function s3Client(env: Env = process.env): S3Client {
+  return new S3Client({ ...common(env), forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) })
+}
+
+export function sqsClient(env: Env = process.env): SQSClient {
+  return new SQSClient(common(env))
+}
