@@ -25,6 +25,8 @@ export interface BackfillOptions extends DecodeLimits {
   followNamedLinks?: boolean
   /** A decoder to share (a long-lived caller's); otherwise one is started for this call. */
   decoder?: Decoder
+  /** Told the span of event times of each batch stored: detections need not wait for their schedule. */
+  onStored?: (span: { from: Date; to: Date }) => void
   /** For `s3://` paths: which of the trail's objects to read, and the client (the SDK's defaults otherwise). */
   s3?: { filter?: TrailFilter; client?: S3Client }
 }
@@ -74,9 +76,14 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
     files.push(...trail.inputs)
     skipped += trail.skipped
   }
+  return { ...(await readInputs(store, files, options, started)), skipped }
+}
+
+/** Reads inputs already found (files, S3 objects) into the store, as backfill does. */
+export async function readInputs(store: Store, inputs: InputFile[], options: BackfillOptions, started = performance.now()): Promise<Omit<BackfillSummary, 'skipped'>> {
   const [decoder, lookups] = await Promise.all([options.decoder ?? Decoder.start(options), store.openSession({})])
   try {
-    return { ...(await readFiles(store, files, { decoder, lookups, started }, options)), skipped }
+    return await readFiles(store, inputs, { decoder, lookups, started }, options)
   } finally {
     if (!options.decoder) await decoder.close()
     await lookups.close()
@@ -88,7 +95,7 @@ const PIECES_IN_FLIGHT = 48
 
 async function readFiles(store: Store, files: InputFile[], { decoder, lookups, started }: { decoder: Decoder; lookups: StoreSession; started: number }, options: BackfillOptions): Promise<Omit<BackfillSummary, 'skipped'>> {
   const logger = moduleLogger(options.logger, 'ingest.backfill')
-  const writer = new EventWriter<ObjectRead>(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs, lookups, onWritten: (read) => rememberObjects(store, read) })
+  const writer = new EventWriter<ObjectRead>(store, { maxBatch: options.maxBatch, maxBatchBytes: options.maxBatchBytes, logger, retryDelayMs: options.retryDelayMs, lookups, onStored: options.onStored, onWritten: (read) => rememberObjects(store, read) })
   const bytesTotal = files.reduce((sum, file) => sum + file.size, 0)
   let bytesBefore = 0
   let reading: OpenedInput | undefined

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { serveOps } from '../src/cli/ops.js'
-import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
+import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
 import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { ProgressLine } from '../src/cli/progress.js'
 import { recordStoredBatch, type StoredSpan } from '../src/clickhouse/stored-batches.js'
@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.js'
 import { errorMessage } from '../src/errors.js'
 import { commandLogger } from '../src/logger.js'
 import { backfill } from './backfill.js'
+import { configuredFollower } from './sqs.js'
 import { createKafka } from './kafka.js'
 import { produceFiles } from './produce.js'
 import { ingestWorker, kafkaReadiness } from './worker.js'
@@ -58,13 +59,18 @@ export function backfillCommand(): Command {
 
 export function ingestCommand(): Command {
   return withCommonOptions(new Command('ingest'))
-    .description('consume CloudTrail events from Kafka into the store until SIGINT or SIGTERM (a member of the consumer group)')
+    .description('consume CloudTrail events from Kafka, or follow SQS queues of S3 notifications, into the store until SIGINT or SIGTERM')
+    .option('--sqs <queue-url>', 'follow this SQS queue of a trail bucket\'s notifications instead of Kafka, repeatable', collect)
     .option('--topic <topic>', 'topic to consume, repeatable (default: $TRAILWATCH_KAFKA_TOPICS or cloudtrail)', collect)
     .option('--group <group>', 'consumer group (default: $TRAILWATCH_KAFKA_GROUP or trailwatch-ingest)')
     .addHelpText('after', '\nBrokers, TLS and SASL come from KAFKA_BROKERS, KAFKA_SSL*, KAFKA_SASL_* (see the README).')
-    .action(async (options: CommonOptions & { topic?: string[]; group?: string }) => {
+    .action(async (options: CommonOptions & { topic?: string[]; group?: string; sqs?: string[] }) => {
       await withContext(options, async (context) => {
         const { config, logger, store } = context
+        if (options.sqs) {
+          await followQueues(context, options.sqs)
+          return
+        }
         const ingestLogger = logger.child({ command: 'ingest' })
         // The journal tells a detector service in another process what to look at now; in order, and finished before exit.
         let journalled = Promise.resolve()
@@ -117,4 +123,18 @@ export function produceCommand(): Command {
       })
       console.log(options.json ? JSON.stringify(summary) : `${summary.files} files: ${summary.sent} records sent, ${summary.skipped} skipped (${summary.seconds.toFixed(1)} s)`)
     })
+}
+
+/** `ingest --sqs`: each queue followed until a stop signal, the endpoints served meanwhile. */
+async function followQueues(context: Context, queues: string[]): Promise<void> {
+  const { config, logger, store } = context
+  const follower = configuredFollower(config, store, logger, queues)
+  const ops = await serveOps(context)
+  follower.start()
+  try {
+    await untilStopSignal()
+  } finally {
+    await follower.stop()
+    await ops.close()
+  }
 }

@@ -8,6 +8,7 @@ import { findDetectors } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
 import { KafkaIngestService } from '../ingest/kafka-service.js'
+import { configuredFollower } from '../ingest/sqs.js'
 import { ingestWorker } from '../ingest/worker.js'
 import { startAlerting } from '../src/alerting/service.js'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../src/cli/context.js'
@@ -113,6 +114,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
           const kafka = config.kafka.brokers
             ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), moduleLogger(logger, 'ingest.kafka'))
             : undefined
+          const queueFollower = config.ingest.sqs.queues.length ? configuredFollower(config, store, logger, config.ingest.sqs.queues, (span) => void scheduler.detectStored(span)) : undefined
           const token = newToken()
           const rules = await configuredRules(store.client, config.rulesDir, logger)
           const detectors = findDetectors(undefined, rules.detectors, settings)
@@ -130,10 +132,11 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             await announceRunningProcess(config.dataDir, ops.url, token)
             await files.start()
             kafka?.start()
+            queueFollower?.start()
             scheduler.start()
             alerting = startAlerting(context, [scheduleWeeklyReports])
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
-            print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}`)
+            print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}${queueFollower ? `; following ${String(config.ingest.sqs.queues.length)} SQS queues` : ''}`)
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
             print(`  the console: ${ops.url}/`)
             print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
@@ -144,6 +147,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             await alerting?.stop()
             await files.stop()
             await kafka?.stop()
+            await queueFollower?.stop()
             await ops.close()
             await rm(runFile(config.dataDir), { force: true })
           }

@@ -50,6 +50,10 @@ const Env = z.object({
   TRAILWATCH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   /** Absent: readable lines when stderr is a terminal, JSON lines otherwise. */
   TRAILWATCH_LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+  /** SQS queues of a trail bucket's notifications that `run` follows. */
+  TRAILWATCH_SQS_QUEUE_URLS: list.pipe(z.array(z.url({ error: 'expected queue URLs, comma-separated' }))).default([]),
+  /** How long a received SQS message stays hidden while its objects are read (extended as it goes). */
+  TRAILWATCH_SQS_VISIBILITY_SECONDS: positiveInt('seconds').max(43_200, 'expected at most 43200 (12 hours, the SQS limit)').default(120),
   INGEST_MAX_BATCH: positiveInt('a number of events').max(50_000, 'expected at most 50000 (larger bodies approach V8 string limits)').default(10_000),
   /** CloudTrail events are at most a few hundred KB; anything far larger is not a record. */
   TRAILWATCH_MAX_RECORD_BYTES: positiveInt('a size in bytes').default(1024 * 1024),
@@ -197,6 +201,7 @@ function toConfig(env: z.infer<typeof Env>) {
         maxMessageMs: env.TRAILWATCH_MAX_MESSAGE_DECODE_MS,
       },
       flushMs: env.INGEST_FLUSH_MS,
+      sqs: { queues: env.TRAILWATCH_SQS_QUEUE_URLS, visibilitySeconds: env.TRAILWATCH_SQS_VISIBILITY_SECONDS },
     },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     principalsFile: env.TRAILWATCH_PRINCIPALS_FILE,

@@ -1,0 +1,163 @@
+import type { S3Client } from '@aws-sdk/client-s3'
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { z } from 'zod'
+import { s3Client, sqsClient } from '../src/aws/clients.js'
+import type { Store } from '../src/clickhouse/client.js'
+import type { Config } from '../src/config.js'
+import { insertRejected } from '../src/clickhouse/events.js'
+import { errorMessage } from '../src/errors.js'
+import { moduleLogger, type Logger } from '../src/logger.js'
+import { readInputs, type BackfillOptions } from './backfill.js'
+import type { InputFile } from './files.js'
+import { openS3Object } from './s3.js'
+
+/** An object S3 says was created: where, and its size and ETag when the notification gives them. */
+export interface CreatedObject {
+  bucket: string
+  key: string
+  size: number
+  etag: string
+}
+
+const S3Record = z.object({
+  eventName: z.string().optional(),
+  s3: z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string(), size: z.number().optional(), eTag: z.string().optional() }) }),
+})
+const S3Notification = z.object({ Records: z.array(z.unknown()) })
+const EventBridgeObjectCreated = z.object({
+  'detail-type': z.literal('Object Created'),
+  detail: z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string(), size: z.number().optional(), etag: z.string().optional() }) }),
+})
+const SnsEnvelope = z.object({ Type: z.literal('Notification'), Message: z.string() })
+
+/** S3 event notifications write keys URL-encoded, with a space as `+`. */
+function notifiedKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '))
+}
+
+/**
+ * The objects a queue message announces: an S3 event notification sent directly or through SNS (raw
+ * or wrapped), or an EventBridge `Object Created` event. Anything else (an `s3:TestEvent`, another
+ * event) announces none. Thrown: a body that is not JSON.
+ */
+export function announcedObjects(body: string): CreatedObject[] {
+  const parsed: unknown = JSON.parse(body)
+  const wrapped = SnsEnvelope.safeParse(parsed)
+  if (wrapped.success) return announcedObjects(wrapped.data.Message)
+  const bridged = EventBridgeObjectCreated.safeParse(parsed)
+  if (bridged.success) {
+    const { bucket, object } = bridged.data.detail
+    return [{ bucket: bucket.name, key: object.key, size: object.size ?? 0, etag: object.etag ?? '' }]
+  }
+  const notification = S3Notification.safeParse(parsed)
+  if (!notification.success) return []
+  return notification.data.Records.flatMap((record) => {
+    const s3 = S3Record.safeParse(record)
+    if (!s3.success || !s3.data.eventName?.startsWith('ObjectCreated')) return []
+    const { bucket, object } = s3.data.s3
+    return [{ bucket: bucket.name, key: notifiedKey(object.key), size: object.size ?? 0, etag: object.eTag ?? '' }]
+  })
+}
+
+export interface SqsFollowerOptions extends Omit<BackfillOptions, 's3'> {
+  sqs: SQSClient
+  /** Where the announced objects are read. */
+  objects: S3Client
+  /** Seconds a received message stays hidden from other readers; extended while its objects are read. */
+  visibilitySeconds?: number
+}
+
+/**
+ * Follows queues fed by S3 notifications: each message's objects are read into the store, and only
+ * then is the message deleted, so a crash loses nothing (the message comes back) and duplicates
+ * nothing (events already stored are skipped). An object that cannot be read goes to rejected input
+ * with its name and reason, and the queue moves on.
+ */
+export class SqsFollower {
+  private readonly logger: Logger
+  private readonly stopping = new AbortController()
+  private readonly loops: Promise<void>[] = []
+
+  constructor(
+    private readonly store: Store,
+    private readonly queues: string[],
+    private readonly options: SqsFollowerOptions,
+  ) {
+    this.logger = moduleLogger(options.logger, 'ingest.sqs')
+  }
+
+  start(): void {
+    for (const queue of this.queues) this.loops.push(this.follow(queue))
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort()
+    await Promise.all(this.loops)
+  }
+
+  private stopped(): boolean {
+    return this.stopping.signal.aborted
+  }
+
+  private async follow(queue: string): Promise<void> {
+    const visibility = this.options.visibilitySeconds ?? 120
+    while (!this.stopped()) {
+      let messages: Message[]
+      try {
+        const received = await this.options.sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, MaxNumberOfMessages: 10, WaitTimeSeconds: 20, VisibilityTimeout: visibility }), { abortSignal: this.stopping.signal })
+        messages = received.Messages ?? []
+      } catch (err) {
+        if (this.stopped()) return
+        this.logger.error({ queue, err: errorMessage(err) }, 'receiving from the queue failed; trying again')
+        await sleep(5_000, undefined, { signal: this.stopping.signal }).catch(() => undefined)
+        continue
+      }
+      for (const message of messages) {
+        if (this.stopped()) return
+        await this.handle(queue, message, visibility)
+      }
+    }
+  }
+
+  /** One message: its objects read and stored, then the message deleted; on failure it comes back later. */
+  private async handle(queue: string, message: Message, visibility: number): Promise<void> {
+    const { sqs } = this.options
+    // Hidden for as long as its objects take to read, however large.
+    const extend = setInterval(() => {
+      void sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: visibility })).catch((err: unknown) => {
+        this.logger.warn({ queue, err: errorMessage(err) }, 'extending a message’s visibility failed')
+      })
+    }, (visibility * 1000) / 2)
+    try {
+      const objects = await this.objectsOf(queue, message)
+      if (objects.length > 0) await readInputs(this.store, objects.map((object) => this.input(object)), this.options)
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }))
+    } catch (err) {
+      this.logger.error({ queue, message: message.MessageId, err: errorMessage(err) }, 'a message’s objects were not stored; it comes back after its visibility timeout')
+    } finally {
+      clearInterval(extend)
+    }
+  }
+
+  /** What the message announces; a body that is not JSON is kept in rejected input, as nothing a retry would change. */
+  private async objectsOf(queue: string, message: Message): Promise<CreatedObject[]> {
+    const body = message.Body ?? ''
+    try {
+      return announcedObjects(body)
+    } catch (err) {
+      const bytes = Buffer.from(body)
+      await insertRejected(this.store, [{ source: queue, location: `message ${message.MessageId ?? ''}`, reason: `not an S3 notification: ${errorMessage(err)}`, bytes: bytes.subarray(0, 64 * 1024), size: bytes.length }], Date.now())
+      return []
+    }
+  }
+
+  private input(object: CreatedObject): InputFile {
+    return { path: `s3://${object.bucket}/${object.key}`, size: object.size, lineDelimited: false, version: object.etag, open: () => openS3Object(this.options.objects, object.bucket, object.key) }
+  }
+}
+
+/** A follower of `queues` as configured: the SDK's clients, the ingest limits, the visibility timeout. */
+export function configuredFollower(config: Config, store: Store, logger: Logger, queues: string[], onStored?: (span: { from: Date; to: Date }) => void): SqsFollower {
+  return new SqsFollower(store, queues, { sqs: sqsClient(), objects: s3Client(), visibilitySeconds: config.ingest.sqs.visibilitySeconds, maxBatch: config.ingest.maxBatch, ...config.ingest.decode, logger, onStored })
+}
