@@ -67,6 +67,16 @@ describe('InputDecoder', () => {
     expect(Buffer.from(decoded.rejections[0]?.bytes ?? []).toString()).toBe('{"eventName": nope}')
   })
 
+  it('reads the records a log group’s subscription message carries, and nothing from a control message', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const logEvents = [record('cw-1'), record('cw-2')].map((r, i) => ({ id: String(i), timestamp: 1, message: JSON.stringify(r) }))
+    const data = { messageType: 'DATA_MESSAGE', owner: '111122223333', logGroup: 'aws-cloudtrail-logs', logStream: '111122223333_CloudTrail_us-east-1', subscriptionFilters: ['all'], logEvents: [...logEvents, { id: '2', timestamp: 1, message: 'not a record' }] }
+    const control = { messageType: 'CONTROL_MESSAGE', owner: 'CloudwatchLogs', logGroup: '', logStream: '', subscriptionFilters: [], logEvents: [{ id: '', timestamp: 1, message: 'CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.' }] }
+    const decoded = decoder.run(messagesJob([bytes(data), bytes(control)]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['cw-1', 'cw-2'])
+    expect(decoded.rejections.map(({ input, reason }) => ({ input, reason: reason.split(' (')[0] }))).toEqual([{ input: 0, reason: '1 of 3 log events are not CloudTrail records' }])
+  })
+
   it('spends little on a message of millions of values: a bounded number rejected, then the rest skipped', () => {
     const decoder = new InputDecoder({ maxRecordBytes: 1 << 20, maxDocumentValues: 1000, maxDocumentRejects: 5 })
     const numbers = bytes(`[${'0,'.repeat(2_000_000)}0]`)

@@ -1,5 +1,5 @@
 import { eventRow } from '../src/clickhouse/events.js'
-import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { decodeEvent, logGroupRecords } from '../src/cloudtrail/decode.js'
 import type { SourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer, type Framed, type Location } from '../src/cloudtrail/framing.js'
 
@@ -190,8 +190,15 @@ export class InputDecoder {
     else out.reject(0, location, reason, item.bytes, item.bytes.length)
   }
 
-  /** One value into an event row; the reason when it is not an event. */
+  /** One value into event rows (a record, or the records of a log group's subscription message); the reason when not. */
   private decode(bytes: Buffer, out: DecodedBuilder): string | undefined {
+    const carried = logGroupRecords(bytes)
+    if (carried === undefined) return this.decodeRecord(bytes, out)
+    const reasons = carried.map((record) => this.decodeRecord(record, out)).filter((reason) => reason !== undefined)
+    return reasons.length ? `${String(reasons.length)} of ${String(carried.length)} log events are not CloudTrail records (the first: ${reasons[0] ?? ''})` : undefined
+  }
+
+  private decodeRecord(bytes: Buffer, out: DecodedBuilder): string | undefined {
     const decoded = decodeEvent(bytes, this.enricher)
     if (!decoded.ok) return decoded.reason
     out.event(decoded.event.eventId, decoded.event.eventTimeMs, eventRow(decoded.event))

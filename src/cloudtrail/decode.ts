@@ -54,3 +54,24 @@ function describeIssues(issues: z.core.$ZodIssue[]): string {
     .map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message.endsWith('received undefined') ? 'missing' : issue.message}`)
     .join('; ')
 }
+
+const MESSAGE_TYPE = Buffer.from('"messageType"')
+
+/**
+ * The CloudTrail records a CloudWatch Logs subscription message carries (as Kinesis and Firehose
+ * deliver a trail's log group: `logEvents`, each record a JSON string in `message`); none for a
+ * `CONTROL_MESSAGE`; undefined when the value is not such a message.
+ */
+export function logGroupRecords(bytes: Buffer): Buffer[] | undefined {
+  if (bytes.indexOf(MESSAGE_TYPE) === -1) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    return undefined
+  }
+  const message = value as { messageType?: unknown; logEvents?: unknown }
+  if (message.messageType === 'CONTROL_MESSAGE') return []
+  if (message.messageType !== 'DATA_MESSAGE' || !Array.isArray(message.logEvents)) return undefined
+  return (message.logEvents as { message?: unknown }[]).map((event) => Buffer.from(typeof event.message === 'string' ? event.message : JSON.stringify(event.message ?? null)))
+}
