@@ -15,7 +15,7 @@ import { consoleCommand, demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
 import { packageVersion } from './src/package.js'
 import { detectCommand, rulesCommand } from './detectors/cli.js'
-import { backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
+import { awsCommand, backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
 /** The `trailwatch` command: the core's commands next to those of ingest, the detectors and `run`, which joins them. */
 export function buildProgram(): Command {
@@ -41,6 +41,7 @@ export function buildProgram(): Command {
     .addCommand(queryCommand())
     .addCommand(new Command('import').description('import data other than CloudTrail events').addCommand(importCredentialReportCommand()).addCommand(importIamCommand()))
     .addCommand(consoleCommand())
+    .addCommand(awsCommand())
     .addCommand(consoleUserCommand())
     .addCommand(migrateCommand())
   forEachCommand(program, (command) => {

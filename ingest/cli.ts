@@ -7,6 +7,7 @@ import { recordStoredBatch, type StoredSpan } from '../src/clickhouse/stored-bat
 import { loadConfig } from '../src/config.js'
 import { errorMessage } from '../src/errors.js'
 import { commandLogger } from '../src/logger.js'
+import { syncAws, type AccountSync } from './aws-sync.js'
 import { backfill } from './backfill.js'
 import { configuredFollower } from './sqs.js'
 import { createKafka } from './kafka.js'
@@ -137,4 +138,23 @@ async function followQueues(context: Context, queues: string[]): Promise<void> {
     await follower.stop()
     await ops.close()
   }
+}
+
+function syncLine(result: AccountSync): string {
+  if (!result.ok) return `${result.account}: not synced: ${result.error}`
+  return `${result.account}: credential report (${String(result.credential_report_users)} users), IAM snapshot (${String(result.users)} users, ${String(result.groups)} groups, ${String(result.roles)} roles, ${String(result.policies)} managed policies)${result.password_policy ? ', password policy' : ', no password policy set'}`
+}
+
+/** `trailwatch aws sync`: IAM state pulled from AWS, for one account or the whole organisation. */
+export function awsCommand(): Command {
+  const sync = withCommonOptions(new Command('sync'))
+    .description('pull each account\'s credential report, IAM authorization details and password policy from AWS into the store')
+    .option('--json', 'one JSON object per account')
+    .addHelpText('after', '\nWith TRAILWATCH_AWS_ORGANIZATION_ROLE, every active account of the organisation, by assuming that role\n(and TRAILWATCH_AWS_EXTERNAL_ID); otherwise the account of the credentials in use.\nExit status: 0 when every account synced, 1 when one did not.')
+    .action(async (options: CommonOptions & { json?: boolean }) => {
+      const results = await withContext(options, ({ config, store }) => syncAws(store, { ...config.aws, now: Date.now }))
+      for (const result of results) console.log(options.json ? JSON.stringify(result) : syncLine(result))
+      if (results.some((result) => !result.ok)) process.exitCode = 1
+    })
+  return new Command('aws').description('reach AWS itself: IAM state, for now').addCommand(sync)
 }

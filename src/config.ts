@@ -50,6 +50,9 @@ const Env = z.object({
   TRAILWATCH_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   /** Absent: readable lines when stderr is a terminal, JSON lines otherwise. */
   TRAILWATCH_LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+  /** Assumed in every active account of the organisation by `aws sync`; unset, only the credentials' own account. */
+  TRAILWATCH_AWS_ORGANIZATION_ROLE: z.string().regex(/^[\w+=,.@/-]{1,512}$/, 'expected a role name (and path), such as trailwatch-reader').optional(),
+  TRAILWATCH_AWS_EXTERNAL_ID: z.string().min(2).max(1224).optional(),
   /** SQS queues of a trail bucket's notifications that `run` follows. */
   TRAILWATCH_SQS_QUEUE_URLS: list.pipe(z.array(z.url({ error: 'expected queue URLs, comma-separated' }))).default([]),
   /** How long a received SQS message stays hidden while its objects are read (extended as it goes). */
@@ -203,6 +206,7 @@ function toConfig(env: z.infer<typeof Env>) {
       flushMs: env.INGEST_FLUSH_MS,
       sqs: { queues: env.TRAILWATCH_SQS_QUEUE_URLS, visibilitySeconds: env.TRAILWATCH_SQS_VISIBILITY_SECONDS },
     },
+    aws: { organizationRole: env.TRAILWATCH_AWS_ORGANIZATION_ROLE, externalId: env.TRAILWATCH_AWS_EXTERNAL_ID },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     principalsFile: env.TRAILWATCH_PRINCIPALS_FILE,
     rulesDir: env.TRAILWATCH_RULES_DIR,

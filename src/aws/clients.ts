@@ -14,14 +14,15 @@ type Env = Record<string, string | undefined>
 // versions the lockfile pins run on Node 20, and a command's error stream is for its own errors.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-function common(env: Env): { retryMode: string } {
+/** What every client is given beyond the SDK's own defaults. */
+export function awsSettings(env: Env = process.env): { retryMode: string } {
   return { retryMode: env.AWS_RETRY_MODE ?? 'adaptive' }
 }
 
 export function s3Client(env: Env = process.env): S3Client {
-  return new S3Client({ ...common(env), forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) })
+  return new S3Client({ ...awsSettings(env), forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL) })
 }
 
 export function sqsClient(env: Env = process.env): SQSClient {
-  return new SQSClient(common(env))
+  return new SQSClient(awsSettings(env))
 }
