@@ -8,13 +8,16 @@ import {
 } from '@aws-sdk/client-iam'
 import { OrganizationsClient, paginateListAccounts } from '@aws-sdk/client-organizations'
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
+import cron from 'node-cron'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { awsSettings } from '../src/aws/clients.js'
 import type { Store } from '../src/clickhouse/client.js'
+import type { Config } from '../src/config.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { AppError, errorMessage } from '../src/errors.js'
 import { parseAuthorizationDetails } from '../src/iam/authorization.js'
 import { storeSnapshot, type PasswordPolicy } from '../src/iam/snapshots.js'
+import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 
 /** What one account's sync stored, or why it could not. */
 export type AccountSync =
@@ -128,5 +131,30 @@ export async function syncAws(store: Store, options: SyncOptions): Promise<Accou
     return results
   } finally {
     sts.destroy()
+  }
+}
+
+/** `run`'s sync on TRAILWATCH_AWS_SYNC_SCHEDULE (UTC): each account that fails is logged with its reason. */
+export function scheduleAwsSync(config: Config, store: Store, logger: Logger, schedule: string): { stop: () => Promise<void> } {
+  const log = moduleLogger(logger, 'aws.sync')
+  const task = cron.schedule(
+    schedule,
+    async () => {
+      try {
+        for (const result of await syncAws(store, { ...config.aws, now: Date.now })) {
+          if (result.ok) log.info({ account: result.account, users: result.users, roles: result.roles }, 'IAM state synced')
+          else log.error({ account: result.account, err: result.error }, 'IAM state not synced')
+        }
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'IAM state not synced')
+      }
+    },
+    { timezone: 'UTC', noOverlap: true, name: 'aws-sync', logger: cronLogger(logger) },
+  )
+  log.info({ schedule }, 'IAM state sync scheduled')
+  return {
+    stop: async () => {
+      await task.stop()
+    },
   }
 }

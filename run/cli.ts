@@ -8,6 +8,7 @@ import { findDetectors } from '../detectors/registry.js'
 import { DetectorScheduler } from '../detectors/scheduler.js'
 import { InboxWatcher } from '../ingest/inbox.js'
 import { KafkaIngestService } from '../ingest/kafka-service.js'
+import { scheduleAwsSync } from '../ingest/aws-sync.js'
 import { configuredFollower } from '../ingest/sqs.js'
 import { ingestWorker } from '../ingest/worker.js'
 import { startAlerting } from '../src/alerting/service.js'
@@ -124,6 +125,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             surface: consoleOf(context, detectors, rules.skipped.map(skippedRuleLine)),
           })
           let alerting: { stop: () => Promise<void>; wake: () => void } | undefined
+          let awsSync: { stop: () => Promise<void> } | undefined
           // New findings go out at the alerter's next cycle, which they start.
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger, onFindings: () => alerting?.wake() })
           // A file of old events dropped in the inbox is history the schedule has passed: look at it as detect --from would.
@@ -135,6 +137,8 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             queueFollower?.start()
             scheduler.start()
             alerting = startAlerting(context, [scheduleWeeklyReports])
+            const { syncSchedule } = config.aws
+            if (syncSchedule) awsSync = scheduleAwsSync(config, store, logger, syncSchedule)
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
             print(`  drop CloudTrail files into ${path.relative(process.cwd(), config.inboxDir) || '.'}${kafka ? `; reading Kafka topics ${config.kafka.topics.join(', ')}` : ''}${queueFollower ? `; following ${String(config.ingest.sqs.queues.length)} SQS queues` : ''}`)
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
@@ -145,6 +149,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             // Schedules first, then consumers (their writers flush), then the endpoints.
             await scheduler.stop()
             await alerting?.stop()
+            await awsSync?.stop()
             await files.stop()
             await kafka?.stop()
             await queueFollower?.stop()

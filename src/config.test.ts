@@ -45,6 +45,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRAILWATCH_ALERT_FROM: 'a@example.com\r\nBcc: b@example.com' })).toThrow(/TRAILWATCH_ALERT_FROM: expected one line/)
   })
 
+  it('syncs IAM state from AWS daily once pointed at AWS, on a schedule of its own, or never', () => {
+    expect(loadConfig({}).aws.syncSchedule).toBeUndefined()
+    expect(loadConfig({ TRAILWATCH_AWS_ORGANIZATION_ROLE: 'trailwatch-reader' }).aws.syncSchedule).toBe('15 4 * * *')
+    expect(loadConfig({ TRAILWATCH_SQS_QUEUE_URLS: 'https://sqs.us-east-1.amazonaws.com/111122223333/trail' }).aws.syncSchedule).toBe('15 4 * * *')
+    expect(loadConfig({ TRAILWATCH_AWS_SYNC_SCHEDULE: '0 */6 * * *' }).aws.syncSchedule).toBe('0 */6 * * *')
+    expect(loadConfig({ TRAILWATCH_AWS_ORGANIZATION_ROLE: 'trailwatch-reader', TRAILWATCH_AWS_SYNC_SCHEDULE: 'off' }).aws.syncSchedule).toBeUndefined()
+    expect(() => loadConfig({ TRAILWATCH_AWS_SYNC_SCHEDULE: 'daily' })).toThrow(/TRAILWATCH_AWS_SYNC_SCHEDULE: expected a cron expression/)
+    expect(() => loadConfig({ TRAILWATCH_SQS_QUEUE_URLS: 'trail-queue' })).toThrow(/TRAILWATCH_SQS_QUEUE_URLS: expected queue URLs/)
+  })
+
   it('never echoes a value, which may be a secret', () => {
     const secret = 'hunter2-not-a-url'
     try {

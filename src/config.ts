@@ -53,6 +53,8 @@ const Env = z.object({
   /** Assumed in every active account of the organisation by `aws sync`; unset, only the credentials' own account. */
   TRAILWATCH_AWS_ORGANIZATION_ROLE: z.string().regex(/^[\w+=,.@/-]{1,512}$/, 'expected a role name (and path), such as trailwatch-reader').optional(),
   TRAILWATCH_AWS_EXTERNAL_ID: z.string().min(2).max(1224).optional(),
+  /** When `run` pulls IAM state from AWS; `off` never. Unset: daily once trailwatch is pointed at AWS. */
+  TRAILWATCH_AWS_SYNC_SCHEDULE: z.string().refine((expression) => expression === 'off' || validateCron(expression), 'expected a cron expression such as "15 4 * * *", or off').optional(),
   /** SQS queues of a trail bucket's notifications that `run` follows. */
   TRAILWATCH_SQS_QUEUE_URLS: list.pipe(z.array(z.url({ error: 'expected queue URLs, comma-separated' }))).default([]),
   /** How long a received SQS message stays hidden while its objects are read (extended as it goes). */
@@ -206,7 +208,12 @@ function toConfig(env: z.infer<typeof Env>) {
       flushMs: env.INGEST_FLUSH_MS,
       sqs: { queues: env.TRAILWATCH_SQS_QUEUE_URLS, visibilitySeconds: env.TRAILWATCH_SQS_VISIBILITY_SECONDS },
     },
-    aws: { organizationRole: env.TRAILWATCH_AWS_ORGANIZATION_ROLE, externalId: env.TRAILWATCH_AWS_EXTERNAL_ID },
+    aws: {
+      organizationRole: env.TRAILWATCH_AWS_ORGANIZATION_ROLE,
+      externalId: env.TRAILWATCH_AWS_EXTERNAL_ID,
+      // Pointed at AWS (an organisation role, a trail's queue): daily, early in the UTC morning.
+      syncSchedule: env.TRAILWATCH_AWS_SYNC_SCHEDULE === 'off' ? undefined : (env.TRAILWATCH_AWS_SYNC_SCHEDULE ?? (env.TRAILWATCH_AWS_ORGANIZATION_ROLE || env.TRAILWATCH_SQS_QUEUE_URLS.length ? '15 4 * * *' : undefined)),
+    },
     detectorsFile: env.TRAILWATCH_DETECTORS_FILE,
     principalsFile: env.TRAILWATCH_PRINCIPALS_FILE,
     rulesDir: env.TRAILWATCH_RULES_DIR,
