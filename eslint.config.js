@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.stylisticTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs', 'aws/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -26,7 +26,7 @@ export default tseslint.config(
   },
   // Fastify's plugins and hooks are async by contract, whether or not they await anything.
   { files: ['src/console/console.ts', 'src/console/routes.ts', 'src/console/scope.ts', 'src/ops/server.ts'], rules: { '@typescript-eslint/require-await': 'off' } },
-  { files: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['eslint.config.js', '.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs', 'kafka/*.mjs', 'aws/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['.dependency-cruiser.cjs', '.dependency-cruiser.folders.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
-  { files: ['kafka/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly', setTimeout: 'readonly' } } },
+  { files: ['kafka/*.mjs', 'aws/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly', setTimeout: 'readonly' } } },
 )

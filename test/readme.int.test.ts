@@ -2,38 +2,10 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { expect, it, onTestFinished } from 'vitest'
 import { startCli } from './helpers/cli.js'
-import { freshClone, NPX, readmeSteps } from './helpers/readme.js'
+import { freshClone, linesOf, NPX, readmeSteps, shape, trimEnd } from './helpers/readme.js'
 
 /** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
 const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'Noise control', 'IAM posture', 'The credential-age report']
-
-/** A command's printed lines; nothing printed is no lines. */
-const linesOf = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'))
-
-/** A block's output as shown, without the blank lines that separate it from the next command. */
-function trimEnd(lines: string[]): string[] {
-  const end = lines.findLastIndex((line) => line !== '')
-  return lines.slice(0, end + 1)
-}
-
-/** What changes from run to run and place to place: times, rates, ids, process ids, ports, temporary paths. */
-function shape(lines: string[]): string[] {
-  return lines.map((line) =>
-    line
-      .replace(/\(\d+(\.\d+)? s, \d+\/s\)/g, '(T s, R/s)')
-      .replace(/"seconds":[\d.e-]+/g, '"seconds":T')
-      .replace(/\d{8}T\d{6}-alert-[0-9a-f]{12}/g, 'STAMP-alert-ID')
-      .replace(/\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2}\b/g, 'DAY DATE')
-      // The demo's night is outside working hours, or on a day off when it falls on a weekend.
-      .replace(/, (outside \d+:00–\d+:00|on a day off),/g, ', OFF HOURS,')
-      .replace(/demo-organisation-\d{4}-\d{2}-\d{2}/g, 'demo-organisation-DATE')
-      .replace(/\(pid \d+\)/g, '(pid N)')
-      .replace(/\(\/\S+\/trailwatch\//g, '(CLONE/')
-      .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
-      .replace(/^(added |removed |)[0-9a-f]{8} {2}/, '$1RULE  ')
-      .replace(/(expires|removed) \d{4}-\d{2}-\d{2}T[\d:.]+Z/, '$1 TIME'),
-  )
-}
 
 /** A suppression rule's id is new each time: `suppress remove` names the one this run made. */
 function withRuleOfThisRun(command: string): string {

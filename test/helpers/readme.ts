@@ -42,7 +42,7 @@ export function freshClone(): { clone: string; env: NodeJS.ProcessEnv } {
   const workspace = mkdtempSync(path.join(tmpdir(), 'trailwatch-readme-'))
   const clone = path.join(workspace, 'trailwatch')
   mkdirSync(clone)
-  for (const entry of ['datasets', 'examples', 'test']) symlinkSync(path.join(ROOT, entry), path.join(clone, entry))
+  for (const entry of ['aws', 'datasets', 'examples', 'test']) symlinkSync(path.join(ROOT, entry), path.join(clone, entry))
   // None of trailwatch's settings, and a free port for the endpoints.
   const own = /^(TRAILWATCH_|KAFKA_|CLICKHOUSE_|SMTP_)/
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !own.test(name))), TSX, CLI_ENTRY, TRAILWATCH_HTTP_PORT: '0' }
@@ -52,3 +52,30 @@ export function freshClone(): { clone: string; env: NodeJS.ProcessEnv } {
 /** `npx trailwatch` as it would resolve in the clone, on this checkout's sources. */
 export const NPX = `npx() { if [ "$1" = trailwatch ]; then shift; node --import "$TSX" "$CLI_ENTRY" "$@"; else command npx "$@"; fi; }`
 
+/** A command's printed lines; nothing printed is no lines. */
+export const linesOf = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'))
+
+/** A block's output as shown, without the blank lines that separate it from the next command. */
+export function trimEnd(lines: string[]): string[] {
+  const end = lines.findLastIndex((line) => line !== '')
+  return lines.slice(0, end + 1)
+}
+
+/** What changes from run to run and place to place: times, rates, ids, process ids, ports, temporary paths. */
+export function shape(lines: string[]): string[] {
+  return lines.map((line) =>
+    line
+      .replace(/\(\d+(\.\d+)? s, \d+\/s\)/g, '(T s, R/s)')
+      .replace(/"seconds":[\d.e-]+/g, '"seconds":T')
+      .replace(/\d{8}T\d{6}-alert-[0-9a-f]{12}/g, 'STAMP-alert-ID')
+      .replace(/\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2}\b/g, 'DAY DATE')
+      // The demo's night is outside working hours, or on a day off when it falls on a weekend.
+      .replace(/, (outside \d+:00–\d+:00|on a day off),/g, ', OFF HOURS,')
+      .replace(/demo-organisation-\d{4}-\d{2}-\d{2}/g, 'demo-organisation-DATE')
+      .replace(/\(pid \d+\)/g, '(pid N)')
+      .replace(/\(\/\S+\/trailwatch\//g, '(CLONE/')
+      .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
+      .replace(/^(added |removed |)[0-9a-f]{8} {2}/, '$1RULE  ')
+      .replace(/(expires|removed) \d{4}-\d{2}-\d{2}T[\d:.]+Z/, '$1 TIME'),
+  )
+}
