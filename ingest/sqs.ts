@@ -8,6 +8,7 @@ import type { Config } from '../src/config.js'
 import { insertRejected } from '../src/clickhouse/events.js'
 import { errorMessage } from '../src/errors.js'
 import { moduleLogger, type Logger } from '../src/logger.js'
+import { metrics } from '../src/metrics.js'
 import { readInputs, type BackfillOptions } from './backfill.js'
 import type { InputFile } from './files.js'
 import { openS3Object } from './s3.js'
@@ -131,24 +132,26 @@ export class SqsFollower {
     }, (visibility * 1000) / 2)
     try {
       const objects = await this.objectsOf(queue, message)
-      if (objects.length > 0) await readInputs(this.store, objects.map((object) => this.input(object)), this.options)
+      if (objects !== undefined && objects.length > 0) await readInputs(this.store, objects.map((object) => this.input(object)), this.options)
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }))
+      metrics.sqsMessages.inc({ outcome: objects === undefined ? 'not-json' : objects.length ? 'stored' : 'dropped' })
     } catch (err) {
+      metrics.sqsMessages.inc({ outcome: 'failed' })
       this.logger.error({ queue, message: message.MessageId, err: errorMessage(err) }, 'a message’s objects were not stored; it comes back after its visibility timeout')
     } finally {
       clearInterval(extend)
     }
   }
 
-  /** What the message announces; a body that is not JSON is kept in rejected input, as nothing a retry would change. */
-  private async objectsOf(queue: string, message: Message): Promise<CreatedObject[]> {
+  /** What the message announces; undefined for a body that is not JSON, kept in rejected input, as nothing a retry would change. */
+  private async objectsOf(queue: string, message: Message): Promise<CreatedObject[] | undefined> {
     const body = message.Body ?? ''
     try {
       return announcedObjects(body)
     } catch (err) {
       const bytes = Buffer.from(body)
       await insertRejected(this.store, [{ source: queue, location: `message ${message.MessageId ?? ''}`, reason: `not an S3 notification: ${errorMessage(err)}`, bytes: bytes.subarray(0, 64 * 1024), size: bytes.length }], Date.now())
-      return []
+      return undefined
     }
   }
 

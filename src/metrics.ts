@@ -17,6 +17,12 @@ export const metrics = {
   kafkaMessages: new Counter({ name: 'trailwatch_kafka_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: [registry] }),
   kafkaLag: new Gauge({ name: 'trailwatch_kafka_consumer_lag', help: 'Messages between the group\'s committed offset and the end of the partition, measured every few seconds', labelNames: ['topic', 'partition'], registers: [registry] }),
   inboxFiles: new Counter({ name: 'trailwatch_inbox_files_total', help: 'Files ingested from the inbox directory', registers: [registry] }),
+  sqsMessages: new Counter({
+    name: 'trailwatch_sqs_messages_total',
+    help: 'SQS messages handled: stored (deleted after their objects were stored), dropped (announcing nothing), not JSON, or failed (left for redelivery)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  }),
   detectorSeconds: new Histogram({
     name: 'trailwatch_detector_duration_seconds',
     help: 'Time of one scheduled detector run',

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { announcedObjects, SqsFollower } from '../ingest/sqs.js'
 import { s3Client, sqsClient } from '../src/aws/clients.js'
+import { metrics } from '../src/metrics.js'
 import { runCli, startCli } from './helpers/cli.js'
 import { apiCall, iamUser, type RawEvent } from './helpers/events.js'
 import { startMoto, type Moto } from './helpers/moto.js'
@@ -87,6 +88,9 @@ describe('following a queue of S3 notifications', () => {
       await follower.stop()
     }
     expect(await counts(store)).toEqual({ rows: 60, ids: 60 })
+    // Five notifications of objects (one written twice), the made-up one, and the one that is not JSON; moto's test event announces nothing.
+    const handled: Record<string, number> = Object.fromEntries((await metrics.sqsMessages.get()).values.map((v) => [String(v.labels.outcome), v.value]))
+    expect(handled).toMatchObject({ stored: 6, 'not-json': 1 })
     const rejected = await queryRows<{ source: string; reason: string }>(store, 'SELECT source, reason FROM rejected_input ORDER BY source')
     expect(rejected.map((r) => [r.source.replace(/^.*\//, ''), r.reason.slice(0, 30)])).toEqual([
       // The queue's URL names the message that is not a notification; the objects are named by their keys.
