@@ -15,6 +15,7 @@ import { consoleCommand, demoCommand, runCommand } from './run/cli.js'
 import { userMessage } from './src/cli/errors.js'
 import { packageVersion } from './src/package.js'
 import { detectCommand, rulesCommand } from './detectors/cli.js'
+import { latestSnapshots } from './src/iam/snapshots.js'
 import { awsCommand, backfillCommand, ingestCommand, produceCommand } from './ingest/cli.js'
 
 /** The `trailwatch` command: the core's commands next to those of ingest, the detectors and `run`, which joins them. */
@@ -24,7 +25,12 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .addCommand(runCommand())
     .addCommand(demoCommand())
-    .addCommand(statusCommand(async (store, dir) => (await checkRulePatterns(store.client, loadRuleFiles(rulePaths(dir)))).skipped.map(skippedRuleLine)))
+    .addCommand(
+      statusCommand(async (store, dir, now) => ({
+        skippedRules: (await checkRulePatterns(store.client, loadRuleFiles(rulePaths(dir)))).skipped.map(skippedRuleLine),
+        iam: await latestSnapshots(store, now),
+      })),
+    )
     .addCommand(backfillCommand())
     .addCommand(ingestCommand())
     .addCommand(produceCommand())

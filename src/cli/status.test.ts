@@ -8,6 +8,7 @@ it('shows a source and a quiet alert on lines of their own, whatever their event
     watermarks: [],
     alerts: { unrouted: 0, notifications: {} },
     quiet: [{ account: '111122223333', title: 'quiet \u001b[2J region', last_seen: null }],
+    iam: [],
     skippedRules: [],
   }
   const text = statusText(status)
@@ -18,10 +19,28 @@ it('shows a source and a quiet alert on lines of their own, whatever their event
 })
 
 it('names each rule file that does not run, where and why', () => {
-  const status: Status = { at: '2026-11-20T12:00:00.000Z', sources: [], watermarks: [], alerts: { unrouted: 0, notifications: {} }, quiet: [], skippedRules: ['/rules/bomb.yml:1: not loaded: Excessive alias count'] }
+  const status: Status = { at: '2026-11-20T12:00:00.000Z', sources: [], watermarks: [], alerts: { unrouted: 0, notifications: {} }, quiet: [], iam: [], skippedRules: ['/rules/bomb.yml:1: not loaded: Excessive alias count'] }
   const lines = statusText(status).split('\n')
   expect(lines.slice(lines.indexOf('RULES THAT DO NOT RUN (trailwatch rules check)'), lines.indexOf('RULES THAT DO NOT RUN (trailwatch rules check)') + 2)).toEqual([
     'RULES THAT DO NOT RUN (trailwatch rules check)',
     '  /rules/bomb.yml:1: not loaded: Excessive alias count',
   ])
+})
+
+it('names an account whose IAM snapshot is older than two days', () => {
+  const status: Status = {
+    at: '2026-11-20T12:00:00.000Z',
+    sources: [],
+    watermarks: [],
+    alerts: { unrouted: 0, notifications: {} },
+    quiet: [],
+    iam: [
+      { account: '111122223333', taken_at: '2026-11-20T04:15:00.000Z', stale: false },
+      { account: '444455556666', taken_at: '2026-11-16T04:15:00.000Z', stale: true },
+    ],
+    skippedRules: [],
+  }
+  const lines = statusText(status).split('\n')
+  const at = lines.indexOf('IAM STATE: latest snapshot per account')
+  expect(lines.slice(at + 1, at + 3)).toEqual(['  111122223333  2026-11-20T04:15:00.000Z (8 h ago)', '  444455556666  2026-11-16T04:15:00.000Z (4 d ago)  STALE: older than 2 days; trailwatch aws sync'])
 })

@@ -13,6 +13,7 @@ const Source = z.object({ account: z.string(), region: z.string(), last_event: i
 const Watermark = z.object({ detector: z.string(), window_end: iso, ran_at: iso })
 const Count = z.object({ name: z.string(), n: z.coerce.number() })
 
+
 type When = string | null
 
 /** What a person asks first: is data arriving, are detectors running, is mail going out. */
@@ -23,11 +24,19 @@ export interface Status {
   alerts: { unrouted: number; notifications: Record<string, number> }
   /** Open data-freshness alerts of the past week: sources that went quiet. */
   quiet: { account: string; title: string; last_seen: When }[]
+  /** Each account's latest IAM snapshot, and whether it is older than two days. */
+  iam: { account: string; taken_at: string; stale: boolean }[]
   /** Rule files that could not be loaded, each with where and why: their rules do not run. */
   skippedRules: string[]
 }
 
-export async function collectStatus(store: Store, now: Date, skippedRules: string[] = []): Promise<Status> {
+/** What the layers above add: the rule files that do not run, and each account's IAM snapshot age. */
+export interface StatusExtras {
+  skippedRules: string[]
+  iam: Status['iam']
+}
+
+export async function collectStatus(store: Store, now: Date, { skippedRules, iam }: StatusExtras = { skippedRules: [], iam: [] }): Promise<Status> {
   const rows = <T extends z.ZodType>(query: string, schema: T): Promise<z.output<T>[]> => selectRows(store, query, { now: clickHouseTime(now.getTime()) }, schema)
   const [sources, watermarks, unrouted, notifications, quiet] = await Promise.all([
     rows(
@@ -52,6 +61,7 @@ export async function collectStatus(store: Store, now: Date, skippedRules: strin
     watermarks,
     alerts: { unrouted, notifications: Object.fromEntries(notifications.map((c) => [c.name, c.n])) },
     quiet: quiet.map(({ account, title, last_seen }) => ({ account, title, last_seen })),
+    iam,
     skippedRules,
   }
 }
@@ -83,6 +93,11 @@ export function statusText(status: Status): string {
     'QUIET SOURCES (data-freshness alerts, past 7 days)',
     ...(status.quiet.length ? status.quiet.map((q) => `  ${q.title}`) : ['  none']),
     '',
+    'IAM STATE: latest snapshot per account',
+    ...(status.iam.length
+      ? pad(status.iam.map((s) => [s.account, `${s.taken_at} (${ago(s.taken_at, now)})`, s.stale ? 'STALE: older than 2 days; trailwatch aws sync' : '']))
+      : ['  no snapshot yet: trailwatch aws sync, or trailwatch import iam']),
+    '',
     ...(status.skippedRules.length ? ['RULES THAT DO NOT RUN (trailwatch rules check)', ...status.skippedRules.map((line) => `  ${line}`), ''] : []),
     'DETECTORS: where each scheduled run got to',
     ...(status.watermarks.length ? pad(status.watermarks.map((w) => [w.detector, `${w.window_end ?? '-'} (${ago(w.window_end, now)})`])) : ['  no scheduled run yet']),
@@ -95,13 +110,16 @@ export function statusText(status: Status): string {
     .join('\n')
 }
 
-/** `skippedRules` names the rule files that cannot run, where and why (the rules live above this floor). */
-export function statusCommand(skippedRules: (store: Store, rulesDir: string | undefined) => Promise<string[]>): Command {
+/** `extras` names the rule files that cannot run and each account's IAM snapshot age (both live above this floor). */
+export function statusCommand(extras: (store: Store, rulesDir: string | undefined, now: Date) => Promise<StatusExtras>): Command {
   return withCommonOptions(new Command('status'))
     .description('for a person: last event per account and region, quiet sources, detector progress, pending alerts')
     .option('--json', 'one JSON object')
     .action(async (options: CommonOptions & { json?: boolean }) => {
-      const status = await withContext(options, async ({ store, config }) => collectStatus(store, new Date(), await skippedRules(store, config.rulesDir)))
+      const status = await withContext(options, async ({ store, config }) => {
+        const now = new Date()
+        return collectStatus(store, now, await extras(store, config.rulesDir, now))
+      })
       process.stdout.write(options.json ? `${JSON.stringify(status)}\n` : statusText(status))
     })
 }

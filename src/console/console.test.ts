@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
 import type { OpsServer } from '../ops/server.js'
 import { serveConsole } from '../../test/helpers/console.js'
+import { storeSnapshot } from '../iam/snapshots.js'
 import { hashPassword } from './auth.js'
 
 let store: TestStore
@@ -135,6 +136,22 @@ describe('sessions and requests', () => {
       expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(8)
       const refused = await fetch(`${server.url}/`)
       expect([refused.status, await refused.text()]).toEqual([429, expect.stringContaining('too many requests from this address') as unknown])
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('the freshness page', () => {
+  it('names an account whose IAM snapshot is older than two days', async () => {
+    const document = JSON.stringify({ UserDetailList: [], GroupDetailList: [], RoleDetailList: [], Policies: [] })
+    await storeSnapshot(store, '444455556666', Date.parse('2026-11-17T04:15:00Z'), document, Date.parse('2026-11-17T04:15:00Z'))
+    await storeSnapshot(store, '111122223333', Date.parse('2026-11-20T04:15:00Z'), document, Date.parse('2026-11-20T04:15:00Z'))
+    const server = await serve('127.0.0.1')
+    try {
+      const page = await get(`${server.url}/freshness`)
+      expect(page.body).toMatch(/<tr><td>111122223333<\/td><td><time[^>]*>[^<]*<\/time><\/td><td>current<\/td><\/tr>/)
+      expect(page.body).toMatch(/<tr><td>444455556666<\/td><td><time[^>]*>[^<]*<\/time><\/td><td class="failed">older than 2 days: trailwatch aws sync<\/td><\/tr>/)
     } finally {
       await server.close()
     }

@@ -7,6 +7,7 @@ import { describeIdentity } from '../incidents/chain.js'
 import { INCIDENT_STATUSES, shortPrincipal, type Incident } from '../incidents/incidents.js'
 import type { Timeline } from '../incidents/timeline.js'
 import type { TriggerEvent } from '../incidents/triggers.js'
+import type { SnapshotAge } from '../iam/snapshots.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
 import { SEVERITIES } from '../severity.js'
 import { utcText } from '../time.js'
@@ -326,14 +327,17 @@ ${detectors.map((d) => html`<tr><td>${d.id}<br><span class="muted">${d.title}</s
   )
 }
 
-export function freshnessPage(rows: Freshness[], now: Date, context: PageContext): Html {
+export function freshnessPage(rows: Freshness[], snapshots: SnapshotAge[], now: Date, context: PageContext): Html {
   const behind = (iso: string): string => `${String(Math.round((now.getTime() - Date.parse(iso)) / 60_000))} min`
   return page(
     'Data freshness',
     html`<h1>Data freshness, by account and region</h1>
 <p>The newest event of the last 7 days, stalest first.</p>
 ${rows.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">Region</th><th scope="col">Newest event</th><th scope="col">Behind</th><th scope="col">Stored</th><th scope="col">Events</th></tr></thead><tbody>
-${rows.map((r) => html`<tr><td>${r.account}</td><td>${r.region}</td><td>${time(r.last_event)}</td><td>${behind(r.last_event)}</td><td>${time(r.last_stored)}</td><td>${String(r.events)}</td></tr>`)}</tbody></table></div>` : html`<p>No events in the last 7 days.</p>`}`,
+${rows.map((r) => html`<tr><td>${r.account}</td><td>${r.region}</td><td>${time(r.last_event)}</td><td>${behind(r.last_event)}</td><td>${time(r.last_stored)}</td><td>${String(r.events)}</td></tr>`)}</tbody></table></div>` : html`<p>No events in the last 7 days.</p>`}
+<h2>IAM state, by account</h2>
+${snapshots.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Account</th><th scope="col">Latest snapshot</th><th scope="col">Standing</th></tr></thead><tbody>
+${snapshots.map((s) => html`<tr><td>${s.account}</td><td>${time(s.taken_at)}</td><td${s.stale ? html` class="failed"` : ''}>${s.stale ? 'older than 2 days: trailwatch aws sync' : 'current'}</td></tr>`)}</tbody></table></div>` : html`<p>No IAM snapshot yet: <code>trailwatch aws sync</code>, or <code>trailwatch import iam</code>.</p>`}`,
     context,
   )
 }

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js'
 import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/incidents.js'
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
 import { triggerEvents } from '../incidents/triggers.js'
+import { latestSnapshots } from '../iam/snapshots.js'
 import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
@@ -129,7 +130,11 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
     const now = scope.clock()
     return sendPage(reply, 200, pages.detectorsPage(await detectorHealth(store, scope.detectors, await scope.failures(), now), scope.skippedRules ?? [], now, context(request, reply)))
   })
-  app.get('/freshness', async (request, reply) => sendPage(reply, 200, pages.freshnessPage(await dataFreshness(store, scope.clock()), scope.clock(), context(request, reply))))
+  app.get('/freshness', async (request, reply) => {
+    const now = scope.clock()
+    const [events, snapshots] = await Promise.all([dataFreshness(store, now), latestSnapshots(store, now)])
+    return sendPage(reply, 200, pages.freshnessPage(events, snapshots, now, context(request, reply)))
+  })
   app.get('/credentials', async (request, reply) => {
     const report = await credentialAgeReport(store, scope.clock())
     return sendPage(reply, 200, pages.credentialsPage(report, credentialReportSummary(report), context(request, reply)))

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { AppError, issueLines } from '../errors.js'
-import { clickHouseTime } from '../time.js'
+import { selectRows } from '../clickhouse/rows.js'
+import { clickHouseTime, isoFromMillis } from '../time.js'
 import { cliOutput } from './authorization.js'
 
 /** The output of `aws iam get-account-password-policy`, as documented. */
@@ -33,4 +34,19 @@ export async function storeSnapshot(store: Store, account: string, takenAt: numb
     format: 'JSONEachRow',
     clickhouse_settings: { async_insert: 0 },
   })
+}
+
+/** IAM state older than this is named stale: a daily sync that stopped shows within a day of its next run. */
+export const STALE_SNAPSHOT_MS = 2 * 86_400_000
+
+export interface SnapshotAge {
+  account: string
+  taken_at: string
+  stale: boolean
+}
+
+/** Each account's latest snapshot, and whether it is older than two days at `now`. */
+export async function latestSnapshots(store: Store, now: Date): Promise<SnapshotAge[]> {
+  const rows = await selectRows(store, 'SELECT account_id AS account, toUnixTimestamp64Milli(max(taken_at)) AS taken_at FROM iam_snapshots GROUP BY account ORDER BY account', {}, z.object({ account: z.string(), taken_at: isoFromMillis }))
+  return rows.map((row) => ({ ...row, stale: now.getTime() - Date.parse(row.taken_at) > STALE_SNAPSHOT_MS }))
 }
