@@ -10,6 +10,7 @@ import { errorMessage } from '../src/errors.js'
 import { moduleLogger, type Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { readInputs, type BackfillOptions } from './backfill.js'
+import { Decoder } from './decoder.js'
 import type { InputFile } from './files.js'
 import { openS3Object } from './s3.js'
 
@@ -79,6 +80,8 @@ export class SqsFollower {
   private readonly logger: Logger
   private readonly stopping = new AbortController()
   private readonly loops: Promise<void>[] = []
+  /** One decoder for every message, started with the first: its worker threads are not started per object. */
+  private decoder: Promise<Decoder> | undefined
 
   constructor(
     private readonly store: Store,
@@ -95,6 +98,7 @@ export class SqsFollower {
   async stop(): Promise<void> {
     this.stopping.abort()
     await Promise.all(this.loops)
+    await (await this.decoder)?.close()
   }
 
   private stopped(): boolean {
@@ -132,7 +136,10 @@ export class SqsFollower {
     }, (visibility * 1000) / 2)
     try {
       const objects = await this.objectsOf(queue, message)
-      if (objects !== undefined && objects.length > 0) await readInputs(this.store, objects.map((object) => this.input(object)), this.options)
+      if (objects !== undefined && objects.length > 0) {
+        this.decoder ??= Decoder.start(this.options)
+        await readInputs(this.store, objects.map((object) => this.input(object)), { ...this.options, decoder: await this.decoder })
+      }
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }))
       metrics.sqsMessages.inc({ outcome: objects === undefined ? 'not-json' : objects.length ? 'stored' : 'dropped' })
     } catch (err) {
