@@ -190,10 +190,16 @@ export class InputDecoder {
     else out.reject(0, location, reason, item.bytes, item.bytes.length)
   }
 
-  /** One value into event rows (a record, or the records of a log group's subscription message); the reason when not. */
+  /**
+   * One value into event rows (a record, or the records of a log group's subscription message); the
+   * reason when not. A value is tried as a record first: only one that is not looks for a log group's
+   * message, so records pay nothing for it.
+   */
   private decode(bytes: Buffer, out: DecodedBuilder): string | undefined {
+    const reason = this.decodeRecord(bytes, out)
+    if (reason === undefined) return undefined
     const carried = logGroupRecords(bytes)
-    if (carried === undefined) return this.decodeRecord(bytes, out)
+    if (carried === undefined) return reason
     const reasons = carried.map((record) => this.decodeRecord(record, out)).filter((reason) => reason !== undefined)
     return reasons.length ? `${String(reasons.length)} of ${String(carried.length)} log events are not CloudTrail records (the first: ${reasons[0] ?? ''})` : undefined
   }
