@@ -1,8 +1,7 @@
 /**
- * HTML that escapes by default. Markup is an `Html` value, made only by the `html` tag, whose
- * interpolated strings and numbers are escaped, or by `trustedHtml`, which says in the code that its
- * text is markup. A plain string can never become markup by being forgotten: it is escaped, and a
- * function that wants markup does not accept one.
+ * HTML that escapes by default. Markup is an `Html` value, made only by the `html` tag (and
+ * `joinHtml`), whose interpolated strings and numbers are escaped. A plain string can never become
+ * markup by being forgotten: it is escaped, and a function that wants markup does not accept one.
  */
 import { escapeHtml } from './text.js'
 
@@ -11,7 +10,7 @@ const SEAL = Symbol('html')
 export class Html {
   readonly #markup: string
   constructor(markup: string, seal: symbol) {
-    if (seal !== SEAL) throw new TypeError('Html is made by html`…` or trustedHtml()')
+    if (seal !== SEAL) throw new TypeError('Html is made by html`…`')
     this.#markup = markup
   }
   /** The markup, to send or to put in a message. Deliberately not `toString`: a lint rule then catches markup joined as text. */
@@ -36,11 +35,6 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Htm
   values.forEach((value, i) => {
     markup += place(value) + (strings[i + 1] ?? '')
   })
-  return new Html(markup, SEAL)
-}
-
-/** Markup written by this program (a style sheet, a fixed fragment), never text from data. */
-export function trustedHtml(markup: string): Html {
   return new Html(markup, SEAL)
 }
 
