@@ -70,9 +70,10 @@ export async function backfill(store: Store, paths: string[], options: BackfillO
   const files = local.length ? await listInputFiles(local, { followNamedLinks: options.followNamedLinks }) : []
   let skipped = 0
   const remote = paths.filter((p) => p.startsWith('s3://'))
-  const client = remote.length ? (options.s3?.client ?? s3Client()) : undefined
+  let client = options.s3?.client
   for (const url of remote) {
-    const trail = await listTrailObjects(client as S3Client, store, url, options.s3?.filter ?? {})
+    client ??= s3Client()
+    const trail = await listTrailObjects(client, store, url, options.s3?.filter ?? {})
     files.push(...trail.inputs)
     skipped += trail.skipped
   }
