@@ -7,6 +7,7 @@ import { recordStoredBatch, type StoredSpan } from '../src/clickhouse/stored-bat
 import { loadConfig } from '../src/config.js'
 import { errorMessage } from '../src/errors.js'
 import { commandLogger } from '../src/logger.js'
+import { textLine } from '../src/text.js'
 import { syncAws, type AccountSync } from './aws-sync.js'
 import { backfill } from './backfill.js'
 import { configuredFollower } from './sqs.js'
@@ -153,7 +154,8 @@ export function awsCommand(): Command {
     .addHelpText('after', '\nWith TRAILWATCH_AWS_ORGANIZATION_ROLE, every active account of the organisation, by assuming that role\n(and TRAILWATCH_AWS_EXTERNAL_ID); otherwise the account of the credentials in use.\nExit status: 0 when every account synced, 1 when one did not.')
     .action(async (options: CommonOptions & { json?: boolean }) => {
       const results = await withContext(options, ({ config, store }) => syncAws(store, { ...config.aws, now: Date.now }))
-      for (const result of results) console.log(options.json ? JSON.stringify(result) : syncLine(result))
+      // An error message is AWS's text: one line, its control characters shown.
+      for (const result of results) console.log(options.json ? JSON.stringify(result) : textLine(syncLine(result)))
       if (results.some((result) => !result.ok)) process.exitCode = 1
     })
   return new Command('aws').description('reach AWS itself: IAM state, for now').addCommand(sync)
