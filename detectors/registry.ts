@@ -2,11 +2,13 @@ import { AppError, ConfigError } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
 import { closestNames } from '../src/text.js'
 import accessDeniedBurst from './access-denied-burst/detector.js'
+import awsKeyQuarantine from './aws-key-quarantine/detector.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
 import consoleLoginWithoutMfa from './console-login-without-mfa/detector.js'
 import crossAccountAssumeRole from './cross-account-assume-role/detector.js'
 import dataFreshness from './data-freshness/detector.js'
+import guardDutyFindings from './guardduty-findings/detector.js'
 import type { Detector } from './define.js'
 import iamPosture from './iam-posture/detector.js'
 import iamPrivilegeEscalation from './iam-privilege-escalation/detector.js'
@@ -29,6 +31,8 @@ export const DETECTORS: readonly Detector[] = [
   crossAccountAssumeRole,
   dataFreshness,
   iamPosture,
+  guardDutyFindings,
+  awsKeyQuarantine,
 ]
 
 /**

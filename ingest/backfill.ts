@@ -125,6 +125,7 @@ async function readFiles(store: Store, files: InputFile[], { decoder, lookups, s
           progress()
         }
       }
+      await writer.addFindings(piece.findings)
       for (const rejection of piece.rejections) {
         const bytes = Buffer.from(rejection.bytes.buffer, rejection.bytes.byteOffset, rejection.bytes.byteLength)
         await reject({ source: file.path, location: rejection.location, reason: rejection.reason, bytes, size: rejection.size })

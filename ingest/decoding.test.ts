@@ -1,10 +1,12 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventRow } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { Decoder, decodedLines } from './decoder.js'
-import { InputDecoder, type Decoded } from './decoding.js'
+import { guardDutyEvent } from '../test/helpers/events.js'
+import { InputDecoder, MAX_INFLATED_MESSAGE_BYTES, type Decoded } from './decoding.js'
 
 const INVICTUS = path.resolve(import.meta.dirname, '../datasets/invictus-aws-dataset')
 // invictus-ir/aws_dataset (MIT): a CloudTrail log file exactly as delivered to S3.
@@ -75,6 +77,29 @@ describe('InputDecoder', () => {
     const decoded = decoder.run(messagesJob([bytes(data), bytes(control)]))
     expect(events(decoded).map((e) => e.eventId)).toEqual(['cw-1', 'cw-2'])
     expect(decoded.rejections.map(({ input, reason }) => ({ input, reason: reason.split(' (')[0] }))).toEqual([{ input: 0, reason: '1 of 3 log events are not CloudTrail records' }])
+  })
+
+  it('reads a gzipped subscription message as Kinesis carries it, and refuses gzip that inflates past its bound or is broken', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const data = { messageType: 'DATA_MESSAGE', owner: '111122223333', logGroup: 'trail', logStream: 's', subscriptionFilters: ['all'], logEvents: [{ id: '0', timestamp: 1, message: JSON.stringify(record('gz-1')) }] }
+    // Spaces are JSON whitespace: only the bound stops this one.
+    const bomb = gzipSync(Buffer.alloc(MAX_INFLATED_MESSAGE_BYTES + 1, 0x20))
+    const broken = gzipSync(Buffer.from(JSON.stringify(record('cut')))).subarray(0, 20)
+    const decoded = decoder.run(messagesJob([new Uint8Array(gzipSync(bytes(data))), new Uint8Array(bomb), new Uint8Array(broken)]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['gz-1'])
+    expect(decoded.rejections.map(({ input, reason, size }) => [input, reason.replace(/: .*/, ''), size])).toEqual([
+      [1, 'gzip that inflates past 64 MiB', bomb.length],
+      [2, 'gzip that cannot be read', broken.length],
+    ])
+  })
+
+  it('takes GuardDuty findings apart from records, and rejects a finding that is not well formed', () => {
+    const decoder = new InputDecoder({ maxRecordBytes: 1 << 20 })
+    const finding = guardDutyEvent({ id: 'gd-1', type: 'Recon:IAMUser/MaliciousIPCaller', severity: 5, updatedAt: '2026-11-20T10:00:00.000Z' })
+    const decoded = decoder.run(messagesJob([bytes(finding), bytes(record('r-1')), bytes({ ...finding, detail: { ...finding.detail as object, severity: 'high' } })]))
+    expect(events(decoded).map((e) => e.eventId)).toEqual(['r-1'])
+    expect(decoded.findings.map((f) => [f.finding_id, f.severity, f.updated_at])).toEqual([['gd-1', 5, Date.parse('2026-11-20T10:00:00.000Z')]])
+    expect(decoded.rejections.map((r) => [r.input, r.reason])).toEqual([[2, 'not a GuardDuty finding: detail.severity: Invalid input: expected number, received string']])
   })
 
   it('spends little on a message of millions of values: a bounded number rejected, then the rest skipped', () => {

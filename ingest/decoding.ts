@@ -1,7 +1,10 @@
+import { gunzipSync } from 'node:zlib'
 import { eventRow } from '../src/clickhouse/events.js'
 import { decodeEvent, logGroupRecords } from '../src/cloudtrail/decode.js'
+import { guardDutyFinding, type GuardDutyRow } from '../src/cloudtrail/guardduty.js'
 import type { SourceEnricher } from '../src/cloudtrail/enrich.js'
 import { JsonFramer, type Framed, type Location } from '../src/cloudtrail/framing.js'
+import { errorMessage } from '../src/errors.js'
 
 /** Work for the decoder: raw input in, store rows and rejections out. */
 export type DecodeJob =
@@ -33,7 +36,9 @@ export interface Decoded {
   idEnds: Uint32Array<ArrayBuffer>
   timesMs: Float64Array<ArrayBuffer>
   rejections: DecodedRejection[]
-  /** Values found: events and rejections. */
+  /** GuardDuty findings: few, so they travel as objects. */
+  findings: GuardDutyRow[]
+  /** Values found: events, findings and rejections. */
   values: number
 }
 
@@ -46,6 +51,23 @@ export interface DecodeLimits {
   maxDocumentRejects?: number
   /** Milliseconds one Kafka message may take to decode; the partition never waits on it longer. */
   maxMessageMs?: number
+}
+
+/** The most a gzipped message may inflate to: far above a log group's subscription message (1 MB of log events). */
+export const MAX_INFLATED_MESSAGE_BYTES = 64 * 1024 * 1024
+
+function isGzip(bytes: Buffer): boolean {
+  return bytes[0] === 0x1f && bytes[1] === 0x8b
+}
+
+/** The message inflated, or why it cannot be. */
+function inflated(message: Buffer): Buffer | string {
+  try {
+    return gunzipSync(message, { maxOutputLength: MAX_INFLATED_MESSAGE_BYTES })
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return `gzip that inflates past ${String(MAX_INFLATED_MESSAGE_BYTES >> 20)} MiB: not read`
+    return `gzip that cannot be read: ${errorMessage(err)}`
+  }
 }
 
 /** How much of a message cut short is kept beside the reason: enough to see what it was. */
@@ -148,10 +170,19 @@ export class InputDecoder {
     return out.build()
   }
 
-  /** A message of one value is rejected whole; a message of many, value by value, within its budget. */
-  private message(message: Buffer, input: number, out: DecodedBuilder): void {
-    if (message.length === 0) {
-      out.reject(input, 'message', 'empty message', message, 0)
+  /**
+   * A message of one value is rejected whole; a message of many, value by value, within its budget.
+   * A gzipped message (a log group's subscription data, as Kinesis carries it) is read inflated, up
+   * to a bound: a small message must not become gigabytes.
+   */
+  private message(received: Buffer, input: number, out: DecodedBuilder): void {
+    if (received.length === 0) {
+      out.reject(input, 'message', 'empty message', received, 0)
+      return
+    }
+    const message = isGzip(received) ? inflated(received) : received
+    if (typeof message === 'string') {
+      out.reject(input, 'message', message, received.subarray(0, EVIDENCE_BYTES), received.length)
       return
     }
     const started = this.clock()
@@ -171,7 +202,7 @@ export class InputDecoder {
       if (rejects.add(item.location.document)) {
         rejects.skipped = item.location.document
         out.reject(input, location, `more than ${String(this.limits.maxDocumentRejects)} values of the message were rejected; the rest of it is skipped`, message.subarray(0, EVIDENCE_BYTES), message.length)
-      } else if (whole) out.reject(input, location, reason, message, message.length)
+      } else if (whole) out.reject(input, location, reason, received, received.length)
       else if (item.kind === 'reject') out.reject(input, location, reason, item.prefix, item.size)
       else out.reject(input, location, reason, item.bytes, item.bytes.length)
     }
@@ -191,13 +222,16 @@ export class InputDecoder {
   }
 
   /**
-   * One value into event rows (a record, or the records of a log group's subscription message); the
-   * reason when not. A value is tried as a record first: only one that is not looks for a log group's
-   * message, so records pay nothing for it.
+   * One value into event rows (a record, or the records of a log group's subscription message) or a
+   * GuardDuty finding; the reason when none. A value is tried as a record first: only one that is
+   * not looks for the others, so records pay nothing for them.
    */
   private decode(bytes: Buffer, out: DecodedBuilder): string | undefined {
     const reason = this.decodeRecord(bytes, out)
     if (reason === undefined) return undefined
+    const finding = guardDutyFinding(bytes)
+    if (finding?.ok) out.finding(finding.row)
+    if (finding) return finding.ok ? undefined : finding.reason
     const carried = logGroupRecords(bytes)
     if (carried === undefined) return reason
     const reasons = carried.map((record) => this.decodeRecord(record, out)).filter((reason) => reason !== undefined)
@@ -217,11 +251,16 @@ class DecodedBuilder {
   private readonly ids: string[] = []
   private readonly times: number[] = []
   private readonly rejections: DecodedRejection[] = []
+  private readonly findings: GuardDutyRow[] = []
 
   event(id: string, timeMs: number, row: string): void {
     this.rows.push(row)
     this.ids.push(id)
     this.times.push(timeMs)
+  }
+
+  finding(row: GuardDutyRow): void {
+    this.findings.push(row)
   }
 
   reject(input: number, location: string, reason: string, bytes: Buffer, size: number): void {
@@ -250,7 +289,8 @@ class DecodedBuilder {
       idEnds,
       timesMs: Float64Array.from(this.times),
       rejections: this.rejections,
-      values: this.rows.length + this.rejections.length,
+      findings: this.findings,
+      values: this.rows.length + this.findings.length + this.rejections.length,
     }
   }
 }

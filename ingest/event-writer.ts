@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
-import { eventLine, findStoredEventIds, insertEventLines, insertRejected, lineIdentity, sameEvent, type EventLine, type RejectedInput } from '../src/clickhouse/events.js'
+import { eventLine, findStoredEventIds, insertEventLines, insertGuardDutyFindings, insertRejected, unstoredFindings, lineIdentity, sameEvent, type EventLine, type RejectedInput } from '../src/clickhouse/events.js'
+import type { GuardDutyRow } from '../src/cloudtrail/guardduty.js'
 import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
 import { metrics } from '../src/metrics.js'
 import { StorageError, errorMessage } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 
 export interface WriterTotals {
-  /** Events new to the store. */
+  /** Events new to the store, and GuardDuty findings stored. */
   stored: number
   /** Events the store already had, or that came twice. */
   duplicate: number
@@ -75,6 +76,7 @@ export class EventWriter<Mark = never> {
   private events: EventLine[] = []
   private eventBytes = 0
   private rejected: RejectedInput[] = []
+  private findings: GuardDutyRow[] = []
   private marks: Mark[] = []
   private insertStats: InsertStats = { inserts: 0, totalMs: 0, maxMs: 0 }
   private inFlight: Promise<void> = Promise.resolve()
@@ -105,6 +107,12 @@ export class EventWriter<Mark = never> {
     return this.events.length >= this.options.maxBatch || this.eventBytes >= (this.options.maxBatchBytes ?? DEFAULT_BATCH_BYTES) ? this.rotate() : undefined
   }
 
+  /** GuardDuty findings decoded beside the events: written with the batch they came in. */
+  addFindings(findings: GuardDutyRow[]): Promise<void> | undefined {
+    this.findings.push(...findings)
+    return this.findings.length >= this.options.maxBatch ? this.rotate() : undefined
+  }
+
   reject(input: RejectedInput): Promise<void> | undefined {
     this.rejected.push(input)
     return this.rejected.length >= this.options.maxBatch ? this.rotate() : undefined
@@ -133,11 +141,12 @@ export class EventWriter<Mark = never> {
    * of stored events runs during the previous insert; what it cannot see yet, it is told.
    */
   private async rotate(): Promise<void> {
-    const { events, rejected, marks } = this
-    if (events.length === 0 && rejected.length === 0 && marks.length === 0) return
+    const { events, rejected, findings, marks } = this
+    if (events.length === 0 && rejected.length === 0 && findings.length === 0 && marks.length === 0) return
     this.events = []
     this.eventBytes = 0
     this.rejected = []
+    this.findings = []
     this.marks = []
     const batch = distinctEvents(events)
     const notYetStored = [...this.unstored]
@@ -146,6 +155,7 @@ export class EventWriter<Mark = never> {
     fresh.catch(() => undefined)
     const previous = this.inFlight
     const current = previous.then(async () => {
+      await this.writeFindings(findings)
       await this.write(batch, await fresh, events.length, rejected, marks)
       this.unstored.delete(batch.ids)
     })
@@ -172,7 +182,7 @@ export class EventWriter<Mark = never> {
   private async write(batch: DistinctEvents, fresh: EventLine[], received: number, rejected: RejectedInput[], marks: Mark[]): Promise<void> {
     const refused = await this.insert(fresh)
     if (fresh.length > refused.length) {
-      this.widenStoredSpan(fresh)
+      this.widenStoredSpan(fresh.map((event) => event.eventTimeMs))
       this.options.onStored?.({ from: new Date(batch.from), to: new Date(batch.to) })
     }
     const allRejected = rejected.concat(refused, batch.conflicts)
@@ -187,11 +197,25 @@ export class EventWriter<Mark = never> {
     if (marks.length > 0) await this.options.onWritten?.(marks)
   }
 
-  private widenStoredSpan(events: EventLine[]): void {
+  /** Before the batch's marks are handed on: a mark means all it carried is stored. */
+  private async writeFindings(findings: GuardDutyRow[]): Promise<void> {
+    if (findings.length === 0) return
+    const fresh = await this.retrying('looking up stored GuardDuty findings', () => unstoredFindings(this.store, findings))
+    this.totals.duplicate += findings.length - fresh.length
+    if (fresh.length === 0) return
+    await this.retrying('storing GuardDuty findings', () => insertGuardDutyFindings(this.store, fresh))
+    const times = fresh.map((finding) => finding.updated_at)
+    this.widenStoredSpan(times)
+    this.options.onStored?.({ from: new Date(Math.min(...times)), to: new Date(Math.max(...times)) })
+    this.totals.stored += fresh.length
+    metrics.guardDutyFindings.inc(fresh.length)
+  }
+
+  private widenStoredSpan(timesMs: number[]): void {
     let { from, to } = this.storedSpan ?? { from: Infinity, to: -Infinity }
-    for (const event of events) {
-      if (event.eventTimeMs < from) from = event.eventTimeMs
-      if (event.eventTimeMs > to) to = event.eventTimeMs
+    for (const time of timesMs) {
+      if (time < from) from = time
+      if (time > to) to = time
     }
     this.storedSpan = { from, to }
   }

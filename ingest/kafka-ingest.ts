@@ -242,6 +242,8 @@ export class IngestWorker {
       const wait = this.writer.addLine(line)
       if (wait) await this.whileHeartbeating(wait, heartbeat)
     }
+    const findingsWait = this.writer.addFindings(decoded.findings)
+    if (findingsWait) await this.whileHeartbeating(findingsWait, heartbeat)
     this.stats.events += decoded.ends.length
     const deadLetters: Message[] = []
     for (const rejection of decoded.rejections) {

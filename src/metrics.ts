@@ -17,9 +17,10 @@ export const metrics = {
   kafkaMessages: new Counter({ name: 'trailwatch_kafka_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: [registry] }),
   kafkaLag: new Gauge({ name: 'trailwatch_kafka_consumer_lag', help: 'Messages between the group\'s committed offset and the end of the partition, measured every few seconds', labelNames: ['topic', 'partition'], registers: [registry] }),
   inboxFiles: new Counter({ name: 'trailwatch_inbox_files_total', help: 'Files ingested from the inbox directory', registers: [registry] }),
+  guardDutyFindings: new Counter({ name: 'trailwatch_guardduty_findings_total', help: 'GuardDuty findings (and their updates) stored', registers: [registry] }),
   sqsMessages: new Counter({
     name: 'trailwatch_sqs_messages_total',
-    help: 'SQS messages handled: stored (deleted after their objects were stored), dropped (announcing nothing), not JSON, or failed (left for redelivery)',
+    help: 'SQS messages handled: objects (announced objects read), value (a finding or record sent as the message itself), nothing (a test event or a removal), or failed (left for redelivery)',
     labelNames: ['outcome'],
     registers: [registry],
   }),

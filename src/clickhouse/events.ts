@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { StorageError, errorMessage } from '../errors.js'
+import type { GuardDutyRow } from '../cloudtrail/guardduty.js'
 import type { NormalisedEvent } from '../cloudtrail/normalise.js'
 import { clickHouseTime } from '../time.js'
 import type { Store } from './client.js'
@@ -187,6 +188,36 @@ export async function insertRejected(store: Store, rejected: RejectedInput[], at
     })
   } catch (err) {
     throw new StorageError(`storing ${rejected.length} rejected inputs failed: ${firstLine(errorMessage(err))}`, { cause: err })
+  }
+}
+
+/** An update of a finding: the same one delivered twice is stored once. */
+function findingUpdate(finding: Pick<GuardDutyRow, 'account_id' | 'finding_id' | 'updated_at'>): string {
+  return `${finding.account_id}|${finding.finding_id}|${String(finding.updated_at)}`
+}
+
+/** The findings' updates not stored yet, each once. */
+export async function unstoredFindings(store: Store, findings: GuardDutyRow[]): Promise<GuardDutyRow[]> {
+  const distinct = new Map(findings.map((finding) => [findingUpdate(finding), finding]))
+  const stored = await selectRows(
+    store,
+    `SELECT account_id, finding_id, toUnixTimestamp64Milli(updated_at) AS updated_at FROM guardduty_findings
+     WHERE finding_id IN {ids:Array(String)}`,
+    { ids: [...new Set(findings.map((finding) => finding.finding_id))] },
+    z.object({ account_id: z.string(), finding_id: z.string(), updated_at: z.coerce.number() }),
+  )
+  for (const finding of stored) distinct.delete(findingUpdate(finding))
+  return [...distinct.values()]
+}
+
+/** GuardDuty findings into their table. */
+export async function insertGuardDutyFindings(store: Store, findings: GuardDutyRow[]): Promise<void> {
+  if (findings.length === 0) return
+  const values = findings.map((f) => ({ ...f, first_seen: clickHouseTime(f.first_seen), last_seen: clickHouseTime(f.last_seen), updated_at: clickHouseTime(f.updated_at) }))
+  try {
+    await store.client.insert({ table: 'guardduty_findings', values, format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
+  } catch (err) {
+    throw new StorageError(`storing ${String(findings.length)} GuardDuty findings failed: ${firstLine(errorMessage(err))}`, { cause: err })
   }
 }
 

@@ -86,3 +86,45 @@ export async function ingestRecords(store: Store, records: RawEvent[]): Promise<
     await writer.flush()
   }
 }
+
+/** A GuardDuty finding as EventBridge delivers it (`detail-type: GuardDuty Finding`), after AWS's documented sample. */
+export function guardDutyEvent(finding: { id: string; type: string; severity: number; updatedAt: string; firstSeen?: string; key?: RawEvent; api?: string; remoteIp?: string; count?: number; archived?: boolean; title?: string }): RawEvent {
+  return {
+    version: '0',
+    id: `event-${finding.id}-${finding.updatedAt}`,
+    'detail-type': 'GuardDuty Finding',
+    source: 'aws.guardduty',
+    account: ACCOUNT,
+    time: finding.updatedAt,
+    region: 'us-east-1',
+    resources: [],
+    detail: {
+      schemaVersion: '2.0',
+      accountId: ACCOUNT,
+      region: 'us-east-1',
+      partition: 'aws',
+      id: finding.id,
+      arn: `arn:aws:guardduty:us-east-1:${ACCOUNT}:detector/12abc34d567e8fa901bc2d34eexample/finding/${finding.id}`,
+      type: finding.type,
+      resource: finding.key ? { resourceType: 'AccessKey', accessKeyDetails: finding.key } : { resourceType: 'Instance', instanceDetails: { instanceId: 'i-99999999' } },
+      service: {
+        serviceName: 'guardduty',
+        detectorId: '12abc34d567e8fa901bc2d34eexample',
+        action: {
+          actionType: 'AWS_API_CALL',
+          awsApiCallAction: { api: finding.api ?? 'ListBuckets', serviceName: 's3.amazonaws.com', callerType: 'Remote IP', remoteIpDetails: { ipAddressV4: finding.remoteIp ?? '198.51.100.7', country: { countryName: 'Example' } } },
+        },
+        resourceRole: 'TARGET',
+        eventFirstSeen: finding.firstSeen ?? finding.updatedAt,
+        eventLastSeen: finding.updatedAt,
+        archived: finding.archived ?? false,
+        count: finding.count ?? 1,
+      },
+      severity: finding.severity,
+      createdAt: finding.firstSeen ?? finding.updatedAt,
+      updatedAt: finding.updatedAt,
+      title: finding.title ?? `${finding.type} seen`,
+      description: 'A sample finding.',
+    },
+  }
+}
