@@ -1,11 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3'
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs'
+import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { s3Client, sqsClient } from '../src/aws/clients.js'
 import type { Store } from '../src/clickhouse/client.js'
 import type { Config } from '../src/config.js'
-import { insertRejected } from '../src/clickhouse/events.js'
 import { errorMessage } from '../src/errors.js'
 import { moduleLogger, type Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
@@ -23,10 +23,12 @@ export interface CreatedObject {
 }
 
 const S3Record = z.object({
-  eventName: z.string().optional(),
+  eventSource: z.literal('aws:s3'),
+  eventName: z.string(),
   s3: z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string(), size: z.number().optional(), eTag: z.string().optional() }) }),
 })
 const S3Notification = z.object({ Records: z.array(z.unknown()) })
+const S3TestEvent = z.object({ Event: z.literal('s3:TestEvent') })
 const EventBridgeObjectCreated = z.object({
   'detail-type': z.literal('Object Created'),
   detail: z.object({ bucket: z.object({ name: z.string() }), object: z.object({ key: z.string(), size: z.number().optional(), etag: z.string().optional() }) }),
@@ -38,28 +40,39 @@ function notifiedKey(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '))
 }
 
+/** What a queue message holds: objects S3 announces (none for a test event or a removal), or a value to decode as input itself. */
+export type MessageContents = { objects: CreatedObject[] } | { value: string }
+
 /**
- * The objects a queue message announces: an S3 event notification sent directly or through SNS (raw
- * or wrapped), or an EventBridge `Object Created` event. Anything else (an `s3:TestEvent`, another
- * event) announces none. Thrown: a body that is not JSON.
+ * What a queue message holds: the objects an S3 event notification announces, sent directly or
+ * through SNS (raw or wrapped), or an EventBridge `Object Created` event; anything else (a GuardDuty
+ * finding or a CloudTrail call an EventBridge rule sends, or what is not JSON) is a value of its own,
+ * unwrapped from SNS.
  */
-export function announcedObjects(body: string): CreatedObject[] {
-  const parsed: unknown = JSON.parse(body)
+export function messageContents(body: string): MessageContents {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    return { value: body }
+  }
   const wrapped = SnsEnvelope.safeParse(parsed)
-  if (wrapped.success) return announcedObjects(wrapped.data.Message)
+  if (wrapped.success) return messageContents(wrapped.data.Message)
   const bridged = EventBridgeObjectCreated.safeParse(parsed)
   if (bridged.success) {
     const { bucket, object } = bridged.data.detail
-    return [{ bucket: bucket.name, key: object.key, size: object.size ?? 0, etag: object.etag ?? '' }]
+    return { objects: [{ bucket: bucket.name, key: object.key, size: object.size ?? 0, etag: object.etag ?? '' }] }
   }
-  const notification = S3Notification.safeParse(parsed)
-  if (!notification.success) return []
-  return notification.data.Records.flatMap((record) => {
-    const s3 = S3Record.safeParse(record)
-    if (!s3.success || !s3.data.eventName?.startsWith('ObjectCreated')) return []
-    const { bucket, object } = s3.data.s3
-    return [{ bucket: bucket.name, key: notifiedKey(object.key), size: object.size ?? 0, etag: object.eTag ?? '' }]
-  })
+  if (S3TestEvent.safeParse(parsed).success) return { objects: [] }
+  const records = S3Notification.safeParse(parsed).data?.Records.map((record) => S3Record.safeParse(record).data) ?? []
+  if (records.length === 0 || records.some((record) => record === undefined)) return { value: body }
+  return {
+    objects: records.flatMap((record) => {
+      if (!record?.eventName.startsWith('ObjectCreated')) return []
+      const { bucket, object } = record.s3
+      return [{ bucket: bucket.name, key: notifiedKey(object.key), size: object.size ?? 0, etag: object.eTag ?? '' }]
+    }),
+  }
 }
 
 export interface SqsFollowerOptions extends Omit<BackfillOptions, 's3'> {
@@ -135,13 +148,14 @@ export class SqsFollower {
       })
     }, (visibility * 1000) / 2)
     try {
-      const objects = await this.objectsOf(queue, message)
-      if (objects !== undefined && objects.length > 0) {
+      const contents = messageContents(message.Body ?? '')
+      const inputs = 'value' in contents ? [messageInput(queue, message, contents.value)] : contents.objects.map((object) => this.objectInput(object))
+      if (inputs.length > 0) {
         this.decoder ??= Decoder.start(this.options)
-        await readInputs(this.store, objects.map((object) => this.input(object)), { ...this.options, decoder: await this.decoder })
+        await readInputs(this.store, inputs, { ...this.options, decoder: await this.decoder })
       }
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }))
-      metrics.sqsMessages.inc({ outcome: objects === undefined ? 'not-json' : objects.length ? 'stored' : 'dropped' })
+      metrics.sqsMessages.inc({ outcome: 'value' in contents ? 'value' : inputs.length ? 'objects' : 'nothing' })
     } catch (err) {
       metrics.sqsMessages.inc({ outcome: 'failed' })
       this.logger.error({ queue, message: message.MessageId, err: errorMessage(err) }, 'a message’s objects were not stored; it comes back after its visibility timeout')
@@ -150,21 +164,15 @@ export class SqsFollower {
     }
   }
 
-  /** What the message announces; undefined for a body that is not JSON, kept in rejected input, as nothing a retry would change. */
-  private async objectsOf(queue: string, message: Message): Promise<CreatedObject[] | undefined> {
-    const body = message.Body ?? ''
-    try {
-      return announcedObjects(body)
-    } catch (err) {
-      const bytes = Buffer.from(body)
-      await insertRejected(this.store, [{ source: queue, location: `message ${message.MessageId ?? ''}`, reason: `not an S3 notification: ${errorMessage(err)}`, bytes: bytes.subarray(0, 64 * 1024), size: bytes.length }], Date.now())
-      return undefined
-    }
-  }
-
-  private input(object: CreatedObject): InputFile {
+  private objectInput(object: CreatedObject): InputFile {
     return { path: `s3://${object.bucket}/${object.key}`, size: object.size, lineDelimited: false, version: object.etag, open: () => openS3Object(this.options.objects, object.bucket, object.key) }
   }
+}
+
+/** A message that is input itself: what it holds is stored, or rejected under the queue's name and the message's id. */
+function messageInput(queue: string, message: Message, value: string): InputFile {
+  const bytes = Buffer.from(value)
+  return { path: `${queue} message ${message.MessageId ?? ''}`, size: bytes.length, lineDelimited: false, open: () => Promise.resolve({ chunks: Readable.from([bytes]), bytesRead: () => bytes.length }) }
 }
 
 /** A follower of `queues` as configured: the SDK's clients, the ingest limits, the visibility timeout. */

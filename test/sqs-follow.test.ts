@@ -3,11 +3,11 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, type
 import { once } from 'node:events'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { announcedObjects, SqsFollower } from '../ingest/sqs.js'
+import { messageContents, SqsFollower } from '../ingest/sqs.js'
 import { s3Client, sqsClient } from '../src/aws/clients.js'
 import { metrics } from '../src/metrics.js'
 import { runCli, startCli } from './helpers/cli.js'
-import { apiCall, iamUser, type RawEvent } from './helpers/events.js'
+import { apiCall, guardDutyEvent, iamUser, type RawEvent } from './helpers/events.js'
 import { startMoto, type Moto } from './helpers/moto.js'
 import { openTestStore, queryRows, testDataDir, testLogger, type TestStore } from './helpers/store.js'
 
@@ -58,15 +58,23 @@ afterAll(async () => {
   await moto.stop()
 })
 
-describe('the messages a trail bucket sends', () => {
-  it('name the objects created, sent directly, through SNS or by EventBridge, and nothing else', () => {
-    const direct = JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'trail' }, object: { key: 'AWSLogs/a+b%3Dc.json.gz', size: 10, eTag: 'e1' } } }, { eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'trail' }, object: { key: 'gone' } } }] })
-    expect(announcedObjects(direct)).toEqual([{ bucket: 'trail', key: 'AWSLogs/a b=c.json.gz', size: 10, etag: 'e1' }])
-    expect(announcedObjects(JSON.stringify({ Type: 'Notification', Message: direct }))).toEqual(announcedObjects(direct))
+describe('the messages a queue holds', () => {
+  it('name the objects created, sent directly, through SNS or by EventBridge, and nothing for a test event', () => {
+    const direct = JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'trail' }, object: { key: 'AWSLogs/a+b%3Dc.json.gz', size: 10, eTag: 'e1' } } }, { eventSource: 'aws:s3', eventName: 'ObjectRemoved:Delete', s3: { bucket: { name: 'trail' }, object: { key: 'gone' } } }] })
+    expect(messageContents(direct)).toEqual({ objects: [{ bucket: 'trail', key: 'AWSLogs/a b=c.json.gz', size: 10, etag: 'e1' }] })
+    expect(messageContents(JSON.stringify({ Type: 'Notification', Message: direct }))).toEqual(messageContents(direct))
     const bridged = JSON.stringify({ 'detail-type': 'Object Created', source: 'aws.s3', detail: { bucket: { name: 'trail' }, object: { key: 'AWSLogs/x.json.gz', size: 5, etag: 'e2' } } })
-    expect(announcedObjects(bridged)).toEqual([{ bucket: 'trail', key: 'AWSLogs/x.json.gz', size: 5, etag: 'e2' }])
-    expect(announcedObjects(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'trail' }))).toEqual([])
-    expect(() => announcedObjects('not json')).toThrow()
+    expect(messageContents(bridged)).toEqual({ objects: [{ bucket: 'trail', key: 'AWSLogs/x.json.gz', size: 5, etag: 'e2' }] })
+    expect(messageContents(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'trail' }))).toEqual({ objects: [] })
+  })
+
+  it('are values of their own otherwise: a finding an EventBridge rule sends, through SNS or not, records, or what is not JSON', () => {
+    const finding = JSON.stringify(guardDutyEvent({ id: 'f1', type: 'Recon:IAMUser/MaliciousIPCaller', severity: 5, updatedAt: '2026-11-20T10:00:00.000Z' }))
+    expect(messageContents(finding)).toEqual({ value: finding })
+    expect(messageContents(JSON.stringify({ Type: 'Notification', Message: finding }))).toEqual({ value: finding })
+    const records = JSON.stringify({ Records: calls(2, 'direct') })
+    expect(messageContents(records)).toEqual({ value: records })
+    expect(messageContents('not json')).toEqual({ value: 'not json' })
   })
 })
 
@@ -78,8 +86,10 @@ describe('following a queue of S3 notifications', () => {
     // The same object written again sends a second notification: nothing is stored twice.
     await s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey('good0001'), Body: gzipSync(JSON.stringify({ Records: calls(20, 'good-1') })) }))
     await s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey('poison01'), Body: Buffer.from('<html>not a log file</html>') }))
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'trail-follow' }, object: { key: logKey('vanished'), size: 10 } } }] }) }))
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'trail-follow' }, object: { key: logKey('vanished'), size: 10 } } }] }) }))
     await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: 'not json at all' }))
+    // The queue an EventBridge rule feeds GuardDuty's findings into can be the same one.
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify(guardDutyEvent({ id: 'f-dana', type: 'UnauthorizedAccess:IAMUser/MaliciousIPCaller', severity: 8, updatedAt: '2026-11-20T10:30:00.000Z' })) }))
     const follower = new SqsFollower(store, [queue], { sqs, objects: s3, visibilitySeconds: 30, maxBatch: 1000, maxRecordBytes: 1 << 20, logger: testLogger })
     follower.start()
     try {
@@ -88,13 +98,14 @@ describe('following a queue of S3 notifications', () => {
       await follower.stop()
     }
     expect(await counts(store)).toEqual({ rows: 60, ids: 60 })
-    // Five notifications of objects (one written twice), the made-up one, and the one that is not JSON; moto's test event announces nothing.
+    expect(await queryRows(store, 'SELECT finding_id FROM guardduty_findings')).toEqual([{ finding_id: 'f-dana' }])
+    // Five notifications of objects (one written twice) and the made-up one; the finding and the message that is not JSON; moto's test event announces nothing.
     const handled: Record<string, number> = Object.fromEntries((await metrics.sqsMessages.get()).values.map((v) => [String(v.labels.outcome), v.value]))
-    expect(handled).toMatchObject({ stored: 6, 'not-json': 1 })
+    expect(handled).toEqual({ objects: 6, value: 2, nothing: 1 })
     const rejected = await queryRows<{ source: string; reason: string }>(store, 'SELECT source, reason FROM rejected_input ORDER BY source')
     expect(rejected.map((r) => [r.source.replace(/^.*\//, ''), r.reason.slice(0, 30)])).toEqual([
-      // The queue's URL names the message that is not a notification; the objects are named by their keys.
-      ['trail-follow-events', 'not an S3 notification: Unexpe'],
+      // The queue's URL and the message's id name the message that is not JSON; the objects are named by their keys.
+      [expect.stringMatching(/^trail-follow-events message [\w-]+$/) as unknown, 'not JSON'],
       [expect.stringContaining('_poison01.json.gz') as unknown, 'not JSON'],
       [expect.stringContaining('_vanished.json.gz') as unknown, 'cannot read it: The specified '],
     ])
