@@ -11,6 +11,8 @@ import { moduleLogger, type Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { readInputs, type BackfillOptions } from './backfill.js'
 import { Decoder } from './decoder.js'
+import { InputProducer } from './input-producer.js'
+import { createKafka } from './kafka.js'
 import type { InputFile } from './files.js'
 import { openS3Object } from './s3.js'
 
@@ -79,15 +81,17 @@ export interface SqsFollowerOptions extends Omit<BackfillOptions, 's3'> {
   sqs: SQSClient
   /** Where the announced objects are read. */
   objects: S3Client
+  /** Where Kafka is configured: what messages hold goes on the CloudTrail topic for the ingest workers, instead of into the store. */
+  producer?: InputProducer
   /** Seconds a received message stays hidden from other readers; extended while its objects are read. */
   visibilitySeconds?: number
 }
 
 /**
- * Follows queues fed by S3 notifications: each message's objects are read into the store, and only
- * then is the message deleted, so a crash loses nothing (the message comes back) and duplicates
- * nothing (events already stored are skipped). An object that cannot be read goes to rejected input
- * with its name and reason, and the queue moves on.
+ * Follows queues fed by S3 notifications: each message's objects are read into the store (or onto
+ * the CloudTrail topic, with a producer), and only then is the message deleted, so a crash loses
+ * nothing (the message comes back) and duplicates nothing (events already stored are skipped). An
+ * object that cannot be read goes to rejected input with its name and reason, and the queue moves on.
  */
 export class SqsFollower {
   private readonly logger: Logger
@@ -112,6 +116,7 @@ export class SqsFollower {
     this.stopping.abort()
     await Promise.all(this.loops)
     await (await this.decoder)?.close()
+    await this.options.producer?.close()
   }
 
   private stopped(): boolean {
@@ -150,10 +155,7 @@ export class SqsFollower {
     try {
       const contents = messageContents(message.Body ?? '')
       const inputs = 'value' in contents ? [messageInput(queue, message, contents.value)] : contents.objects.map((object) => this.objectInput(object))
-      if (inputs.length > 0) {
-        this.decoder ??= Decoder.start(this.options)
-        await readInputs(this.store, inputs, { ...this.options, decoder: await this.decoder })
-      }
+      if (inputs.length > 0) await this.take(inputs)
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }))
       metrics.sqsMessages.inc({ outcome: 'value' in contents ? 'value' : inputs.length ? 'objects' : 'nothing' })
     } catch (err) {
@@ -162,6 +164,13 @@ export class SqsFollower {
     } finally {
       clearInterval(extend)
     }
+  }
+
+  /** Stored, or produced and acknowledged: either way, safe to delete the message after. */
+  private async take(inputs: InputFile[]): Promise<void> {
+    if (this.options.producer) return this.options.producer.produce(inputs)
+    this.decoder ??= Decoder.start(this.options)
+    await readInputs(this.store, inputs, { ...this.options, decoder: await this.decoder })
   }
 
   private objectInput(object: CreatedObject): InputFile {
@@ -175,7 +184,12 @@ function messageInput(queue: string, message: Message, value: string): InputFile
   return { path: `${queue} message ${message.MessageId ?? ''}`, size: bytes.length, lineDelimited: false, open: () => Promise.resolve({ chunks: Readable.from([bytes]), bytesRead: () => bytes.length }) }
 }
 
-/** A follower of `queues` as configured: the SDK's clients, the ingest limits, the visibility timeout. */
+/**
+ * A follower of `queues` as configured: the SDK's clients, the ingest limits, the visibility
+ * timeout; with Kafka configured, producing to the first CloudTrail topic.
+ */
 export function configuredFollower(config: Config, store: Store, logger: Logger, queues: string[], onStored?: (span: { from: Date; to: Date }) => void): SqsFollower {
-  return new SqsFollower(store, queues, { sqs: sqsClient(), objects: s3Client(), visibilitySeconds: config.ingest.sqs.visibilitySeconds, maxBatch: config.ingest.maxBatch, ...config.ingest.decode, logger, onStored })
+  const { brokers, topics } = config.kafka
+  const producer = brokers && topics[0] ? new InputProducer(createKafka(config.kafka, logger), store, { topic: topics[0], maxRecordBytes: config.ingest.decode.maxRecordBytes, brokers }) : undefined
+  return new SqsFollower(store, queues, { sqs: sqsClient(), objects: s3Client(), visibilitySeconds: config.ingest.sqs.visibilitySeconds, maxBatch: config.ingest.maxBatch, ...config.ingest.decode, logger, onStored, producer })
 }

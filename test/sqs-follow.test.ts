@@ -1,62 +1,18 @@
-import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import { once } from 'node:events'
 import { gzipSync } from 'node:zlib'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { messageContents, SqsFollower } from '../ingest/sqs.js'
-import { s3Client, sqsClient } from '../src/aws/clients.js'
 import { metrics } from '../src/metrics.js'
 import { runCli, startCli } from './helpers/cli.js'
-import { apiCall, guardDutyEvent, iamUser, type RawEvent } from './helpers/events.js'
-import { startMoto, type Moto } from './helpers/moto.js'
+import { guardDutyEvent } from './helpers/events.js'
 import { openTestStore, queryRows, testDataDir, testLogger, type TestStore } from './helpers/store.js'
+import { calls, logKey, notifyingBucket, trailBucketEmulator, until, waiting } from './helpers/trail-bucket.js'
 
-const ACCOUNT = '111122223333'
-let moto: Moto
-let s3: S3Client
-let sqs: SQSClient
-
-function calls(count: number, tag: string): RawEvent[] {
-  return Array.from({ length: count }, (_, i) => apiCall(Date.parse('2026-11-20T10:00:00Z') + i * 1000, iamUser('dana'), '198.51.100.7', { eventID: `${tag}-${String(i)}`, recipientAccountId: ACCOUNT }))
-}
-
-const logKey = (serial: string) => `AWSLogs/${ACCOUNT}/CloudTrail/us-east-1/2026/11/20/${ACCOUNT}_CloudTrail_us-east-1_20261120T1005Z_${serial}.json.gz`
-
-/** A bucket that tells a queue of every object created, as an organisation trail's bucket is set up. */
-async function notifyingBucket(bucket: string): Promise<string> {
-  const { QueueUrl: queue = '' } = await sqs.send(new CreateQueueCommand({ QueueName: `${bucket}-events` }))
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['QueueArn'] }))
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-  await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { QueueConfigurations: [{ QueueArn: Attributes?.QueueArn, Events: ['s3:ObjectCreated:*'] }] } }))
-  return queue
-}
-
-async function waiting(queue: string): Promise<number> {
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))
-  return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-}
-
-async function until(what: string, done: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  for (const started = Date.now(); !(await done()); ) {
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}
+const aws = trailBucketEmulator()
 
 const counts = async (store: TestStore) => (await queryRows<{ rows: string; ids: string }>(store, 'SELECT count() AS rows, uniqExact(event_id) AS ids FROM events'))[0]
-
-beforeAll(async () => {
-  moto = await startMoto()
-  Object.assign(process.env, moto.env)
-  s3 = s3Client()
-  sqs = sqsClient()
-}, 120_000)
-
-afterAll(async () => {
-  s3.destroy()
-  sqs.destroy()
-  await moto.stop()
-})
 
 describe('the messages a queue holds', () => {
   it('name the objects created, sent directly, through SNS or by EventBridge, and nothing for a test event', () => {
@@ -80,20 +36,20 @@ describe('the messages a queue holds', () => {
 
 describe('following a queue of S3 notifications', () => {
   it('stores every announced object once, records what cannot be read, and empties the queue', async () => {
-    const queue = await notifyingBucket('trail-follow')
+    const queue = await notifyingBucket(aws.s3, aws.sqs, 'trail-follow')
     const store = await openTestStore()
-    for (const n of [1, 2, 3]) await s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey(`good000${String(n)}`), Body: gzipSync(JSON.stringify({ Records: calls(20, `good-${String(n)}`) })) }))
+    for (const n of [1, 2, 3]) await aws.s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey(`good000${String(n)}`), Body: gzipSync(JSON.stringify({ Records: calls(20, `good-${String(n)}`) })) }))
     // The same object written again sends a second notification: nothing is stored twice.
-    await s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey('good0001'), Body: gzipSync(JSON.stringify({ Records: calls(20, 'good-1') })) }))
-    await s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey('poison01'), Body: Buffer.from('<html>not a log file</html>') }))
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'trail-follow' }, object: { key: logKey('vanished'), size: 10 } } }] }) }))
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: 'not json at all' }))
+    await aws.s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey('good0001'), Body: gzipSync(JSON.stringify({ Records: calls(20, 'good-1') })) }))
+    await aws.s3.send(new PutObjectCommand({ Bucket: 'trail-follow', Key: logKey('poison01'), Body: Buffer.from('<html>not a log file</html>') }))
+    await aws.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'trail-follow' }, object: { key: logKey('vanished'), size: 10 } } }] }) }))
+    await aws.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: 'not json at all' }))
     // The queue an EventBridge rule feeds GuardDuty's findings into can be the same one.
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify(guardDutyEvent({ id: 'f-dana', type: 'UnauthorizedAccess:IAMUser/MaliciousIPCaller', severity: 8, updatedAt: '2026-11-20T10:30:00.000Z' })) }))
-    const follower = new SqsFollower(store, [queue], { sqs, objects: s3, visibilitySeconds: 30, maxBatch: 1000, maxRecordBytes: 1 << 20, logger: testLogger })
+    await aws.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: JSON.stringify(guardDutyEvent({ id: 'f-dana', type: 'UnauthorizedAccess:IAMUser/MaliciousIPCaller', severity: 8, updatedAt: '2026-11-20T10:30:00.000Z' })) }))
+    const follower = new SqsFollower(store, [queue], { sqs: aws.sqs, objects: aws.s3, visibilitySeconds: 30, maxBatch: 1000, maxRecordBytes: 1 << 20, logger: testLogger })
     follower.start()
     try {
-      await until('the queue to empty', async () => (await waiting(queue)) === 0)
+      await until('the queue to empty', async () => (await waiting(aws.sqs, queue)) === 0)
     } finally {
       await follower.stop()
     }
@@ -113,17 +69,17 @@ describe('following a queue of S3 notifications', () => {
   }, 120_000)
 
   it('loses and duplicates nothing when the reader is killed while it reads, and restarted', async () => {
-    const queue = await notifyingBucket('trail-kill')
+    const queue = await notifyingBucket(aws.s3, aws.sqs, 'trail-kill')
     const objects = 30
-    for (let n = 0; n < objects; n++) await s3.send(new PutObjectCommand({ Bucket: 'trail-kill', Key: logKey(`kill${String(n).padStart(4, '0')}`), Body: gzipSync(JSON.stringify({ Records: calls(500, `kill-${String(n)}`) })) }))
+    for (let n = 0; n < objects; n++) await aws.s3.send(new PutObjectCommand({ Bucket: 'trail-kill', Key: logKey(`kill${String(n).padStart(4, '0')}`), Body: gzipSync(JSON.stringify({ Records: calls(500, `kill-${String(n)}`) })) }))
     const dataDir = testDataDir()
-    const env = { ...moto.env, TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_SQS_VISIBILITY_SECONDS: '3', INGEST_MAX_BATCH: '200' }
+    const env = { ...aws.moto.env, TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_SQS_VISIBILITY_SECONDS: '3', INGEST_MAX_BATCH: '200' }
     const first = startCli(['ingest', '--sqs', queue], { env })
-    await until('some objects to be read', async () => (await waiting(queue)) <= objects - 5 || first.exitCode !== null)
+    await until('some objects to be read', async () => (await waiting(aws.sqs, queue)) <= objects - 5 || first.exitCode !== null)
     first.kill('SIGKILL')
     await once(first, 'exit')
     const second = startCli(['ingest', '--sqs', queue], { env })
-    await until('the queue to empty', async () => (await waiting(queue)) === 0, 90_000).catch((err: unknown) => {
+    await until('the queue to empty', async () => (await waiting(aws.sqs, queue)) === 0, 90_000).catch((err: unknown) => {
       throw new Error(`${String(err)}; the restarted reader said:\n${second.output().stderr.slice(-2000)}`)
     })
     second.kill('SIGTERM')

@@ -1,0 +1,83 @@
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs'
+import type { Store } from '../src/clickhouse/client.js'
+import { insertRejected, type RejectedInput } from '../src/clickhouse/events.js'
+import { decodeEvent } from '../src/cloudtrail/decode.js'
+import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
+import { errorMessage } from '../src/errors.js'
+import type { InputFile } from './files.js'
+import { connectTo } from './kafka.js'
+
+/** Messages sent in one request. */
+const BATCH = 500
+
+/** The key `produce` gives a record: one principal's events stay in order on one partition. None for a value that is not a record. */
+export function recordKey(bytes: Buffer): string | null {
+  const decoded = decodeEvent(bytes)
+  return decoded.ok ? `${decoded.event.accountId}/${decoded.event.principalArn}` : null
+}
+
+/**
+ * Puts the values of inputs (S3 objects a queue announced, messages that are input themselves) on
+ * the CloudTrail topic, one message each, so the ingest workers store them as they store every
+ * other message: one pipeline, one writer. `produce` returns once every in-sync replica has them.
+ * The workers judge each value (and dead-letter what is not a record); what cannot even be read
+ * into values (an object that is gone, a value too large) is recorded here, in rejected input.
+ */
+export class InputProducer {
+  private readonly producer: Producer
+  private connected: Promise<void> | undefined
+
+  constructor(
+    kafka: Kafka,
+    private readonly store: Store,
+    private readonly options: { topic: string; maxRecordBytes: number; brokers?: string[] },
+  ) {
+    // The Java client's partitioner, as `produce` uses: the same key lands on the same partition whoever sends it.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  }
+
+  async produce(inputs: InputFile[]): Promise<void> {
+    this.connected ??= connectTo(this.producer, this.options.brokers)
+    await this.connected
+    for (const input of inputs) await this.produceInput(input)
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.producer.disconnect()
+  }
+
+  private async produceInput(input: InputFile): Promise<void> {
+    const rejected: RejectedInput[] = []
+    const reject = (location: string, reason: string, bytes: Buffer = Buffer.alloc(0), size = 0) => rejected.push({ source: input.path, location, reason, bytes, size })
+    let messages: Message[] = []
+    const take = async (items: Iterable<Framed>) => {
+      for (const item of items) {
+        const location = `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
+        if (item.kind === 'reject') reject(location, item.reason, item.prefix, item.size)
+        else messages.push({ key: recordKey(item.bytes), value: item.bytes })
+        if (messages.length >= BATCH) {
+          await this.send(messages)
+          messages = []
+        }
+      }
+    }
+    const opened = input.open ? await input.open().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))) : new Error('not a remote input')
+    if (opened instanceof Error) reject('whole file', `cannot read it: ${errorMessage(opened)}`)
+    else {
+      const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: input.lineDelimited })
+      try {
+        for await (const chunk of opened.chunks) await take(framer.push(chunk))
+        await take(framer.end())
+      } catch (err) {
+        // What was read is sent; the rest is named, as a backfill names it.
+        reject('rest of file', `cannot read the file: ${errorMessage(err)}`)
+      }
+    }
+    await this.send(messages)
+    await insertRejected(this.store, rejected, Date.now())
+  }
+
+  private async send(messages: Message[]): Promise<void> {
+    if (messages.length > 0) await this.producer.send({ topic: this.options.topic, messages, acks: -1 })
+  }
+}
