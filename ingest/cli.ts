@@ -69,10 +69,6 @@ export function ingestCommand(): Command {
     .action(async (options: CommonOptions & { topic?: string[]; group?: string; sqs?: string[] }) => {
       await withContext(options, async (context) => {
         const { config, logger, store } = context
-        if (options.sqs) {
-          await followQueues(context, options.sqs)
-          return
-        }
         const ingestLogger = logger.child({ command: 'ingest' })
         // The journal tells a detector service in another process what to look at now; in order, and finished before exit.
         let journalled = Promise.resolve()
@@ -82,6 +78,11 @@ export function ingestCommand(): Command {
             .catch((err: unknown) => {
               ingestLogger.warn({ err: errorMessage(err) }, 'journalling a stored batch failed; its events wait for the scheduled detector runs')
             })
+        }
+        if (options.sqs) {
+          await followQueues(context, options.sqs, onStored)
+          await journalled
+          return
         }
         const worker = ingestWorker(config, store, ingestLogger, { topics: options.topic, group: options.group, statsIntervalMs: 10_000, onStored })
         // The endpoints first: a port that is taken stops the command before it joins the group.
@@ -127,14 +128,14 @@ export function produceCommand(): Command {
     })
 }
 
-/** `ingest --sqs`: each queue followed until a stop signal, the endpoints served meanwhile. */
-async function followQueues(context: Context, queues: string[]): Promise<void> {
+/** `ingest --sqs`: each queue followed until a stop signal (or a queue that refuses), the endpoints served meanwhile. */
+async function followQueues(context: Context, queues: string[], onStored: (span: StoredSpan) => void): Promise<void> {
   const { config, logger, store } = context
-  const follower = configuredFollower(config, store, logger, queues)
+  const follower = configuredFollower(config, store, logger, queues, onStored)
   const ops = await serveOps(context)
   follower.start()
   try {
-    await untilStopSignal()
+    await Promise.race([untilStopSignal(), follower.failed])
   } finally {
     await follower.stop()
     await ops.close()

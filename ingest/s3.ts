@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib'
 import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
+import { awsRefusal } from '../src/aws/clients.js'
 import { AppError, errorMessage } from '../src/errors.js'
 import type { InputFile, OpenedInput } from './files.js'
 
@@ -32,16 +33,7 @@ export function parseS3Url(url: string): S3Location {
 
 /** A readable message for what S3 said, naming the bucket. */
 function s3Failure(bucket: string, err: unknown): AppError {
-  const name = (err as { name?: string }).name ?? ''
-  const why =
-    name === 'NoSuchBucket'
-      ? 'no such bucket'
-      : name === 'AccessDenied' || name === 'Forbidden'
-        ? 'access denied (the credentials in use may not list it: s3:ListBucket)'
-        : name === 'CredentialsProviderError'
-          ? 'no AWS credentials found (environment, profile, SSO, container or instance role)'
-          : errorMessage(err)
-  return new AppError('AWS', `s3://${bucket}: ${why}`)
+  return new AppError('AWS', `s3://${bucket}: ${awsRefusal(err, 's3:ListBucket') ?? errorMessage(err)}`)
 }
 
 /** The common prefixes one level below `prefix`: the folders of the trail's key layout. */

@@ -3,10 +3,10 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCom
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
-import { s3Client, sqsClient } from '../src/aws/clients.js'
+import { awsRefusal, s3Client, sqsClient } from '../src/aws/clients.js'
 import type { Store } from '../src/clickhouse/client.js'
 import type { Config } from '../src/config.js'
-import { errorMessage } from '../src/errors.js'
+import { AppError, errorMessage } from '../src/errors.js'
 import { moduleLogger, type Logger } from '../src/logger.js'
 import { metrics } from '../src/metrics.js'
 import { readInputs, type BackfillOptions } from './backfill.js'
@@ -99,6 +99,11 @@ export class SqsFollower {
   private readonly loops: Promise<void>[] = []
   /** One decoder for every message, started with the first: its worker threads are not started per object. */
   private decoder: Promise<Decoder> | undefined
+  private fail: (err: Error) => void = () => undefined
+  /** Rejects when a queue refuses in a way waiting cannot mend: it does not exist, or the credentials may not read it. */
+  readonly failed = new Promise<never>((_, reject) => {
+    this.fail = reject
+  })
 
   constructor(
     private readonly store: Store,
@@ -106,6 +111,7 @@ export class SqsFollower {
     private readonly options: SqsFollowerOptions,
   ) {
     this.logger = moduleLogger(options.logger, 'ingest.sqs')
+    this.failed.catch(() => undefined)
   }
 
   start(): void {
@@ -132,6 +138,11 @@ export class SqsFollower {
         messages = received.Messages ?? []
       } catch (err) {
         if (this.stopped()) return
+        const refused = awsRefusal(err, 'sqs:ReceiveMessage')
+        if (refused) {
+          this.fail(new AppError('AWS', `${queue}: ${refused}`))
+          return
+        }
         this.logger.error({ queue, err: errorMessage(err) }, 'receiving from the queue failed; trying again')
         await sleep(5_000, undefined, { signal: this.stopping.signal }).catch(() => undefined)
         continue

@@ -144,7 +144,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             print(`  ${config.alerting.smtpUrl ? 'mail goes out over SMTP' : `mail goes to ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}`}`)
             print(`  the console: ${ops.url}/`)
             print(`  ${ops.url}/metrics, /healthz, /readyz; trailwatch status in another terminal`)
-            await Promise.race([untilStopSignal(), kafka?.failed ?? new Promise<never>(() => undefined)])
+            await Promise.race([untilStopSignal(), kafka?.failed ?? new Promise<never>(() => undefined), queueFollower?.failed ?? new Promise<never>(() => undefined)])
           } finally {
             // Schedules first, then consumers (their writers flush), then the endpoints.
             await scheduler.stop()

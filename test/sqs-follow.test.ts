@@ -89,3 +89,18 @@ describe('following a queue of S3 notifications', () => {
     expect(JSON.parse(stdout)).toEqual({ rows: objects * 500, ids: objects * 500 })
   }, 180_000)
 })
+
+describe('a queue that cannot be followed', () => {
+  const noCredentials = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'no-such-profile', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' }
+
+  it('stops the reader with one line naming the queue and what is wrong', async () => {
+    const queue = await notifyingBucket(aws.s3, aws.sqs, 'trail-refused')
+    const missing = `${aws.moto.url}/123456789012/no-such-queue`
+    const gone = await runCli(['ingest', '--sqs', missing, '--data-dir', testDataDir()], { env: aws.moto.env })
+    // The service's log lines come first; the error is the last line, alone.
+    const lastLine = (stderr: string) => stderr.trim().split('\n').at(-1)
+    expect([gone.code, lastLine(gone.stderr)]).toEqual([1, `trailwatch: ${missing}: no such queue`])
+    const anonymous = await runCli(['ingest', '--sqs', queue, '--data-dir', testDataDir()], { env: { ...aws.moto.env, ...noCredentials } })
+    expect([anonymous.code, lastLine(anonymous.stderr)]).toEqual([1, `trailwatch: ${queue}: no AWS credentials found (environment, profile, SSO, container or instance role)`])
+  }, 60_000)
+})

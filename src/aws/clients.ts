@@ -7,6 +7,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3'
 import { SQSClient } from '@aws-sdk/client-sqs'
+import { errorMessage } from '../errors.js'
 
 type Env = Record<string, string | undefined>
 
@@ -25,4 +26,22 @@ export function s3Client(env: Env = process.env): S3Client {
 
 export function sqsClient(env: Env = process.env): SQSClient {
   return new SQSClient(awsSettings(env))
+}
+
+const DENIED = /^(AccessDenied|AccessDeniedException|Forbidden|AuthorizationError)$/
+const BAD_CREDENTIALS = /^(InvalidClientTokenId|UnrecognizedClientException|InvalidAccessKeyId|SignatureDoesNotMatch|ExpiredToken|ExpiredTokenException)$/
+
+/**
+ * Why AWS refused a call, in words that name what to change (the thing, the permission, the
+ * credentials); undefined when the failure may pass and trying again is right.
+ */
+export function awsRefusal(err: unknown, permission: string): string | undefined {
+  const name = (err as { name?: unknown }).name
+  if (typeof name !== 'string') return undefined
+  if (name === 'NoSuchBucket') return 'no such bucket'
+  if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue') return 'no such queue'
+  if (DENIED.test(name)) return `access denied (the credentials in use need ${permission})`
+  if (name === 'CredentialsProviderError') return 'no AWS credentials found (environment, profile, SSO, container or instance role)'
+  if (BAD_CREDENTIALS.test(name)) return `the AWS credentials in use were refused: ${errorMessage(err)}`
+  return undefined
 }
