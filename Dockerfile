@@ -21,6 +21,7 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --forc
 COPY bin bin
 COPY --from=build /app/dist dist
 COPY rules rules
+COPY catalogue catalogue
 USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 \

@@ -1,37 +1,10 @@
 import { z } from 'zod'
 import { AppError, issueLines } from '../errors.js'
+import { awsManagedDocument } from './managed-policies.js'
 import { asList, type NamedPolicy, type PolicyDocument } from './policy.js'
+import { PolicyText, type TrustStatement } from './policy-schema.js'
 
-/** A policy document as the API gives it (URL-encoded JSON text) or as the CLI prints it (decoded). */
-const Document = z.union([
-  z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(decodeURIComponent(text)) as unknown
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'a policy document that is neither JSON nor URL-encoded JSON' })
-      return z.NEVER
-    }
-  }),
-  z.record(z.string(), z.unknown()),
-])
-
-const Scalar = z.union([z.string(), z.number(), z.boolean()])
-const Strings = z.union([z.string(), z.array(z.string())])
-const Principal = z.union([z.literal('*'), z.record(z.string(), Strings)])
-const StatementSchema = z.object({
-  Sid: z.string().optional(),
-  Effect: z.enum(['Allow', 'Deny']),
-  Action: Strings.optional(),
-  NotAction: Strings.optional(),
-  Resource: Strings.optional(),
-  NotResource: Strings.optional(),
-  Principal: Principal.optional(),
-  NotPrincipal: Principal.optional(),
-  Condition: z.record(z.string(), z.record(z.string(), z.union([Scalar, z.array(Scalar)]))).optional(),
-})
-export type TrustStatement = z.output<typeof StatementSchema>
-const PolicySchema = z.object({ Version: z.string().optional(), Statement: z.union([StatementSchema, z.array(StatementSchema)]) })
-const PolicyText = Document.pipe(PolicySchema)
+export type { TrustStatement }
 
 const Attached = z.object({ PolicyName: z.string(), PolicyArn: z.string() })
 const Inline = z.object({ PolicyName: z.string(), PolicyDocument: PolicyText })
@@ -140,14 +113,14 @@ export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
     const policies: NamedPolicy[] = inline.map((p) => ({ name: `${owner}:${p.PolicyName}`, document: p.PolicyDocument }))
     const unresolved: string[] = []
     for (const a of attached) {
-      const document = managed.get(a.PolicyArn)
+      const document = managed.get(a.PolicyArn) ?? awsManagedDocument(a.PolicyArn)
       if (document) policies.push({ name: a.PolicyArn, document: document })
       else unresolved.push(a.PolicyArn)
     }
     return { policies, unresolved }
   }
   const boundaryOf = (boundary: z.output<typeof Boundary> | undefined): NamedPolicy | undefined => {
-    const document = boundary ? managed.get(boundary.PermissionsBoundaryArn) : undefined
+    const document = boundary ? (managed.get(boundary.PermissionsBoundaryArn) ?? awsManagedDocument(boundary.PermissionsBoundaryArn)) : undefined
     return boundary && document ? { name: boundary.PermissionsBoundaryArn, document: document } : undefined
   }
   const users = details.UserDetailList.map((u): IamPrincipal => {
