@@ -67,8 +67,9 @@ async function dayPrefixes(client: S3Client, location: S3Location, filter: Trail
   const accountFolders = [...owners.filter((p) => /^\d{12}$/.test(last(p))), ...(await below(owners.filter((p) => /^o-[a-z0-9]{10,32}$/.test(last(p))))).filter((p) => /^\d{12}$/.test(last(p)))]
   const accounts = accountFolders.filter((p) => !filter.accounts?.length || filter.accounts.includes(last(p)))
   const regions = (await below(accounts.map((p) => `${p}CloudTrail/`))).filter((p) => !filter.regions?.length || filter.regions.includes(last(p)))
-  if (filter.from === undefined && filter.to === undefined) return regions
-  const from = Math.floor((filter.from ?? Date.UTC(2013, 10, 1)) / DAY) * DAY
+  // Without a start, each region is listed once and the end (if any) filters the keys: not a request per day since 2013.
+  if (filter.from === undefined) return regions
+  const from = Math.floor(filter.from / DAY) * DAY
   const to = (filter.to ?? Date.now()) + DAY
   const days: string[] = []
   for (let day = from; day <= to; day += DAY) days.push(new Date(day).toISOString().slice(0, 10).replace(/-/g, '/'))
@@ -78,17 +79,32 @@ async function dayPrefixes(client: S3Client, location: S3Location, filter: Trail
 /** What an object of the trail is: a log file, or something else in its folders (a digest, a manifest). */
 const LOG_FILE = /_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_[A-Za-z0-9]+\.json(\.gz)?$/
 
+/** Objects looked up in one query: years of a busy trail are hundreds of thousands of keys. */
+const LOOKUP_BATCH = 10_000
+
 /** Objects already read whole by an earlier run: skipped, so a stopped run resumes where it was. */
 async function readBefore(store: Store, sources: string[]): Promise<Set<string>> {
-  if (sources.length === 0) return new Set()
-  const rows = await selectRows(store, 'SELECT source, etag FROM objects_read WHERE source IN {sources:Array(String)}', { sources }, z.object({ source: z.string(), etag: z.string() }))
-  return new Set(rows.map((row) => `${row.source}\0${row.etag}`))
+  const done = new Set<string>()
+  for (let start = 0; start < sources.length; start += LOOKUP_BATCH) {
+    const batch = sources.slice(start, start + LOOKUP_BATCH)
+    const rows = await selectRows(store, 'SELECT source, etag FROM objects_read WHERE source IN {sources:Array(String)}', { sources: batch }, z.object({ source: z.string(), etag: z.string() }))
+    for (const row of rows) done.add(`${row.source}\0${row.etag}`)
+  }
+  return done
+}
+
+/** The day a log file is filed under (its key's YYYY/MM/DD folder), epoch ms. */
+function filedOn(key: string): number {
+  const match = /\/(\d{4})\/(\d{2})\/(\d{2})\/[^/]*$/.exec(key)
+  return match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN
 }
 
 /** The log files of a trail under `url` that `filter` keeps and no earlier run read whole, as inputs to backfill. */
 export async function listTrailObjects(client: S3Client, store: Store, url: string, filter: TrailFilter): Promise<{ inputs: InputFile[]; skipped: number }> {
   const location = parseS3Url(url)
   const inputs: InputFile[] = []
+  // The day after the end too: a file is filed a few minutes after its last event.
+  const lastDay = filter.to === undefined ? Infinity : filter.to + DAY
   for (const prefix of await dayPrefixes(client, location, filter)) {
     let token: string | undefined
     do {
@@ -96,7 +112,7 @@ export async function listTrailObjects(client: S3Client, store: Store, url: stri
         throw s3Failure(location.bucket, err)
       })
       for (const object of page.Contents ?? []) {
-        if (!object.Key || !LOG_FILE.test(object.Key)) continue
+        if (!object.Key || !LOG_FILE.test(object.Key) || filedOn(object.Key) > lastDay) continue
         const source = `s3://${location.bucket}/${object.Key}`
         const key = object.Key
         inputs.push({ path: source, size: object.Size ?? 0, lineDelimited: false, version: object.ETag ?? '', open: () => openS3Object(client, location.bucket, key) })

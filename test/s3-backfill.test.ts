@@ -80,6 +80,16 @@ describe('backfill from an organisation trail in S3', () => {
     await store.close()
   })
 
+  it('with only an end, reads each region once and keeps the days up to the day after the end', async () => {
+    const store = await openTestStore()
+    const until = (to: string) => backfill(store, [`s3://${BUCKET}/trails`], { maxBatch: 1000, maxRecordBytes: 1 << 20, logger: testLogger, s3: { filter: { to: Date.parse(to) } } })
+    expect((await until('2026-11-17T12:00:00Z')).files).toBe(0)
+    // A file is filed a few minutes after its last event: the next day's folder may hold the end's events.
+    const next = await until('2026-11-18T12:00:00Z')
+    expect([next.files, next.stored, await stored(store, 'main-east-19%')]).toEqual([1, 3, 3])
+    await store.close()
+  })
+
   it('reads every account and region of the organisation without a filter', async () => {
     const store = await openTestStore()
     const summary = await backfill(store, [`s3://${BUCKET}/trails/`], { maxBatch: 1000, maxRecordBytes: 1 << 20, logger: testLogger })
