@@ -87,6 +87,13 @@ describe('aws sync over an organisation', () => {
     expect(findings.filter((f) => f.account !== members[1] && /administrator|password/.test(f.check))).toEqual([])
   })
 
+  it('says in one line that the credentials are wrong', async () => {
+    const env = { ...moto.env, TRAILWATCH_DATA_DIR: testDataDir(), AWS_ACCESS_KEY_ID: trailwatch.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: 'not-the-secret' }
+    const sync = await runCli(['aws', 'sync'], { env })
+    expect(sync.code).toBe(1)
+    expect(sync.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^trailwatch: cannot tell which AWS account the credentials belong to: .*signature/i) as unknown])
+  })
+
   it('says in one line that the credentials are missing', async () => {
     const env = { ...moto.env, TRAILWATCH_DATA_DIR: testDataDir(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'no-such-profile', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' }
     const sync = await runCli(['aws', 'sync'], { env })
