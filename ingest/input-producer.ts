@@ -4,11 +4,14 @@ import { insertRejected, type RejectedInput } from '../src/clickhouse/events.js'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
+import { REJECTIONS_PER_FILE } from './backfill.js'
+import { DECODE_DEFAULTS } from './decoding.js'
 import type { InputFile } from './files.js'
 import { connectTo } from './kafka.js'
 
 /** Messages sent in one request. */
 const BATCH = 500
+const OPEN_BRACE = 0x7b
 
 /** The key `produce` gives a record: one principal's events stay in order on one partition. None for a value that is not a record. */
 export function recordKey(bytes: Buffer): string | null {
@@ -30,7 +33,7 @@ export class InputProducer {
   constructor(
     kafka: Kafka,
     private readonly store: Store,
-    private readonly options: { topic: string; maxRecordBytes: number; brokers?: string[] },
+    private readonly options: { topic: string; maxRecordBytes: number; maxDocumentValues?: number; brokers?: string[] },
   ) {
     // The Java client's partitioner, as `produce` uses: the same key lands on the same partition whoever sends it.
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
@@ -46,14 +49,25 @@ export class InputProducer {
     if (this.connected) await this.producer.disconnect()
   }
 
+  /**
+   * One input's values onto the topic, within the decoder's bounds: a document of more values than a
+   * decoder takes is cut there, a value that is not an object (never a record) is not sent, and past
+   * a thousand rejections they are counted, not listed. A small gzip of a million numbers must not
+   * become a million messages.
+   */
   private async produceInput(input: InputFile): Promise<void> {
     const rejected: RejectedInput[] = []
-    const reject = (location: string, reason: string, bytes: Buffer = Buffer.alloc(0), size = 0) => rejected.push({ source: input.path, location, reason, bytes, size })
+    let more = 0
+    const reject = (location: string, reason: string, bytes: Buffer = Buffer.alloc(0), size = 0) => {
+      if (rejected.length < REJECTIONS_PER_FILE) rejected.push({ source: input.path, location, reason, bytes, size })
+      else more++
+    }
     let messages: Message[] = []
     const take = async (items: Iterable<Framed>) => {
       for (const item of items) {
         const location = `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
         if (item.kind === 'reject') reject(location, item.reason, item.prefix, item.size)
+        else if (item.bytes[0] !== OPEN_BRACE) reject(location, 'not a JSON object', item.bytes, item.bytes.length)
         else messages.push({ key: recordKey(item.bytes), value: item.bytes })
         if (messages.length >= BATCH) {
           await this.send(messages)
@@ -64,7 +78,7 @@ export class InputProducer {
     const opened = input.open ? await input.open().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))) : new Error('not a remote input')
     if (opened instanceof Error) reject('whole file', `cannot read it: ${errorMessage(opened)}`)
     else {
-      const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: input.lineDelimited })
+      const framer = new JsonFramer({ maxValueBytes: this.options.maxRecordBytes, lineDelimited: input.lineDelimited, maxDocumentValues: this.options.maxDocumentValues ?? DECODE_DEFAULTS.maxDocumentValues })
       try {
         for await (const chunk of opened.chunks) await take(framer.push(chunk))
         await take(framer.end())
@@ -74,6 +88,7 @@ export class InputProducer {
       }
     }
     await this.send(messages)
+    if (more > 0) rejected.push({ source: input.path, location: 'whole file', reason: `${String(more)} more rejected values, counted but not recorded one by one; the first ${String(REJECTIONS_PER_FILE)} show why`, bytes: Buffer.alloc(0), size: 0 })
     await insertRejected(this.store, rejected, Date.now())
   }
 

@@ -201,6 +201,6 @@ function messageInput(queue: string, message: Message, value: string): InputFile
  */
 export function configuredFollower(config: Config, store: Store, logger: Logger, queues: string[], onStored?: (span: { from: Date; to: Date }) => void): SqsFollower {
   const { brokers, topics } = config.kafka
-  const producer = brokers && topics[0] ? new InputProducer(createKafka(config.kafka, logger), store, { topic: topics[0], maxRecordBytes: config.ingest.decode.maxRecordBytes, brokers }) : undefined
+  const producer = brokers && topics[0] ? new InputProducer(createKafka(config.kafka, logger), store, { topic: topics[0], ...config.ingest.decode, brokers }) : undefined
   return new SqsFollower(store, queues, { sqs: sqsClient(), objects: s3Client(), visibilitySeconds: config.ingest.sqs.visibilitySeconds, maxBatch: config.ingest.maxBatch, ...config.ingest.decode, logger, onStored, producer })
 }
