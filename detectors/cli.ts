@@ -2,16 +2,18 @@ import { Command } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../src/cli/context.js'
 import { ProgressLine } from '../src/cli/progress.js'
 import { serveOps } from '../src/cli/ops.js'
-import { collect, parseInstant, untilStopSignal } from '../src/cli/options.js'
+import { collect, parseDays, parseInstant, untilStopSignal } from '../src/cli/options.js'
 import { laterReportWarnings } from '../src/credentials/inventory.js'
 import { loadConfig } from '../src/config.js'
 import { commandLogger } from '../src/logger.js'
+import { textLine } from '../src/text.js'
 import { AppError } from '../src/errors.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
 import { recordFindings } from '../src/incidents/record.js'
-import { durationMs, type Finding } from './define.js'
+import { backtest, histogramLines } from './backtest.js'
+import { durationMs, type Detector, type Finding } from './define.js'
 import { findingText, runDetector } from './engine.js'
-import { DETECTORS, findDetectors } from './registry.js'
+import { DETECTORS, findDetectors, unknownDetector } from './registry.js'
 import { checkRulePatterns, configuredRules, loadRuleFiles, rulePaths, skippedRuleLine, type LoadedRule } from './rule-files.js'
 import { testRules, withScratchStore } from './rule-tests.js'
 import { detectRange, LATENESS_MS } from './replay.js'
@@ -177,5 +179,62 @@ export function rulesCommand(): Command {
       console.log(`${String(tested.length)} rules tested: ${String(tested.length - failed.length)} passed, ${String(failed.length)} failed; ${String(results.length - tested.length)} without examples`)
       if (failed.length > 0) process.exitCode = 1
     })
-  return new Command('rules').description('Sigma rules for CloudTrail and trailwatch rules, run beside the detectors (built in, and TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check).addCommand(test)
+  return new Command('rules').description('Sigma rules for CloudTrail and trailwatch rules, run beside the detectors (built in, and TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check).addCommand(test).addCommand(backtestCommand())
+}
+
+interface BacktestOptions extends CommonOptions {
+  all?: boolean
+  days: number
+  from?: number
+  to?: number
+  json?: boolean
+  store?: boolean
+}
+
+/** The rules asked for by id (`ID` or `rule:ID`, as `rules list` shows them), or every rule with --all. */
+function chosenRules(ids: string[], all: boolean, rules: Detector[]): Detector[] {
+  if (all === ids.length > 0) throw new AppError('USAGE', 'name the rules to backtest, or --all for every one')
+  if (all) return rules.filter((rule) => rule.id.startsWith('rule:'))
+  return ids.map((id) => {
+    const wanted = id.startsWith('rule:') ? id : `rule:${id}`
+    const rule = rules.find((r) => r.id === wanted)
+    if (!rule) throw new AppError('USAGE', unknownDetector(wanted, rules, rules.length))
+    return rule
+  })
+}
+
+function backtestCommand(): Command {
+  return withCommonOptions(new Command('backtest'))
+    .description('what rules would have found over history: a count per day and the findings, stored and alerted on only with --store')
+    .argument('[rule...]', 'rule ids, as trailwatch rules list shows them')
+    .option('--all', 'every rule')
+    .option('--days <n>', 'the last N days before --to', parseDays, 30)
+    .option('--from <time>', 'the start of the history instead of --days (ISO 8601)', parseInstant)
+    .option('--to <time>', 'the end of the history (ISO 8601; default: now)', parseInstant)
+    .option('--json', 'one JSON object per rule: id, title, days (each with its count), findings')
+    .option('--store', 'store the findings and put them into incidents, as detect --from does')
+    .action(async (ids: string[], options: BacktestOptions) => {
+      const to = options.to ?? Date.now()
+      const from = options.from ?? to - options.days * 86_400_000
+      if (from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
+      await withContext(options, async (context) => {
+        const rules = chosenRules(ids, options.all === true, (await configuredRules(context.store.client, context.config.rulesDir, context.logger)).detectors)
+        const progress = new ProgressLine({ of: 'steps', counting: 'rule runs' })
+        const onProgress = (done: number, total: number) => {
+          progress.update(done, total)
+        }
+        const results = await backtest(context.store, rules, { from: new Date(from), to: new Date(to) }, context.settings, { record: options.store === true, onProgress }).finally(() => {
+          progress.clear()
+        })
+        for (const { detector, days, findings } of results) {
+          if (options.json) {
+            console.log(JSON.stringify({ id: detector.id, title: detector.title, days, findings: findings.map((f) => JSON.parse(findingLine(f, undefined)) as unknown) }))
+            continue
+          }
+          console.log(`${detector.id}  ${textLine(detector.title)}: ${String(findings.length)} findings from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}`)
+          for (const line of histogramLines(days)) console.log(`  ${line}`)
+          for (const finding of findings) console.log(`  ${findingText(finding)}`)
+        }
+      })
+    })
 }

@@ -50,9 +50,10 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
 
 /**
  * Every detector over a range of history, run by run as the scheduler would have, each run's
- * findings stored as detected at its end and put into incidents as of the range's end. Returns one
- * finding per alert: the latest, with the first sighting of all. An aborted signal ends it between
- * two runs, with the signal's reason thrown, after storing what was found.
+ * findings stored as detected at its end and put into incidents as of the range's end, unless told
+ * not to `record` them (a backtest looks without touching). Returns one finding per alert: the
+ * latest, with the first sighting of all. An aborted signal ends it between two runs, with the
+ * signal's reason thrown, after storing what was found.
  */
 export async function detectRange(
   store: Store,
@@ -60,7 +61,7 @@ export async function detectRange(
   range: { from: Date; to: Date },
   settings: Settings,
   latenessMs: number,
-  { signal, onProgress }: { signal?: AbortSignal; onProgress?: (runsDone: number, runsTotal: number) => void } = {},
+  { signal, onProgress, record = true }: { signal?: AbortSignal; onProgress?: (runsDone: number, runsTotal: number) => void; record?: boolean } = {},
 ): Promise<Finding[]> {
   const alerts = new Map<string, Finding>()
   const runs = detectors.map((detector) => ({ detector, windows: scheduledRuns(detector, range.from, range.to, latenessMs) }))
@@ -82,7 +83,7 @@ export async function detectRange(
     }
   } finally {
     // What was found before a stop is kept: a rerun finds it again and stores it once.
-    await recordFindings(store, batches, range.to)
+    if (record) await recordFindings(store, batches, range.to)
   }
   return [...alerts.values()]
 }

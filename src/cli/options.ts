@@ -7,6 +7,13 @@ export function parseInstant(value: string): number {
   return ms
 }
 
+/** A whole number of days, at least one. */
+export function parseDays(value: string): number {
+  const days = Number(value)
+  if (!Number.isInteger(days) || days < 1) throw new InvalidArgumentError(`expected a whole number of days, got "${value}"`)
+  return days
+}
+
 /** A repeatable option: `--topic a --topic b`. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
