@@ -31,8 +31,8 @@ export function findingText(finding: Finding): string {
   return `${finding.severity.toUpperCase().padEnd(8)} ${finding.detector}  ${textLine(finding.title)}`
 }
 
-/** Runs one detector over [from, now) with the operator's settings, and maps its rows to findings. */
-export async function runDetector(store: Store, detector: Detector, window: DetectionWindow, settings: Settings): Promise<Finding[]> {
+/** A run's context and query parameters: its window, the operator's settings, the detector's own. */
+function runParameters(detector: Detector, window: DetectionWindow, settings: Settings): { config: unknown; context: DetectorContext; params: Record<string, unknown> } {
   const config = detectorConfig(detector, settings.detectors)
   const context: DetectorContext = { ...window, principals: settings.principals }
   const baselineFrom = new Date(context.now.getTime() - durationMs(detector.lookback))
@@ -42,15 +42,39 @@ export async function runDetector(store: Store, detector: Detector, window: Dete
     baselineFrom: clickHouseTime(baselineFrom.getTime()),
     ...detector.params?.(config, context),
   }
+  return { config, context, params }
+}
+
+function findingsOf(detector: Detector, row: unknown, config: unknown, context: DetectorContext): Finding[] {
+  return [detector.toFinding(row, config, context) ?? []].flat().map((draft) => ({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook }))
+}
+
+/** Runs one detector over [from, now) with the operator's settings, and maps its rows to findings. */
+export async function runDetector(store: Store, detector: Detector, window: DetectionWindow, settings: Settings): Promise<Finding[]> {
+  const { config, context, params } = runParameters(detector, window, settings)
   await detector.prepare?.(store, params, context)
   const rows = await selectRows(store, detector.sql, params, detector.row)
-  const findings: Finding[] = []
+  return rows.flatMap((row) => findingsOf(detector, row, config, context))
+}
+
+/** Whether a detector can replay many windows in one query: it says how, and needs no preparing per window. */
+export function replaysAtOnce(detector: Detector): detector is Detector & { replaySql: string } {
+  return detector.replaySql !== undefined && detector.prepare === undefined
+}
+
+/** What each of `windows` (in order) would find, in one query: the findings of window i at [i]. */
+export async function replayDetector(store: Store, detector: Detector & { replaySql: string }, windows: DetectionWindow[], settings: Settings): Promise<Finding[][]> {
+  const found: Finding[][] = windows.map(() => [])
+  if (windows.length === 0) return found
+  const span = { from: new Date(Math.min(...windows.map((w) => w.from.getTime()))), now: new Date(Math.max(...windows.map((w) => w.now.getTime()))) }
+  const { config, params } = runParameters(detector, span, settings)
+  const runs = { froms: windows.map((w) => clickHouseTime(w.from.getTime())), nows: windows.map((w) => clickHouseTime(w.now.getTime())), runs: windows.length }
+  const rows = await selectRows(store, detector.replaySql, { ...params, ...runs }, z.object({ run: z.coerce.number().int().min(1).max(windows.length) }).and(detector.row))
   for (const row of rows) {
-    for (const draft of [detector.toFinding(row, config, context) ?? []].flat()) {
-      findings.push({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook })
-    }
+    const window = windows[row.run - 1] as DetectionWindow
+    found[row.run - 1]?.push(...findingsOf(detector, row, config, { ...window, principals: settings.principals }))
   }
-  return findings
+  return found
 }
 
 export async function readWatermark(store: Store, detector: string): Promise<Date | undefined> {

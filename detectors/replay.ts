@@ -3,7 +3,7 @@ import type { Store } from '../src/clickhouse/client.js'
 import { recordFindings, type DetectedFindings } from '../src/incidents/record.js'
 import type { Settings } from '../src/settings.js'
 import { durationMs, type DetectionWindow, type Detector, type Finding } from './define.js'
-import { runDetector } from './engine.js'
+import { replayDetector, replaysAtOnce, runDetector } from './engine.js'
 
 const MINUTE = 60_000
 
@@ -49,11 +49,12 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
 }
 
 /**
- * Every detector over a range of history, run by run as the scheduler would have, each run's
- * findings stored as detected at its end and put into incidents as of the range's end, unless told
- * not to `record` them (a backtest looks without touching). Returns one finding per alert: the
- * latest, with the first sighting of all. An aborted signal ends it between two runs, with the
- * signal's reason thrown, after storing what was found.
+ * Every detector over a range of history, with the windows the scheduler's runs would have had,
+ * each run's findings stored as detected at its end and put into incidents as of the range's end,
+ * unless told not to `record` them (a backtest looks without touching). A detector that replays at
+ * once answers for all its windows in one query, unless `runByRun` (the oracle it is held to).
+ * Returns one finding per alert: the latest, with the first sighting of all. An aborted signal ends
+ * it between two runs, with the signal's reason thrown, after storing what was found.
  */
 export async function detectRange(
   store: Store,
@@ -61,24 +62,35 @@ export async function detectRange(
   range: { from: Date; to: Date },
   settings: Settings,
   latenessMs: number,
-  { signal, onProgress, record = true }: { signal?: AbortSignal; onProgress?: (runsDone: number, runsTotal: number) => void; record?: boolean } = {},
+  { signal, onProgress, record = true, runByRun = false }: { signal?: AbortSignal; onProgress?: (runsDone: number, runsTotal: number) => void; record?: boolean; runByRun?: boolean } = {},
 ): Promise<Finding[]> {
   const alerts = new Map<string, Finding>()
   const runs = detectors.map((detector) => ({ detector, windows: scheduledRuns(detector, range.from, range.to, latenessMs) }))
   const total = runs.reduce((sum, { windows }) => sum + windows.length, 0)
   const batches: DetectedFindings[] = []
   let done = 0
+  const found = (findings: Finding[], window: DetectionWindow) => {
+    batches.push({ findings, detectedAt: window.now })
+    for (const finding of findings) {
+      const earlier = alerts.get(finding.alertId)
+      alerts.set(finding.alertId, earlier && earlier.firstSeen < finding.firstSeen ? { ...finding, firstSeen: earlier.firstSeen } : finding)
+    }
+  }
   try {
     for (const { detector, windows } of runs) {
+      // A detector that can, answers for all its windows in one query: the same findings, a query instead of hundreds.
+      if (!runByRun && replaysAtOnce(detector)) {
+        signal?.throwIfAborted()
+        onProgress?.(done, total)
+        const perWindow = await replayDetector(store, detector, windows, settings)
+        for (const [i, window] of windows.entries()) found(perWindow[i] ?? [], window)
+        done += windows.length
+        continue
+      }
       for (const window of windows) {
         signal?.throwIfAborted()
         onProgress?.(done++, total)
-        const findings = await runDetector(store, detector, window, settings)
-        batches.push({ findings, detectedAt: window.now })
-        for (const finding of findings) {
-          const earlier = alerts.get(finding.alertId)
-          alerts.set(finding.alertId, earlier && earlier.firstSeen < finding.firstSeen ? { ...finding, firstSeen: earlier.firstSeen } : finding)
-        }
+        found(await runDetector(store, detector, window, settings), window)
       }
     }
   } finally {

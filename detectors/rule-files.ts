@@ -205,16 +205,25 @@ function ruleFiles(target: string): string[] {
 function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   const condition = compileDetection(rule.detection)
   const author = rule.author ?? 'unknown'
+  // Sorted: a title names the same calls in the same order however the engine met them.
+  const aggregates = `account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
+             uniqExact(event_id) AS events, arraySort(groupUniqArray(5)(toString(event_name))) AS event_names,
+             arraySort(groupUniqArray(5)(coalesce(source_ip, source_host))) AS sources, min(event_id) AS sample_event`
   return defineDetector({
     ...ruleBasics(rule, '1h'),
     immediate: 'event',
     sql: `
-      SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-             uniqExact(event_id) AS events, groupUniqArray(5)(toString(event_name)) AS event_names,
-             groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources, min(event_id) AS sample_event
+      SELECT ${aggregates}
       ${eventsMatching(condition)}
       GROUP BY account_id, principal_arn
       ORDER BY account_id, principal_arn`,
+    // The matching events of the whole replay, read once, each counted in every window it falls in.
+    replaySql: `
+      SELECT run, ${aggregates}
+      FROM (SELECT account_id, principal_arn, event_time, event_id, event_name, source_ip, source_host ${eventsMatching(condition)})
+      ARRAY JOIN arrayFilter(i -> event_time >= {froms:Array(DateTime64(3))}[i] AND event_time < {nows:Array(DateTime64(3))}[i], range(1, {runs:UInt32} + 1)) AS run
+      GROUP BY run, account_id, principal_arn
+      ORDER BY run, account_id, principal_arn`,
     params: () => condition.params,
     row: RuleRow,
     toFinding: (r) => ({
