@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
 import type { SourceEnricher } from './enrich.js'
 import { normaliseEvent, type NormalisedEvent } from './normalise.js'
-import { memberValue } from './framing.js'
+import { memberValue, parsedWhenMarked } from './framing.js'
 import { CloudTrailRecord } from './schema.js'
 
 const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1)
@@ -63,14 +63,8 @@ const MESSAGE_TYPE = Buffer.from('"messageType"')
  * `CONTROL_MESSAGE`; undefined when the value is not such a message.
  */
 export function logGroupRecords(bytes: Buffer): Buffer[] | undefined {
-  if (bytes.indexOf(MESSAGE_TYPE) === -1) return undefined
-  let value: unknown
-  try {
-    value = JSON.parse(bytes.toString('utf8'))
-  } catch {
-    return undefined
-  }
-  const message = value as { messageType?: unknown; logEvents?: unknown }
+  const message = parsedWhenMarked(bytes, MESSAGE_TYPE) as { messageType?: unknown; logEvents?: unknown } | undefined
+  if (message === undefined) return undefined
   if (message.messageType === 'CONTROL_MESSAGE') return []
   if (message.messageType !== 'DATA_MESSAGE' || !Array.isArray(message.logEvents)) return undefined
   return (message.logEvents as { message?: unknown }[]).map((event) => Buffer.from(typeof event.message === 'string' ? event.message : JSON.stringify(event.message ?? null)))

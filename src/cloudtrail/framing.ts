@@ -471,3 +471,16 @@ function trimmed(bytes: Buffer, start: number, end: number): Buffer {
   while (to > from && (bytes[to - 1] === 0x20 || bytes[to - 1] === 0x0a || bytes[to - 1] === 0x0d || bytes[to - 1] === 0x09)) to--
   return bytes.subarray(from, to)
 }
+
+/**
+ * The value parsed, when its bytes hold `marker` (a quoted key or value that a kind of document always
+ * has) and are JSON; undefined otherwise. A value of another kind pays one byte search, not a parse.
+ */
+export function parsedWhenMarked(bytes: Buffer, marker: Buffer): unknown {
+  if (bytes.indexOf(marker) === -1) return undefined
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown
+  } catch {
+    return undefined
+  }
+}

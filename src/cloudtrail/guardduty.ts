@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { memberValue } from './framing.js'
+import { memberValue, parsedWhenMarked } from './framing.js'
 
 /** One GuardDuty finding as the guardduty_findings table holds it; times are epoch ms. */
 export interface GuardDutyRow {
@@ -75,15 +75,8 @@ const GUARDDUTY_FINDING = Buffer.from('"GuardDuty Finding"')
  * can try it. Values without the detail type in them pay one byte search.
  */
 export function guardDutyFinding(bytes: Buffer): GuardDutyResult | undefined {
-  if (bytes.indexOf(GUARDDUTY_FINDING) === -1) return undefined
-  let value: unknown
-  try {
-    value = JSON.parse(bytes.toString('utf8'))
-  } catch {
-    return undefined
-  }
-  const envelope = value as { 'detail-type'?: unknown; detail?: unknown }
-  if (envelope['detail-type'] !== 'GuardDuty Finding') return undefined
+  const envelope = parsedWhenMarked(bytes, GUARDDUTY_FINDING) as { 'detail-type'?: unknown; detail?: unknown } | undefined
+  if (envelope?.['detail-type'] !== 'GuardDuty Finding') return undefined
   const parsed = Finding.safeParse(envelope.detail)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
