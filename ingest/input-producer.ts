@@ -1,23 +1,18 @@
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { Store } from '../src/clickhouse/client.js'
 import { insertRejected, type RejectedInput } from '../src/clickhouse/events.js'
-import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { JsonFramer, type Framed } from '../src/cloudtrail/framing.js'
 import { errorMessage } from '../src/errors.js'
 import { REJECTIONS_PER_FILE } from './backfill.js'
 import { DECODE_DEFAULTS } from './decoding.js'
 import type { InputFile } from './files.js'
 import { connectTo } from './kafka.js'
+import { recordKeyOf } from './produce.js'
 
 /** Messages sent in one request. */
 const BATCH = 500
 const OPEN_BRACE = 0x7b
 
-/** The key `produce` gives a record: one principal's events stay in order on one partition. None for a value that is not a record. */
-export function recordKey(bytes: Buffer): string | null {
-  const decoded = decodeEvent(bytes)
-  return decoded.ok ? `${decoded.event.accountId}/${decoded.event.principalArn}` : null
-}
 
 /**
  * Puts the values of inputs (S3 objects a queue announced, messages that are input themselves) on
@@ -68,7 +63,7 @@ export class InputProducer {
         const location = `record ${String(item.location.index + 1)}, line ${String(item.location.line)}`
         if (item.kind === 'reject') reject(location, item.reason, item.prefix, item.size)
         else if (item.bytes[0] !== OPEN_BRACE) reject(location, 'not a JSON object', item.bytes, item.bytes.length)
-        else messages.push({ key: recordKey(item.bytes), value: item.bytes })
+        else messages.push({ key: recordKeyOf(item.bytes), value: item.bytes })
         if (messages.length >= BATCH) {
           await this.send(messages)
           messages = []

@@ -1,9 +1,21 @@
 import { Partitioners, type Kafka, type Message } from 'kafkajs'
 import { decodeEvent } from '../src/cloudtrail/decode.js'
+import type { NormalisedEvent } from '../src/cloudtrail/normalise.js'
 import { JsonFramer } from '../src/cloudtrail/framing.js'
 import { moduleLogger, type Logger } from '../src/logger.js'
 import { listInputFiles, openInput } from './files.js'
 import { connectTo } from './kafka.js'
+
+/** The key a record is produced with: one principal's events stay in order on one partition. */
+function recordKey(event: NormalisedEvent): string {
+  return `${event.accountId}/${event.principalArn}`
+}
+
+/** The key of a value that is a record; none for one that is not (the workers judge and dead-letter it). */
+export function recordKeyOf(bytes: Buffer): string | null {
+  const decoded = decodeEvent(bytes)
+  return decoded.ok ? recordKey(decoded.event) : null
+}
 
 export interface ProduceSummary {
   files: number
@@ -57,7 +69,7 @@ export async function produceFiles(
             logger.warn({ file: file.path, line: item.location.line, reason: item.kind === 'reject' ? item.reason : decoded?.ok === false ? decoded.reason : '' }, 'not a CloudTrail record; not sent')
             continue
           }
-          messages.push({ key: `${decoded.event.accountId}/${decoded.event.principalArn}`, value: item.bytes })
+          messages.push({ key: recordKey(decoded.event), value: item.bytes })
           if (messages.length >= (options.batchSize ?? 1000)) await send()
         }
         options.onProgress?.(bytesBefore + input.bytesRead(), bytesTotal, summary.sent + messages.length)
