@@ -189,6 +189,7 @@ interface BacktestOptions extends CommonOptions {
   to?: number
   json?: boolean
   store?: boolean
+  yes?: boolean
 }
 
 /** The rules asked for by id (`ID` or `rule:ID`, as `rules list` shows them), or every rule with --all. */
@@ -213,12 +214,14 @@ function backtestCommand(): Command {
     .option('--to <time>', 'the end of the history (ISO 8601; default: now)', parseInstant)
     .option('--json', 'one JSON object per rule: id, title, days (each with its count), findings')
     .option('--store', 'store the findings and put them into incidents, as detect --from does')
+    .option('--yes', `at a terminal: look at more than ${String(LONG_RANGE_DAYS)} days without asking`)
     .action(async (ids: string[], options: BacktestOptions) => {
       const to = options.to ?? Date.now()
       const from = options.from ?? to - options.days * 86_400_000
       if (from >= to) throw new AppError('USAGE', `--from must be before --to (${new Date(to).toISOString()})`)
       await withContext(options, async (context) => {
         const rules = chosenRules(ids, options.all === true, (await configuredRules(context.store.client, context.config.rulesDir, context.logger)).detectors)
+        announceRange(from, options.to, to, options.yes === true)
         const progress = new ProgressLine({ of: 'steps', counting: 'rule runs' })
         const onProgress = (done: number, total: number) => {
           progress.update(done, total)
