@@ -10,7 +10,7 @@ import { OrganizationsClient, paginateListAccounts } from '@aws-sdk/client-organ
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import cron from 'node-cron'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { awsSettings } from '../src/aws/clients.js'
+import { awsSettings, awsText } from '../src/aws/clients.js'
 import type { Store } from '../src/clickhouse/client.js'
 import type { Config } from '../src/config.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
@@ -107,12 +107,12 @@ export async function syncAws(store: Store, options: SyncOptions): Promise<Accou
   try {
     if (!options.organizationRole) {
       const { Account: account = '' } = await sts.send(new GetCallerIdentityCommand({})).catch((err: unknown) => {
-        throw new AppError('AWS', `cannot tell which AWS account the credentials belong to: ${errorMessage(err)}`)
+        throw new AppError('AWS', `cannot tell which AWS account the credentials belong to: ${awsText(err)}`)
       })
       return [await syncAccount(store, account, undefined, options.now).catch((err: unknown) => ({ account, ok: false as const, error: errorMessage(err) }))]
     }
     const accounts = await organisationAccounts().catch((err: unknown) => {
-      throw new AppError('AWS', `cannot list the organisation's accounts (organizations:ListAccounts): ${errorMessage(err)}`)
+      throw new AppError('AWS', `cannot list the organisation's accounts (organizations:ListAccounts): ${awsText(err)}`)
     })
     const results: AccountSync[] = []
     for (const account of accounts) {

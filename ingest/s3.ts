@@ -4,8 +4,8 @@ import { createGunzip } from 'node:zlib'
 import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
-import { awsRefusal } from '../src/aws/clients.js'
-import { AppError, errorMessage } from '../src/errors.js'
+import { awsRefusal, awsText } from '../src/aws/clients.js'
+import { AppError } from '../src/errors.js'
 import type { InputFile, OpenedInput } from './files.js'
 
 const DAY = 86_400_000
@@ -33,7 +33,7 @@ export function parseS3Url(url: string): S3Location {
 
 /** A readable message for what S3 said, naming the bucket. */
 function s3Failure(bucket: string, err: unknown): AppError {
-  return new AppError('AWS', `s3://${bucket}: ${awsRefusal(err, 's3:ListBucket') ?? errorMessage(err)}`)
+  return new AppError('AWS', `s3://${bucket}: ${awsRefusal(err, 's3:ListBucket') ?? awsText(err)}`)
 }
 
 /** The common prefixes one level below `prefix`: the folders of the trail's key layout. */

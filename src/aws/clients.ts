@@ -8,6 +8,7 @@
 import { S3Client } from '@aws-sdk/client-s3'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { errorMessage } from '../errors.js'
+import { textLine } from '../text.js'
 
 type Env = Record<string, string | undefined>
 
@@ -28,6 +29,11 @@ export function sqsClient(env: Env = process.env): SQSClient {
   return new SQSClient(awsSettings(env))
 }
 
+/** What AWS (or whatever answers at its endpoint) said, as one line of visible text: it goes into a person's terminal. */
+export function awsText(err: unknown): string {
+  return textLine(errorMessage(err))
+}
+
 const DENIED = /^(AccessDenied|AccessDeniedException|Forbidden|AuthorizationError)$/
 const BAD_CREDENTIALS = /^(InvalidClientTokenId|UnrecognizedClientException|InvalidAccessKeyId|SignatureDoesNotMatch|ExpiredToken|ExpiredTokenException)$/
 
@@ -42,6 +48,6 @@ export function awsRefusal(err: unknown, permission: string): string | undefined
   if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue') return 'no such queue'
   if (DENIED.test(name)) return `access denied (the credentials in use need ${permission})`
   if (name === 'CredentialsProviderError') return 'no AWS credentials found (environment, profile, SSO, container or instance role)'
-  if (BAD_CREDENTIALS.test(name)) return `the AWS credentials in use were refused: ${errorMessage(err)}`
+  if (BAD_CREDENTIALS.test(name)) return `the AWS credentials in use were refused: ${awsText(err)}`
   return undefined
 }
