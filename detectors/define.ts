@@ -58,7 +58,8 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
    * The same query over many windows at once, for a replay: given `{froms:Array(DateTime64(3))}`,
    * `{nows:Array(DateTime64(3))}` and `{runs:UInt32}` (and `{from}`, `{now}` spanning them all), it
    * returns each window's rows with the window's 1-based number in a column `run`. Each window's
-   * rows must be exactly what `sql` returns for that window alone.
+   * rows must be exactly what `sql` returns for that window alone. `prepare`, when there is one,
+   * runs once before it, over the span of all the windows.
    */
   replaySql?: string
   /** A row is one finding, none, or (for a row that holds a whole snapshot) several. */

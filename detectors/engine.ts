@@ -57,17 +57,21 @@ export async function runDetector(store: Store, detector: Detector, window: Dete
   return rows.flatMap((row) => findingsOf(detector, row, config, context))
 }
 
-/** Whether a detector can replay many windows in one query: it says how, and needs no preparing per window. */
+/** Whether a detector can replay many windows in one query. */
 export function replaysAtOnce(detector: Detector): detector is Detector & { replaySql: string } {
-  return detector.replaySql !== undefined && detector.prepare === undefined
+  return detector.replaySql !== undefined
 }
 
-/** What each of `windows` (in order) would find, in one query: the findings of window i at [i]. */
+/**
+ * What each of `windows` (in order) would find, in one query: the findings of window i at [i]. A
+ * detector that prepares does so once, for the span of all the windows.
+ */
 export async function replayDetector(store: Store, detector: Detector & { replaySql: string }, windows: DetectionWindow[], settings: Settings): Promise<Finding[][]> {
   const found: Finding[][] = windows.map(() => [])
   if (windows.length === 0) return found
   const span = { from: new Date(Math.min(...windows.map((w) => w.from.getTime()))), now: new Date(Math.max(...windows.map((w) => w.now.getTime()))) }
-  const { config, params } = runParameters(detector, span, settings)
+  const { config, context, params } = runParameters(detector, span, settings)
+  await detector.prepare?.(store, params, context)
   const runs = { froms: windows.map((w) => clickHouseTime(w.from.getTime())), nows: windows.map((w) => clickHouseTime(w.now.getTime())), runs: windows.length }
   const rows = await selectRows(store, detector.replaySql, { ...params, ...runs }, z.object({ run: z.coerce.number().int().min(1).max(windows.length) }).and(detector.row))
   for (const row of rows) {

@@ -31,35 +31,72 @@ export type GroupedRow = z.output<typeof GroupedRow>
 
 export const textArray = (expressions: string[]): string => `CAST([${expressions.join(', ')}], 'Array(String)')`
 
-/** The columns every grouped query selects over a group's events. */
+/** A query for one window (`{from}` to `{now}`), and the same for every window of a replay at once (Detector.replaySql). */
+export interface WindowQueries {
+  sql: string
+  replaySql: string
+}
+
+/** Both queries of a detector, from one that is told whether it replays. */
+export function windowQueries(query: (replay: boolean) => string): WindowQueries {
+  return { sql: query(false), replaySql: query(true) }
+}
+
+/**
+ * The events matching a condition, with the columns every grouped query shows and `columns` more,
+ * computed on each event before anything is repeated; in a replay, each event once for every window
+ * it falls in, that window's number in `run`.
+ */
+export function matchingEvents(condition: Part, columns: string, replay: boolean): string {
+  const matching = `SELECT account_id, principal_arn, event_time, event_id, event_name, coalesce(source_ip, source_host) AS origin${columns ? `, ${columns}` : ''} ${eventsMatching(condition)}`
+  if (!replay) return matching
+  return `SELECT *, run FROM (${matching})
+      ARRAY JOIN arrayFilter(i -> event_time >= {froms:Array(DateTime64(3))}[i] AND event_time < {nows:Array(DateTime64(3))}[i], range(1, {runs:UInt32} + 1)) AS run`
+}
+
+/** The grouping keys of a query: in a replay, its window's number first. */
+export const keys = (replay: boolean, columns: string): string => (replay ? `run, ${columns}` : columns)
+
+/** At most five values, the least first: the same five however the engine met them. */
+export const fewest = (values: string): string => `arraySlice(arraySort(${values}), 1, 5)`
+
+/**
+ * The columns every grouped query selects over a group's events (from matchingEvents, with
+ * `field_values`: the fields a rule shows, of one event). What is
+ * shown of a group is the same whichever events a window's run reads first: the principal and
+ * fields of its first event.
+ */
 export const SHOWN = `toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
-             groupUniqArray(5)(toString(event_name)) AS event_names, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources`
+             ${fewest('groupUniqArray(toString(event_name))')} AS event_names, ${fewest('groupUniqArray(origin)')} AS sources,
+             argMin(principal_arn, (event_time, event_id)) AS principal, argMin(field_values, (event_time, event_id)) AS fields`
 
 export interface Grouping {
   /** What makes a group, as expressions over an event. */
   groups: string[]
-  /** An array of the fields a rule shows, as an expression over a group's events. */
+  /** An array of the fields a rule shows, as an expression over one event. */
   fields: string
 }
+
+/** The columns matchingEvents adds for a grouping. */
+const groupingColumns = ({ groups, fields }: Grouping): string => `${textArray(groups)} AS groups, ${fields} AS field_values`
 
 /**
  * Per group, the most events (or distinct values of `counted`) within any span of `spanMs` that
  * ends at one of its events, as `measure`; the groups whose measure meets `bounds`.
  */
-export function peakCountQuery(condition: Part, { groups, fields }: Grouping, counted: string | undefined, spanMs: number, bounds: string): string {
-  return `
-      SELECT account_id, any(principal_arn) AS principal, groups, ${SHOWN},
-             max(in_span) AS measure, ${counted ? "groupUniqArrayIf(5)(counted, counted != '')" : textArray([])} AS samples, ${textArray([])} AS step_times, ${fields} AS fields
+export function peakCountQueries(condition: Part, grouping: Grouping, counted: string | undefined, spanMs: number, bounds: string): WindowQueries {
+  return windowQueries(
+    (replay) => `
+      SELECT ${keys(replay, 'account_id')}, groups, ${SHOWN},
+             max(in_span) AS measure, ${counted ? fewest("groupUniqArrayIf(counted, counted != '')") : textArray([])} AS samples, ${textArray([])} AS step_times
       FROM (
-        SELECT *, uniqExactIf(counted, counted != '') OVER (PARTITION BY account_id, groups ORDER BY at_ms RANGE BETWEEN ${String(spanMs)} PRECEDING AND CURRENT ROW) AS in_span
-        FROM (
-          SELECT *, ${textArray(groups)} AS groups, ${counted ?? 'event_id'} AS counted, toUnixTimestamp64Milli(event_time) AS at_ms
-          ${eventsMatching(condition)}
-        )
+        SELECT *, uniqExactIf(counted, counted != '') OVER (PARTITION BY ${keys(replay, 'account_id, groups')} ORDER BY at_ms RANGE BETWEEN ${String(spanMs)} PRECEDING AND CURRENT ROW) AS in_span
+        FROM (${matchingEvents(condition, `${groupingColumns(grouping)}, ${counted ?? 'event_id'} AS counted, toUnixTimestamp64Milli(event_time) AS at_ms`, replay)})
       )
-      GROUP BY account_id, groups
+      GROUP BY ${keys(replay, 'account_id, groups')}
       HAVING ${bounds}
-      ORDER BY account_id, groups`
+      ORDER BY ${keys(replay, 'account_id, groups')}`,
+  )
 }
 
 /**
@@ -67,9 +104,9 @@ export function peakCountQuery(condition: Part, { groups, fields }: Grouping, co
  * after the one before (the earliest next steps end a chain soonest, so a first step has a chain
  * within the time if this one is), or else in any order. A group whose fields are empty is none.
  */
-export function stepsQuery(steps: Part[], { groups, fields }: Grouping, withinMs: number, ordered: boolean): string {
+export function stepsQueries(steps: Part[], grouping: Grouping, withinMs: number, ordered: boolean): WindowQueries {
   const anyStep = anyOf(steps)
-  const grouped = { sql: [anyStep.sql, ...groups.map((g) => `${g} != ''`)].join(' AND '), pre: anyStep.pre }
+  const grouped = { sql: [anyStep.sql, ...grouping.groups.map((g) => `${g} != ''`)].join(' AND '), pre: anyStep.pre }
   const chainFrom = (start: string): string[] =>
     steps.slice(1).reduce<string[]>((chain, _, i) => [...chain, `arrayMin(arrayFilter(t${String(i)} -> t${String(i)} > ${chain.at(-1) ?? ''}, lists[${String(i + 2)}]))`], [start])
   const chain = chainFrom('a')
@@ -77,20 +114,21 @@ export function stepsQuery(steps: Part[], { groups, fields }: Grouping, withinMs
     ? `arrayFirst(a -> ${[...chain.slice(1).map((t, i) => `${t} > ${chain[i] ?? ''}`), `${chain.at(-1) ?? ''} - a <= ${String(withinMs)}`].join(' AND ')}, lists[1])`
     : `arrayFirst(a -> arrayAll(l -> arrayExists(x -> x >= a AND x <= a + ${String(withinMs)}, l), lists), arraySort(arrayFlatten(lists)))`
   const times = ordered ? `[${chainFrom('start').join(', ')}]` : `arrayMap(l -> arrayFirst(x -> x >= start, l), lists)`
-  return `
-      SELECT account_id, principal, groups, first_seen, last_seen, events, ${String(steps.length)} AS measure, ${textArray([])} AS samples,
+  // Which steps each event is, judged before a replay repeats it.
+  const stepColumns = `[${steps.map((step) => step.sql).join(', ')}] AS step_of`
+  return windowQueries(
+    (replay) => `
+      SELECT ${keys(replay, 'account_id')}, principal, groups, first_seen, last_seen, events, ${String(steps.length)} AS measure, ${textArray([])} AS samples,
              arrayMap(t -> toString(fromUnixTimestamp64Milli(toInt64(t), 'UTC')), ${times}) AS step_times,
              event_names, sources, fields
       FROM (
-        SELECT account_id, any(principal_arn) AS principal, groups, ${SHOWN}, ${fields} AS fields,
-               [${steps.map((step) => `arraySort(groupArrayIf(toUnixTimestamp64Milli(event_time), ${step.sql}))`).join(', ')}] AS lists,
+        SELECT ${keys(replay, 'account_id')}, groups, ${SHOWN},
+               [${steps.map((_, i) => `arraySort(groupArrayIf(toUnixTimestamp64Milli(event_time), step_of[${String(i + 1)}]))`).join(', ')}] AS lists,
                ${start} AS start
-        FROM (
-          SELECT *, ${textArray(groups)} AS groups
-          ${eventsMatching(grouped)}
-        )
-        GROUP BY account_id, groups
+        FROM (${matchingEvents(grouped, `${groupingColumns(grouping)}, ${stepColumns}`, replay)})
+        GROUP BY ${keys(replay, 'account_id, groups')}
       )
       WHERE start > 0
-      ORDER BY account_id, groups`
+      ORDER BY ${keys(replay, 'account_id, groups')}`,
+  )
 }

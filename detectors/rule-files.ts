@@ -8,9 +8,9 @@ import { moduleLogger, type Logger } from '../src/logger.js'
 import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector } from './define.js'
-import { GroupedRow, peakCountQuery, stepsQuery, textArray } from './grouped-queries.js'
+import { fewest, GroupedRow, keys, matchingEvents, peakCountQueries, stepsQueries, textArray, windowQueries } from './grouped-queries.js'
 import { LEVELS, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
-import { anyOf, compileCorrelation, compileDetection, eventsMatching, UnsupportedRule } from './sigma.js'
+import { anyOf, compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
 import { TrailwatchRule, trailwatchDetector, trailwatchRuleType, type RuleType } from './trailwatch-rules.js'
 
 const SigmaCorrelation = z.looseObject({
@@ -205,25 +205,18 @@ function ruleFiles(target: string): string[] {
 function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   const condition = compileDetection(rule.detection)
   const author = rule.author ?? 'unknown'
-  // Sorted: a title names the same calls in the same order however the engine met them.
-  const aggregates = `account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-             uniqExact(event_id) AS events, arraySort(groupUniqArray(5)(toString(event_name))) AS event_names,
-             arraySort(groupUniqArray(5)(coalesce(source_ip, source_host))) AS sources, min(event_id) AS sample_event`
   return defineDetector({
     ...ruleBasics(rule, '1h'),
     immediate: 'event',
-    sql: `
-      SELECT ${aggregates}
-      ${eventsMatching(condition)}
-      GROUP BY account_id, principal_arn
-      ORDER BY account_id, principal_arn`,
-    // The matching events of the whole replay, read once, each counted in every window it falls in.
-    replaySql: `
-      SELECT run, ${aggregates}
-      FROM (SELECT account_id, principal_arn, event_time, event_id, event_name, source_ip, source_host ${eventsMatching(condition)})
-      ARRAY JOIN arrayFilter(i -> event_time >= {froms:Array(DateTime64(3))}[i] AND event_time < {nows:Array(DateTime64(3))}[i], range(1, {runs:UInt32} + 1)) AS run
-      GROUP BY run, account_id, principal_arn
-      ORDER BY run, account_id, principal_arn`,
+    ...windowQueries(
+      (replay) => `
+      SELECT ${keys(replay, 'account_id, principal_arn')}, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
+             uniqExact(event_id) AS events, ${fewest('groupUniqArray(toString(event_name))')} AS event_names,
+             ${fewest('groupUniqArray(origin)')} AS sources, min(event_id) AS sample_event
+      FROM (${matchingEvents(condition, '', replay)})
+      GROUP BY ${keys(replay, 'account_id, principal_arn')}
+      ORDER BY ${keys(replay, 'account_id, principal_arn')}`,
+    ),
     params: () => condition.params,
     row: RuleRow,
     toFinding: (r) => ({
@@ -251,7 +244,7 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
   const counting = counted ? `distinct ${String(condition.field)}` : 'events'
   return defineDetector({
     ...ruleBasics(rule, windowOf(timespan)),
-    sql: bounds === undefined ? stepsQuery(rules, grouping, spanMs, type === 'temporal_ordered') : peakCountQuery(anyOf(rules), grouping, counted, spanMs, bounds),
+    ...(bounds === undefined ? stepsQueries(rules, grouping, spanMs, type === 'temporal_ordered') : peakCountQueries(anyOf(rules), grouping, counted, spanMs, bounds)),
     params: () => params,
     row: GroupedRow,
     toFinding: (r) => {

@@ -10,7 +10,7 @@ import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { clickHouseTime, isoTime } from '../src/time.js'
 import { defineDetector, type Detector, type DetectorContext, type Severity } from './define.js'
-import { GroupedRow, peakCountQuery, SHOWN, stepsQuery, textArray } from './grouped-queries.js'
+import { GroupedRow, keys, matchingEvents, peakCountQueries, SHOWN, stepsQueries, textArray, windowQueries } from './grouped-queries.js'
 import { LEVELS, Level, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
 import { compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
 import { renderTemplate, templatedSeverity, templateNames } from './templates.js'
@@ -97,7 +97,7 @@ export function trailwatchDetector(rule: TrailwatchRule): { type: RuleType; dete
   })
   const fields = [...new Set(names)].filter((name) => !BUILT_IN.has(name))
   const params: Record<string, unknown> = {}
-  const fieldsSql = textArray(fields.map((field) => `toString(any(${fieldExpression(field, params)}))`))
+  const fieldsSql = textArray(fields.map((field) => `toString(${fieldExpression(field, params)})`))
   const type = types[0] as RuleType
   const spec = { rule, fields, fieldsSql, params }
   const detector = type === 'threshold' ? thresholdDetector(spec) : type === 'first-seen' ? firstSeenDetector(spec) : sequenceDetector(spec)
@@ -127,7 +127,7 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
   const distinct = spec.distinct === undefined ? undefined : fieldExpression(spec.distinct, params)
   params.gte = spec.gte
   return ruleDetector(rule, windowOf(spec.timespan), {
-    sql: peakCountQuery(condition, { groups, fields: fieldsSql }, distinct, timespanMs(spec.timespan), 'measure >= {gte:UInt64}'),
+    ...peakCountQueries(condition, { groups, fields: fieldsSql }, distinct, timespanMs(spec.timespan), 'measure >= {gte:UInt64}'),
     params: () => params,
     fields,
     groupBy: spec['group-by'],
@@ -146,6 +146,10 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
 
 const Coverage = z.object({ n: z.coerce.number(), from_ms: z.coerce.number(), to_ms: z.coerce.number() })
 
+/** Where the window judged starts: the one window's, or the replayed window's of `run` in table `of`. */
+const windowStart = (replay: boolean, of: string): string => (replay ? `{froms:Array(DateTime64(3))}[${of}.run]` : '{from:DateTime64(3)}')
+const runOf = (replay: boolean, of: string): string => (replay ? `${of}.run AS run, ` : '')
+
 function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const spec = rule['first-seen'] as z.output<typeof FirstSeen>
   const condition = compileDetection(rule.detection, params)
@@ -162,36 +166,47 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
     ${eventsMatching(matching, 'fillFrom', 'fillTo')}
     GROUP BY account_id, group_key, seen_value, day`
   return ruleDetector(rule, '1h', {
-    sql: `
+    ...windowQueries(
+      (replay) => `
       WITH
         recent AS (
-          SELECT account_id, ${groups} AS group_key, ${value} AS seen_value, any(principal_arn) AS principal, ${SHOWN}, ${fieldsSql} AS fields
-          ${eventsMatching(matching)}
-          GROUP BY account_id, group_key, seen_value
+          SELECT ${keys(replay, 'account_id, group_key, seen_value')}, ${SHOWN}
+          FROM (${matchingEvents(matching, `${groups} AS group_key, ${value} AS seen_value, ${fieldsSql} AS field_values`, replay)})
+          GROUP BY ${keys(replay, 'account_id, group_key, seen_value')}
         ),
-        history AS (
-          SELECT account_id, group_key, value, min(first_seen) AS since
+        remembered AS (
+          SELECT account_id, group_key, value, day, min(first_seen) AS since
           FROM rule_seen_values
-          WHERE rule_key = {ruleKey:String} AND day >= toDate({historyFrom:DateTime64(3)}) AND first_seen < {from:DateTime64(3)}
+          WHERE rule_key = {ruleKey:String} AND day >= toDate({historyFrom:DateTime64(3)}) AND first_seen < {now:DateTime64(3)}
             AND (account_id, group_key) IN (SELECT account_id, group_key FROM recent)
-          GROUP BY account_id, group_key, value
+          GROUP BY account_id, group_key, value, day
+        ),
+        -- What each window's groups had shown before it, within the history reaching back from its start.
+        history AS (
+          SELECT ${runOf(replay, 'g')}h.account_id AS account_id, h.group_key AS group_key, h.value AS value, min(h.since) AS since
+          FROM (SELECT DISTINCT ${keys(replay, 'account_id, group_key')} FROM recent) AS g
+          INNER JOIN remembered AS h ON g.account_id = h.account_id AND g.group_key = h.group_key
+          WHERE h.day >= toDate(fromUnixTimestamp64Milli(toUnixTimestamp64Milli(${windowStart(replay, 'g')}) - {historyMs:Int64}, 'UTC')) AND h.since < ${windowStart(replay, 'g')}
+          GROUP BY ${keys(replay, 'account_id, group_key, value')}
         ),
         judged AS (
-          SELECT account_id, group_key, uniqExact(value) AS known, min(since) AS since FROM history GROUP BY account_id, group_key
+          SELECT ${keys(replay, 'account_id, group_key')}, uniqExact(value) AS known, min(since) AS since FROM history GROUP BY ${keys(replay, 'account_id, group_key')}
         )
-      SELECT r.account_id AS account_id, r.principal AS principal, r.group_key AS groups, r.first_seen AS first_seen, r.last_seen AS last_seen,
+      SELECT ${runOf(replay, 'r')}r.account_id AS account_id, r.principal AS principal, r.group_key AS groups, r.first_seen AS first_seen, r.last_seen AS last_seen,
              r.events AS events, j.known AS measure, [r.seen_value] AS samples, ${textArray([])} AS step_times,
              r.event_names AS event_names, r.sources AS sources, r.fields AS fields
       FROM recent AS r
-      LEFT JOIN judged AS j ON r.account_id = j.account_id AND r.group_key = j.group_key
-      WHERE ((j.known > 0 AND j.since <= {learnedBy:DateTime64(3)}) OR {judgeNewGroups:Bool})
-        AND (r.account_id, r.group_key, r.seen_value) NOT IN (SELECT account_id, group_key, value FROM history)
-      ORDER BY account_id, groups, samples`,
+      LEFT JOIN judged AS j ON ${replay ? 'r.run = j.run AND ' : ''}r.account_id = j.account_id AND r.group_key = j.group_key
+      WHERE ((j.known > 0 AND toUnixTimestamp64Milli(j.since) <= toUnixTimestamp64Milli(${windowStart(replay, 'r')}) - {learnMs:Int64}) OR {judgeNewGroups:Bool})
+        AND (${replay ? 'r.run, ' : ''}r.account_id, r.group_key, r.seen_value) NOT IN (SELECT ${keys(replay, 'account_id, group_key, value')} FROM history)
+      ORDER BY ${keys(replay, 'account_id, groups, samples')}`,
+    ),
     params: (context) => ({
       ...params,
       ruleKey,
       historyFrom: clickHouseTime(context.from.getTime() - historyMs),
-      learnedBy: clickHouseTime(context.from.getTime() - learnMs),
+      historyMs,
+      learnMs,
       judgeNewGroups: learnMs === 0,
     }),
     prepare: async (store, query, context) => {
@@ -244,7 +259,7 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const compiled = steps.map((step) => compileDetection({ ...selections, condition: step.condition }, params))
   const groups = spec.by.map((field) => fieldExpression(field, params))
   return ruleDetector(rule, windowOf(spec.within), {
-    sql: stepsQuery(compiled, { groups, fields: fieldsSql }, timespanMs(spec.within), true),
+    ...stepsQueries(compiled, { groups, fields: fieldsSql }, timespanMs(spec.within), true),
     params: () => params,
     fields,
     groupBy: spec.by,
@@ -264,6 +279,7 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
 
 interface TypeParts {
   sql: string
+  replaySql?: string
   params: (context: DetectorContext) => Record<string, unknown>
   prepare?: Detector['prepare']
   fields: string[]
@@ -279,6 +295,7 @@ function ruleDetector(rule: TrailwatchRule, window: string, parts: TypeParts): D
   return defineDetector({
     ...ruleBasics(rule, window),
     sql: parts.sql,
+    ...(parts.replaySql === undefined ? {} : { replaySql: parts.replaySql }),
     params: (_, context) => parts.params(context),
     ...(parts.prepare ? { prepare: parts.prepare } : {}),
     row: GroupedRow,
