@@ -72,7 +72,12 @@ export async function replayDetector(store: Store, detector: Detector & { replay
   const span = { from: new Date(Math.min(...windows.map((w) => w.from.getTime()))), now: new Date(Math.max(...windows.map((w) => w.now.getTime()))) }
   const { config, context, params } = runParameters(detector, span, settings)
   await detector.prepare?.(store, params, context)
-  const runs = { froms: windows.map((w) => clickHouseTime(w.from.getTime())), nows: windows.map((w) => clickHouseTime(w.now.getTime())), runs: windows.length }
+  const runs = {
+    froms: windows.map((w) => clickHouseTime(w.from.getTime())),
+    nows: windows.map((w) => clickHouseTime(w.now.getTime())),
+    baselineFroms: windows.map((w) => clickHouseTime(w.now.getTime() - durationMs(detector.lookback))),
+    runs: windows.length,
+  }
   const rows = await selectRows(store, detector.replaySql, { ...params, ...runs }, z.object({ run: z.coerce.number().int().min(1).max(windows.length) }).and(detector.row))
   for (const row of rows) {
     const window = windows[row.run - 1] as DetectionWindow

@@ -5,7 +5,8 @@
  * window as a whole.
  */
 import { z } from 'zod'
-import { anyOf, eventsMatching, type Part } from './sigma.js'
+import { anyOf, type Part } from './sigma.js'
+import { fewest, keys, windowed, windowQueries, type WindowQueries } from './windows.js'
 
 /** One group's row, whatever judged it. */
 export const GroupedRow = z.object({
@@ -31,34 +32,13 @@ export type GroupedRow = z.output<typeof GroupedRow>
 
 export const textArray = (expressions: string[]): string => `CAST([${expressions.join(', ')}], 'Array(String)')`
 
-/** A query for one window (`{from}` to `{now}`), and the same for every window of a replay at once (Detector.replaySql). */
-export interface WindowQueries {
-  sql: string
-  replaySql: string
-}
-
-/** Both queries of a detector, from one that is told whether it replays. */
-export function windowQueries(query: (replay: boolean) => string): WindowQueries {
-  return { sql: query(false), replaySql: query(true) }
-}
-
 /**
  * The events matching a condition, with the columns every grouped query shows and `columns` more,
- * computed on each event before anything is repeated; in a replay, each event once for every window
- * it falls in, that window's number in `run`.
+ * computed on each event before a replay repeats it (see windowed).
  */
 export function matchingEvents(condition: Part, columns: string, replay: boolean): string {
-  const matching = `SELECT account_id, principal_arn, event_time, event_id, event_name, coalesce(source_ip, source_host) AS origin${columns ? `, ${columns}` : ''} ${eventsMatching(condition)}`
-  if (!replay) return matching
-  return `SELECT *, run FROM (${matching})
-      ARRAY JOIN arrayFilter(i -> event_time >= {froms:Array(DateTime64(3))}[i] AND event_time < {nows:Array(DateTime64(3))}[i], range(1, {runs:UInt32} + 1)) AS run`
+  return windowed({ columns: `account_id, principal_arn, event_time, event_id, event_name, coalesce(source_ip, source_host) AS origin${columns ? `, ${columns}` : ''}`, ...condition }, replay)
 }
-
-/** The grouping keys of a query: in a replay, its window's number first. */
-export const keys = (replay: boolean, columns: string): string => (replay ? `run, ${columns}` : columns)
-
-/** At most five values, the least first: the same five however the engine met them. */
-export const fewest = (values: string): string => `arraySlice(arraySort(${values}), 1, 5)`
 
 /**
  * The columns every grouped query selects over a group's events (from matchingEvents, with

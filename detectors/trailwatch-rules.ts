@@ -10,7 +10,8 @@ import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { clickHouseTime, isoTime } from '../src/time.js'
 import { defineDetector, type Detector, type DetectorContext, type Severity } from './define.js'
-import { GroupedRow, keys, matchingEvents, peakCountQueries, SHOWN, stepsQueries, textArray, windowQueries } from './grouped-queries.js'
+import { GroupedRow, matchingEvents, peakCountQueries, SHOWN, stepsQueries, textArray } from './grouped-queries.js'
+import { keys, windowFrom, windowQueries } from './windows.js'
 import { LEVELS, Level, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
 import { compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
 import { renderTemplate, templatedSeverity, templateNames } from './templates.js'
@@ -146,8 +147,6 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
 
 const Coverage = z.object({ n: z.coerce.number(), from_ms: z.coerce.number(), to_ms: z.coerce.number() })
 
-/** Where the window judged starts: the one window's, or the replayed window's of `run` in table `of`. */
-const windowStart = (replay: boolean, of: string): string => (replay ? `{froms:Array(DateTime64(3))}[${of}.run]` : '{from:DateTime64(3)}')
 const runOf = (replay: boolean, of: string): string => (replay ? `${of}.run AS run, ` : '')
 
 function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
@@ -186,7 +185,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
           SELECT ${runOf(replay, 'g')}h.account_id AS account_id, h.group_key AS group_key, h.value AS value, min(h.since) AS since
           FROM (SELECT DISTINCT ${keys(replay, 'account_id, group_key')} FROM recent) AS g
           INNER JOIN remembered AS h ON g.account_id = h.account_id AND g.group_key = h.group_key
-          WHERE h.day >= toDate(fromUnixTimestamp64Milli(toUnixTimestamp64Milli(${windowStart(replay, 'g')}) - {historyMs:Int64}, 'UTC')) AND h.since < ${windowStart(replay, 'g')}
+          WHERE h.day >= toDate(fromUnixTimestamp64Milli(toUnixTimestamp64Milli(${windowFrom(replay, 'g.run')}) - {historyMs:Int64}, 'UTC')) AND h.since < ${windowFrom(replay, 'g.run')}
           GROUP BY ${keys(replay, 'account_id, group_key, value')}
         ),
         judged AS (
@@ -197,7 +196,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
              r.event_names AS event_names, r.sources AS sources, r.fields AS fields
       FROM recent AS r
       LEFT JOIN judged AS j ON ${replay ? 'r.run = j.run AND ' : ''}r.account_id = j.account_id AND r.group_key = j.group_key
-      WHERE ((j.known > 0 AND toUnixTimestamp64Milli(j.since) <= toUnixTimestamp64Milli(${windowStart(replay, 'r')}) - {learnMs:Int64}) OR {judgeNewGroups:Bool})
+      WHERE ((j.known > 0 AND toUnixTimestamp64Milli(j.since) <= toUnixTimestamp64Milli(${windowFrom(replay, 'r.run')}) - {learnMs:Int64}) OR {judgeNewGroups:Bool})
         AND (${replay ? 'r.run, ' : ''}r.account_id, r.group_key, r.seen_value) NOT IN (SELECT ${keys(replay, 'account_id, group_key, value')} FROM history)
       ORDER BY ${keys(replay, 'account_id, groups, samples')}`,
     ),

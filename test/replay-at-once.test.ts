@@ -1,17 +1,21 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Detector } from '../detectors/define.js'
+import { DETECTORS } from '../detectors/registry.js'
+import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
+import { simulateOrganisation } from '../src/simulate/organisation.js'
 import { replayDetector, replaysAtOnce, runDetector } from '../detectors/engine.js'
 import { LATENESS_MS, scheduledRuns } from '../detectors/replay.js'
 import { builtInRulesDir, checkRulePatterns, loadRuleFiles, rulePaths, type LoadedRule } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
 import { testSettings } from './helpers/detect.js'
 import { DATASETS, INVICTUS } from './helpers/datasets.js'
-import { ingestRecords, type RawEvent } from './helpers/events.js'
-import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
+import { ACCOUNT, apiCall, consoleSignIn, guardDutyEvent, ingestRecords, roleSession, type RawEvent } from './helpers/events.js'
+import { openTestStore, testDataDir, testLogger, type TestStore } from './helpers/store.js'
 
 const MINUTE = 60_000
+const ORGANISATION_END = Date.parse('2026-11-19T05:00:00Z')
 
 let store: TestStore
 let rules: LoadedRule[]
@@ -34,10 +38,35 @@ beforeAll(async () => {
     records.push(...mine)
   }
   await ingestRecords(store, records)
-}, 120_000)
+  // An organisation's week, with incidents and traps on its last day, beside them in time.
+  const organisation = simulateOrganisation({ days: 8, end: ORGANISATION_END, seed: 7, traps: true })
+  await ingestRecords(store, organisation.records)
+  // Beside them, what that day does not trip, as a feed of records and a GuardDuty finding lands in a file.
+  const feed = path.join(testDataDir(), 'intrusions.jsonl')
+  writeFileSync(feed, intrusions(ORGANISATION_END - 100 * MINUTE).map((value) => JSON.stringify(value)).join('\n'))
+  await backfill(store, [feed], { maxBatch: 1000, maxRecordBytes: 1 << 20, logger: testLogger })
+  await insertCredentialReport(store, parseCredentialReport(organisation.credentialReport), ORGANISATION_END, ORGANISATION_END)
+}, 300_000)
 afterAll(async () => {
   await store.close()
 })
+
+/** What the detectors the organisation's day does not trip are for, beginning at `at`. */
+function intrusions(at: number): RawEvent[] {
+  const root = { type: 'Root', principalId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, accountId: ACCOUNT }
+  const outsider = { ...roleSession('partner', 'visit'), accountId: '999988887777', arn: 'arn:aws:sts::999988887777:assumed-role/partner/visit' }
+  return [
+    apiCall(at, root, '203.0.113.9', { eventSource: 'signin.amazonaws.com', eventName: 'ConsoleLogin', eventType: 'AwsConsoleSignIn', responseElements: { ConsoleLogin: 'Success' } }),
+    ...Array.from({ length: 8 }, (_, i) => consoleSignIn(at + 10 * MINUTE + i * 20_000, 'carol', '198.51.100.20', 'Failure')),
+    apiCall(at + 20 * MINUTE, outsider, '198.51.100.44', { eventSource: 'sts.amazonaws.com', eventName: 'AssumeRole', requestParameters: { roleArn: `arn:aws:iam::${ACCOUNT}:role/deploy`, roleSessionName: 'visit' } }),
+    guardDutyEvent({ id: 'replayed', type: 'UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS', severity: 8, updatedAt: new Date(at + 30 * MINUTE).toISOString(), key: { accessKeyId: 'ASIAANNAXXXXXXXXXXXX', userName: 'anna', userType: 'IAMUser', principalId: 'AIDAANNA' } }),
+    apiCall(at + 40 * MINUTE, { type: 'AWSService', invokedBy: 'iam.amazonaws.com' }, 'iam.amazonaws.com', {
+      eventSource: 'iam.amazonaws.com',
+      eventName: 'AttachUserPolicy',
+      requestParameters: { userName: 'anna', policyArn: 'arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3' },
+    }),
+  ]
+}
 
 /** The scheduler's runs over a range, one by one, against one query for them all. */
 async function compare(detector: Detector & { replaySql: string }, from: number, to: number): Promise<number> {
@@ -69,4 +98,18 @@ it('agrees with the runs for every kind of built-in rule over its own examples: 
   }
   // Each kind found something in some window, so each was held to the runs on findings, not on none.
   expect([...kinds.keys()].sort()).toEqual(['first-seen', 'sequence', 'sigma', 'threshold'])
+}, 600_000)
+
+it('agrees with the runs for the built-in detectors, over an intrusion and over the last hours of an organisation with incidents', async () => {
+  const atOnce = DETECTORS.filter(replaysAtOnce)
+  const found = new Set<string>()
+  for (const detector of atOnce) {
+    const intrusion = await compare(detector, Date.parse('2023-07-10T11:40:17.250Z'), Date.parse('2023-07-10T12:45:41.500Z'))
+    const organisation = await compare(detector, ORGANISATION_END - 3 * 60 * MINUTE + 17_250, ORGANISATION_END + 41_500)
+    if (intrusion + organisation > 0) found.add(detector.id)
+  }
+  // The checks of snapshots and of the feed itself run a few times a day or an hour, and replay run by run.
+  expect(DETECTORS.filter((detector) => !replaysAtOnce(detector)).map((detector) => detector.id)).toEqual(['stale-access-key', 'data-freshness', 'iam-posture'])
+  // Each of them was held to the runs on findings, not only on none.
+  expect([...found].sort()).toEqual(atOnce.map((detector) => detector.id).sort())
 }, 600_000)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineDetector } from '../define.js'
+import { baselineFrom, earliestBaselineFrom, fewest, inWindows, keys, windowFrom, windowQueries } from '../windows.js'
 import { isoTime } from '../../src/time.js'
 
 const Row = z.object({
@@ -37,29 +38,40 @@ export default defineDetector({
   }),
   params: (config) => ({ minDenied: config.minDenied, includeConsole: config.includeConsole }),
   // AWS service principals (delivery.logs.amazonaws.com draws thousands) never count.
-  sql: `
+  ...windowQueries(
+    (replay) => `
     WITH
       denied_calls AS (
         SELECT event_id, account_id, principal_arn, event_time, event_source, event_name, coalesce(source_ip, source_host) AS source
         FROM events
-        WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+        WHERE event_time >= ${earliestBaselineFrom(replay)} AND event_time < {now:DateTime64(3)}
           AND principal_arn != '' AND actor_kind != 'aws-service' AND NOT endsWith(principal_arn, '.amazonaws.com')
           AND ({includeConsole:Bool} OR actor_kind != 'human-console')
           AND (error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%' OR error_code = 'Forbidden')
         -- An event delivered twice is one denial.
         LIMIT 1 BY event_id
+      ),
+      bursts AS (
+        SELECT ${keys(replay, 'account_id, principal_arn')}, count() AS denied,
+               ${fewest('groupUniqArray(toString(event_source))', 8)} AS services, ${fewest('groupUniqArray(toString(event_name))', 8)} AS events,
+               ${fewest('groupUniqArray(source)')} AS sources, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
+        FROM (${inWindows('denied_calls', replay)})
+        GROUP BY ${keys(replay, 'account_id, principal_arn')}
+        HAVING denied >= {minDenied:UInt32}
+      ),
+      -- Each bursting principal's denials before its window, within the window's baseline.
+      history AS (
+        SELECT account_id, principal_arn, groupArray(event_time) AS times
+        FROM denied_calls
+        WHERE (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM bursts)
+        GROUP BY account_id, principal_arn
       )
-    SELECT account_id, principal_arn, countIf(event_time >= {from:DateTime64(3)}) AS denied,
-           groupUniqArrayIf(8)(toString(event_source), event_time >= {from:DateTime64(3)}) AS services,
-           groupUniqArrayIf(8)(toString(event_name), event_time >= {from:DateTime64(3)}) AS events,
-           groupUniqArrayIf(5)(source, event_time >= {from:DateTime64(3)}) AS sources,
-           toString(minIf(event_time, event_time >= {from:DateTime64(3)})) AS first_seen, toString(max(event_time)) AS last_seen,
-           countIf(event_time < {from:DateTime64(3)}) AS before,
-           greatest(1, dateDiff('hour', {baselineFrom:DateTime64(3)}, {from:DateTime64(3)})) AS baseline_hours
-    FROM denied_calls
-    GROUP BY account_id, principal_arn
-    HAVING denied >= {minDenied:UInt32}
-    ORDER BY account_id, principal_arn`,
+    SELECT b.*, arrayCount(t -> t >= ${baselineFrom(replay)} AND t < ${windowFrom(replay)}, h.times) AS before,
+           greatest(1, dateDiff('hour', ${baselineFrom(replay)}, ${windowFrom(replay)})) AS baseline_hours
+    FROM bursts AS b
+    LEFT JOIN history AS h ON b.account_id = h.account_id AND b.principal_arn = h.principal_arn
+    ORDER BY ${keys(replay, 'account_id, principal_arn')}`,
+  ),
   row: Row,
   toFinding: (r, config, { from, now }) => {
     const windowHours = Math.max(1, (now.getTime() - from.getTime()) / 3_600_000)

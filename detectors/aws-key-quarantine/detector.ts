@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { isoTime } from '../../src/time.js'
 import { defineDetector } from '../define.js'
+import { keys, windowed, windowQueries } from '../windows.js'
 
 const Row = z.object({
   account_id: z.string(),
@@ -31,17 +32,23 @@ export default defineDetector({
   ],
   config: z.object({}),
   // AWS does this by itself, so the actor is AWS, never a person: the finding is about the identity quarantined.
-  sql: `
-    SELECT account_id, splitByChar(':', principal_arn)[2] AS partition,
+  ...windowQueries(
+    (replay) => `
+    SELECT ${keys(replay, 'account_id')}, partition, kind, name, policy, actor, time, event_id
+    FROM (${windowed(
+      {
+        columns: `account_id, event_time, splitByChar(':', principal_arn)[2] AS partition,
            multiIf(event_name = 'AttachUserPolicy', 'user', event_name = 'AttachRolePolicy', 'role', 'group') AS kind,
            JSONExtractString(raw, 'requestParameters', concat(kind, 'Name')) AS name,
            JSONExtractString(raw, 'requestParameters', 'policyArn') AS policy,
-           principal_arn AS actor, toString(event_time) AS time, event_id
-    FROM events
-    WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-      AND event_name IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy') AND error_code = ''
-      AND policy LIKE 'arn:%:iam::aws:policy/AWSCompromisedKeyQuarantine%'
-    ORDER BY event_time, event_id`,
+           principal_arn AS actor, toString(event_time) AS time, event_id`,
+        pre: "event_name IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy') AND error_code = ''",
+        sql: "policy LIKE 'arn:%:iam::aws:policy/AWSCompromisedKeyQuarantine%'",
+      },
+      replay,
+    )})
+    ORDER BY ${keys(replay, 'event_time, event_id')}`,
+  ),
   row: Row,
   toFinding: (r) => {
     if (!NAME.test(r.name)) return null

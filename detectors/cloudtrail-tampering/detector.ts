@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { fewest, keys, windowed, windowQueries } from '../windows.js'
 import { defineDetector, type Severity } from '../define.js'
 import { isoTime } from '../../src/time.js'
 
@@ -56,30 +57,36 @@ export default defineDetector({
   config: z.object({}),
   // UpdateTrail counts when it turns off validation, global events or multi-region, or moves the
   // destination; PutEventSelectors when a selector drops management events.
-  sql: `
-    SELECT account_id, principal_arn, toString(event_source) AS event_source, toString(event_name) AS event_name, toString(error_code) AS error_code,
+  ...windowQueries(
+    (replay) => `
+    SELECT ${keys(replay, 'account_id')}, principal_arn, toString(event_source) AS event_source, toString(event_name) AS event_name, toString(error_code) AS error_code,
            toString(toDate(event_time)) AS day, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-           uniqExact(event_id) AS calls,
-           groupUniqArray(5)(coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'name'), ''), nullIf(JSONExtractString(raw, 'requestParameters', 'trailName'), ''),
-                                      nullIf(JSONExtractString(raw, 'requestParameters', 'detectorId'), ''), nullIf(JSONExtractString(raw, 'requestParameters', 'configurationRecorderName'), ''),
-                                      nullIf(JSONExtractString(raw, 'requestParameters', 'resolverQueryLogConfigId'), ''),
-                                      nullIf(JSONExtractString(raw, 'requestParameters', 'DeleteFlowLogsRequest', 'FlowLogId', 'content'), ''), '')) AS targets,
-           groupUniqArray(5)(toString(aws_region)) AS regions, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources, any(user_agent) AS agent
-    FROM events
-    WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-      AND event_name IN {actions:Array(String)}
-      AND event_source IN ('cloudtrail.amazonaws.com', 'guardduty.amazonaws.com', 'config.amazonaws.com', 'ec2.amazonaws.com',
-                           'route53resolver.amazonaws.com', 'securityhub.amazonaws.com', 'organizations.amazonaws.com')
-      AND (event_name != 'UpdateTrail'
-           OR JSONExtractRaw(raw, 'requestParameters', 'enableLogFileValidation') = 'false'
-           OR JSONExtractRaw(raw, 'requestParameters', 'includeGlobalServiceEvents') = 'false'
-           OR JSONExtractRaw(raw, 'requestParameters', 'isMultiRegionTrail') = 'false'
-           OR JSONHas(raw, 'requestParameters', 's3BucketName'))
-      AND (event_name != 'PutEventSelectors'
-           OR arrayExists(s -> JSONExtractRaw(s, 'includeManagementEvents') = 'false', JSONExtractArrayRaw(raw, 'requestParameters', 'eventSelectors')))
-      AND (event_name != 'UpdateDetector' OR JSONExtractRaw(raw, 'requestParameters', 'enable') = 'false')
-    GROUP BY account_id, principal_arn, event_source, event_name, error_code, day
-    ORDER BY account_id, first_seen`,
+           uniqExact(event_id) AS calls, ${fewest("groupUniqArray(target)")} AS targets, ${fewest('groupUniqArray(region)')} AS regions,
+           ${fewest('groupUniqArray(origin)')} AS sources, argMin(user_agent, (event_time, event_id)) AS agent
+    FROM (${windowed(
+      {
+        columns: `account_id, principal_arn, event_source, event_name, error_code, event_time, event_id, toString(aws_region) AS region, coalesce(source_ip, source_host) AS origin, user_agent,
+           coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'name'), ''), nullIf(JSONExtractString(raw, 'requestParameters', 'trailName'), ''),
+                    nullIf(JSONExtractString(raw, 'requestParameters', 'detectorId'), ''), nullIf(JSONExtractString(raw, 'requestParameters', 'configurationRecorderName'), ''),
+                    nullIf(JSONExtractString(raw, 'requestParameters', 'resolverQueryLogConfigId'), ''),
+                    nullIf(JSONExtractString(raw, 'requestParameters', 'DeleteFlowLogsRequest', 'FlowLogId', 'content'), ''), '') AS target`,
+        pre: `event_name IN {actions:Array(String)}
+          AND event_source IN ('cloudtrail.amazonaws.com', 'guardduty.amazonaws.com', 'config.amazonaws.com', 'ec2.amazonaws.com',
+                               'route53resolver.amazonaws.com', 'securityhub.amazonaws.com', 'organizations.amazonaws.com')`,
+        sql: `(event_name != 'UpdateTrail'
+               OR JSONExtractRaw(raw, 'requestParameters', 'enableLogFileValidation') = 'false'
+               OR JSONExtractRaw(raw, 'requestParameters', 'includeGlobalServiceEvents') = 'false'
+               OR JSONExtractRaw(raw, 'requestParameters', 'isMultiRegionTrail') = 'false'
+               OR JSONHas(raw, 'requestParameters', 's3BucketName'))
+          AND (event_name != 'PutEventSelectors'
+               OR arrayExists(s -> JSONExtractRaw(s, 'includeManagementEvents') = 'false', JSONExtractArrayRaw(raw, 'requestParameters', 'eventSelectors')))
+          AND (event_name != 'UpdateDetector' OR JSONExtractRaw(raw, 'requestParameters', 'enable') = 'false')`,
+      },
+      replay,
+    )})
+    GROUP BY ${keys(replay, 'account_id, principal_arn, event_source, event_name, error_code, day')}
+    ORDER BY ${keys(replay, 'account_id, first_seen, principal_arn, event_source, event_name, error_code')}`,
+  ),
   params: () => ({ actions: Object.keys(ACTIONS) }),
   row: Row,
   toFinding: (r) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { fewest, keys, windowed, windowQueries } from '../windows.js'
 import { defineDetector, raise, type Severity } from '../define.js'
 import { isoTime } from '../../src/time.js'
 
@@ -36,32 +37,38 @@ export default defineDetector({
     sprayUsers: z.number().int().positive().default(3),
   }),
   params: (config) => ({ perUser: config.failuresPerUser, perSource: config.failuresPerSource, sprayUsers: config.sprayUsers }),
-  sql: `
+  ...windowQueries(
+    (replay) => `
     WITH
       sign_ins AS (
-        SELECT event_id, account_id, principal_arn, user_name, coalesce(source_ip, source_host) AS source, event_time,
-               JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure' OR error_message != '' AS failed
-        FROM events
-        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-          AND event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin'
+        ${windowed(
+          {
+            columns: `event_id, account_id, principal_arn, user_name, coalesce(source_ip, source_host) AS source, event_time,
+                      JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure' OR error_message != '' AS failed`,
+            pre: "event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin'",
+            sql: '1',
+          },
+          replay,
+        )}
         -- A sign-in delivered twice is one attempt.
-        LIMIT 1 BY event_id
+        LIMIT 1 BY ${keys(replay, 'event_id')}
       )
     -- "Then a success": after the first failure, and from an address that failed (the user's own
     -- sign-in from home before or after the guessing is not the guesser getting in).
-    SELECT kind, account_id, principal_arn, subject, failures, users, user_count, sources, first_seen, last_seen, succeeded_after FROM (
-      SELECT 'user' AS kind, account_id, anyIf(principal_arn, failed) AS principal_arn, user_name AS subject, countIf(failed) AS failures,
-             [user_name] AS users, 1 AS user_count, groupUniqArrayIf(5)(source, failed) AS sources,
+    SELECT ${keys(replay, 'kind')}, account_id, principal_arn, subject, failures, users, user_count, sources, first_seen, last_seen, succeeded_after FROM (
+      SELECT ${keys(replay, "'user' AS kind")}, account_id, argMinIf(principal_arn, (event_time, event_id), failed) AS principal_arn, user_name AS subject, countIf(failed) AS failures,
+             [user_name] AS users, 1 AS user_count, ${fewest('groupUniqArrayIf(source, failed)')} AS sources,
              minIf(event_time, failed) AS first_failure, toString(first_failure) AS first_seen, toString(maxIf(event_time, failed)) AS last_seen,
              arrayExists(s -> s.1 > first_failure AND has(groupUniqArrayIf(source, failed), s.2), groupArrayIf((event_time, source), NOT failed)) AS succeeded_after
-      FROM sign_ins GROUP BY account_id, user_name HAVING failures >= {perUser:UInt32}
+      FROM sign_ins GROUP BY ${keys(replay, 'account_id, user_name')} HAVING failures >= {perUser:UInt32}
       UNION ALL
-      SELECT 'source', account_id, '', source, countIf(failed), groupUniqArrayIf(10)(user_name, failed), uniqExactIf(user_name, failed), [source],
+      SELECT ${keys(replay, "'source'")}, account_id, '', source, countIf(failed), ${fewest('groupUniqArrayIf(user_name, failed)', 10)}, uniqExactIf(user_name, failed), [source],
              minIf(event_time, failed) AS first_failure, toString(first_failure), toString(maxIf(event_time, failed)),
              arrayExists(t -> t > first_failure, groupArrayIf(event_time, NOT failed))
-      FROM sign_ins GROUP BY account_id, source HAVING countIf(failed) >= {perSource:UInt32} AND uniqExactIf(user_name, failed) >= {sprayUsers:UInt32}
+      FROM sign_ins GROUP BY ${keys(replay, 'account_id, source')} HAVING countIf(failed) >= {perSource:UInt32} AND uniqExactIf(user_name, failed) >= {sprayUsers:UInt32}
     )
-    ORDER BY account_id, kind, subject`,
+    ORDER BY ${keys(replay, 'account_id, kind, subject')}`,
+  ),
   row: Row,
   toFinding: (r, config) => {
     let severity: Severity = r.kind === 'source' ? 'high' : 'medium'

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineDetector } from '../define.js'
+import { keys, windowed, windowQueries } from '../windows.js'
 import { isoTime } from '../../src/time.js'
 
 const Row = z.object({
@@ -27,17 +28,22 @@ export default defineDetector({
   ],
   config: z.object({}),
   // IAM users only: SSO and SAML sign-ins are federated, and root has its own detector.
-  sql: `
-    SELECT account_id, principal_arn, event_id, toString(event_time) AS at, coalesce(source_ip, source_host) AS source,
-           toString(source_country) AS country, user_agent AS agent
-    FROM events
-    WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-      AND event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin' AND principal_type = 'IAMUser'
-      AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Success'
-      AND JSONExtractString(raw, 'additionalEventData', 'MFAUsed') != 'Yes'
-      AND NOT JSONHas(raw, 'additionalEventData', 'SamlProviderArn')
-    ORDER BY account_id, at
-    LIMIT 1 BY event_id`,
+  ...windowQueries(
+    (replay) => `
+    SELECT ${keys(replay, 'account_id')}, principal_arn, event_id, toString(event_time) AS at, origin AS source, country, agent
+    FROM (${windowed(
+      {
+        columns: 'account_id, principal_arn, event_id, event_time, coalesce(source_ip, source_host) AS origin, toString(source_country) AS country, user_agent AS agent',
+        pre: "event_source = 'signin.amazonaws.com' AND event_name = 'ConsoleLogin' AND principal_type = 'IAMUser'",
+        sql: `JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Success'
+          AND JSONExtractString(raw, 'additionalEventData', 'MFAUsed') != 'Yes'
+          AND NOT JSONHas(raw, 'additionalEventData', 'SamlProviderArn')`,
+      },
+      replay,
+    )})
+    ORDER BY ${keys(replay, 'account_id, at, event_id')}
+    LIMIT 1 BY ${keys(replay, 'event_id')}`,
+  ),
   row: Row,
   toFinding: (r) => ({
     severity: 'medium',

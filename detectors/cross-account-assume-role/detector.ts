@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { baselineFrom, earliestBaselineFrom, fewest, inWindows, keys, windowFrom, windowQueries } from '../windows.js'
 import { defineDetector } from '../define.js'
 import { isoTime } from '../../src/time.js'
 
@@ -27,23 +28,35 @@ export default defineDetector({
   ],
   config: z.object({ knownAccounts: z.array(z.string().regex(/^\d{12}$/, 'expected a 12-digit account id')).default([]) }),
   params: (config) => ({ known: config.knownAccounts }),
-  sql: `
+  ...windowQueries(
+    (replay) => `
     WITH
       assumed AS (
-        SELECT event_id, account_id, principal_account_id AS caller_account, principal_arn, event_time,
+        SELECT event_id, account_id, toString(principal_account_id) AS caller_account, principal_arn, event_time,
                JSONExtractString(raw, 'requestParameters', 'roleArn') AS role, coalesce(source_ip, source_host) AS source
         FROM events
-        WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)}
+        WHERE event_time >= ${earliestBaselineFrom(replay)} AND event_time < {now:DateTime64(3)}
           AND event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code = ''
-          AND principal_account_id != '' AND principal_account_id != account_id
+          AND principal_account_id != '' AND principal_account_id != account_id AND caller_account NOT IN {known:Array(String)}
+      ),
+      seen AS (
+        SELECT ${keys(replay, 'account_id, caller_account')}, ${fewest('groupUniqArray(principal_arn)')} AS callers, ${fewest('groupUniqArray(role)')} AS roles,
+               uniqExact(event_id) AS calls, ${fewest('groupUniqArray(source)')} AS sources, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
+        FROM (${inWindows('assumed', replay)})
+        GROUP BY ${keys(replay, 'account_id, caller_account')}
+      ),
+      history AS (
+        SELECT account_id, caller_account, groupArray(event_time) AS times
+        FROM assumed
+        WHERE (account_id, caller_account) IN (SELECT account_id, caller_account FROM seen)
+        GROUP BY account_id, caller_account
       )
-    SELECT account_id, toString(caller_account) AS caller_account, groupUniqArray(5)(principal_arn) AS callers, groupUniqArray(5)(role) AS roles,
-           uniqExact(event_id) AS calls, groupUniqArray(5)(source) AS sources, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen
-    FROM assumed
-    WHERE caller_account NOT IN {known:Array(String)}
-    GROUP BY account_id, caller_account
-    HAVING min(event_time) >= {from:DateTime64(3)}
-    ORDER BY account_id, caller_account`,
+    -- New: the caller's account had assumed no role here in the baseline before the window.
+    SELECT s.* FROM seen AS s
+    LEFT JOIN history AS h ON s.account_id = h.account_id AND s.caller_account = h.caller_account
+    WHERE NOT arrayExists(t -> t >= ${baselineFrom(replay)} AND t < ${windowFrom(replay)}, h.times)
+    ORDER BY ${keys(replay, 'account_id, caller_account')}`,
+  ),
   row: Row,
   toFinding: (r, config) => ({
     severity: 'high',

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { isoTime } from '../../src/time.js'
+import { keys, windowed, windowQueries } from '../windows.js'
 import { defineDetector, type Severity } from '../define.js'
 
 const Row = z.object({
@@ -64,14 +65,15 @@ export default defineDetector({
   }),
   params: (config) => ({ minSeverity: config.minSeverity }),
   // Each update of a finding is a row: the latest in the window is the one raised. Archived findings were put aside by a person in GuardDuty.
-  sql: `
-    SELECT finding_id, account_id, toString(region) AS region, toString(partition) AS partition, toString(type) AS type, severity, title,
+  ...windowQueries(
+    (replay) => `
+    SELECT ${keys(replay, 'finding_id')}, account_id, toString(region) AS region, toString(partition) AS partition, toString(type) AS type, severity, title,
            access_key_id, principal_id, user_name, toString(user_type) AS user_type, remote_ip, api, toString(service_name) AS service_name,
            toString(first_seen) AS first_seen, toString(last_seen) AS last_seen, count
-    FROM guardduty_findings FINAL
-    WHERE updated_at >= {from:DateTime64(3)} AND updated_at < {now:DateTime64(3)} AND NOT archived AND severity >= {minSeverity:Float64}
-    ORDER BY account_id, finding_id, updated_at DESC
-    LIMIT 1 BY account_id, finding_id`,
+    FROM (${windowed({ columns: '*', table: 'guardduty_findings FINAL', time: 'updated_at', sql: 'NOT archived AND severity >= {minSeverity:Float64}' }, replay)})
+    ORDER BY ${keys(replay, 'account_id, finding_id, updated_at DESC')}
+    LIMIT 1 BY ${keys(replay, 'account_id, finding_id')}`,
+  ),
   row: Row,
   toFinding: (r) => {
     const principal = principalOf(r)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineDetector, raise, type Severity } from '../define.js'
+import { baselineFrom, earliestBaselineFrom, keys, windowed, windowQueries } from '../windows.js'
 import { isoTime } from '../../src/time.js'
 
 const Row = z.object({
@@ -22,6 +23,18 @@ const Row = z.object({
   created_in_window: z.coerce.number(),
 })
 
+/** The IAM calls that may give power, and what is read of each. */
+const CHANGES = `('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
+                  'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')`
+const CHANGE = `account_id, principal_arn, user_name AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
+  toString(error_code) AS error_code,
+  JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
+  coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
+  JSONExtractString(raw, 'requestParameters', 'policyArn') AS policy_arn,
+  JSONExtractBool(raw, 'requestParameters', 'passwordResetRequired') AS reset_flag,
+  coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')) AS document,
+  coalesce(source_ip, source_host) AS source`
+
 export default defineDetector({
   id: 'iam-privilege-escalation',
   title: 'Someone gave a principal power it did not have',
@@ -40,7 +53,8 @@ export default defineDetector({
   // another user; trust policies open to anyone, or naming an outside account the role did not trust
   // before (30 days); and users created in the window they got power. Documents with a "*" are read
   // as JSON by toFinding: an inline policy denying "*" on "*" is a quarantine, not a grant.
-  sql: `
+  ...windowQueries(
+    (replay) => `
     WITH
       -- Every account each role trusted before: a trust policy counts only when it names a new one.
       trust_history AS (
@@ -48,37 +62,30 @@ export default defineDetector({
                extractAll(coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')),
                           '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]') AS trusted
         FROM events
-        WHERE event_time >= {baselineFrom:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
+        WHERE event_time >= ${earliestBaselineFrom(replay)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
           AND event_name IN ('UpdateAssumeRolePolicy', 'CreateRole') AND error_code = ''
       ),
       created_users AS (
-        SELECT account_id, JSONExtractString(raw, 'requestParameters', 'userName') AS created
-        FROM events
-        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-          AND event_source = 'iam.amazonaws.com' AND event_name = 'CreateUser' AND error_code = ''
+        ${windowed(
+          {
+            columns: "account_id, event_time, JSONExtractString(raw, 'requestParameters', 'userName') AS created",
+            pre: "event_source = 'iam.amazonaws.com' AND event_name = 'CreateUser' AND error_code = ''",
+            sql: '1',
+          },
+          replay,
+        )}
       ),
       candidates AS (
-        SELECT account_id, principal_arn, user_name AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
-               toString(error_code) AS error_code,
-               JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
-               coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
-               JSONExtractString(raw, 'requestParameters', 'policyArn') AS policy_arn,
-               JSONExtractBool(raw, 'requestParameters', 'passwordResetRequired') AS reset_flag,
-               coalesce(nullIf(JSONExtractString(raw, 'requestParameters', 'policyDocument'), ''), JSONExtractString(raw, 'requestParameters', 'assumeRolePolicyDocument')) AS document,
-               coalesce(source_ip, source_host) AS source
-        FROM events
-        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
-          AND event_name IN ('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
-                             'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')
+        ${windowed({ columns: CHANGE, pre: `event_source = 'iam.amazonaws.com' AND event_name IN ${CHANGES}`, sql: '1' }, replay)}
       )
-    SELECT c.account_id AS account_id, any(c.principal_arn) AS principal_arn, c.event_id AS event_id, any(c.at) AS at, any(c.event_name) AS event_name,
+    SELECT ${replay ? 'c.run AS run, ' : ''}c.account_id AS account_id, any(c.principal_arn) AS principal_arn, c.event_id AS event_id, any(c.at) AS at, any(c.event_name) AS event_name,
            any(c.error_code) AS error_code, any(c.target) AS target, any(c.policy_arn) AS policy_arn, any(c.source) AS source,
            any(c.admin_policy) AS admin_policy, any(c.star_document) AS document, any(c.other_user_credentials) AS other_user_credentials,
            any(c.reset_required) AS reset_required,
-           arrayFilter(a -> NOT has(groupArrayArrayIf(h.trusted, h.trusted_at < c.event_time), a), any(c.named_accounts)) AS outside_accounts,
+           arrayFilter(a -> NOT has(groupArrayArrayIf(h.trusted, h.trusted_at < c.event_time AND h.trusted_at >= ${baselineFrom(replay, 'c.run')}), a), any(c.named_accounts)) AS outside_accounts,
            any(c.created_in_window) AS created_in_window
     FROM (
-    SELECT account_id, principal_arn, event_id, event_time, at, event_name, error_code, target, policy_arn, source,
+    SELECT ${keys(replay, 'account_id')}, principal_arn, event_id, event_time, at, event_name, error_code, target, policy_arn, source,
            event_name LIKE 'Attach%Policy' AND match(policy_arn, '/(AdministratorAccess|IAMFullAccess)$') AS admin_policy,
            (event_name LIKE 'Put%Policy' OR event_name IN ('UpdateAssumeRolePolicy', 'CreateRole')) AND position(document, '*') > 0 AS wildcard_document,
            if(wildcard_document, document, '') AS star_document,
@@ -86,14 +93,15 @@ export default defineDetector({
            event_name = 'UpdateLoginProfile' AND reset_flag AS reset_required,
            if(event_name IN ('UpdateAssumeRolePolicy', 'CreateRole'),
               arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]'))), []) AS named_accounts,
-           (account_id, target_user) IN (SELECT account_id, created FROM created_users) AS created_in_window
+           (${keys(replay, 'account_id, target_user')}) IN (SELECT ${keys(replay, 'account_id, created')} FROM created_users) AS created_in_window
     FROM candidates
     WHERE admin_policy OR wildcard_document OR other_user_credentials OR notEmpty(named_accounts)
     ) AS c
     LEFT JOIN trust_history AS h ON h.account_id = c.account_id AND h.role = c.target
-    GROUP BY c.account_id, c.event_id
+    GROUP BY ${keys(replay, 'c.account_id, c.event_id')}
     HAVING admin_policy OR document != '' OR other_user_credentials OR notEmpty(outside_accounts)
-    ORDER BY account_id, at`,
+    ORDER BY ${keys(replay, 'account_id, at, event_id')}`,
+  ),
   row: Row,
   toFinding: (r) => {
     let severity: Severity

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineDetector } from '../define.js'
+import { baselineFrom, earliestBaselineFrom, fewest, keys, windowed, windowFrom, windowQueries } from '../windows.js'
 import { isoTime, localTime } from '../../src/time.js'
 
 const MOVED = { error: 'working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now (defaults and overrides, unchanged)' }
@@ -30,6 +31,20 @@ const Row = z.object({
   history_days: z.coerce.number(),
 })
 
+/** What is read of a person's call, and whether it is one that matters more at night. */
+const PERSON_CALL = `account_id, principal_arn, event_time, event_id, event_name, coalesce(source_ip, source_host) AS origin, actor_kind,
+  (event_source = 'secretsmanager.amazonaws.com' AND event_name = 'GetSecretValue')
+  OR (event_source = 'ssm.amazonaws.com' AND event_name = 'GetParameter' AND position(raw, '"withDecryption":true') > 0)
+  OR (event_source IN ('iam.amazonaws.com', 'sts.amazonaws.com') AND read_only = false AND error_code = '')
+  OR event_name = 'ConsoleLogin' AS sensitive`
+
+/** A call that is its principal at work. */
+const PERSON_AT_WORK = `
+  -- A failed sign-in in someone's name is not them at work.
+  NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure')
+  -- Another account's callers keep their own hours; cross-account-assume-role watches who they are.
+  AND NOT match(principal_arn, '^[0-9]{12}$')`
+
 export default defineDetector({
   id: 'off-hours-activity',
   title: 'A person acted outside their own working hours',
@@ -43,51 +58,47 @@ export default defineDetector({
     'If not: list what they did in the hour and from where, and treat the credential as stolen until shown otherwise.',
   ],
   config: Config,
-  sql: `
+  ...windowQueries(
+    (replay) => `
     WITH
       recent AS (
-        SELECT account_id, principal_arn, toStartOfHour(event_time) AS hour_start,
+        SELECT ${keys(replay, 'account_id, principal_arn')}, toStartOfHour(event_time) AS hour_start,
                toString(max(event_time)) AS last_seen, uniqExact(event_id) AS calls,
                uniqExactIf(event_id, sensitive) AS sensitive_calls,
-               groupUniqArray(5)(event_name) AS sample_events,
-               groupUniqArrayIf(5)(event_name, sensitive) AS sensitive_events,
-               groupUniqArray(5)(coalesce(source_ip, source_host)) AS source_ips,
-               groupUniqArray(actor_kind) AS kinds
-        FROM (
-          SELECT *, (event_source = 'secretsmanager.amazonaws.com' AND event_name = 'GetSecretValue')
-                    OR (event_source = 'ssm.amazonaws.com' AND event_name = 'GetParameter' AND position(raw, '"withDecryption":true') > 0)
-                    OR (event_source IN ('iam.amazonaws.com', 'sts.amazonaws.com') AND read_only = false AND error_code = '')
-                    OR event_name = 'ConsoleLogin' AS sensitive
-          FROM events
-          WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-            AND actor_kind IN ('human-console', 'human-cli') AND principal_arn != '' AND error_code = ''
-            -- A failed sign-in in someone's name is not them at work.
-            AND NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure')
-            -- Another account's callers keep their own hours; cross-account-assume-role watches who they are.
-            AND NOT match(principal_arn, '^[0-9]{12}$')
-        )
-        GROUP BY account_id, principal_arn, hour_start
+               ${fewest('groupUniqArray(event_name)')} AS sample_events,
+               ${fewest('groupUniqArrayIf(event_name, sensitive)')} AS sensitive_events,
+               ${fewest('groupUniqArray(origin)')} AS source_ips,
+               arraySort(groupUniqArray(actor_kind)) AS kinds
+        FROM (${windowed({ columns: PERSON_CALL, pre: "actor_kind IN ('human-console', 'human-cli') AND principal_arn != '' AND error_code = ''", sql: PERSON_AT_WORK }, replay)})
+        GROUP BY ${keys(replay, 'account_id, principal_arn, hour_start')}
+      ),
+      -- Each window's principals, with the days of their history before it, within its baseline.
+      history AS (
+        SELECT ${replay ? 'g.run AS run, ' : ''}h.account_id AS account_id, h.principal_arn AS principal_arn, h.hour_of_week AS hour_of_week, h.day AS day,
+               uniqExact(h.day) OVER (PARTITION BY ${replay ? 'g.run, ' : ''}h.account_id, h.principal_arn) AS total_days
+        FROM (SELECT DISTINCT ${keys(replay, 'account_id, principal_arn')} FROM recent) AS g
+        INNER JOIN (
+          SELECT * FROM baseline_person_hours
+          WHERE day >= toDate(${earliestBaselineFrom(replay)}) AND day < toDate({now:DateTime64(3)})
+            AND (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
+        ) AS h ON g.account_id = h.account_id AND g.principal_arn = h.principal_arn
+        WHERE h.day >= toDate(${baselineFrom(replay, 'g.run')}) AND h.day < toDate(${windowFrom(replay, 'g.run')})
       ),
       profile AS (
-        SELECT account_id, principal_arn, groupArray((hour_of_week, days)) AS profile, max(total_days) AS history_days
+        SELECT ${keys(replay, 'account_id, principal_arn')}, arraySort(groupArray((hour_of_week, days))) AS profile, max(total_days) AS history_days
         FROM (
-          SELECT account_id, principal_arn, hour_of_week, uniqExact(day) AS days, any(total_days) AS total_days
-          FROM (
-            SELECT account_id, principal_arn, hour_of_week, day,
-                   uniqExact(day) OVER (PARTITION BY account_id, principal_arn) AS total_days
-            FROM baseline_person_hours
-            WHERE day >= toDate({baselineFrom:DateTime64(3)}) AND day < toDate({from:DateTime64(3)})
-              AND (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
-          )
-          GROUP BY account_id, principal_arn, hour_of_week
+          SELECT ${keys(replay, 'account_id, principal_arn, hour_of_week')}, uniqExact(day) AS days, any(total_days) AS total_days
+          FROM history
+          GROUP BY ${keys(replay, 'account_id, principal_arn, hour_of_week')}
         )
-        GROUP BY account_id, principal_arn
+        GROUP BY ${keys(replay, 'account_id, principal_arn')}
       )
-    SELECT r.account_id AS account_id, r.principal_arn AS principal_arn, toString(r.hour_start) AS hour_start, r.last_seen AS last_seen,
+    SELECT ${replay ? 'r.run AS run, ' : ''}r.account_id AS account_id, r.principal_arn AS principal_arn, toString(r.hour_start) AS hour_start, r.last_seen AS last_seen,
            r.calls AS calls, r.sensitive_calls AS sensitive_calls, r.sample_events AS sample_events, r.sensitive_events AS sensitive_events,
            r.source_ips AS source_ips, r.kinds AS kinds, p.profile AS profile, p.history_days AS history_days
-    FROM recent AS r LEFT JOIN profile AS p ON r.account_id = p.account_id AND r.principal_arn = p.principal_arn
-    ORDER BY account_id, principal_arn, hour_start`,
+    FROM recent AS r LEFT JOIN profile AS p ON ${replay ? 'r.run = p.run AND ' : ''}r.account_id = p.account_id AND r.principal_arn = p.principal_arn
+    ORDER BY ${keys(replay, 'account_id, principal_arn, hour_start')}`,
+  ),
   row: Row,
   toFinding: (r, config, { principals }) => {
     const working = principals.workingTimeOf(r.principal_arn)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineDetector, type Severity } from '../define.js'
+import { fewest, keys, windowed, windowQueries } from '../windows.js'
 import { isoTime } from '../../src/time.js'
 
 const Row = z.object({
@@ -25,6 +26,14 @@ const KINDS: Record<string, { severity: Severity; what: string }> = {
   'failed-sign-in': { severity: 'low', what: 'failed to sign in as root' },
 }
 
+/** Each call by root, and which kind of use it is. */
+const ROOT_CALL = `account_id, principal_arn, event_id, event_time, event_name, mfa_authenticated, coalesce(source_ip, source_host) AS origin,
+  multiIf(event_name = 'CreateAccessKey' AND JSONExtractString(raw, 'requestParameters', 'userName') = '' AND error_code = '', 'access-key',
+          event_name = 'ConsoleLogin' AND (error_message != '' OR JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure'), 'failed-sign-in',
+          event_name = 'ConsoleLogin', 'sign-in',
+          error_code != '', 'failed-api', 'api') AS kind,
+  if(kind = 'sign-in', concat(origin, if(mfa_authenticated, ' with MFA', ' without MFA')), '') AS sign_in`
+
 export default defineDetector({
   id: 'root-account-usage',
   title: 'The root user was used',
@@ -42,21 +51,15 @@ export default defineDetector({
     /** Failed root sign-ins from this many attempts on count as repeated. */
     repeatedFailures: z.number().int().positive().default(3),
   }),
-  sql: `
-    SELECT account_id, any(principal_arn) AS principal_arn,
-           multiIf(event_name = 'CreateAccessKey' AND JSONExtractString(raw, 'requestParameters', 'userName') = '' AND error_code = '', 'access-key',
-                   event_name = 'ConsoleLogin' AND (error_message != '' OR JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure'), 'failed-sign-in',
-                   event_name = 'ConsoleLogin', 'sign-in',
-                   error_code != '', 'failed-api', 'api') AS kind,
-           toString(toDate(event_time)) AS day,
-           if(kind = 'sign-in', concat(coalesce(source_ip, source_host), if(mfa_authenticated, ' with MFA', ' without MFA')), '') AS sign_in, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-           uniqExact(event_id) AS calls, groupUniqArray(10)(toString(event_name)) AS events, groupUniqArray(5)(coalesce(source_ip, source_host)) AS sources,
-           max(mfa_authenticated) AS mfa
-    FROM events
-    WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)} AND principal_type = 'Root'
-      AND actor_kind != 'aws-service'
-    GROUP BY account_id, kind, day, sign_in
-    ORDER BY account_id, first_seen`,
+  ...windowQueries(
+    (replay) => `
+    SELECT ${keys(replay, 'account_id')}, argMin(principal_arn, (event_time, event_id)) AS principal_arn, kind, toString(toDate(event_time)) AS day, sign_in,
+           toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS calls,
+           ${fewest('groupUniqArray(toString(event_name))', 10)} AS events, ${fewest('groupUniqArray(origin)')} AS sources, max(mfa_authenticated) AS mfa
+    FROM (${windowed({ columns: ROOT_CALL, sql: "principal_type = 'Root' AND actor_kind != 'aws-service'" }, replay)})
+    GROUP BY ${keys(replay, 'account_id, kind, day, sign_in')}
+    ORDER BY ${keys(replay, 'account_id, first_seen, kind, sign_in')}`,
+  ),
   row: Row,
   toFinding: (r, config) => {
     const kind = KINDS[r.kind] ?? { severity: 'high' as Severity, what: 'acted as root' }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineDetector, raise, type Severity } from '../define.js'
+import { baselineFrom, fewest, keys, windowed, windowFrom, windowNow, windowQueries } from '../windows.js'
 import { clickHouseTime, isoTime } from '../../src/time.js'
 
 const AllowedCidr = z.object({
@@ -40,6 +41,13 @@ const Row = z.object({
   known_countries: z.array(z.string()),
 })
 
+/** What is read of each call, and until when an allowed range covers its address (the epoch if none does). */
+const RECENT_CALL = `account_id, principal_arn, assumeNotNull(source_ip) AS ip, source_asn, source_country, source_as_org, event_time, event_id,
+  (event_time, event_id) AS at, event_name, access_key_kind = 'long-term' AS long_term, match(session_name, '^i-[0-9a-f]{8,17}$') AS instance,
+  actor_kind, user_agent,
+  arrayMax(arrayConcat([toDateTime64(0, 3, 'UTC')],
+    arrayMap((c, until) -> if(isIPAddressInRange(ip, c), until, toDateTime64(0, 3, 'UTC')), {allowCidrs:Array(String)}, {allowedUntil:Array(DateTime64(3))}))) AS allowed_until`
+
 export default defineDetector({
   id: 'unusual-source-ip',
   title: 'Principal used a network it has never used before',
@@ -54,48 +62,51 @@ export default defineDetector({
     'For a long-term key or an instance role used outside AWS: deactivate the key or revoke the role sessions, then rotate.',
   ],
   config: Config,
-  params: (config, context) => ({
-    historyBefore: clickHouseTime(context.from.getTime() - config.minHistoryDays * 86_400_000),
-    allowCidrs: config.allowCidrs.filter((c) => Date.parse(c.expires) > context.now.getTime()).map((c) => c.cidr),
+  params: (config) => ({
+    minHistoryDays: config.minHistoryDays,
+    allowCidrs: config.allowCidrs.map((c) => c.cidr),
+    allowedUntil: config.allowCidrs.map((c) => clickHouseTime(Date.parse(c.expires))),
   }),
-  sql: `
+  ...windowQueries(
+    (replay) => `
     WITH
       recent AS (
-        SELECT account_id, principal_arn, assumeNotNull(source_ip) AS ip,
-               any(source_asn) AS asn, any(source_country) AS country, any(source_as_org) AS as_org,
+        SELECT ${keys(replay, 'account_id, principal_arn, ip')}, argMin(source_asn, at) AS asn, argMin(source_country, at) AS country, argMin(source_as_org, at) AS as_org,
                toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
-               uniqExact(event_id) AS calls, groupUniqArray(5)(event_name) AS sample_events,
-               max(access_key_kind = 'long-term') AS long_term_key,
-               max(match(session_name, '^i-[0-9a-f]{8,17}$')) AS instance_session,
-               any(actor_kind) AS kind, any(user_agent) AS agent
-        FROM events
-        WHERE event_time >= {from:DateTime64(3)} AND event_time < {now:DateTime64(3)}
-          AND source_network = 'public' AND actor_kind != 'aws-service' AND principal_arn != ''
-          AND NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure')
-          AND NOT arrayExists(c -> isIPAddressInRange(assumeNotNull(source_ip), c), {allowCidrs:Array(String)})
-        GROUP BY account_id, principal_arn, ip
+               uniqExact(event_id) AS calls, ${fewest('groupUniqArray(event_name)')} AS sample_events,
+               max(long_term) AS long_term_key, max(instance) AS instance_session, argMin(actor_kind, at) AS kind, argMin(user_agent, at) AS agent
+        FROM (${windowed({ columns: RECENT_CALL, pre: "source_network = 'public' AND actor_kind != 'aws-service' AND principal_arn != ''", sql: "NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure')" }, replay)})
+        -- An allowance counts until it expires, as of the window's end.
+        WHERE allowed_until <= ${windowNow(replay)}
+        GROUP BY ${keys(replay, 'account_id, principal_arn, ip')}
+      ),
+      sightings AS (
+        -- Only use before the window counts: on the window's own day, a day's first use stands in for its last.
+        SELECT ${replay ? 'g.run AS run, ' : ''}s.account_id AS account_id, s.principal_arn AS principal_arn, s.source_ip AS source_ip,
+               argMin(s.source_asn, s.first_seen) AS asn, argMin(s.source_country, s.first_seen) AS country,
+               min(s.first_seen) AS ip_first_seen, max(if(s.last_seen < ${windowFrom(replay, 'g.run')}, s.last_seen, s.first_seen)) AS ip_last_seen
+        FROM (SELECT DISTINCT ${keys(replay, 'account_id, principal_arn')} FROM recent) AS g
+        INNER JOIN (
+          SELECT * FROM baseline_principal_source_days
+          WHERE (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent) AND first_seen < {now:DateTime64(3)}
+        ) AS s ON g.account_id = s.account_id AND g.principal_arn = s.principal_arn
+        WHERE s.day <= toDate(${windowFrom(replay, 'g.run')}) AND s.first_seen < ${windowFrom(replay, 'g.run')}
+        GROUP BY ${keys(replay, 'account_id, principal_arn, source_ip')}
+        HAVING ip_last_seen >= ${baselineFrom(replay)}
       ),
       history AS (
-        SELECT account_id, principal_arn, groupUniqArray(source_ip) AS ips, groupUniqArray(asn) AS asns,
-               groupUniqArray(country) AS countries, min(ip_first_seen) AS since
-        FROM (
-          -- Only use before the window counts: on the window's own day, a day's first use stands in for its last.
-          SELECT account_id, principal_arn, source_ip, any(source_asn) AS asn, any(source_country) AS country,
-                 min(first_seen) AS ip_first_seen, max(if(last_seen < {from:DateTime64(3)}, last_seen, first_seen)) AS ip_last_seen
-          FROM baseline_principal_source_days
-          WHERE (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
-            AND day <= toDate({from:DateTime64(3)}) AND first_seen < {from:DateTime64(3)}
-          GROUP BY account_id, principal_arn, source_ip
-          HAVING ip_last_seen >= {baselineFrom:DateTime64(3)}
-        )
-        GROUP BY account_id, principal_arn
+        SELECT ${keys(replay, 'account_id, principal_arn')}, groupUniqArray(source_ip) AS ips, groupUniqArray(asn) AS asns,
+               arraySort(groupUniqArray(country)) AS countries, min(ip_first_seen) AS since
+        FROM sightings
+        GROUP BY ${keys(replay, 'account_id, principal_arn')}
       )
     SELECT r.*, toString(h.since) AS since, has(h.asns, r.asn) AS known_asn, has(h.countries, r.country) AS known_country,
            length(h.ips) AS known_addresses, h.countries AS known_countries
     FROM recent AS r
-    INNER JOIN history AS h ON r.account_id = h.account_id AND r.principal_arn = h.principal_arn
-    WHERE NOT has(h.ips, r.ip) AND h.since <= {historyBefore:DateTime64(3)}
-    ORDER BY r.account_id, r.principal_arn, r.ip`,
+    INNER JOIN history AS h ON ${replay ? 'r.run = h.run AND ' : ''}r.account_id = h.account_id AND r.principal_arn = h.principal_arn
+    WHERE NOT has(h.ips, r.ip) AND h.since <= ${windowFrom(replay, 'r.run')} - toIntervalDay({minHistoryDays:UInt32})
+    ORDER BY ${keys(replay, 'account_id, principal_arn, ip')}`,
+  ),
   row: Row,
   toFinding: (r, config) => {
     let severity: Severity = r.known_asn ? 'low' : r.known_country ? 'medium' : 'high'
