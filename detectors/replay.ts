@@ -25,6 +25,13 @@ export function scheduledWindow(detector: Detector, now: Date, watermark: Date |
 const REPLAY_STEP_MS = 5 * MINUTE
 
 /**
+ * The most windows one replay query answers for: a day of runs five minutes apart, so that a query
+ * holds a day of events however long the range, and a long replay shows progress and stops between
+ * two of them.
+ */
+const WINDOWS_PER_QUERY = 288
+
+/**
  * The runs the scheduler would have made of a detector over (from, to]: one at each tick of its
  * schedule that falls on the five minutes or five minutes or more after the previous run, each window
  * reaching back to the previous run less the lateness allowance (as if a run had ended at `from`),
@@ -52,9 +59,9 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
  * Every detector over a range of history, with the windows the scheduler's runs would have had,
  * each run's findings stored as detected at its end and put into incidents as of the range's end,
  * unless told not to `record` them (a backtest looks without touching). A detector that replays at
- * once answers for all its windows in one query, unless `runByRun` (the oracle it is held to).
+ * once answers for a day of its windows in one query, unless `runByRun` (the oracle it is held to).
  * Returns one finding per alert: the latest, with the first sighting of all. An aborted signal ends
- * it between two runs, with the signal's reason thrown, after storing what was found.
+ * it between two queries, with the signal's reason thrown, after storing what was found.
  */
 export async function detectRange(
   store: Store,
@@ -80,11 +87,14 @@ export async function detectRange(
     for (const { detector, windows } of runs) {
       // A detector that can, answers for all its windows in one query: the same findings, a query instead of hundreds.
       if (!runByRun && replaysAtOnce(detector)) {
-        signal?.throwIfAborted()
-        onProgress?.(done, total)
-        const perWindow = await replayDetector(store, detector, windows, settings)
-        for (const [i, window] of windows.entries()) found(perWindow[i] ?? [], window)
-        done += windows.length
+        for (let start = 0; start < windows.length; start += WINDOWS_PER_QUERY) {
+          signal?.throwIfAborted()
+          onProgress?.(done, total)
+          const chunk = windows.slice(start, start + WINDOWS_PER_QUERY)
+          const perWindow = await replayDetector(store, detector, chunk, settings)
+          for (const [i, window] of chunk.entries()) found(perWindow[i] ?? [], window)
+          done += chunk.length
+        }
         continue
       }
       for (const window of windows) {

@@ -25,8 +25,8 @@ beforeAll(async () => {
     // us-east-1 of the main account stops three hours before now; eu-west-1 keeps going.
     ...steady(ACCOUNT, 'us-east-1', NOW - 8 * 24 * HOUR, NOW - 3 * HOUR),
     ...steady(ACCOUNT, 'eu-west-1', NOW - 8 * 24 * HOUR, NOW - 5 * 60_000),
-    // Another account stopped only 30 minutes ago: within the limit.
-    ...steady(OTHER, 'us-east-1', NOW - 8 * 24 * HOUR, NOW - 30 * 60_000),
+    // Another account stopped only 90 minutes ago: within the limit.
+    ...steady(OTHER, 'us-east-1', NOW - 8 * 24 * HOUR, NOW - 90 * 60_000),
     // A region used one afternoon a week is quiet by nature.
     ...steady(OTHER, 'ap-south-1', NOW - 2 * 24 * HOUR, NOW - 2 * 24 * HOUR + 4 * HOUR),
   ])
@@ -49,7 +49,7 @@ it('reports a usually busy account and region that went quiet, and nothing that 
   // The same silence an hour later is the same alert; a stricter setting finds the other account too.
   const later = (await detectAt(store, detector, new Date(NOW + HOUR).toISOString())).filter((f) => f.evidence.region)
   expect(later.map((f) => f.alertId)).toContain(findings[0]?.alertId)
-  const strict = (await detectAt(store, detector, new Date(NOW).toISOString(), { quietMinutes: 20 })).filter((f) => f.evidence.region)
+  const strict = (await detectAt(store, detector, new Date(NOW).toISOString(), { quietMinutes: 60 })).filter((f) => f.evidence.region)
   expect(strict.map((f) => `${f.account}/${String(f.evidence.region)}`)).toEqual([`${ACCOUNT}/us-east-1`, `${OTHER}/us-east-1`])
 })
 
