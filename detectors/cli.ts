@@ -7,7 +7,9 @@ import { laterReportWarnings } from '../src/credentials/inventory.js'
 import { loadConfig } from '../src/config.js'
 import { commandLogger } from '../src/logger.js'
 import { textLine } from '../src/text.js'
+import type { Store } from '../src/clickhouse/client.js'
 import { AppError } from '../src/errors.js'
+import type { Settings } from '../src/settings.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
 import { recordFindings } from '../src/incidents/record.js'
 import { backtest, histogramLines } from './backtest.js'
@@ -103,15 +105,7 @@ export function detectCommand(): Command {
         }
         const findings: Finding[] = []
         if (options.from !== undefined) {
-          const progress = new ProgressLine({ of: 'steps', counting: 'detector runs' })
-          try {
-            const onProgress = (done: number, total: number) => {
-              progress.update(done, total)
-            }
-            findings.push(...(await detectRange(store, detectors, { from: new Date(options.from), to: now }, settings, LATENESS_MS, { onProgress })))
-          } finally {
-            progress.clear()
-          }
+          findings.push(...(await replayHistory(store, detectors, { from: new Date(options.from), to: now }, settings, options)))
         } else {
           for (const detector of detectors) {
             findings.push(...(await runDetector(store, detector, { now, from: new Date(now.getTime() - durationMs(detector.window)) }, settings)))
@@ -128,6 +122,35 @@ export function detectCommand(): Command {
         }
       }, { service: !oneOff })
     })
+}
+
+/**
+ * detect --from: the range replayed with progress on a terminal, going on from where the same
+ * command stopped before. SIGINT or SIGTERM stops it between two queries, with what was found stored.
+ */
+async function replayHistory(store: Store, detectors: Detector[], range: { from: Date; to: Date }, settings: Settings, options: DetectOptions): Promise<Finding[]> {
+  const progress = new ProgressLine({ of: 'steps', counting: 'detector runs' })
+  const stop = new AbortController()
+  void untilStopSignal().then(() => {
+    stop.abort()
+  })
+  const again = ['trailwatch detect', `--from ${range.from.toISOString()}`, `--to ${range.to.toISOString()}`, ...(options.detector ?? []).map((id) => `--detector ${id}`)].join(' ')
+  try {
+    return await detectRange(store, detectors, range, settings, LATENESS_MS, {
+      signal: stop.signal,
+      onProgress: (done, total) => {
+        progress.update(done, total)
+      },
+      resume: (done, total) => {
+        if (done > 0) process.stderr.write(`going on with the replay that stopped: ${String(done)} of ${String(total)} detector runs were done, and what they found is stored\n`)
+      },
+    })
+  } catch (err) {
+    if (!stop.signal.aborted) throw err
+    throw new AppError('STOPPED', `stopped; what was found so far is stored, and the same command goes on from there: ${again}`)
+  } finally {
+    progress.clear()
+  }
 }
 
 function ruleLine(rule: LoadedRule): string {

@@ -1,7 +1,10 @@
 import cron from 'node-cron'
+import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
+import { selectRows } from '../src/clickhouse/rows.js'
 import { recordFindings, type DetectedFindings } from '../src/incidents/record.js'
 import type { Settings } from '../src/settings.js'
+import { clickHouseTime } from '../src/time.js'
 import { durationMs, type DetectionWindow, type Detector, type Finding } from './define.js'
 import { replayDetector, replaysAtOnce, runDetector } from './engine.js'
 
@@ -55,27 +58,40 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
   }
 }
 
+export interface RangeOptions {
+  signal?: AbortSignal
+  onProgress?: (runsDone: number, runsTotal: number) => void
+  /** Store what is found, as detected at each run's end, and put it into incidents (default); a backtest looks without touching. */
+  record?: boolean
+  /** Every window in a query of its own, even for a detector that can answer for many: the oracle replay is held to. */
+  runByRun?: boolean
+  /**
+   * Go on from where a replay of exactly this range stopped, each detector from the end of the last
+   * day of windows it stored; told how many of the runs that skips. Only with `record`.
+   */
+  resume?: (runsDone: number, runsTotal: number) => void
+}
+
 /**
- * Every detector over a range of history, with the windows the scheduler's runs would have had,
- * each run's findings stored as detected at its end and put into incidents as of the range's end,
- * unless told not to `record` them (a backtest looks without touching). A detector that replays at
- * once answers for a day of its windows in one query, unless `runByRun` (the oracle it is held to).
- * Returns one finding per alert: the latest, with the first sighting of all. An aborted signal ends
- * it between two queries, with the signal's reason thrown, after storing what was found.
+ * Every detector over a range of history, with the windows the scheduler's runs would have had.
+ * A detector that replays at once answers for a day of its windows in one query, unless `runByRun`.
+ * Each day's findings are stored as it is done (unless not to `record`), and with `resume` marked
+ * done. Returns one finding per alert: the latest, with the first sighting of all. An aborted signal
+ * ends it between two queries, with the signal's reason thrown, after storing what was found.
  */
-export async function detectRange(
-  store: Store,
-  detectors: Detector[],
-  range: { from: Date; to: Date },
-  settings: Settings,
-  latenessMs: number,
-  { signal, onProgress, record = true, runByRun = false }: { signal?: AbortSignal; onProgress?: (runsDone: number, runsTotal: number) => void; record?: boolean; runByRun?: boolean } = {},
-): Promise<Finding[]> {
+export async function detectRange(store: Store, detectors: Detector[], range: { from: Date; to: Date }, settings: Settings, latenessMs: number, options: RangeOptions = {}): Promise<Finding[]> {
+  const { signal, onProgress, record = true, runByRun = false, resume } = options
   const alerts = new Map<string, Finding>()
-  const runs = detectors.map((detector) => ({ detector, windows: scheduledRuns(detector, range.from, range.to, latenessMs) }))
+  let runs = detectors.map((detector) => ({ detector, windows: scheduledRuns(detector, range.from, range.to, latenessMs) }))
   const total = runs.reduce((sum, { windows }) => sum + windows.length, 0)
-  const batches: DetectedFindings[] = []
   let done = 0
+  if (resume && record) {
+    const through = await progressOf(store, range, runs)
+    runs = runs.map(({ detector, windows }) => ({ detector, windows: windows.filter((w) => w.now.getTime() > (through.get(detector.id) ?? -Infinity)) }))
+    done = total - runs.reduce((sum, { windows }) => sum + windows.length, 0)
+    resume(done, total)
+  }
+  let batches: DetectedFindings[] = []
   const found = (findings: Finding[], window: DetectionWindow) => {
     batches.push({ findings, detectedAt: window.now })
     for (const finding of findings) {
@@ -83,29 +99,66 @@ export async function detectRange(
       alerts.set(finding.alertId, earlier && earlier.firstSeen < finding.firstSeen ? { ...finding, firstSeen: earlier.firstSeen } : finding)
     }
   }
+  // What was found is kept as it is found: a rerun finds it again and stores it once.
+  const keep = async () => {
+    if (record) await recordFindings(store, batches, range.to)
+    batches = []
+  }
   try {
     for (const { detector, windows } of runs) {
-      // A detector that can, answers for all its windows in one query: the same findings, a query instead of hundreds.
-      if (!runByRun && replaysAtOnce(detector)) {
-        for (let start = 0; start < windows.length; start += WINDOWS_PER_QUERY) {
+      const atOnce = !runByRun && replaysAtOnce(detector)
+      for (let start = 0; start < windows.length; start += WINDOWS_PER_QUERY) {
+        const chunk = windows.slice(start, start + WINDOWS_PER_QUERY)
+        if (atOnce) {
+          // The same findings as the runs, in a query instead of hundreds.
           signal?.throwIfAborted()
           onProgress?.(done, total)
-          const chunk = windows.slice(start, start + WINDOWS_PER_QUERY)
           const perWindow = await replayDetector(store, detector, chunk, settings)
           for (const [i, window] of chunk.entries()) found(perWindow[i] ?? [], window)
           done += chunk.length
+        } else {
+          for (const window of chunk) {
+            signal?.throwIfAborted()
+            onProgress?.(done++, total)
+            found(await runDetector(store, detector, window, settings), window)
+          }
         }
-        continue
-      }
-      for (const window of windows) {
-        signal?.throwIfAborted()
-        onProgress?.(done++, total)
-        found(await runDetector(store, detector, window, settings), window)
+        await keep()
+        if (resume && record) await markProgress(store, range, [[detector.id, chunk.at(-1)?.now ?? range.to]])
       }
     }
   } finally {
-    // What was found before a stop is kept: a rerun finds it again and stores it once.
-    if (record) await recordFindings(store, batches, range.to)
+    await keep()
   }
   return [...alerts.values()]
+}
+
+/**
+ * How far each detector got in an unfinished replay of this range. A replay with nothing left to
+ * do, or with nothing done, starts afresh: its progress is set back to the range's start.
+ */
+async function progressOf(store: Store, range: { from: Date; to: Date }, runs: { detector: Detector; windows: DetectionWindow[] }[]): Promise<Map<string, number>> {
+  const rows = await selectRows(
+    store,
+    `SELECT detector, toUnixTimestamp64Milli(argMax(through, written_at)) AS through FROM replay_progress
+     WHERE range_from = {from:DateTime64(3)} AND range_to = {to:DateTime64(3)} GROUP BY detector`,
+    { from: clickHouseTime(range.from.getTime()), to: clickHouseTime(range.to.getTime()) },
+    z.object({ detector: z.string(), through: z.coerce.number() }),
+  )
+  const through = new Map(rows.map((row) => [row.detector, row.through]))
+  const left = (run: { detector: Detector; windows: DetectionWindow[] }) => (run.windows.at(-1)?.now.getTime() ?? -Infinity) > (through.get(run.detector.id) ?? -Infinity)
+  const started = runs.some((run) => (through.get(run.detector.id) ?? -Infinity) > range.from.getTime())
+  if (started && runs.some(left)) return through
+  await markProgress(store, range, runs.map(({ detector }) => [detector.id, range.from]))
+  return new Map()
+}
+
+async function markProgress(store: Store, range: { from: Date; to: Date }, through: [string, Date][]): Promise<void> {
+  const [rangeFrom, rangeTo] = [clickHouseTime(range.from.getTime()), clickHouseTime(range.to.getTime())]
+  await store.client.insert({
+    table: 'replay_progress',
+    values: through.map(([detector, at]) => ({ range_from: rangeFrom, range_to: rangeTo, detector, through: clickHouseTime(at.getTime()) })),
+    format: 'JSONEachRow',
+    clickhouse_settings: { async_insert: 0 },
+  })
 }

@@ -18,10 +18,11 @@ import { iamSnapshots } from './migrations/0011-iam-snapshots.js'
 import { storedBatches } from './migrations/0012-stored-batches.js'
 import { objectsRead } from './migrations/0013-objects-read.js'
 import { guardDutyFindings } from './migrations/0014-guardduty-findings.js'
+import { replayProgress } from './migrations/0015-replay-progress.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 
