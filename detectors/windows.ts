@@ -56,6 +56,9 @@ export const windowNow = (replay: boolean, run = 'run'): string => (replay ? `{n
 /** Where the window's baseline starts (its end less the detector's lookback), as windowFrom. */
 export const baselineFrom = (replay: boolean, run = 'run'): string => (replay ? `{baselineFroms:Array(DateTime64(3))}[${run}]` : '{baselineFrom:DateTime64(3)}')
 
+/** Where the latest baseline of the windows starts: what every window's baseline holds begins here. */
+export const latestBaselineFrom = (replay: boolean): string => (replay ? 'arrayMax({baselineFroms:Array(DateTime64(3))})' : '{baselineFrom:DateTime64(3)}')
+
 /** Where the earliest baseline of the windows starts: what a query over baselines reads from. */
 export const earliestBaselineFrom = (replay: boolean): string => (replay ? 'arrayMin({baselineFroms:Array(DateTime64(3))})' : '{baselineFrom:DateTime64(3)}')
 

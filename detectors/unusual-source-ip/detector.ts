@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { defineDetector, raise, type Severity } from '../define.js'
-import { baselineFrom, fewest, keys, windowed, windowFrom, windowNow, windowQueries } from '../windows.js'
+import { baselineFrom, fewest, keys, latestBaselineFrom, windowed, windowFrom, windowNow, windowQueries } from '../windows.js'
 import { clickHouseTime, isoTime } from '../../src/time.js'
 
 const AllowedCidr = z.object({
@@ -48,6 +48,15 @@ const RECENT_CALL = `account_id, principal_arn, assumeNotNull(source_ip) AS ip, 
   arrayMax(arrayConcat([toDateTime64(0, 3, 'UTC')],
     arrayMap((c, until) -> if(isIPAddressInRange(ip, c), until, toDateTime64(0, 3, 'UTC')), {allowCidrs:Array(String)}, {allowedUntil:Array(DateTime64(3))}))) AS allowed_until`
 
+/**
+ * Not an address its principal used after the latest window's baseline began and before the
+ * earliest window began: every window's history holds such an address, so none finds it new. Most
+ * calls are from known addresses; they are left out before anything is counted.
+ */
+const NOT_KNOWN_TO_EVERY_WINDOW = (replay: boolean): string => `(account_id, principal_arn, ip) NOT IN (
+    SELECT account_id, principal_arn, source_ip FROM baseline_principal_source_days
+    WHERE first_seen < {from:DateTime64(3)} AND first_seen >= ${latestBaselineFrom(replay)})`
+
 export default defineDetector({
   id: 'unusual-source-ip',
   title: 'Principal used a network it has never used before',
@@ -75,7 +84,7 @@ export default defineDetector({
                toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
                uniqExact(event_id) AS calls, ${fewest('groupUniqArray(event_name)')} AS sample_events,
                max(long_term) AS long_term_key, max(instance) AS instance_session, argMin(actor_kind, at) AS kind, argMin(user_agent, at) AS agent
-        FROM (${windowed({ columns: RECENT_CALL, pre: "source_network = 'public' AND actor_kind != 'aws-service' AND principal_arn != ''", sql: "NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure')" }, replay)})
+        FROM (${windowed({ columns: RECENT_CALL, pre: "source_network = 'public' AND actor_kind != 'aws-service' AND principal_arn != ''", sql: `NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure') AND ${NOT_KNOWN_TO_EVERY_WINDOW(replay)}` }, replay)})
         -- An allowance counts until it expires, as of the window's end.
         WHERE allowed_until <= ${windowNow(replay)}
         GROUP BY ${keys(replay, 'account_id, principal_arn, ip')}
