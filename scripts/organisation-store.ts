@@ -5,9 +5,22 @@ import { decodeEvent } from '../src/cloudtrail/decode.js'
 import { loadSourceEnricher } from '../src/cloudtrail/enrich.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import type { Logger } from '../src/logger.js'
-import { simulateOrganisation } from '../src/simulate/organisation.js'
+import { simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 
 const DAY = 86_400_000
+
+/**
+ * One day (0 the first of `days`) of an organisation of about `target` events over `days` days
+ * ending at `end`: its records, and its credential report. The last day holds the incidents.
+ */
+export function organisationDay(target: number, days: number, day: number, end: number): Organisation {
+  // About 2 × 24 × rate instance calls a day, plus a few hundred from people, CI and services.
+  const instanceCallsPerHour = Math.max(1, Math.round((target / days - 400) / 48))
+  const dayEnd = end - (days - day - 1) * DAY
+  // People work the day before, unless it was a weekend.
+  const workdays = [0, 6].includes(new Date(dayEnd - DAY).getUTCDay()) ? 0 : 1
+  return simulateOrganisation({ days: 1, end: dayEnd, seed: day + 1, instanceCallsPerHour, workdays, incidents: day === days - 1 })
+}
 
 /**
  * About `target` events over `days` days ending at `end`, generated and stored a day at a time so
@@ -16,15 +29,10 @@ const DAY = 86_400_000
  */
 export async function fillOrganisation(store: Store, target: number, days: number, end: number, logger: Logger): Promise<number> {
   const enricher = await loadSourceEnricher()
-  // About 2 × 24 × rate instance calls a day, plus a few hundred from people, CI and services.
-  const instanceCallsPerHour = Math.max(1, Math.round((target / days - 400) / 48))
   const writer = new EventWriter(store, { maxBatch: 10_000, logger, skipStored: false })
   let count = 0
   for (let day = 0; day < days; day++) {
-    const dayEnd = end - (days - day - 1) * DAY
-    // People work the day before, unless it was a weekend.
-    const workdays = [0, 6].includes(new Date(dayEnd - DAY).getUTCDay()) ? 0 : 1
-    const { records, credentialReport } = simulateOrganisation({ days: 1, end: dayEnd, seed: day + 1, instanceCallsPerHour, workdays, incidents: day === days - 1 })
+    const { records, credentialReport } = organisationDay(target, days, day, end)
     for (const record of records) {
       const decoded = decodeEvent(Buffer.from(JSON.stringify(record)), enricher)
       if (!decoded.ok) throw new Error(decoded.reason)
