@@ -166,7 +166,7 @@ export function simulateOrganisation(options: OrganisationOptions): Organisation
   const seed = options.seed ?? 1
   const random = seededRandom(seed)
   const { end } = options
-  const records: SyntheticRecord[] = []
+  let records: SyntheticRecord[] = []
   let sequence = 0
   const id = () => {
     sequence++
@@ -203,8 +203,8 @@ export function simulateOrganisation(options: OrganisationOptions): Organisation
     sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ORG_ACCOUNT}:role/app-runtime`, accountId: ORG_ACCOUNT, userName: 'app-runtime' }, attributes: { mfaAuthenticated: 'false' }, ec2RoleDelivery: '2.0' },
   })
 
-  records.push(...peopleAtWork(options, seed, call, user))
-  records.push(...machinesAllDay(options, random, call, instanceRole))
+  // Concatenated, not spread into push: a day of a large organisation is more arguments than a call takes.
+  records = records.concat(peopleAtWork(options, seed, call, user), machinesAllDay(options, random, call, instanceRole))
 
   const incidents: Incident[] = []
   if (options.incidents ?? true) {
