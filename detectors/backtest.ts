@@ -35,6 +35,12 @@ export async function backtest(
   })
 }
 
+/** What the detector or rule of this id would have found over a range: none when no such one runs here. */
+export async function backtestOf(store: Store, detectors: Detector[], id: string, range: { from: Date; to: Date }, settings: Settings): Promise<Backtest | undefined> {
+  const detector = detectors.find((d) => d.id === id)
+  return detector && (await backtest(store, [detector], range, settings))[0]
+}
+
 /** A bar per day, as long as its count is against the busiest day's (at least one block for a day with any). */
 export function histogramLines(days: Backtest['days'], width = 40): string[] {
   const most = Math.max(0, ...days.map((d) => d.findings))

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { Command } from 'commander'
 import { z } from 'zod'
+import { backtestOf } from '../detectors/backtest.js'
 import { configuredRules, skippedRuleLine } from '../detectors/rule-files.js'
 import type { Detector } from '../detectors/define.js'
 import { findDetectors } from '../detectors/registry.js'
@@ -65,6 +66,7 @@ function consoleOf(context: Context, detectors: Detector[], skippedRules: string
     aliases: config.alerting.accountAliases,
     principals: settings.principals,
     detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })),
+    history: (id, range) => backtestOf(store, detectors, id, range, settings),
     skippedRules,
     failures: detectorFailures,
     logger: moduleLogger(logger, 'console'),

@@ -1,4 +1,4 @@
-import type { StoredAlert } from '../alerts/table.js'
+import type { Finding, StoredAlert } from '../alerts/table.js'
 import { html, joinHtml, type Html } from '../html.js'
 import { plural } from '../text.js'
 import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
@@ -58,6 +58,9 @@ button.primary { background: var(--accent); color: #fff; border: 0; padding: 6px
 tr.alert td { background: #fff4e5; }
 .new { font-weight: bold; color: #8a4500; }
 .failed { font-weight: bold; color: #b00020; }
+svg.history { display: block; max-width: 100%; height: auto; margin: 8px 0; }
+svg.history rect.bar { fill: var(--accent); } svg.history line { stroke: var(--line); }
+svg.history text { font-size: 11px; fill: var(--muted); }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f4f4; padding: 6px 8px; margin: 4px 0; }
 .heat td, .heat th { padding: 2px; text-align: center; font-size: 0.75rem; border: 1px solid #fff; }
@@ -321,8 +324,57 @@ export function detectorsPage(detectors: DetectorHealth[], skippedRules: string[
     html`<h1>Detectors and rules</h1>
 ${skipped}
 <div class="scroll"><table><thead><tr><th scope="col">Detector</th><th scope="col">Schedule (UTC)</th><th scope="col">Last run</th><th scope="col">Lag</th><th scope="col">Alerts, 7 days</th><th scope="col">Failed runs</th></tr></thead><tbody>
-${detectors.map((d) => html`<tr><td>${d.id}<br><span class="muted">${d.title}</span></td><td><code>${d.schedule}</code></td><td>${time(d.last_run)}</td><td>${lag(d.window_end)}</td><td>${String(d.findings)}</td><td${d.failures ? html` class="failed"` : ''}>${String(d.failures)}</td></tr>`)}
+${detectors.map((d) => html`<tr><td><a href="/detectors/${encodeURIComponent(d.id)}">${d.id}</a><br><span class="muted">${d.title}</span></td><td><code>${d.schedule}</code></td><td>${time(d.last_run)}</td><td>${lag(d.window_end)}</td><td>${String(d.findings)}</td><td${d.failures ? html` class="failed"` : ''}>${String(d.failures)}</td></tr>`)}
 </tbody></table></div>`,
+    context,
+  )
+}
+
+/** A detector or rule, and what it would have found over a range, per day (by first sighting) and each. */
+export interface DetectorHistory {
+  detector: { id: string; title: string; severity: string; schedule: string; window: string; attack: string[]; runbook: string[] }
+  days: { day: string; findings: number }[]
+  findings: Finding[]
+}
+
+export interface DetectorView {
+  /** What it would have found over the last `days` days, as `trailwatch rules backtest` says. */
+  history: DetectorHistory
+  days: number
+}
+
+const HISTORY_BAR = { width: 14, gap: 4, height: 120, top: 16, bottom: 22 }
+
+/** Findings per day as bars, each with its day and count as a tooltip and the busiest labelled: the picture of backtest's histogram. */
+function historyChart(days: DetectorHistory['days']): Html {
+  const { width, gap, height, top, bottom } = HISTORY_BAR
+  const most = Math.max(1, ...days.map((d) => d.findings))
+  const step = width + gap
+  const bars = days.map(({ day, findings }, i) => {
+    const tall = findings === 0 ? 0 : Math.max(2, Math.round((findings / most) * height))
+    const x = String(i * step)
+    const label = findings > 0 ? html`<text x="${String(i * step + width / 2)}" y="${String(top + height - tall - 3)}" text-anchor="middle">${String(findings)}</text>` : ''
+    const date = i % 7 === 0 ? html`<text x="${x}" y="${String(top + height + 15)}">${day.slice(5)}</text>` : ''
+    return html`<g><title>${day}: ${plural(findings, 'finding')}</title><rect class="bar" x="${x}" y="${String(top + height - tall)}" width="${String(width)}" height="${String(tall)}"></rect>${label}${date}</g>`
+  })
+  const total = days.reduce((sum, d) => sum + d.findings, 0)
+  return html`<svg class="history" role="img" viewBox="0 0 ${String(days.length * step)} ${String(top + height + bottom)}" width="${String(days.length * step)}" height="${String(top + height + bottom)}" aria-label="${plural(total, 'finding')} over ${plural(days.length, 'day')}, by the day each was first seen">
+<line x1="0" y1="${String(top + height)}" x2="${String(days.length * step)}" y2="${String(top + height)}"></line>${bars}</svg>`
+}
+
+export function detectorPage({ history, days }: DetectorView, context: PageContext): Html {
+  const { detector, findings: found } = history
+  return page(
+    detector.title,
+    html`<h1>${detector.title}</h1>
+<dl class="facts"><dt>Id</dt><dd><code>${detector.id}</code></dd><dt>Severity</dt><dd>${severity(detector.severity)}</dd>
+<dt>Schedule (UTC)</dt><dd><code>${detector.schedule}</code>, each run over ${detector.window}</dd><dt>ATT&amp;CK</dt><dd>${detector.attack.join(', ') || '—'}</dd></dl>
+<h2>What it looks for</h2><ul>${detector.runbook.map((line) => html`<li>${line}</li>`)}</ul>
+<h2>What it would have found, last ${plural(days, 'day')}</h2>
+<p class="muted">Replayed over the stored history as its schedule would have run it, nothing stored or sent: the same as <code>trailwatch rules backtest ${detector.id} --days ${String(days)}</code>. <a href="?days=7">7 days</a> · <a href="?days=30">30 days</a></p>
+${historyChart(history.days)}
+${found.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Severity</th><th scope="col">First seen</th><th scope="col">Finding</th></tr></thead><tbody>
+${found.slice(0, 200).map((f) => html`<tr><td>${severity(f.severity)}</td><td>${time(f.firstSeen)}</td><td>${principalLink(f.principal)}: ${f.title}</td></tr>`)}</tbody></table></div>${found.length > 200 ? html`<p class="muted">The first 200 of ${String(found.length)}.</p>` : ''}` : html`<p>Nothing in these days.</p>`}`,
     context,
   )
 }

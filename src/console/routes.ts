@@ -18,6 +18,8 @@ const SHOWN_INCIDENTS = 500
 /** Calls a timeline page shows; `trailwatch timeline` gives the rest. */
 const TIMELINE_CALLS = 1000
 const INCIDENT_ID = /^inc-[0-9a-f]{12}$/
+/** How far back a detector's page replays by default, and at most. */
+const HISTORY_DAYS = 30
 const SUPPRESSION_ID = /^[0-9a-f]{8}$/
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>
@@ -129,6 +131,16 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
   app.get('/detectors', async (request, reply) => {
     const now = scope.clock()
     return sendPage(reply, 200, pages.detectorsPage(await detectorHealth(store, scope.detectors, await scope.failures(), now), scope.skippedRules ?? [], now, context(request, reply)))
+  })
+  app.get('/detectors/:id', async (request: IdRequest, reply) => {
+    const asked = Number(query(request).get('days') ?? HISTORY_DAYS)
+    // A replay is work: at most a month of it per page.
+    const days = Number.isInteger(asked) && asked >= 1 && asked <= HISTORY_DAYS ? asked : HISTORY_DAYS
+    // Whole UTC days, today the last of them.
+    const end = scope.clock()
+    const history = await scope.history?.(request.params.id, { from: new Date(Math.floor(end.getTime() / DAY) * DAY - (days - 1) * DAY), to: end })
+    if (!history) throw new HttpError(404, `There is no detector or rule ${request.params.id}.`)
+    return sendPage(reply, 200, pages.detectorPage({ history, days }, context(request, reply)))
   })
   app.get('/freshness', async (request, reply) => {
     const now = scope.clock()

@@ -5,6 +5,7 @@ import type { Html } from '../html.js'
 import type { Logger } from '../logger.js'
 import { HttpError } from '../ops/server.js'
 import type { Principals } from '../principals.js'
+import type { DetectorHistory } from './pages.js'
 
 declare module 'fastify' {
   interface Session {
@@ -21,6 +22,8 @@ export interface ConsoleOptions {
   aliases: Record<string, string>
   principals: Principals
   detectors: { id: string; title: string; schedule: string }[]
+  /** What a detector or rule would have found over a range of the stored history: none for an id that runs nowhere here. */
+  history?: (id: string, range: { from: Date; to: Date }) => Promise<DetectorHistory | undefined>
   /** Rule files that could not be loaded, each as a line saying where and why. */
   skippedRules?: string[]
   /** Failed runs per detector since the process started. */

@@ -1,3 +1,5 @@
+import { backtestOf } from '../../detectors/backtest.js'
+import type { Detector } from '../../detectors/define.js'
 import type { Store } from '../../src/clickhouse/client.js'
 import { loadConfig } from '../../src/config.js'
 import { consoleSurface } from '../../src/console/console.js'
@@ -10,11 +12,14 @@ export interface ConsoleServing {
   host?: string
   env?: Record<string, string>
   skippedRules?: string[]
+  /** The detectors it shows, each with its page of what it would have found. */
+  detectors?: Detector[]
   now: Date
 }
 
 /** The console over `store`, as `run` serves it, at a fixed time. */
-export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skippedRules = [], now }: ConsoleServing): Promise<OpsServer> {
+export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skippedRules = [], detectors = [], now }: ConsoleServing): Promise<OpsServer> {
+  const settings = { detectors: {}, principals: principalsFrom({}) }
   return startOpsServer({
     host: '127.0.0.1',
     port: 0,
@@ -25,8 +30,9 @@ export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skipp
       settings: loadConfig(env).console,
       host,
       aliases: {},
-      principals: principalsFrom({}),
-      detectors: [],
+      principals: settings.principals,
+      detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })),
+      history: (id, range) => backtestOf(store, detectors, id, range, settings),
       skippedRules,
       failures: () => Promise.resolve(new Map()),
       logger: testLogger,
