@@ -42,9 +42,8 @@ export function matchingEvents(condition: Part, columns: string, replay: boolean
 
 /**
  * The columns every grouped query selects over a group's events (from matchingEvents, with
- * `field_values`: the fields a rule shows, of one event). What is
- * shown of a group is the same whichever events a window's run reads first: the principal and
- * fields of its first event.
+ * `field_values`, the fields a rule shows of one event). What a group shows is the same whichever
+ * of its events a run reads first: the principal and fields of its first event, the least names.
  */
 export const SHOWN = `toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS events,
              ${fewest('groupUniqArray(toString(event_name))')} AS event_names, ${fewest('groupUniqArray(origin)')} AS sources,

@@ -5,7 +5,7 @@ import type { Detector } from '../detectors/define.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { storeSnapshot } from '../src/iam/snapshots.js'
-import { simulateOrganisation } from '../src/simulate/organisation.js'
+import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
 import { replayDetector, replaysAtOnce, runDetector } from '../detectors/engine.js'
 import { LATENESS_MS, scheduledRuns } from '../detectors/replay.js'
 import { builtInRulesDir, checkRulePatterns, loadRuleFiles, rulePaths, type LoadedRule } from '../detectors/rule-files.js'
@@ -18,6 +18,8 @@ import { openTestStore, testDataDir, testLogger, type TestStore } from './helper
 const MINUTE = 60_000
 const DAY = 24 * 60 * MINUTE
 const ORGANISATION_END = Date.parse('2026-11-19T05:00:00Z')
+/** A week whose last night is the one Europe's clocks go forward (01:00 UTC, 29 March 2026), its incidents in that night. */
+const SPRING_END = Date.parse('2026-03-29T05:00:00Z')
 
 let store: TestStore
 let rules: LoadedRule[]
@@ -43,6 +45,7 @@ beforeAll(async () => {
   // An organisation's week, with incidents and traps on its last day, beside them in time.
   const organisation = simulateOrganisation({ days: 8, end: ORGANISATION_END, seed: 7, traps: true })
   await ingestRecords(store, organisation.records)
+  await ingestRecords(store, simulateOrganisation({ days: 8, end: SPRING_END, seed: 5 }).records)
   // Beside them, what that day does not trip, as a feed of records and a GuardDuty finding lands in a file.
   const feed = path.join(testDataDir(), 'intrusions.jsonl')
   // And a region busy all week that goes quiet, which data-freshness reports.
@@ -78,8 +81,7 @@ function intrusions(at: number): RawEvent[] {
 }
 
 /** The scheduler's runs over a range, one by one, against one query for them all. */
-async function compare(detector: Detector & { replaySql: string }, from: number, to: number): Promise<number> {
-  const settings = testSettings()
+async function compare(detector: Detector & { replaySql: string }, from: number, to: number, settings = testSettings()): Promise<number> {
   const windows = scheduledRuns(detector, new Date(from), new Date(to), LATENESS_MS)
   const runByRun = []
   for (const window of windows) runByRun.push(await runDetector(store, detector, window, settings))
@@ -121,4 +123,14 @@ it('agrees with the runs for the built-in detectors, over an intrusion and over 
   expect(DETECTORS.filter((detector) => !replaysAtOnce(detector)).map((detector) => detector.id)).toEqual(['stale-access-key', 'iam-posture'])
   // Each of them was held to the runs on findings, not only on none.
   expect([...found].sort()).toEqual(atOnce.map((detector) => detector.id).sort())
+}, 600_000)
+
+it('agrees with the runs across a change of the clocks, each office in its own time zone', async () => {
+  const settings = testSettings({}, officeWorkingTime())
+  const found = new Set<string>()
+  for (const detector of DETECTORS.filter(replaysAtOnce)) {
+    if ((await compare(detector, SPRING_END - 5 * 60 * MINUTE + 17_250, SPRING_END, settings)) > 0) found.add(detector.id)
+  }
+  // The stolen key at 03:10 in Berlin, the night the clocks went forward: judged by local hours and by networks.
+  expect([...found].sort()).toEqual(['off-hours-activity', 'unusual-source-ip'])
 }, 600_000)
