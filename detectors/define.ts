@@ -56,8 +56,9 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
   row: Row
   /**
    * The same query over many windows at once, for a replay: given `{froms:Array(DateTime64(3))}`,
-   * `{nows:Array(DateTime64(3))}`, `{baselineFroms:Array(DateTime64(3))}` and `{runs:UInt32}` (and
-   * `{from}`, `{now}` spanning them all; see windows.ts), it
+   * `{nows:Array(DateTime64(3))}`, `{baselineFroms:Array(DateTime64(3))}`, `{bounds:Array(DateTime64(3))}`
+   * (every window's start and end, in order) and `{runs:UInt32}` (and `{from}`, `{now}` spanning them
+   * all; see windows.ts), it
    * returns each window's rows with the window's 1-based number in a column `run`. Each window's
    * rows must be exactly what `sql` returns for that window alone. `prepare`, when there is one,
    * runs once before it, over the span of all the windows.

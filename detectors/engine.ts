@@ -76,6 +76,7 @@ export async function replayDetector(store: Store, detector: Detector & { replay
     froms: windows.map((w) => clickHouseTime(w.from.getTime())),
     nows: windows.map((w) => clickHouseTime(w.now.getTime())),
     baselineFroms: windows.map((w) => clickHouseTime(w.now.getTime() - durationMs(detector.lookback))),
+    bounds: [...new Set(windows.flatMap((w) => [w.from.getTime(), w.now.getTime()]))].sort((a, b) => a - b).map(clickHouseTime),
     runs: windows.length,
   }
   const rows = await selectRows(store, detector.replaySql, { ...params, ...runs }, z.object({ run: z.coerce.number().int().min(1).max(windows.length) }).and(detector.row))

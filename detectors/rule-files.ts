@@ -9,7 +9,7 @@ import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector } from './define.js'
 import { GroupedRow, matchingEvents, peakCountQueries, stepsQueries, textArray } from './grouped-queries.js'
-import { fewest, keys, windowQueries } from './windows.js'
+import { fewest, slice, WINDOWS_OF_SLICE } from './windows.js'
 import { LEVELS, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
 import { anyOf, compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
 import { TrailwatchRule, trailwatchDetector, trailwatchRuleType, type RuleType } from './trailwatch-rules.js'
@@ -209,15 +209,27 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   return defineDetector({
     ...ruleBasics(rule, '1h'),
     immediate: 'event',
-    ...windowQueries(
-      (replay) => `
-      SELECT ${keys(replay, 'account_id, principal_arn')}, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
+    sql: `
+      SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
              uniqExact(event_id) AS events, ${fewest('groupUniqArray(toString(event_name))')} AS event_names,
              ${fewest('groupUniqArray(origin)')} AS sources, min(event_id) AS sample_event
-      FROM (${matchingEvents(condition, '', replay)})
-      GROUP BY ${keys(replay, 'account_id, principal_arn')}
-      ORDER BY ${keys(replay, 'account_id, principal_arn')}`,
-    ),
+      FROM (${matchingEvents(condition, '', false)})
+      GROUP BY account_id, principal_arn
+      ORDER BY account_id, principal_arn`,
+    // The same, summed per slice of the range first: a rule matching most calls repeats a row per principal and slice, not per call.
+    replaySql: `
+      SELECT run, account_id, principal_arn, toString(minMerge(first)) AS first_seen, toString(maxMerge(last)) AS last_seen,
+             uniqExactMerge(ids) AS events, ${fewest('groupUniqArrayMerge(names)')} AS event_names,
+             ${fewest('groupUniqArrayMerge(origins)')} AS sources, minMerge(sample) AS sample_event
+      FROM (
+        SELECT account_id, principal_arn, ${slice()} AS slice, minState(event_time) AS first, maxState(event_time) AS last, uniqExactState(event_id) AS ids,
+               groupUniqArrayState(toString(event_name)) AS names, groupUniqArrayState(origin) AS origins, minState(event_id) AS sample
+        FROM (${matchingEvents(condition, '', false)})
+        GROUP BY account_id, principal_arn, slice
+      )
+      ARRAY JOIN ${WINDOWS_OF_SLICE} AS run
+      GROUP BY run, account_id, principal_arn
+      ORDER BY run, account_id, principal_arn`,
     params: () => condition.params,
     row: RuleRow,
     toFinding: (r) => ({

@@ -67,3 +67,13 @@ export const keys = (replay: boolean, columns: string): string => (replay ? `run
 
 /** At most `n` values, the least first: the same ones however the engine met them. */
 export const fewest = (values: string, n = 5): string => `arraySlice(arraySort(${values}), 1, ${String(n)})`
+
+/**
+ * The slice of a replay's span a row falls in: the stretch between two consecutive `{bounds}` (every
+ * window's start and end, in order). Each window is a run of whole slices, so what is summed per
+ * slice first is summed per window exactly, and a replay repeats a row per slice, not per event.
+ */
+export const slice = (time = 'event_time'): string => `arrayFirstIndex(b -> b > ${time}, {bounds:Array(DateTime64(3))}) - 1`
+
+/** The windows a row's `slice` lies in, to ARRAY JOIN as `run`. */
+export const WINDOWS_OF_SLICE = `arrayFilter(i -> {froms:Array(DateTime64(3))}[i] <= {bounds:Array(DateTime64(3))}[slice] AND {bounds:Array(DateTime64(3))}[slice + 1] <= {nows:Array(DateTime64(3))}[i], range(1, {runs:UInt32} + 1))`
