@@ -81,10 +81,11 @@ describe('DetectorScheduler', () => {
     await Promise.all(files.map((f) => scheduler.catchUp(f)))
     const runs = windows.map((w) => w.now.getTime())
     const within = (from: number, to: number) => runs.filter((r) => r > from && r <= to)
-    expect(within(lastWeek, lastWeek + minutes(5))).toHaveLength(1)
-    // Twelve files, each 5 minutes run once: 12:05, 12:10, 12:15, 12:20.
-    expect(within(yesterday, yesterday + minutes(20)).map((r) => (r - yesterday) / minutes(1))).toEqual([5, 10, 15, 20])
-    expect(runs).toHaveLength(5)
+    // Each stretch's runs go on until a window past its last event: every window that holds any of them.
+    expect(within(lastWeek, lastWeek + minutes(64)).map((r) => (r - lastWeek) / minutes(1))).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 64])
+    // Twelve files, each 5 minutes run once: 12:05 to 13:15, and 13:19, a window after the last file.
+    expect(within(yesterday, yesterday + minutes(79)).map((r) => (r - yesterday) / minutes(1))).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 79])
+    expect(runs).toHaveLength(29)
   })
 
   it('stops between two runs of a catch-up, naming the history it left for detect --from', async () => {

@@ -158,16 +158,18 @@ export class DetectorScheduler {
 
   /**
    * Events stored late (a file of last month dropped in the inbox) fall before the windows the
-   * schedule runs next: every detector runs over their span as its schedule would have, as
-   * `detect --from` does, one detector's runs never two at once. Spans stored while a detector is
+   * schedule runs next: every detector runs, as its schedule would have and as `detect --from`
+   * does, every window that holds them, one detector's runs never two at once. A window that had
+   * seen a neighbouring file without them is so judged again with them. Spans stored while a detector is
    * busy join its waiting catch-up, so a folder of files is one run per detector, not one per file.
    */
   catchUp(span: Span): Promise<unknown> {
-    const to = new Date(Math.min(span.to.getTime() + MINUTE, this.clock().getTime()))
-    if (to.getTime() <= span.from.getTime()) return Promise.resolve()
     const latenessMs = this.options.latenessMs ?? LATENESS_MS
     return Promise.all(
       this.detectors.map((detector) => {
+        // Every run whose window holds the late events: those ending up to a window after the last of them.
+        const to = new Date(Math.min(span.to.getTime() + Math.max(MINUTE, durationMs(detector.window)), this.clock().getTime()))
+        if (to.getTime() <= span.from.getTime()) return Promise.resolve()
         const waiting = this.waitingHistory.get(detector.id)
         if (waiting) {
           waiting.spans = joinSpan(waiting.spans, { from: span.from, to }, latenessMs)

@@ -147,6 +147,7 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
 
 const Coverage = z.object({ n: z.coerce.number(), from_ms: z.coerce.number(), to_ms: z.coerce.number() })
 
+/** In a replay, the window number of table `of`, selected as `run`. */
 const runOf = (replay: boolean, of: string): string => (replay ? `${of}.run AS run, ` : '')
 
 function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
