@@ -40,6 +40,11 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
    * ending at the batch's last event.
    */
   immediate?: 'event' | 'window'
+  /**
+   * The events that can change what it finds, as a condition on one event: a stored batch holding
+   * none of them is passed over by the immediate pass (its scheduled runs look all the same).
+   */
+  touches?: { sql: string; pre?: string | undefined; params: Record<string, unknown> }
   /** How much history a baseline spans. */
   lookback: string
   attack: string[]

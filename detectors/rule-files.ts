@@ -209,6 +209,7 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   return defineDetector({
     ...ruleBasics(rule, '1h'),
     immediate: 'event',
+    touches: condition,
     sql: `
       SELECT account_id, principal_arn, toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
              uniqExact(event_id) AS events, ${fewest('groupUniqArray(toString(event_name))')} AS event_names,
@@ -257,6 +258,8 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
   const counting = counted ? `distinct ${String(condition.field)}` : 'events'
   return defineDetector({
     ...ruleBasics(rule, windowOf(timespan)),
+    immediate: 'window',
+    touches: { ...anyOf(rules), params },
     ...(bounds === undefined ? stepsQueries(rules, grouping, spanMs, type === 'temporal_ordered') : peakCountQueries(anyOf(rules), grouping, counted, spanMs, bounds)),
     params: () => params,
     row: GroupedRow,

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, consoleSignIn, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
 import { openTestStore, queryRows, testLogger, type TestStore } from '../test/helpers/store.js'
 import { clickHouseTime } from '../src/time.js'
-import type { DetectorContext } from './define.js'
-import { readWatermark } from './engine.js'
+import type { Detector, DetectorContext } from './define.js'
+import { builtInRulesDir, loadRuleFiles } from './rule-files.js'
+import { readWatermark, touchedDetectors } from './engine.js'
 import { scheduledWindow } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
@@ -137,9 +138,47 @@ describe('DetectorScheduler.detectStored', () => {
     const scheduler = new DetectorScheduler(store, [unusualSourceIp, cloudtrailTampering], { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000), onFindings: () => told++ })
     await scheduler.detectStored({ from: new Date(at), to: new Date(at) })
     const alerts = await queryRows<{ detector: string }>(store, 'SELECT detector FROM alerts FINAL')
-    // unusual-source-ip waits for its schedule: it judges a window, not an event.
+    // unusual-source-ip waits for its schedule: weighing each address against a month of history on every batch costs too much.
     expect(alerts.map((a) => a.detector)).toEqual(['cloudtrail-tampering'])
     expect(told).toBe(1)
+    await store.close()
+  })
+
+  it('runs first-seen and sequence rules over a stored batch, the remembering ones in a round of their own', async () => {
+    const store = await openTestStore()
+    const at = T0 + minutes(20)
+    const { rules } = loadRuleFiles([builtInRulesDir()])
+    const rule = (id: string) => rules.find((r) => r.detector.id === `rule:${id}`)?.detector as Detector
+    const firstRead = rule('trailwatch-secret-first-read')
+    const listedThenRead = rule('trailwatch-secrets-listed-then-read')
+    const secrets = (when: number, eventName: string, secretId?: string) =>
+      apiCall(when, iamUser('erin'), '98.207.1.1', { eventSource: 'secretsmanager.amazonaws.com', eventName, readOnly: true, requestParameters: secretId ? { secretId } : null })
+    // Two weeks of erin reading the same secret; today she lists them, and the batch reads another.
+    await ingestRecords(store, daily(14, T0, 10, (day) => secrets(day, 'GetSecretValue', 'app/db')))
+    await ingestRecords(store, [secrets(T0 + minutes(15), 'ListSecrets')])
+    await ingestRecords(store, [secrets(at, 'GetSecretValue', 'prod/payments')])
+    let told = 0
+    const scheduler = new DetectorScheduler(store, [firstRead, listedThenRead], { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000), onFindings: () => told++ })
+    await scheduler.detectStored({ from: new Date(at), to: new Date(at) })
+    const alerts = await queryRows<{ detector: string; title: string }>(store, 'SELECT detector, title FROM alerts FINAL ORDER BY detector')
+    expect(alerts.map((a) => a.detector)).toEqual([firstRead.id, listedThenRead.id])
+    expect(alerts[0]?.title).toContain('prod/payments')
+    // The sequence's findings were stored before the first-seen rule brought its memory up to the batch.
+    expect(told).toBe(2)
+    await store.close()
+  })
+
+  it('wakes only the rules whose events a batch holds, each rule read with its own parameters', async () => {
+    const store = await openTestStore()
+    const at = T0 + minutes(30)
+    const rules = loadRuleFiles([builtInRulesDir()]).rules.map((r) => r.detector)
+    const erin = (when: number, eventSource: string, eventName: string) => apiCall(when, iamUser('erin'), '98.207.1.1', { eventSource, eventName })
+    // The batch lists secrets; a federation token asked for minutes before it is not the batch's.
+    await ingestRecords(store, [erin(at, 'secretsmanager.amazonaws.com', 'ListSecrets'), erin(at - minutes(5), 'sts.amazonaws.com', 'GetFederationToken')])
+    const touched = await touchedDetectors(store, [...rules, unusualSourceIp], { from: new Date(at), now: new Date(at + 1) })
+    expect([...touched].map((d) => d.id)).toEqual(['rule:trailwatch-secrets-listed-then-read'])
+    const earlier = await touchedDetectors(store, rules, { from: new Date(at - minutes(10)), now: new Date(at) })
+    expect([...earlier].map((d) => d.id)).toEqual(['rule:trailwatch-federation-token-new-principal'])
     await store.close()
   })
 
@@ -171,11 +210,20 @@ describe('DetectorScheduler.detectStored', () => {
     // Four guesses at dora's password stored earlier; the batch holds only the fifth.
     await ingestRecords(store, Array.from({ length: 4 }, (_, i) => consoleSignIn(T0 + minutes(i), 'dora', '185.220.101.1', 'Failure')))
     await ingestRecords(store, [consoleSignIn(at, 'dora', '185.220.101.1', 'Failure')])
-    const scheduler = new DetectorScheduler(store, [consoleBruteForce], { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000) })
+    let told = 0
+    const scheduler = new DetectorScheduler(store, [consoleBruteForce], { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000), onFindings: () => told++ })
     await scheduler.detectStored({ from: new Date(at), to: new Date(at) })
     const alerts = await queryRows<{ detector: string; title: string }>(store, 'SELECT detector, title FROM alerts FINAL')
     expect(alerts.map((a) => a.detector)).toEqual(['console-brute-force'])
     expect(alerts[0]?.title).toContain('dora')
+    // The next batch holds a guess of someone else's: the window finds dora's burst again, unchanged, and stores nothing.
+    await ingestRecords(store, [consoleSignIn(at + 1_000, 'erin', '185.220.101.2', 'Failure')])
+    await scheduler.detectStored({ from: new Date(at + 1_000), to: new Date(at + 1_000) })
+    expect(told).toBe(1)
+    // A sixth guess changes the finding: stored again.
+    await ingestRecords(store, [consoleSignIn(at + 2_000, 'dora', '185.220.101.1', 'Failure')])
+    await scheduler.detectStored({ from: new Date(at + 2_000), to: new Date(at + 2_000) })
+    expect(told).toBe(2)
     await store.close()
   })
 })

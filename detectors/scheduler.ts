@@ -8,7 +8,7 @@ import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
-import { detectorConfig, readWatermark, runDetector, writeWatermark } from './engine.js'
+import { detectorConfig, readWatermark, runDetector, touchedDetectors, writeWatermark } from './engine.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
 
 const MINUTE = 60_000
@@ -50,6 +50,14 @@ export interface SchedulerOptions {
   followStoredBatchesMs?: number
 }
 
+/** How many alerts the passes on stored events remember having stored. */
+const RECENTLY_STORED = 10_000
+
+/** What a finding says that storing it again would change. */
+function findingState(finding: Finding): string {
+  return JSON.stringify([finding.severity, finding.title, finding.firstSeen, finding.lastSeen])
+}
+
 /** A detector that keeps overlapping is said to once an hour, not on every tick. */
 const OVERLAP_WARNING_EVERY_MS = 3_600_000
 
@@ -66,6 +74,8 @@ export class DetectorScheduler {
   private readonly waitingHistory = new Map<string, { spans: Span[]; run: Promise<unknown> }>()
   /** Stored events the immediate detectors have not looked at yet, and their pass while one runs. */
   private pendingStored: Span | undefined
+  /** What the passes on stored events stored last, per alert, oldest first. */
+  private readonly recentlyStored = new Map<string, string>()
   private storedPass: Promise<void> | undefined
   /** Aborted on stop: batches stored from then on (the last flush) wait for the scheduled runs of the next start; a catch-up ends between two runs. */
   private readonly stopping = new AbortController()
@@ -206,7 +216,7 @@ export class DetectorScheduler {
   }
 
   /**
-   * A batch of events is stored: the detectors that judge each event by itself run over it at once
+   * A batch of events is stored: the immediate detectors its events concern run over it at once
    * rather than at their next tick, one pass at a time, batches stored meanwhile joining the next
    * pass. Their scheduled runs still come, for what arrives late; alert ids make the two one alert.
    */
@@ -225,27 +235,58 @@ export class DetectorScheduler {
     try {
       for (let span = this.pendingStored; span; span = this.pendingStored) {
         this.pendingStored = undefined
-        const batches: DetectedFindings[] = []
-        for (const detector of immediate) {
-          try {
-            const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
-            batches.push({ findings: await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings), detectedAt: this.clock() })
-          } catch (err) {
-            // The scheduled run covers the same events.
-            metrics.detectorFailures.inc({ detector: detector.id })
-            this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detection on stored events failed; the scheduled run looks at them again')
-          }
-        }
-        try {
-          await this.record(batches, this.clock())
-        } catch (err) {
-          // The scheduled runs find the same alerts again, and store them then.
-          this.logger.error({ err: errorMessage(err) }, 'storing what stored events showed failed; the scheduled runs look at them again')
-        }
+        const due = await this.touchedBy(immediate, span)
+        // Cheapest first, each round's findings stored before the next starts: what judges single
+        // events, then what counts over a window, then the rules that first bring their memory up to the batch.
+        const rounds = [due.filter((d) => d.immediate === 'event' && !d.prepare), due.filter((d) => d.immediate === 'window' && !d.prepare), due.filter((d) => d.prepare)]
+        for (const round of rounds) if (round.length > 0) await this.detectRound(round, span)
       }
     } finally {
       this.storedPass = undefined
     }
+  }
+
+  /** The detectors a pass on stored events runs: those that say which events concern them only when the span holds one. */
+  private async touchedBy(detectors: Detector[], span: Span): Promise<Detector[]> {
+    try {
+      const touched = await touchedDetectors(this.store, detectors, { from: span.from, now: new Date(span.to.getTime() + 1) })
+      return detectors.filter((d) => !d.touches || touched.has(d))
+    } catch (err) {
+      this.logger.error({ err: errorMessage(err) }, 'reading which detectors stored events concern failed; running them all')
+      return detectors
+    }
+  }
+
+  /** One round of a pass on stored events: each detector over what the batch touches, then what they found stored. */
+  private async detectRound(detectors: Detector[], span: Span): Promise<void> {
+    const started = performance.now()
+    const batches: DetectedFindings[] = []
+    for (const detector of detectors) {
+      try {
+        const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
+        const findings = await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings)
+        batches.push({ findings: findings.filter((f) => this.recentlyStored.get(f.alertId) !== findingState(f)), detectedAt: this.clock() })
+      } catch (err) {
+        // The scheduled run covers the same events.
+        metrics.detectorFailures.inc({ detector: detector.id })
+        this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detection on stored events failed; the scheduled run looks at them again')
+      }
+    }
+    try {
+      await this.record(batches, this.clock())
+      for (const finding of batches.flatMap((b) => b.findings)) this.rememberStored(finding)
+    } catch (err) {
+      // The scheduled runs find the same alerts again, and store them then.
+      this.logger.error({ err: errorMessage(err) }, 'storing what stored events showed failed; the scheduled runs look at them again')
+    }
+    this.logger.debug({ detectors: detectors.length, ms: Math.round(performance.now() - started) }, 'detected on stored events')
+  }
+
+  /** A window found again each pass over its events is stored once until it changes: storing it again would only repeat the incidents' work. */
+  private rememberStored(finding: Finding): void {
+    this.recentlyStored.delete(finding.alertId)
+    this.recentlyStored.set(finding.alertId, findingState(finding))
+    if (this.recentlyStored.size > RECENTLY_STORED) this.recentlyStored.delete(this.recentlyStored.keys().next().value as string)
   }
 
   /** Findings stored and their alerts in incidents, whether or not an alerter runs here; then whoever listens is told. */

@@ -13,7 +13,7 @@ import { defineDetector, type Detector, type DetectorContext, type Severity } fr
 import { GroupedRow, matchingEvents, peakCountQueries, SHOWN, stepsQueries, textArray } from './grouped-queries.js'
 import { keys, windowFrom, windowQueries } from './windows.js'
 import { LEVELS, Level, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
-import { compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
+import { anyOf, compileDetection, eventsMatching, fieldExpression, UnsupportedRule } from './sigma.js'
 import { renderTemplate, templatedSeverity, templateNames } from './templates.js'
 
 export const RULE_TYPES = ['threshold', 'first-seen', 'sequence'] as const
@@ -128,6 +128,8 @@ function thresholdDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
   const distinct = spec.distinct === undefined ? undefined : fieldExpression(spec.distinct, params)
   params.gte = spec.gte
   return ruleDetector(rule, windowOf(spec.timespan), {
+    immediate: 'window',
+    touches: { ...condition, params },
     ...peakCountQueries(condition, { groups, fields: fieldsSql }, distinct, timespanMs(spec.timespan), 'measure >= {gte:UInt64}'),
     params: () => params,
     fields,
@@ -155,8 +157,7 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
   const condition = compileDetection(rule.detection, params)
   const groups = textArray(spec['group-by'].map((field) => fieldExpression(field, params)))
   const value = fieldExpression(spec.field, params)
-  const historyMs = timespanMs(spec.history)
-  const learnMs = timespanMs(spec.learn)
+  const [historyMs, learnMs] = [timespanMs(spec.history), timespanMs(spec.learn)]
   // The memory belongs to the rule as written: change what it matches, groups or remembers, and it learns afresh.
   const ruleKey = `${rule.id}:${createHash('sha256').update(JSON.stringify([rule.detection, spec['group-by'], spec.field])).digest('hex').slice(0, 16)}`
   const matching = { sql: `${condition.sql} AND ${value} != ''`, pre: condition.pre }
@@ -166,6 +167,8 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
     ${eventsMatching(matching, 'fillFrom', 'fillTo')}
     GROUP BY account_id, group_key, seen_value, day`
   return ruleDetector(rule, '1h', {
+    immediate: 'event',
+    touches: { ...matching, params },
     ...windowQueries(
       (replay) => `
       WITH
@@ -259,6 +262,8 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
   const compiled = steps.map((step) => compileDetection({ ...selections, condition: step.condition }, params))
   const groups = spec.by.map((field) => fieldExpression(field, params))
   return ruleDetector(rule, windowOf(spec.within), {
+    immediate: 'window',
+    touches: { ...anyOf(compiled), params },
     ...stepsQueries(compiled, { groups, fields: fieldsSql }, timespanMs(spec.within), true),
     params: () => params,
     fields,
@@ -278,6 +283,10 @@ function sequenceDetector({ rule, fieldsSql, params, fields }: Spec): Detector {
 }
 
 interface TypeParts {
+  /** A count or sequence is judged over the window ending at a stored batch; a first-seen value by the batch's own events. */
+  immediate: 'event' | 'window'
+  /** The events any of its findings is made of. */
+  touches: Detector['touches']
   sql: string
   replaySql?: string
   params: (context: DetectorContext) => Record<string, unknown>
@@ -294,6 +303,8 @@ function ruleDetector(rule: TrailwatchRule, window: string, parts: TypeParts): D
   const severity = rule.severity && { from: rule.severity.from, equals: rule.severity.equals, atLeast: rule.severity['at-least'] }
   return defineDetector({
     ...ruleBasics(rule, window),
+    immediate: parts.immediate,
+    touches: parts.touches,
     sql: parts.sql,
     ...(parts.replaySql === undefined ? {} : { replaySql: parts.replaySql }),
     params: (_, context) => parts.params(context),

@@ -1,6 +1,6 @@
 // Time to alert: a steady stream through Kafka into `trailwatch run`, attacks injected at known
 // times, and for each attack when it was produced, stored, alerted and delivered (SMTP accepted).
-//   bash kafka/broker.sh start && npm run bench:latency [-- --rate 2000 --seconds 420 --every 40]
+//   bash kafka/broker.sh start && npm run bench:latency [-- --rate 2000 --seconds 420 --every 20]
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,7 +16,7 @@ import { syntheticRecords } from '../src/simulate/records.js'
 import { startSmtpServer } from '../test/helpers/smtp.js'
 import { percentile } from './percentile.js'
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '420' }, every: { type: 'string', default: '40' } } })
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '420' }, every: { type: 'string', default: '20' } } })
 const rate = Number(values.rate)
 const seconds = Number(values.seconds)
 const every = Number(values.every)
@@ -38,11 +38,13 @@ interface Attack {
   delivered?: number
 }
 
-type AttackKind = 'stop-logging' | 'brute-force'
+type AttackKind = 'stop-logging' | 'brute-force' | 'listed-then-read' | 'federation-token'
 
 const KINDS: { kind: AttackKind; label: string; detector: string; namePrefix: string }[] = [
   { kind: 'stop-logging', label: 'a trail stopped (one event, critical)', detector: 'cloudtrail-tampering', namePrefix: 'latency-trail-' },
   { kind: 'brute-force', label: 'five failed console sign-ins (a threshold over a window)', detector: 'console-brute-force', namePrefix: 'latency-guessed-' },
+  { kind: 'listed-then-read', label: 'secrets listed, then one read (a sequence rule)', detector: 'rule:trailwatch-secrets-listed-then-read', namePrefix: 'latency-reader-' },
+  { kind: 'federation-token', label: "a user's first federation token (a first-seen rule)", detector: 'rule:trailwatch-federation-token-new-principal', namePrefix: 'latency-federated-' },
 ]
 
 function record(n: number, at: number, fields: Record<string, unknown>): Record<string, unknown> {
@@ -61,43 +63,54 @@ function record(n: number, at: number, fields: Record<string, unknown>): Record<
   }
 }
 
+/** A user of the account calling with a key: who the attacks that are not sign-ins act as. */
+function userCall(n: number, at: number, user: string, step: number, fields: Record<string, unknown>): Record<string, unknown> {
+  return record(n, at, {
+    userIdentity: { type: 'IAMUser', principalId: `AIDALATENCY${String(n).padStart(9, '0')}`, arn: `arn:aws:iam::${ACCOUNT}:user/${user}`, accountId: ACCOUNT, accessKeyId: `AKIALATENCY${String(n).padStart(9, '0')}`, userName: user },
+    sourceIPAddress: '198.51.100.77',
+    responseElements: null,
+    eventID: `latency-event-${String(n)}-${String(step)}-${String(at)}`,
+    ...fields,
+  })
+}
+
 /**
- * Attack `n`, each by someone new so that each is a new alert and a new incident: alternately a user
- * stopping a trail, and five wrong passwords for a user from one address within seconds.
+ * Attack `n`, each by someone new so that each is a new alert and a new incident, the kinds in turn:
+ * a user stopping a trail; five wrong passwords for a user from one address within seconds; a user
+ * listing the secrets and reading one; a user asking for a federation token.
  */
 function attack(n: number, at: number): { attack: Omit<Attack, 'produced'>; messages: Message[] } {
   const kind = KINDS[n % KINDS.length] as (typeof KINDS)[number]
   const name = `${kind.namePrefix}${String(n)}`
-  if (kind.kind === 'stop-logging') {
-    const user = `latency-attacker-${String(n)}`
-    const arn = `arn:aws:iam::${ACCOUNT}:user/${user}`
-    const eventId = `latency-event-${String(n)}-${String(at)}`
-    const stop = record(n, at, {
-      userIdentity: { type: 'IAMUser', principalId: `AIDALATENCY${String(n).padStart(9, '0')}`, arn, accountId: ACCOUNT, accessKeyId: `AKIALATENCY${String(n).padStart(9, '0')}`, userName: user },
-      eventSource: 'cloudtrail.amazonaws.com',
-      eventName: 'StopLogging',
-      sourceIPAddress: '198.51.100.77',
-      requestParameters: { name },
-      responseElements: null,
-      eventID: eventId,
-    })
-    return { attack: { kind: kind.kind, name, eventIds: [eventId] }, messages: [{ key: arn, value: JSON.stringify(stop) }] }
-  }
-  const guesses = Array.from({ length: 5 }, (_, i) =>
-    record(n, at + i * 1000, {
-      userIdentity: { type: 'IAMUser', principalId: `AIDAGUESSED${String(n).padStart(9, '0')}`, accountId: ACCOUNT, accessKeyId: '', userName: name },
-      eventSource: 'signin.amazonaws.com',
-      eventName: 'ConsoleLogin',
-      eventType: 'AwsConsoleSignIn',
-      userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
-      sourceIPAddress: `203.0.113.${String(n % 250)}`,
-      responseElements: { ConsoleLogin: 'Failure' },
-      additionalEventData: { MFAUsed: 'No' },
-      errorMessage: 'Failed authentication',
-      eventID: `latency-guess-${String(n)}-${String(i)}-${String(at)}`,
-    }),
-  )
-  return { attack: { kind: kind.kind, name, eventIds: guesses.map((g) => g.eventID as string) }, messages: guesses.map((g) => ({ key: name, value: JSON.stringify(g) })) }
+  const records = ((): Record<string, unknown>[] => {
+    switch (kind.kind) {
+      case 'stop-logging':
+        return [userCall(n, at, `latency-attacker-${String(n)}`, 0, { eventSource: 'cloudtrail.amazonaws.com', eventName: 'StopLogging', requestParameters: { name } })]
+      case 'listed-then-read':
+        return [
+          userCall(n, at, name, 0, { eventSource: 'secretsmanager.amazonaws.com', eventName: 'ListSecrets', readOnly: true, requestParameters: null }),
+          userCall(n, at + 1000, name, 1, { eventSource: 'secretsmanager.amazonaws.com', eventName: 'GetSecretValue', readOnly: true, requestParameters: { secretId: 'prod/payments' } }),
+        ]
+      case 'federation-token':
+        return [userCall(n, at, name, 0, { eventSource: 'sts.amazonaws.com', eventName: 'GetFederationToken', requestParameters: { name: 'weekend', durationSeconds: 129600 } })]
+      case 'brute-force':
+        return Array.from({ length: 5 }, (_, i) =>
+          record(n, at + i * 1000, {
+            userIdentity: { type: 'IAMUser', principalId: `AIDAGUESSED${String(n).padStart(9, '0')}`, accountId: ACCOUNT, accessKeyId: '', userName: name },
+            eventSource: 'signin.amazonaws.com',
+            eventName: 'ConsoleLogin',
+            eventType: 'AwsConsoleSignIn',
+            userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+            sourceIPAddress: `203.0.113.${String(n % 250)}`,
+            responseElements: { ConsoleLogin: 'Failure' },
+            additionalEventData: { MFAUsed: 'No' },
+            errorMessage: 'Failed authentication',
+            eventID: `latency-guess-${String(n)}-${String(i)}-${String(at)}`,
+          }),
+        )
+    }
+  })()
+  return { attack: { kind: kind.kind, name, eventIds: records.map((r) => r.eventID as string) }, messages: records.map((r) => ({ key: name, value: JSON.stringify(r) })) }
 }
 
 async function query(store: Store, sql: string): Promise<Record<string, string>[]> {

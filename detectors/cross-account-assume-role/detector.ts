@@ -20,6 +20,8 @@ export default defineDetector({
   severity: 'high',
   schedule: '* * * * *',
   window: '1h',
+  immediate: 'event',
+  touches: { sql: "event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole'", params: {} },
   lookback: '30d',
   attack: ['T1199', 'T1550.001'],
   runbook: [

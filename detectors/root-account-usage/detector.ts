@@ -40,6 +40,8 @@ export default defineDetector({
   severity: 'high',
   schedule: '* * * * *',
   window: '1h',
+  immediate: 'window',
+  touches: { sql: "principal_type = 'Root' AND actor_kind != 'aws-service'", params: {} },
   lookback: '1d',
   attack: ['T1078.004'],
   runbook: [
