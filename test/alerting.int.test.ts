@@ -202,6 +202,26 @@ describe('noise control', () => {
     expect(route?.reason).toBe('severity rose from medium to critical')
   })
 
+  it('emails every critical alert that joins an incident already emailed: root signing in again, from elsewhere, without MFA', async () => {
+    const alerter = new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger })
+    const account = '444455556666'
+    const signIn = (address: string, at: number) =>
+      finding('root-account-usage', `arn:aws:iam::${account}:root`, `root-sign-in-${address}`, at, {
+        account,
+        severity: 'critical',
+        title: `Account ${account}: someone signed in to the console as root, without MFA, from ${address}`,
+        attack: ['T1078.004'],
+      })
+    await recordAt(store, [signIn('203.0.113.9', NOW)], new Date(NOW))
+    expect((await alerter.runOnce(new Date(NOW))).sent.map((n) => n.kind)).toEqual(['alert'])
+    await recordAt(store, [signIn('198.51.100.7', NOW + 3_600_000)], new Date(NOW + 3_600_000))
+    const second = await alerter.runOnce(new Date(NOW + 3_600_000))
+    expect(second.sent.map((n) => n.subject)).toEqual([expect.stringMatching(/^\[trailwatch\] CRITICAL root: update: new critical alert: /)])
+    const [first, reply] = smtp.received.slice(-2).map((r) => r.mail)
+    expect(reply?.inReplyTo).toBe(first?.messageId)
+    expect(reply?.text).toContain(`WHAT IS NEW\n  - new critical alert: Account ${account}: someone signed in to the console as root, without MFA, from 198.51.100.7`)
+  })
+
   it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {
     const alerter = new Alerter({ store, settings: settingsFor({}, { maxPerHour: 2 }), principals: NOBODY_KNOWN, transport, logger: testLogger })
     await recordAt(

@@ -202,7 +202,7 @@ describe('outputs beyond email', () => {
     expect([opened?.type, updated?.type, resolved?.type]).toEqual(['incident.opened', 'incident.updated', 'incident.resolved'])
     expect(resolved).toMatchObject({ news: ['resolved by alice: key rotated'], incident: { id: incidentId, status: 'resolved' } })
     expect(updated?.incident.id).toBe(opened?.incident.id)
-    expect(updated?.news).toEqual(['severity rose from high to critical', 'new ATT&CK tactic: defense-evasion'])
+    expect(updated?.news).toEqual(['severity rose from high to critical', 'new ATT&CK tactic: defense-evasion', 'new critical alert: dana second'])
     const bodies = (path: string): Record<string, unknown>[] => receiver.received.filter((r) => r.path === path && r.status === 200).map((r) => JSON.parse(r.body) as Record<string, unknown>)
     const slack = bodies('/slack')[1] as { blocks: { type: string }[] }
     expect(slack.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'context'])

@@ -12,9 +12,12 @@ const Row = z.object({
   sources: z.array(z.string()),
   first_seen: z.string(),
   last_seen: z.string(),
-  before: z.coerce.number(),
-  baseline_hours: z.coerce.number(),
+  /** The most denials it drew in one clock hour of its baseline before the window. */
+  peak: z.coerce.number(),
 })
+
+/** What a denial is, whoever draws it. */
+const DENIED = "error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%' OR error_code = 'Forbidden'"
 
 export default defineDetector({
   id: 'access-denied-burst',
@@ -23,7 +26,9 @@ export default defineDetector({
   schedule: '* * * * *',
   window: '1h',
   immediate: 'window',
-  lookback: '7d',
+  touches: { sql: DENIED, params: {} },
+  // Five weeks: a weekly job's last run, and the one before, are in it.
+  lookback: '35d',
   attack: ['T1580', 'T1087.004', 'T1526'],
   runbook: [
     'Denied calls across services in a burst are what enumeration with stolen credentials looks like.',
@@ -33,8 +38,9 @@ export default defineDetector({
     minDenied: z.number().int().positive().default(10),
     /** Console pages fire denied calls for every widget a person may not see: noise unless asked for. */
     includeConsole: z.boolean().default(false),
-    /** How many times the principal's usual rate of denials a burst must be. */
-    factor: z.number().positive().default(10),
+    /** How many times its busiest earlier hour a burst must be: a CI role that draws a dozen on each deploy has drawn a dozen before. */
+    overPeak: z.number().positive().default(2),
+    factor: z.never({ error: 'a burst is now weighed against the principal’s busiest earlier hour: set overPeak (default 2) instead of factor' }).optional(),
   }),
   params: (config) => ({ minDenied: config.minDenied, includeConsole: config.includeConsole }),
   // AWS service principals (delivery.logs.amazonaws.com draws thousands) never count.
@@ -47,7 +53,7 @@ export default defineDetector({
         WHERE event_time >= ${earliestBaselineFrom(replay)} AND event_time < {now:DateTime64(3)}
           AND principal_arn != '' AND actor_kind != 'aws-service' AND NOT endsWith(principal_arn, '.amazonaws.com')
           AND ({includeConsole:Bool} OR actor_kind != 'human-console')
-          AND (error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%' OR error_code = 'Forbidden')
+          AND (${DENIED})
         -- An event delivered twice is one denial.
         LIMIT 1 BY event_id
       ),
@@ -59,33 +65,37 @@ export default defineDetector({
         GROUP BY ${keys(replay, 'account_id, principal_arn')}
         HAVING denied >= {minDenied:UInt32}
       ),
-      -- Each bursting principal's denials before its window, within the window's baseline.
+      -- Each bursting principal's denials per clock hour.
       history AS (
-        SELECT account_id, principal_arn, groupArray(event_time) AS times
-        FROM denied_calls
-        WHERE (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM bursts)
+        SELECT account_id, principal_arn, groupArray((hour, n)) AS hours
+        FROM (
+          SELECT account_id, principal_arn, toStartOfHour(event_time) AS hour, count() AS n
+          FROM denied_calls
+          WHERE (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM bursts)
+          GROUP BY account_id, principal_arn, hour
+        )
         GROUP BY account_id, principal_arn
       )
-    SELECT b.*, arrayCount(t -> t >= ${baselineFrom(replay)} AND t < ${windowFrom(replay)}, h.times) AS before,
-           greatest(1, dateDiff('hour', ${baselineFrom(replay)}, ${windowFrom(replay)})) AS baseline_hours
+    -- Its busiest whole hour in the baseline before the window.
+    SELECT b.*, arrayMax(arrayConcat([toUInt64(0)], arrayMap(x -> x.2,
+             arrayFilter(x -> x.1 >= ${baselineFrom(replay)} AND x.1 + INTERVAL 1 HOUR <= ${windowFrom(replay)}, h.hours)))) AS peak
     FROM bursts AS b
     LEFT JOIN history AS h ON b.account_id = h.account_id AND b.principal_arn = h.principal_arn
     ORDER BY ${keys(replay, 'account_id, principal_arn')}`,
   ),
   row: Row,
-  toFinding: (r, config, { from, now }) => {
-    const windowHours = Math.max(1, (now.getTime() - from.getTime()) / 3_600_000)
-    const usual = (r.before / r.baseline_hours) * windowHours
-    if (r.denied < config.factor * Math.max(usual, 1)) return null
+  toFinding: (r, config) => {
+    if (r.denied < config.overPeak * r.peak) return null
+    const before = r.peak > 0 ? `its busiest hour of the 35 days before drew ${String(r.peak)}` : 'it drew none in the 35 days before'
     return {
       severity: r.services.length >= 3 ? 'high' : 'medium',
       principal: r.principal_arn,
       account: r.account_id,
-      title: `${r.principal_arn} drew ${String(r.denied)} denied calls (${r.events.slice(0, 4).join(', ')}) where it usually draws ${usual.toFixed(1)}`,
+      title: `${r.principal_arn} drew ${String(r.denied)} denied calls (${r.events.slice(0, 4).join(', ')}); ${before}`,
       firstSeen: isoTime(r.first_seen),
       lastSeen: isoTime(r.last_seen),
-      evidence: { denied: r.denied, usual: Number(usual.toFixed(2)), services: r.services, events: r.events, sources: r.sources },
-      why: `${String(r.denied)} denied calls across ${String(r.services.length)} services in ${String(windowHours)} h; over the last ${String(Math.round(r.baseline_hours / 24))} days it drew ${usual.toFixed(1)} in as long. A burst is ${String(config.factor)}× the usual and at least ${String(config.minDenied)} denials.`,
+      evidence: { denied: r.denied, busiest_earlier_hour: r.peak, services: r.services, events: r.events, sources: r.sources },
+      why: `${String(r.denied)} denied calls across ${String(r.services.length)} services within the hour; ${before}. A burst is at least ${String(config.minDenied)} denials and ${String(config.overPeak)}× its busiest earlier hour.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.first_seen.slice(0, 13)}`,
     }
   },

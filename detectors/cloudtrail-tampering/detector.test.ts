@@ -16,6 +16,7 @@ beforeAll(async () => {
     call(2, 'cloudtrail.amazonaws.com', 'UpdateTrail', { name: 'org-trail', s3BucketName: 'attacker-bucket' }),
     call(3, 'guardduty.amazonaws.com', 'DeleteDetector', { detectorId: '12abc34d567e8fa901bc2d34e56789f0' }),
     call(4, 'config.amazonaws.com', 'StopConfigurationRecorder', { configurationRecorderName: 'default' }),
+    call(5, 'guardduty.amazonaws.com', 'UpdateDetector', { detectorId: '98abc34d567e8fa901bc2d34e56789f0', enable: false }),
     // Changes that leave logging as it was.
     call(10, 'cloudtrail.amazonaws.com', 'UpdateTrail', { name: 'org-trail', snsTopicName: 'trail-notifications' }),
     call(11, 'cloudtrail.amazonaws.com', 'PutEventSelectors', { trailName: 'org-trail', eventSelectors: [{ readWriteType: 'All', includeManagementEvents: true, dataResources: [] }] }),
@@ -34,6 +35,7 @@ it('reports what blinds the account, a failed attempt a step lower, and not chan
     ['UpdateTrail', 'high', true],
     ['DeleteDetector', 'critical', true],
     ['StopConfigurationRecorder', 'high', true],
+    ['UpdateDetector', 'critical', true],
   ])
   expect(findings[0]?.title).toBe('arn:aws:iam::111122223333:user/admin tried (AccessDenied) StopLogging on org-trail')
 })

@@ -12,7 +12,8 @@ const ACTIONS: Record<string, Severity> = {
   DeleteEventDataStore: 'critical',
   StopEventDataStoreIngestion: 'high',
   DeleteDetector: 'critical',
-  UpdateDetector: 'high',
+  // Counted only when it turns the detector off: as blind as deleting it.
+  UpdateDetector: 'critical',
   DisassociateFromMasterAccount: 'high',
   DeleteConfigurationRecorder: 'high',
   StopConfigurationRecorder: 'high',

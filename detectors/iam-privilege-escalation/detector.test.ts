@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { detectAt } from '../../test/helpers/detect.js'
-import { ACCOUNT, apiCall, iamUser, ingestRecords } from '../../test/helpers/events.js'
+import { ACCOUNT, apiCall, iamUser, ingestRecords, roleSession } from '../../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
 import detector from './detector.js'
 
@@ -25,6 +25,12 @@ beforeAll(async () => {
     // A helpdesk reset the user must change at once, and a password set for someone else that stays.
     iam(16, 'UpdateLoginProfile', { userName: 'dora', passwordResetRequired: true }),
     iam(17, 'UpdateLoginProfile', { userName: 'eric', passwordResetRequired: false }),
+    // A new hire: the user, then a first password to change at sign-in.
+    iam(18, 'CreateUser', { userName: 'frank' }),
+    iam(19, 'CreateLoginProfile', { userName: 'frank', passwordResetRequired: true }),
+    // Gina, signed in through Identity Center, changes her own user's password; a session merely named hank changes hank's.
+    iam(20, 'UpdateLoginProfile', { userName: 'gina', passwordResetRequired: false }, roleSession('AWSReservedSSO_PowerUser_0123456789abcdef', 'gina@example.com')),
+    iam(21, 'UpdateLoginProfile', { userName: 'hank', passwordResetRequired: false }, roleSession('ops', 'hank')),
     // A role anyone may assume, and one narrowed to the organisation by a condition.
     iam(7, 'UpdateAssumeRolePolicy', { roleName: 'open-door', policyDocument: trustAnyone() }),
     iam(8, 'CreateRole', { roleName: 'org-reader', assumeRolePolicyDocument: trustAnyone({ StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } }) }),
@@ -56,7 +62,10 @@ it('reports power given, and leaves ordinary administration alone', async () => 
     ['CreateRole', 'org-reader', 'medium'],
     ['UpdateLoginProfile', 'dora', 'low'],
     ['UpdateLoginProfile', 'eric', 'medium'],
+    ['CreateLoginProfile', 'frank', 'low'],
+    ['UpdateLoginProfile', 'hank', 'medium'],
   ])
+  expect(findings.find((f) => f.evidence.target === 'frank')?.title).toBe('arn:aws:iam::111122223333:user/mallory created a console password for user frank, to be changed at the next sign-in, a user created in the same window')
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role deploy trust account 193672423079')
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role open-door trust anyone ("Principal": "*")')
 })

@@ -17,7 +17,7 @@ const Row = z.object({
   /** The policy or trust document of a Put*Policy, UpdateAssumeRolePolicy or CreateRole, as written. */
   document: z.string(),
   other_user_credentials: z.coerce.number(),
-  /** UpdateLoginProfile with passwordResetRequired: the user must choose a new password at once. */
+  /** A console password set with passwordResetRequired: the user must choose a new one at once. */
   reset_required: z.coerce.number(),
   outside_accounts: z.array(z.string()),
   created_in_window: z.coerce.number(),
@@ -26,7 +26,9 @@ const Row = z.object({
 /** The IAM calls that may give power, and what is read of each. */
 const CHANGES = `('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
                   'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')`
-const CHANGE = `account_id, principal_arn, user_name AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
+// Who acts: the user, or for an Identity Center session the person it was issued to (AWS names
+// those sessions; any other session's name is whatever its caller chose, so the role it is counts).
+const CHANGE = `account_id, principal_arn, if(startsWith(user_name, 'AWSReservedSSO_') AND session_name != '', splitByChar('@', session_name)[1], user_name) AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
   toString(error_code) AS error_code,
   JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
   coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
@@ -90,7 +92,7 @@ export default defineDetector({
            (event_name LIKE 'Put%Policy' OR event_name IN ('UpdateAssumeRolePolicy', 'CreateRole')) AND position(document, '*') > 0 AS wildcard_document,
            if(wildcard_document, document, '') AS star_document,
            event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile') AND target_user != '' AND target_user != actor AS other_user_credentials,
-           event_name = 'UpdateLoginProfile' AND reset_flag AS reset_required,
+           event_name IN ('CreateLoginProfile', 'UpdateLoginProfile') AND reset_flag AS reset_required,
            if(event_name IN ('UpdateAssumeRolePolicy', 'CreateRole'),
               arrayDistinct(arrayFilter(a -> a != account_id, extractAll(document, '(?:arn:aws[a-z-]*:iam::|")([0-9]{12})[:"]'))), []) AS named_accounts,
            (${keys(replay, 'account_id, target_user')}) IN (SELECT ${keys(replay, 'account_id, created')} FROM created_users) AS created_in_window
@@ -129,8 +131,9 @@ export default defineDetector({
       // A document with a "*" that grants nothing wide: a quarantine policy, or a scoped wildcard.
       return null
     }
+    // A user created with a first password to change at sign-in is how a new hire arrives; a key or power for a new user is not.
     if (r.created_in_window) {
-      severity = raise(severity)
+      if (!r.reset_required) severity = raise(severity)
       what += ', a user created in the same window'
     }
     const failed = r.error_code !== ''

@@ -14,16 +14,28 @@ const signIn = (at: string, result: 'Success' | 'Failure', mfa = 'Yes', from = '
     additionalEventData: { MFAUsed: mfa },
     ...(result === 'Failure' ? { errorMessage: 'Failed authentication' } : {}),
   })
+/** A step of the newer sign-in flow: its result is in serviceEventDetails, with no error fields. */
+const signInStep = (at: string, eventName: string, result: 'Success' | 'Failure') =>
+  apiCall(at, root, '73.15.20.1', {
+    eventSource: 'signin.amazonaws.com',
+    eventName,
+    eventType: 'AwsServiceEvent',
+    serviceEventDetails: { [eventName]: result },
+    additionalEventData: { CredentialType: 'PASSWORD' },
+  })
 
 let store: TestStore
 beforeAll(async () => {
   store = await openTestStore()
   await ingestRecords(store, [
+    signIn('2026-11-20T10:02:00Z', 'Success', 'Yes', '73.15.20.9'),
     signIn('2026-11-20T10:05:00Z', 'Success', 'No'),
     apiCall('2026-11-20T10:06:00Z', { ...root, accessKeyId: 'ASIAROOTSESSION00001' }, '73.15.20.1', { eventSource: 'iam.amazonaws.com', eventName: 'CreateAccessKey', requestParameters: {}, responseElements: { accessKey: { accessKeyId: 'AKIAROOTKEYEXAMPLE01' } } }),
     apiCall('2026-11-20T10:07:00Z', { ...root, accessKeyId: 'ASIAROOTSESSION00001' }, '73.15.20.1', { eventName: 'ListBuckets' }),
-    // An hour later: one failed root sign-in, then four.
-    signIn('2026-11-20T11:10:00Z', 'Failure'),
+    // The newer sign-in steps: a password checked and a challenge passed on the way in are the sign-in's.
+    signInStep('2026-11-20T10:04:00Z', 'CredentialVerification', 'Success'),
+    // An hour later: one failed root sign-in (a password refused at its verification step), then four.
+    signInStep('2026-11-20T11:10:00Z', 'CredentialVerification', 'Failure'),
     ...['13:01', '13:02', '13:03', '13:04'].map((t) => signIn(`2026-11-20T${t}:00Z`, 'Failure')),
     // That afternoon: root refused an API call, and a second sign-in without MFA from elsewhere.
     apiCall('2026-11-20T16:10:00Z', { ...root, accessKeyId: 'ASIAROOTSESSION00002' }, '73.15.20.1', { eventSource: 'organizations.amazonaws.com', eventName: 'LeaveOrganization', errorCode: 'AccessDenied' }),
@@ -36,14 +48,15 @@ afterAll(async () => {
   await store.close()
 })
 
-it('reports root sign-in, API calls and a root access key (critical)', async () => {
+it('reports root sign-in (critical without MFA), API calls and a root access key (critical)', async () => {
   const findings = await detectAt(store, detector, '2026-11-20T11:00:00Z')
-  expect(findings.map((f) => [f.evidence.kind, f.severity])).toEqual([
-    ['sign-in', 'high'],
-    ['access-key', 'critical'],
-    ['api', 'high'],
+  expect(findings.map((f) => [f.evidence.kind, f.evidence.mfa, f.severity])).toEqual([
+    ['sign-in', true, 'high'],
+    ['sign-in', false, 'critical'],
+    ['access-key', false, 'critical'],
+    ['api', false, 'high'],
   ])
-  expect(findings[0]?.title).toBe(`Account ${ACCOUNT}: someone signed in to the console as root, without MFA`)
+  expect(findings[1]?.title).toBe(`Account ${ACCOUNT}: someone signed in to the console as root, without MFA`)
   expect(findings.every((f) => f.principal === `arn:aws:iam::${ACCOUNT}:root`)).toBe(true)
 })
 
@@ -60,9 +73,9 @@ it('tells a refused root call from a successful one, and a second sign-in from e
   const afternoon = await detectAt(store, detector, '2026-11-20T17:00:00Z')
   expect(afternoon.map((f) => [f.evidence.kind, f.severity])).toEqual([
     ['failed-api', 'medium'],
-    ['sign-in', 'high'],
+    ['sign-in', 'critical'],
   ])
   expect(afternoon[0]?.title).toBe(`Account ${ACCOUNT}: someone tried API calls as root and was refused`)
-  const [morning] = await detectAt(store, detector, '2026-11-20T11:00:00Z')
-  expect(afternoon[1]?.alertId).not.toBe(morning?.alertId)
+  const morning = await detectAt(store, detector, '2026-11-20T11:00:00Z')
+  expect(morning.map((f) => f.alertId)).not.toContain(afternoon[1]?.alertId)
 })

@@ -29,8 +29,10 @@ const KINDS: Record<string, { severity: Severity; what: string }> = {
 /** Each call by root, and which kind of use it is. */
 const ROOT_CALL = `account_id, principal_arn, event_id, event_time, event_name, mfa_authenticated, coalesce(source_ip, source_host) AS origin,
   multiIf(event_name = 'CreateAccessKey' AND JSONExtractString(raw, 'requestParameters', 'userName') = '' AND error_code = '', 'access-key',
-          event_name = 'ConsoleLogin' AND (error_message != '' OR JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure'), 'failed-sign-in',
+          -- Every step of signing in (ConsoleLogin, the newer CredentialVerification and the like) fails as a sign-in, never as an API call.
+          event_source = 'signin.amazonaws.com' AND (error_message != '' OR error_code != '' OR position(raw, '"Failure"') > 0), 'failed-sign-in',
           event_name = 'ConsoleLogin', 'sign-in',
+          event_source = 'signin.amazonaws.com', 'sign-in-step',
           error_code != '', 'failed-api', 'api') AS kind,
   if(kind = 'sign-in', concat(origin, if(mfa_authenticated, ' with MFA', ' without MFA')), '') AS sign_in`
 
@@ -59,18 +61,22 @@ export default defineDetector({
            toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS calls,
            ${fewest('groupUniqArray(toString(event_name))', 10)} AS events, ${fewest('groupUniqArray(origin)')} AS sources, max(mfa_authenticated) AS mfa
     FROM (${windowed({ columns: ROOT_CALL, sql: "principal_type = 'Root' AND actor_kind != 'aws-service'" }, replay)})
+    -- A step of a sign-in that went through is its ConsoleLogin's.
+    WHERE kind != 'sign-in-step'
     GROUP BY ${keys(replay, 'account_id, kind, day, sign_in')}
     ORDER BY ${keys(replay, 'account_id, first_seen, kind, sign_in')}`,
   ),
   row: Row,
   toFinding: (r, config) => {
     const kind = KINDS[r.kind] ?? { severity: 'high' as Severity, what: 'acted as root' }
-    const severity: Severity = r.kind === 'failed-sign-in' && r.calls >= config.repeatedFailures ? 'medium' : kind.severity
+    // Root's password alone let someone in: nothing stood between the account and whoever holds it.
+    const withoutMfa = r.kind === 'sign-in' && !r.mfa
+    const severity: Severity = withoutMfa ? 'critical' : r.kind === 'failed-sign-in' && r.calls >= config.repeatedFailures ? 'medium' : kind.severity
     return {
       severity,
       principal: r.principal_arn || `arn:aws:iam::${r.account_id}:root`,
       account: r.account_id,
-      title: `Account ${r.account_id}: someone ${kind.what}${r.calls > 1 ? ` (${String(r.calls)} times)` : ''}${r.kind === 'sign-in' && !r.mfa ? ', without MFA' : ''}`,
+      title: `Account ${r.account_id}: someone ${kind.what}${r.calls > 1 ? ` (${String(r.calls)} times)` : ''}${withoutMfa ? ', without MFA' : ''}`,
       firstSeen: isoTime(r.first_seen),
       lastSeen: isoTime(r.last_seen),
       evidence: { kind: r.kind, calls: r.calls, events: r.events, sources: r.sources, mfa: Boolean(r.mfa) },

@@ -21,6 +21,12 @@ beforeAll(async () => {
   // bob: Comcast, today Verizon, same country.
   history(iamUser('bob'), '73.15.20.2')
   records.push(apiCall(inWindow(20), iamUser('bob'), '108.28.1.1'))
+  // jane: Comcast, today Verizon at the console with MFA, same country; kim the same from Russia.
+  const consoleWithMfa = (who: RawEvent) => ({ ...who, sessionContext: { attributes: { mfaAuthenticated: 'true', creationDate: new Date(inWindow(30)).toISOString() } } })
+  history(iamUser('jane'), '73.15.20.9')
+  records.push(apiCall(inWindow(20), consoleWithMfa(iamUser('jane')), '108.28.1.2', { sessionCredentialFromConsole: 'true' }))
+  history(iamUser('kim'), '73.15.20.10')
+  records.push(apiCall(inWindow(20), consoleWithMfa(iamUser('kim')), '5.255.255.78', { sessionCredentialFromConsole: 'true' }))
   // carol: today from a Russian network.
   history(iamUser('carol'), '98.207.1.1')
   records.push(apiCall(inWindow(10), iamUser('carol'), '5.255.255.77'))
@@ -84,6 +90,8 @@ describe('unusual-source-ip', () => {
     expect(bySeverity).toEqual({
       [arn('alice')]: 'low', // same ISP, new address: not emailed
       [arn('bob')]: 'medium', // new network, same country
+      [arn('jane')]: 'low', // new network, same country, at the console with MFA
+      [arn('kim')]: 'high', // MFA at the console does not make a new country ordinary
       [arn('carol')]: 'high', // new country
       [arn('dave')]: 'critical', // new country with a long-term key
       [`arn:aws:iam::${ACCOUNT}:role/app-runtime`]: 'critical', // instance role outside AWS, new country

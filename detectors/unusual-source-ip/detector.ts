@@ -34,6 +34,8 @@ const Row = z.object({
   instance_session: z.coerce.number(),
   kind: z.string(),
   agent: z.string(),
+  /** Every call from the address was a console session signed in with MFA. */
+  console_with_mfa: z.coerce.number(),
   since: z.string(),
   known_asn: z.coerce.number(),
   known_country: z.coerce.number(),
@@ -44,7 +46,7 @@ const Row = z.object({
 /** What is read of each call, and until when an allowed range covers its address (the epoch if none does). */
 const RECENT_CALL = `account_id, principal_arn, assumeNotNull(source_ip) AS ip, source_asn, source_country, source_as_org, event_time, event_id,
   (event_time, event_id) AS at, event_name, access_key_kind = 'long-term' AS long_term, match(session_name, '^i-[0-9a-f]{8,17}$') AS instance,
-  actor_kind, user_agent,
+  actor_kind, user_agent, mfa_authenticated,
   arrayMax(arrayConcat([toDateTime64(0, 3, 'UTC')],
     arrayMap((c, until) -> if(isIPAddressInRange(ip, c), until, toDateTime64(0, 3, 'UTC')), {allowCidrs:Array(String)}, {allowedUntil:Array(DateTime64(3))}))) AS allowed_until`
 
@@ -83,7 +85,8 @@ export default defineDetector({
         SELECT ${keys(replay, 'account_id, principal_arn, ip')}, argMin(source_asn, at) AS asn, argMin(source_country, at) AS country, argMin(source_as_org, at) AS as_org,
                toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
                uniqExact(event_id) AS calls, ${fewest('groupUniqArray(event_name)')} AS sample_events,
-               max(long_term) AS long_term_key, max(instance) AS instance_session, argMin(actor_kind, at) AS kind, argMin(user_agent, at) AS agent
+               max(long_term) AS long_term_key, max(instance) AS instance_session, argMin(actor_kind, at) AS kind, argMin(user_agent, at) AS agent,
+               min(actor_kind = 'human-console' AND mfa_authenticated) AS console_with_mfa
         FROM (${windowed({ columns: RECENT_CALL, pre: "source_network = 'public' AND actor_kind != 'aws-service' AND principal_arn != ''", sql: `NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure') AND ${NOT_KNOWN_TO_EVERY_WINDOW(replay)}` }, replay)})
         -- An allowance counts until it expires, as of the window's end.
         WHERE allowed_until <= ${windowNow(replay)}
@@ -122,6 +125,11 @@ export default defineDetector({
     const reasons = [
       r.known_asn ? `a new address on a network it uses (AS${r.asn} ${r.as_org})` : r.known_country ? `a network it has not used (AS${r.asn} ${r.as_org})` : `a country it has not acted from (${r.country || 'unknown'})`,
     ]
+    if (r.console_with_mfa && r.known_country && !r.known_asn) {
+      // A person past MFA at the console, in a country they work from: a hotel or a phone, not a stolen key.
+      severity = 'low'
+      reasons.push('at the console, signed in with MFA')
+    }
     if (r.long_term_key) {
       // A long-term key on a new network may be a leaked one; a new address from the usual ISP is a person's router.
       if (!r.known_asn) severity = raise(severity)

@@ -18,12 +18,21 @@ export function incidentStateItems(incident: Incident): string[] {
     `reopened:${String(reopenings(incident).length)}`,
     ...incident.tactics.map((t) => `tactic:${t}`),
     ...incident.identities.filter((i) => CHAIN_KINDS.some((k) => i.startsWith(k))).map((i) => `identity:${i}`),
+    // Which critical alerts were told; the marker says the message kept count (those before it did not).
+    CRITICALS_TOLD,
+    ...criticalAlerts(incident).map((m) => `critical:${m.alert.alert_id}`),
   ]
+}
+
+const CRITICALS_TOLD = 'criticals:told'
+
+function criticalAlerts(incident: Incident): Incident['members'] {
+  return incident.members.filter((m) => m.alert.severity === 'critical')
 }
 
 /**
  * What grew since the state a message told: a higher severity, a new ATT&CK tactic, a new identity
- * in the chain. Empty when nothing did: one more alert of the same kind is not worth an email.
+ * in the chain, a new critical alert. Empty when nothing did: one more alert of the same kind is not worth an email.
  */
 export function incidentNews(told: string[], incident: Incident): string[] {
   const valuesOf = (prefix: string): string[] => told.filter((i) => i.startsWith(prefix)).map((i) => i.slice(prefix.length))
@@ -39,6 +48,11 @@ export function incidentNews(told: string[], incident: Incident): string[] {
   for (const identity of identities) {
     const member = incident.members.find((m) => m.identities.includes(identity))
     news.push(`new in the chain: ${describeIdentity(identity)}${member ? ` (${member.link})` : ''}`)
+  }
+  // A critical alert is never folded silently into what was told: root signing in again from elsewhere without MFA is news.
+  if (told.includes(CRITICALS_TOLD)) {
+    const toldCritical = new Set(valuesOf('critical:'))
+    for (const member of criticalAlerts(incident).filter((m) => !toldCritical.has(m.alert.alert_id))) news.push(`new critical alert: ${member.alert.title}`)
   }
   return news
 }

@@ -50,6 +50,14 @@ describe('normaliseIdentity on real records', () => {
     expect(identityOf(datasetRecord('70e5932e-9022-4b38-837e-ca10dad94eb7'))).toMatchObject({ actorKind: 'human-console', mfaAuthenticated: false })
   })
 
+  it('a console page’s own call, made for the person by the sign-in service, is the console', () => {
+    // The console's pages call on the person's behalf: invokedBy names the sign-in service, whatever the user agent says.
+    const session = { type: 'AssumedRole', principalId: 'AROAEXAMPLE:dana', arn: 'arn:aws:sts::111122223333:assumed-role/Admin/dana', accountId: '111122223333', accessKeyId: 'ASIAEXAMPLE000000001', invokedBy: 'signin.amazonaws.com' }
+    const denied = synthetic(session, { userAgent: 'signin.amazonaws.com', sourceIPAddress: '203.0.113.7', errorCode: 'AccessDenied', eventName: 'GetAccountSummary' })
+    expect(identityOf(denied)).toMatchObject({ actorKind: 'human-console', consoleSession: true })
+    expect(identityOf(synthetic({ ...session, invokedBy: undefined }))).toMatchObject({ actorKind: 'automation', consoleSession: false })
+  })
+
   it('sign-in step without an ARN gets the user ARN from account and name', () => {
     // CheckMfa during bert-jan's sign-in: userIdentity has userName and accountId only.
     expect(identityOf(datasetRecord('74b4a7d6-764d-4ec8-bbd4-91e7a84e6780'))).toMatchObject({

@@ -51,6 +51,7 @@ export function normaliseIdentity(record: CloudTrailRecord): Identity {
   const consoleSession =
     record.sessionCredentialFromConsole === 'true' ||
     record.eventSource === 'signin.amazonaws.com' ||
+    invokedBy === 'signin.amazonaws.com' ||
     CONSOLE_AGENT.test(record.userAgent ?? '') ||
     (human && viaAwsInternal)
 
