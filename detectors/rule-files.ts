@@ -104,7 +104,8 @@ export function loadRuleFiles(paths: string[]): { rules: LoadedRule[]; skipped: 
       const rule = parsed.data as TrailwatchRule
       try {
         const { type, detector } = trailwatchDetector(rule)
-        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings: logicWarnings(rule.detection), patterns: detectionPatterns(rule.detection) })
+        const warnings = [...logicWarnings(rule.detection), ...groupingWarnings(rule)]
+        rules.push({ file: document.file, id: rule.id, name: rule.name, type, detection: rule.detection, detector, author: rule.author ?? 'unknown', warnings, patterns: detectionPatterns(rule.detection) })
       } catch (err) {
         document.skip(ruleError(err), (err instanceof UnsupportedRule ? err.key : undefined) ?? ownType)
       }
@@ -281,6 +282,17 @@ function correlationDetector(rule: z.output<typeof SigmaCorrelation>, detections
 }
 
 const FIELD_PATH = /^(requestParameters|responseElements|userIdentity|additionalEventData|serviceEventDetails)\.[A-Za-z0-9_.]+$/
+
+/** Fields that differ per role session: a role's thirty sessions are thirty groups of one. */
+const SESSION_FIELDS = new Set(['userIdentity.arn', 'userIdentity.principalId'])
+
+/** A count or sequence kept per session, which a sweep spread over sessions never reaches. */
+function groupingWarnings(rule: TrailwatchRule): string[] {
+  const grouped = [...(rule.threshold ? [['threshold.group-by', rule.threshold['group-by']] as const] : []), ...(rule.sequence ? [['sequence.by', rule.sequence.by] as const] : [])]
+  return grouped.flatMap(([key, fields]) =>
+    fields.filter((field) => SESSION_FIELDS.has(field)).map((field) => `${key}: ${field} counts each role session apart, so a sweep spread over sessions is never counted; trailwatch.principal counts the role (keep ${field} only when one session is the point)`),
+  )
+}
 
 /** What compiles but cannot mean what its author meant. */
 function logicWarnings(detection: Record<string, unknown>): string[] {

@@ -104,6 +104,9 @@ describe('trailwatch rule files', () => {
       ['tw-test-first-seen-at-once', 'first-seen'],
       ['tw-test-sequence', 'sequence'],
     ])
+    expect(rules.filter((r) => r.warnings.length > 0).map((r) => [r.id, r.warnings])).toEqual([
+      ['tw-test-threshold', [expect.stringMatching(/^threshold\.group-by: userIdentity\.arn counts each role session apart/)]],
+    ])
     const file = path.join(dir, 'own.yml')
     expect(skipped).toEqual([
       { file, line: 40, reason: 'a rule is one of threshold, first-seen or sequence, not threshold and sequence' },

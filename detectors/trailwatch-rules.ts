@@ -44,8 +44,8 @@ const FirstSeen = z.strictObject({
 }).refine((spec) => timespanMs(spec.learn) <= timespanMs(spec.history), { error: 'learn is longer than history: no group would ever be judged', path: ['learn'] })
 
 const Sequence = z.strictObject({
-  /** What makes the steps one identity's. */
-  by: z.array(z.string()).min(1).default(['userIdentity.arn']),
+  /** What makes the steps one identity's: the user or role, whichever of its sessions took each step. */
+  by: z.array(z.string()).min(1).default(['trailwatch.principal']),
   /** Conditions over the rule's selections, in the order they must happen; named, when a map. */
   steps: z.union([z.array(z.string()).min(2), z.record(z.string(), z.string()).refine((steps) => Object.keys(steps).length >= 2, 'expected at least 2 steps')]),
   within: Timespan,
