@@ -75,7 +75,7 @@ export async function touchedDetectors(store: Store, detectors: Detector[], wind
         params[`d${String(i)}_${name}`] = own[name]
         return `{d${String(i)}_${name}:`
       })
-    return `countIf(${pre === undefined ? '' : `${rename(pre)} AND `}${rename(sql)}) > 0`
+    return `countIf(${pre === undefined ? '' : `(${rename(pre)}) AND `}(${rename(sql)})) > 0`
   })
   const [row] = await selectRows(
     store,

@@ -175,7 +175,9 @@ describe('DetectorScheduler.detectStored', () => {
     const erin = (when: number, eventSource: string, eventName: string) => apiCall(when, iamUser('erin'), '98.207.1.1', { eventSource, eventName })
     // The batch lists secrets; a federation token asked for minutes before it is not the batch's.
     await ingestRecords(store, [erin(at, 'secretsmanager.amazonaws.com', 'ListSecrets'), erin(at - minutes(5), 'sts.amazonaws.com', 'GetFederationToken')])
-    const touched = await touchedDetectors(store, [...rules, unusualSourceIp], { from: new Date(at), now: new Date(at + 1) })
+    // A condition is read whole beside its part on columns, whatever its own operators.
+    const neverCalled: Detector = { ...(unusualSourceIp as Detector), id: 'never-called', touches: { pre: "event_name = 'NoSuchCall'", sql: "error_code = 'Throttling' OR 1 = 1", params: {} } }
+    const touched = await touchedDetectors(store, [...rules, unusualSourceIp, neverCalled], { from: new Date(at), now: new Date(at + 1) })
     expect([...touched].map((d) => d.id)).toEqual(['rule:trailwatch-secrets-listed-then-read'])
     const earlier = await touchedDetectors(store, rules, { from: new Date(at - minutes(10)), now: new Date(at) })
     expect([...earlier].map((d) => d.id)).toEqual(['rule:trailwatch-federation-token-new-principal'])
