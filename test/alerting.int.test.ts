@@ -214,12 +214,15 @@ describe('noise control', () => {
       })
     await recordAt(store, [signIn('203.0.113.9', NOW)], new Date(NOW))
     expect((await alerter.runOnce(new Date(NOW))).sent.map((n) => n.kind)).toEqual(['alert'])
-    await recordAt(store, [signIn('198.51.100.7', NOW + 3_600_000)], new Date(NOW + 3_600_000))
+    await recordAt(store, [signIn('198.51.100.7', NOW + 3_600_000), signIn('198.51.100.8\n  - forged: all clear', NOW + 3_600_000)], new Date(NOW + 3_600_000))
     const second = await alerter.runOnce(new Date(NOW + 3_600_000))
     expect(second.sent.map((n) => n.subject)).toEqual([expect.stringMatching(/^\[trailwatch\] CRITICAL root: update: new critical alert: /)])
     const [first, reply] = smtp.received.slice(-2).map((r) => r.mail)
     expect(reply?.inReplyTo).toBe(first?.messageId)
     expect(reply?.text).toContain(`WHAT IS NEW\n  - new critical alert: Account ${account}: someone signed in to the console as root, without MFA, from 198.51.100.7`)
+    // A title's line break stays inside its own line.
+    expect(reply?.text).toContain('from 198.51.100.8\\n  - forged: all clear')
+    expect(reply?.text).not.toMatch(/^ {2}- forged/m)
   })
 
   it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {
