@@ -16,6 +16,9 @@ const Row = z.object({
   peak: z.coerce.number(),
 })
 
+/** Five weeks: a weekly job's last run, and the one before, are in it. */
+const BASELINE_DAYS = 35
+
 /** What a denial is, whoever draws it. */
 const DENIED = "error_code ILIKE '%AccessDenied%' OR error_code ILIKE '%Unauthorized%' OR error_code = 'Forbidden'"
 
@@ -27,8 +30,7 @@ export default defineDetector({
   window: '1h',
   immediate: 'window',
   touches: { sql: DENIED, params: {} },
-  // Five weeks: a weekly job's last run, and the one before, are in it.
-  lookback: '35d',
+  lookback: `${String(BASELINE_DAYS)}d`,
   attack: ['T1580', 'T1087.004', 'T1526'],
   runbook: [
     'Denied calls across services in a burst are what enumeration with stolen credentials looks like.',
@@ -86,7 +88,7 @@ export default defineDetector({
   row: Row,
   toFinding: (r, config) => {
     if (r.denied < config.overPeak * r.peak) return null
-    const before = r.peak > 0 ? `its busiest hour of the 35 days before drew ${String(r.peak)}` : 'it drew none in the 35 days before'
+    const before = r.peak > 0 ? `its busiest hour of the ${String(BASELINE_DAYS)} days before drew ${String(r.peak)}` : `it drew none in the ${String(BASELINE_DAYS)} days before`
     return {
       severity: r.services.length >= 3 ? 'high' : 'medium',
       principal: r.principal_arn,

@@ -26,6 +26,9 @@ const KINDS: Record<string, { severity: Severity; what: string }> = {
   'failed-sign-in': { severity: 'low', what: 'failed to sign in as root' },
 }
 
+/** Root acting, not AWS acting for the account. */
+const ROOT_ACTING = "principal_type = 'Root' AND actor_kind != 'aws-service'"
+
 /** Each call by root, and which kind of use it is. */
 const ROOT_CALL = `account_id, principal_arn, event_id, event_time, event_name, mfa_authenticated, coalesce(source_ip, source_host) AS origin,
   multiIf(event_name = 'CreateAccessKey' AND JSONExtractString(raw, 'requestParameters', 'userName') = '' AND error_code = '', 'access-key',
@@ -43,7 +46,7 @@ export default defineDetector({
   schedule: '* * * * *',
   window: '1h',
   immediate: 'window',
-  touches: { sql: "principal_type = 'Root' AND actor_kind != 'aws-service'", params: {} },
+  touches: { sql: ROOT_ACTING, params: {} },
   lookback: '1d',
   attack: ['T1078.004'],
   runbook: [
@@ -60,7 +63,7 @@ export default defineDetector({
     SELECT ${keys(replay, 'account_id')}, argMin(principal_arn, (event_time, event_id)) AS principal_arn, kind, toString(toDate(event_time)) AS day, sign_in,
            toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen, uniqExact(event_id) AS calls,
            ${fewest('groupUniqArray(toString(event_name))', 10)} AS events, ${fewest('groupUniqArray(origin)')} AS sources, max(mfa_authenticated) AS mfa
-    FROM (${windowed({ columns: ROOT_CALL, sql: "principal_type = 'Root' AND actor_kind != 'aws-service'" }, replay)})
+    FROM (${windowed({ columns: ROOT_CALL, sql: ROOT_ACTING }, replay)})
     -- A step of a sign-in that went through is its ConsoleLogin's.
     WHERE kind != 'sign-in-step'
     GROUP BY ${keys(replay, 'account_id, kind, day, sign_in')}
