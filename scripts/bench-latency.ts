@@ -122,6 +122,22 @@ function named(text: string, name: string): boolean {
   return new RegExp(`\\b${name}\\b`).test(text)
 }
 
+/** For each attack alerted but not emailed: what routing decided for its alert, so a miss reads as a decision or a delay. */
+async function undeliveredReasons(store: Store, attacks: Attack[]): Promise<string[]> {
+  const missing = attacks.filter((a) => a.alerted !== undefined && a.delivered === undefined)
+  if (missing.length === 0) return []
+  const detectors = KINDS.map((k) => `'${k.detector}'`).join(',')
+  const rows = await query(
+    store,
+    `SELECT a.title AS title, r.disposition AS disposition, r.reason AS reason FROM (SELECT alert_id, title FROM alerts FINAL WHERE detector IN (${detectors})) AS a
+     LEFT JOIN (SELECT alert_id, toString(disposition) AS disposition, reason FROM alert_routes FINAL) AS r ON r.alert_id = a.alert_id`,
+  )
+  return missing.map((a) => {
+    const row = rows.find((r) => named(r.title ?? '', a.name))
+    return `${a.name}: ${row?.disposition ? `${row.disposition} (${row.reason ?? ''})` : 'not routed'}`
+  })
+}
+
 const main = async (): Promise<void> => {
   const smtp = await startSmtpServer()
   const topic = `bench-latency-${Date.now().toString(36)}`
@@ -146,7 +162,8 @@ const main = async (): Promise<void> => {
       SMTP_URL: smtp.url,
       TRAILWATCH_ALERT_TO: 'secops@example.com',
       TRAILWATCH_ALERTING_FILE: alertingFile,
-      TRAILWATCH_LOG_LEVEL: 'warn',
+      // TRAILWATCH_LOG_LEVEL=debug shows each pass on stored events and its slowest detector.
+      TRAILWATCH_LOG_LEVEL: process.env.TRAILWATCH_LOG_LEVEL ?? 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -219,6 +236,7 @@ const main = async (): Promise<void> => {
   // Then wait for every attack to be delivered (at most 6 minutes more).
   stream.producing = false
   await watching
+  const unexplained = await undeliveredReasons(shared, attacks)
   await shared.close()
   run.kill('SIGTERM')
   await once(run, 'exit')
@@ -239,6 +257,7 @@ const main = async (): Promise<void> => {
     console.log(stage(kind, 'produced → alerted', (a) => a.alerted))
     console.log(stage(kind, 'produced → delivered', (a) => a.delivered))
   }
+  if (unexplained.length) console.log(`\nalerted, never emailed:\n${unexplained.map((line) => `  ${line}`).join('\n')}`)
   rmSync(work, { recursive: true, force: true })
 }
 

@@ -10,6 +10,7 @@ import { Alerter } from '../src/alerting/alerter.js'
 import { outboxTransport, smtpTransport, type MailTransport } from '../src/alerting/mailer.js'
 import { notificationsWithStatus } from '../src/alerting/notifications.js'
 import { suppressedCounts } from '../src/alerting/routes.js'
+import { storeFindings } from '../src/alerts/table.js'
 import { loadAlertingSettings } from '../src/alerting/settings.js'
 import { principalsFrom } from '../src/principals.js'
 import { addSuppression } from '../src/alerting/suppressions.js'
@@ -223,6 +224,18 @@ describe('noise control', () => {
     // A title's line break stays inside its own line.
     expect(reply?.text).toContain('from 198.51.100.8\\n  - forged: all clear')
     expect(reply?.text).not.toMatch(/^ {2}- forged/m)
+  })
+
+  it('waits for a stored alert to join its incident before routing it, and correlates one left out for a minute', async () => {
+    const alerter = new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger })
+    // Detection stores its alerts, then correlates: a cycle between the two must not route the alert to no email.
+    await storeFindings(store, [finding('cloudtrail-tampering', carol, 'stopped', NOW, { severity: 'critical' })], new Date(NOW))
+    expect(await alerter.runOnce(new Date(NOW + 1_000))).toMatchObject({ immediate: 0, sent: [] })
+    expect(await queryRows(store, 'SELECT alert_id FROM alert_routes')).toEqual([])
+    // Its detection never correlated it (it failed after storing): a minute on, the alerter does.
+    const late = await alerter.runOnce(new Date(NOW + 60_000))
+    expect(late.sent.map((n) => n.kind)).toEqual(['alert'])
+    expect(smtp.received.at(-1)?.mail.text).toContain(`${carol} did something (stopped)`)
   })
 
   it('holds a recipient’s alerts over the hourly limit for a digest, most severe first and never a critical one', async () => {

@@ -4,9 +4,9 @@ import type { Logger } from '../logger.js'
 import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
 import { atLeast, type Severity } from '../severity.js'
-import { incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
+import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
-import { alertsById, occurrenceKey, unroutedAlerts } from '../alerts/table.js'
+import { alertsById, occurrenceKey, unroutedAlerts, type StoredAlert } from '../alerts/table.js'
 import { composeDigest, type DigestGroup } from './compose.js'
 import { plural, type Composed } from '../text.js'
 import { composeIncident, incidentLink, incidentSubject, type IncidentContext } from './incident-email.js'
@@ -30,6 +30,8 @@ import type { AlertingSettings } from './settings.js'
 import { listSuppressions, matchingSuppression } from './suppressions.js'
 
 const HOUR = 3_600_000
+/** How long an alert may wait for the detection that stored it to put it in an incident. */
+const UNCORRELATED_WAIT_MS = 60_000
 
 export interface CycleSummary {
   immediate: number
@@ -162,10 +164,9 @@ export class Alerter {
    * when it did not. The outputs get the same updates. Messages first, routes last.
    */
   private async route(now: Date): Promise<RoutingDecision['counts']> {
-    const alerts = await unroutedAlerts(this.store, now)
+    const { alerts, incidentOf } = await this.alertsInIncidents(now)
     if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
     const [rules, sent] = await Promise.all([listSuppressions(this.store, now), immediateRoutesSince(this.store, new Date(now.getTime() - historySpanMs(this.settings, alerts)), now)])
-    const incidentOf = await incidentOfAlerts(this.store, alerts.map((a) => a.alert_id))
     // What a person is told about an incident leaves out the alerts a rule silences.
     const incidents = new Map(
       [...(await incidentsById(this.store, [...new Set(incidentOf.values())]))].flatMap(([id, incident]) => {
@@ -219,6 +220,21 @@ export class Alerter {
     await recordRoutes(this.store, routes)
     this.logger.debug(counts, 'routed alerts')
     return counts
+  }
+
+  /**
+   * The unrouted alerts, each told as part of its incident. One stored a moment ago whose incident is
+   * not recorded yet (detection stores alerts, then correlates) waits for the next cycle rather than
+   * being routed to no email; one left out of every incident for longer (its correlation failed) is put in one here.
+   */
+  private async alertsInIncidents(now: Date): Promise<{ alerts: StoredAlert[]; incidentOf: Map<string, string> }> {
+    const unrouted = await unroutedAlerts(this.store, now)
+    let incidentOf = await incidentOfAlerts(this.store, unrouted.map((a) => a.alert_id))
+    if (unrouted.some((a) => !incidentOf.has(a.alert_id) && now.getTime() - Date.parse(a.detected_at) >= UNCORRELATED_WAIT_MS)) {
+      await correlateIncidents(this.store, now)
+      incidentOf = await incidentOfAlerts(this.store, unrouted.map((a) => a.alert_id))
+    }
+    return { alerts: unrouted.filter((a) => incidentOf.has(a.alert_id)), incidentOf }
   }
 
   private async incidentContext(incident: Incident): Promise<IncidentContext> {
