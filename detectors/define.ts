@@ -69,6 +69,11 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
    * runs once before it, over the span of all the windows.
    */
   replaySql?: string
+  /**
+   * `sql` for a pass on a stored batch: given `{touchedFrom:DateTime64(3)}` (where the batch's events
+   * begin), it returns the rows of `sql` for the groups holding an event from then, and may leave out the rest.
+   */
+  liveSql?: string
   /** A row is one finding, none, or (for a row that holds a whole snapshot) several. */
   toFinding: (row: z.output<Row>, config: z.output<Config>, context: DetectorContext) => FindingDraft | FindingDraft[] | null
 }

@@ -49,11 +49,15 @@ function findingsOf(detector: Detector, row: unknown, config: unknown, context: 
   return [detector.toFinding(row, config, context) ?? []].flat().map((draft) => ({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook }))
 }
 
-/** Runs one detector over [from, now) with the operator's settings, and maps its rows to findings. */
-export async function runDetector(store: Store, detector: Detector, window: DetectionWindow, settings: Settings): Promise<Finding[]> {
+/**
+ * Runs one detector over [from, now) with the operator's settings, and maps its rows to findings.
+ * Given `touchedFrom`, where a stored batch's events begin, a detector that can judges only what the batch touched (liveSql).
+ */
+export async function runDetector(store: Store, detector: Detector, window: DetectionWindow, settings: Settings, touchedFrom?: Date): Promise<Finding[]> {
   const { config, context, params } = runParameters(detector, window, settings)
   await detector.prepare?.(store, params, context)
-  const rows = await selectRows(store, detector.sql, params, detector.row)
+  const [sql, live] = touchedFrom !== undefined && detector.liveSql !== undefined ? [detector.liveSql, { touchedFrom: clickHouseTime(touchedFrom.getTime()) }] : [detector.sql, {}]
+  const rows = await selectRows(store, sql, { ...params, ...live }, detector.row)
   return rows.flatMap((row) => findingsOf(detector, row, config, context))
 }
 

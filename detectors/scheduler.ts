@@ -261,16 +261,20 @@ export class DetectorScheduler {
   private async detectRound(detectors: Detector[], span: Span): Promise<void> {
     const started = performance.now()
     const batches: DetectedFindings[] = []
+    let slowest = { detector: '', ms: 0 }
     for (const detector of detectors) {
+      const detectorStarted = performance.now()
       try {
         const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
-        const findings = await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings)
+        const findings = await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings, span.from)
         batches.push({ findings: findings.filter((f) => this.recentlyStored.get(f.alertId) !== findingState(f)), detectedAt: this.clock() })
       } catch (err) {
         // The scheduled run covers the same events.
         metrics.detectorFailures.inc({ detector: detector.id })
         this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detection on stored events failed; the scheduled run looks at them again')
       }
+      const ms = Math.round(performance.now() - detectorStarted)
+      if (ms > slowest.ms) slowest = { detector: detector.id, ms }
     }
     try {
       await this.record(batches, this.clock())
@@ -279,7 +283,7 @@ export class DetectorScheduler {
       // The scheduled runs find the same alerts again, and store them then.
       this.logger.error({ err: errorMessage(err) }, 'storing what stored events showed failed; the scheduled runs look at them again')
     }
-    this.logger.debug({ detectors: detectors.length, ms: Math.round(performance.now() - started) }, 'detected on stored events')
+    this.logger.debug({ detectors: detectors.length, ms: Math.round(performance.now() - started), slowest }, 'detected on stored events')
   }
 
   /** A window found again each pass over its events is stored once until it changes: storing it again would only repeat the incidents' work. */

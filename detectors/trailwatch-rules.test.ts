@@ -90,10 +90,11 @@ afterAll(async () => {
   await store.close()
 })
 
-const run = (id: string, now: number, from = now - 3_600_000): Promise<Finding[]> => {
+/** A run over [from, now); given `touchedFrom`, the pass on a batch stored from then. */
+const run = (id: string, now: number, from = now - 3_600_000, touchedFrom?: number): Promise<Finding[]> => {
   const rule = rules.find((r) => r.id === id)
   if (!rule) throw new Error(`no rule ${id}`)
-  return runDetector(store, rule.detector, { now: new Date(now), from: new Date(from) }, testSettings())
+  return runDetector(store, rule.detector, { now: new Date(now), from: new Date(from) }, testSettings(), touchedFrom === undefined ? undefined : new Date(touchedFrom))
 }
 
 describe('trailwatch rule files', () => {
@@ -151,6 +152,14 @@ describe('threshold', () => {
     // Nor does a run whose window is longer than the timespan, as runs that allow for late events are.
     const wide = await run('tw-test-threshold', at + 75 * MINUTE, at - 5 * MINUTE)
     expect(wide.map((f) => f.principal.split('/')[1])).toEqual(['eve', 'mallory'])
+  })
+
+  it('on a stored batch judges the groups the batch touched, each as the whole window would', async () => {
+    const whole = await run('tw-test-threshold', at + 10 * MINUTE)
+    // A batch from the fifth minute holds mallory's last read; eve's reads ended at four minutes.
+    const pass = await run('tw-test-threshold', at + 10 * MINUTE, at - 50 * MINUTE, at + 5 * MINUTE)
+    expect(pass).toEqual(whole.filter((f) => f.principal.endsWith('/mallory')))
+    expect(await run('tw-test-threshold', at + 10 * MINUTE, at - 50 * MINUTE, at + 6 * MINUTE)).toEqual([])
   })
 })
 
@@ -233,6 +242,13 @@ describe('sequence', () => {
     // The dedup key is the template's: the same identity's sequence later is the same alert.
     const later = await run('tw-test-sequence', at + 20 * MINUTE, at - 10 * MINUTE)
     expect(later.map((f) => f.alertId)).toEqual(findings.map((f) => f.alertId))
+  })
+
+  it('on a stored batch judges the identities whose steps the batch holds', async () => {
+    const whole = await run('tw-test-sequence', at + 10 * MINUTE, at - 20 * MINUTE)
+    // Carl's read at two minutes is in a batch from then; gina's and dora's a minute before are not, nor would they be a sequence.
+    expect(await run('tw-test-sequence', at + 10 * MINUTE, at - 20 * MINUTE, at + 2 * MINUTE)).toEqual(whole)
+    expect(await run('tw-test-sequence', at + 10 * MINUTE, at - 20 * MINUTE, at + 3 * MINUTE)).toEqual([])
   })
 })
 

@@ -289,6 +289,7 @@ interface TypeParts {
   touches: Detector['touches']
   sql: string
   replaySql?: string
+  liveSql?: string
   params: (context: DetectorContext) => Record<string, unknown>
   prepare?: Detector['prepare']
   fields: string[]
@@ -307,6 +308,7 @@ function ruleDetector(rule: TrailwatchRule, window: string, parts: TypeParts): D
     touches: parts.touches,
     sql: parts.sql,
     ...(parts.replaySql === undefined ? {} : { replaySql: parts.replaySql }),
+    ...(parts.liveSql === undefined ? {} : { liveSql: parts.liveSql }),
     params: (_, context) => parts.params(context),
     ...(parts.prepare ? { prepare: parts.prepare } : {}),
     row: GroupedRow,
