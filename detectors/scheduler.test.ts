@@ -127,6 +127,32 @@ describe('DetectorScheduler overlaps', () => {
   })
 })
 
+describe('DetectorScheduler scheduled runs', () => {
+  it('runs the detectors due on the same second one at a time, each in its turn', async () => {
+    let running = 0
+    const overlapping: number[] = []
+    const ran: string[] = []
+    const timed = (id: string): typeof unusualSourceIp => ({
+      ...unusualSourceIp,
+      id,
+      schedule: '* * * * * *',
+      prepare: async () => {
+        overlapping.push(++running)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        running--
+        ran.push(id)
+      },
+    })
+    const store = await openTestStore()
+    const scheduler = new DetectorScheduler(store, [timed('first'), timed('second'), timed('third')], { settings: testSettings(), logger: testLogger, clock: () => new Date(T0) })
+    scheduler.start()
+    await expect.poll(() => new Set(ran).size, { timeout: 10_000, interval: 100 }).toBe(3)
+    await scheduler.stop()
+    await store.close()
+    expect(Math.max(...overlapping)).toBe(1)
+  })
+})
+
 describe('DetectorScheduler.detectStored', () => {
   it('runs only the immediate detectors over a stored batch at once, and tells the alerter', async () => {
     const store = await openTestStore()

@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron'
+import pLimit, { type LimitFunction } from 'p-limit'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
 import { journalNow, storedBatchesAfter } from '../src/clickhouse/stored-batches.js'
@@ -44,6 +45,12 @@ export interface SchedulerOptions {
   /** Called once a run's findings are stored and in incidents: the alerter need not wait for its poll. */
   onFindings?: () => void
   /**
+   * How many scheduled runs go at once (default 1). They all fall due on the same second each
+   * minute; run together they take the engine from the passes on stored batches for many seconds,
+   * and those passes are what alerts in seconds. The scheduled runs are the net for late events.
+   */
+  scheduledConcurrency?: number
+  /**
    * Look this often at the journal of batches other processes stored (`trailwatch ingest` beside
    * `trailwatch detect`) and run the immediate detectors over them, as `run` does for its own.
    */
@@ -81,6 +88,7 @@ export class DetectorScheduler {
   private readonly stopping = new AbortController()
   private readonly clock: () => Date
   private readonly logger: Logger
+  private readonly scheduledSlots: LimitFunction
 
   constructor(
     private readonly store: Store,
@@ -89,6 +97,7 @@ export class DetectorScheduler {
   ) {
     this.clock = options.clock ?? (() => new Date())
     this.logger = moduleLogger(options.logger, 'detectors.scheduler')
+    this.scheduledSlots = pLimit(options.scheduledConcurrency ?? 1)
     // Fail on a bad configuration at start, not at the first tick.
     for (const detector of detectors) detectorConfig(detector, options.settings.detectors)
   }
@@ -99,7 +108,7 @@ export class DetectorScheduler {
         detector.schedule,
         (context) => {
           this.dueAt.set(detector.id, context.date.getTime())
-          return this.track(this.oneAtATime(detector, () => this.runScheduled(detector)))
+          return this.track(this.oneAtATime(detector, () => this.scheduledSlots(() => this.runScheduled(detector))))
         },
         { timezone: 'UTC', noOverlap: true, name: detector.id, logger: cronLogger(this.logger) },
       )
