@@ -21,7 +21,8 @@ let uninterrupted: TestStore
 let stopped: TestStore
 beforeAll(async () => {
   ;[uninterrupted, stopped] = await Promise.all([openTestStore(), openTestStore()])
-  const { records } = simulateOrganisation({ days: 5, end: END, seed: 11, traps: true })
+  // Past the learning of first-seen rules (7 days) and of people's working days (10).
+  const { records } = simulateOrganisation({ days: 12, end: END, seed: 11, traps: true })
   for (const store of [uninterrupted, stopped]) await ingestRecords(store, records)
 }, 120_000)
 afterAll(async () => {

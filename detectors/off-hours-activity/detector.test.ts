@@ -102,7 +102,7 @@ describe('off-hours-activity', () => {
     const window = (end: string) => ({ now: new Date(at(end)), from: new Date(at(end) - 3_600_000) })
     const night = await runDetector(store, detector, window('2026-11-24T09:00:00Z'), unconfigured)
     expect(night.map((f) => [f.principal, f.severity])).toEqual([[arn('nora'), 'medium']])
-    expect(night[0]?.title).toBe(`${arn('nora')} acted at Tue 2026-11-24 03:00 UTC−5 (inferred from their hours), at an hour of the week it did not work in 21 days of history, including GetSecretValue`)
+    expect(night[0]?.title).toBe(`${arn('nora')} acted at Tue 2026-11-24 03:00 America/New_York (inferred from their hours), outside the working day it kept in 21 days of history (08:00–18:00), including GetSecretValue`)
     // 19:00 UTC is outside a default 8–19 UTC day, and is her usual afternoon.
     expect(await runDetector(store, detector, window('2026-11-24T20:00:00Z'), unconfigured)).toEqual([])
     // Failed sign-ins in her name are not her at work: they never made 05:00 UTC her hour, and alone they are no finding.

@@ -2,16 +2,20 @@ import { z } from 'zod'
 import { defineDetector } from '../define.js'
 import { baselineFrom, earliestBaselineFrom, fewest, keys, windowed, windowFrom, windowQueries } from '../windows.js'
 import { isoTime, localTime } from '../../src/time.js'
+import { hourStartsOf, inferTimeZone, LEARN_AFTER_DAYS, learnWorkingDay, spanText, withinWorkingDay, WORKING_DAY_DEFAULTS } from '../../src/working-day.js'
 
 const MOVED = { error: 'working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now (defaults and overrides, unchanged)' }
 
-const HOUR = 3_600_000
 
 const Config = z.object({
-  /** An hour of the week is the principal's own when it acted then on this many days of its history. */
-  usualDays: z.number().int().positive().default(2),
-  /** With nothing configured for a person, this many active days of history make their own hours the rule. */
-  learnAfterDays: z.number().int().positive().default(10),
+  /** An hour of the day (or one either side) the person worked on this many days of the same kind (weekday, weekend) is their own. */
+  usualDays: z.number().int().positive().default(WORKING_DAY_DEFAULTS.usualDays),
+  /** Days of a kind it takes to learn that kind's working day. */
+  minDays: z.number().int().positive().default(WORKING_DAY_DEFAULTS.minDays),
+  /** Hours either side of the learned working day that are still the person's. */
+  marginHours: z.number().min(0).max(6).default(WORKING_DAY_DEFAULTS.marginHours),
+  /** With nothing configured for a person, this many active days of history make their own day, on their inferred clock, the rule. */
+  learnAfterDays: z.number().int().positive().default(LEARN_AFTER_DAYS),
   defaults: z.never(MOVED).optional(),
   overrides: z.never(MOVED).optional(),
 })
@@ -27,8 +31,11 @@ const Row = z.object({
   sensitive_events: z.array(z.string()),
   source_ips: z.array(z.string()),
   kinds: z.array(z.string()),
-  profile: z.array(z.tuple([z.coerce.number(), z.coerce.number()])),
+  /** The UTC (day, hour of the week) the person acted in, over the baseline before the window. */
+  active: z.array(z.tuple([z.string(), z.coerce.number()])),
   history_days: z.coerce.number(),
+  /** The country most of their calls came from over the same baseline; '' when none is known. */
+  country: z.string(),
 })
 
 /** What is read of a person's call, and whether it is one that matters more at night. */
@@ -51,6 +58,7 @@ export default defineDetector({
   severity: 'low',
   schedule: '* * * * *',
   window: '1h',
+  // The history a working day is learned from: the console and the emails read the same (WORKING_HISTORY_DAYS).
   lookback: '28d',
   attack: ['T1078'],
   runbook: [
@@ -85,57 +93,69 @@ export default defineDetector({
         WHERE h.day >= toDate(${baselineFrom(replay, 'g.run')}) AND h.day < toDate(${windowFrom(replay, 'g.run')})
       ),
       profile AS (
-        SELECT ${keys(replay, 'account_id, principal_arn')}, arraySort(groupArray((hour_of_week, days))) AS profile, max(total_days) AS history_days
+        SELECT ${keys(replay, 'account_id, principal_arn')}, arraySort(groupUniqArray((toString(day), hour_of_week))) AS active, max(total_days) AS history_days
+        FROM history
+        GROUP BY ${keys(replay, 'account_id, principal_arn')}
+      ),
+      -- Where each window's principals mostly worked from before it: the clock is looked for among that country's.
+      countries AS (
+        SELECT ${keys(replay, 'account_id, principal_arn')}, argMax(source_country, (calls, source_country)) AS country
         FROM (
-          SELECT ${keys(replay, 'account_id, principal_arn, hour_of_week')}, uniqExact(day) AS days, any(total_days) AS total_days
-          FROM history
-          GROUP BY ${keys(replay, 'account_id, principal_arn, hour_of_week')}
+          SELECT ${replay ? 'g.run AS run, ' : ''}s.account_id AS account_id, s.principal_arn AS principal_arn, s.source_country AS source_country, sum(s.calls) AS calls
+          FROM (SELECT DISTINCT ${keys(replay, 'account_id, principal_arn')} FROM recent) AS g
+          INNER JOIN (
+            SELECT account_id, principal_arn, day, source_country, calls FROM baseline_principal_source_days
+            WHERE day >= toDate(${earliestBaselineFrom(replay)}) AND day < toDate({now:DateTime64(3)}) AND source_country != ''
+              AND (account_id, principal_arn) IN (SELECT account_id, principal_arn FROM recent)
+          ) AS s ON g.account_id = s.account_id AND g.principal_arn = s.principal_arn
+          WHERE s.day >= toDate(${baselineFrom(replay, 'g.run')}) AND s.day < toDate(${windowFrom(replay, 'g.run')})
+          GROUP BY ${keys(replay, 'account_id, principal_arn, source_country')}
         )
         GROUP BY ${keys(replay, 'account_id, principal_arn')}
       )
     SELECT ${replay ? 'r.run AS run, ' : ''}r.account_id AS account_id, r.principal_arn AS principal_arn, toString(r.hour_start) AS hour_start, r.last_seen AS last_seen,
            r.calls AS calls, r.sensitive_calls AS sensitive_calls, r.sample_events AS sample_events, r.sensitive_events AS sensitive_events,
-           r.source_ips AS source_ips, r.kinds AS kinds, p.profile AS profile, p.history_days AS history_days
-    FROM recent AS r LEFT JOIN profile AS p ON ${replay ? 'r.run = p.run AND ' : ''}r.account_id = p.account_id AND r.principal_arn = p.principal_arn
+           r.source_ips AS source_ips, r.kinds AS kinds, p.active AS active, p.history_days AS history_days, c.country AS country
+    FROM recent AS r
+    LEFT JOIN profile AS p ON ${replay ? 'r.run = p.run AND ' : ''}r.account_id = p.account_id AND r.principal_arn = p.principal_arn
+    LEFT JOIN countries AS c ON ${replay ? 'r.run = c.run AND ' : ''}r.account_id = c.account_id AND r.principal_arn = c.principal_arn
     ORDER BY ${keys(replay, 'account_id, principal_arn, hour_start')}`,
   ),
   row: Row,
   toFinding: (r, config, { principals }) => {
     const working = principals.workingTimeOf(r.principal_arn)
     const at = Date.parse(isoTime(r.hour_start))
-    // The same hour of the week (or the one either side) on enough days of the principal's own history.
-    const utc = new Date(at)
-    const hourOfWeek = ((utc.getUTCDay() + 6) % 7) * 24 + utc.getUTCHours()
-    const daysAt = new Map(r.profile)
-    const usualDays = Math.max(...[-1, 0, 1].map((d) => daysAt.get((hourOfWeek + d + 168) % 168) ?? 0))
-    const usual = usualDays >= config.usualDays
+    const hourStarts = hourStartsOf(r.active.map(([day, hourOfWeek]) => ({ day, hourOfWeek })))
+    const learned = !working.configured && r.history_days >= config.learnAfterDays
+    // Nobody said when this person works, and their history says it: their own day on their own clock is the rule.
+    const zone = learned ? inferTimeZone(hourStarts, r.country) : (working.timezone ?? 'UTC')
+    const day = learnWorkingDay(hourStarts, zone, config)
+    const usual = withinWorkingDay(day, at, config)
+    const local = localTime(at, zone)
+    const weekend = local.weekday >= 6
+    const learnedDay = { timezone: zone, weekday: spanText(day.weekday), weekend: spanText(day.weekend) }
 
     let localText: string
     let why: string
     /** What the hour was judged by, for the evidence and for the person reading it. */
     let workingTime: Record<string, unknown>
     let basis: string
-    if (!working.configured && r.history_days >= config.learnAfterDays) {
-      // Nobody said when this person works, and their history says it: an hour they never work is
-      // off-hours whatever a default clock says, and their usual hours never are.
+    if (learned) {
       if (usual) return null
-      const offset = inferredUtcOffset(r.profile)
-      localText = `${localTime(at + offset * HOUR, 'UTC').text.replace(/ UTC$/, '')} ${offsetName(offset)} (inferred from their hours)`
-      why = `at an hour of the week it did not work in ${String(r.history_days)} days of history`
-      workingTime = { learned: true, utc_offset: offset }
-      basis = 'Learned from the person’s own hours:'
+      localText = `${local.text} (inferred from their hours)`
+      why = `outside the ${weekend ? 'weekend hours' : 'working day'} it kept in ${String(r.history_days)} days of history (${weekend ? learnedDay.weekend : learnedDay.weekday})`
+      workingTime = { learned: true, ...learnedDay }
+      basis = `Learned from the person’s own days on the clock of ${zone}, inferred from their hours${r.country ? ` and country (${r.country})` : ''}:`
     } else {
-      const zone = working.timezone ?? 'UTC'
       const { hours: [startHour, endHour], days, holidays } = working
-      const local = localTime(at, zone)
       const holiday = holidays.includes(local.date)
       const outsideSchedule = holiday || !days.includes(local.weekday) || local.hour < startHour || local.hour >= endHour
-      // A holiday is a date, which a weekly profile cannot learn: it stays off-hours.
+      // A holiday is a date, which a person's usual days cannot learn: it stays off-hours.
       if (!outsideSchedule || (usual && !holiday)) return null
       localText = local.text
       why = holiday ? `on a holiday (${local.date})` : !days.includes(local.weekday) ? 'on a day off' : `outside ${String(startHour)}:00–${String(endHour)}:00`
       workingTime = { timezone: zone, hours: [startHour, endHour], days, from: working.from }
-      basis = `Working time is ${String(startHour)}:00–${String(endHour)}:00 ${zone};`
+      basis = `Working time is ${String(startHour)}:00–${String(endHour)}:00 ${zone}, and outside it`
     }
 
     const sensitive = r.sensitive_calls > 0
@@ -154,30 +174,10 @@ export default defineDetector({
         sensitive_events: r.sensitive_events,
         sources: r.source_ips,
         actor_kinds: r.kinds,
-        baseline: { history_days: r.history_days, days_active_this_hour: usualDays, usual_after: config.usualDays },
+        baseline: { history_days: r.history_days, country: r.country, learned_day: learnedDay, usual_after_days: config.usualDays },
       },
-      why: `${basis} in ${String(r.history_days)} days of history this principal acted in this hour of the week on ${String(usualDays)} days, and ${String(config.usualDays)} would make it usual.`,
+      why: `${basis} the person’s own days count: in ${String(r.history_days)} days of history they worked ${learnedDay.weekday} on weekdays and ${learnedDay.weekend} at weekends (with ${String(config.marginHours)} h either side), and an hour of the day they worked on ${String(config.usualDays)} days of the same kind is theirs too. This hour is neither.`,
       dedupKey: `${r.account_id}|${r.principal_arn}|${r.hour_start}`,
     }
   },
 })
-
-/**
- * A person's UTC offset as their history shows it: the one that puts the middle of their active
- * hours (a circular mean, weighted by active days) at 13:00, the middle of a nine-to-five day.
- */
-export function inferredUtcOffset(profile: [number, number][]): number {
-  let x = 0
-  let y = 0
-  for (const [hourOfWeek, days] of profile) {
-    const angle = (((hourOfWeek % 24) + 0.5) / 24) * 2 * Math.PI
-    x += days * Math.cos(angle)
-    y += days * Math.sin(angle)
-  }
-  const middle = ((Math.atan2(y, x) / (2 * Math.PI)) * 24 + 24) % 24
-  return ((Math.round(13 - middle) % 24) + 36) % 24 - 12
-}
-
-function offsetName(offset: number): string {
-  return offset === 0 ? 'UTC' : `UTC${offset > 0 ? '+' : '−'}${String(Math.abs(offset))}`
-}

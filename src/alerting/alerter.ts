@@ -3,6 +3,7 @@ import { DeliveryError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
+import { knownWorkingTime } from '../people/working-time.js'
 import { atLeast, type Severity } from '../severity.js'
 import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
@@ -239,7 +240,10 @@ export class Alerter {
 
   private async incidentContext(incident: Incident): Promise<IncidentContext> {
     const triggers = await triggerEvents(this.store, incident.members.map((m) => m.alert), 50)
-    return { triggers, timeZone: this.principals.workingTimeOf(incident.principals[0] ?? '').timezone, aliases: this.settings.aliases, consoleUrl: this.settings.consoleUrl }
+    // The person's clock as the off-hours detector knew it when the incident began.
+    const working = await knownWorkingTime(this.store, this.principals, incident.principals[0] ?? '', new Date(Date.parse(incident.first_seen)))
+    const timeZone = working.source === 'none' ? undefined : working.zone
+    return { triggers, timeZone, timeZoneInferred: working.source === 'inferred', aliases: this.settings.aliases, consoleUrl: this.settings.consoleUrl }
   }
 
   /** One update per output for each incident that is new or grew, among the incidents of alerts nobody suppressed. */

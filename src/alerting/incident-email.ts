@@ -14,8 +14,9 @@ export interface IncidentContext {
   triggers: Map<string, TriggerEvent[]>
   /** For an update: what changed since the last email of the thread. */
   news?: string[]
-  /** The first principal's time zone, when known. */
+  /** The first principal's time zone, when known: configured, or inferred from their hours. */
   timeZone?: string | undefined
+  timeZoneInferred?: boolean
   /** Account id → the name the team calls it. */
   aliases: Record<string, string>
   /** Where the console shows incidents: `${consoleUrl}/incidents/${id}`. */
@@ -154,7 +155,10 @@ function incidentView(incident: Incident, context: IncidentContext): IncidentVie
     return `${p} (account ${withAlias(account, context.aliases)})`
   })
   const keys = incident.identities.filter((i) => i.startsWith('key:') || i.startsWith('source-identity:')).map(describeIdentity)
-  const local = context.timeZone && first ? `${localTime(Date.parse(incident.first_seen), context.timeZone).text} (principal’s local time)` : 'local time unknown: give this principal a time zone in TRAILWATCH_PRINCIPALS_FILE'
+  const local =
+    context.timeZone && first
+      ? `${localTime(Date.parse(incident.first_seen), context.timeZone).text} (principal’s local time${context.timeZoneInferred ? ', inferred from their hours' : ''})`
+      : 'local time unknown: give this principal a time zone in TRAILWATCH_PRINCIPALS_FILE'
   const span = incident.first_seen === incident.last_seen ? utcText(incident.first_seen) : `${utcText(incident.first_seen)} → ${utcText(incident.last_seen)}`
   const alertHeading = (a: StoredAlert): string => `${a.severity.toUpperCase()} ${detectorLabel(a)}: ${a.title}`
   return {

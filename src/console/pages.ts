@@ -11,6 +11,8 @@ import type { SnapshotAge } from '../iam/snapshots.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
 import { SEVERITIES } from '../severity.js'
 import { utcText } from '../time.js'
+import { spanText } from '../working-day.js'
+import type { KnownWorkingTime } from '../people/working-time.js'
 import type { AuditEntry } from './audit.js'
 import type { DetectorHealth, Freshness, Network } from './queries.js'
 
@@ -239,9 +241,8 @@ ${addresses.length ? html`<div class="scroll"><table><thead><tr><th scope="col">
 
 export interface PrincipalView {
   principal: string
-  timeZone: string
-  /** Whether the time zone is the one configured for the person, or UTC standing in. */
-  configuredZone: boolean
+  /** The person's clock and working day, as the off-hours detector judges them. */
+  working: KnownWorkingTime
   networks: Network[]
   hours: number[]
   keys: CredentialAgeReport['keys']
@@ -261,6 +262,18 @@ function heatMap(hours: number[]): Html {
   return html`<div class="scroll"><table class="heat"><caption class="skip">Calls by hour of the week</caption><thead><tr><th scope="col">Day</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`
 }
 
+const ZONE_SOURCE: Record<KnownWorkingTime['source'], string> = {
+  configured: '',
+  inferred: ', inferred from their hours',
+  none: ', no time zone configured for this person and too little history to infer one',
+}
+
+/** The working day the off-hours detector holds the person to, in words. */
+function workingDayText({ day, historyDays }: KnownWorkingTime): string {
+  if (!day) return 'No working day learned: no hours in the last four weeks.'
+  return `Working day learned from ${plural(historyDays, 'day')} of the last four weeks: ${spanText(day.weekday)} on weekdays, ${spanText(day.weekend)} at weekends (margin included).`
+}
+
 export function principalPage(view: PrincipalView, context: PageContext): Html {
   const countries = new Map<string, number>()
   for (const n of view.networks) countries.set(n.country || '—', (countries.get(n.country || '—') ?? 0) + n.calls)
@@ -272,8 +285,9 @@ export function principalPage(view: PrincipalView, context: PageContext): Html {
 <p>Countries: ${[...countries].map(([c, n]) => `${c} (${plural(n, 'call')})`).join(', ') || 'none recorded'}</p>
 ${view.networks.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Address</th><th scope="col">Country</th><th scope="col">Network (AS)</th><th scope="col">Days</th><th scope="col">Calls</th><th scope="col">Last seen</th></tr></thead><tbody>
 ${view.networks.map((n) => html`<tr><td><a href="/timeline?ip=${encodeURIComponent(n.address)}">${n.address}</a></td><td>${n.country || '—'}</td><td>${n.asn ? `AS${String(n.asn)}` : '—'}</td><td>${String(n.days)}</td><td>${String(n.calls)}</td><td>${time(n.last_seen)}</td></tr>`)}</tbody></table></div>` : html`<p>No public address in 30 days.</p>`}
-<h2>Hours of the week (${view.timeZone}${view.configuredZone ? '' : ', no time zone configured for this person'})</h2>
+<h2>Hours of the week (${view.working.zone}${ZONE_SOURCE[view.working.source]})</h2>
 ${heatMap(view.hours)}
+<p>${workingDayText(view.working)}</p>
 <h2>Access keys</h2>
 ${view.keys.length ? html`<div class="scroll"><table><thead><tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Age</th><th scope="col">Last used</th><th scope="col">Standing</th></tr></thead><tbody>
 ${view.keys.map((k) => html`<tr><td>${k.access_key_id || '(unmatched)'}</td><td>${k.status}</td><td>${k.age_days === null ? '?' : `${String(k.age_days)} days`}</td><td>${time(k.last_used)}</td><td>${k.standing}</td></tr>`)}</tbody></table></div>` : html`<p>No access key known for this principal.</p>`}

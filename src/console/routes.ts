@@ -6,6 +6,7 @@ import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/i
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { latestSnapshots } from '../iam/snapshots.js'
+import { knownWorkingTime } from '../people/working-time.js'
 import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
@@ -90,17 +91,16 @@ async function principal(scope: ConsoleScope, request: FastifyRequest, reply: Fa
   const now = scope.clock()
   const arn = query(request).get('arn') ?? ''
   if (!arn) throw new HttpError(400, 'name a principal: /principals?arn=ARN')
-  const working = scope.principals.workingTimeOf(arn)
-  const timeZone = working.timezone ?? 'UTC'
+  const working = await knownWorkingTime(scope.store, scope.principals, arn, now)
   const userName = arn.includes(':user/') ? (arn.split('/').pop() ?? '') : undefined
   const [networks, hours, report, alerts] = await Promise.all([
     usualNetworks(scope.store, arn, now),
-    hoursOfWeek(scope.store, arn, now, timeZone),
+    hoursOfWeek(scope.store, arn, now, working.zone),
     userName ? credentialAgeReport(scope.store, now) : undefined,
     recentAlerts(scope.store, arn),
   ])
   const keys = report?.keys.filter((k) => k.user === userName && arn.split(':')[4] === k.account) ?? []
-  return sendPage(reply, 200, pages.principalPage({ principal: arn, timeZone, configuredZone: working.timezone !== undefined, networks, hours, keys, alerts }, pageContext(request, reply, scope)))
+  return sendPage(reply, 200, pages.principalPage({ principal: arn, working, networks, hours, keys, alerts }, pageContext(request, reply, scope)))
 }
 
 async function timeline(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
