@@ -12,6 +12,8 @@ describe('decodeEvent', () => {
     expect(decoded.event).toMatchObject({ readOnly: true, managementEvent: false, consoleSession: true, principalAccountId: '111122223333' })
     // The original record is kept as it came.
     expect(decoded.event.raw).toContain('"readOnly":"true"')
+    // In any case, as Python and SIEM exports write them.
+    expect(decode({ readOnly: 'True', managementEvent: ' FALSE' })).toMatchObject({ ok: true, event: { readOnly: true, managementEvent: false } })
   })
 
   it('still rejects a record whose required or optional fields are of no usable type, and says which', () => {

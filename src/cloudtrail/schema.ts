@@ -4,7 +4,18 @@ import { z } from 'zod'
 // converters write some optional fields with the other common type (`"readOnly": "true"`,
 // `"sessionCredentialFromConsole": true`): read those as meant rather than lose the record.
 const text = z.union([z.string(), z.number().transform(String), z.boolean().transform(String)]).nullish()
-const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]).nullish()
+// Converters differ in case too ("True" from Python, "TRUE" from some SIEM exports).
+const flag = z
+  .union([
+    z.boolean(),
+    z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(z.enum(['true', 'false']))
+      .transform((value) => value === 'true'),
+  ])
+  .nullish()
 
 const SessionIssuer = z.object({
   type: text,
