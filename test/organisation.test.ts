@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DETECTORS } from '../detectors/registry.js'
 import { atLeast } from '../detectors/define.js'
 import { runDetector } from '../detectors/engine.js'
+import { detectRange, LATENESS_MS } from '../detectors/replay.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { listIncidents } from '../src/incidents/incidents.js'
+import { simulateHarbour } from '../src/simulate/harbour.js'
 import { officeWorkingTime, simulateOrganisation, type Organisation } from '../src/simulate/organisation.js'
 import { ingestRecords } from './helpers/events.js'
 import { openTestStore, recordAt, type TestStore } from './helpers/store.js'
@@ -66,5 +68,35 @@ describe('three weeks of an organisation, with incidents and traps injected', ()
     const holding = injected.map((principal) => incidents.filter((i) => i.principals.includes(principal)).map((i) => i.id))
     expect(holding.map((ids) => ids.length)).toEqual(injected.map(() => 1))
     expect(new Set(holding.flat()).size).toBe(injected.length)
+  })
+})
+
+describe('six weeks of a second organisation: four offices, three clock changes, CI on OIDC, a weekly scan, a rota, a helpdesk', () => {
+  // Tuesday 06:00 UTC: the day judged holds Monday's scan.
+  const end = Date.parse('2026-11-10T06:00:00Z')
+  let harbour: TestStore
+  let simulated: Organisation
+  beforeAll(async () => {
+    harbour = await openTestStore()
+    simulated = simulateHarbour({ days: 42, end, seed: 7 })
+    await ingestRecords(harbour, simulated.records)
+  }, 120_000)
+  afterAll(async () => {
+    await harbour.close()
+  })
+
+  it('finds every incident with nothing configured, and emails none of its ordinary day', async () => {
+    // The last day as the scheduler would have run it, window by window (as eval:detect does).
+    const detectors = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
+    const findings = await detectRange(harbour, detectors, { from: new Date(end - 24 * 3_600_000), to: new Date(end) }, testSettings(), LATENESS_MS)
+    const emailed = findings.filter((f) => atLeast(f.severity, 'medium'))
+    for (const incident of simulated.incidents) {
+      expect(emailed.filter((f) => f.principal === incident.principal).map((f) => f.detector), incident.kind).toEqual(expect.arrayContaining(incident.detectors))
+    }
+    // What is emailed is about an incident, within the hour of it.
+    const aboutIncidents = (f: (typeof emailed)[number]) => simulated.incidents.some((i) => i.principal === f.principal && Math.abs(Date.parse(f.firstSeen) - Date.parse(i.at)) <= 3_600_000)
+    expect(emailed.filter((f) => !aboutIncidents(f)).map((f) => f.title)).toEqual([])
+    // liam's night is judged on Adelaide's clock, found from his hours across its change to summer time.
+    expect(emailed.find((f) => f.detector === 'off-hours-activity' && f.principal.endsWith('/liam'))?.title).toMatch(/ Australia\/Adelaide \(inferred from their hours\)/)
   })
 })
