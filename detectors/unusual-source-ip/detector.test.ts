@@ -68,6 +68,11 @@ beforeAll(async () => {
   records.push(apiCall(inWindow(20), iamUser('harry'), '108.28.9.9'))
   records.push(apiCall(NOW + 5 * 3_600_000, iamUser('harry'), '108.28.9.9'))
   records.push(apiCall(inWindow(5), iamUser('gina'), '106.51.1.1'))
+  // olga: Comcast; today a hosting provider's machine in the same country. pete always works through a cloud VPN; today another cloud's.
+  history(iamUser('olga'), '73.15.20.11')
+  records.push(apiCall(inWindow(10), iamUser('olga'), '3.90.7.7'))
+  history(iamUser('pete'), '3.90.1.2')
+  records.push(apiCall(inWindow(10), iamUser('pete'), '20.42.1.1'))
   await ingestRecords(store, records)
 })
 afterAll(async () => {
@@ -98,7 +103,10 @@ describe('unusual-source-ip', () => {
       [arn('gina')]: 'high', // the allowance expired
       [arn('ivan')]: 'low', // a long-term key from the usual ISP: not raised
       [arn('harry')]: 'medium', // back on a network last used before the baseline; later use does not count
+      [arn('olga')]: 'high', // a hosting provider, a kind of network she never used
+      [arn('pete')]: 'medium', // a new network of the kind he always uses
     })
+    expect(findings.find((f) => f.principal === arn('olga'))?.title).toMatch(/through a hosting provider, a kind of network it has not used$/)
     const carol = findings.find((f) => f.principal === arn('carol'))
     expect(carol?.evidence).toMatchObject({ address: '5.255.255.77', country: 'RU', asn: 13238, baseline: { countries: ['US'], addresses: 1, same_network: false } })
     expect(carol?.title).toMatch(/a country it has not acted from \(RU\)/)

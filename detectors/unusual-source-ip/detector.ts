@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { networkClass } from '../../src/cloudtrail/network-class.js'
 import { defineDetector, raise, type Severity } from '../define.js'
 import { baselineFrom, fewest, keys, latestBaselineFrom, windowed, windowFrom, windowNow, windowQueries } from '../windows.js'
 import { clickHouseTime, isoTime } from '../../src/time.js'
@@ -41,6 +42,7 @@ const Row = z.object({
   known_country: z.coerce.number(),
   known_addresses: z.coerce.number(),
   known_countries: z.array(z.string()),
+  known_asns: z.array(z.coerce.number()),
 })
 
 /** What is read of each call, and until when an allowed range covers its address (the epoch if none does). */
@@ -113,7 +115,7 @@ export default defineDetector({
         GROUP BY ${keys(replay, 'account_id, principal_arn')}
       )
     SELECT r.*, toString(h.since) AS since, has(h.asns, r.asn) AS known_asn, has(h.countries, r.country) AS known_country,
-           length(h.ips) AS known_addresses, h.countries AS known_countries
+           length(h.ips) AS known_addresses, h.countries AS known_countries, arraySort(h.asns) AS known_asns
     FROM recent AS r
     INNER JOIN history AS h ON ${replay ? 'r.run = h.run AND ' : ''}r.account_id = h.account_id AND r.principal_arn = h.principal_arn
     WHERE NOT has(h.ips, r.ip) AND h.since <= ${windowFrom(replay, 'r.run')} - toIntervalDay({minHistoryDays:UInt32})
@@ -130,12 +132,18 @@ export default defineDetector({
       severity = 'low'
       reasons.push('at the console, signed in with MFA')
     }
+    const kind = networkClass(r.asn)
+    const outsideAws = r.instance_session && !config.awsAsns.includes(r.asn)
+    if (!r.known_asn && !outsideAws && kind !== 'access' && !r.known_asns.some((asn) => networkClass(asn) === kind)) {
+      // Stolen credentials are used from rented machines and tunnels; a person on their ISP is not. A corporate VPN it always used is known.
+      severity = raise(severity)
+      reasons.push(`through a ${kind === 'vpn' ? 'VPN' : 'hosting'} provider, a kind of network it has not used`)
+    }
     if (r.long_term_key) {
       // A long-term key on a new network may be a leaked one; a new address from the usual ISP is a person's router.
       if (!r.known_asn) severity = raise(severity)
       reasons.push('with a long-term access key')
     }
-    const outsideAws = r.instance_session && !config.awsAsns.includes(r.asn)
     if (outsideAws) {
       severity = severity === 'high' ? 'critical' : 'high'
       reasons.push('an EC2 instance-role session used outside AWS')
@@ -157,6 +165,7 @@ export default defineDetector({
         user_agent: r.agent,
         actor_kind: r.kind,
         baseline: { since: isoTime(r.since), addresses: r.known_addresses, countries: r.known_countries, same_network: Boolean(r.known_asn), same_country: Boolean(r.known_country) },
+        network_class: kind,
         long_term_key: Boolean(r.long_term_key),
         instance_role_outside_aws: Boolean(outsideAws),
       },
