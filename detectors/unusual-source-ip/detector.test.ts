@@ -73,6 +73,11 @@ beforeAll(async () => {
   records.push(apiCall(inWindow(10), iamUser('olga'), '3.90.7.7'))
   history(iamUser('pete'), '3.90.1.2')
   records.push(apiCall(inWindow(10), iamUser('pete'), '20.42.1.1'))
+  // A GitHub Actions workflow's OIDC role: a new runner address for every job, on Microsoft's network; today one from elsewhere.
+  const workflow = roleSession('github-deploy', 'GitHubActions', { webIdFederationData: { federatedProvider: `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com` } })
+  history(workflow, '20.42.1.5')
+  records.push(apiCall(inWindow(10), workflow, '52.234.7.7'))
+  records.push(apiCall(inWindow(5), workflow, '5.255.255.79'))
   await ingestRecords(store, records)
 })
 afterAll(async () => {
@@ -105,7 +110,9 @@ describe('unusual-source-ip', () => {
       [arn('harry')]: 'medium', // back on a network last used before the baseline; later use does not count
       [arn('olga')]: 'high', // a hosting provider, a kind of network she never used
       [arn('pete')]: 'medium', // a new network of the kind he always uses
+      [`arn:aws:iam::${ACCOUNT}:role/github-deploy`]: 'high', // a workflow's session from outside GitHub's runners; its new runner address is not reported
     })
+    expect(findings.filter((f) => f.principal.endsWith('role/github-deploy')).map((f) => f.evidence.address)).toEqual(['5.255.255.79'])
     expect(findings.find((f) => f.principal === arn('olga'))?.title).toMatch(/through a hosting provider, a kind of network it has not used$/)
     const carol = findings.find((f) => f.principal === arn('carol'))
     expect(carol?.evidence).toMatchObject({ address: '5.255.255.77', country: 'RU', asn: 13238, baseline: { countries: ['US'], addresses: 1, same_network: false } })

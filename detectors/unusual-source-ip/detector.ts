@@ -37,6 +37,8 @@ const Row = z.object({
   agent: z.string(),
   /** Every call from the address was a console session signed in with MFA. */
   console_with_mfa: z.coerce.number(),
+  /** Every call from the address was a GitHub Actions workflow's OIDC session. */
+  github_runner: z.coerce.number(),
   since: z.string(),
   known_asn: z.coerce.number(),
   known_country: z.coerce.number(),
@@ -45,10 +47,15 @@ const Row = z.object({
   known_asns: z.array(z.coerce.number()),
 })
 
+/** The identity provider of GitHub Actions' OIDC tokens, in a session's federation data or a web identity's provider. */
+const GITHUB_ACTIONS = 'token.actions.githubusercontent.com'
+/** Where GitHub's hosted runners run: Microsoft's network, a new address for every job. */
+const GITHUB_RUNNER_ASNS = [8075]
+
 /** What is read of each call, and until when an allowed range covers its address (the epoch if none does). */
 const RECENT_CALL = `account_id, principal_arn, assumeNotNull(source_ip) AS ip, source_asn, source_country, source_as_org, event_time, event_id,
   (event_time, event_id) AS at, event_name, access_key_kind = 'long-term' AS long_term, match(session_name, '^i-[0-9a-f]{8,17}$') AS instance,
-  actor_kind, user_agent, mfa_authenticated,
+  actor_kind, user_agent, mfa_authenticated, position(raw, '${GITHUB_ACTIONS}') > 0 AS github_actions,
   arrayMax(arrayConcat([toDateTime64(0, 3, 'UTC')],
     arrayMap((c, until) -> if(isIPAddressInRange(ip, c), until, toDateTime64(0, 3, 'UTC')), {allowCidrs:Array(String)}, {allowedUntil:Array(DateTime64(3))}))) AS allowed_until`
 
@@ -88,7 +95,7 @@ export default defineDetector({
                toString(min(event_time)) AS first_seen, toString(max(event_time)) AS last_seen,
                uniqExact(event_id) AS calls, ${fewest('groupUniqArray(event_name)')} AS sample_events,
                max(long_term) AS long_term_key, max(instance) AS instance_session, argMin(actor_kind, at) AS kind, argMin(user_agent, at) AS agent,
-               min(actor_kind = 'human-console' AND mfa_authenticated) AS console_with_mfa
+               min(actor_kind = 'human-console' AND mfa_authenticated) AS console_with_mfa, min(github_actions) AS github_runner
         FROM (${windowed({ columns: RECENT_CALL, pre: "source_network = 'public' AND actor_kind != 'aws-service' AND principal_arn != ''", sql: `NOT (event_name = 'ConsoleLogin' AND JSONExtractString(raw, 'responseElements', 'ConsoleLogin') = 'Failure') AND ${NOT_KNOWN_TO_EVERY_WINDOW(replay)}` }, replay)})
         -- An allowance counts until it expires, as of the window's end.
         WHERE allowed_until <= ${windowNow(replay)}
@@ -123,6 +130,8 @@ export default defineDetector({
   ),
   row: Row,
   toFinding: (r, config) => {
+    // A workflow on GitHub's hosted runners draws a new address from Microsoft's network for every job: that is its ordinary day.
+    if (r.github_runner && GITHUB_RUNNER_ASNS.includes(r.asn)) return null
     let severity: Severity = r.known_asn ? 'low' : r.known_country ? 'medium' : 'high'
     const reasons = [
       r.known_asn ? `a new address on a network it uses (AS${r.asn} ${r.as_org})` : r.known_country ? `a network it has not used (AS${r.asn} ${r.as_org})` : `a country it has not acted from (${r.country || 'unknown'})`,
