@@ -239,9 +239,11 @@ export class Alerter {
   }
 
   private async incidentContext(incident: Incident): Promise<IncidentContext> {
-    const triggers = await triggerEvents(this.store, incident.members.map((m) => m.alert), 50)
-    // The person's clock as the off-hours detector knew it when the incident began.
-    const working = await knownWorkingTime(this.store, this.principals, incident.principals[0] ?? '', new Date(Date.parse(incident.first_seen)))
+    // The person's clock as the off-hours detector knew it when the incident began, read beside the calls: this is the path to the email.
+    const [triggers, working] = await Promise.all([
+      triggerEvents(this.store, incident.members.map((m) => m.alert), 50),
+      knownWorkingTime(this.store, this.principals, incident.principals[0] ?? '', new Date(Date.parse(incident.first_seen))),
+    ])
     const timeZone = working.source === 'none' ? undefined : working.zone
     return { triggers, timeZone, timeZoneInferred: working.source === 'inferred', aliases: this.settings.aliases, consoleUrl: this.settings.consoleUrl }
   }
