@@ -78,6 +78,9 @@ beforeAll(async () => {
   history(workflow, '20.42.1.5')
   records.push(apiCall(inWindow(10), workflow, '52.234.7.7'))
   records.push(apiCall(inWindow(5), workflow, '5.255.255.79'))
+  // quinn's stolen key on an Azure machine, naming GitHub's provider where a caller may write: still quinn on a new network.
+  history(iamUser('quinn'), '73.15.20.12')
+  records.push(apiCall(inWindow(10), iamUser('quinn'), '52.234.8.8', { userAgent: 'token.actions.githubusercontent.com', requestParameters: { bucketName: 'token.actions.githubusercontent.com' } }))
   await ingestRecords(store, records)
 })
 afterAll(async () => {
@@ -110,6 +113,7 @@ describe('unusual-source-ip', () => {
       [arn('harry')]: 'medium', // back on a network last used before the baseline; later use does not count
       [arn('olga')]: 'high', // a hosting provider, a kind of network she never used
       [arn('pete')]: 'medium', // a new network of the kind he always uses
+      [arn('quinn')]: 'high', // a hosting provider, a kind he never used; the provider's name in his call is not a workflow's identity
       [`arn:aws:iam::${ACCOUNT}:role/github-deploy`]: 'high', // a workflow's session from outside GitHub's runners; its new runner address is not reported
     })
     expect(findings.filter((f) => f.principal.endsWith('role/github-deploy')).map((f) => f.evidence.address)).toEqual(['5.255.255.79'])

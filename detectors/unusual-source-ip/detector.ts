@@ -47,15 +47,17 @@ const Row = z.object({
   known_asns: z.array(z.coerce.number()),
 })
 
-/** The identity provider of GitHub Actions' OIDC tokens, in a session's federation data or a web identity's provider. */
+/** The identity provider of GitHub Actions' OIDC tokens, as CloudTrail names it in the identity (never in fields a caller writes). */
 const GITHUB_ACTIONS = 'token.actions.githubusercontent.com'
+const GITHUB_SESSION = `(JSONExtractString(raw, 'userIdentity', 'identityProvider') = '${GITHUB_ACTIONS}'
+  OR endsWith(JSONExtractString(raw, 'userIdentity', 'sessionContext', 'webIdFederationData', 'federatedProvider'), ':oidc-provider/${GITHUB_ACTIONS}'))`
 /** Where GitHub's hosted runners run: Microsoft's network, a new address for every job. */
 const GITHUB_RUNNER_ASNS = [8075]
 
 /** What is read of each call, and until when an allowed range covers its address (the epoch if none does). */
 const RECENT_CALL = `account_id, principal_arn, assumeNotNull(source_ip) AS ip, source_asn, source_country, source_as_org, event_time, event_id,
   (event_time, event_id) AS at, event_name, access_key_kind = 'long-term' AS long_term, match(session_name, '^i-[0-9a-f]{8,17}$') AS instance,
-  actor_kind, user_agent, mfa_authenticated, position(raw, '${GITHUB_ACTIONS}') > 0 AS github_actions,
+  actor_kind, user_agent, mfa_authenticated, ${GITHUB_SESSION} AS github_actions,
   arrayMax(arrayConcat([toDateTime64(0, 3, 'UTC')],
     arrayMap((c, until) -> if(isIPAddressInRange(ip, c), until, toDateTime64(0, 3, 'UTC')), {allowCidrs:Array(String)}, {allowedUntil:Array(DateTime64(3))}))) AS allowed_until`
 
