@@ -3,6 +3,7 @@ import type { Store } from '../src/clickhouse/client.js'
 import type { Principals } from '../src/principals.js'
 import type { FindingDraft } from '../src/alerts/table.js'
 import type { Severity } from '../src/severity.js'
+import type { CompiledCondition } from './sigma.js'
 
 export { atLeast, raise, type Severity } from '../src/severity.js'
 export { durationMs } from '../src/duration.js'
@@ -69,6 +70,12 @@ export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.Zo
    * runs once before it, over the span of all the windows.
    */
   replaySql?: string
+  /**
+   * All a single-event rule asks of an event, when that is all: a replay answers for every such
+   * rule with the same windows in one scan of the events (event-scan.ts), its `replaySql` being
+   * that scan for it alone.
+   */
+  eachEvent?: CompiledCondition
   /**
    * `sql` for a pass on a stored batch: given `{touchedFrom:DateTime64(3)}` (where the batch's events
    * begin), it returns the rows of `sql` for the groups holding an event from then, and may leave out the rest.

@@ -7,6 +7,8 @@ import { ConfigError, issueLines } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
 import { durationMs, type DetectionWindow, type Detector, type DetectorContext, type Finding } from './define.js'
 import { clickHouseTime } from '../src/time.js'
+import { eventScanSql, ownParameters } from './event-scan.js'
+import type { CompiledCondition } from './sigma.js'
 
 /** The same detector and dedup key always give the same alert id: re-runs never double-alert. */
 export function alertId(detector: string, dedupKey: string): string {
@@ -72,13 +74,7 @@ export async function touchedDetectors(store: Store, detectors: Detector[], wind
   const params: Record<string, unknown> = { from: clickHouseTime(window.from.getTime()), now: clickHouseTime(window.now.getTime()) }
   const conditions = gated.map((detector, i) => {
     const { sql, pre, params: own } = detector.touches as NonNullable<Detector['touches']>
-    // Each detector's parameters under names of its own: every rule numbers its own from p0.
-    const rename = (text: string): string =>
-      text.replace(/\{(\w+):/g, (placeholder, name: string) => {
-        if (!(name in own)) return placeholder
-        params[`d${String(i)}_${name}`] = own[name]
-        return `{d${String(i)}_${name}:`
-      })
+    const rename = (text: string): string => ownParameters(text, own, `d${String(i)}_`, params)
     return `countIf(${pre === undefined ? '' : `(${rename(pre)}) AND `}(${rename(sql)})) > 0`
   })
   const [row] = await selectRows(
@@ -100,22 +96,52 @@ export function replaysAtOnce(detector: Detector): detector is Detector & { repl
  * detector that prepares does so once, for the span of all the windows.
  */
 export async function replayDetector(store: Store, detector: Detector & { replaySql: string }, windows: DetectionWindow[], settings: Settings): Promise<Finding[][]> {
-  const found: Finding[][] = windows.map(() => [])
+  const [found = []] = await replayRows(store, [detector], windows, settings, (params) => ({ sql: detector.replaySql, params }))
+  return found
+}
+
+/** Single-event rules that replay in one scan of the events together: what each would find in each window, [rule][window]. */
+export async function replayTogether(store: Store, rules: (Detector & { eachEvent: CompiledCondition })[], windows: DetectionWindow[], settings: Settings): Promise<Finding[][][]> {
+  const scan = eventScanSql(rules.map((rule) => rule.eachEvent))
+  // The span's bounds, and each rule's own parameters under the names the scan gives them.
+  return replayRows(store, rules, windows, settings, ({ from, now }) => ({ sql: scan.sql, params: { from, now, ...scan.params } }))
+}
+
+/**
+ * The findings of a replay query over `windows` for `detectors`, [detector][window]: each row names
+ * its window (`run`, 1-based) and, among several detectors, its detector (`rule`, 1-based).
+ */
+async function replayRows(
+  store: Store,
+  detectors: Detector[],
+  windows: DetectionWindow[],
+  settings: Settings,
+  query: (params: Record<string, unknown>) => { sql: string; params: Record<string, unknown> },
+): Promise<Finding[][][]> {
+  const found: Finding[][][] = detectors.map(() => windows.map(() => []))
   if (windows.length === 0) return found
   const span = { from: new Date(Math.min(...windows.map((w) => w.from.getTime()))), now: new Date(Math.max(...windows.map((w) => w.now.getTime()))) }
-  const { config, context, params } = runParameters(detector, span, settings)
-  await detector.prepare?.(store, params, context)
+  const prepared = []
+  for (const detector of detectors) {
+    const { config, context, params } = runParameters(detector, span, settings)
+    await detector.prepare?.(store, params, context)
+    prepared.push({ detector, config, params })
+  }
+  const lookback = durationMs(detectors[0]?.lookback ?? '0m')
   const runs = {
     froms: windows.map((w) => clickHouseTime(w.from.getTime())),
     nows: windows.map((w) => clickHouseTime(w.now.getTime())),
-    baselineFroms: windows.map((w) => clickHouseTime(w.now.getTime() - durationMs(detector.lookback))),
+    baselineFroms: windows.map((w) => clickHouseTime(w.now.getTime() - lookback)),
     bounds: [...new Set(windows.flatMap((w) => [w.from.getTime(), w.now.getTime()]))].sort((a, b) => a - b).map(clickHouseTime),
     runs: windows.length,
   }
-  const rows = await selectRows(store, detector.replaySql, { ...params, ...runs }, z.object({ run: z.coerce.number().int().min(1).max(windows.length) }).and(detector.row))
-  for (const row of rows) {
-    const window = windows[row.run - 1] as DetectionWindow
-    found[row.run - 1]?.push(...findingsOf(detector, row, config, { ...window, principals: settings.principals }))
+  const { sql, params } = query(Object.assign({}, ...prepared.map((p) => p.params)) as Record<string, unknown>)
+  const Placed = z.looseObject({ run: z.coerce.number().int().min(1).max(windows.length), rule: z.coerce.number().int().min(1).max(detectors.length).optional() })
+  for (const row of await selectRows(store, sql, { ...params, ...runs }, Placed)) {
+    const own = prepared[(row.rule ?? 1) - 1]
+    const window = windows[row.run - 1]
+    if (!own || !window) continue
+    found[(row.rule ?? 1) - 1]?.[row.run - 1]?.push(...findingsOf(own.detector, own.detector.row.parse(row), own.config, { ...window, principals: settings.principals }))
   }
   return found
 }

@@ -6,7 +6,8 @@ import { recordFindings, type DetectedFindings } from '../src/incidents/record.j
 import type { Settings } from '../src/settings.js'
 import { clickHouseTime } from '../src/time.js'
 import { durationMs, type DetectionWindow, type Detector, type Finding } from './define.js'
-import { replayDetector, replaysAtOnce, runDetector } from './engine.js'
+import { replayDetector, replaysAtOnce, replayTogether, runDetector } from './engine.js'
+import type { CompiledCondition } from './sigma.js'
 
 const MINUTE = 60_000
 
@@ -74,7 +75,8 @@ export interface RangeOptions {
 
 /**
  * Every detector over a range of history, with the windows the scheduler's runs would have had.
- * A detector that replays at once answers for a day of its windows in one query, unless `runByRun`.
+ * A detector that replays at once answers for a day of its windows in one query, unless `runByRun`;
+ * the single-event rules with the same windows answer together, in one scan of the day's events.
  * Each day's findings are stored as it is done (unless not to `record`), and with `resume` marked
  * done. Returns one finding per alert: the latest, with the first sighting of all. An aborted signal
  * ends it between two queries, with the signal's reason thrown, after storing what was found.
@@ -105,32 +107,57 @@ export async function detectRange(store: Store, detectors: Detector[], range: { 
     batches = []
   }
   try {
-    for (const { detector, windows } of runs) {
-      const atOnce = !runByRun && replaysAtOnce(detector)
+    for (const { detectors: together, windows, atOnce } of replayUnits(runs, runByRun)) {
       for (let start = 0; start < windows.length; start += WINDOWS_PER_QUERY) {
         const chunk = windows.slice(start, start + WINDOWS_PER_QUERY)
+        const [first] = together
         if (atOnce) {
           // The same findings as the runs, in a query instead of hundreds.
           signal?.throwIfAborted()
           onProgress?.(done, total)
-          const perWindow = await replayDetector(store, detector, chunk, settings)
-          for (const [i, window] of chunk.entries()) found(perWindow[i] ?? [], window)
-          done += chunk.length
-        } else {
+          const perDetector = together.every(scansTogether) ? await replayTogether(store, together, chunk, settings) : [first && replaysAtOnce(first) ? await replayDetector(store, first, chunk, settings) : []]
+          for (const perWindow of perDetector) for (const [i, window] of chunk.entries()) found(perWindow[i] ?? [], window)
+          done += chunk.length * together.length
+        } else if (first) {
           for (const window of chunk) {
             signal?.throwIfAborted()
             onProgress?.(done++, total)
-            found(await runDetector(store, detector, window, settings), window)
+            found(await runDetector(store, first, window, settings), window)
           }
         }
         await keep()
-        if (resume && record) await markProgress(store, range, [[detector.id, chunk.at(-1)?.now ?? range.to]])
+        if (resume && record) await markProgress(store, range, together.map((detector) => [detector.id, chunk.at(-1)?.now ?? range.to]))
       }
     }
   } finally {
     await keep()
   }
   return [...alerts.values()]
+}
+
+const scansTogether = (detector: Detector): detector is Detector & { eachEvent: CompiledCondition } => detector.eachEvent !== undefined
+
+/**
+ * The replay's queries: the single-event rules with the same windows in one scan, each other
+ * detector alone (at once, or run by run when it cannot or `runByRun` says to).
+ */
+function replayUnits(runs: { detector: Detector; windows: DetectionWindow[] }[], runByRun: boolean): { detectors: Detector[]; windows: DetectionWindow[]; atOnce: boolean }[] {
+  const units: { detectors: Detector[]; windows: DetectionWindow[]; atOnce: boolean }[] = []
+  const scans = new Map<string, (typeof units)[number]>()
+  for (const { detector, windows } of runs) {
+    const atOnce = !runByRun && replaysAtOnce(detector)
+    if (!atOnce || !scansTogether(detector)) {
+      units.push({ detectors: [detector], windows, atOnce })
+      continue
+    }
+    // A schedule and window make the runs; of those, a resumed replay has the last `length` left.
+    const key = `${detector.schedule}|${detector.window}|${detector.lookback}|${String(windows.length)}`
+    const unit = scans.get(key) ?? { detectors: [], windows, atOnce }
+    if (!scans.has(key)) units.push(unit)
+    scans.set(key, unit)
+    unit.detectors.push(detector)
+  }
+  return units
 }
 
 /**

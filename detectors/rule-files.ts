@@ -9,7 +9,8 @@ import { packagePath } from '../src/package.js'
 import { isoTime } from '../src/time.js'
 import { defineDetector, type Detector } from './define.js'
 import { GroupedRow, matchingEvents, peakCountQueries, stepsQueries, textArray } from './grouped-queries.js'
-import { fewest, slice, WINDOWS_OF_SLICE } from './windows.js'
+import { eventScanSql } from './event-scan.js'
+import { fewest } from './windows.js'
 import { LEVELS, ruleBasics, RuleHeader, Timespan, timespanMs, windowOf } from './rule-basics.js'
 import { anyOf, compileCorrelation, compileDetection, UnsupportedRule } from './sigma.js'
 import { TrailwatchRule, trailwatchDetector, trailwatchRuleType, type RuleType } from './trailwatch-rules.js'
@@ -206,6 +207,7 @@ function ruleFiles(target: string): string[] {
 
 function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
   const condition = compileDetection(rule.detection)
+  const scan = eventScanSql([condition])
   const author = rule.author ?? 'unknown'
   return defineDetector({
     ...ruleBasics(rule, '1h'),
@@ -218,21 +220,10 @@ function ruleDetector(rule: z.output<typeof SigmaRule>): Detector {
       FROM (${matchingEvents(condition, '', false)})
       GROUP BY account_id, principal_arn
       ORDER BY account_id, principal_arn`,
-    // The same, summed per slice of the range first: a rule matching most calls repeats a row per principal and slice, not per call.
-    replaySql: `
-      SELECT run, account_id, principal_arn, toString(minMerge(first)) AS first_seen, toString(maxMerge(last)) AS last_seen,
-             uniqExactMerge(ids) AS events, ${fewest('groupUniqArrayMerge(names)')} AS event_names,
-             ${fewest('groupUniqArrayMerge(origins)')} AS sources, minMerge(sample) AS sample_event
-      FROM (
-        SELECT account_id, principal_arn, ${slice()} AS slice, minState(event_time) AS first, maxState(event_time) AS last, uniqExactState(event_id) AS ids,
-               groupUniqArrayState(toString(event_name)) AS names, groupUniqArrayState(origin) AS origins, minState(event_id) AS sample
-        FROM (${matchingEvents(condition, '', false)})
-        GROUP BY account_id, principal_arn, slice
-      )
-      ARRAY JOIN ${WINDOWS_OF_SLICE} AS run
-      GROUP BY run, account_id, principal_arn
-      ORDER BY run, account_id, principal_arn`,
-    params: () => condition.params,
+    // The same over every window of a replay: the scan that answers for all such rules at once, holding this one alone.
+    replaySql: scan.sql,
+    eachEvent: condition,
+    params: () => ({ ...condition.params, ...scan.params }),
     row: RuleRow,
     toFinding: (r) => ({
       severity: LEVELS[rule.level],

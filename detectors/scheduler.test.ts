@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, consoleSignIn, daily, iamUser, ingestRecords } from '../test/helpers/events.js'
@@ -5,13 +6,14 @@ import { openTestStore, queryRows, testLogger, type TestStore } from '../test/he
 import { clickHouseTime } from '../src/time.js'
 import type { Detector, DetectorContext } from './define.js'
 import { builtInRulesDir, loadRuleFiles } from './rule-files.js'
-import { readWatermark, touchedDetectors } from './engine.js'
+import { readWatermark, runDetector, touchedDetectors } from './engine.js'
 import { scheduledWindow } from './replay.js'
 import { DetectorScheduler } from './scheduler.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
 import unusualSourceIp from './unusual-source-ip/detector.js'
 import { testSettings } from '../test/helpers/detect.js'
+import { DATASETS } from '../test/helpers/datasets.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
 
 const T0 = Date.parse('2026-11-20T12:00:00Z')
@@ -191,6 +193,28 @@ describe('DetectorScheduler.detectStored', () => {
     expect(alerts[0]?.title).toContain('prod/payments')
     // The sequence's findings were stored before the first-seen rule brought its memory up to the batch.
     expect(told).toBe(2)
+    await store.close()
+  })
+
+  it('runs the single-event rules a batch wakes in one scan of its events, each finding what it finds alone', async () => {
+    const store = await openTestStore()
+    const at = T0 + minutes(40)
+    const sigma = loadRuleFiles([path.join(DATASETS, 'sigma-cloudtrail')]).rules.filter((r) => r.type === 'sigma').map((r) => r.detector)
+    const call = (eventSource: string, eventName: string, requestParameters: Record<string, unknown> = {}) => apiCall(at, iamUser('mallory'), '5.255.255.77', { eventSource, eventName, requestParameters })
+    await ingestRecords(store, [
+      call('cloudtrail.amazonaws.com', 'StopLogging', { name: 'org-trail' }),
+      call('guardduty.amazonaws.com', 'DeleteDetector', { detectorId: 'd1' }),
+      call('iam.amazonaws.com', 'CreateAccessKey', { userName: 'admin' }),
+      call('ec2.amazonaws.com', 'ModifySnapshotAttribute', { snapshotId: 'snap-1', createVolumePermission: { add: { items: [{ group: 'all' }] } } }),
+    ])
+    const window = { from: new Date(at), now: new Date(at + 1) }
+    const alone = (await Promise.all(sigma.map((rule) => runDetector(store, rule, window, testSettings())))).flat()
+    const scheduler = new DetectorScheduler(store, sigma, { settings: testSettings(), logger: testLogger, clock: () => new Date(at + 5_000) })
+    await scheduler.detectStored({ from: new Date(at), to: new Date(at) })
+    const stored = await queryRows<{ alert_id: string; title: string }>(store, 'SELECT alert_id, title FROM alerts FINAL ORDER BY alert_id')
+    // Several rules woken, and each stored what its own query finds.
+    expect(alone.length).toBeGreaterThanOrEqual(3)
+    expect(stored).toEqual(alone.map((f) => ({ alert_id: f.alertId, title: f.title })).sort((a, b) => a.alert_id.localeCompare(b.alert_id)))
     await store.close()
   })
 

@@ -9,7 +9,8 @@ import type { Settings } from '../src/settings.js'
 import { metrics } from '../src/metrics.js'
 import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 import { durationMs, type Detector, type Finding } from './define.js'
-import { detectorConfig, readWatermark, runDetector, touchedDetectors, writeWatermark } from './engine.js'
+import { detectorConfig, readWatermark, replayTogether, runDetector, touchedDetectors, writeWatermark } from './engine.js'
+import type { CompiledCondition } from './sigma.js'
 import { detectRange, LATENESS_MS, scheduledWindow } from './replay.js'
 
 const MINUTE = 60_000
@@ -266,24 +267,39 @@ export class DetectorScheduler {
     }
   }
 
-  /** One round of a pass on stored events: each detector over what the batch touches, then what they found stored. */
+  /**
+   * One round of a pass on stored events: each detector over what the batch touches (the single-event
+   * rules in one scan of its events), then what they found stored.
+   */
   private async detectRound(detectors: Detector[], span: Span): Promise<void> {
     const started = performance.now()
     const batches: DetectedFindings[] = []
     let slowest = { detector: '', ms: 0 }
-    for (const detector of detectors) {
-      const detectorStarted = performance.now()
+    const now = new Date(span.to.getTime() + 1)
+    const scanned = detectors.filter((d): d is Detector & { eachEvent: CompiledCondition } => d.immediate === 'event' && d.eachEvent !== undefined)
+    const together = scanned.length > 1 ? scanned : []
+    const inScan = new Set(together.map((d) => d.id))
+    const units = [
+      ...(together.length ? [{ name: `${String(together.length)} single-event rules`, ran: together, run: async () => (await replayTogether(this.store, together, [{ from: span.from, now }], this.options.settings)).flat(2) }] : []),
+      ...detectors
+        .filter((d) => !inScan.has(d.id))
+        .map((detector) => {
+          const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
+          return { name: detector.id, ran: [detector], run: () => runDetector(this.store, detector, { from, now }, this.options.settings, span.from) }
+        }),
+    ]
+    for (const { name, ran, run } of units) {
+      const unitStarted = performance.now()
       try {
-        const from = detector.immediate === 'window' ? new Date(span.from.getTime() - durationMs(detector.window)) : span.from
-        const findings = await runDetector(this.store, detector, { from, now: new Date(span.to.getTime() + 1) }, this.options.settings, span.from)
+        const findings = await run()
         batches.push({ findings: findings.filter((f) => this.recentlyStored.get(f.alertId) !== findingState(f)), detectedAt: this.clock() })
       } catch (err) {
         // The scheduled run covers the same events.
-        metrics.detectorFailures.inc({ detector: detector.id })
-        this.logger.error({ detector: detector.id, err: errorMessage(err) }, 'detection on stored events failed; the scheduled run looks at them again')
+        for (const detector of ran) metrics.detectorFailures.inc({ detector: detector.id })
+        this.logger.error({ detectors: ran.map((d) => d.id), err: errorMessage(err) }, 'detection on stored events failed; the scheduled run looks at them again')
       }
-      const ms = Math.round(performance.now() - detectorStarted)
-      if (ms > slowest.ms) slowest = { detector: detector.id, ms }
+      const ms = Math.round(performance.now() - unitStarted)
+      if (ms > slowest.ms) slowest = { detector: name, ms }
     }
     try {
       await this.record(batches, this.clock())

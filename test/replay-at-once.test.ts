@@ -1,12 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { Detector } from '../detectors/define.js'
+import type { Detector, Finding } from '../detectors/define.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { storeSnapshot } from '../src/iam/snapshots.js'
 import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
-import { replayDetector, replaysAtOnce, runDetector } from '../detectors/engine.js'
+import { replayDetector, replaysAtOnce, replayTogether, runDetector } from '../detectors/engine.js'
+import type { CompiledCondition } from '../detectors/sigma.js'
 import { LATENESS_MS, scheduledRuns } from '../detectors/replay.js'
 import { builtInRulesDir, checkRulePatterns, loadRuleFiles, rulePaths, type LoadedRule } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
@@ -80,12 +81,13 @@ function intrusions(at: number): RawEvent[] {
   ]
 }
 
-/** The scheduler's runs over a range, one by one, against one query for them all. */
-async function compare(detector: Detector & { replaySql: string }, from: number, to: number, settings = testSettings()): Promise<number> {
+/** The scheduler's runs over a range, one by one, against one query for them all; `runs` keeps each detector's. */
+async function compare(detector: Detector & { replaySql: string }, from: number, to: number, settings = testSettings(), runs?: Map<Detector, Finding[][]>): Promise<number> {
   const windows = scheduledRuns(detector, new Date(from), new Date(to), LATENESS_MS)
   const runByRun = []
   for (const window of windows) runByRun.push(await runDetector(store, detector, window, settings))
   expect(await replayDetector(store, detector, windows, settings), detector.id).toEqual(runByRun)
+  runs?.set(detector, runByRun)
   return runByRun.filter((findings) => findings.length > 0).length
 }
 
@@ -93,10 +95,18 @@ it('finds in one query, for every window of a replay, exactly what each of the s
   const atOnce = rules.map((rule) => rule.detector).filter(replaysAtOnce)
   expect(atOnce.length).toBe(rules.length)
   let windowsWithFindings = 0
+  const runs = new Map<Detector, Finding[][]>()
   // The hour of the dataset's intrusion, with the scheduler's overlapping windows; the range starts and ends between minutes.
-  for (const detector of atOnce) windowsWithFindings += await compare(detector, Date.parse('2023-07-10T11:40:17.250Z'), Date.parse('2023-07-10T12:45:41.500Z'))
+  const [from, to] = [Date.parse('2023-07-10T11:40:17.250Z'), Date.parse('2023-07-10T12:45:41.500Z')]
+  for (const detector of atOnce) windowsWithFindings += await compare(detector, from, to, testSettings(), runs)
   // Not an agreement on nothing: the intrusion trips rules in many windows.
   expect(windowsWithFindings).toBeGreaterThan(20)
+  // And the single-event rules, in one scan for them all: each finds what its runs found.
+  const scanned = atOnce.filter((detector) => detector.eachEvent !== undefined) as (Detector & { eachEvent: CompiledCondition })[]
+  expect(scanned.length).toBeGreaterThan(40)
+  const together = await replayTogether(store, scanned, scheduledRuns(scanned[0] as Detector, new Date(from), new Date(to), LATENESS_MS), testSettings())
+  expect(together).toEqual(scanned.map((detector) => runs.get(detector)))
+  expect(together.flat(2).length).toBeGreaterThan(10)
 }, 600_000)
 
 it('agrees with the runs for every kind of built-in rule over its own examples: thresholds, sequences and first-seen values with their history', async () => {
