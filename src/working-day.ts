@@ -250,3 +250,24 @@ export function spanText(span: Span | undefined): string {
 export function hourStartsOf(days: { day: string; hourOfWeek: number }[]): number[] {
   return days.map(({ day, hourOfWeek }) => Date.parse(`${day}T00:00:00Z`) + (hourOfWeek % 24) * HOUR)
 }
+
+/** Histories whose working day was worked out, the oldest forgotten first past this many. */
+const REMEMBERED_HISTORIES = 1000
+const rememberedDays = new Map<string, WorkingDay>()
+
+/**
+ * A person's working day from their history as the store keeps it (the UTC days and hours of the
+ * week they acted in), on `zone`'s clock or, with none, on the clock their hours and country fit
+ * best. Remembered: every window of a replayed day reads the same history again, and working it
+ * out is most of what judging a window costs.
+ */
+export function workingDayOf(active: readonly (readonly [string, number])[], country: string, zone: string | undefined, options: WorkingDayOptions = WORKING_DAY_DEFAULTS): WorkingDay {
+  const key = JSON.stringify([active, country, zone ?? null, options.marginHours, options.minDays, options.usualDays])
+  const remembered = rememberedDays.get(key)
+  if (remembered) return remembered
+  const hourStarts = hourStartsOf(active.map(([day, hourOfWeek]) => ({ day, hourOfWeek })))
+  const day = learnWorkingDay(hourStarts, zone ?? inferTimeZone(hourStarts, country), options)
+  if (rememberedDays.size >= REMEMBERED_HISTORIES) rememberedDays.delete(rememberedDays.keys().next().value as string)
+  rememberedDays.set(key, day)
+  return day
+}

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { defineDetector } from '../define.js'
 import { baselineFrom, earliestBaselineFrom, fewest, keys, windowed, windowFrom, windowQueries } from '../windows.js'
 import { isoTime, localTime } from '../../src/time.js'
-import { hourStartsOf, inferTimeZone, LEARN_AFTER_DAYS, learnWorkingDay, spanText, withinWorkingDay, WORKING_DAY_DEFAULTS } from '../../src/working-day.js'
+import { LEARN_AFTER_DAYS, spanText, withinWorkingDay, workingDayOf, WORKING_DAY_DEFAULTS } from '../../src/working-day.js'
 
 const MOVED = { error: 'working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now (defaults and overrides, unchanged)' }
 
@@ -125,11 +125,10 @@ export default defineDetector({
   toFinding: (r, config, { principals }) => {
     const working = principals.workingTimeOf(r.principal_arn)
     const at = Date.parse(isoTime(r.hour_start))
-    const hourStarts = hourStartsOf(r.active.map(([day, hourOfWeek]) => ({ day, hourOfWeek })))
     const learned = !working.configured && r.history_days >= config.learnAfterDays
     // Nobody said when this person works, and their history says it: their own day on their own clock is the rule.
-    const zone = learned ? inferTimeZone(hourStarts, r.country) : (working.timezone ?? 'UTC')
-    const day = learnWorkingDay(hourStarts, zone, config)
+    const day = workingDayOf(r.active, r.country, learned ? undefined : (working.timezone ?? 'UTC'), config)
+    const { zone } = day
     const usual = withinWorkingDay(day, at, config)
     const local = localTime(at, zone)
     const weekend = local.weekday >= 6
