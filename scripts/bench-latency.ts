@@ -13,6 +13,7 @@ import type { Store } from '../src/clickhouse/client.js'
 import { openSharedStore, type StoreHolder } from '../src/clickhouse/shared-store.js'
 import { loadConfig } from '../src/config.js'
 import { syntheticRecords } from '../src/simulate/records.js'
+import { clickHouseTime } from '../src/time.js'
 import { startSmtpServer } from '../test/helpers/smtp.js'
 import { percentile } from './percentile.js'
 
@@ -191,7 +192,9 @@ const main = async (): Promise<void> => {
       const ids = waiting.flatMap((a) => a.eventIds.map((id) => `'${id}'`))
       if (ids.length) {
         const stored = new Map<string, number>()
-        for (const row of await query(shared, `SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) AS at FROM events WHERE event_id IN (${ids.join(',')}) GROUP BY event_id`)) stored.set(row.event_id ?? '', Number(row.at))
+        // Bounded in time, so the watching reads the last minutes of events, not all of them four times a second.
+        const since = clickHouseTime(Math.min(...waiting.map((a) => a.produced)) - 60_000)
+        for (const row of await query(shared, `SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) AS at FROM events WHERE event_time >= '${since}' AND event_id IN (${ids.join(',')}) GROUP BY event_id`)) stored.set(row.event_id ?? '', Number(row.at))
         for (const a of waiting) if (a.eventIds.every((id) => stored.has(id))) a.stored = Math.max(...a.eventIds.map((id) => stored.get(id) ?? 0))
       }
       // When an alert first shows, to the poll (a quarter of a second): a later run stores the alert again, and merges keep that row.
