@@ -76,9 +76,16 @@ export async function recordStates(store: Store, states: Notification[]): Promis
   await store.client.insert({ table: 'notifications', values: states.map(toRow), format: 'JSONEachRow', clickhouse_settings: { async_insert: 0 } })
 }
 
-export async function messageBytes(store: Store, id: string): Promise<Buffer | undefined> {
-  const [row] = await selectRows(store, 'SELECT raw FROM notification_messages WHERE notification_id = {id:String} LIMIT 1', { id }, z.object({ raw: z.string() }))
-  return row ? Buffer.from(row.raw, 'latin1') : undefined
+/** The composed messages of these notifications, by id. */
+export async function messageBytes(store: Store, ids: string[]): Promise<Map<string, Buffer>> {
+  if (ids.length === 0) return new Map()
+  const rows = await selectRows(
+    store,
+    'SELECT notification_id, any(raw) AS raw FROM notification_messages WHERE notification_id IN {ids:Array(String)} GROUP BY notification_id',
+    { ids },
+    z.object({ notification_id: z.string(), raw: z.string() }),
+  )
+  return new Map(rows.map((row) => [row.notification_id, Buffer.from(row.raw, 'latin1')]))
 }
 
 /**
