@@ -135,7 +135,8 @@ async function replayRows(
     bounds: [...new Set(windows.flatMap((w) => [w.from.getTime(), w.now.getTime()]))].sort((a, b) => a - b).map(clickHouseTime),
     runs: windows.length,
   }
-  const { sql, params } = query(Object.assign({}, ...prepared.map((p) => p.params)) as Record<string, unknown>)
+  // The first detector's parameters: the span's are the same for all, and a scan names each rule's own.
+  const { sql, params } = query(prepared[0]?.params ?? {})
   const Placed = z.looseObject({ run: z.coerce.number().int().min(1).max(windows.length), rule: z.coerce.number().int().min(1).max(detectors.length).optional() })
   for (const row of await selectRows(store, sql, { ...params, ...runs }, Placed)) {
     const own = prepared[(row.rule ?? 1) - 1]

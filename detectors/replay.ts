@@ -107,26 +107,26 @@ export async function detectRange(store: Store, detectors: Detector[], range: { 
     batches = []
   }
   try {
-    for (const { detectors: together, windows, atOnce } of replayUnits(runs, runByRun)) {
-      for (let start = 0; start < windows.length; start += WINDOWS_PER_QUERY) {
-        const chunk = windows.slice(start, start + WINDOWS_PER_QUERY)
-        const [first] = together
-        if (atOnce) {
-          // The same findings as the runs, in a query instead of hundreds.
-          signal?.throwIfAborted()
-          onProgress?.(done, total)
-          const perDetector = together.every(scansTogether) ? await replayTogether(store, together, chunk, settings) : [first && replaysAtOnce(first) ? await replayDetector(store, first, chunk, settings) : []]
-          for (const perWindow of perDetector) for (const [i, window] of chunk.entries()) found(perWindow[i] ?? [], window)
-          done += chunk.length * together.length
-        } else if (first) {
+    for (const unit of replayUnits(runs, runByRun)) {
+      const ofUnit = unit.kind === 'scan' ? unit.rules : [unit.detector]
+      for (let start = 0; start < unit.windows.length; start += WINDOWS_PER_QUERY) {
+        const chunk = unit.windows.slice(start, start + WINDOWS_PER_QUERY)
+        if (unit.kind === 'runs') {
           for (const window of chunk) {
             signal?.throwIfAborted()
             onProgress?.(done++, total)
-            found(await runDetector(store, first, window, settings), window)
+            found(await runDetector(store, unit.detector, window, settings), window)
           }
+        } else {
+          // The same findings as the runs, in a query instead of hundreds.
+          signal?.throwIfAborted()
+          onProgress?.(done, total)
+          const perDetector = unit.kind === 'scan' ? await replayTogether(store, unit.rules, chunk, settings) : [await replayDetector(store, unit.detector, chunk, settings)]
+          for (const perWindow of perDetector) for (const [i, window] of chunk.entries()) found(perWindow[i] ?? [], window)
+          done += chunk.length * ofUnit.length
         }
         await keep()
-        if (resume && record) await markProgress(store, range, together.map((detector) => [detector.id, chunk.at(-1)?.now ?? range.to]))
+        if (resume && record) await markProgress(store, range, ofUnit.map((detector) => [detector.id, chunk.at(-1)?.now ?? range.to]))
       }
     }
   } finally {
@@ -135,27 +135,30 @@ export async function detectRange(store: Store, detectors: Detector[], range: { 
   return [...alerts.values()]
 }
 
-const scansTogether = (detector: Detector): detector is Detector & { eachEvent: CompiledCondition } => detector.eachEvent !== undefined
+/** A replay's queries: single-event rules in one scan, a detector's windows in one query, or its runs one by one. */
+type ReplayUnit = { windows: DetectionWindow[] } & (
+  | { kind: 'scan'; rules: (Detector & { eachEvent: CompiledCondition })[] }
+  | { kind: 'query'; detector: Detector & { replaySql: string } }
+  | { kind: 'runs'; detector: Detector }
+)
 
-/**
- * The replay's queries: the single-event rules with the same windows in one scan, each other
- * detector alone (at once, or run by run when it cannot or `runByRun` says to).
- */
-function replayUnits(runs: { detector: Detector; windows: DetectionWindow[] }[], runByRun: boolean): { detectors: Detector[]; windows: DetectionWindow[]; atOnce: boolean }[] {
-  const units: { detectors: Detector[]; windows: DetectionWindow[]; atOnce: boolean }[] = []
-  const scans = new Map<string, (typeof units)[number]>()
+const singleEvent = (detector: Detector): detector is Detector & { eachEvent: CompiledCondition } => detector.eachEvent !== undefined
+
+/** The single-event rules with the same windows in one scan, each other detector alone (run by run when it cannot or `runByRun` says to). */
+function replayUnits(runs: { detector: Detector; windows: DetectionWindow[] }[], runByRun: boolean): ReplayUnit[] {
+  const units: ReplayUnit[] = []
+  const scans = new Map<string, ReplayUnit & { kind: 'scan' }>()
   for (const { detector, windows } of runs) {
-    const atOnce = !runByRun && replaysAtOnce(detector)
-    if (!atOnce || !scansTogether(detector)) {
-      units.push({ detectors: [detector], windows, atOnce })
-      continue
+    if (runByRun || !replaysAtOnce(detector)) units.push({ kind: 'runs', detector, windows })
+    else if (!singleEvent(detector)) units.push({ kind: 'query', detector, windows })
+    else {
+      // A schedule and window make the runs; of those, a resumed replay has the last `length` left.
+      const key = `${detector.schedule}|${detector.window}|${detector.lookback}|${String(windows.length)}`
+      const scan = scans.get(key) ?? { kind: 'scan', rules: [], windows }
+      if (!scans.has(key)) units.push(scan)
+      scans.set(key, scan)
+      scan.rules.push(detector)
     }
-    // A schedule and window make the runs; of those, a resumed replay has the last `length` left.
-    const key = `${detector.schedule}|${detector.window}|${detector.lookback}|${String(windows.length)}`
-    const unit = scans.get(key) ?? { detectors: [], windows, atOnce }
-    if (!scans.has(key)) units.push(unit)
-    scans.set(key, unit)
-    unit.detectors.push(detector)
   }
   return units
 }
