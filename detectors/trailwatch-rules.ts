@@ -177,31 +177,30 @@ function firstSeenDetector({ rule, fieldsSql, params, fields }: Spec): Detector 
           FROM (${matchingEvents(matching, `${groups} AS group_key, ${value} AS seen_value, ${fieldsSql} AS field_values`, replay)})
           GROUP BY ${keys(replay, 'account_id, group_key, seen_value')}
         ),
+        -- Each group's remembered values by day in one row, so that each window takes its own history from it.
         remembered AS (
-          SELECT account_id, group_key, value, day, min(first_seen) AS since
-          FROM rule_seen_values
-          WHERE rule_key = {ruleKey:String} AND day >= toDate({historyFrom:DateTime64(3)}) AND first_seen < {now:DateTime64(3)}
-            AND (account_id, group_key) IN (SELECT account_id, group_key FROM recent)
-          GROUP BY account_id, group_key, value, day
+          SELECT account_id, group_key, groupArray((value, day, since)) AS seen
+          FROM (
+            SELECT account_id, group_key, value, day, min(first_seen) AS since
+            FROM rule_seen_values
+            WHERE rule_key = {ruleKey:String} AND day >= toDate({historyFrom:DateTime64(3)}) AND first_seen < {now:DateTime64(3)}
+              AND (account_id, group_key) IN (SELECT account_id, group_key FROM recent)
+            GROUP BY account_id, group_key, value, day
+          )
+          GROUP BY account_id, group_key
         ),
-        -- What each window's groups had shown before it, within the history reaching back from its start.
-        history AS (
-          SELECT ${runOf(replay, 'g')}h.account_id AS account_id, h.group_key AS group_key, h.value AS value, min(h.since) AS since
-          FROM (SELECT DISTINCT ${keys(replay, 'account_id, group_key')} FROM recent) AS g
-          INNER JOIN remembered AS h ON g.account_id = h.account_id AND g.group_key = h.group_key
-          WHERE h.day >= toDate(fromUnixTimestamp64Milli(toUnixTimestamp64Milli(${windowFrom(replay, 'g.run')}) - {historyMs:Int64}, 'UTC')) AND h.since < ${windowFrom(replay, 'g.run')}
-          GROUP BY ${keys(replay, 'account_id, group_key, value')}
-        ),
+        -- What each window's group had shown before it, within the history reaching back from its start.
         judged AS (
-          SELECT ${keys(replay, 'account_id, group_key')}, uniqExact(value) AS known, min(since) AS since FROM history GROUP BY ${keys(replay, 'account_id, group_key')}
+          SELECT r.*, arrayFilter(s -> s.2 >= toDate(fromUnixTimestamp64Milli(toUnixTimestamp64Milli(${windowFrom(replay, 'r.run')}) - {historyMs:Int64}, 'UTC')) AND s.3 < ${windowFrom(replay, 'r.run')}, h.seen) AS before
+          FROM recent AS r
+          LEFT JOIN remembered AS h ON r.account_id = h.account_id AND r.group_key = h.group_key
         )
-      SELECT ${runOf(replay, 'r')}r.account_id AS account_id, r.principal AS principal, r.group_key AS groups, r.first_seen AS first_seen, r.last_seen AS last_seen,
-             r.events AS events, j.known AS measure, [r.seen_value] AS samples, ${textArray([])} AS step_times,
-             r.event_names AS event_names, r.sources AS sources, r.fields AS fields
-      FROM recent AS r
-      LEFT JOIN judged AS j ON ${replay ? 'r.run = j.run AND ' : ''}r.account_id = j.account_id AND r.group_key = j.group_key
-      WHERE ((j.known > 0 AND toUnixTimestamp64Milli(j.since) <= toUnixTimestamp64Milli(${windowFrom(replay, 'r.run')}) - {learnMs:Int64}) OR {judgeNewGroups:Bool})
-        AND (${replay ? 'r.run, ' : ''}r.account_id, r.group_key, r.seen_value) NOT IN (SELECT ${keys(replay, 'account_id, group_key, value')} FROM history)
+      SELECT ${runOf(replay, 'j')}j.account_id AS account_id, j.principal AS principal, j.group_key AS groups, j.first_seen AS first_seen, j.last_seen AS last_seen,
+             j.events AS events, length(arrayDistinct(arrayMap(s -> s.1, j.before))) AS measure, [j.seen_value] AS samples, ${textArray([])} AS step_times,
+             j.event_names AS event_names, j.sources AS sources, j.fields AS fields
+      FROM judged AS j
+      WHERE ((measure > 0 AND toUnixTimestamp64Milli(arrayMin(arrayMap(s -> s.3, j.before))) <= toUnixTimestamp64Milli(${windowFrom(replay, 'j.run')}) - {learnMs:Int64}) OR {judgeNewGroups:Bool})
+        AND NOT has(arrayMap(s -> s.1, j.before), j.seen_value)
       ORDER BY ${keys(replay, 'account_id, groups, samples')}`,
     ),
     params: (context) => ({
