@@ -42,20 +42,34 @@ const WINDOWS_PER_QUERY = 288
  * and a last one at `to` when `to` is not a tick, so the range's end is seen.
  */
 export function scheduledRuns(detector: Detector, from: Date, to: Date, latenessMs: number): DetectionWindow[] {
-  const schedule = cron.createTask(detector.schedule, () => undefined, { timezone: 'UTC' })
+  const runs: DetectionWindow[] = []
+  let watermark = from
+  for (const tick of minutesMatching(detector.schedule, from, to)) {
+    if (tick % REPLAY_STEP_MS !== 0 && tick - watermark.getTime() < REPLAY_STEP_MS) continue
+    runs.push(scheduledWindow(detector, new Date(tick), watermark, latenessMs, Infinity))
+    watermark = new Date(tick)
+  }
+  if (watermark.getTime() < to.getTime()) runs.push(scheduledWindow(detector, to, watermark, latenessMs, Infinity))
+  return runs
+}
+
+// Most detectors share a handful of schedules, and matching a minute costs the cron parser more than all else a day's runs take.
+const matchingMinutes = new Map<string, number[]>()
+
+/** The whole minutes in (from, to] a cron schedule falls on, worked out once per schedule and range. */
+function minutesMatching(schedule: string, from: Date, to: Date): number[] {
+  const key = `${schedule}|${String(from.getTime())}|${String(to.getTime())}`
+  const known = matchingMinutes.get(key)
+  if (known) return known
+  const task = cron.createTask(schedule, () => undefined, { timezone: 'UTC' })
   try {
-    const runs: DetectionWindow[] = []
-    let watermark = from
-    for (let tick = Math.floor(from.getTime() / MINUTE) * MINUTE + MINUTE; tick <= to.getTime(); tick += MINUTE) {
-      const due = tick % REPLAY_STEP_MS === 0 || tick - watermark.getTime() >= REPLAY_STEP_MS
-      if (!due || !schedule.match(new Date(tick))) continue
-      runs.push(scheduledWindow(detector, new Date(tick), watermark, latenessMs, Infinity))
-      watermark = new Date(tick)
-    }
-    if (watermark.getTime() < to.getTime()) runs.push(scheduledWindow(detector, to, watermark, latenessMs, Infinity))
-    return runs
+    const minutes: number[] = []
+    for (let tick = Math.floor(from.getTime() / MINUTE) * MINUTE + MINUTE; tick <= to.getTime(); tick += MINUTE) if (task.match(new Date(tick))) minutes.push(tick)
+    if (matchingMinutes.size >= 64) matchingMinutes.clear()
+    matchingMinutes.set(key, minutes)
+    return minutes
   } finally {
-    void schedule.destroy()
+    void task.destroy()
   }
 }
 
