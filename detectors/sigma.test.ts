@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { selectRows } from '../src/clickhouse/rows.js'
 import { apiCall, iamUser, ingestRecords, roleSession } from '../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../test/helpers/store.js'
-import { compileDetection, UnsupportedRule } from './sigma.js'
+import { compileDetection, fieldExpression, UnsupportedRule } from './sigma.js'
 
 const HOSTILE = "x'; DROP TABLE events; --"
 const call = (id: string, extra: Record<string, unknown>) => apiCall('2026-11-20T11:00:00Z', iamUser('carol'), '203.0.113.9', { eventID: id, ...extra })
@@ -16,6 +16,14 @@ beforeAll(async () => {
     call('denied', { eventSource: 'cloudtrail.amazonaws.com', eventName: 'StopLogging', errorCode: 'AccessDenied' }),
     call('star', { eventSource: 's3.amazonaws.com', eventName: 'PutObject', requestParameters: { key: 'a*b', tags: ['x', 'y'] }, readOnly: false }),
     call('hostile', { eventSource: 's3.amazonaws.com', eventName: 'GetObject', userAgent: HOSTILE }),
+    call('launch', { eventSource: 'ec2.amazonaws.com', eventName: 'RunInstances', requestParameters: { instanceType: 'g5.xlarge', instancesSet: { items: [{ imageId: 'ami-1' }] } } }),
+    call('resize', { eventSource: 'ec2.amazonaws.com', eventName: 'ModifyInstanceAttribute', requestParameters: { instanceId: 'i-1', instanceType: { value: 'p3.2xlarge' } } }),
+    call('group', {
+      eventSource: 'autoscaling.amazonaws.com',
+      eventName: 'CreateAutoScalingGroup',
+      requestParameters: { mixedInstancesPolicy: { launchTemplate: { overrides: [{ instanceType: 'm5.large' }, { instanceType: 'g4dn.xlarge' }, { instanceType: 'm5.large' }] } } },
+    }),
+    call('fleet', { eventSource: 'ec2.amazonaws.com', eventName: 'CreateFleet', requestParameters: { CreateFleetRequest: { LaunchTemplateConfigs: { Overrides: [{ InstanceType: 'c5.large', tag: 1 }], tag: 1 } } } }),
     apiCall('2026-11-20T11:00:00Z', roleSession('deploy', 'run-1'), '203.0.113.9', { eventID: 'run-1', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
     apiCall('2026-11-20T11:05:00Z', roleSession('deploy', 'run-2'), '203.0.113.9', { eventID: 'run-2', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
   ])
@@ -38,7 +46,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
 
   it('treats null as absent, and `not 1 of` as none of them', async () => {
     expect(await matching({ selection: { eventName: 'StopLogging', errorCode: null }, condition: 'selection' })).toEqual(['stop'])
-    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['run-1', 'run-2', 'star', 'stop'])
+    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['fleet', 'group', 'launch', 'resize', 'run-1', 'run-2', 'star', 'stop'])
   })
 
   it('keeps an escaped star literal, and a bare star asks only whether the field is there', async () => {
@@ -56,6 +64,20 @@ describe('Sigma detection compiled to ClickHouse', () => {
     expect(await matching({ selection: { 'trailwatch.principal': 'arn:aws:iam::111122223333:role/deploy' }, condition: 'selection' })).toEqual(['run-1', 'run-2'])
     expect(await matching({ selection: { 'userIdentity.arn|endswith': '/run-1' }, condition: 'selection' })).toEqual(['run-1'])
     expect(await matching({ selection: { eventSource: 'lambda.amazonaws.com' }, people: { 'trailwatch.actor': ['human-cli', 'human-console'] }, condition: 'selection and not people' })).toEqual(['run-1', 'run-2'])
+  })
+
+  it('reads every instance type a request names as trailwatch.instanceTypes, however deep, and none as absent', async () => {
+    const types = async (id: string) => {
+      const rows = await selectRows(store, `SELECT DISTINCT ${fieldExpression('trailwatch.instanceTypes', {})} AS types FROM events WHERE event_id = {id:String}`, { id }, z.object({ types: z.string() }))
+      return rows.map((r) => r.types)
+    }
+    expect(await types('launch')).toEqual(['g5.xlarge'])
+    expect(await types('resize')).toEqual(['p3.2xlarge'])
+    expect(await types('group')).toEqual(['g4dn.xlarge,m5.large'])
+    expect(await types('fleet')).toEqual(['c5.large'])
+    expect(await types('stop')).toEqual([''])
+    expect(await matching({ selection: { 'trailwatch.instanceTypes|re': '(^|,)(g|p)[0-9]' }, condition: 'selection' })).toEqual(['group', 'launch', 'resize'])
+    expect(await matching({ selection: { eventSource: 'cloudtrail.amazonaws.com', 'trailwatch.instanceTypes': null }, condition: 'selection' })).toEqual(['denied', 'stop'])
   })
 
   it('never puts a value into the SQL text', async () => {

@@ -27,6 +27,19 @@ const EXACT_COLUMNS: Record<string, string> = {
   'trailwatch.country': 'toString(source_country)',
 }
 
+/**
+ * trailwatch's fields worked out from the original record, empty when it has none: read like a
+ * column, but from `raw`, so never first.
+ */
+const DERIVED_FIELDS: Record<string, string> = {
+  // Every instance type a request names, wherever it nests (RunInstances, a fleet's or an Auto
+  // Scaling group's overrides, a launch template, ModifyInstanceAttribute's {"value": …}): sorted, once each, joined by commas.
+  'trailwatch.instanceTypes': `arrayStringConcat(arraySort(arrayDistinct(extractAll(JSONExtractRaw(raw, 'requestParameters'), '"(?i:instanceType)"[[:space:]]*:[[:space:]]*(?:[{][[:space:]]*"value"[[:space:]]*:[[:space:]]*)?"([^"]+)"'))), ',')`,
+}
+
+/** A field the store answers without a JSON path: a column or a derived field. */
+const storeField = (field: string): string | undefined => EXACT_COLUMNS[field] ?? DERIVED_FIELDS[field]
+
 const MODIFIERS = new Set(['contains', 'startswith', 'endswith', 're', 'all', 'fieldref', 'cidr', 'exists', 'gt', 'gte', 'lt', 'lte'])
 
 export class UnsupportedRule extends Error {
@@ -163,8 +176,8 @@ function compileMap(map: Record<string, unknown>, param: Param): Part {
 
 /** The field's value as text: strings as they are, numbers and booleans as JSON writes them; '' when absent. */
 function fieldText(field: string, param: Param): string {
-  const column = EXACT_COLUMNS[field]
-  if (column) return column
+  const known = storeField(field)
+  if (known) return known
   const path = jsonPath(field, param)
   return `if(JSONType(raw, ${path}) = 'String', JSONExtractString(raw, ${path}), JSONExtractRaw(raw, ${path}))`
 }
@@ -179,7 +192,7 @@ function jsonPath(field: string, param: Param): string {
 function compileValue(field: string, modifiers: string[], value: Value, param: Param): string {
   if (modifiers.includes('exists')) return value === false ? `NOT ${presence(field, param)}` : presence(field, param)
   if (value === null) {
-    return EXACT_COLUMNS[field] ? `${fieldText(field, param)} = ''` : `(NOT JSONHas(raw, ${jsonPath(field, param)}) OR JSONType(raw, ${jsonPath(field, param)}) = 'Null')`
+    return storeField(field) ? `${fieldText(field, param)} = ''` : `(NOT JSONHas(raw, ${jsonPath(field, param)}) OR JSONType(raw, ${jsonPath(field, param)}) = 'Null')`
   }
   const text = fieldText(field, param)
   if (modifiers.includes('fieldref')) return `${text} = ${fieldText(String(value), param)}`
@@ -197,7 +210,7 @@ function compileValue(field: string, modifiers: string[], value: Value, param: P
 }
 
 function presence(field: string, param: Param): string {
-  return EXACT_COLUMNS[field] ? `${fieldText(field, param)} != ''` : `JSONHas(raw, ${jsonPath(field, param)})`
+  return storeField(field) ? `${fieldText(field, param)} != ''` : `JSONHas(raw, ${jsonPath(field, param)})`
 }
 
 function likePattern(value: string): string {
