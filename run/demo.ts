@@ -13,8 +13,6 @@ import { atLeast } from '../src/severity.js'
 import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
 
 const DAYS = 21
-/** The demo company's offices, each with its own time zone, as its security team would set them. */
-const DEMO_PRINCIPALS = principalsFrom(officeWorkingTime())
 /** The incident at 3 a.m. in Berlin may be up to a day old, whatever the time now. */
 const WINDOW_MS = 24 * 3_600_000
 
@@ -36,8 +34,9 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   print(`Demo: ${String(DAYS)} days of a made-up company (offices in Berlin, New York and Kolkata, CI, instance roles, a partner account)`)
   print(`  ${String(ingested.stored)} events from ${path.relative(process.cwd(), file)}, and its IAM credential report`)
 
-  // The operator's own principals file, when there is one, wins over the demo's offices.
-  const settings = { ...context.settings, principals: config.principalsFile ? context.settings.principals : DEMO_PRINCIPALS }
+  // The operator's own principals file, when there is one, wins over the demo's offices, each in its
+  // own time zone as the company's security team would set them.
+  const settings = { ...context.settings, principals: config.principalsFile ? context.settings.principals : principalsFrom(officeWorkingTime(), context.settings.principals.learning) }
   const findings = []
   for (const detector of DETECTORS) {
     // The last day, as the scheduler catching up would see it.

@@ -45,6 +45,14 @@ describe('loadSettings', () => {
     expect(settings.principals.workingTimeOf(carol).timezone).toBe('America/Los_Angeles')
   })
 
+  it('learns working days as the off-hours detector is set to, so the console and the emails show its day', () => {
+    const detectorsFile = file('off-hours.json', '{"off-hours-activity": {"marginHours": 2, "learnAfterDays": 20}}')
+    expect(loadSettings({ detectorsFile, principalsFile: undefined }).principals.learning).toEqual({ marginHours: 2, learnAfterDays: 20, minDays: 3, usualDays: 2 })
+    expect(loadSettings({ detectorsFile: undefined, principalsFile: undefined }).principals.learning).toEqual({ marginHours: 1, learnAfterDays: 10, minDays: 3, usualDays: 2 })
+    const bad = file('bad-margin.json', '{"off-hours-activity": {"marginHours": 9}}')
+    expect(() => loadSettings({ detectorsFile: bad, principalsFile: undefined })).toThrow(`TRAILWATCH_DETECTORS_FILE ${bad}: off-hours-activity:\n  marginHours: `)
+  })
+
   it('names the variable, the file and the field that is wrong', () => {
     const principalsFile = file('bad-zone.json', '{"defaults": {"timezone": "Mars/Olympus"}}')
     expect(() => loadSettings({ detectorsFile: undefined, principalsFile })).toThrow(`TRAILWATCH_PRINCIPALS_FILE ${principalsFile}:\n  defaults.timezone: expected an IANA time zone such as Europe/Berlin`)

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { timezone } from './config.js'
 import { ConfigError, issueLines } from './errors.js'
 import { globMatches } from './glob.js'
+import { DayLearning } from './working-day.js'
 
 const WorkingTime = z.object({
   timezone: timezone.optional(),
@@ -36,15 +37,17 @@ export interface PrincipalWorkingTime {
 
 export interface Principals {
   workingTimeOf: (principal: string) => PrincipalWorkingTime
+  /** How the working day of a person nobody configured is learned from their history. */
+  learning: DayLearning
 }
 
 /** Settings written in code (the demo's offices, a test's) as a directory of principals. */
-export function principalsFrom(input: PrincipalSettings): Principals {
-  return principalsFromJson(input, 'principal settings')
+export function principalsFrom(input: PrincipalSettings, learning?: DayLearning): Principals {
+  return principalsFromJson(input, 'principal settings', learning)
 }
 
 /** Settings read from a file (named by `source` in errors) as a directory of principals. */
-export function principalsFromJson(input: unknown, source: string): Principals {
+export function principalsFromJson(input: unknown, source: string, learning: DayLearning = DayLearning.parse({})): Principals {
   const parsed = PrincipalSettings.safeParse(input)
   if (!parsed.success) {
     const problems = issueLines(parsed.error)
@@ -52,6 +55,7 @@ export function principalsFromJson(input: unknown, source: string): Principals {
   }
   const { defaults, overrides } = parsed.data
   return {
+    learning,
     workingTimeOf: (principal) => {
       const override = overrides.find((o) => o.principals.some((pattern) => globMatches(pattern, principal)))
       return {

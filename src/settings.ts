@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import type { Config } from './config.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, issueLines } from './errors.js'
 import { principalsFrom, principalsFromJson, type Principals } from './principals.js'
+import { DayLearning } from './working-day.js'
 
 /** What the operator configured in files beside the environment, read once when a command starts. */
 export interface Settings {
@@ -14,8 +15,18 @@ export interface Settings {
 export function loadSettings(config: Pick<Config, 'detectorsFile' | 'principalsFile'>): Settings {
   const detectors = readJson(config.detectorsFile, 'TRAILWATCH_DETECTORS_FILE') ?? {}
   if (typeof detectors !== 'object' || Array.isArray(detectors)) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${String(config.detectorsFile)}: expected an object keyed by detector id`)
-  const principals = config.principalsFile ? principalsFromJson(readJson(config.principalsFile, 'TRAILWATCH_PRINCIPALS_FILE'), `TRAILWATCH_PRINCIPALS_FILE ${config.principalsFile}`) : principalsFrom({})
+  const learning = dayLearning(detectors as Record<string, unknown>, String(config.detectorsFile))
+  const principals = config.principalsFile
+    ? principalsFromJson(readJson(config.principalsFile, 'TRAILWATCH_PRINCIPALS_FILE'), `TRAILWATCH_PRINCIPALS_FILE ${config.principalsFile}`, learning)
+    : principalsFrom({}, learning)
   return { detectors: detectors as Record<string, unknown>, principals }
+}
+
+/** How working days are learned, from the off-hours detector's settings: the console and the emails show the day it judged by. */
+function dayLearning(detectors: Record<string, unknown>, file: string): DayLearning {
+  const parsed = DayLearning.safeParse(detectors['off-hours-activity'] ?? {})
+  if (!parsed.success) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${file}: off-hours-activity:\n  ${issueLines(parsed.error).join('\n  ')}`)
+  return parsed.data
 }
 
 function readJson(file: string | undefined, variable: string): unknown {

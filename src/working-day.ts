@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { localTime } from './time.js'
 
 const HOUR = 3_600_000
@@ -101,10 +102,26 @@ export interface WorkingDayOptions {
   usualDays: number
 }
 
-export const WORKING_DAY_DEFAULTS: WorkingDayOptions = { marginHours: 1, minDays: 3, usualDays: 2 }
+const WORKING_DAY_DEFAULTS: WorkingDayOptions = { marginHours: 1, minDays: 3, usualDays: 2 }
 
 /** Active days of history after which, with nothing configured, a person's own day on their inferred clock is the rule. */
-export const LEARN_AFTER_DAYS = 10
+const LEARN_AFTER_DAYS = 10
+
+/**
+ * How people's working days are learned: the off-hours-activity detector's settings, which the
+ * console and the emails follow too, so that all three show the day the detector judged by.
+ */
+export const DayLearning = z.object({
+  /** An hour of the day (or one either side) the person worked on this many days of the same kind (weekday, weekend) is their own. */
+  usualDays: z.number().int().positive().default(WORKING_DAY_DEFAULTS.usualDays),
+  /** Days of a kind it takes to learn that kind's working day. */
+  minDays: z.number().int().positive().default(WORKING_DAY_DEFAULTS.minDays),
+  /** Hours either side of the learned working day that are still the person's. */
+  marginHours: z.number().min(0).max(6).default(WORKING_DAY_DEFAULTS.marginHours),
+  /** With nothing configured for a person, this many active days of history make their own day, on their inferred clock, the rule. */
+  learnAfterDays: z.number().int().positive().default(LEARN_AFTER_DAYS),
+})
+export type DayLearning = z.output<typeof DayLearning>
 
 /** Where an instant is on a zone's clock: its local date, ISO weekday, and hours since local midnight. */
 type Clock = (ms: number) => { date: string; weekday: number; at: number }

@@ -2,20 +2,12 @@ import { z } from 'zod'
 import { defineDetector } from '../define.js'
 import { baselineFrom, earliestBaselineFrom, fewest, keys, windowed, windowFrom, windowQueries } from '../windows.js'
 import { isoTime, localTime } from '../../src/time.js'
-import { LEARN_AFTER_DAYS, spanText, withinWorkingDay, workingDayOf, WORKING_DAY_DEFAULTS } from '../../src/working-day.js'
+import { DayLearning, spanText, withinWorkingDay, workingDayOf } from '../../src/working-day.js'
 
 const MOVED = { error: 'working time is set per principal in TRAILWATCH_PRINCIPALS_FILE now (defaults and overrides, unchanged)' }
 
 
-const Config = z.object({
-  /** An hour of the day (or one either side) the person worked on this many days of the same kind (weekday, weekend) is their own. */
-  usualDays: z.number().int().positive().default(WORKING_DAY_DEFAULTS.usualDays),
-  /** Days of a kind it takes to learn that kind's working day. */
-  minDays: z.number().int().positive().default(WORKING_DAY_DEFAULTS.minDays),
-  /** Hours either side of the learned working day that are still the person's. */
-  marginHours: z.number().min(0).max(6).default(WORKING_DAY_DEFAULTS.marginHours),
-  /** With nothing configured for a person, this many active days of history make their own day, on their inferred clock, the rule. */
-  learnAfterDays: z.number().int().positive().default(LEARN_AFTER_DAYS),
+const Config = DayLearning.extend({
   defaults: z.never(MOVED).optional(),
   overrides: z.never(MOVED).optional(),
 })

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiCall, daily, iamUser, ingestRecords } from '../../test/helpers/events.js'
 import { openTestStore, type TestStore } from '../../test/helpers/store.js'
 import { principalsFrom } from '../principals.js'
+import { DayLearning } from '../working-day.js'
 import { knownWorkingTime } from './working-time.js'
 
 const NOW = Date.parse('2026-11-24T12:00:00Z')
@@ -32,5 +33,12 @@ describe('knownWorkingTime', () => {
     const configured = principalsFrom({ overrides: [{ principals: ['*:user/nina'], timezone: 'Europe/Lisbon' }] })
     expect(await knownWorkingTime(store, configured, arn('nina'), new Date(NOW))).toMatchObject({ zone: 'Europe/Lisbon', source: 'configured' })
     expect(await knownWorkingTime(store, principalsFrom({}), arn('otto'), new Date(NOW))).toMatchObject({ zone: 'UTC', source: 'none', historyDays: 5 })
+  })
+
+  it('learns as the off-hours detector is set to: the days it waits for and the margin it gives', async () => {
+    const wider = await knownWorkingTime(store, principalsFrom({}, DayLearning.parse({ marginHours: 2 })), arn('nina'), new Date(NOW))
+    expect(wider.day?.weekday).toEqual([7, 19])
+    const patient = await knownWorkingTime(store, principalsFrom({}, DayLearning.parse({ learnAfterDays: 28 })), arn('nina'), new Date(NOW))
+    expect(patient).toMatchObject({ zone: 'UTC', source: 'none', historyDays: 21 })
   })
 })

@@ -3,7 +3,7 @@ import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import type { Principals } from '../principals.js'
 import { clickHouseTime } from '../time.js'
-import { LEARN_AFTER_DAYS, workingDayOf, type WorkingDay } from '../working-day.js'
+import { workingDayOf, type WorkingDay } from '../working-day.js'
 
 const DAY = 86_400_000
 /** The history a person's working day is learned from: off-hours-activity's baseline. */
@@ -51,7 +51,7 @@ export async function knownWorkingTime(store: Store, principals: Principals, pri
   const active = history?.active ?? []
   const historyDays = history?.days ?? 0
   const configured = principals.workingTimeOf(principal)
-  const source = configured.configured ? 'configured' : historyDays >= LEARN_AFTER_DAYS ? 'inferred' : 'none'
-  const day = workingDayOf(active, country?.source_country ?? '', source === 'configured' ? (configured.timezone ?? 'UTC') : source === 'inferred' ? undefined : 'UTC')
+  const source = configured.configured ? 'configured' : historyDays >= principals.learning.learnAfterDays ? 'inferred' : 'none'
+  const day = workingDayOf(active, country?.source_country ?? '', source === 'configured' ? (configured.timezone ?? 'UTC') : source === 'inferred' ? undefined : 'UTC', principals.learning)
   return { zone: day.zone, source, day: active.length ? day : undefined, historyDays, country: country?.source_country ?? '' }
 }
