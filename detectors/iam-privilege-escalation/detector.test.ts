@@ -31,6 +31,11 @@ beforeAll(async () => {
     // Gina, signed in through Identity Center, changes her own user's password; a session merely named hank changes hank's.
     iam(20, 'UpdateLoginProfile', { userName: 'gina', passwordResetRequired: false }, roleSession('AWSReservedSSO_PowerUser_0123456789abcdef', 'gina@example.com')),
     iam(21, 'UpdateLoginProfile', { userName: 'hank', passwordResetRequired: false }, roleSession('ops', 'hank')),
+    // Ines makes keys for other users most weeks: another is her job, where eric's new password was not mallory's.
+    ...[3, 9, 16].map((daysBefore, i) =>
+      apiCall(Date.parse('2026-11-20T10:00:00Z') - daysBefore * 86_400_000, iamUser('ines'), '73.15.20.1', { eventSource: 'iam.amazonaws.com', eventName: 'CreateAccessKey', readOnly: false, requestParameters: { userName: `svc-${String(i)}` } }),
+    ),
+    iam(22, 'CreateAccessKey', { userName: 'jo' }, iamUser('ines')),
     // A role anyone may assume, and one narrowed to the organisation by a condition.
     iam(7, 'UpdateAssumeRolePolicy', { roleName: 'open-door', policyDocument: trustAnyone() }),
     iam(8, 'CreateRole', { roleName: 'org-reader', assumeRolePolicyDocument: trustAnyone({ StringEquals: { 'aws:PrincipalOrgID': 'o-abc123' } }) }),
@@ -64,7 +69,11 @@ it('reports power given, and leaves ordinary administration alone', async () => 
     ['UpdateLoginProfile', 'eric', 'medium'],
     ['CreateLoginProfile', 'frank', 'low'],
     ['UpdateLoginProfile', 'hank', 'medium'],
+    ['CreateAccessKey', 'jo', 'low'],
   ])
+  expect(findings.find((f) => f.evidence.target === 'jo')?.why).toContain('The same person made credentials for other users on 3 days of the 30 before: it is their usual work.')
+  // Mallory's password for svc-new and dora's reset, earlier the same day, are one day.
+  expect(findings.find((f) => f.evidence.target === 'eric')?.evidence.credential_days_before).toBe(1)
   expect(findings.find((f) => f.evidence.target === 'frank')?.title).toBe('arn:aws:iam::111122223333:user/mallory created a console password for user frank, to be changed at the next sign-in, a user created in the same window')
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role deploy trust account 193672423079')
   expect(findings.map((f) => f.title)).toContain('arn:aws:iam::111122223333:user/mallory made role open-door trust anyone ("Principal": "*")')

@@ -19,16 +19,22 @@ const Row = z.object({
   other_user_credentials: z.coerce.number(),
   /** A console password set with passwordResetRequired: the user must choose a new one at once. */
   reset_required: z.coerce.number(),
+  /** The days of the baseline before it on which the same person made credentials for other users. */
+  credential_days: z.coerce.number(),
   outside_accounts: z.array(z.string()),
   created_in_window: z.coerce.number(),
 })
 
 /** The IAM calls that may give power, and what is read of each. */
+/** Credentials made for others on this many days of a month are someone's job: a helpdesk, an IAM administrator. */
+const USUAL_CREDENTIAL_DAYS = 3
+
 const CHANGES = `('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
                   'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')`
 // Who acts: the user, or for an Identity Center session the person it was issued to (AWS names
 // those sessions; any other session's name is whatever its caller chose, so the role it is counts).
-const CHANGE = `account_id, principal_arn, if(startsWith(user_name, 'AWSReservedSSO_') AND session_name != '', splitByChar('@', session_name)[1], user_name) AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
+const ACTOR = `if(startsWith(user_name, 'AWSReservedSSO_') AND session_name != '', splitByChar('@', session_name)[1], user_name)`
+const CHANGE = `account_id, principal_arn, ${ACTOR} AS actor, event_id, event_time, toString(event_time) AS at, toString(event_name) AS event_name,
   toString(error_code) AS error_code,
   JSONExtractString(raw, 'requestParameters', 'userName') AS target_user,
   coalesce(nullIf(target_user, ''), nullIf(JSONExtractString(raw, 'requestParameters', 'roleName'), ''), JSONExtractString(raw, 'requestParameters', 'groupName')) AS target,
@@ -67,6 +73,17 @@ export default defineDetector({
         WHERE event_time >= ${earliestBaselineFrom(replay)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
           AND event_name IN ('UpdateAssumeRolePolicy', 'CreateRole') AND error_code = ''
       ),
+      -- When each person made credentials for another user before.
+      credentials_made AS (
+        SELECT account_id, actor, groupArray(event_time) AS times
+        FROM (
+          SELECT account_id, ${ACTOR} AS actor, event_time FROM events
+          WHERE event_time >= ${earliestBaselineFrom(replay)} AND event_time < {now:DateTime64(3)} AND event_source = 'iam.amazonaws.com'
+            AND event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile') AND error_code = ''
+            AND JSONExtractString(raw, 'requestParameters', 'userName') NOT IN ('', actor)
+        )
+        GROUP BY account_id, actor
+      ),
       created_users AS (
         ${windowed(
           {
@@ -84,10 +101,11 @@ export default defineDetector({
            any(c.error_code) AS error_code, any(c.target) AS target, any(c.policy_arn) AS policy_arn, any(c.source) AS source,
            any(c.admin_policy) AS admin_policy, any(c.star_document) AS document, any(c.other_user_credentials) AS other_user_credentials,
            any(c.reset_required) AS reset_required,
+           any(length(arrayDistinct(arrayMap(t -> toDate(t), arrayFilter(t -> t < c.event_time AND t >= ${baselineFrom(replay, 'c.run')}, m.times))))) AS credential_days,
            arrayFilter(a -> NOT has(groupArrayArrayIf(h.trusted, h.trusted_at < c.event_time AND h.trusted_at >= ${baselineFrom(replay, 'c.run')}), a), any(c.named_accounts)) AS outside_accounts,
            any(c.created_in_window) AS created_in_window
     FROM (
-    SELECT ${keys(replay, 'account_id')}, principal_arn, event_id, event_time, at, event_name, error_code, target, policy_arn, source,
+    SELECT ${keys(replay, 'account_id')}, principal_arn, actor, event_id, event_time, at, event_name, error_code, target, policy_arn, source,
            event_name LIKE 'Attach%Policy' AND match(policy_arn, '/(AdministratorAccess|IAMFullAccess)$') AS admin_policy,
            (event_name LIKE 'Put%Policy' OR event_name IN ('UpdateAssumeRolePolicy', 'CreateRole')) AND position(document, '*') > 0 AS wildcard_document,
            if(wildcard_document, document, '') AS star_document,
@@ -100,6 +118,7 @@ export default defineDetector({
     WHERE admin_policy OR wildcard_document OR other_user_credentials OR notEmpty(named_accounts)
     ) AS c
     LEFT JOIN trust_history AS h ON h.account_id = c.account_id AND h.role = c.target
+    LEFT JOIN credentials_made AS m ON m.account_id = c.account_id AND m.actor = c.actor
     GROUP BY ${keys(replay, 'c.account_id, c.event_id')}
     HAVING admin_policy OR document != '' OR other_user_credentials OR notEmpty(outside_accounts)
     ORDER BY ${keys(replay, 'account_id, at, event_id')}`,
@@ -108,6 +127,7 @@ export default defineDetector({
   toFinding: (r) => {
     let severity: Severity
     let what: string
+    let routine = false
     const statements = r.document ? policyStatements(r.document) : []
     const allowsEverything = r.event_name.startsWith('Put') && statements.some((s) => s.Effect === 'Allow' && strings(s.Action).some((a) => a === '*' || a === '*:*') && strings(s.Resource).includes('*'))
     const openTrust = r.event_name.startsWith('Put') ? [] : statements.filter((s) => s.Effect === 'Allow' && (s.Principal === '*' || strings(principalsOf(s.Principal)).includes('*')))
@@ -124,8 +144,9 @@ export default defineDetector({
       what = `made role ${r.target} trust account ${r.outside_accounts.join(', ')}`
     } else if (r.other_user_credentials) {
       // A helpdesk reset makes the user choose a new password at their next sign-in; a password set
-      // for someone else without that is one the setter knows.
-      severity = r.reset_required ? 'low' : 'medium'
+      // for someone else without that is one the setter knows, unless setting them is the setter's job.
+      routine = r.credential_days >= USUAL_CREDENTIAL_DAYS
+      severity = r.reset_required || routine ? 'low' : 'medium'
       what = `${r.event_name === 'CreateAccessKey' ? 'created an access key' : r.event_name === 'CreateLoginProfile' ? 'created a console password' : 'changed the console password'} for user ${r.target}${r.reset_required ? ', to be changed at the next sign-in' : ''}`
     } else {
       // A document with a "*" that grants nothing wide: a quarantine policy, or a scoped wildcard.
@@ -145,8 +166,8 @@ export default defineDetector({
       title: `${r.principal_arn} ${failed ? `tried (${r.error_code}) and failed: ` : ''}${what}`,
       firstSeen: isoTime(r.at),
       lastSeen: isoTime(r.at),
-      evidence: { event: r.event_name, event_id: r.event_id, target: r.target, policy_arn: r.policy_arn || null, outside_accounts: r.outside_accounts, open_trust: openTrust.length > 0, new_user: Boolean(r.created_in_window), succeeded: !failed, source: r.source },
-      why: `${r.event_name} grants standing access: administrator or wildcard policies, trust for outside accounts and new credentials for other users are how an intruder stays in.${r.created_in_window ? ' The user was created within the same hour.' : ''}`,
+      evidence: { event: r.event_name, event_id: r.event_id, target: r.target, ...(r.other_user_credentials ? { credential_days_before: r.credential_days } : {}), policy_arn: r.policy_arn || null, outside_accounts: r.outside_accounts, open_trust: openTrust.length > 0, new_user: Boolean(r.created_in_window), succeeded: !failed, source: r.source },
+      why: `${r.event_name} grants standing access: administrator or wildcard policies, trust for outside accounts and new credentials for other users are how an intruder stays in.${r.created_in_window ? ' The user was created within the same hour.' : ''}${routine ? ` The same person made credentials for other users on ${String(r.credential_days)} days of the 30 before: it is their usual work.` : ''}`,
       dedupKey: `${r.account_id}|${r.event_id}`,
     }
   },
