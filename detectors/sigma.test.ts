@@ -23,6 +23,12 @@ beforeAll(async () => {
       eventName: 'CreateAutoScalingGroup',
       requestParameters: { mixedInstancesPolicy: { launchTemplate: { overrides: [{ instanceType: 'm5.large' }, { instanceType: 'g4dn.xlarge' }, { instanceType: 'm5.large' }] } } },
     }),
+    call('image', {
+      eventSource: 'ec2.amazonaws.com',
+      eventName: 'ModifyImageAttribute',
+      requestParameters: { launchPermission: { add: { items: [{ group: 'all' }, { userId: '999988887777' }, { organizationArn: 'arn:aws:organizations::999988887777:organization/o-abc' }] }, remove: { items: [{ userId: '111122220000' }] } } },
+    }),
+    call('database', { eventSource: 'rds.amazonaws.com', eventName: 'ModifyDBSnapshotAttribute', requestParameters: { attributeName: 'restore', valuesToAdd: ['all'], valuesToRemove: ['111122220000'] } }),
     call('fleet', { eventSource: 'ec2.amazonaws.com', eventName: 'CreateFleet', requestParameters: { CreateFleetRequest: { LaunchTemplateConfigs: { Overrides: [{ InstanceType: 'c5.large', tag: 1 }], tag: 1 } } } }),
     apiCall('2026-11-20T11:00:00Z', roleSession('deploy', 'run-1'), '203.0.113.9', { eventID: 'run-1', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
     apiCall('2026-11-20T11:05:00Z', roleSession('deploy', 'run-2'), '203.0.113.9', { eventID: 'run-2', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
@@ -39,6 +45,12 @@ async function matching(detection: Record<string, unknown>): Promise<string[]> {
   return rows.map((r) => r.event_id)
 }
 
+/** A field's values on the stored event of that id, once each. */
+async function fieldOf(field: string, id: string): Promise<string[]> {
+  const rows = await selectRows(store, `SELECT DISTINCT ${fieldExpression(field, {})} AS value FROM events WHERE event_id = {id:String}`, { id }, z.object({ value: z.string() }))
+  return rows.map((r) => r.value)
+}
+
 describe('Sigma detection compiled to ClickHouse', () => {
   it('compares text without regard to case, and reads nested fields from the original record', async () => {
     expect(await matching({ selection: { eventName: 'stoplogging', 'requestParameters.name': 'org-trail' }, condition: 'selection' })).toEqual(['stop'])
@@ -46,7 +58,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
 
   it('treats null as absent, and `not 1 of` as none of them', async () => {
     expect(await matching({ selection: { eventName: 'StopLogging', errorCode: null }, condition: 'selection' })).toEqual(['stop'])
-    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['fleet', 'group', 'launch', 'resize', 'run-1', 'run-2', 'star', 'stop'])
+    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['database', 'fleet', 'group', 'image', 'launch', 'resize', 'run-1', 'run-2', 'star', 'stop'])
   })
 
   it('keeps an escaped star literal, and a bare star asks only whether the field is there', async () => {
@@ -67,10 +79,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
   })
 
   it('reads every instance type a request names as trailwatch.instanceTypes, however deep, and none as absent', async () => {
-    const types = async (id: string) => {
-      const rows = await selectRows(store, `SELECT DISTINCT ${fieldExpression('trailwatch.instanceTypes', {})} AS types FROM events WHERE event_id = {id:String}`, { id }, z.object({ types: z.string() }))
-      return rows.map((r) => r.types)
-    }
+    const types = (id: string) => fieldOf('trailwatch.instanceTypes', id)
     expect(await types('launch')).toEqual(['g5.xlarge'])
     expect(await types('resize')).toEqual(['p3.2xlarge'])
     expect(await types('group')).toEqual(['g4dn.xlarge,m5.large'])
@@ -78,6 +87,13 @@ describe('Sigma detection compiled to ClickHouse', () => {
     expect(await types('stop')).toEqual([''])
     expect(await matching({ selection: { 'trailwatch.instanceTypes|re': '(^|,)(g|p)[0-9]' }, condition: 'selection' })).toEqual(['group', 'launch', 'resize'])
     expect(await matching({ selection: { eventSource: 'cloudtrail.amazonaws.com', 'trailwatch.instanceTypes': null }, condition: 'selection' })).toEqual(['denied', 'stop'])
+  })
+
+  it('says whom a share gives an image or a snapshot to as trailwatch.sharedWith, everyone for the public group, never whom it takes it from', async () => {
+    const sharedWith = (id: string) => fieldOf('trailwatch.sharedWith', id)
+    expect(await sharedWith('image')).toEqual(['999988887777, arn:aws:organizations::999988887777:organization/o-abc, everyone'])
+    expect(await sharedWith('database')).toEqual(['everyone'])
+    expect(await sharedWith('launch')).toEqual([''])
   })
 
   it('never puts a value into the SQL text', async () => {

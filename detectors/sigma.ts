@@ -35,6 +35,12 @@ const DERIVED_FIELDS: Record<string, string> = {
   // Every instance type a request names, wherever it nests (RunInstances, a fleet's or an Auto
   // Scaling group's overrides, a launch template, ModifyInstanceAttribute's {"value": …}): sorted, once each, joined by commas.
   'trailwatch.instanceTypes': `arrayStringConcat(arraySort(arrayDistinct(extractAll(JSONExtractRaw(raw, 'requestParameters'), '"(?i:instanceType)"[[:space:]]*:[[:space:]]*(?:[{][[:space:]]*"value"[[:space:]]*:[[:space:]]*)?"([^"]+)"'))), ',')`,
+  // Whom an image, snapshot or database snapshot is shared with, in words: the accounts,
+  // organizations and units a permission adds, and "everyone" for the public group; sorted, once each.
+  'trailwatch.sharedWith': `arrayStringConcat(arraySort(arrayDistinct(arrayMap(v -> if(v = 'all', 'everyone', v), arrayFilter(v -> v != '', arrayConcat(
+      arrayMap(item -> coalesce(nullIf(JSONExtractString(item, 'userId'), ''), nullIf(JSONExtractString(item, 'organizationArn'), ''), nullIf(JSONExtractString(item, 'organizationalUnitArn'), ''), JSONExtractString(item, 'group')),
+        arrayConcat(JSONExtractArrayRaw(raw, 'requestParameters', 'launchPermission', 'add', 'items'), JSONExtractArrayRaw(raw, 'requestParameters', 'createVolumePermission', 'add', 'items'))),
+      JSONExtract(raw, 'requestParameters', 'valuesToAdd', 'Array(String)')))))), ', ')`,
 }
 
 /** A field the store answers without a JSON path: a column or a derived field. */
