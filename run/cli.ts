@@ -73,6 +73,16 @@ function consoleOf(context: Context, detectors: Detector[], skippedRules: string
   })
 }
 
+/**
+ * The context with emails linking to the console at `servedAt` when no TRAILWATCH_CONSOLE_URL is
+ * set: a console listening on every address (0.0.0.0, ::) has no one name to link to.
+ */
+function consoleLinked(context: Context, servedAt: string): Context {
+  const { config } = context
+  if (config.alerting.consoleUrl || ['0.0.0.0', '::'].includes(config.http.host)) return context
+  return { ...context, config: { ...config, alerting: { ...config.alerting, consoleUrl: servedAt } } }
+}
+
 /** The console alone, for a deployment whose ingest, detectors and alerter run as services of their own. */
 export function consoleCommand(): Command {
   return withCommonOptions(new Command('console'))
@@ -109,10 +119,6 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
         async (context) => {
           const { config, settings, store, logger } = context
           const files = inbox(context)
-          if (config.demo && (await storeIsEmpty(context))) {
-            await runDemo(context, files, new Date(), print)
-            print('')
-          }
           // Each batch Kafka stores goes through the immediate detectors at once (the scheduler exists by the time Kafka starts).
           const kafka = config.kafka.brokers
             ? new KafkaIngestService(() => ingestWorker(config, store, logger, { statsIntervalMs: 60_000, onStored: (span) => void scheduler.detectStored(span) }), moduleLogger(logger, 'ingest.kafka'))
@@ -126,6 +132,17 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             shareStore: { token },
             surface: consoleOf(context, detectors, rules.skipped.map(skippedRuleLine)),
           })
+          // Emails link to the console served here, unless TRAILWATCH_CONSOLE_URL says where people reach it.
+          const linked = consoleLinked(context, ops.url)
+          try {
+            if (config.demo && (await storeIsEmpty(context))) {
+              await runDemo(linked, files, new Date(), print)
+              print('')
+            }
+          } catch (err) {
+            await ops.close()
+            throw err
+          }
           let alerting: { stop: () => Promise<void>; wake: () => void } | undefined
           let awsSync: { stop: () => Promise<void> } | undefined
           // New findings go out at the alerter's next cycle, which they start.
@@ -138,7 +155,7 @@ On an empty store the demo organisation is loaded first (TRAILWATCH_DEMO=false t
             kafka?.start()
             queueFollower?.start()
             scheduler.start()
-            alerting = startAlerting(context, [scheduleWeeklyReports])
+            alerting = startAlerting(linked, [scheduleWeeklyReports])
             const { syncSchedule } = config.aws
             if (syncSchedule) awsSync = scheduleAwsSync(config, store, logger, syncSchedule)
             print(`trailwatch is running (pid ${String(process.pid)}); Ctrl-C stops it.`)
