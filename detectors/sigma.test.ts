@@ -26,7 +26,7 @@ beforeAll(async () => {
     call('image', {
       eventSource: 'ec2.amazonaws.com',
       eventName: 'ModifyImageAttribute',
-      requestParameters: { launchPermission: { add: { items: [{ group: 'all' }, { userId: '999988887777' }, { organizationArn: 'arn:aws:organizations::999988887777:organization/o-abc' }] }, remove: { items: [{ userId: '111122220000' }] } } },
+      requestParameters: { launchPermission: { add: { items: [{ group: 'all' }, { userId: '999988887777' }, { organizationArn: 'arn:aws:organizations::999988887777:organization/o-abc' }, { futureKind: 'z' }] }, remove: { items: [{ userId: '111122220000' }] } } },
     }),
     call('database', { eventSource: 'rds.amazonaws.com', eventName: 'ModifyDBSnapshotAttribute', requestParameters: { attributeName: 'restore', valuesToAdd: ['all'], valuesToRemove: ['111122220000'] } }),
     call('fleet', { eventSource: 'ec2.amazonaws.com', eventName: 'CreateFleet', requestParameters: { CreateFleetRequest: { LaunchTemplateConfigs: { Overrides: [{ InstanceType: 'c5.large', tag: 1 }], tag: 1 } } } }),
@@ -91,7 +91,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
 
   it('says whom a share gives an image or a snapshot to as trailwatch.sharedWith, everyone for the public group, never whom it takes it from', async () => {
     const sharedWith = (id: string) => fieldOf('trailwatch.sharedWith', id)
-    expect(await sharedWith('image')).toEqual(['999988887777, arn:aws:organizations::999988887777:organization/o-abc, everyone'])
+    expect(await sharedWith('image')).toEqual(['999988887777, arn:aws:organizations::999988887777:organization/o-abc, everyone, {"futureKind":"z"}'])
     expect(await sharedWith('database')).toEqual(['everyone'])
     expect(await sharedWith('launch')).toEqual([''])
   })

@@ -36,9 +36,10 @@ const DERIVED_FIELDS: Record<string, string> = {
   // Scaling group's overrides, a launch template, ModifyInstanceAttribute's {"value": …}): sorted, once each, joined by commas.
   'trailwatch.instanceTypes': `arrayStringConcat(arraySort(arrayDistinct(extractAll(JSONExtractRaw(raw, 'requestParameters'), '"(?i:instanceType)"[[:space:]]*:[[:space:]]*(?:[{][[:space:]]*"value"[[:space:]]*:[[:space:]]*)?"([^"]+)"'))), ',')`,
   // Whom an image, snapshot or database snapshot is shared with, in words: the accounts,
-  // organizations and units a permission adds, and "everyone" for the public group; sorted, once each.
+  // organizations and units a permission adds, and "everyone" for the public group (an entry of
+  // another shape as written, so that no share goes unseen); sorted, once each.
   'trailwatch.sharedWith': `arrayStringConcat(arraySort(arrayDistinct(arrayMap(v -> if(v = 'all', 'everyone', v), arrayFilter(v -> v != '', arrayConcat(
-      arrayMap(item -> coalesce(nullIf(JSONExtractString(item, 'userId'), ''), nullIf(JSONExtractString(item, 'organizationArn'), ''), nullIf(JSONExtractString(item, 'organizationalUnitArn'), ''), JSONExtractString(item, 'group')),
+      arrayMap(item -> coalesce(nullIf(JSONExtractString(item, 'userId'), ''), nullIf(JSONExtractString(item, 'organizationArn'), ''), nullIf(JSONExtractString(item, 'organizationalUnitArn'), ''), nullIf(JSONExtractString(item, 'group'), ''), item),
         arrayConcat(JSONExtractArrayRaw(raw, 'requestParameters', 'launchPermission', 'add', 'items'), JSONExtractArrayRaw(raw, 'requestParameters', 'createVolumePermission', 'add', 'items'))),
       JSONExtract(raw, 'requestParameters', 'valuesToAdd', 'Array(String)')))))), ', ')`,
 }
