@@ -54,7 +54,9 @@ export function scheduledRuns(detector: Detector, from: Date, to: Date, lateness
 }
 
 // Most detectors share a handful of schedules, and matching a minute costs the cron parser more than all else a day's runs take.
+// A replay asks for one range: a few ranges' minutes are kept, a year of minutes being 4 MB.
 const matchingMinutes = new Map<string, number[]>()
+const KEPT_RANGES = 16
 
 /** The whole minutes in (from, to] a cron schedule falls on, worked out once per schedule and range. */
 function minutesMatching(schedule: string, from: Date, to: Date): number[] {
@@ -65,7 +67,7 @@ function minutesMatching(schedule: string, from: Date, to: Date): number[] {
   try {
     const minutes: number[] = []
     for (let tick = Math.floor(from.getTime() / MINUTE) * MINUTE + MINUTE; tick <= to.getTime(); tick += MINUTE) if (task.match(new Date(tick))) minutes.push(tick)
-    if (matchingMinutes.size >= 64) matchingMinutes.clear()
+    if (matchingMinutes.size >= KEPT_RANGES) matchingMinutes.clear()
     matchingMinutes.set(key, minutes)
     return minutes
   } finally {

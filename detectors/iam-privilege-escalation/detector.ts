@@ -25,10 +25,10 @@ const Row = z.object({
   created_in_window: z.coerce.number(),
 })
 
-/** The IAM calls that may give power, and what is read of each. */
 /** Credentials made for others on this many days of a month are someone's job: a helpdesk, an IAM administrator. */
 const USUAL_CREDENTIAL_DAYS = 3
 
+/** The IAM calls that may give power, and what is read of each. */
 const CHANGES = `('AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'PutUserPolicy', 'PutRolePolicy', 'PutGroupPolicy',
                   'CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile', 'UpdateAssumeRolePolicy', 'CreateRole')`
 // Who acts: the user, or for an Identity Center session the person it was issued to (AWS names
