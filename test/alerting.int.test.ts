@@ -342,6 +342,20 @@ describe('delivery', () => {
     expect(smtp.received).toHaveLength(0)
   })
 
+  it('puts back, uncounted, the messages it had not tried when stopped within a cycle', async () => {
+    await recordAt(store, ['a', 'b', 'c'].map((who) => finding('unusual-source-ip', `${carol}-${who}`, who, NOW)), new Date(NOW))
+    const alerter = new Alerter({ store, settings: settingsFor({}), principals: NOBODY_KNOWN, transport, logger: testLogger })
+    smtp.onAccepted = () => void alerter.stop()
+    const summary = await alerter.runOnce(new Date(NOW))
+    expect(summary.sent).toHaveLength(1)
+    expect(smtp.received).toHaveLength(1)
+    const untried = await notificationsWithStatus(store, ['pending', 'sending'])
+    expect(untried.map((n) => [n.status, n.attempts])).toEqual([
+      ['pending', 0],
+      ['pending', 0],
+    ])
+  })
+
   it('writes .eml files to the outbox when no SMTP server is configured', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-outbox-'))
     const outbox = outboxTransport(dir)

@@ -31,6 +31,8 @@ import type { AlertingSettings } from './settings.js'
 import { listSuppressions, matchingSuppression } from './suppressions.js'
 
 const HOUR = 3_600_000
+/** Messages marked `sending` and read from the store at once. */
+const DELIVERY_BATCH = 50
 /** How long an alert may wait for the detection that stored it to put it in an incident. */
 const UNCORRELATED_WAIT_MS = 60_000
 
@@ -347,40 +349,52 @@ export class Alerter {
 
   /**
    * Every due message, one at a time: `sending` is recorded before the attempts and each outcome
-   * after its own. The marks and the messages are written and read for all at once: the store's
-   * round trips, not the mail server, were most of what a message took.
+   * after its own. The marks and the messages are written and read a batch at a time: the store's
+   * round trips, not the mail server, were most of what a message took, and a backlog after an
+   * outage is held in memory a batch at a time. Stopped within a batch, the messages it did not
+   * try go back as they were, their attempts uncounted.
    */
   async deliverDue(now: Date): Promise<Pick<CycleSummary, 'sent' | 'retrying' | 'failed'>> {
     const outcome: Pick<CycleSummary, 'sent' | 'retrying' | 'failed'> = { sent: [], retrying: [], failed: [] }
     const due = await dueNotifications(this.store, now)
-    const marked = due.map((d): Notification => ({ ...d, status: 'sending', attempts: d.attempts + 1, updated_at: now.toISOString(), version: d.version + 1 }))
-    await recordStates(this.store, marked)
-    const messages = await messageBytes(this.store, due.map((d) => d.notification_id))
-    for (const sending of marked) {
-      if (this.stopped) break
-      const next = { ...sending, version: sending.version + 1 }
-      try {
-        const raw = messages.get(sending.notification_id)
-        if (!raw) throw new DeliveryError('the composed message is missing from notification_messages', { permanent: true })
-        const delivery = await this.deliver(sending, raw, now)
-        const sent: Notification = { ...next, status: 'sent', error: '' }
-        await recordStates(this.store, [sent])
-        metrics.notifications.inc({ kind: sending.kind, status: 'sent' })
-        outcome.sent.push(sent)
-        this.logger.info({ notification: sending.notification_id, kind: sending.kind, attempts: sent.attempts }, 'delivered')
-        this.onDelivered?.(sent, delivery)
-      } catch (err) {
-        const permanent = !(err instanceof DeliveryError) || !err.retriable
-        const giveUp = permanent || sending.attempts >= this.settings.maxAttempts
-        const failed: Notification = giveUp
-          ? { ...next, status: 'failed', error: errorMessage(err) }
-          : { ...next, status: 'retrying', error: errorMessage(err), next_attempt_at: new Date(now.getTime() + this.backoffMs(sending.attempts)).toISOString() }
-        await recordStates(this.store, [failed])
-        metrics.notifications.inc({ kind: sending.kind, status: failed.status })
-        ;(giveUp ? outcome.failed : outcome.retrying).push(failed)
-        this.logger.warn({ notification: sending.notification_id, kind: sending.kind, attempts: sending.attempts, status: failed.status, err: failed.error }, 'delivery failed')
+    for (let start = 0; start < due.length; start += DELIVERY_BATCH) {
+      const batch = due.slice(start, start + DELIVERY_BATCH)
+      const marked = batch.map((d): Notification => ({ ...d, status: 'sending', attempts: d.attempts + 1, updated_at: now.toISOString(), version: d.version + 1 }))
+      await recordStates(this.store, marked)
+      const messages = await messageBytes(this.store, batch.map((d) => d.notification_id))
+      for (const [i, sending] of marked.entries()) {
+        if (this.stopped) {
+          await recordStates(this.store, batch.slice(i).map((d) => ({ ...d, version: d.version + 2 })))
+          return outcome
+        }
+        await this.deliverOne(sending, messages.get(sending.notification_id), now, outcome)
       }
     }
     return outcome
+  }
+
+  /** One attempt at a message marked `sending`, and its outcome recorded. */
+  private async deliverOne(sending: Notification, raw: Buffer | undefined, now: Date, outcome: Pick<CycleSummary, 'sent' | 'retrying' | 'failed'>): Promise<void> {
+    const next = { ...sending, version: sending.version + 1 }
+    try {
+      if (!raw) throw new DeliveryError('the composed message is missing from notification_messages', { permanent: true })
+      const delivery = await this.deliver(sending, raw, now)
+      const sent: Notification = { ...next, status: 'sent', error: '' }
+      await recordStates(this.store, [sent])
+      metrics.notifications.inc({ kind: sending.kind, status: 'sent' })
+      outcome.sent.push(sent)
+      this.logger.info({ notification: sending.notification_id, kind: sending.kind, attempts: sent.attempts }, 'delivered')
+      this.onDelivered?.(sent, delivery)
+    } catch (err) {
+      const permanent = !(err instanceof DeliveryError) || !err.retriable
+      const giveUp = permanent || sending.attempts >= this.settings.maxAttempts
+      const failed: Notification = giveUp
+        ? { ...next, status: 'failed', error: errorMessage(err) }
+        : { ...next, status: 'retrying', error: errorMessage(err), next_attempt_at: new Date(now.getTime() + this.backoffMs(sending.attempts)).toISOString() }
+      await recordStates(this.store, [failed])
+      metrics.notifications.inc({ kind: sending.kind, status: failed.status })
+      ;(giveUp ? outcome.failed : outcome.retrying).push(failed)
+      this.logger.warn({ notification: sending.notification_id, kind: sending.kind, attempts: sending.attempts, status: failed.status, err: failed.error }, 'delivery failed')
+    }
   }
 }
