@@ -13,13 +13,14 @@ export interface Settings {
 }
 
 export function loadSettings(config: Pick<Config, 'detectorsFile' | 'principalsFile'>): Settings {
-  const detectors = readJson(config.detectorsFile, 'TRAILWATCH_DETECTORS_FILE') ?? {}
-  if (typeof detectors !== 'object' || Array.isArray(detectors)) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${String(config.detectorsFile)}: expected an object keyed by detector id`)
-  const learning = dayLearning(detectors as Record<string, unknown>, String(config.detectorsFile))
+  const read = readJson(config.detectorsFile, 'TRAILWATCH_DETECTORS_FILE') ?? {}
+  if (typeof read !== 'object' || Array.isArray(read)) throw new ConfigError(`TRAILWATCH_DETECTORS_FILE ${String(config.detectorsFile)}: expected an object keyed by detector id`)
+  const detectors = read as Record<string, unknown>
+  const learning = dayLearning(detectors, String(config.detectorsFile))
   const principals = config.principalsFile
     ? principalsFromJson(readJson(config.principalsFile, 'TRAILWATCH_PRINCIPALS_FILE'), `TRAILWATCH_PRINCIPALS_FILE ${config.principalsFile}`, learning)
     : principalsFrom({}, learning)
-  return { detectors: detectors as Record<string, unknown>, principals }
+  return { detectors, principals }
 }
 
 /** How working days are learned, from the off-hours detector's settings: the console and the emails show the day it judged by. */
