@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { alertCommand, notificationsCommand, suppressCommand } from './src/alerting/cli.js'
 import { importCredentialReportCommand } from './src/credentials/cli.js'
+import { eventsCommand } from './src/events/cli.js'
 import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { consoleUserCommand } from './src/console/cli.js'
 import { importIamCommand, permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     .addCommand(alertCommand([scheduleWeeklyReports]))
     .addCommand(incidentsCommand())
     .addCommand(timelineCommand())
+    .addCommand(eventsCommand())
     .addCommand(suppressCommand(({ config }) => Promise.resolve([...DETECTORS.map((d) => d.id), ...loadRuleFiles(rulePaths(config.rulesDir)).rules.map((rule) => rule.detector.id)])))
     .addCommand(notificationsCommand())
     .addCommand(reportCommand())

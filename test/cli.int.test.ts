@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from './helpers/cli.js'
+import { INVICTUS } from './helpers/datasets.js'
 
 const freshDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `trailwatch-${prefix}-`))
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures')
@@ -12,7 +13,7 @@ const EXAMPLES = path.resolve(import.meta.dirname, '../examples')
 
 describe('trailwatch command line', () => {
   it('has --help on every command', async () => {
-    for (const command of [[], ['run'], ['demo'], ['status'], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect'], ['rules', 'list'], ['rules', 'check'], ['rules', 'test'], ['alert'], ['suppress', 'add'], ['suppress', 'list'], ['suppress', 'remove'], ['notifications', 'list'], ['notifications', 'retry'], ['report', 'credentials']]) {
+    for (const command of [[], ['run'], ['demo'], ['status'], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect'], ['rules', 'list'], ['rules', 'check'], ['rules', 'test'], ['alert'], ['suppress', 'add'], ['suppress', 'list'], ['suppress', 'remove'], ['notifications', 'list'], ['notifications', 'retry'], ['report', 'credentials'], ['events'], ['timeline']]) {
       const { code, stdout } = await runCli([...command, '--help'])
       expect(code).toBe(0)
       expect(stdout).toContain(`Usage: trailwatch ${command.join(' ')}`.trim())
@@ -38,6 +39,31 @@ describe('trailwatch command line', () => {
       { event_id: 'cli-1', event_name: 'ListUsers' },
       { event_id: 'line 2', event_name: expect.stringMatching(/^eventTime: /) as unknown },
     ])
+  })
+
+  it('searches events page by page, and reads a run of the same call as one line of a timeline', async () => {
+    const dataDir = freshDir('data')
+    expect((await runCli(['backfill', INVICTUS, '--data-dir', dataDir])).code).toBe(0)
+    const deletes = await runCli(['events', '--key', 'AKIATFQR7NSC8Q4X20BJ', '--event', 'DeleteTrail', '--data-dir', dataDir])
+    expect(deletes.stdout.trim().split('\n')).toEqual([
+      ...Array<string>(2).fill('2023-07-10 12:08:04 UTC  DeleteTrail  arn:aws:iam::123837392027:user/bert-jan  AKIATFQR7NSC8Q4X20BJ  192.168.10.20  123837392027 us-east-1  ok'),
+      '2023-07-10 11:59:02 UTC  DeleteTrail  arn:aws:iam::123837392027:user/bert-jan  AKIATFQR7NSC8Q4X20BJ  192.168.10.20  123837392027 us-east-1  TrailNotFoundException',
+      '3 events',
+    ])
+    // Two pages of two failed calls go on where the first stopped: four different calls.
+    const first = await runCli(['events', '--error', 'any', '--limit', '2', '--json', '--data-dir', dataDir])
+    const last = JSON.parse(first.stdout.trim().split('\n').at(-1) ?? '{}') as { time: string; event_id: string }
+    const more = await runCli(['events', '--error', 'any', '--limit', '2', '--to', last.time, '--before-event', last.event_id, '--json', '--data-dir', dataDir])
+    const ids = [...first.stdout.trim().split('\n'), ...more.stdout.trim().split('\n')].map((line) => (JSON.parse(line) as { event_id: string; error: string }).event_id)
+    expect(new Set(ids).size).toBe(4)
+    expect((await runCli(['events', '--resource', 'x'.repeat(3000), '--data-dir', dataDir])).stderr).toContain('the resource searched for is longer than 2048 characters')
+
+    const role = 'arn:aws:iam::123837392027:role/stratus-red-team-ec2-get-password-data-role'
+    const timeline = await runCli(['timeline', '--principal', role, '--from', '2023-07-10T11:00:00Z', '--to', '2023-07-10T13:00:00Z', '--data-dir', dataDir])
+    const lines = timeline.stdout.trim().split('\n')
+    expect(lines.at(-1)).toBe('29 calls and 0 alerts, 2023-07-10 11:00:00 UTC → 2023-07-10 13:00:00 UTC')
+    // 29 denied GetPasswordData calls in a row, and no alert between them (no detector ran): one line.
+    expect(lines.filter((line) => line.includes('GetPasswordData')).map((line) => /×(\d+) to/.exec(line)?.[1])).toEqual(['29'])
   })
 
   it('names a path that does not exist', async () => {

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 it('draws what a detector would have found, a bar per day, and lists the findings, storing nothing', async () => {
   const listing = await (await fetch(`${server.url}/detectors`)).text()
-  expect(listing).toContain('<a href="/detectors/cloudtrail-tampering">cloudtrail-tampering</a>')
+  expect(listing).toContain('<a href="/detectors/cloudtrail-tampering"><span class="id">cloudtrail-tampering</span></a>')
 
   const response = await fetch(`${server.url}/detectors/cloudtrail-tampering?days=7`)
   expect(response.status).toBe(200)

@@ -1,22 +1,20 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { request } from 'node:http'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { simpleParser } from 'mailparser'
 import type { Browser, Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../src/console/auth.js'
-import { openBrowser } from './helpers/browser.js'
-import { runCli, startCli, type RunningCli } from './helpers/cli.js'
+import { accessibilityProblems, openBrowser, screenshots } from './helpers/browser.js'
+import { consoleAddress, runCli, startCli, type RunningCli } from './helpers/cli.js'
 
 const USER = 'alice'
 const PASSWORD = 'correct horse battery staple'
 /** Where the emails say the console is; the test reaches the same pages on its own address. */
 const CONSOLE_URL = 'http://trailwatch.example.com'
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/console')
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 let dataDir: string
 let usersFile: string
@@ -32,13 +30,8 @@ beforeAll(async () => {
   writeFileSync(usersFile, `# console users\n${USER}:${await hashPassword(PASSWORD)}\n`)
   run = startCli(['run'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile, TRAILWATCH_CONSOLE_URL: CONSOLE_URL, TRAILWATCH_LOG_LEVEL: 'warn' } })
   // The demo is loaded first; then run names where its console is.
-  for (let waited = 0; !base; waited += 250) {
-    if (waited > 90_000 || run.exitCode !== null) throw new Error(`trailwatch run did not start its console:\n${run.output().stderr}`)
-    await new Promise((resolve) => setTimeout(resolve, 250))
-    base = /the console: (http:\S+)\//.exec(run.output().stdout)?.[1] ?? ''
-  }
+  base = await consoleAddress(run)
   browser = await openBrowser()
-  mkdirSync(SCREENSHOTS, { recursive: true })
 }, 120_000)
 
 afterAll(async () => {
@@ -86,7 +79,7 @@ describe('the console over HTTP', () => {
     const body = await page.text()
     expect(body).toContain('anna acted from 5.255.255.77')
     // The address with its country and network.
-    expect(body).toContain('<td>5.255.255.77</td><td>RU</td><td>AS13238 YANDEX LLC</td>')
+    expect(body).toContain('<td data-label="Address"><a href="/events?address=5.255.255.77"><span class="id">5.255.255.77</span></a></td><td data-label="Country">RU</td><td data-label="Network">AS13238 YANDEX LLC</td>')
   })
 
   it('demands a sign-in, refuses a wrong password, and sends its security headers', async () => {
@@ -125,31 +118,14 @@ describe('the console over HTTP', () => {
     // The same form from the console's own page goes through.
     expect((await ack({ origin: base }, { csrf, reason: 'looking into it' })).status).toBe(303)
     const log = await (await fetch(`${base}/audit`, { headers: { cookie } })).text()
-    expect(log).toMatch(/alice<\/td><td>acknowledged<\/td><td>inc-[0-9a-f]{12}<\/td><td>looking into it/)
+    expect(log).toMatch(/alice<\/td><td data-label="What">acknowledged<\/td><td data-label="To what"><a href="\/incidents\/inc-[0-9a-f]{12}">inc-[0-9a-f]{12}<\/a><\/td><td data-label="Detail">looking into it/)
     expect(log).not.toContain('forged')
   })
 })
 
-/** axe-core's serious and critical findings on the page as it is, as `rule: where` lines. */
-async function accessibilityProblems(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE })
-  const result = (await page.evaluate('axe.run(document, { resultTypes: ["violations"] })')) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
-}
-
 /** The text of each element `selector` finds, spaces collapsed. */
 async function texts(page: Page, selector: string): Promise<string[]> {
   return (await page.evaluate(`[...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => e.textContent.replace(/\\s+/g, ' ').trim())`)) as string[]
-}
-
-async function screenshots(page: Page, name: string): Promise<number[]> {
-  const overflow: number[] = []
-  for (const width of [400, 1280]) {
-    await page.setViewport({ width, height: 900 })
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${String(width)}.png`), fullPage: true })
-    overflow.push(Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')))
-  }
-  return overflow
 }
 
 describe('the console in Chromium', () => {
@@ -167,7 +143,7 @@ describe('the console in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/')
     expect(await texts(page, 'h1')).toEqual(['Incidents'])
     expect(await accessibilityProblems(page)).toEqual([])
-    expect(await screenshots(page, 'incidents')).toEqual([0, 0])
+    expect(await screenshots(page, SCREENSHOTS, 'incidents')).toEqual([0, 0])
 
     // anna's night: the critical incident.
     const link = (await page.evaluate(`[...document.querySelectorAll('tbody tr')].find((row) => /critical/.test(row.textContent) && /anna/.test(row.textContent))?.querySelector('a')?.getAttribute('href')`)) as string | undefined
@@ -175,7 +151,7 @@ describe('the console in Chromium', () => {
     await Promise.all([page.waitForNavigation(), page.click(`a[href="${link ?? ''}"]`)])
     expect((await texts(page, 'h1'))[0]).toContain('anna acted from 5.255.255.77')
     expect(await accessibilityProblems(page)).toEqual([])
-    expect(await screenshots(page, 'incident')).toEqual([0, 0])
+    expect(await screenshots(page, SCREENSHOTS, 'incident')).toEqual([0, 0])
 
     await page.click('a[href="#timeline"]')
     expect(new URL(page.url()).hash).toBe('#timeline')
@@ -192,10 +168,11 @@ describe('the console in Chromium', () => {
     await page.goto(`${base}/principals?arn=${encodeURIComponent('arn:aws:iam::111122223333:user/anna')}`)
     expect(await texts(page, '.heat td')).toHaveLength(7 * 24)
     expect(await accessibilityProblems(page)).toEqual([])
-    expect(await screenshots(page, 'principal')).toEqual([0, 0])
-    for (const route of ['/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
+    expect(await screenshots(page, SCREENSHOTS, 'principal')).toEqual([0, 0])
+    for (const route of ['/events', '/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
       await page.goto(`${base}${route}`)
       expect(await accessibilityProblems(page), route).toEqual([])
+      expect(await screenshots(page, SCREENSHOTS, route.slice(1)), route).toEqual([0, 0])
     }
     await page.close()
 
@@ -209,11 +186,7 @@ describe('the console in Chromium', () => {
 
   it('is served alone by trailwatch console, as docker-compose runs it', async () => {
     const alone = startCli(['console'], { env: { TRAILWATCH_DATA_DIR: dataDir, TRAILWATCH_CONSOLE_USERS_FILE: usersFile } })
-    let url = ''
-    for (let waited = 0; !url && waited < 60_000 && alone.exitCode === null; waited += 250) {
-      await new Promise((resolve) => setTimeout(resolve, 250))
-      url = /the console: (http:\S+)\//.exec(alone.output().stdout)?.[1] ?? ''
-    }
+    const url = await consoleAddress(alone)
     const page = await fetch(`${url}/`, { redirect: 'manual' })
     alone.kill('SIGINT')
     await once(alone, 'exit')
@@ -225,12 +198,7 @@ describe('the console in Chromium', () => {
     const own = mkdtempSync(path.join(tmpdir(), 'trailwatch-throttle-'))
     const alone = startCli(['console'], { env: { TRAILWATCH_DATA_DIR: own, TRAILWATCH_CONSOLE_USERS_FILE: usersFile, TRAILWATCH_HTTP_PORT: '0' } })
     try {
-      let url = ''
-      for (let waited = 0; !url && waited < 60_000 && alone.exitCode === null; waited += 250) {
-        await new Promise((resolve) => setTimeout(resolve, 250))
-        url = /the console: (http:\S+)\//.exec(alone.output().stdout)?.[1] ?? ''
-      }
-      expect(url, alone.output().stderr).not.toBe('')
+      const url = await consoleAddress(alone)
       const statuses = await Promise.all(Array.from({ length: 200 }, () => fetch(`${url}/login`, form({ user: USER, password: 'a guess' })).then((r) => r.status)))
       // Checked: at most the ten failures an address may have; the rest are turned away before any hashing.
       expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10)

@@ -2,7 +2,7 @@ import { describeIdentity } from '../incidents/chain.js'
 import { identifiersOf, isIdentifier, type Identifiers } from '../incidents/identifiers.js'
 import { shortPrincipal, type Incident } from '../incidents/incidents.js'
 import type { TriggerEvent } from '../incidents/triggers.js'
-import { SEVERITIES } from '../severity.js'
+import { mostSevereFirst } from '../severity.js'
 import { localTime, utcText } from '../time.js'
 import type { StoredAlert } from '../alerts/table.js'
 import { htmlDocument, html, joinHtml, type Html } from '../html.js'
@@ -56,10 +56,6 @@ function detail(alert: StoredAlert): string {
   return ''
 }
 
-function bySeverity(alerts: StoredAlert[]): StoredAlert[] {
-  return [...alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.first_seen.localeCompare(b.first_seen) || a.alert_id.localeCompare(b.alert_id))
-}
-
 function withAlias(account: string, aliases: Record<string, string>): string {
   const alias = aliases[account]
   return alias ? `${account} (${alias})` : account
@@ -69,7 +65,7 @@ function withAlias(account: string, aliases: Record<string, string>): string {
 export function incidentSubject(incident: Incident, aliases: Record<string, string>, news?: string[]): string {
   const alerts = incident.members.map((m) => m.alert)
   const first = alerts[0]
-  const worst = bySeverity(alerts)[0]
+  const worst = mostSevereFirst(alerts)[0]
   const alias = first ? aliases[first.account] : undefined
   // A long name must leave room for what happened.
   const name = shortPrincipal(first?.principal ?? '')
@@ -117,7 +113,7 @@ function filled(step: string, found: Identifiers, addresses: string[]): string {
 export function incidentRunbook(incident: Incident, triggers: TriggerEvent[]): RunbookStep[] {
   const found = identifiersOf(triggers)
   const addresses = [...new Set(triggers.map((e) => e.address).filter(Boolean))]
-  const detectorSteps = [...new Set(bySeverity(incident.members.map((m) => m.alert)).flatMap((a) => a.runbook))].map((step) => ({ text: filled(step, found, addresses) }))
+  const detectorSteps = [...new Set(mostSevereFirst(incident.members.map((m) => m.alert)).flatMap((a) => a.runbook))].map((step) => ({ text: filled(step, found, addresses) }))
   return [...actions(incident, triggers, found), ...detectorSteps]
 }
 
@@ -145,7 +141,7 @@ interface IncidentView {
 }
 
 function incidentView(incident: Incident, context: IncidentContext): IncidentView {
-  const alerts = bySeverity(incident.members.map((m) => m.alert))
+  const alerts = mostSevereFirst(incident.members.map((m) => m.alert))
   const linkOf = new Map(incident.members.map((m) => [m.alert.alert_id, m.link]))
   const allTriggers = alerts.flatMap((a) => context.triggers.get(a.alert_id) ?? [])
   const addresses = [...new Map(allTriggers.filter((e) => e.address).map((e) => [e.address, e])).values()]

@@ -14,6 +14,7 @@ import { HttpError, ownHosts, refusalOf, type Surface } from '../ops/server.js'
 import { recordAudit } from './audit.js'
 import { BoundedSessionStore, LoginThrottle, loadUsers, verifyPassword } from './auth.js'
 import { changeRoutes, pageRoutes } from './routes.js'
+import { CONSOLE_CSS } from './layout.js'
 import * as pages from './pages.js'
 import { formField, peer, sameOrigin, sendPage, type ConsoleOptions, type ConsoleScope } from './scope.js'
 
@@ -147,7 +148,7 @@ export function consoleSurface(options: ConsoleOptions): Surface {
         throw new HttpError(503, 'The console is served on a non-loopback address without a sign-in: set TRAILWATCH_CONSOLE_USERS_FILE (or TRAILWATCH_CONSOLE_TRUSTED_HEADER behind a proxy that signs people in).')
       }
     })
-    app.get('/console.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(pages.CONSOLE_CSS))
+    app.get('/console.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(CONSOLE_CSS))
     signInRoutes(app, scope)
     await app.register(async (signedIn) => {
       signedIn.addHook('onRequest', identify(scope, exposed))

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { alertCountsByDetector, latestAlertsOf, type StoredAlert } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
+import type { ReportedKey } from '../reports/credential-age.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis, localTime } from '../time.js'
 
@@ -8,26 +9,64 @@ const DAY = 86_400_000
 /** How far back a principal's usual networks and hours are read. */
 const USUAL_DAYS = 30
 
+/**
+ * The end of a principal's own span: their last call at or before `now`, or `now` when none is
+ * stored. A page about someone whose calls are last year's looks at last year.
+ */
+export async function lastCallOf(store: Store, principal: string, now: Date): Promise<Date> {
+  const [row] = await selectRows(
+    store,
+    `SELECT toUnixTimestamp64Milli(max(event_time)) AS last FROM events WHERE principal_arn = {principal:String} AND event_time <= {now:DateTime64(3)} HAVING count() > 0`,
+    { principal, now: clickHouseTime(now.getTime()) },
+    z.object({ last: z.coerce.number() }),
+  )
+  return row ? new Date(row.last) : now
+}
+
+export interface KeyUse {
+  key: string
+  first_used: string
+  last_used: string
+  calls: number
+  countries: string[]
+  /** The credential report's row for this key, when the report names it. */
+  reported: ReportedKey | undefined
+}
+
+/** The long-term keys a principal called with in the span, most recently used first. */
+export function keysUsed(store: Store, principal: string, span: { from: Date; to: Date }): Promise<Omit<KeyUse, 'reported'>[]> {
+  return selectRows(
+    store,
+    `SELECT access_key_id AS key, toUnixTimestamp64Milli(min(event_time)) AS first_used, toUnixTimestamp64Milli(max(event_time)) AS last_used, count() AS calls,
+            arraySort(groupUniqArrayIf(source_country, source_country != '')) AS countries
+     FROM events WHERE principal_arn = {principal:String} AND startsWith(access_key_id, 'AKIA')
+       AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
+     GROUP BY key ORDER BY last_used DESC LIMIT 20`,
+    { principal, from: clickHouseTime(span.from.getTime()), to: clickHouseTime(span.to.getTime()) },
+    z.object({ key: z.string(), first_used: isoFromMillis, last_used: isoFromMillis, calls: z.coerce.number(), countries: z.array(z.string()) }),
+  )
+}
+
 export interface Network {
   address: string
   country: string
   asn: number
+  as_org: string
   days: number
   calls: number
   last_seen: string
 }
 
-/** The public addresses a principal used in the 30 days up to `now`, most used first. */
-export function usualNetworks(store: Store, principal: string, now: Date): Promise<Network[]> {
+/** Every address a principal called from in the span, with its country and network when public, most used first. */
+export function addressesOf(store: Store, principal: string, span: { from: Date; to: Date }): Promise<Network[]> {
   return selectRows(
     store,
-    `SELECT source_ip AS address, any(source_country) AS country, any(source_asn) AS asn, uniqExact(day) AS days, sum(calls) AS calls,
-            toUnixTimestamp64Milli(max(last_seen)) AS last_seen
-     FROM baseline_principal_source_days
-     WHERE principal_arn = {principal:String} AND day >= toDate({from:DateTime64(3)}) AND day <= toDate({now:DateTime64(3)})
-     GROUP BY source_ip ORDER BY calls DESC, address LIMIT 50`,
-    { principal, from: clickHouseTime(now.getTime() - USUAL_DAYS * DAY), now: clickHouseTime(now.getTime()) },
-    z.object({ address: z.string(), country: z.string(), asn: z.coerce.number(), days: z.coerce.number(), calls: z.coerce.number(), last_seen: isoFromMillis }),
+    `SELECT coalesce(source_ip, source_host, '') AS address, any(source_country) AS country, any(source_asn) AS asn, any(source_as_org) AS as_org,
+            uniqExact(toDate(event_time)) AS days, count() AS calls, toUnixTimestamp64Milli(max(event_time)) AS last_seen
+     FROM events WHERE principal_arn = {principal:String} AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
+     GROUP BY address ORDER BY calls DESC, address LIMIT 50`,
+    { principal, from: clickHouseTime(span.from.getTime()), to: clickHouseTime(span.to.getTime()) },
+    z.object({ address: z.string(), country: z.string(), asn: z.coerce.number(), as_org: z.string(), days: z.coerce.number(), calls: z.coerce.number(), last_seen: isoFromMillis }),
   )
 }
 

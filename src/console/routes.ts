@@ -4,6 +4,7 @@ import { addSuppression, listSuppressions, removeSuppression } from '../alerting
 import { AppError } from '../errors.js'
 import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/incidents.js'
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
+import { searchEvents, SEARCH_FIELDS, type EventFilter } from '../events/search.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { latestSnapshots } from '../iam/snapshots.js'
 import { knownWorkingTime } from '../people/working-time.js'
@@ -11,13 +12,18 @@ import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import { readAudit } from './audit.js'
+import { eventsPage } from './events-page.js'
+import { incidentPage, timelinePage, type IncidentView, type TimelineFilter } from './incident-page.js'
+import type { PageContext } from './layout.js'
 import { formField, sendPage, type ConsoleScope } from './scope.js'
 import * as pages from './pages.js'
-import { dataFreshness, detectorHealth, hoursOfWeek, recentAlerts, usualNetworks } from './queries.js'
+import { addressesOf, dataFreshness, detectorHealth, hoursOfWeek, keysUsed, lastCallOf, recentAlerts } from './queries.js'
 
 const SHOWN_INCIDENTS = 500
-/** Calls a timeline page shows; `trailwatch timeline` gives the rest. */
-const TIMELINE_CALLS = 1000
+/** Calls a timeline reads, to be collapsed, filtered and paged; `trailwatch timeline` gives the rest. */
+const TIMELINE_CALLS = 5000
+/** Events a search page lists. */
+const EVENTS_SHOWN = 100
 const INCIDENT_ID = /^inc-[0-9a-f]{12}$/
 /** How far back a detector's page replays by default, and at most. */
 const HISTORY_DAYS = 30
@@ -44,7 +50,7 @@ function user(request: FastifyRequest): string {
   return request.session.user ?? ''
 }
 
-function pageContext(request: FastifyRequest, reply: FastifyReply, scope: ConsoleScope): pages.PageContext {
+function pageContext(request: FastifyRequest, reply: FastifyReply, scope: ConsoleScope): PageContext {
   const name = user(request)
   return { user: name, csrf: reply.generateCsrf(), signedIn: Boolean(scope.users) && !name.startsWith('local:') }
 }
@@ -54,13 +60,25 @@ function incidentId(request: IdRequest): string {
   return request.params.id
 }
 
-async function incidentView(scope: ConsoleScope, id: string, notice?: string, error?: string): Promise<pages.IncidentView> {
+/** A timeline's filters from the query string: each a value, the page a positive whole number. */
+function timelineFilter(params: URLSearchParams): TimelineFilter {
+  const page = Number(params.get('page') ?? 1)
+  return {
+    principal: filled(params.get('principal')),
+    event: filled(params.get('event')),
+    error: filled(params.get('error')),
+    address: filled(params.get('address')),
+    page: Number.isInteger(page) && page >= 1 ? page : 1,
+  }
+}
+
+async function incidentView(scope: ConsoleScope, request: IdRequest, notice?: string, error?: string): Promise<IncidentView> {
   const { store } = scope
-  const incident = await incidentById(store, id)
+  const incident = await incidentById(store, incidentId(request))
   const triggers = [...(await triggerEvents(store, incident.members.map((m) => m.alert), 50)).values()].flat()
   const { subject, span } = incidentTimelineSubject(incident)
   const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
-  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, aliases: scope.aliases, notice, error }
+  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(query(request)), aliases: scope.aliases, notice, error }
 }
 
 async function incidentsList(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -88,19 +106,48 @@ async function incidentsList(scope: ConsoleScope, request: FastifyRequest, reply
 }
 
 async function principal(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const now = scope.clock()
   const arn = query(request).get('arn') ?? ''
   if (!arn) throw new HttpError(400, 'name a principal: /principals?arn=ARN')
-  const working = await knownWorkingTime(scope.store, scope.principals, arn, now)
+  const { store } = scope
+  // Their own span, as the detectors judged them: the 30 days to their last call.
+  const end = await lastCallOf(store, arn, scope.clock())
+  const span = { from: new Date(end.getTime() - 30 * DAY), to: end }
+  const working = await knownWorkingTime(store, scope.principals, arn, new Date(end.getTime() + 1))
   const userName = arn.includes(':user/') ? (arn.split('/').pop() ?? '') : undefined
-  const [networks, hours, report, alerts] = await Promise.all([
-    usualNetworks(scope.store, arn, now),
-    hoursOfWeek(scope.store, arn, now, working.zone),
-    userName ? credentialAgeReport(scope.store, now) : undefined,
-    recentAlerts(scope.store, arn),
+  const [networks, hours, report, used, alerts] = await Promise.all([
+    addressesOf(store, arn, span),
+    hoursOfWeek(store, arn, end, working.zone),
+    userName ? credentialAgeReport(store, end) : undefined,
+    keysUsed(store, arn, span),
+    recentAlerts(store, arn),
   ])
-  const keys = report?.keys.filter((k) => k.user === userName && arn.split(':')[4] === k.account) ?? []
-  return sendPage(reply, 200, pages.principalPage({ principal: arn, working, networks, hours, keys, alerts }, pageContext(request, reply, scope)))
+  const reported = report?.keys.filter((k) => k.user === userName && arn.split(':')[4] === k.account) ?? []
+  const keys = used.map((k) => ({ ...k, reported: reported.find((r) => r.access_key_id === k.key) }))
+  const keysIdle = reported.filter((r) => !used.some((k) => k.key === r.access_key_id))
+  return sendPage(reply, 200, pages.principalPage({ principal: arn, span: { from: span.from.toISOString(), to: end.toISOString() }, working, networks, hours, keysUsed: keys, keysIdle, alerts }, pageContext(request, reply, scope)))
+}
+
+/** An instant from a query string: an ISO 8601 time or a UTC day; absent or not a time, none. */
+function instant(value: string | null): Date | undefined {
+  const text = value?.trim() ?? ''
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text.length === 10 ? `${text}T00:00:00Z` : text) : Number.NaN
+  return Number.isNaN(ms) ? undefined : new Date(ms)
+}
+
+async function events(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const params = query(request)
+  const filter: EventFilter = Object.fromEntries(SEARCH_FIELDS.map((field) => [field, filled(params.get(field))]))
+  const from = instant(params.get('from'))
+  const before = instant(params.get('before'))
+  const range = { from: from ?? new Date(0), before: before ?? new Date(scope.clock().getTime() + 1), beforeEvent: before ? filled(params.get('before_event')) : undefined }
+  const asked = { filter, from: from ? (params.get('from') ?? '') : '', before: before ? (params.get('before') ?? '') : '' }
+  try {
+    const found = await searchEvents(scope.store, filter, range, EVENTS_SHOWN)
+    return await sendPage(reply, 200, eventsPage({ ...asked, found }, pageContext(request, reply, scope)))
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err
+    return sendPage(reply, 400, eventsPage({ ...asked, found: { events: [], older: undefined }, error: err.message }, pageContext(request, reply, scope)))
+  }
 }
 
 async function timeline(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -108,9 +155,10 @@ async function timeline(scope: ConsoleScope, request: FastifyRequest, reply: Fas
   const arn = params.get('principal')
   const address = params.get('ip')
   if (!arn && !address) throw new HttpError(400, 'name a principal or an address: /timeline?principal=ARN or ?ip=ADDRESS')
-  const to = params.get('to') ? new Date(Date.parse(day(params.get('to'), '')) + DAY - 1) : scope.clock()
+  const to = instant(params.get('to')) ?? scope.clock()
   const calls = await buildTimeline(scope.store, { principals: arn ? [arn] : [], keys: [], addresses: address ? [address] : [] }, { from: new Date(to.getTime() - DAY), to }, TIMELINE_CALLS)
-  return sendPage(reply, 200, pages.timelinePage(`Timeline of ${arn ?? address ?? ''}`, calls, pageContext(request, reply, scope)))
+  const subject = { ...(arn ? { principal: arn } : { ip: address ?? '' }), to: to.toISOString() }
+  return sendPage(reply, 200, timelinePage(`Timeline of ${arn ?? address ?? ''}`, calls, timelineFilter(params), subject, pageContext(request, reply, scope)))
 }
 
 /** The pages: each reads the store and shows what it found. */
@@ -121,10 +169,11 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
   app.get('/incidents/:id', async (request: IdRequest, reply) => {
     const done = query(request).get('done')
     const notice = done === 'acknowledged' || done === 'resolved' ? `Incident ${done}.` : done === 'suppressed' ? 'Suppression added: trailwatch suppress list shows it.' : undefined
-    return sendPage(reply, 200, pages.incidentPage(await incidentView(scope, incidentId(request), notice), context(request, reply), scope.clock().toISOString().slice(0, 10)))
+    return sendPage(reply, 200, incidentPage(await incidentView(scope, request, notice), context(request, reply), scope.clock().toISOString().slice(0, 10)))
   })
   app.get('/principals', (request, reply) => principal(scope, request, reply))
   app.get('/timeline', (request, reply) => timeline(scope, request, reply))
+  app.get('/events', (request, reply) => events(scope, request, reply))
   app.get('/suppressions', async (request, reply) =>
     sendPage(reply, 200, pages.suppressionsPage(await listSuppressions(store, scope.clock()), context(request, reply), query(request).get('done') === 'removed' ? 'Suppression removed.' : undefined)),
   )
@@ -160,7 +209,7 @@ async function triage(scope: ConsoleScope, request: FastifyRequest<{ Params: { i
   const { action } = request.params
   const now = scope.clock()
   const reason = formField(request.body, 'reason').trim()
-  const failed = async (error: string) => sendPage(reply, 400, pages.incidentPage(await incidentView(scope, id, undefined, error), pageContext(request, reply, scope), now.toISOString().slice(0, 10)))
+  const failed = async (error: string) => sendPage(reply, 400, incidentPage(await incidentView(scope, request, undefined, error), pageContext(request, reply, scope), now.toISOString().slice(0, 10)))
   if (action === 'ack' || action === 'resolve') {
     if (!reason) return failed('Give a reason: it goes into the incident’s log.')
     const done = action === 'ack' ? 'acknowledged' : 'resolved'

@@ -6,7 +6,7 @@ import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
 import { describeIdentity } from './chain.js'
 import { changeIncident, DAY, incidentById, incidentJson, listIncidents, shortPrincipal, type Incident } from './incidents.js'
-import { buildTimeline, incidentTimelineSubject, type TimelineEntry } from './timeline.js'
+import { buildTimeline, collapseRepeats, incidentTimelineSubject, type TimelineRow } from './timeline.js'
 
 /** One line for a terminal: titles and names come from CloudTrail, so their control characters are made visible. */
 function incidentLine(incident: Incident): string {
@@ -94,11 +94,12 @@ interface TimelineOptions extends CommonOptions {
   json?: boolean
 }
 
-function entryText(entry: TimelineEntry): string {
+function entryText(entry: TimelineRow): string {
   if (entry.type === 'alert') return textLine(`${utcText(entry.time)}  ALERT ${entry.alert.severity.toUpperCase()} ${entry.alert.detector}: ${entry.alert.title} (alert ${entry.alert.alert_id})`)
   const marks = [...entry.new, ...(entry.error ? [`failed: ${entry.error}`] : [])]
+  const repeats = entry.count > 1 ? `  ×${String(entry.count)} to ${utcText(entry.last)}` : ''
   return [
-    `${utcText(entry.time)}  ${shortPrincipal(entry.principal)}  ${entry.event}  ${entry.address || '—'}${entry.country ? ` (${entry.country})` : ''}  ${entry.region}  ${entry.key || '—'}${marks.length ? `  [${marks.join(', ')}]` : ''}`,
+    `${utcText(entry.time)}  ${shortPrincipal(entry.principal)}  ${entry.event}  ${entry.address || '—'}${entry.country ? ` (${entry.country})` : ''}  ${entry.region}  ${entry.key || '—'}${marks.length ? `  [${marks.join(', ')}]` : ''}${repeats}`,
     ...(entry.hop ? [`    ↳ ${entry.hop}`] : []),
   ]
     .map(textLine)
@@ -123,7 +124,9 @@ export function timelineCommand(): Command {
         let span = { from: (options.to ?? Date.now()) - DAY, to: options.to ?? Date.now() }
         if (options.incident) ({ subject, span } = incidentTimelineSubject(await incidentById(store, options.incident)))
         const timeline = await buildTimeline(store, subject, { from: new Date(options.from ?? span.from), to: new Date(options.to ?? span.to) })
-        for (const entry of timeline.entries) console.log(options.json ? JSON.stringify(entry) : entryText(entry))
+        // JSON keeps every call; a person reads repeats once.
+        if (options.json) for (const entry of timeline.entries) console.log(JSON.stringify(entry))
+        else for (const row of collapseRepeats(timeline.entries)) console.log(entryText(row))
         if (!options.json) {
           const calls = timeline.entries.filter((e) => e.type === 'call').length
           console.log(`${String(calls)} calls${timeline.truncated ? ' (the first ones: narrow --from/--to for the rest)' : ''} and ${String(timeline.entries.length - calls)} alerts, ${utcText(timeline.from)} → ${utcText(timeline.to)}`)

@@ -22,6 +22,7 @@ const TimelineCall = z.object({
   country: z.string(),
   region: z.string(),
   error: z.string(),
+  read_only: z.coerce.boolean(),
   issued_key: z.string(),
   event_id: z.string(),
 })
@@ -29,6 +30,9 @@ const TimelineCall = z.object({
 export type TimelineEntry =
   | ({ type: 'call'; new: string[]; hop: string } & Omit<z.output<typeof TimelineCall>, 'issued_key'>)
   | { type: 'alert'; time: string; alert: StoredAlert }
+
+/** A call and the same call repeated right after it: `count` of them, the last at `last`. */
+export type TimelineRow = (Extract<TimelineEntry, { type: 'call' }> & { count: number; last: string }) | Extract<TimelineEntry, { type: 'alert' }>
 
 export interface Timeline {
   from: string
@@ -88,7 +92,8 @@ export async function buildTimeline(store: Store, subject: TimelineSubject, rang
     store,
     `SELECT toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service, principal_arn AS principal,
             access_key_id AS key, coalesce(source_ip, source_host, '') AS address, source_country AS country, aws_region AS region,
-            error_code AS error, JSONExtractString(raw, 'responseElements', 'credentials', 'accessKeyId') AS issued_key, event_id
+            error_code AS error, ifNull(read_only, false) AS read_only,
+            JSONExtractString(raw, 'responseElements', 'credentials', 'accessKeyId') AS issued_key, event_id
      FROM events
      WHERE event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
        AND (principal_arn IN {principals:Array(String)} OR access_key_id IN {keys:Array(String)} OR source_ip IN {addresses:Array(String)})
@@ -127,4 +132,23 @@ export async function buildTimeline(store: Store, subject: TimelineSubject, rang
   // An alert stands after the call that started it.
   entries.sort((a, b) => a.time.localeCompare(b.time) || Number(a.type === 'alert') - Number(b.type === 'alert'))
   return { from: range.from.toISOString(), to: range.to.toISOString(), entries, truncated }
+}
+
+/** The same call by the same identity from the same place with the same outcome. */
+function sameCall(a: Extract<TimelineEntry, { type: 'call' }>, b: Extract<TimelineEntry, { type: 'call' }>): boolean {
+  return a.principal === b.principal && a.event === b.event && a.address === b.address && a.key === b.key && a.region === b.region && a.error === b.error && !a.hop && !b.hop
+}
+
+/** Runs of the same call, one after another, as one row each: 29 `GetPasswordData` read as one line ×29 with its first and last time. */
+export function collapseRepeats(entries: readonly TimelineEntry[]): TimelineRow[] {
+  const rows: TimelineRow[] = []
+  for (const entry of entries) {
+    const previous = rows.at(-1)
+    if (entry.type === 'call' && previous?.type === 'call' && sameCall(previous, entry)) {
+      previous.count++
+      previous.last = entry.time
+      previous.new = [...new Set([...previous.new, ...entry.new])]
+    } else rows.push(entry.type === 'call' ? { ...entry, count: 1, last: entry.time } : entry)
+  }
+  return rows
 }

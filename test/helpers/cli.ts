@@ -58,3 +58,13 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd
   child.stderr.on('data', (chunk: Buffer) => (printed.stderr += chunk.toString()))
   return Object.assign(child, { output: () => ({ ...printed }) })
 }
+
+/** Where the console `trailwatch run` or `trailwatch console` serves, once it says so; an error with what it printed if it stops or takes too long. */
+export async function consoleAddress(cli: RunningCli, timeoutMs = 90_000): Promise<string> {
+  for (let waited = 0; waited <= timeoutMs && cli.exitCode === null; waited += 250) {
+    const url = /the console: (http:\S+)\//.exec(cli.output().stdout)?.[1]
+    if (url) return url
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  throw new Error(`no console was served:\n${cli.output().stderr}`)
+}
