@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { identityKind, runbookFor } from '../src/runbook.js'
 import { z } from 'zod'
 import type { Store } from '../src/clickhouse/client.js'
 import { selectRows } from '../src/clickhouse/rows.js'
@@ -48,7 +49,7 @@ function runParameters(detector: Detector, window: DetectionWindow, settings: Se
 }
 
 function findingsOf(detector: Detector, row: unknown, config: unknown, context: DetectorContext): Finding[] {
-  return [detector.toFinding(row, config, context) ?? []].flat().map((draft) => ({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: detector.runbook }))
+  return [detector.toFinding(row, config, context) ?? []].flat().map((draft) => ({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: runbookFor(detector.runbook, identityKind(draft.principal, draft.evidence)) }))
 }
 
 /**

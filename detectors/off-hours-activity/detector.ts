@@ -54,7 +54,8 @@ export default defineDetector({
   lookback: '28d',
   attack: ['T1078'],
   runbook: [
-    'Is the person on call, travelling, or working late on a known incident? Ask them.',
+    '[user-key,user,sso,root] Is the person on call, travelling, or working late on a known incident? Ask them.',
+    '[role,instance-role,service] A workload on a new schedule? Ask the role’s owner what runs it now.',
     'If not: list what they did in the hour and from where, and treat the credential as stolen until shown otherwise.',
   ],
   config: Config,

@@ -70,5 +70,11 @@ describe('stale-access-key', () => {
     // dan's first key is three days old and unused: within grace; his second, 26 days and never used.
     expect(findings.filter((f) => f.evidence.user === 'dan').map((f) => f.evidence.slot)).toEqual([2])
     expect(findings.find((f) => f.evidence.user === 'erin')?.evidence).toMatchObject({ age_days: 179, known_from: 'CloudTrail', last_address: '81.2.69.142' })
+    // Each is told what its kind of key needs: a user's key is never told to delete root's.
+    const runbook = (user: string) => findings.find((f) => f.evidence.user === user)?.runbook.join(' ') ?? ''
+    expect(runbook('alice')).toContain('Ask the owner')
+    expect(runbook('alice')).not.toContain('root')
+    expect(runbook('<root_account>')).toMatch(/^Delete the root access key now/)
+    expect(runbook('<root_account>')).not.toContain('Ask the owner')
   })
 })

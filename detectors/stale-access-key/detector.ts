@@ -11,9 +11,9 @@ export default defineDetector({
   lookback: '400d',
   attack: ['T1078.004', 'T1098.001'],
   runbook: [
-    'Ask the owner whether the key is still needed; a key nobody claims is deactivated first, deleted a week later.',
-    'Rotate: create the new key, move every user of the old one, watch the old key unused in trailwatch, then delete it.',
-    'A root access key: delete it now; root needs none.',
+    '[user-key,user] Ask the owner whether the key is still needed; a key nobody claims is deactivated first, deleted a week later.',
+    '[user-key,user] Rotate: create the new key, move every user of the old one, watch the old key unused in trailwatch, then delete it.',
+    '[root] Delete the root access key now: root needs none, and no policy can limit what it does.',
   ],
   config: CredentialLimits,
   sql: `SELECT * FROM (${ACCESS_KEY_INVENTORY}) WHERE active ORDER BY account_id, user, slot, key`,

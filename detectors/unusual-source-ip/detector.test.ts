@@ -121,7 +121,12 @@ describe('unusual-source-ip', () => {
     const carol = findings.find((f) => f.principal === arn('carol'))
     expect(carol?.evidence).toMatchObject({ address: '5.255.255.77', country: 'RU', asn: 13238, baseline: { countries: ['US'], addresses: 1, same_network: false } })
     expect(carol?.title).toMatch(/a country it has not acted from \(RU\)/)
-    expect(findings.find((f) => f.principal.endsWith('app-runtime'))?.evidence).toMatchObject({ instance_role_outside_aws: true })
+    const instanceRole = findings.find((f) => f.principal.endsWith('app-runtime'))
+    expect(instanceRole?.evidence).toMatchObject({ instance_role_outside_aws: true })
+    // An instance has nobody to ask; a person does.
+    expect(instanceRole?.runbook.join(' ')).toContain('revoke the role’s sessions issued before now')
+    expect(instanceRole?.runbook.join(' ')).not.toContain('Ask the person')
+    expect(carol?.runbook[0]).toMatch(/Ask the person/)
   })
 
   it('finds nothing once the new address is part of the baseline window', async () => {

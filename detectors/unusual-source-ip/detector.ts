@@ -79,9 +79,12 @@ export default defineDetector({
   lookback: '30d',
   attack: ['T1078.004', 'T1552.005'],
   runbook: [
-    'Is the address a VPN, a new office egress, or travel? Ask the person, not the ticket.',
+    '[user-key,user,sso,root] Is the address a VPN, a new office egress, or travel? Ask the person, not the ticket.',
+    '[role] Which person or workload assumes this role from there? The role’s owner says whether the address is theirs.',
+    '[service] An AWS service calls from its own addresses: look at what it acted on, and for whom.',
     'List every call from this address in the window: trailwatch query "SELECT event_time, event_name, error_code FROM events WHERE source_ip = \'ADDRESS\' ORDER BY event_time"',
-    'For a long-term key or an instance role used outside AWS: deactivate the key or revoke the role sessions, then rotate.',
+    '[user-key] If it was not the person: deactivate the key, then rotate it.',
+    '[instance-role] An instance role’s keys used outside AWS were taken off the instance: revoke the role’s sessions issued before now, then find how they left it (a request forged through the instance, a compromised workload) and rotate what the instance holds.',
   ],
   config: Config,
   params: (config) => ({

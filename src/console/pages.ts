@@ -6,6 +6,7 @@ import type { SuppressionRule } from '../alerting/suppressions.js'
 import { INCIDENT_STATUSES, shortPrincipal, type Incident } from '../incidents/incidents.js'
 import type { SnapshotAge } from '../iam/snapshots.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
+import { runbookLineText } from '../runbook.js'
 import { SEVERITIES } from '../severity.js'
 import { spanText } from '../working-day.js'
 import type { KnownWorkingTime } from '../people/working-time.js'
@@ -210,7 +211,7 @@ export function detectorPage({ history, days }: DetectorView, context: PageConte
     html`<h1>${detector.title}</h1>
 <dl class="facts"><dt>Id</dt><dd><code>${detector.id}</code></dd><dt>Severity</dt><dd>${severity(detector.severity)}</dd>
 <dt>Schedule (UTC)</dt><dd><code>${detector.schedule}</code>, each run over ${detector.window}</dd><dt>ATT&amp;CK</dt><dd>${detector.attack.join(', ') || '—'}</dd></dl>
-<h2>What it looks for</h2><ul>${detector.runbook.map((line) => html`<li>${line}</li>`)}</ul>
+<h2>What it looks for</h2><ul>${detector.runbook.map((line) => html`<li>${runbookLineText(line)}</li>`)}</ul>
 <h2>What it would have found, last ${plural(days, 'day')}</h2>
 <p class="muted">Replayed over the stored history as its schedule would have run it, nothing stored or sent: the same as <code>trailwatch rules backtest ${detector.id} --days ${String(days)}</code>. <a href="?days=7">7 days</a> · <a href="?days=30">30 days</a></p>
 ${historyChart(history.days)}
