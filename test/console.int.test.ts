@@ -128,6 +128,35 @@ async function texts(page: Page, selector: string): Promise<string[]> {
   return (await page.evaluate(`[...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => e.textContent.replace(/\\s+/g, ' ').trim())`)) as string[]
 }
 
+describe('a case in the console', () => {
+  it('assigns, links a ticket and takes comments, each in the incident’s history and the audit log, and refuses a ticket that is no address', async () => {
+    const cookie = await signIn()
+    const listing = await (await fetch(`${base}/`, { headers: { cookie } })).text()
+    const incident = /href="\/incidents\/([^"]+)"/.exec(listing)?.[1] ?? ''
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/incidents/${incident}`, { headers: { cookie } })).text())?.[1] ?? ''
+    const post = (action: string, text: string) => {
+      const request = form({ csrf, text })
+      return fetch(`${base}/incidents/${incident}/${action}`, { ...request, headers: { ...request.headers, cookie, origin: base } })
+    }
+    expect((await post('assign', 'bob')).status).toBe(303)
+    expect((await post('ticket', 'https://tracker.example.com/SEC-7')).status).toBe(303)
+    expect((await post('comment', 'Talked to <b>anna</b>: not her.')).status).toBe(303)
+    const refused = await post('ticket', 'javascript:alert(document.cookie)')
+    expect(refused.status).toBe(400)
+    expect(await refused.text()).toContain('a ticket is an http(s) address')
+
+    const page = await (await fetch(`${base}/incidents/${incident}`, { headers: { cookie } })).text()
+    expect(page).toContain('<dt>Assignee</dt><dd>bob</dd>')
+    expect(page).toContain('<a href="https://tracker.example.com/SEC-7" rel="noopener noreferrer">')
+    expect(page).toContain('Talked to &lt;b&gt;anna&lt;/b&gt;: not her.')
+    expect(page).not.toContain('javascript:')
+    const log = await (await fetch(`${base}/audit`, { headers: { cookie } })).text()
+    for (const [action, detail] of [['assigned', 'bob'], ['ticket', 'https://tracker.example.com/SEC-7'], ['commented', 'Talked to &lt;b&gt;anna&lt;/b&gt;: not her.']]) {
+      expect(log).toContain(`<td data-label="What">${action ?? ''}</td><td data-label="To what"><a href="/incidents/${incident}">${incident}</a></td><td data-label="Detail">${detail ?? ''}</td>`)
+    }
+  })
+})
+
 describe('the console in Chromium', () => {
   it('goes from the list to an incident, its timeline and a suppression with an expiry, accessibly and at phone width', async () => {
     const page = await browser.newPage()

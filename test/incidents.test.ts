@@ -3,7 +3,7 @@ import { runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
-import { correlateIncidents, listIncidents, type Incident } from '../src/incidents/incidents.js'
+import { correlateIncidents, incidentById, incidentJson, listIncidents, noteIncident, type Incident } from '../src/incidents/incidents.js'
 import { buildTimeline } from '../src/incidents/timeline.js'
 import { INVICTUS } from './helpers/datasets.js'
 import { testSettings } from './helpers/detect.js'
@@ -82,5 +82,32 @@ describe('invictus-ir aws_dataset at 2023-07-10T12:40Z: bert-jan’s hour', () =
     expect(timeline.entries.filter((e) => e.type === 'alert').length).toBeGreaterThanOrEqual(20)
     const times = timeline.entries.map((e) => e.time)
     expect(times).toEqual([...times].sort())
+  })
+})
+
+describe('the case of bert-jan’s incident', () => {
+  it('keeps who has it, the ticket and the comments in its log, each with who and when, and refuses what is not one', async () => {
+    const [incident] = incidents as [Incident]
+    const at = (minute: number) => new Date(Date.UTC(2023, 6, 10, 13, minute))
+    await noteIncident(store, incident.id, 'assigned', 'carol', 'dave', at(0))
+    await noteIncident(store, incident.id, 'ticket', 'dave', ' https://tracker.example.com/SEC-42 ', at(1))
+    await noteIncident(store, incident.id, 'commented', 'dave', 'The trails are back; the key is deactivated.', at(2))
+    const noted = await incidentById(store, incident.id)
+    expect([noted.assignee, noted.ticket, noted.status]).toEqual(['dave', 'https://tracker.example.com/SEC-42', 'open'])
+    expect(noted.actions.slice(-3).map((a) => [a.action, a.actor, a.reason, a.at])).toEqual([
+      ['assigned', 'carol', 'dave', at(0).toISOString()],
+      ['ticket', 'dave', 'https://tracker.example.com/SEC-42', at(1).toISOString()],
+      ['commented', 'dave', 'The trails are back; the key is deactivated.', at(2).toISOString()],
+    ])
+    expect(incidentJson(noted)).toMatchObject({ assignee: 'dave', ticket: 'https://tracker.example.com/SEC-42' })
+
+    await expect(noteIncident(store, incident.id, 'ticket', 'dave', 'javascript:alert(1)', at(3))).rejects.toThrow('a ticket is an http(s) address')
+    await expect(noteIncident(store, incident.id, 'commented', 'dave', '   ', at(3))).rejects.toThrow('a comment must say something')
+    await expect(noteIncident(store, incident.id, 'assigned', 'dave', 'x'.repeat(129), at(3))).rejects.toThrow('at most 128 characters')
+    await expect(noteIncident(store, 'inc-000000000000', 'assigned', 'dave', 'erin', at(3))).rejects.toThrow('no incident inc-000000000000')
+    // An empty name unassigns; nothing refused was kept.
+    await noteIncident(store, incident.id, 'assigned', 'dave', '', at(4))
+    const after = await incidentById(store, incident.id)
+    expect([after.assignee, after.actions.length]).toEqual(['', noted.actions.length + 1])
   })
 })

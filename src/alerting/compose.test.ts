@@ -56,6 +56,8 @@ const INCIDENT: Incident = {
   last_seen: ALERT.last_seen,
   members: [{ alert: ALERT, identities: ['key:AKIAEXAMPLEKEY000001', `principal:${PRINCIPAL}`], link: 'the first alert' }],
   actions: [],
+  assignee: '',
+  ticket: '',
 }
 const TRIGGERS = new Map([['a1', [event('e1', 'management-trail'), event('e2', 'x; rm -rf ~')]]])
 

@@ -130,6 +130,23 @@ export function timelinePage(title: string, timeline: Timeline, filter: Timeline
   return page(title, html`<h1>${title}</h1>${timelineSection(timeline, filter, { path: '/timeline', subject, rest: html`<code>trailwatch timeline</code> with a narrower <code>--from</code> and <code>--to</code>` })}`, context)
 }
 
+/** Who has the case, its ticket elsewhere, the forms to change them or comment, and everything that happened to it. */
+function caseSection(view: IncidentView, context: PageContext): Html {
+  const { incident } = view
+  const form = (name: string, label: string, control: Html): Html =>
+    html`<form method="post" action="/incidents/${encodeURIComponent(incident.id)}/${name}" aria-label="${label}">${csrfField(context)}${control}<div><button class="primary" type="submit">${label}</button></div></form>`
+  return html`<h2 id="case">Case</h2>
+<dl class="facts"><dt>Assignee</dt><dd>${incident.assignee || html`<span class="muted">nobody</span>`}</dd>
+<dt>Ticket</dt><dd>${/^https?:\/\//i.test(incident.ticket) ? html`<a href="${incident.ticket}" rel="noopener noreferrer">${ident(incident.ticket)}</a>` : html`<span class="muted">none</span>`}</dd></dl>
+<div class="actions">
+${form('assign', 'Assign', html`<div><label for="c-assign">Assign to (empty: nobody)</label><input type="text" id="c-assign" name="text" maxlength="128" value="${incident.assignee || context.user}"></div>`)}
+${form('ticket', 'Link ticket', html`<div><label for="c-ticket">Ticket address (empty: none)</label><input type="url" id="c-ticket" name="text" maxlength="2000" value="${incident.ticket}" placeholder="https://tracker.example.com/SEC-123"></div>`)}
+${form('comment', 'Comment', html`<div><label for="c-comment">Comment</label><textarea id="c-comment" name="text" required maxlength="4000" rows="3"></textarea></div>`)}
+</div>
+<h3>History</h3>
+<ol>${incident.actions.map((a) => html`<li>${time(a.at)} <strong>${a.action}</strong> by ${a.actor}${a.reason ? html`: ${a.action === 'ticket' ? ident(a.reason) : a.reason}` : ''}</li>`)}</ol>`
+}
+
 export function incidentPage(view: IncidentView, context: PageContext, today: string): Html {
   const { incident } = view
   const withAlias = (account: string): string => (view.aliases[account] ? `${account} (${view.aliases[account] ?? ''})` : account)
@@ -145,7 +162,7 @@ export function incidentPage(view: IncidentView, context: PageContext, today: st
 <p>${severity(incident.severity)} <span class="status">${incident.status}</span> · incident ${incident.id} · ${plural(incident.members.length, 'alert')} · ${incident.accounts.map(withAlias).join(', ')}</p>
 <h1>${incident.title}</h1>
 ${summary(view, addresses)}
-<p><a href="#alerts">Alerts</a> · <a href="#triage">Acknowledge, resolve or suppress</a> · <a href="#runbook">Runbook</a> · <a href="#timeline">Timeline</a></p>
+<p><a href="#alerts">Alerts</a> · <a href="#triage">Acknowledge, resolve or suppress</a> · <a href="#case">Case</a> · <a href="#runbook">Runbook</a> · <a href="#timeline">Timeline</a></p>
 <h2 id="alerts">Alerts, worst first, and why each belongs</h2>
 ${dataTable(
   'The incident’s alerts, worst first',
@@ -166,13 +183,12 @@ ${action(
 <div><label for="s-expires">Expires (UTC day)</label><input type="date" id="s-expires" name="expires" required min="${today}"></div>`,
 )}
 </div>
+${caseSection(view, context)}
 <h2>Addresses</h2>
 ${addresses.length ? dataTable('Addresses the alerts name', ['Address', 'Country', 'Network'], addresses.map((t) => [addressLink(t.address), t.country || '—', t.asn ? `AS${String(t.asn)} ${t.as_org}` : t.public ? 'public' : 'private or AWS'])) : html`<p>No address recorded.</p>`}
 <h2 id="runbook">Runbook</h2>
 <ol>${view.runbook.map((s) => html`<li>${s.text}${s.command ? html`<pre>${s.command}</pre>` : ''}</li>`)}</ol>
-${timelineSection(view.timeline, view.filter, { path: `/incidents/${incident.id}`, subject: {}, rest: html`<code>trailwatch timeline --incident ${incident.id}</code> gives them all` })}
-<h2>Log</h2>
-<ul>${incident.actions.map((a) => html`<li>${time(a.at)} ${a.action} by ${a.actor}${a.reason ? `: ${a.reason}` : ''}</li>`)}</ul>`,
+${timelineSection(view.timeline, view.filter, { path: `/incidents/${incident.id}`, subject: {}, rest: html`<code>trailwatch timeline --incident ${incident.id}</code> gives them all` })}`,
     context,
   )
 }

@@ -29,7 +29,7 @@ export function incidentsPage(incidents: Incident[], filters: IncidentFilters, c
     .slice(0, shown)
     .map((i) => [
       severity(i.severity),
-      html`<span class="status">${i.status}</span>`,
+      html`<span class="status">${i.status}</span>${i.assignee ? html`<br><span class="muted">${i.assignee}</span>` : ''}`,
       html`<a href="/incidents/${encodeURIComponent(i.id)}">${i.title}</a>`,
       html`${i.principals.slice(0, 3).map((p, n) => html`${n ? ', ' : ''}${principalLink(p)}`)}${i.principals.length > 3 ? ` +${String(i.principals.length - 3)}` : ''}`,
       String(i.members.length),
@@ -49,7 +49,7 @@ ${field('to', 'To (UTC day)', html`<input type="date" id="f-to" name="to" value=
 <div><button class="primary" type="submit">Show</button></div>
 </form>
 <p>${plural(incidents.length, 'incident')}${incidents.length > shown ? `, the ${String(shown)} most recent shown` : ''}.</p>
-${dataTable('Incidents, most recent first', ['Severity', 'Status', 'What', 'Who', 'Alerts', 'Last seen'], rows)}`,
+${dataTable('Incidents, most recent first', ['Severity', 'Status and assignee', 'What', 'Who', 'Alerts', 'Last seen'], rows)}`,
     context,
   )
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandl
 import { incidentRunbook } from '../alerting/incident-email.js'
 import { addSuppression, listSuppressions, removeSuppression } from '../alerting/suppressions.js'
 import { AppError } from '../errors.js'
-import { changeIncident, DAY, incidentById, listIncidents } from '../incidents/incidents.js'
+import { changeIncident, DAY, incidentById, listIncidents, noteIncident, type CaseNote } from '../incidents/incidents.js'
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
 import { searchEvents, SEARCH_FIELDS, type EventFilter } from '../events/search.js'
 import { triggerEvents } from '../incidents/triggers.js'
@@ -28,6 +28,16 @@ const INCIDENT_ID = /^inc-[0-9a-f]{12}$/
 /** How far back a detector's page replays by default, and at most. */
 const HISTORY_DAYS = 30
 const SUPPRESSION_ID = /^[0-9a-f]{8}$/
+/** The case forms of an incident page, by the action in their address. */
+const CASE_FORMS: Partial<Record<string, CaseNote>> = { assign: 'assigned', comment: 'commented', ticket: 'ticket' }
+const DONE: Record<string, string> = {
+  acknowledged: 'Incident acknowledged.',
+  resolved: 'Incident resolved.',
+  suppressed: 'Suppression added: trailwatch suppress list shows it.',
+  assigned: 'Assignee changed.',
+  commented: 'Comment added.',
+  ticket: 'Ticket link changed.',
+}
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>
 
@@ -167,8 +177,7 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
   const context = (request: FastifyRequest, reply: FastifyReply) => pageContext(request, reply, scope)
   app.get('/', (request, reply) => incidentsList(scope, request, reply))
   app.get('/incidents/:id', async (request: IdRequest, reply) => {
-    const done = query(request).get('done')
-    const notice = done === 'acknowledged' || done === 'resolved' ? `Incident ${done}.` : done === 'suppressed' ? 'Suppression added: trailwatch suppress list shows it.' : undefined
+    const notice = DONE[query(request).get('done') ?? '']
     return sendPage(reply, 200, incidentPage(await incidentView(scope, request, notice), context(request, reply), scope.clock().toISOString().slice(0, 10)))
   })
   app.get('/principals', (request, reply) => principal(scope, request, reply))
@@ -216,6 +225,17 @@ async function triage(scope: ConsoleScope, request: FastifyRequest<{ Params: { i
     await changeIncident(scope.store, id, done, user(request), reason, now)
     await scope.audit(request, user(request), done, id, reason)
     return reply.redirect(`/incidents/${encodeURIComponent(id)}?done=${done}`, 303)
+  }
+  const note = CASE_FORMS[action]
+  if (note) {
+    try {
+      const incident = await noteIncident(scope.store, id, note, user(request), formField(request.body, 'text'), now)
+      await scope.audit(request, user(request), note, id, incident.actions.at(-1)?.reason ?? '')
+      return await reply.redirect(`/incidents/${encodeURIComponent(id)}?done=${note}#case`, 303)
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err
+      return await failed(err.message)
+    }
   }
   if (action !== 'suppress') throw new HttpError(404, `There is no page ${request.url}.`)
   const expires = day(formField(request.body, 'expires'), '')

@@ -5,7 +5,7 @@ import { textLine } from '../text.js'
 import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
 import { describeIdentity } from './chain.js'
-import { changeIncident, DAY, incidentById, incidentJson, listIncidents, shortPrincipal, type Incident } from './incidents.js'
+import { changeIncident, DAY, incidentById, incidentJson, listIncidents, noteIncident, shortPrincipal, type CaseNote, type Incident } from './incidents.js'
 import { buildTimeline, collapseRepeats, incidentTimelineSubject, type TimelineRow } from './timeline.js'
 
 /** One line for a terminal: titles and names come from CloudTrail, so their control characters are made visible. */
@@ -19,6 +19,8 @@ function incidentText(incident: Incident): string {
     `  principals: ${incident.principals.join(', ')}`,
     `  tactics: ${incident.tactics.join(', ') || 'none named'}`,
     `  span: ${utcText(incident.first_seen)} → ${utcText(incident.last_seen)}`,
+    ...(incident.assignee ? [`  assignee: ${incident.assignee}`] : []),
+    ...(incident.ticket ? [`  ticket: ${incident.ticket}`] : []),
     `  identities: ${incident.identities.map(describeIdentity).join('; ')}`,
     '  alerts, and why each belongs:',
     ...incident.members.flatMap((m) => [`    ${m.alert.severity.padEnd(8)} ${m.alert.detector}  ${m.alert.title}`, `      ${m.link} (alert ${m.alert.alert_id})`]),
@@ -76,12 +78,26 @@ export function incidentsCommand(): Command {
           console.log(incidentLine(await changeIncident(store, id, action, by, options.reason, new Date())))
         })
       })
+  const note = (name: string, kind: CaseNote, argument: string, description: string): Command =>
+    withCommonOptions(new Command(name))
+      .description(description)
+      .argument('<id>')
+      .argument(argument)
+      .option('--by <name>', 'who (default: $USER)')
+      .action(async (id: string, text: string, options: CommonOptions & { by?: string }) => {
+        await withContext(options, async ({ store }) => {
+          console.log(incidentLine(await noteIncident(store, id, kind, options.by ?? process.env.USER ?? 'unknown', text, new Date())))
+        })
+      })
   return new Command('incidents')
     .description('alerts joined by the identity behind them: list, show, acknowledge, resolve')
     .addCommand(list)
     .addCommand(show)
     .addCommand(change('ack', 'acknowledged', 'someone is on it: updates still come, in the same thread'))
     .addCommand(change('resolve', 'resolved', 'done: a new alert of the same chain opens a new incident; one of its own alerts seen again reopens it'))
+    .addCommand(note('assign', 'assigned', '<name>', 'give the case to someone ("" unassigns)'))
+    .addCommand(note('comment', 'commented', '<text>', 'add a comment to the case'))
+    .addCommand(note('ticket', 'ticket', '<url>', 'link the case in another tracker (an http(s) address; "" unlinks)'))
 }
 
 interface TimelineOptions extends CommonOptions {

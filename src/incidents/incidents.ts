@@ -33,6 +33,12 @@ export interface IncidentAction {
   at: string
 }
 
+/** What people note on an incident besides its status: who has it, what they said, and the ticket elsewhere. */
+export const CASE_NOTES = ['assigned', 'commented', 'ticket'] as const
+export type CaseNote = (typeof CASE_NOTES)[number]
+/** Longer than a name, a note or a ticket's address needs: more is refused, not cut. */
+const CASE_NOTE_LIMITS: Record<CaseNote, number> = { assigned: 128, commented: 4000, ticket: 2000 }
+
 /** An incident as read: its members, and what is derived from them. */
 export interface Incident {
   id: string
@@ -48,6 +54,10 @@ export interface Incident {
   last_seen: string
   members: IncidentMember[]
   actions: IncidentAction[]
+  /** Who has the case: the last assignment ('' when nobody, or unassigned). */
+  assignee: string
+  /** The case in another tracker, as an http(s) address ('' when none). */
+  ticket: string
 }
 
 const STATUS_OF_ACTION: Record<string, IncidentStatus> = { opened: 'open', reopened: 'open', acknowledged: 'acknowledged', resolved: 'resolved' }
@@ -94,6 +104,8 @@ export function summariseIncident(id: string, members: IncidentMember[], actions
     last_seen: alerts.reduce((max, a) => (a.last_seen > max ? a.last_seen : max), ''),
     members: alerts.map((alert) => memberOf.get(alert.alert_id) as IncidentMember),
     actions,
+    assignee: actions.filter((a) => a.action === 'assigned').at(-1)?.reason ?? '',
+    ticket: actions.filter((a) => a.action === 'ticket').at(-1)?.reason ?? '',
   }
 }
 
@@ -112,6 +124,8 @@ export function incidentJson(incident: Incident): Record<string, unknown> {
     identities: incident.identities,
     first_seen: incident.first_seen,
     last_seen: incident.last_seen,
+    assignee: incident.assignee,
+    ticket: incident.ticket,
   }
 }
 
@@ -211,6 +225,31 @@ export async function recordIncidentActions(store: Store, actions: (IncidentActi
 export async function changeIncident(store: Store, id: string, action: 'acknowledged' | 'resolved', actor: string, reason: string, at: Date): Promise<Incident> {
   await incidentById(store, id)
   await recordIncidentActions(store, [{ incident_id: id, action, actor, reason, merged_into: '', at: at.toISOString() }])
+  return incidentById(store, id)
+}
+
+/** The note as it is kept, or why it is refused: a ticket must be an http(s) address, a comment must say something. */
+function caseNoteText(note: CaseNote, text: string): string {
+  const value = text.trim()
+  if (value.length > CASE_NOTE_LIMITS[note]) throw new AppError('USAGE', `a ${note === 'assigned' ? 'name' : note === 'ticket' ? 'ticket address' : 'comment'} is at most ${String(CASE_NOTE_LIMITS[note])} characters`)
+  if (note === 'commented' && !value) throw new AppError('USAGE', 'a comment must say something')
+  if (note === 'ticket' && value) {
+    let url: URL | undefined
+    try {
+      url = new URL(value)
+    } catch {
+      url = undefined
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new AppError('USAGE', 'a ticket is an http(s) address, such as https://tracker.example.com/SEC-123')
+  }
+  return value
+}
+
+/** Assign (an empty name unassigns), comment on, or link a ticket to an incident: kept in its log with who and when. */
+export async function noteIncident(store: Store, id: string, note: CaseNote, actor: string, text: string, at: Date): Promise<Incident> {
+  const value = caseNoteText(note, text)
+  await incidentById(store, id)
+  await recordIncidentActions(store, [{ incident_id: id, action: note, actor, reason: value, merged_into: '', at: at.toISOString() }])
   return incidentById(store, id)
 }
 
