@@ -10,6 +10,8 @@ import { INVICTUS, STRATUS } from './helpers/datasets.js'
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/console-captures')
 const BERT_JAN = 'arn:aws:iam::123837392027:user/bert-jan'
+/** Stratus's password-data role, its calls all from one Brazilian address. */
+const BRAZIL_ROLE = 'arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role'
 /** The days the captures hold calls on: the detectors replay these, as `detect --from` would for a user. */
 const DAYS = [
   ['2023-07-10T00:00:00Z', '2023-07-11T00:00:00Z'],
@@ -110,9 +112,35 @@ describe('the console on the public captures, in Chromium', () => {
     await page.close()
   }, 60_000)
 
+  it('draws bert-jan’s day in pictures: alerts by severity, who raised the most, and the ATT&CK techniques, each a way in', async () => {
+    const page = await open('/overview?to=2023-07-10&days=30')
+    const label = (await page.evaluate(`document.querySelector('svg.chart[role=img]').getAttribute('aria-label')`)) as string
+    expect(label).toMatch(/^\d+ alerts and 1 incident over 30 days/)
+    expect(await page.evaluate(`document.querySelectorAll('svg.chart rect.sev-fill-critical').length`)).toBeGreaterThan(0)
+    // Who raised the most leads to their page, and a technique to ATT&CK's.
+    expect(await page.evaluate(`document.querySelector('svg.ranked a').getAttribute('href')`)).toBe(`/principals?arn=${encodeURIComponent(BERT_JAN)}`)
+    const techniques = (await page.evaluate(`[...document.querySelectorAll('svg.matrix a')].map((a) => a.getAttribute('href'))`)) as string[]
+    expect(techniques).toContain('https://attack.mitre.org/techniques/T1562/008/')
+    await page.close()
+  }, 60_000)
+
+  it('maps where a principal called from and shows its days of activity', async () => {
+    const page = await open(`/principals?arn=${encodeURIComponent(BRAZIL_ROLE)}`)
+    expect(await page.evaluate(`[...document.querySelectorAll('svg.map g title')].map((t) => t.textContent)`)).toEqual(['BR (Brazil): 30 calls'])
+    const [x, y] = (await page.evaluate(`(() => { const c = document.querySelector('svg.map circle'); return [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))] })()`)) as [number, number]
+    // South America: west of Greenwich, south of the equator, on a 720 × 360 grid.
+    expect(x).toBeLessThan(360)
+    expect(y).toBeGreaterThan(180)
+    expect(await page.evaluate(`document.querySelector('svg.history').getAttribute('aria-label')`)).toMatch(/^30 calls over 31 days/)
+    await page.close()
+  }, 60_000)
+
   it('lays out every page without sideways scrolling at 400 px, with no serious accessibility problem', async () => {
     const routes = {
       incidents: '/?from=2023-07-01&to=2024-12-31',
+      overview: '/overview?to=2023-07-10&days=30',
+      'overview-year': '/overview?to=2024-12-31&days=400',
+      'principal-role': `/principals?arn=${encodeURIComponent(BRAZIL_ROLE)}`,
       incident: `/incidents/${bertJansIncident}`,
       'incident-filtered': `/incidents/${bertJansIncident}?event=GetPasswordData#timeline`,
       events: '/events',

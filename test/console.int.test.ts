@@ -198,7 +198,7 @@ describe('the console in Chromium', () => {
     expect(await texts(page, '.heat td')).toHaveLength(7 * 24)
     expect(await accessibilityProblems(page)).toEqual([])
     expect(await screenshots(page, SCREENSHOTS, 'principal')).toEqual([0, 0])
-    for (const route of ['/events', '/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
+    for (const route of ['/overview', '/events', '/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
       await page.goto(`${base}${route}`)
       expect(await accessibilityProblems(page), route).toEqual([])
       expect(await screenshots(page, SCREENSHOTS, route.slice(1)), route).toEqual([0, 0])

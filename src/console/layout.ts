@@ -66,6 +66,16 @@ tr.alert td { background: #fff4e5; }
 svg.history, svg.chart { display: block; max-width: 100%; height: auto; margin: 8px 0; }
 svg.history rect.bar, svg.chart rect.bar { fill: var(--accent); } svg.history line, svg.chart line { stroke: var(--line); }
 svg.history text, svg.chart text { font-size: 11px; fill: var(--muted); }
+svg.chart rect.sev-fill-critical { fill: #7a0000; } svg.chart rect.sev-fill-high { fill: #b00020; } svg.chart rect.sev-fill-medium { fill: #c26a00; }
+svg.chart rect.sev-fill-low { fill: #2f5372; } svg.chart rect.sev-fill-info { fill: #8a8a8a; }
+svg.chart circle.incident { fill: #f0a500; stroke: #1b1b1b; }
+svg.chart a text { fill: var(--accent); text-decoration: underline; } svg.chart text.tactic { fill: var(--ink); font-weight: bold; }
+svg.chart rect.h1 { fill: #cfe2f3; } svg.chart rect.h2 { fill: #8fb8de; } svg.chart rect.h3 { fill: #2f6fa8; } svg.chart rect.h4 { fill: #0d2b45; }
+svg.chart a text.on-h1, svg.chart a text.on-h2 { fill: #1b1b1b; } svg.chart a text.on-h3, svg.chart a text.on-h4 { fill: #fff; }
+.scroll > svg.matrix { max-width: none; }
+svg.map rect.sea { fill: #f2f6fa; } svg.map line { stroke: #dde5ee; } svg.map circle.country { fill: #0b4f8a; fill-opacity: 0.7; stroke: #0d2b45; }
+svg.map text { font-size: 13px; fill: var(--ink); font-weight: bold; }
+.legend span { margin-right: 12px; white-space: nowrap; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f4f4; padding: 6px 8px; margin: 4px 0; }
 .heat td, .heat th { padding: 2px; text-align: center; font-size: 0.75rem; border: 1px solid #fff; }
@@ -83,6 +93,7 @@ export interface PageContext {
 
 const NAV: [string, string][] = [
   ['/', 'Incidents'],
+  ['/overview', 'Overview'],
   ['/events', 'Events'],
   ['/suppressions', 'Suppressions'],
   ['/detectors', 'Detectors'],

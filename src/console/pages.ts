@@ -4,15 +4,18 @@ import { plural } from '../text.js'
 import { detectorLabel } from '../alerting/incident-email.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { INCIDENT_STATUSES, shortPrincipal, type Incident } from '../incidents/incidents.js'
+import { tacticOf } from '../incidents/tactics.js'
 import type { SnapshotAge } from '../iam/snapshots.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
+import { centroidOf } from '../countries.js'
 import { runbookLineText } from '../runbook.js'
 import { SEVERITIES } from '../severity.js'
 import { spanText } from '../working-day.js'
 import type { KnownWorkingTime } from '../people/working-time.js'
 import type { AuditEntry } from './audit.js'
 import { addressLink, csrfField, dataTable, eventsLink, ident, keyLink, options, page, principalLink, queryString, severity, time, type PageContext } from './layout.js'
-import type { DetectorHealth, Freshness, KeyUse, Network } from './queries.js'
+import { alertsOverTime, attackMatrix, countryMap, countsPerDay, rankedBars, type DayCounts } from './charts.js'
+import type { DetectorHealth, Freshness, KeyUse, Network, OverviewData } from './queries.js'
 
 export interface IncidentFilters {
   severity?: string | undefined
@@ -61,6 +64,8 @@ export interface PrincipalView {
   /** The person's clock and working day, as the off-hours detector judges them at the end of the span. */
   working: KnownWorkingTime
   networks: Network[]
+  /** Calls per UTC day of the span. */
+  activity: { day: string; count: number }[]
   hours: number[]
   /** Long-term keys the principal called with in the span, each with the credential report's row when it names the key. */
   keysUsed: KeyUse[]
@@ -117,12 +122,18 @@ export function principalPage(view: PrincipalView, context: PageContext): Html {
     html`<h1>${shortPrincipal(view.principal)}</h1>
 <p class="muted">${ident(view.principal)}</p>
 <p>The 30 days to their last call: ${time(view.span.from)} → ${time(view.span.to)}. ${eventsLink({ principal: view.principal, ...range }, 'Their events')} · <a href="/timeline${queryString({ principal: view.principal, to: view.span.to })}">Timeline of their last 24 hours</a></p>
+<h2>Activity</h2>
+<div class="scroll">${countsPerDay(view.activity, 'call', 'per UTC day')}</div>
+<h2>Countries</h2>
+<p>${[...countries].map(([c, n]) => `${c} (${plural(n, 'call')})`).join(', ') || 'None: every address is private, an AWS service or unknown.'}</p>
+${countries.size ? countryMap([...countries].flatMap(([code, calls]) => { const at = centroidOf(code); return at ? [{ code, calls, ...at }] : [] })) : ''}
 <h2>Addresses</h2>
-<p>Countries: ${[...countries].map(([c, n]) => `${c} (${plural(n, 'call')})`).join(', ') || 'none: every address is private, an AWS service or unknown'}</p>
 ${view.networks.length ? dataTable('Addresses used in the span, most used first', ['Address', 'Country', 'Network', 'Days', 'Calls', 'Last seen'], view.networks.map((n) => [addressLink(n.address), n.country || '—', n.asn ? `AS${String(n.asn)} ${n.as_org}` : n.address ? 'private or AWS' : 'none recorded', String(n.days), String(n.calls), time(n.last_seen)])) : html`<p>No call in the span.</p>`}
-<h2>Hours of the week (${view.working.zone}${ZONE_SOURCE[view.working.source]})</h2>
+${view.principal.includes(':role/')
+  ? html`<p>Hours of the week are learned for people; a role is many people and machines, and its days are in its activity above.</p>`
+  : html`<h2>Hours of the week (${view.working.zone}${ZONE_SOURCE[view.working.source]})</h2>
 ${heatMap(view.hours)}
-<p>${workingDayText(view.working)}</p>
+<p>${workingDayText(view.working)}</p>`}
 ${keysSection(view)}
 <h2>Alerts</h2>
 ${view.alerts.length ? html`<ul>${view.alerts.map((a) => html`<li>${severity(a.severity)} ${time(a.last_seen)} ${detectorLabel(a)}: ${a.title}</li>`)}</ul>` : html`<p>No alerts.</p>`}`,
@@ -185,25 +196,6 @@ export interface DetectorView {
   days: number
 }
 
-const HISTORY_BAR = { width: 14, gap: 4, height: 120, top: 16, bottom: 22 }
-
-/** Findings per day as bars, each with its day and count as a tooltip and the busiest labelled: the picture of backtest's histogram. */
-function historyChart(days: DetectorHistory['days']): Html {
-  const { width, gap, height, top, bottom } = HISTORY_BAR
-  const most = Math.max(1, ...days.map((d) => d.findings))
-  const step = width + gap
-  const bars = days.map(({ day, findings }, i) => {
-    const tall = findings === 0 ? 0 : Math.max(2, Math.round((findings / most) * height))
-    const x = String(i * step)
-    const label = findings > 0 ? html`<text x="${String(i * step + width / 2)}" y="${String(top + height - tall - 3)}" text-anchor="middle">${String(findings)}</text>` : ''
-    const date = i % 7 === 0 ? html`<text x="${x}" y="${String(top + height + 15)}">${day.slice(5)}</text>` : ''
-    return html`<g><title>${day}: ${plural(findings, 'finding')}</title><rect class="bar" x="${x}" y="${String(top + height - tall)}" width="${String(width)}" height="${String(tall)}"></rect>${label}${date}</g>`
-  })
-  const total = days.reduce((sum, d) => sum + d.findings, 0)
-  return html`<svg class="history" role="img" viewBox="0 0 ${String(days.length * step)} ${String(top + height + bottom)}" width="${String(days.length * step)}" height="${String(top + height + bottom)}" aria-label="${plural(total, 'finding')} over ${plural(days.length, 'day')}, by the day each was first seen">
-<line x1="0" y1="${String(top + height)}" x2="${String(days.length * step)}" y2="${String(top + height)}"></line>${bars}</svg>`
-}
-
 export function detectorPage({ history, days }: DetectorView, context: PageContext): Html {
   const { detector, findings: found } = history
   return page(
@@ -214,7 +206,7 @@ export function detectorPage({ history, days }: DetectorView, context: PageConte
 <h2>What it looks for</h2><ul>${detector.runbook.map((line) => html`<li>${runbookLineText(line)}</li>`)}</ul>
 <h2>What it would have found, last ${plural(days, 'day')}</h2>
 <p class="muted">Replayed over the stored history as its schedule would have run it, nothing stored or sent: the same as <code>trailwatch rules backtest ${detector.id} --days ${String(days)}</code>. <a href="?days=7">7 days</a> · <a href="?days=30">30 days</a></p>
-${historyChart(history.days)}
+${countsPerDay(history.days.map((d) => ({ day: d.day, count: d.findings })), 'finding', 'by the day each was first seen')}
 ${found.length ? html`${dataTable('What it would have found', ['Severity', 'First seen', 'Finding'], found.slice(0, 200).map((f) => [severity(f.severity), time(f.firstSeen), html`${principalLink(f.principal)}: ${f.title}`]))}${found.length > 200 ? html`<p class="muted">The first 200 of ${String(found.length)}.</p>` : ''}` : html`<p>Nothing in these days.</p>`}`,
     context,
   )
@@ -269,4 +261,39 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 
 export function messagePage(title: string, message: string, context?: PageContext): Html {
   return page(title, html`<h1>${title}</h1><p>${message}</p>`, context)
+}
+
+/** Every day of the span, with its alerts by severity and the incidents that began on it. */
+function dayCounts(data: OverviewData): DayCounts[] {
+  const days: DayCounts[] = []
+  for (let ms = Date.parse(data.span.from.slice(0, 10)); ms <= Date.parse(data.span.to); ms += 86_400_000) {
+    const day = new Date(ms).toISOString().slice(0, 10)
+    const bySeverity = Object.fromEntries(data.days.filter((d) => d.day === day).map((d) => [d.severity, d.alerts]))
+    days.push({ day, bySeverity, incidents: data.incidentDays.filter((d) => d === day).length })
+  }
+  return days
+}
+
+/** Alerts and incidents over time, who and what raised the most, and the ATT&CK techniques seen, as pictures. */
+export function overviewPage(data: OverviewData, days: number, context: PageContext): Html {
+  const window = { from: data.span.from.slice(0, 10), to: data.span.to.slice(0, 10) }
+  const techniques = data.techniques.map((t) => ({ ...t, tactic: tacticOf(t.technique) })).filter((t) => t.tactic)
+  const total = data.days.reduce((sum, d) => sum + d.alerts, 0)
+  return page(
+    'Overview',
+    html`<h1>Overview</h1>
+<p>${plural(total, 'alert')} and ${plural(data.incidentDays.length, 'incident')} in ${plural(days, 'day')}: ${time(data.span.from)} → ${time(data.span.to)}. <a href="/${queryString(window)}">The incidents of these days</a></p>
+<form class="filters" method="get" action="/overview" aria-label="Choose the days"><div><label for="o-to">Up to (UTC day; empty: the newest alert)</label><input type="date" id="o-to" name="to" value="${window.to}"></div>
+<div><label for="o-days">Days</label><input type="text" inputmode="numeric" id="o-days" name="days" value="${String(days)}" size="4"></div><div><button class="primary" type="submit">Show</button></div></form>
+<h2>Alerts by day and severity</h2>
+<p class="legend muted">${[...SEVERITIES].reverse().map((s) => html`<span>${severity(s)}</span>`)}<span>● an incident began</span></p>
+<div class="scroll">${alertsOverTime(dayCounts(data))}</div>
+<h2>Principals with the most alerts</h2>
+${data.principals.length ? rankedBars(data.principals.map((p) => ({ label: shortPrincipal(p.principal), value: p.alerts, href: `/principals${queryString({ arn: p.principal })}`, worst: p.worst })), 'alert') : html`<p>None.</p>`}
+<h2>Detectors and rules with the most alerts</h2>
+${data.detectors.length ? rankedBars(data.detectors.map((d) => ({ label: d.detector, value: d.alerts, href: `/${queryString({ ...window, detector: d.detector })}`, worst: d.worst })), 'alert') : html`<p>None.</p>`}
+<h2>ATT&amp;CK: the techniques the alerts named, by tactic</h2>
+${techniques.length ? html`<div class="scroll">${attackMatrix(techniques)}</div>` : html`<p>None.</p>`}`,
+    context,
+  )
 }

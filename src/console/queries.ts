@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { alertCountsByDetector, latestAlertsOf, type StoredAlert } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
 import type { ReportedKey } from '../reports/credential-age.js'
+import { SEVERITIES, type Severity } from '../severity.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis, localTime } from '../time.js'
 
@@ -21,6 +22,24 @@ export async function lastCallOf(store: Store, principal: string, now: Date): Pr
     z.object({ last: z.coerce.number() }),
   )
   return row ? new Date(row.last) : now
+}
+
+/** A principal's calls per UTC day of the span, every day of it (none: 0). */
+export async function callsPerDay(store: Store, principal: string, span: { from: Date; to: Date }): Promise<{ day: string; count: number }[]> {
+  const rows = await selectRows(
+    store,
+    `SELECT toString(toDate(event_time)) AS day, count() AS count FROM events
+     WHERE principal_arn = {principal:String} AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)} GROUP BY day`,
+    { principal, from: clickHouseTime(span.from.getTime()), to: clickHouseTime(span.to.getTime()) },
+    z.object({ day: z.string(), count: z.coerce.number() }),
+  )
+  const counts = new Map(rows.map((r) => [r.day, r.count]))
+  const days: { day: string; count: number }[] = []
+  for (let ms = Math.floor(span.from.getTime() / DAY) * DAY; ms <= span.to.getTime(); ms += DAY) {
+    const day = new Date(ms).toISOString().slice(0, 10)
+    days.push({ day, count: counts.get(day) ?? 0 })
+  }
+  return days
 }
 
 export interface KeyUse {
@@ -138,4 +157,53 @@ export function dataFreshness(store: Store, now: Date): Promise<Freshness[]> {
     { from: clickHouseTime(now.getTime() - 7 * DAY), now: clickHouseTime(now.getTime()) },
     z.object({ account: z.string(), region: z.string(), last_event: isoFromMillis, last_stored: isoFromMillis, events: z.coerce.number() }),
   )
+}
+
+export interface OverviewData {
+  span: { from: string; to: string }
+  days: { day: string; severity: Severity; alerts: number }[]
+  /** The day each incident's first alert was seen. */
+  incidentDays: string[]
+  principals: { principal: string; alerts: number; worst: Severity }[]
+  detectors: { detector: string; alerts: number; worst: Severity }[]
+  techniques: { technique: string; alerts: number }[]
+}
+
+const OVERVIEW_DAYS = 30
+const SEVERITY = z.enum(SEVERITIES)
+/** The worst severity of a group of alerts, as the engine picks it. */
+const WORST = `arrayElement(['info', 'low', 'medium', 'high', 'critical'], max(indexOf(['info', 'low', 'medium', 'high', 'critical'], severity)))`
+
+/**
+ * Alerts and incidents over `days` days to the end of `until` (by default the newest alert seen by
+ * `now`: the store's own span, not the clock's): per day and severity, the principals and detectors
+ * with the most, and the ATT&CK techniques they named.
+ */
+export async function overview(store: Store, now: Date, span: { until?: Date | undefined; days?: number | undefined } = {}): Promise<OverviewData> {
+  const [newest] = span.until
+    ? [{ last: Math.min(now.getTime(), Math.floor(span.until.getTime() / DAY) * DAY + DAY - 1) }]
+    : await selectRows(
+        store,
+        'SELECT toUnixTimestamp64Milli(max(first_seen)) AS last FROM alerts FINAL WHERE first_seen <= {now:DateTime64(3)} HAVING count() > 0',
+        { now: clickHouseTime(now.getTime()) },
+        z.object({ last: z.coerce.number() }),
+      )
+  const to = newest?.last ?? now.getTime()
+  const from = Math.floor(to / DAY) * DAY - ((span.days ?? OVERVIEW_DAYS) - 1) * DAY
+  const range = { from: clickHouseTime(from), to: clickHouseTime(to) }
+  const inRange = 'first_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)}'
+  const [days, incidentDays, principals, detectors, techniques] = await Promise.all([
+    selectRows(store, `SELECT toString(toDate(first_seen)) AS day, severity, count() AS alerts FROM alerts FINAL WHERE ${inRange} GROUP BY day, severity`, range, z.object({ day: z.string(), severity: SEVERITY, alerts: z.coerce.number() })),
+    selectRows(
+      store,
+      `SELECT toString(toDate(min(a.first_seen))) AS day FROM (SELECT * FROM incident_members FINAL) AS m INNER JOIN (SELECT * FROM alerts FINAL) AS a ON a.alert_id = m.alert_id
+       GROUP BY m.incident_id HAVING min(a.first_seen) >= {from:DateTime64(3)} AND min(a.first_seen) <= {to:DateTime64(3)}`,
+      range,
+      z.object({ day: z.string() }),
+    ),
+    selectRows(store, `SELECT principal, count() AS alerts, ${WORST} AS worst FROM alerts FINAL WHERE ${inRange} GROUP BY principal ORDER BY alerts DESC, principal LIMIT 10`, range, z.object({ principal: z.string(), alerts: z.coerce.number(), worst: SEVERITY })),
+    selectRows(store, `SELECT detector, count() AS alerts, ${WORST} AS worst FROM alerts FINAL WHERE ${inRange} GROUP BY detector ORDER BY alerts DESC, detector LIMIT 10`, range, z.object({ detector: z.string(), alerts: z.coerce.number(), worst: SEVERITY })),
+    selectRows(store, `SELECT arrayJoin(attack) AS technique, count() AS alerts FROM alerts FINAL WHERE ${inRange} GROUP BY technique`, range, z.object({ technique: z.string(), alerts: z.coerce.number() })),
+  ])
+  return { span: { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, days, incidentDays: incidentDays.map((d) => d.day), principals, detectors, techniques }
 }

@@ -17,11 +17,14 @@ import { incidentPage, timelinePage, type IncidentView, type TimelineFilter } fr
 import type { PageContext } from './layout.js'
 import { formField, sendPage, type ConsoleScope } from './scope.js'
 import * as pages from './pages.js'
-import { addressesOf, dataFreshness, detectorHealth, hoursOfWeek, keysUsed, lastCallOf, recentAlerts } from './queries.js'
+import { addressesOf, callsPerDay, dataFreshness, detectorHealth, hoursOfWeek, keysUsed, lastCallOf, overview, recentAlerts } from './queries.js'
 
 const SHOWN_INCIDENTS = 500
 /** Calls a timeline reads, to be collapsed, filtered and paged; `trailwatch timeline` gives the rest. */
 const TIMELINE_CALLS = 5000
+/** The overview's days by default, and at most: a year and a little. */
+const OVERVIEW_DAYS = 30
+const MAX_OVERVIEW_DAYS = 400
 /** Events a search page lists. */
 const EVENTS_SHOWN = 100
 const INCIDENT_ID = /^inc-[0-9a-f]{12}$/
@@ -124,8 +127,9 @@ async function principal(scope: ConsoleScope, request: FastifyRequest, reply: Fa
   const span = { from: new Date(end.getTime() - 30 * DAY), to: end }
   const working = await knownWorkingTime(store, scope.principals, arn, new Date(end.getTime() + 1))
   const userName = arn.includes(':user/') ? (arn.split('/').pop() ?? '') : undefined
-  const [networks, hours, report, used, alerts] = await Promise.all([
+  const [networks, activity, hours, report, used, alerts] = await Promise.all([
     addressesOf(store, arn, span),
+    callsPerDay(store, arn, span),
     hoursOfWeek(store, arn, end, working.zone),
     userName ? credentialAgeReport(store, end) : undefined,
     keysUsed(store, arn, span),
@@ -134,7 +138,7 @@ async function principal(scope: ConsoleScope, request: FastifyRequest, reply: Fa
   const reported = report?.keys.filter((k) => k.user === userName && arn.split(':')[4] === k.account) ?? []
   const keys = used.map((k) => ({ ...k, reported: reported.find((r) => r.access_key_id === k.key) }))
   const keysIdle = reported.filter((r) => !used.some((k) => k.key === r.access_key_id))
-  return sendPage(reply, 200, pages.principalPage({ principal: arn, span: { from: span.from.toISOString(), to: end.toISOString() }, working, networks, hours, keysUsed: keys, keysIdle, alerts }, pageContext(request, reply, scope)))
+  return sendPage(reply, 200, pages.principalPage({ principal: arn, span: { from: span.from.toISOString(), to: end.toISOString() }, working, networks, activity, hours, keysUsed: keys, keysIdle, alerts }, pageContext(request, reply, scope)))
 }
 
 /** An instant from a query string: an ISO 8601 time or a UTC day; absent or not a time, none. */
@@ -179,6 +183,13 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
   app.get('/incidents/:id', async (request: IdRequest, reply) => {
     const notice = DONE[query(request).get('done') ?? '']
     return sendPage(reply, 200, incidentPage(await incidentView(scope, request, notice), context(request, reply), scope.clock().toISOString().slice(0, 10)))
+  })
+  app.get('/overview', async (request, reply) => {
+    const params = query(request)
+    const asked = Number(params.get('days') ?? OVERVIEW_DAYS)
+    const days = Number.isInteger(asked) && asked >= 1 && asked <= MAX_OVERVIEW_DAYS ? asked : OVERVIEW_DAYS
+    const until = params.get('to') ? new Date(day(params.get('to'), scope.clock().toISOString().slice(0, 10))) : undefined
+    return sendPage(reply, 200, pages.overviewPage(await overview(store, scope.clock(), { until, days }), days, context(request, reply)))
   })
   app.get('/principals', (request, reply) => principal(scope, request, reply))
   app.get('/timeline', (request, reply) => timeline(scope, request, reply))

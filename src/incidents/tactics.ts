@@ -47,12 +47,12 @@ const TACTIC_OF: Record<string, string> = {
   T1686: 'defense-evasion',
 }
 
-/** The tactics of ATT&CK technique ids (`T1098.001` counts as T1098), sorted, each once. */
+/** The tactic a technique id serves first (`T1098.001` as T1098); '' for one the catalogue does not name. */
+export function tacticOf(technique: string): string {
+  return TACTIC_OF[technique.split('.')[0] ?? ''] ?? ''
+}
+
+/** The tactics of ATT&CK technique ids, sorted, each once. */
 export function tacticsOf(techniques: readonly string[]): string[] {
-  const tactics = new Set<string>()
-  for (const technique of techniques) {
-    const tactic = TACTIC_OF[technique.split('.')[0] ?? '']
-    if (tactic) tactics.add(tactic)
-  }
-  return [...tactics].sort()
+  return [...new Set(techniques.map(tacticOf).filter(Boolean))].sort()
 }
