@@ -54,8 +54,8 @@ form label { display: block; font-size: 0.85rem; font-weight: bold; }
 input, select, button { font: inherit; }
 input[type=text], input[type=password], input[type=date], input[type=url], select, textarea { padding: 4px 6px; border: 1px solid #767676; border-radius: 3px; max-width: 100%; }
 button.primary { background: var(--accent); color: #fff; border: 0; padding: 6px 12px; border-radius: 3px; cursor: pointer; }
-.actions { display: flex; flex-wrap: wrap; gap: 12px; }
-.actions form { border: 1px solid var(--line); border-radius: 4px; padding: 10px; flex: 1 1 260px; display: grid; grid-template-columns: minmax(0, 1fr); gap: 6px; min-width: 0; }
+.actions { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 12px; }
+.actions form { border: 1px solid var(--line); border-radius: 4px; padding: 10px; flex: 1 1 260px; display: grid; grid-template-columns: minmax(0, 1fr); align-content: start; gap: 6px; min-width: 0; }
 .actions select, .actions input[type=text], .actions input[type=url], .actions textarea { width: 100%; }
 .notice { background: #eef6ee; border: 1px solid #7fb77f; padding: 8px 12px; border-radius: 4px; }
 .error { background: #fdeeee; border: 1px solid #d07070; padding: 8px 12px; border-radius: 4px; }
