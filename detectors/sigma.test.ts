@@ -32,6 +32,8 @@ beforeAll(async () => {
     call('fleet', { eventSource: 'ec2.amazonaws.com', eventName: 'CreateFleet', requestParameters: { CreateFleetRequest: { LaunchTemplateConfigs: { Overrides: [{ InstanceType: 'c5.large', tag: 1 }], tag: 1 } } } }),
     apiCall('2026-11-20T11:00:00Z', roleSession('deploy', 'run-1'), '203.0.113.9', { eventID: 'run-1', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
     apiCall('2026-11-20T11:05:00Z', roleSession('deploy', 'run-2'), '203.0.113.9', { eventID: 'run-2', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
+    // A Tor exit on the bundled list.
+    apiCall('2026-11-20T11:06:00Z', iamUser('carol'), '185.220.101.1', { eventID: 'tor', eventSource: 'iam.amazonaws.com', eventName: 'ListUsers' }),
   ])
 })
 afterAll(async () => {
@@ -58,7 +60,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
 
   it('treats null as absent, and `not 1 of` as none of them', async () => {
     expect(await matching({ selection: { eventName: 'StopLogging', errorCode: null }, condition: 'selection' })).toEqual(['stop'])
-    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['database', 'fleet', 'group', 'image', 'launch', 'resize', 'run-1', 'run-2', 'star', 'stop'])
+    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['database', 'fleet', 'group', 'image', 'launch', 'resize', 'run-1', 'run-2', 'star', 'stop', 'tor'])
   })
 
   it('keeps an escaped star literal, and a bare star asks only whether the field is there', async () => {
@@ -94,6 +96,14 @@ describe('Sigma detection compiled to ClickHouse', () => {
     expect(await sharedWith('image')).toEqual(['999988887777, arn:aws:organizations::999988887777:organization/o-abc, everyone, {"futureKind":"z"}'])
     expect(await sharedWith('database')).toEqual(['everyone'])
     expect(await sharedWith('launch')).toEqual([''])
+  })
+
+  it('reads the address lists the caller was on as trailwatch.addressLists, for a rule to match', async () => {
+    expect(await fieldOf('trailwatch.addressLists', 'tor')).toEqual(['tor-exit'])
+    expect(await fieldOf('trailwatch.addressLists', 'launch')).toEqual([''])
+    expect(await matching({ selection: { 'trailwatch.addressLists|contains': 'tor-exit' }, condition: 'selection' })).toEqual(['tor'])
+    // A column: read first, before the original record.
+    expect(compileDetection({ selection: { 'trailwatch.addressLists|contains': 'tor-exit' }, condition: 'selection' }).pre).toContain('source_lists')
   })
 
   it('never puts a value into the SQL text', async () => {

@@ -25,6 +25,8 @@ const EXACT_COLUMNS: Record<string, string> = {
   'trailwatch.actor': 'toString(actor_kind)',
   // The two-letter country of the caller's address; empty for private addresses and AWS hostnames.
   'trailwatch.country': 'toString(source_country)',
+  // The named address lists the caller's address was on when stored (tor-exit, the operator's own), comma-separated: match with |contains.
+  'trailwatch.addressLists': "arrayStringConcat(source_lists, ',')",
 }
 
 /**

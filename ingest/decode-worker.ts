@@ -6,7 +6,8 @@ import { InputDecoder, type DecodeJob, type DecodeLimits } from './decoding.js'
 
 const port = parentPort
 if (!port) throw new Error('decode-worker runs as a worker thread')
-const decoder = new InputDecoder(workerData as DecodeLimits, await loadSourceEnricher())
+const limits = workerData as Required<DecodeLimits>
+const decoder = new InputDecoder(limits, await loadSourceEnricher(limits.addressLists))
 port.on('message', (job: DecodeJob) => {
   try {
     const decoded = decoder.run(job)

@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib'
+import type { AddressListFile } from '../src/cloudtrail/address-lists.js'
 import { eventRow } from '../src/clickhouse/events.js'
 import { decodeEvent, logGroupRecords } from '../src/cloudtrail/decode.js'
 import { guardDutyFinding, type GuardDutyRow } from '../src/cloudtrail/guardduty.js'
@@ -51,6 +52,8 @@ export interface DecodeLimits {
   maxDocumentRejects?: number
   /** Milliseconds one Kafka message may take to decode; the partition never waits on it longer. */
   maxMessageMs?: number
+  /** The operator's named address lists, matched beside Tor's exits (TRAILWATCH_ADDRESS_LISTS). */
+  addressLists?: AddressListFile[]
 }
 
 /** The most a gzipped message may inflate to: far above a log group's subscription message (1 MB of log events). */
@@ -82,6 +85,7 @@ export function decodeLimits(options: DecodeLimits): Required<DecodeLimits> {
     maxDocumentValues: options.maxDocumentValues ?? DECODE_DEFAULTS.maxDocumentValues,
     maxDocumentRejects: options.maxDocumentRejects ?? DECODE_DEFAULTS.maxDocumentRejects,
     maxMessageMs: options.maxMessageMs ?? DECODE_DEFAULTS.maxMessageMs,
+    addressLists: options.addressLists ?? [],
   }
 }
 

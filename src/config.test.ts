@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from './errors.js'
 import { loadConfig } from './config.js'
@@ -31,6 +34,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KAFKA_SSL_CERT_FILE: import.meta.filename })).toThrow(/needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/)
     expect(() => loadConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL: expected true or false/)
     expect(loadConfig({ KAFKA_SSL_CA_FILE: import.meta.filename }).kafka.tls).toMatchObject({ caFile: import.meta.filename, rejectUnauthorized: true })
+  })
+
+  it('reads the operator’s address lists, and names what is wrong with them', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trailwatch-lists-'))
+    const partner = path.join(dir, 'partner.txt')
+    writeFileSync(partner, '203.0.113.0/24\n')
+    expect(loadConfig({ TRAILWATCH_ADDRESS_LISTS: `partner-vpn=${partner}` }).ingest.decode.addressLists).toEqual([{ name: 'partner-vpn', path: partner }])
+    expect(() => loadConfig({ TRAILWATCH_ADDRESS_LISTS: partner })).toThrow(/TRAILWATCH_ADDRESS_LISTS: expected NAME=FILE pairs/)
+    expect(() => loadConfig({ TRAILWATCH_ADDRESS_LISTS: `tor-exit=${partner}` })).toThrow(/TRAILWATCH_ADDRESS_LISTS: tor-exit is the bundled list of Tor exits/)
+    expect(() => loadConfig({ TRAILWATCH_ADDRESS_LISTS: `gone=${path.join(dir, 'gone.txt')}` })).toThrow(/TRAILWATCH_ADDRESS_LISTS: address list gone: no such file/)
+    writeFileSync(partner, 'not an address\n')
+    expect(() => loadConfig({ TRAILWATCH_ADDRESS_LISTS: `partner-vpn=${partner}` })).toThrow(/TRAILWATCH_ADDRESS_LISTS: address list partner-vpn \(.*\), line 1: "not an address" is not an address/)
   })
 
   it('reads mail settings, and names what is wrong with them', () => {

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { validate as validateCron } from 'node-cron'
 import { z } from 'zod'
-import { ConfigError } from './errors.js'
+import { AddressLists, TOR_EXITS } from './cloudtrail/address-lists.js'
+import { ConfigError, errorMessage } from './errors.js'
 import { SEVERITIES } from './severity.js'
 
 const positiveInt = (what: string) =>
@@ -103,6 +104,22 @@ const Env = z.object({
   TRAILWATCH_ACCOUNT_ALIASES: list.pipe(
     z.array(z.string().regex(/^\d{12}=[^=,\s][^=,]*$/, 'expected ACCOUNT=NAME pairs, comma-separated, such as 111122223333=prod')).transform((pairs) => Object.fromEntries(pairs.map((pair) => pair.split('=') as [string, string]))),
   ).default({}),
+  /** The operator's address lists, NAME=FILE pairs: each file one address or CIDR range per line; events from them carry NAME. */
+  TRAILWATCH_ADDRESS_LISTS: list
+    .pipe(
+      z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}=.+$/, 'expected NAME=FILE pairs, comma-separated, the name in lower-case letters, digits and dashes, such as partner-vpn=/etc/trailwatch/partner.txt')).transform((pairs) =>
+        pairs.map((pair) => ({ name: pair.slice(0, pair.indexOf('=')), path: path.resolve(pair.slice(pair.indexOf('=') + 1)) })),
+      ),
+    )
+    .superRefine((files, context) => {
+      if (files.some((f) => f.name === TOR_EXITS.name)) context.addIssue({ code: 'custom', message: `${TOR_EXITS.name} is the bundled list of Tor exits: name yours otherwise` })
+      try {
+        AddressLists.load(files)
+      } catch (err) {
+        context.addIssue({ code: 'custom', message: errorMessage(err) })
+      }
+    })
+    .default([]),
   /** Where the console shows incidents; emails link to ${TRAILWATCH_CONSOLE_URL}/incidents/ID. */
   TRAILWATCH_CONSOLE_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://trailwatch.example.com' }).optional(),
   /** The console (served by `trailwatch run` beside /metrics): `NAME:HASH` lines from `trailwatch console-user NAME`; set, a sign-in is required. */
@@ -204,6 +221,7 @@ function toConfig(env: z.infer<typeof Env>) {
         maxDocumentValues: env.TRAILWATCH_MAX_DOCUMENT_VALUES,
         maxDocumentRejects: env.TRAILWATCH_MAX_DOCUMENT_REJECTS,
         maxMessageMs: env.TRAILWATCH_MAX_MESSAGE_DECODE_MS,
+        addressLists: env.TRAILWATCH_ADDRESS_LISTS,
       },
       flushMs: env.INGEST_FLUSH_MS,
       sqs: { queues: env.TRAILWATCH_SQS_QUEUE_URLS, visibilitySeconds: env.TRAILWATCH_SQS_VISIBILITY_SECONDS },

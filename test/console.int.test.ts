@@ -128,6 +128,21 @@ async function texts(page: Page, selector: string): Promise<string[]> {
   return (await page.evaluate(`[...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => e.textContent.replace(/\\s+/g, ' ').trim())`)) as string[]
 }
 
+describe('address reputation in the console', () => {
+  it('marks the demo’s Tor exit on its incident, and lists every call from Tor’s exits in one click', async () => {
+    const cookie = await signIn()
+    const listing = await (await fetch(`${base}/?from=2000-01-01`, { headers: { cookie } })).text()
+    const incident = /href="(\/incidents\/inc-[0-9a-f]{12})">[^<]*185\.220\.101\.1/.exec(listing)?.[1] ?? ''
+    expect(incident).not.toBe('')
+    const page = await (await fetch(`${base}${incident}`, { headers: { cookie } })).text()
+    expect(page).toContain('<a href="/events?address=185.220.101.1"><span class="id">185.220.101.1</span></a> <a class="list" href="/events?list=tor-exit">tor-exit</a>')
+    const found = await (await fetch(`${base}/events?list=tor-exit`, { headers: { cookie } })).text()
+    const froms = [...found.matchAll(/<td data-label="From"><a href="\/events\?address=([^"]+)"/g)].map((m) => m[1])
+    expect(froms.length).toBeGreaterThan(0)
+    expect(new Set(froms)).toEqual(new Set(['185.220.101.1']))
+  })
+})
+
 describe('a case in the console', () => {
   it('assigns, links a ticket and takes comments, each in the incident’s history and the audit log, and refuses a ticket that is no address', async () => {
     const cookie = await signIn()

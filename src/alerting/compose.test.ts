@@ -32,6 +32,7 @@ const event = (name: string, trail: string): TriggerEvent => ({
   address: '203.0.113.9',
   asn: 0,
   as_org: '',
+  lists: [],
   public: true,
   country: 'NL',
   region: 'us-east-1',

@@ -119,7 +119,8 @@ export function incidentRunbook(incident: Incident, triggers: TriggerEvent[]): R
 
 function eventLine(e: TriggerEvent): string {
   const agent = e.user_agent.length > 60 ? `${e.user_agent.slice(0, 59)}…` : e.user_agent
-  return `${utcText(e.time)}  ${e.event}  ${e.address || '—'}${e.country ? ` (${e.country})` : ''}  ${e.region}  ${e.error || 'ok'}${agent ? `  ${agent}` : ''}`
+  const where = [e.country, ...e.lists].filter(Boolean).join(', ')
+  return `${utcText(e.time)}  ${e.event}  ${e.address || '—'}${where ? ` (${where})` : ''}  ${e.region}  ${e.error || 'ok'}${agent ? `  ${agent}` : ''}`
 }
 
 /** What an incident's email says, worked out once for its text and its HTML. */

@@ -20,7 +20,7 @@ describe('eventLine', () => {
     expect(bytes.toString()).toBe(line)
     expect(line.endsWith('\n')).toBe(true)
     const cells = line.slice(0, -1).split('\t')
-    expect(cells).toHaveLength(34)
+    expect(cells).toHaveLength(35)
     expect(cells.slice(0, 3)).toEqual(['e1', '1793610900.123', 'ListUsers'])
     expect(cells).toContain('a\\tb\\\\c')
     expect(cells.at(-1)).toBe('{"x":"one\\ntwo\\r\\tthree\\\\"}')

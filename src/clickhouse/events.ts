@@ -37,6 +37,8 @@ const EVENT_COLUMNS: [column: string, value: (event: NormalisedEvent) => Cell][]
   ['source_country', (e) => e.sourceCountry],
   ['source_asn', (e) => e.sourceAsn],
   ['source_as_org', (e) => e.sourceAsOrg],
+  // List names are lower-case letters, digits and dashes (LIST_NAME): quoted, they need no escaping.
+  ['source_lists', (e) => `[${e.sourceLists.map((name) => `'${name}'`).join(',')}]`],
   ['user_agent', (e) => e.userAgent],
   ['error_code', (e) => e.errorCode],
   ['error_message', (e) => e.errorMessage],

@@ -19,10 +19,11 @@ import { storedBatches } from './migrations/0012-stored-batches.js'
 import { objectsRead } from './migrations/0013-objects-read.js'
 import { guardDutyFindings } from './migrations/0014-guardduty-findings.js'
 import { replayProgress } from './migrations/0015-replay-progress.js'
+import { addressLists } from './migrations/0016-address-lists.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress, addressLists]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { isIPv4 } from 'node:net'
 import { Reader, type CountryResponse } from 'maxmind'
+import { AddressLists, TOR_EXITS, type AddressListFile } from './address-lists.js'
 
 /**
  * Where a call came from, beyond its address: country and autonomous system of public addresses,
@@ -15,6 +16,8 @@ export interface SourceInfo {
   country: string
   asn: number
   asOrg: string
+  /** The named address lists the address is on: `tor-exit`, and the operator's own. */
+  lists: string[]
 }
 
 const AWS_HOST = /(^|\.)amazonaws\.com$|^AWS Internal$/
@@ -113,7 +116,13 @@ export class SourceEnricher {
     private readonly countries: Reader<CountryResponse & { country_code?: string }>,
     private readonly asnV4: RangeTable<number>,
     private readonly asnV6: RangeTable<bigint>,
+    private readonly lists: AddressLists,
   ) {}
+
+  /** The same address data, matched against these lists. */
+  withLists(lists: AddressLists): SourceEnricher {
+    return new SourceEnricher(this.countries, this.asnV4, this.asnV6, lists)
+  }
 
   static async load(): Promise<SourceEnricher> {
     const require = createRequire(import.meta.url)
@@ -123,12 +132,12 @@ export class SourceEnricher {
       readFile(file('@ip-location-db/asn/asn-ipv4-num.csv'), 'utf8'),
       readFile(file('@ip-location-db/asn/asn-ipv6-num.csv'), 'utf8'),
     ])
-    return new SourceEnricher(new Reader(mmdb), RangeTable.parse(v4, decimal), RangeTable.parse(v6, (csv, from, to) => BigInt(csv.slice(from, to))))
+    return new SourceEnricher(new Reader(mmdb), RangeTable.parse(v4, decimal), RangeTable.parse(v6, (csv, from, to) => BigInt(csv.slice(from, to))), AddressLists.load([]))
   }
 
   lookup(sourceIp: string | null, sourceHost: string, vpcEndpointId: string): SourceInfo {
-    if (sourceIp === null) return { network: AWS_HOST.test(sourceHost) ? 'aws-service' : '', country: '', asn: 0, asOrg: '' }
-    if (vpcEndpointId) return { network: 'vpc-endpoint', country: '', asn: 0, asOrg: '' }
+    if (sourceIp === null) return { network: AWS_HOST.test(sourceHost) ? 'aws-service' : '', country: '', asn: 0, asOrg: '', lists: [] }
+    if (vpcEndpointId) return { network: 'vpc-endpoint', country: '', asn: 0, asOrg: '', lists: [] }
     let info = this.cache.get(sourceIp)
     if (!info) {
       info = this.lookupAddress(sourceIp)
@@ -140,17 +149,22 @@ export class SourceEnricher {
   }
 
   private lookupAddress(ip: string): SourceInfo {
-    if (isPrivate(ip)) return { network: 'private', country: '', asn: 0, asOrg: '' }
+    // An operator's list may name private ranges (its own VPN, a partner's link).
+    const lists = this.lists.namesOf(ip)
+    if (isPrivate(ip)) return { network: 'private', country: '', asn: 0, asOrg: '', lists }
     const country = this.countries.get(ip)?.country_code ?? ''
     const as = isIPv4(ip) ? this.asnV4.find(ipv4ToNumber(ip)) : this.asnV6.find(ipv6ToBigInt(ip))
-    return { network: 'public', country, asn: as?.asn ?? 0, asOrg: as?.asOrg ?? '' }
+    return { network: 'public', country, asn: as?.asn ?? 0, asOrg: as?.asOrg ?? '', lists }
   }
 }
 
 let shared: Promise<SourceEnricher> | undefined
 
-/** The data is large (about 60 MB of ranges): load it once per process, when first needed. */
-export function loadSourceEnricher(): Promise<SourceEnricher> {
+/**
+ * The address data is large (about 60 MB of ranges): loaded once per process, when first needed;
+ * matched against Tor's exits and the operator's lists (TRAILWATCH_ADDRESS_LISTS).
+ */
+export async function loadSourceEnricher(lists: readonly AddressListFile[] = []): Promise<SourceEnricher> {
   shared ??= SourceEnricher.load()
-  return shared
+  return (await shared).withLists(AddressLists.load([TOR_EXITS, ...lists]))
 }

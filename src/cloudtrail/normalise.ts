@@ -21,6 +21,8 @@ export interface NormalisedEvent extends Identity {
   sourceCountry: string
   sourceAsn: number
   sourceAsOrg: string
+  /** The named address lists the source address was on when the event was stored. */
+  sourceLists: string[]
   userAgent: string
   errorCode: string
   errorMessage: string
@@ -64,6 +66,7 @@ export function normaliseEvent(record: CloudTrailRecord, raw: string, eventTimeM
     sourceCountry: source?.country ?? '',
     sourceAsn: source?.asn ?? 0,
     sourceAsOrg: source?.asOrg ?? '',
+    sourceLists: source?.lists ?? [],
     userAgent: record.userAgent ?? '',
     errorCode: record.errorCode ?? '',
     errorMessage: record.errorMessage ?? '',

@@ -21,6 +21,7 @@ const FIELDS: [keyof EventFilter, string, string][] = [
   ['error', 'Error', 'a code, or any'],
   ['resource', 'Resource', 'an ARN or a name'],
   ['account', 'Account', ''],
+  ['list', 'Address list', 'e.g. tor-exit'],
 ]
 
 function resultCells(e: EventPage['events'][number]): HtmlValue[] {
@@ -29,7 +30,7 @@ function resultCells(e: EventPage['events'][number]): HtmlValue[] {
     html`${eventsLink({ event: e.event }, e.event)}<br><span class="muted">${e.service}</span>${e.error ? html`<br><span class="failed">failed: ${eventsLink({ error: e.error }, e.error)}</span>` : ''}`,
     html`${principalLink(e.principal)}${e.session ? html`<br><span class="muted">session ${eventsLink({ session: e.session }, ident(e.session))}</span>` : ''}<br><span class="muted">account ${eventsLink({ account: e.account }, e.account)}</span>`,
     keyLink(e.key),
-    html`${addressLink(e.address)}${e.country ? ` (${e.country})` : ''}<br><span class="muted">${e.region}</span>`,
+    html`${addressLink(e.address, e.lists)}${e.country ? ` (${e.country})` : ''}<br><span class="muted">${e.region}</span>`,
   ]
 }
 

@@ -66,7 +66,7 @@ function summary(view: IncidentView, addresses: TriggerEvent[]): Html {
   const { incident } = view
   const worst = mostSevereFirst(incident.members.map((m) => m.alert)).slice(0, 3)
   const keys = incident.identities.filter((i) => i.startsWith('key:')).map((i) => keyLink(i.slice(4)))
-  const where = addresses.map((t) => html`${addressLink(t.address)}${t.country ? ` (${t.country}${t.asn ? `, AS${String(t.asn)}` : ''})` : ''}`)
+  const where = addresses.map((t) => html`${addressLink(t.address, t.lists)}${t.country ? ` (${t.country}${t.asn ? `, AS${String(t.asn)}` : ''})` : ''}`)
   return html`<section class="summary sev-border-${incident.severity}" aria-label="What happened">
 <dl class="facts">
 <dt>Who</dt><dd>${joinHtml(incident.principals.map(principalLink), ', ')}</dd>
@@ -185,7 +185,7 @@ ${action(
 </div>
 ${caseSection(view, context)}
 <h2>Addresses</h2>
-${addresses.length ? dataTable('Addresses the alerts name', ['Address', 'Country', 'Network'], addresses.map((t) => [addressLink(t.address), t.country || '—', t.asn ? `AS${String(t.asn)} ${t.as_org}` : t.public ? 'public' : 'private or AWS'])) : html`<p>No address recorded.</p>`}
+${addresses.length ? dataTable('Addresses the alerts name', ['Address', 'Country', 'Network'], addresses.map((t) => [addressLink(t.address, t.lists), t.country || '—', t.asn ? `AS${String(t.asn)} ${t.as_org}` : t.public ? 'public' : 'private or AWS'])) : html`<p>No address recorded.</p>`}
 <h2 id="runbook">Runbook</h2>
 <ol>${view.runbook.map((s) => html`<li>${s.text}${s.command ? html`<pre>${s.command}</pre>` : ''}</li>`)}</ol>
 ${timelineSection(view.timeline, view.filter, { path: `/incidents/${incident.id}`, subject: {}, rest: html`<code>trailwatch timeline --incident ${incident.id}</code> gives them all` })}`,

@@ -76,6 +76,7 @@ svg.chart a text.on-h1, svg.chart a text.on-h2 { fill: #1b1b1b; } svg.chart a te
 svg.map rect.sea { fill: #f2f6fa; } svg.map line { stroke: #dde5ee; } svg.map circle.country { fill: #0b4f8a; fill-opacity: 0.7; stroke: #0d2b45; }
 svg.map text { font-size: 13px; fill: var(--ink); font-weight: bold; }
 .legend span { margin-right: 12px; white-space: nowrap; }
+a.list { display: inline-block; padding: 0 5px; border-radius: 3px; background: #5a1a6e; color: #fff; font-size: 0.8rem; font-weight: bold; white-space: nowrap; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f4f4f4; padding: 6px 8px; margin: 4px 0; }
 .heat td, .heat th { padding: 2px; text-align: center; font-size: 0.75rem; border: 1px solid #fff; }
@@ -149,8 +150,10 @@ export function principalLink(arn: string): Html {
   return html`<a href="/principals${queryString({ arn })}">${shortPrincipal(arn)}</a>`
 }
 
-export function addressLink(address: string): Html {
-  return address ? eventsLink({ address }, ident(address)) : html`—`
+/** An address as a link to its events, and a badge for each named list it was on (each a link to that list's events). */
+export function addressLink(address: string, lists: readonly string[] = []): Html {
+  if (!address) return html`—`
+  return html`${eventsLink({ address }, ident(address))}${lists.map((list) => html` <a class="list" href="/events${queryString({ list })}">${list}</a>`)}`
 }
 
 export function keyLink(key: string): Html {

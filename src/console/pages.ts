@@ -128,7 +128,7 @@ export function principalPage(view: PrincipalView, context: PageContext): Html {
 <p>${[...countries].map(([c, n]) => `${c} (${plural(n, 'call')})`).join(', ') || 'None: every address is private, an AWS service or unknown.'}</p>
 ${countries.size ? countryMap([...countries].flatMap(([code, calls]) => { const at = centroidOf(code); return at ? [{ code, calls, ...at }] : [] })) : ''}
 <h2>Addresses</h2>
-${view.networks.length ? dataTable('Addresses used in the span, most used first', ['Address', 'Country', 'Network', 'Days', 'Calls', 'Last seen'], view.networks.map((n) => [addressLink(n.address), n.country || '—', n.asn ? `AS${String(n.asn)} ${n.as_org}` : n.address ? 'private or AWS' : 'none recorded', String(n.days), String(n.calls), time(n.last_seen)])) : html`<p>No call in the span.</p>`}
+${view.networks.length ? dataTable('Addresses used in the span, most used first', ['Address', 'Country', 'Network', 'Days', 'Calls', 'Last seen'], view.networks.map((n) => [addressLink(n.address, n.lists), n.country || '—', n.asn ? `AS${String(n.asn)} ${n.as_org}` : n.address ? 'private or AWS' : 'none recorded', String(n.days), String(n.calls), time(n.last_seen)])) : html`<p>No call in the span.</p>`}
 ${view.principal.includes(':role/')
   ? html`<p>Hours of the week are learned for people; a role is many people and machines, and its days are in its activity above.</p>`
   : html`<h2>Hours of the week (${view.working.zone}${ZONE_SOURCE[view.working.source]})</h2>

@@ -71,6 +71,7 @@ export interface Network {
   country: string
   asn: number
   as_org: string
+  lists: string[]
   days: number
   calls: number
   last_seen: string
@@ -81,11 +82,12 @@ export function addressesOf(store: Store, principal: string, span: { from: Date;
   return selectRows(
     store,
     `SELECT coalesce(source_ip, source_host, '') AS address, any(source_country) AS country, any(source_asn) AS asn, any(source_as_org) AS as_org,
+            arraySort(groupUniqArrayArray(source_lists)) AS lists,
             uniqExact(toDate(event_time)) AS days, count() AS calls, toUnixTimestamp64Milli(max(event_time)) AS last_seen
      FROM events WHERE principal_arn = {principal:String} AND event_time >= {from:DateTime64(3)} AND event_time <= {to:DateTime64(3)}
      GROUP BY address ORDER BY calls DESC, address LIMIT 50`,
     { principal, from: clickHouseTime(span.from.getTime()), to: clickHouseTime(span.to.getTime()) },
-    z.object({ address: z.string(), country: z.string(), asn: z.coerce.number(), as_org: z.string(), days: z.coerce.number(), calls: z.coerce.number(), last_seen: isoFromMillis }),
+    z.object({ address: z.string(), country: z.string(), asn: z.coerce.number(), as_org: z.string(), lists: z.array(z.string()), days: z.coerce.number(), calls: z.coerce.number(), last_seen: isoFromMillis }),
   )
 }
 

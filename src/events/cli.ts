@@ -25,7 +25,8 @@ function parseLimit(value: string): number {
 
 /** One line for a terminal: every field comes from CloudTrail, so control characters are made visible. */
 function eventLine(e: FoundEvent): string {
-  const from = e.address ? `${e.address}${e.country ? ` (${e.country})` : ''}` : '—'
+  const where = [e.country, ...e.lists].filter(Boolean).join(', ')
+  const from = e.address ? `${e.address}${where ? ` (${where})` : ''}` : '—'
   return textLine(`${utcText(e.time)}  ${e.event}  ${e.principal}${e.session ? ` session ${e.session}` : ''}  ${e.key || '—'}  ${from}  ${e.account} ${e.region}  ${e.error || 'ok'}`)
 }
 
@@ -41,6 +42,7 @@ export function eventsCommand(): Command {
     .option('--error <code>', 'an error code, or "any" for every failed call')
     .option('--resource <text>', 'an ARN or a name found anywhere in the record')
     .option('--account <id>', 'the account the call was made in')
+    .option('--list <name>', 'calls from an address on this named list: tor-exit, or one of TRAILWATCH_ADDRESS_LISTS')
     .option('--from <time>', 'start (ISO 8601; default: the oldest stored)', parseInstant)
     .option('--to <time>', 'end, exclusive (ISO 8601; default: now)', parseInstant)
     .option('--before-event <id>', 'with --to: the page goes on after this event of that same time, as the last page said')

@@ -15,9 +15,11 @@ export interface EventFilter {
   /** An ARN or a name, found anywhere in the record: a request parameter, a resource, a response. */
   resource?: string | undefined
   account?: string | undefined
+  /** A named address list the caller's address was on: tor-exit, or one of TRAILWATCH_ADDRESS_LISTS. */
+  list?: string | undefined
 }
 
-export const SEARCH_FIELDS = ['principal', 'key', 'session', 'address', 'event', 'error', 'resource', 'account'] as const satisfies readonly (keyof EventFilter)[]
+export const SEARCH_FIELDS = ['principal', 'key', 'session', 'address', 'event', 'error', 'resource', 'account', 'list'] as const satisfies readonly (keyof EventFilter)[]
 
 /** Longer than any ARN or name CloudTrail writes: a search term past it is refused rather than sent. */
 export const MAX_TERM_LENGTH = 2048
@@ -36,6 +38,7 @@ export const FoundEvent = z.object({
   key: z.string(),
   address: z.string(),
   country: z.string(),
+  lists: z.array(z.string()),
   error: z.string(),
   user_agent: z.string(),
 })
@@ -62,6 +65,7 @@ const CONDITIONS: Record<keyof EventFilter, string> = {
   error: "if({error:String} = 'any', error_code != '', error_code = {error:String})",
   resource: 'position(raw, {resource:String}) > 0',
   account: 'account_id = {account:String}',
+  list: 'has(source_lists, {list:String})',
 }
 
 /** The fields given, trimmed; a term too long to be a real identifier is an error naming the field. */
@@ -88,7 +92,7 @@ export async function searchEvents(store: Store, filter: EventFilter, range: { f
     store,
     `SELECT toUnixTimestamp64Milli(event_time) AS time, event_id, event_name AS event, event_source AS service, account_id AS account,
             aws_region AS region, principal_arn AS principal, session_name AS session, access_key_id AS key,
-            coalesce(source_ip, source_host, '') AS address, source_country AS country, error_code AS error, user_agent
+            coalesce(source_ip, source_host, '') AS address, source_country AS country, source_lists AS lists, error_code AS error, user_agent
      FROM events
      WHERE event_time >= {from:DateTime64(3)} AND ${range.beforeEvent === undefined ? 'event_time < {before:DateTime64(3)}' : '(event_time, event_id) < ({before:DateTime64(3)}, {beforeEvent:String})'}${where.map((condition) => ` AND ${condition}`).join('')}
      ORDER BY event_time DESC, event_id DESC LIMIT 1 BY event_id LIMIT {limit:UInt32}

@@ -22,6 +22,7 @@ const TriggerEvent = z.object({
   country: z.string(),
   asn: z.coerce.number(),
   as_org: z.string(),
+  lists: z.array(z.string()),
   region: z.string(),
   error: z.string(),
   user_agent: z.string(),
@@ -68,7 +69,7 @@ export async function triggerEvents(store: Store, alerts: (AlertSpan & { alert_i
          SELECT *, max(named) OVER (PARTITION BY alert_id) AS any_named FROM (
            SELECT {ids:Array(String)}[span] AS alert_id, toUnixTimestamp64Milli(event_time) AS time, event_name AS event, event_source AS service,
                   coalesce(source_ip, source_host, '') AS address, source_network = 'public' AS public, source_country AS country,
-                  source_asn AS asn, source_as_org AS as_org, aws_region AS region, error_code AS error, user_agent, access_key_id AS key,
+                  source_asn AS asn, source_as_org AS as_org, source_lists AS lists, aws_region AS region, error_code AS error, user_agent, access_key_id AS key,
                   JSONExtractString(raw, 'userIdentity', 'sessionContext', 'sourceIdentity') AS source_identity,
                   JSONExtractRaw(raw, 'requestParameters') AS request, event_id,
                   has({names:Array(Array(String))}[span], event_name) AS named
