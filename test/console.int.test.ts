@@ -143,6 +143,25 @@ describe('address reputation in the console', () => {
   })
 })
 
+describe('tuning from an alert', () => {
+  it('starts the suppress form from any alert of an incident: its detector chosen, its principal filled in', async () => {
+    const cookie = await signIn()
+    const listing = await (await fetch(`${base}/`, { headers: { cookie } })).text()
+    const anna = /href="(\/incidents\/inc-[0-9a-f]{12})">anna acted from/.exec(listing)?.[1] ?? ''
+    const page = await (await fetch(`${base}${anna}`, { headers: { cookie } })).text()
+    const links = [...page.matchAll(/<a href="([^"]+\?suppress=[0-9a-f]+)#suppress">Suppress alerts like this<\/a>/g)].map((m) => (m[1] ?? '').replaceAll('&amp;', '&'))
+    expect(links).toHaveLength(2)
+    const chosen = await Promise.all(
+      links.map(async (link) => {
+        const form = await (await fetch(`${base}${link}`, { headers: { cookie } })).text()
+        return [/<option value="([^"]+)" selected>/.exec(form)?.[1], /id="s-principal" name="principal" value="([^"]+)"/.exec(form)?.[1]]
+      }),
+    )
+    expect(chosen.map(([detector]) => detector).sort()).toEqual(['off-hours-activity', 'unusual-source-ip'])
+    expect(new Set(chosen.map(([, principal]) => principal))).toEqual(new Set(['arn:aws:iam::111122223333:user/anna']))
+  })
+})
+
 describe('a case in the console', () => {
   it('assigns, links a ticket and takes comments, each in the incident’s history and the audit log, and refuses a ticket that is no address', async () => {
     const cookie = await signIn()

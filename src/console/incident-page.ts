@@ -29,6 +29,8 @@ export interface IncidentView {
   runbook: RunbookStep[]
   timeline: Timeline
   filter: TimelineFilter
+  /** The alert whose detector and principal the suppress form starts from (`?suppress=ALERT_ID`); else the first. */
+  suppressFrom?: string | undefined
   aliases: Record<string, string>
   notice?: string | undefined
   error?: string | undefined
@@ -151,7 +153,8 @@ export function incidentPage(view: IncidentView, context: PageContext, today: st
   const { incident } = view
   const withAlias = (account: string): string => (view.aliases[account] ? `${account} (${view.aliases[account] ?? ''})` : account)
   const addresses = [...new Map(view.triggers.filter((t) => t.address).map((t) => [t.address, t])).values()]
-  const first = incident.members[0]?.alert
+  const chosen = (incident.members.find((m) => m.alert.alert_id === view.suppressFrom) ?? incident.members[0])?.alert
+  const suppressLike = (alertId: string): Html => html`<a href="/incidents/${encodeURIComponent(incident.id)}${queryString({ suppress: alertId })}#suppress">Suppress alerts like this</a>`
   const action = (name: string, label: string, fields: Html): Html =>
     html`<form method="post" action="/incidents/${encodeURIComponent(incident.id)}/${name}" aria-label="${label}">${csrfField(context)}${fields}<div><button class="primary" type="submit">${label}</button></div></form>`
   const reason = (name: string): Html => html`<div><label for="${name}-reason">Reason</label><input type="text" id="${name}-reason" name="reason" required maxlength="500"></div>`
@@ -167,7 +170,7 @@ ${summary(view, addresses)}
 ${dataTable(
   'The incident’s alerts, worst first',
   ['Severity', 'Alert', 'Why it belongs', 'Seen'],
-  members.map((m) => [severity(m.alert.severity), html`${detectorLabel(m.alert)}: ${m.alert.title}<br><span class="muted">${m.alert.why}</span>`, m.link, html`${time(m.alert.first_seen)}<br>${time(m.alert.last_seen)}`]),
+  members.map((m) => [severity(m.alert.severity), html`${detectorLabel(m.alert)}: ${m.alert.title}<br><span class="muted">${m.alert.why}</span><br>${suppressLike(m.alert.alert_id)}`, m.link, html`${time(m.alert.first_seen)}<br>${time(m.alert.last_seen)}`]),
 )}
 <h2 id="triage">Triage</h2>
 <div class="actions">
@@ -176,8 +179,8 @@ ${action('resolve', 'Resolve', reason('resolve'))}
 ${action(
   'suppress',
   'Suppress',
-  html`<div><label for="s-detector">Detector</label><select id="s-detector" name="detector">${options(incident.detectors, incident.detectors.length === 1 ? incident.detectors[0] : undefined, 'every detector')}</select></div>
-<div><label for="s-principal">Principal (ARN, * allowed)</label><input type="text" id="s-principal" name="principal" value="${first?.principal ?? ''}"></div>
+  html`<div id="suppress"><label for="s-detector">Detector</label><select id="s-detector" name="detector">${options(incident.detectors, view.suppressFrom ? chosen?.detector : incident.detectors.length === 1 ? incident.detectors[0] : undefined, 'every detector')}</select></div>
+<div><label for="s-principal">Principal (ARN, * allowed)</label><input type="text" id="s-principal" name="principal" value="${chosen?.principal ?? ''}"></div>
 <div><label for="s-owner">Owner</label><input type="text" id="s-owner" name="owner" required value="${context.user}"></div>
 <div><label for="s-reason">Reason</label><input type="text" id="s-reason" name="reason" required maxlength="500"></div>
 <div><label for="s-expires">Expires (UTC day)</label><input type="date" id="s-expires" name="expires" required min="${today}"></div>`,

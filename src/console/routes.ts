@@ -91,7 +91,8 @@ async function incidentView(scope: ConsoleScope, request: IdRequest, notice?: st
   const triggers = [...(await triggerEvents(store, incident.members.map((m) => m.alert), 50)).values()].flat()
   const { subject, span } = incidentTimelineSubject(incident)
   const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
-  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(query(request)), aliases: scope.aliases, notice, error }
+  const params = query(request)
+  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(params), suppressFrom: filled(params.get('suppress')), aliases: scope.aliases, notice, error }
 }
 
 async function incidentsList(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
