@@ -11,6 +11,7 @@ import type { Store } from '../src/clickhouse/client.js'
 import { AppError } from '../src/errors.js'
 import type { Settings } from '../src/settings.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
+import { switchDetector, switchedOff } from '../src/alerts/switches.js'
 import { recordFindings } from '../src/incidents/record.js'
 import { backtest, histogramLines } from './backtest.js'
 import { durationMs, type Detector, type Finding } from './define.js'
@@ -88,7 +89,10 @@ export function detectCommand(): Command {
       if (options.from !== undefined) announceRange(options.from, options.to, to, options.yes === true)
       await withContext(options, async (context) => {
         const { settings, logger, store } = context
-        const detectors = findDetectors(options.detector, (await configuredRules(context.store.client, context.config.rulesDir, logger)).detectors, settings)
+        const found = findDetectors(options.detector, (await configuredRules(context.store.client, context.config.rulesDir, logger)).detectors, settings)
+        // Named on the command line, a detector runs though someone turned it off, as the detectors file allows.
+        const off = options.detector?.length ? new Set<string>() : await switchedOff(store)
+        const detectors = found.filter((d) => !off.has(d.id))
         if (!oneOff) {
           // Batches `trailwatch ingest` stores reach the immediate detectors within seconds, as in `run`.
           const scheduler = new DetectorScheduler(store, detectors, { settings, logger: logger.child({ command: 'detect' }), followStoredBatchesMs: 2_000 })
@@ -202,7 +206,31 @@ export function rulesCommand(): Command {
       console.log(`${String(tested.length)} rules tested: ${String(tested.length - failed.length)} passed, ${String(failed.length)} failed; ${String(results.length - tested.length)} without examples`)
       if (failed.length > 0) process.exitCode = 1
     })
-  return new Command('rules').description('Sigma rules for CloudTrail and trailwatch rules, run beside the detectors (built in, and TRAILWATCH_RULES_DIR)').addCommand(list).addCommand(check).addCommand(test).addCommand(backtestCommand())
+  return new Command('rules')
+    .description('Sigma rules for CloudTrail and trailwatch rules, run beside the detectors (built in, and TRAILWATCH_RULES_DIR)')
+    .addCommand(list)
+    .addCommand(check)
+    .addCommand(test)
+    .addCommand(backtestCommand())
+    .addCommand(switchCommand('disable', false))
+    .addCommand(switchCommand('enable', true))
+}
+
+/** `rules disable|enable ID`: what the console's detectors page does, kept with who and why. */
+function switchCommand(name: string, enabled: boolean): Command {
+  return withCommonOptions(new Command(name))
+    .description(`turn a detector or rule ${enabled ? 'on again' : 'off'} for run and detect, kept in the store with who and why (the console does the same)`)
+    .argument('<id>', 'a detector id, or rule:ID as trailwatch rules list shows it')
+    .requiredOption('--reason <text>', 'why: kept with the change')
+    .option('--by <name>', 'who (default: $USER)')
+    .action(async (id: string, options: CommonOptions & { reason: string; by?: string }) => {
+      await withContext(options, async ({ store, config, logger }) => {
+        const all = [...DETECTORS, ...(await configuredRules(store.client, config.rulesDir, logger)).detectors]
+        if (!all.some((d) => d.id === id)) throw new AppError('USAGE', unknownDetector(id, all, all.length - DETECTORS.length))
+        await switchDetector(store, { detector: id, enabled, actor: options.by ?? process.env.USER ?? 'unknown', reason: options.reason }, new Date())
+        console.log(`${id} turned ${enabled ? 'on' : 'off'}: a running trailwatch follows within a minute`)
+      })
+    })
 }
 
 interface BacktestOptions extends CommonOptions {

@@ -15,6 +15,7 @@ import unusualSourceIp from './unusual-source-ip/detector.js'
 import { testSettings } from '../test/helpers/detect.js'
 import { DATASETS } from '../test/helpers/datasets.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
+import { detectorSwitches, switchDetector } from '../src/alerts/switches.js'
 
 const T0 = Date.parse('2026-11-20T12:00:00Z')
 const minutes = (n: number) => n * 60_000
@@ -61,6 +62,23 @@ describe('DetectorScheduler', () => {
     await scheduler.runScheduled(unusualSourceIp)
     const alerts = await queryRows<{ n: string }>(store, 'SELECT count() AS n FROM alerts FINAL')
     expect(Number(alerts[0]?.n)).toBe(1)
+  })
+
+  it('does not run a detector someone turned off, nor move its watermark; turned on again, it finds what it missed', async () => {
+    const own = await openTestStore()
+    try {
+      await ingestRecords(own, [...daily(20, T0, 14, (at) => apiCall(at, iamUser('dave'), '98.207.1.2')), apiCall(T0 - minutes(10), iamUser('dave'), '5.255.255.77')])
+      const scheduler = new DetectorScheduler(own, [unusualSourceIp], { settings: testSettings(), logger: testLogger, clock: () => new Date(T0), switchesReadEveryMs: 0 })
+      await switchDetector(own, { detector: unusualSourceIp.id, enabled: false, actor: 'carol', reason: 'noisy during the office move' }, new Date(T0 - minutes(30)))
+      expect(await scheduler.runScheduled(unusualSourceIp)).toEqual([])
+      expect(await readWatermark(own, unusualSourceIp.id)).toBeUndefined()
+      await expect(switchDetector(own, { detector: unusualSourceIp.id, enabled: true, actor: 'carol', reason: ' ' }, new Date(T0 - minutes(20)))).rejects.toThrow('give a reason')
+      await switchDetector(own, { detector: unusualSourceIp.id, enabled: true, actor: 'carol', reason: 'the move is done' }, new Date(T0 - minutes(20)))
+      expect((await scheduler.runScheduled(unusualSourceIp)).map((f) => f.evidence.address)).toEqual(['5.255.255.77'])
+      expect((await detectorSwitches(own)).get(unusualSourceIp.id)).toMatchObject({ enabled: true, actor: 'carol', reason: 'the move is done' })
+    } finally {
+      await own.close()
+    }
   })
 
   it('catches up on history stored while a detector is busy in one run per stretch of time, not one per file', async () => {

@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron'
+import { switchedOff } from '../src/alerts/switches.js'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Store } from '../src/clickhouse/client.js'
@@ -56,6 +57,8 @@ export interface SchedulerOptions {
    * `trailwatch detect`) and run the immediate detectors over them, as `run` does for its own.
    */
   followStoredBatchesMs?: number
+  /** How old the list of detectors people turned off may be (default half a minute): a switch takes effect within this. */
+  switchesReadEveryMs?: number
 }
 
 /** How many alerts the passes on stored events remember having stored. */
@@ -90,6 +93,8 @@ export class DetectorScheduler {
   private readonly clock: () => Date
   private readonly logger: Logger
   private readonly scheduledSlots: LimitFunction
+  /** The detectors people turned off (console, `rules disable`), and when that was read. */
+  private off: { ids: Set<string>; readAt: number } = { ids: new Set(), readAt: Number.NEGATIVE_INFINITY }
 
   constructor(
     private readonly store: Store,
@@ -119,6 +124,7 @@ export class DetectorScheduler {
       this.tasks.push(task)
     }
     if (this.options.followStoredBatchesMs) void this.track(this.followStoredBatches(this.options.followStoredBatchesMs))
+    void this.track(this.switchedOn([]))
     this.logger.info({ detectors: this.detectors.map((d) => d.id) }, 'detectors scheduled')
   }
 
@@ -154,8 +160,25 @@ export class DetectorScheduler {
     }
   }
 
+  /**
+   * Those of `detectors` nobody turned off, the list read at most every half minute. Switched off, a
+   * detector does not run and its watermark stays, so turned on again it catches up as after a
+   * restart, as one turned off in the detectors file does.
+   */
+  private async switchedOn(detectors: Detector[]): Promise<Detector[]> {
+    if (performance.now() - this.off.readAt >= (this.options.switchesReadEveryMs ?? 30_000)) {
+      try {
+        this.off = { ids: await switchedOff(this.store), readAt: performance.now() }
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, 'reading which detectors are turned off failed; keeping the last list')
+      }
+    }
+    return detectors.filter((d) => !this.off.ids.has(d.id))
+  }
+
   /** One scheduled run: from the watermark to now, findings stored, watermark moved. */
   async runScheduled(detector: Detector): Promise<Finding[]> {
+    if ((await this.switchedOn([detector])).length === 0) return []
     const started = performance.now()
     const now = this.clock()
     try {
@@ -186,7 +209,8 @@ export class DetectorScheduler {
   catchUp(span: Span): Promise<unknown> {
     const latenessMs = this.options.latenessMs ?? LATENESS_MS
     return Promise.all(
-      this.detectors.map((detector) => {
+      // The list as last read: a catch-up joins spans as they come, without waiting on a read.
+      this.detectors.filter((d) => !this.off.ids.has(d.id)).map((detector) => {
         // Every run whose window holds the late events: those ending up to a window after the last of them.
         const to = new Date(Math.min(span.to.getTime() + Math.max(MINUTE, durationMs(detector.window)), this.clock().getTime()))
         if (to.getTime() <= span.from.getTime()) return Promise.resolve()
@@ -241,7 +265,7 @@ export class DetectorScheduler {
   }
 
   private async drainStored(): Promise<void> {
-    const immediate = this.detectors.filter((d) => d.immediate)
+    const immediate = await this.switchedOn(this.detectors.filter((d) => d.immediate))
     try {
       for (let span = this.pendingStored; span; span = this.pendingStored) {
         this.pendingStored = undefined

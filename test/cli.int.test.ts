@@ -13,7 +13,7 @@ const EXAMPLES = path.resolve(import.meta.dirname, '../examples')
 
 describe('trailwatch command line', () => {
   it('has --help on every command', async () => {
-    for (const command of [[], ['run'], ['demo'], ['status'], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect'], ['rules', 'list'], ['rules', 'check'], ['rules', 'test'], ['alert'], ['suppress', 'add'], ['suppress', 'list'], ['suppress', 'remove'], ['notifications', 'list'], ['notifications', 'retry'], ['report', 'credentials'], ['events'], ['timeline']]) {
+    for (const command of [[], ['run'], ['demo'], ['status'], ['backfill'], ['query'], ['import', 'credential-report'], ['migrate'], ['ingest'], ['produce'], ['detect'], ['rules', 'list'], ['rules', 'check'], ['rules', 'test'], ['alert'], ['suppress', 'add'], ['suppress', 'list'], ['suppress', 'remove'], ['notifications', 'list'], ['notifications', 'retry'], ['report', 'credentials'], ['events'], ['timeline'], ['rules', 'disable'], ['rules', 'enable']]) {
       const { code, stdout } = await runCli([...command, '--help'])
       expect(code).toBe(0)
       expect(stdout).toContain(`Usage: trailwatch ${command.join(' ')}`.trim())
@@ -64,6 +64,19 @@ describe('trailwatch command line', () => {
     expect(lines.at(-1)).toBe('29 calls and 0 alerts, 2023-07-10 11:00:00 UTC → 2023-07-10 13:00:00 UTC')
     // 29 denied GetPasswordData calls in a row, and no alert between them (no detector ran): one line.
     expect(lines.filter((line) => line.includes('GetPasswordData')).map((line) => /×(\d+) to/.exec(line)?.[1])).toEqual(['29'])
+  })
+
+  it('rules disable keeps a detector from detect --once until rules enable, unless it is named', async () => {
+    const dataDir = freshDir('data')
+    expect((await runCli(['backfill', path.join(EXAMPLES, 'carol.jsonl'), '--data-dir', dataDir])).code).toBe(0)
+    const detected = async (...more: string[]) => (await runCli(['detect', '--once', '--at', '2026-11-20T12:00:00Z', '--json', '--data-dir', dataDir, ...more])).stdout.includes('"detector":"unusual-source-ip"')
+    expect((await runCli(['rules', 'disable', 'unusual-source-ip', '--reason', 'office move', '--by', 'carol', '--data-dir', dataDir])).stdout).toContain('unusual-source-ip turned off')
+    expect(await detected()).toBe(false)
+    expect(await detected('--detector', 'unusual-source-ip')).toBe(true)
+    expect((await runCli(['rules', 'enable', 'unusual-source-ip', '--reason', 'moved', '--data-dir', dataDir])).code).toBe(0)
+    expect(await detected()).toBe(true)
+    const unknown = await runCli(['rules', 'disable', 'unusual-source', '--reason', 'x', '--data-dir', dataDir])
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'trailwatch: no detector unusual-source; did you mean unusual-source-ip?'])
   })
 
   it('names a path that does not exist', async () => {

@@ -162,6 +162,28 @@ describe('tuning from an alert', () => {
   })
 })
 
+describe('turning a detector off and on from the console', () => {
+  it('needs a reason, says who turned it off on the detectors page, and audits both changes', async () => {
+    const cookie = await signIn()
+    const page = await (await fetch(`${base}/detectors/console-brute-force`, { headers: { cookie } })).text()
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? ''
+    const post = (action: string, reason: string) => {
+      const request = form({ csrf, reason })
+      return fetch(`${base}/detectors/console-brute-force/${action}`, { ...request, headers: { ...request.headers, cookie, origin: base } })
+    }
+    expect((await post('disable', ' ')).status).toBe(400)
+    expect((await post('disable', 'the pentest this week')).status).toBe(303)
+    expect((await fetch(`${base}/detectors/no-such-detector/disable`, { ...form({ csrf, reason: 'x' }), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin: base } })).status).toBe(404)
+    const listing = await (await fetch(`${base}/detectors`, { headers: { cookie } })).text()
+    expect(listing).toMatch(/console-brute-force<\/span><\/a><br><span class="muted">[^<]*<\/span><br><span class="failed">turned off<\/span> by alice: the pentest this week/)
+    expect((await post('enable', 'the pentest is over')).status).toBe(303)
+    expect(await (await fetch(`${base}/detectors/console-brute-force`, { headers: { cookie } })).text()).toContain('Turned on again by alice')
+    const log = await (await fetch(`${base}/audit`, { headers: { cookie } })).text()
+    expect(log).toContain('<td data-label="What">disabled</td><td data-label="To what">console-brute-force</td><td data-label="Detail">the pentest this week</td>')
+    expect(log).toContain('<td data-label="What">enabled</td><td data-label="To what">console-brute-force</td><td data-label="Detail">the pentest is over</td>')
+  })
+})
+
 describe('a case in the console', () => {
   it('assigns, links a ticket and takes comments, each in the incident’s history and the audit log, and refuses a ticket that is no address', async () => {
     const cookie = await signIn()

@@ -20,10 +20,11 @@ import { objectsRead } from './migrations/0013-objects-read.js'
 import { guardDutyFindings } from './migrations/0014-guardduty-findings.js'
 import { replayProgress } from './migrations/0015-replay-progress.js'
 import { addressLists } from './migrations/0016-address-lists.js'
+import { detectorSwitches } from './migrations/0017-detector-switches.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress, addressLists]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress, addressLists, detectorSwitches]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

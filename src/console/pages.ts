@@ -6,6 +6,7 @@ import type { SuppressionRule } from '../alerting/suppressions.js'
 import { INCIDENT_STATUSES, shortPrincipal, type Incident } from '../incidents/incidents.js'
 import { tacticOf } from '../incidents/tactics.js'
 import type { SnapshotAge } from '../iam/snapshots.js'
+import type { DetectorSwitch } from '../alerts/switches.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
 import { centroidOf } from '../countries.js'
 import { runbookLineText } from '../runbook.js'
@@ -177,7 +178,7 @@ ${skipped}
 ${dataTable(
   'Detectors and rules',
   ['Detector', 'Schedule (UTC)', 'Last run', 'Lag', 'Alerts, 7 days', 'Failed runs'],
-  detectors.map((d) => [html`<a href="/detectors/${encodeURIComponent(d.id)}">${ident(d.id)}</a><br><span class="muted">${d.title}</span>`, html`<code>${d.schedule}</code>`, time(d.last_run), lag(d.window_end), String(d.findings), d.failures ? html`<span class="failed">${String(d.failures)}</span>` : '0']),
+  detectors.map((d) => [html`<a href="/detectors/${encodeURIComponent(d.id)}">${ident(d.id)}</a><br><span class="muted">${d.title}</span>${d.switched?.enabled === false ? html`<br><span class="failed">turned off</span> by ${d.switched.actor}: ${d.switched.reason}` : ''}`, html`<code>${d.schedule}</code>`, time(d.last_run), lag(d.window_end), String(d.findings), d.failures ? html`<span class="failed">${String(d.failures)}</span>` : '0']),
 )}`,
     context,
   )
@@ -194,15 +195,30 @@ export interface DetectorView {
   /** What it would have found over the last `days` days, as `trailwatch rules backtest` says. */
   history: DetectorHistory
   days: number
+  /** How a person last set it, if anyone did. */
+  switched: DetectorSwitch | undefined
+  notice?: string | undefined
+  error?: string | undefined
 }
 
-export function detectorPage({ history, days }: DetectorView, context: PageContext): Html {
+/** Whether the detector runs, who last changed that and why, and the form to change it. */
+function switchSection(id: string, switched: DetectorSwitch | undefined, context: PageContext): Html {
+  const on = switched?.enabled !== false
+  return html`<h2 id="switch">${on ? 'On' : 'Turned off'}</h2>
+<p>${switched ? html`${on ? 'Turned on again' : 'Turned off'} by ${switched.actor}, ${time(switched.at)}: ${switched.reason}` : 'Runs as configured.'} <code>trailwatch rules ${on ? 'disable' : 'enable'} ${id} --reason …</code> does the same.</p>
+<div class="actions"><form method="post" action="/detectors/${encodeURIComponent(id)}/${on ? 'disable' : 'enable'}" aria-label="${on ? 'Turn off' : 'Turn on'}">${csrfField(context)}
+<div><label for="d-reason">Reason</label><input type="text" id="d-reason" name="reason" required maxlength="500"></div>
+<div><button class="primary" type="submit">${on ? 'Turn off' : 'Turn on'}</button></div></form></div>`
+}
+
+export function detectorPage({ history, days, switched, notice, error }: DetectorView, context: PageContext): Html {
   const { detector, findings: found } = history
   return page(
     detector.title,
-    html`<h1>${detector.title}</h1>
+    html`${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}${error ? html`<p class="error" role="alert">${error}</p>` : ''}<h1>${detector.title}</h1>
 <dl class="facts"><dt>Id</dt><dd><code>${detector.id}</code></dd><dt>Severity</dt><dd>${severity(detector.severity)}</dd>
 <dt>Schedule (UTC)</dt><dd><code>${detector.schedule}</code>, each run over ${detector.window}</dd><dt>ATT&amp;CK</dt><dd>${detector.attack.join(', ') || '—'}</dd></dl>
+${switchSection(detector.id, switched, context)}
 <h2>What it looks for</h2><ul>${detector.runbook.map((line) => html`<li>${runbookLineText(line)}</li>`)}</ul>
 <h2>What it would have found, last ${plural(days, 'day')}</h2>
 <p class="muted">Replayed over the stored history as its schedule would have run it, nothing stored or sent: the same as <code>trailwatch rules backtest ${detector.id} --days ${String(days)}</code>. <a href="?days=7">7 days</a> · <a href="?days=30">30 days</a></p>

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { alertCountsByDetector, latestAlertsOf, type StoredAlert } from '../alerts/table.js'
 import type { Store } from '../clickhouse/client.js'
+import { detectorSwitches, type DetectorSwitch } from '../alerts/switches.js'
 import type { ReportedKey } from '../reports/credential-age.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 import { selectRows } from '../clickhouse/rows.js'
@@ -127,16 +128,19 @@ export interface DetectorHealth {
   findings: number
   /** Failed runs since this process started. */
   failures: number
+  /** How a person last set it, if anyone did. */
+  switched: DetectorSwitch | undefined
 }
 
 export async function detectorHealth(store: Store, detectors: { id: string; title: string; schedule: string }[], failures: Map<string, number>, now: Date): Promise<DetectorHealth[]> {
-  const [marks, counts] = await Promise.all([
+  const [marks, counts, switches] = await Promise.all([
     selectRows(store, 'SELECT detector, toUnixTimestamp64Milli(window_end) AS window_end, toUnixTimestamp64Milli(ran_at) AS ran_at FROM detector_watermarks FINAL', {}, z.object({ detector: z.string(), window_end: isoFromMillis, ran_at: isoFromMillis })),
     alertCountsByDetector(store, new Date(now.getTime() - 7 * DAY)),
+    detectorSwitches(store),
   ])
   return detectors.map((d) => {
     const mark = marks.find((m) => m.detector === d.id)
-    return { ...d, last_run: mark?.ran_at ?? null, window_end: mark?.window_end ?? null, findings: counts.get(d.id) ?? 0, failures: failures.get(d.id) ?? 0 }
+    return { ...d, last_run: mark?.ran_at ?? null, window_end: mark?.window_end ?? null, findings: counts.get(d.id) ?? 0, failures: failures.get(d.id) ?? 0, switched: switches.get(d.id) }
   })
 }
 

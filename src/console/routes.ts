@@ -11,6 +11,7 @@ import { knownWorkingTime } from '../people/working-time.js'
 import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
+import { detectorSwitches, switchDetector } from '../alerts/switches.js'
 import { readAudit } from './audit.js'
 import { eventsPage } from './events-page.js'
 import { incidentPage, timelinePage, type IncidentView, type TimelineFilter } from './incident-page.js'
@@ -176,6 +177,19 @@ async function timeline(scope: ConsoleScope, request: FastifyRequest, reply: Fas
   return sendPage(reply, 200, timelinePage(`Timeline of ${arn ?? address ?? ''}`, calls, timelineFilter(params), subject, pageContext(request, reply, scope)))
 }
 
+/** A detector's page: what it would have found over the last days (`?days=`, at most a month), and whether it is on. */
+async function detectorView(scope: ConsoleScope, request: IdRequest, reply: FastifyReply, status: number, notice?: string, error?: string): Promise<FastifyReply> {
+  const asked = Number(query(request).get('days') ?? HISTORY_DAYS)
+  // A replay is work: at most a month of it per page.
+  const days = Number.isInteger(asked) && asked >= 1 && asked <= HISTORY_DAYS ? asked : HISTORY_DAYS
+  // Whole UTC days, today the last of them.
+  const end = scope.clock()
+  const history = await scope.history?.(request.params.id, { from: new Date(Math.floor(end.getTime() / DAY) * DAY - (days - 1) * DAY), to: end })
+  if (!history) throw new HttpError(404, `There is no detector or rule ${request.params.id}.`)
+  const switched = (await detectorSwitches(scope.store)).get(request.params.id)
+  return sendPage(reply, status, pages.detectorPage({ history, days, switched, notice, error }, pageContext(request, reply, scope)))
+}
+
 /** The pages: each reads the store and shows what it found. */
 export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
   const { store } = scope
@@ -203,14 +217,8 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
     return sendPage(reply, 200, pages.detectorsPage(await detectorHealth(store, scope.detectors, await scope.failures(), now), scope.skippedRules ?? [], now, context(request, reply)))
   })
   app.get('/detectors/:id', async (request: IdRequest, reply) => {
-    const asked = Number(query(request).get('days') ?? HISTORY_DAYS)
-    // A replay is work: at most a month of it per page.
-    const days = Number.isInteger(asked) && asked >= 1 && asked <= HISTORY_DAYS ? asked : HISTORY_DAYS
-    // Whole UTC days, today the last of them.
-    const end = scope.clock()
-    const history = await scope.history?.(request.params.id, { from: new Date(Math.floor(end.getTime() / DAY) * DAY - (days - 1) * DAY), to: end })
-    if (!history) throw new HttpError(404, `There is no detector or rule ${request.params.id}.`)
-    return sendPage(reply, 200, pages.detectorPage({ history, days }, context(request, reply)))
+    const done = query(request).get('done')
+    return detectorView(scope, request, reply, 200, done === 'disabled' ? 'Turned off: a running trailwatch stops running it within a minute.' : done === 'enabled' ? 'Turned on again.' : undefined)
   })
   app.get('/freshness', async (request, reply) => {
     const now = scope.clock()
@@ -275,6 +283,19 @@ async function triage(scope: ConsoleScope, request: FastifyRequest<{ Params: { i
 /** The changes: each from this console's own page (checked by `guards`), each audited. */
 export function changeRoutes(app: FastifyInstance, scope: ConsoleScope, guards: preHandlerHookHandler[]): void {
   app.post('/incidents/:id/:action', { preHandler: guards }, (request: FastifyRequest<{ Params: { id: string; action: string } }>, reply) => triage(scope, request, reply))
+  app.post('/detectors/:id/:action', { preHandler: guards }, async (request: FastifyRequest<{ Params: { id: string; action: string } }>, reply) => {
+    const { id, action } = request.params
+    if ((action !== 'disable' && action !== 'enable') || !scope.detectors.some((d) => d.id === id)) throw new HttpError(404, `There is no page ${request.url}.`)
+    const reason = formField(request.body, 'reason')
+    try {
+      await switchDetector(scope.store, { detector: id, enabled: action === 'enable', actor: user(request), reason }, scope.clock())
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err
+      return detectorView(scope, request, reply, 400, undefined, err.message)
+    }
+    await scope.audit(request, user(request), `${action}d`, id, reason.trim())
+    return reply.redirect(`/detectors/${encodeURIComponent(id)}?done=${action}d#switch`, 303)
+  })
   app.post('/suppressions/:id/remove', { preHandler: guards }, async (request: IdRequest, reply) => {
     if (!SUPPRESSION_ID.test(request.params.id)) throw new HttpError(404, `There is no page ${request.url}.`)
     const rule = await removeSuppression(scope.store, request.params.id, user(request), scope.clock())
