@@ -48,6 +48,13 @@ export function zonedInstant(date: string, hour: number, minute: number, zone: s
   return wall - offsetAt(first)
 }
 
+/** Every UTC day (YYYY-MM-DD) from the one holding `fromMs` to the one holding `toMs`. */
+export function utcDays(fromMs: number, toMs: number): string[] {
+  const days: string[] = []
+  for (let ms = Math.floor(fromMs / 86_400_000) * 86_400_000; ms <= toMs; ms += 86_400_000) days.push(new Date(ms).toISOString().slice(0, 10))
+  return days
+}
+
 /** The local date `days` after `date` (YYYY-MM-DD), counted on the calendar. */
 export function addDays(date: string, days: number): string {
   const [year, month, day] = date.split('-').map(Number) as [number, number, number]

@@ -1,6 +1,6 @@
 import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
 import { html, joinHtml, type Html, type HtmlValue } from '../html.js'
-import { shortPrincipal, type Incident } from '../incidents/incidents.js'
+import { alertHeadline, type Incident } from '../incidents/incidents.js'
 import { collapseRepeats, type Timeline, type TimelineEntry, type TimelineRow } from '../incidents/timeline.js'
 import { evidenceEventNames, type TriggerEvent } from '../incidents/triggers.js'
 import { mostSevereFirst, worstFirst } from '../severity.js'
@@ -76,7 +76,7 @@ function summary(view: IncidentView, addresses: TriggerEvent[]): Html {
 <dt>From</dt><dd>${some(where, 'address')}</dd>
 <dt>Changed</dt><dd>${some(changes(view.timeline, incident), 'call')}</dd>
 <dt>When</dt><dd>${time(incident.first_seen)} → ${time(incident.last_seen)}</dd>
-<dt>Worst</dt><dd><ul>${worst.map((a) => html`<li>${severity(a.severity)} ${detectorLabel(a)}: ${a.title.replaceAll(a.principal, shortPrincipal(a.principal))}</li>`)}</ul></dd>
+<dt>Worst</dt><dd><ul>${worst.map((a) => html`<li>${severity(a.severity)} ${detectorLabel(a)}: ${alertHeadline(a)}</li>`)}</ul></dd>
 </dl></section>`
 }
 

@@ -10,6 +10,7 @@ import type { DetectorSwitch } from '../alerts/switches.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
 import { centroidOf } from '../countries.js'
 import { runbookLineText } from '../runbook.js'
+import { utcDays } from '../time.js'
 import { SEVERITIES } from '../severity.js'
 import { spanText } from '../working-day.js'
 import type { KnownWorkingTime } from '../people/working-time.js'
@@ -281,13 +282,11 @@ export function messagePage(title: string, message: string, context?: PageContex
 
 /** Every day of the span, with its alerts by severity and the incidents that began on it. */
 function dayCounts(data: OverviewData): DayCounts[] {
-  const days: DayCounts[] = []
-  for (let ms = Date.parse(data.span.from.slice(0, 10)); ms <= Date.parse(data.span.to); ms += 86_400_000) {
-    const day = new Date(ms).toISOString().slice(0, 10)
-    const bySeverity = Object.fromEntries(data.days.filter((d) => d.day === day).map((d) => [d.severity, d.alerts]))
-    days.push({ day, bySeverity, incidents: data.incidentDays.filter((d) => d === day).length })
-  }
-  return days
+  return utcDays(Date.parse(data.span.from), Date.parse(data.span.to)).map((day) => ({
+    day,
+    bySeverity: Object.fromEntries(data.days.filter((d) => d.day === day).map((d) => [d.severity, d.alerts])),
+    incidents: data.incidentDays.filter((d) => d === day).length,
+  }))
 }
 
 /** Alerts and incidents over time, who and what raised the most, and the ATT&CK techniques seen, as pictures. */

@@ -5,7 +5,7 @@ import { detectorSwitches, type DetectorSwitch } from '../alerts/switches.js'
 import type { ReportedKey } from '../reports/credential-age.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 import { selectRows } from '../clickhouse/rows.js'
-import { clickHouseTime, isoFromMillis, localTime } from '../time.js'
+import { clickHouseTime, isoFromMillis, localTime, utcDays } from '../time.js'
 
 const DAY = 86_400_000
 /** How far back a principal's usual networks and hours are read. */
@@ -35,12 +35,7 @@ export async function callsPerDay(store: Store, principal: string, span: { from:
     z.object({ day: z.string(), count: z.coerce.number() }),
   )
   const counts = new Map(rows.map((r) => [r.day, r.count]))
-  const days: { day: string; count: number }[] = []
-  for (let ms = Math.floor(span.from.getTime() / DAY) * DAY; ms <= span.to.getTime(); ms += DAY) {
-    const day = new Date(ms).toISOString().slice(0, 10)
-    days.push({ day, count: counts.get(day) ?? 0 })
-  }
-  return days
+  return utcDays(span.from.getTime(), span.to.getTime()).map((day) => ({ day, count: counts.get(day) ?? 0 }))
 }
 
 export interface KeyUse {

@@ -161,7 +161,7 @@ async function events(scope: ConsoleScope, request: FastifyRequest, reply: Fasti
     const found = await searchEvents(scope.store, filter, range, EVENTS_SHOWN)
     return await sendPage(reply, 200, eventsPage({ ...asked, found }, pageContext(request, reply, scope)))
   } catch (err) {
-    if (!(err instanceof RangeError)) throw err
+    if (!(err instanceof AppError)) throw err
     return sendPage(reply, 400, eventsPage({ ...asked, found: { events: [], older: undefined }, error: err.message }, pageContext(request, reply, scope)))
   }
 }

@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions } from '../cli/context.js'
 import { parseInstant } from '../cli/options.js'
-import { AppError } from '../errors.js'
 import { textLine } from '../text.js'
 import { utcText } from '../time.js'
 import { searchEvents, type EventFilter, type FoundEvent } from './search.js'
@@ -51,13 +50,7 @@ export function eventsCommand(): Command {
     .action(async (options: EventsOptions) => {
       await withContext(options, async ({ store }) => {
         const filter: EventFilter = { ...options, address: options.ip }
-        let found
-        try {
-          found = await searchEvents(store, filter, { from: new Date(options.from ?? 0), before: new Date(options.to ?? Date.now() + 1), beforeEvent: options.to === undefined ? undefined : options.beforeEvent }, options.limit)
-        } catch (err) {
-          if (err instanceof RangeError) throw new AppError('USAGE', err.message)
-          throw err
-        }
+        const found = await searchEvents(store, filter, { from: new Date(options.from ?? 0), before: new Date(options.to ?? Date.now() + 1), beforeEvent: options.to === undefined ? undefined : options.beforeEvent }, options.limit)
         for (const e of found.events) console.log(options.json ? JSON.stringify(e) : eventLine(e))
         if (options.json) return
         console.log(`${String(found.events.length)} events${found.older ? `; older ones: --to ${found.older.before} --before-event ${found.older.beforeEvent}` : ''}`)

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
+import { AppError } from '../errors.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 
 /** What an event search may name: each given field must match, exactly (a resource: anywhere in the record). */
@@ -74,7 +75,7 @@ export function searchTerms(filter: EventFilter): Partial<Record<keyof EventFilt
   for (const field of SEARCH_FIELDS) {
     const value = filter[field]?.trim()
     if (!value) continue
-    if (value.length > MAX_TERM_LENGTH) throw new RangeError(`the ${field} searched for is longer than ${String(MAX_TERM_LENGTH)} characters`)
+    if (value.length > MAX_TERM_LENGTH) throw new AppError('USAGE', `the ${field} searched for is longer than ${String(MAX_TERM_LENGTH)} characters`)
     terms[field] = value
   }
   return terms

@@ -81,6 +81,11 @@ export function shortPrincipal(principal: string): string {
   return principal.includes(':role/') ? `role ${name}` : name
 }
 
+/** An alert's title with its principal named as a person reads it: `bert-jan called DeleteTrail …`. */
+export function alertHeadline(alert: { title: string; principal: string }): string {
+  return alert.title.replaceAll(alert.principal, shortPrincipal(alert.principal))
+}
+
 /** An incident from its members and its log: everything else is derived. */
 export function summariseIncident(id: string, members: IncidentMember[], actions: IncidentAction[]): Incident {
   const memberOf = new Map(members.map((m) => [m.alert.alert_id, m]))
@@ -94,7 +99,7 @@ export function summariseIncident(id: string, members: IncidentMember[], actions
     id,
     status: last ? (STATUS_OF_ACTION[last.action] as IncidentStatus) : 'open',
     severity,
-    title: `${worst ? worst.title.replaceAll(worst.principal, shortPrincipal(worst.principal)) : ''}${others > 0 ? ` (+${String(others)} more)` : ''}`,
+    title: `${worst ? alertHeadline(worst) : ''}${others > 0 ? ` (+${String(others)} more)` : ''}`,
     principals,
     accounts: [...new Set(alerts.map((a) => a.account))].sort(),
     detectors: [...new Set(alerts.map((a) => a.detector))].sort(),
