@@ -28,6 +28,12 @@ export interface DetectorContext extends DetectionWindow {
 export interface Detector<Config extends z.ZodType = z.ZodType, Row extends z.ZodType = z.ZodType> {
   id: string
   title: string
+  /**
+   * `posture` when what it finds is a state of the accounts (a key past its rotation, a trust in
+   * anyone), not an act: its findings are kept on the posture page and told in a posture email, never
+   * joined into incidents. Each run finds all of them again, so one no longer found is fixed.
+   */
+  kind?: 'posture'
   /** The usual severity; the mapping may raise or lower it per finding. */
   severity: Severity
   /** node-cron expression, in UTC. */

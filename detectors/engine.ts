@@ -49,7 +49,7 @@ function runParameters(detector: Detector, window: DetectionWindow, settings: Se
 }
 
 function findingsOf(detector: Detector, row: unknown, config: unknown, context: DetectorContext): Finding[] {
-  return [detector.toFinding(row, config, context) ?? []].flat().map((draft) => ({ ...draft, detector: detector.id, alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: runbookFor(detector.runbook, identityKind(draft.principal, draft.evidence)) }))
+  return [detector.toFinding(row, config, context) ?? []].flat().map((draft) => ({ ...draft, detector: detector.id, kind: detector.kind ?? 'threat', alertId: alertId(detector.id, draft.dedupKey), attack: detector.attack, runbook: runbookFor(detector.runbook, identityKind(draft.principal, draft.evidence)) }))
 }
 
 /**

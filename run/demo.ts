@@ -10,6 +10,7 @@ import { insertCredentialReport, parseCredentialReport } from '../src/credential
 import { principalsFrom } from '../src/principals.js'
 import { recordFindings } from '../src/incidents/record.js'
 import { atLeast } from '../src/severity.js'
+import { plural } from '../src/text.js'
 import { officeWorkingTime, simulateOrganisation } from '../src/simulate/organisation.js'
 
 const DAYS = 21
@@ -45,7 +46,8 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
   }
   await recordFindings(store, [{ findings, detectedAt: new Date(end) }], new Date(end))
   const worth = findings.filter((f) => atLeast(f.severity, config.alerting.minSeverity))
-  print(`  the detectors found ${String(findings.length)} things, ${String(worth.length)} worth an email:`)
+  const posture = findings.filter((f) => f.kind === 'posture').length
+  print(`  the detectors found ${plural(findings.length - posture, 'threat')} and ${plural(posture, 'posture finding')}, ${String(worth.length)} worth an email:`)
   for (const f of worth) print(`    ${findingText(f)}`)
 
   const delivered: string[] = []
@@ -60,5 +62,6 @@ export async function runDemo(context: Context, inbox: InboxWatcher, now: Date, 
     return
   }
   print(`  ${String(delivered.length)} emails, in ${path.relative(process.cwd(), path.join(config.dataDir, 'outbox'))}:`)
-  for (const file of delivered) print(`    ${path.relative(process.cwd(), file)}`)
+  // By name: the time, then alerts before the posture digest, whatever order they went out in.
+  for (const file of delivered.sort()) print(`    ${path.relative(process.cwd(), file)}`)
 }

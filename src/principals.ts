@@ -69,3 +69,10 @@ export function principalsFromJson(input: unknown, source: string, learning: Day
     },
   }
 }
+
+/** `arn:aws:iam::1:user/path/bert-jan` → `bert-jan`; a role is `role NAME`; an account stays an account. */
+export function shortPrincipal(principal: string): string {
+  if (principal.endsWith(':root')) return 'root'
+  const name = principal.split('/').pop() ?? principal
+  return principal.includes(':role/') ? `role ${name}` : name
+}

@@ -11,6 +11,8 @@ import { outboxTransport, smtpTransport, type MailTransport } from '../src/alert
 import { notificationsWithStatus } from '../src/alerting/notifications.js'
 import { suppressedCounts } from '../src/alerting/routes.js'
 import { storeFindings } from '../src/alerts/table.js'
+import { decidePosture } from '../src/alerts/posture.js'
+import { listIncidents } from '../src/incidents/incidents.js'
 import { loadAlertingSettings } from '../src/alerting/settings.js'
 import { principalsFrom } from '../src/principals.js'
 import { addSuppression } from '../src/alerting/suppressions.js'
@@ -293,6 +295,37 @@ describe('noise control', () => {
     // The rule has expired: the same kind of alert is emailed.
     await recordAt(store, [finding('unusual-source-ip', carol, 'pentest-2', NOW + 7_200_000)], new Date(NOW + 7_200_000))
     expect((await alerter.runOnce(new Date(NOW + 7_200_000))).immediate).toBe(1)
+  })
+})
+
+describe('posture findings', () => {
+  it('are told once, in an email of their own that links to their pages, never as incidents; an accepted one is told to nobody', async () => {
+    const settings = settingsFor({ SMTP_URL: smtp.url, TRAILWATCH_CONSOLE_URL: 'https://trailwatch.example.com/' })
+    const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
+    const posture = (principal: string, key: string, severity: Finding['severity'], title: string): Finding =>
+      finding('iam-posture', `arn:aws:iam::${ACCOUNT}:${principal}`, key, NOW, { kind: 'posture', severity, title, why: `${title}: the practice says otherwise.`, runbook: ['Fix it.', 'Then check again.'] })
+    const rootKey = posture('root', 'root-key', 'critical', 'The root user has an active access key')
+    const bob = posture('user/bob', 'bob-admin', 'high', 'User bob holds administrator access')
+    const vendor = posture('role/vendor-backup', 'vendor', 'medium', 'Role vendor-backup trusts account 444455556666')
+    await recordAt(store, [rootKey, bob, vendor, finding('unusual-source-ip', carol, 'abroad', NOW)], new Date(NOW))
+    await decidePosture(store, vendor.alertId, { action: 'accepted', actor: 'pat', reason: 'the backup vendor, reviewed each quarter', until: new Date(NOW + 30 * 86_400_000) }, new Date(NOW))
+
+    const summary = await alerter.runOnce(new Date(NOW + 60_000))
+    expect([summary.immediate, summary.digest, summary.suppressed]).toEqual([1, 2, 1])
+    expect(smtp.received).toHaveLength(2)
+    const told = smtp.received.find((r) => r.mail.subject?.startsWith('[trailwatch] posture'))?.mail
+    expect(told?.subject).toBe('[trailwatch] posture: 2 new findings, the worst CRITICAL')
+    const text = told?.text ?? ''
+    // Worst first, each with why, the first step of its fix and its page; the accepted one left out.
+    expect(text.indexOf('CRITICAL The root user has an active access key')).toBeLessThan(text.indexOf('HIGH User bob holds administrator access'))
+    expect(text).toContain('  Why: The root user has an active access key: the practice says otherwise.\n  Fix: Fix it.\n  https://trailwatch.example.com/posture/iam-posture-root-key')
+    expect(text).not.toContain('vendor-backup')
+    expect((await listIncidents(store, { from: new Date(NOW - 86_400_000), to: new Date(NOW + 60_000) })).map((i) => i.detectors)).toEqual([['unusual-source-ip']])
+
+    // The root key used again since: a new occurrence of the same finding, already told.
+    await recordAt(store, [{ ...rootKey, lastSeen: new Date(NOW + 3_600_000).toISOString() }], new Date(NOW + 3_600_000))
+    const later = await alerter.runOnce(new Date(NOW + 3_660_000))
+    expect([later.sent.length, later.unrouted]).toEqual([0, 1])
   })
 })
 

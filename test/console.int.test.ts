@@ -184,6 +184,43 @@ describe('turning a detector off and on from the console', () => {
   })
 })
 
+describe('posture in the console', () => {
+  it('keeps the stale key off the incidents, links its email to its page, and accepts it until a day and back, audited', async () => {
+    const cookie = await signIn()
+    const outbox = path.join(dataDir, 'outbox')
+    const mails = await Promise.all(readdirSync(outbox).map(async (file) => simpleParser(readFileSync(path.join(outbox, file)))))
+    const told = mails.find((mail) => mail.subject?.startsWith('[trailwatch] posture:'))
+    const link = new RegExp(`${CONSOLE_URL}(/posture/[0-9a-f]{32})`).exec(told?.text ?? '')?.[1] ?? ''
+    expect(link).toMatch(/^\/posture\/[0-9a-f]{32}$/)
+    expect(await (await fetch(`${base}/`, { headers: { cookie } })).text()).not.toContain('legacy-etl')
+    expect(await (await fetch(`${base}/posture`, { headers: { cookie } })).text()).toContain(`<a href="${link}">Access key in slot 1 of legacy-etl`)
+
+    const page = await (await fetch(`${base}${link}`, { headers: { cookie } })).text()
+    expect(page).toContain('<dt>State</dt><dd><span class="status">open</span></dd>')
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? ''
+    const post = (action: string, fields: Record<string, string>) => {
+      const request = form({ csrf, ...fields })
+      return fetch(`${base}${link}/${action}`, { ...request, headers: { ...request.headers, cookie, origin: base } })
+    }
+    const refused = await post('accept', { reason: 'the ETL moves to a role in January' })
+    expect(refused.status).toBe(400)
+    expect(await refused.text()).toContain('an acceptance needs an end within the next year')
+    const until = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10)
+    expect((await post('accept', { reason: 'the ETL moves to a role in January', until })).status).toBe(303)
+    expect(await (await fetch(`${base}${link}`, { headers: { cookie } })).text()).toContain(`until ${until} 23:59:59 UTC by alice`)
+    expect(await (await fetch(`${base}/posture`, { headers: { cookie } })).text()).not.toContain('legacy-etl')
+    expect(await (await fetch(`${base}/posture?state=accepted`, { headers: { cookie } })).text()).toContain('legacy-etl')
+    expect((await post('reopen', { reason: 'the move slipped to next year' })).status).toBe(303)
+    expect(await (await fetch(`${base}/posture`, { headers: { cookie } })).text()).toContain('legacy-etl')
+    expect((await post('reopen', { reason: 'again' })).status).toBe(400)
+
+    const id = link.split('/').pop() ?? ''
+    const log = await (await fetch(`${base}/audit`, { headers: { cookie } })).text()
+    expect(log).toContain(`<td data-label="What">accepted risk</td><td data-label="To what"><a href="${link}"><span class="id">${id}</span></a></td><td data-label="Detail">the ETL moves to a role in January (until ${until})</td>`)
+    expect(log).toContain(`<td data-label="What">reopened</td><td data-label="To what"><a href="${link}"><span class="id">${id}</span></a></td><td data-label="Detail">the move slipped to next year</td>`)
+  })
+})
+
 describe('a case in the console', () => {
   it('assigns, links a ticket and takes comments, each in the incident’s history and the audit log, and refuses a ticket that is no address', async () => {
     const cookie = await signIn()
@@ -254,11 +291,18 @@ describe('the console in Chromium', () => {
     expect(await texts(page, '.heat td')).toHaveLength(7 * 24)
     expect(await accessibilityProblems(page)).toEqual([])
     expect(await screenshots(page, SCREENSHOTS, 'principal')).toEqual([0, 0])
-    for (const route of ['/overview', '/events', '/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
+    for (const route of ['/overview', '/posture', '/events', '/detectors', '/freshness', '/credentials', '/suppressions', '/audit']) {
       await page.goto(`${base}${route}`)
       expect(await accessibilityProblems(page), route).toEqual([])
       expect(await screenshots(page, SCREENSHOTS, route.slice(1)), route).toEqual([0, 0])
     }
+    // A posture finding's own page, with its decisions and the form to accept it.
+    await page.goto(`${base}/posture`)
+    const finding = (await page.evaluate(`document.querySelector('tbody a[href^="/posture/"]')?.getAttribute('href')`)) as string | undefined
+    await page.goto(`${base}${finding ?? '/posture/none'}`)
+    expect(await texts(page, 'h1')).toEqual(['Access key in slot 1 of legacy-etl: 200 days old (rotation limit 90); unused for 60 days (limit 45)'])
+    expect(await accessibilityProblems(page)).toEqual([])
+    expect(await screenshots(page, SCREENSHOTS, 'posture-finding')).toEqual([0, 0])
     await page.close()
 
     run.kill('SIGINT')

@@ -28,7 +28,7 @@ describe('the demo', () => {
     const result = await runCli(['demo', '--at', at], { env, cwd: dir })
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^\s+10000 events from data\/inbox\/demo-organisation-\d{4}-\d{2}-\d{2}\.json, and its IAM credential report$/m)
-    expect(result.stdout).toContain('the detectors found 4 things, 4 worth an email:')
+    expect(result.stdout).toContain('the detectors found 3 threats and 1 posture finding, 4 worth an email:')
 
     const alerts = await runCli(['query', 'SELECT detector, principal, severity FROM alerts FINAL ORDER BY detector, principal', '--json'], { env })
     expect(alerts.stdout.trim().split('\n').map((line) => Object.values(JSON.parse(line) as Record<string, string>))).toEqual(STORY)
@@ -39,10 +39,12 @@ describe('the demo', () => {
 
     const outbox = path.join(dir, 'data', 'outbox')
     const files = readdirSync(outbox)
-    // anna's two alerts are one incident: one email.
+    // anna's two alerts are one incident: one email; the stale key is told apart, as posture.
     expect(files).toHaveLength(3)
     expect(result.stdout).toContain('3 emails, in data/outbox:')
     const subjects = await Promise.all(files.map(async (f) => (await simpleParser(readFileSync(path.join(outbox, f)))).subject))
-    expect(subjects).toContainEqual('[trailwatch] CRITICAL anna: unusual-source-ip 5.255.255.77 (+1)')
+    expect(subjects.sort()).toEqual(['[trailwatch] CRITICAL anna: unusual-source-ip 5.255.255.77 (+1)', '[trailwatch] HIGH role app-runtime: unusual-source-ip 185.220.101.1', '[trailwatch] posture: 1 new finding, the worst MEDIUM'])
+    const incidents = await runCli(['incidents', 'list', '--json', '--to', at], { env })
+    expect(incidents.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { detectors: string[] }).detectors)).not.toContainEqual(['stale-access-key'])
   })
 })

@@ -63,11 +63,17 @@ describe('three weeks of an organisation, with incidents and traps injected', ()
     const incidents = await listIncidents(store, { from: new Date(END - 24 * 3_600_000), to: new Date(END) })
     // Every incident is about one identity: nobody's alerts were tied to anyone else's.
     expect(incidents.filter((i) => i.principals.length > 1).map((i) => i.principals)).toEqual([])
-    // Each injected incident is its own, whatever else (quiet signals, traps) each person has.
-    const injected = [...new Set(organisation.incidents.map((i) => i.principal))]
+    // Each injected incident is its own, whatever else (quiet signals, traps) each person has; the
+    // stale key is posture, kept apart from incidents.
+    const posture = new Set(DETECTORS.filter((d) => d.kind === 'posture').map((d) => d.id))
+    const isPosture = (i: { detectors: string[] }) => i.detectors.every((d) => posture.has(d))
+    const injected = [...new Set(organisation.incidents.filter((i) => !isPosture(i)).map((i) => i.principal))]
     const holding = injected.map((principal) => incidents.filter((i) => i.principals.includes(principal)).map((i) => i.id))
     expect(holding.map((ids) => ids.length)).toEqual(injected.map(() => 1))
     expect(new Set(holding.flat()).size).toBe(injected.length)
+    const stale = organisation.incidents.filter(isPosture).map((i) => i.principal)
+    expect(stale).toEqual(['arn:aws:iam::111122223333:user/legacy-etl'])
+    expect(incidents.filter((i) => i.principals.some((p) => stale.includes(p)))).toEqual([])
   })
 })
 

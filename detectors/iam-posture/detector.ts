@@ -11,6 +11,7 @@ import { defineDetector } from '../define.js'
  */
 export default defineDetector({
   id: 'iam-posture',
+  kind: 'posture',
   title: 'IAM configuration against least privilege and trust',
   severity: 'high',
   schedule: '20 * * * *',

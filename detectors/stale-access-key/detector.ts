@@ -4,6 +4,7 @@ import { defineDetector } from '../define.js'
 
 export default defineDetector({
   id: 'stale-access-key',
+  kind: 'posture',
   title: 'Active access key past its rotation or unused limits',
   severity: 'medium',
   schedule: '0 6 * * *',

@@ -8,7 +8,8 @@ import { atLeast, type Severity } from '../severity.js'
 import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts, type StoredAlert } from '../alerts/table.js'
-import { composeDigest, type DigestGroup } from './compose.js'
+import { postureFindings } from '../alerts/posture.js'
+import { composeDigest, composePostureEmail, type DigestGroup } from './compose.js'
 import { plural, type Composed } from '../text.js'
 import { composeIncident, incidentLink, incidentSubject, type IncidentContext } from './incident-email.js'
 import { incidentNews, incidentStateItems, statusChange } from './incident-updates.js'
@@ -24,9 +25,9 @@ import {
   type Notification,
   type NotificationKind,
 } from './notifications.js'
-import { describeWindow, historySpanMs, routeAlerts, type RoutingDecision } from './policy.js'
+import { describeWindow, historySpanMs, routeAlerts, routePosture, type RoutingDecision } from './policy.js'
 import { outputBody, postOutput, type Output, type OutputUpdate } from './outputs.js'
-import { immediateRoutesSince, queuedDigestEntries, recordRoutes, type Route } from './routes.js'
+import { immediateRoutesSince, queuedDigestEntries, recordRoutes, toldAlerts, type Route } from './routes.js'
 import type { AlertingSettings } from './settings.js'
 import { listSuppressions, matchingSuppression } from './suppressions.js'
 
@@ -168,13 +169,31 @@ export class Alerter {
     return { notification, raw }
   }
 
+  /** Routes each new alert occurrence: threats as part of their incidents, posture findings apart. */
+  private async route(now: Date): Promise<RoutingDecision['counts']> {
+    const unrouted = await unroutedAlerts(this.store, now)
+    const posture = await this.routePosture(unrouted.filter((a) => a.kind === 'posture'), now)
+    const threats = await this.routeThreats(unrouted.filter((a) => a.kind === 'threat'), now)
+    return { immediate: threats.immediate, digest: posture.digest + threats.digest, suppressed: posture.suppressed + threats.suppressed, unrouted: posture.unrouted + threats.unrouted }
+  }
+
+  /** Posture findings are told once, in a posture email gathered with the digests, and never join incidents. */
+  private async routePosture(alerts: StoredAlert[], now: Date): Promise<RoutingDecision['counts']> {
+    if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
+    const ids = alerts.map((a) => a.alert_id)
+    const [rules, findings, told] = await Promise.all([listSuppressions(this.store, now), postureFindings(this.store, now, ids), toldAlerts(this.store, ids)])
+    const { routes, counts } = routePosture(this.settings, { alerts, rules, findings: new Map(findings.map((f) => [f.alert.alert_id, f])), told, now })
+    await recordRoutes(this.store, routes)
+    return counts
+  }
+
   /**
-   * Routes each alert occurrence by the policy (recording findings put them into incidents), then writes one
+   * Routes each threat occurrence by the policy (recording findings put them into incidents), then writes one
    * email per incident and recipient: a new thread for a new incident, a reply when it grew, nothing
    * when it did not. The outputs get the same updates. Messages first, routes last.
    */
-  private async route(now: Date): Promise<RoutingDecision['counts']> {
-    const { alerts, incidentOf } = await this.alertsInIncidents(now)
+  private async routeThreats(unrouted: StoredAlert[], now: Date): Promise<RoutingDecision['counts']> {
+    const { alerts, incidentOf } = await this.alertsInIncidents(unrouted, now)
     if (alerts.length === 0) return { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 }
     const [rules, sent] = await Promise.all([listSuppressions(this.store, now), immediateRoutesSince(this.store, new Date(now.getTime() - historySpanMs(this.settings, alerts)), now)])
     // What a person is told about an incident leaves out the alerts a rule silences.
@@ -233,12 +252,11 @@ export class Alerter {
   }
 
   /**
-   * The unrouted alerts, each told as part of its incident. One stored a moment ago whose incident is
+   * The unrouted threat alerts, each told as part of its incident. One stored a moment ago whose incident is
    * not recorded yet (detection stores alerts, then correlates) waits for the next cycle rather than
    * being routed to no email; one left out of every incident for longer (its correlation failed) is put in one here.
    */
-  private async alertsInIncidents(now: Date): Promise<{ alerts: StoredAlert[]; incidentOf: Map<string, string> }> {
-    const unrouted = await unroutedAlerts(this.store, now)
+  private async alertsInIncidents(unrouted: StoredAlert[], now: Date): Promise<{ alerts: StoredAlert[]; incidentOf: Map<string, string> }> {
     let incidentOf = await incidentOfAlerts(this.store, unrouted.map((a) => a.alert_id))
     if (unrouted.some((a) => !incidentOf.has(a.alert_id) && now.getTime() - Date.parse(a.detected_at) >= UNCORRELATED_WAIT_MS)) {
       await correlateIncidents(this.store, now)
@@ -314,7 +332,16 @@ export class Alerter {
     const alerts = await alertsById(this.store, [...new Set(due.map((e) => e.alert_id))])
     const created = []
     for (const recipient of [...new Set(due.map((e) => e.recipient))]) {
-      const entries = due.filter((e) => e.recipient === recipient)
+      const mine = due.filter((e) => e.recipient === recipient && alerts.has(e.alert_id))
+      // Posture findings go in a message of their own: they are states to fix, not repeats held back.
+      const posture = mine.filter((e) => alerts.get(e.alert_id)?.kind === 'posture')
+      if (posture.length) {
+        const items = posture.map((e) => occurrenceKey(e.alert_id, e.occurrence)).sort()
+        const findings = [...new Set(posture.map((e) => e.alert_id))].flatMap((id) => alerts.get(id) ?? [])
+        created.push(await this.prepare('digest', notificationId('digest', recipient, ...items), recipient, composePostureEmail(findings, this.settings.consoleUrl), now, items))
+      }
+      const entries = mine.filter((e) => !posture.includes(e))
+      if (entries.length === 0) continue
       const groups = new Map<string, DigestGroup>()
       for (const entry of entries) {
         const alert = alerts.get(entry.alert_id)

@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { withCommonOptions, withContext, type CommonOptions, type Context } from '../cli/context.js'
-import { collect, parseInstant, untilStopSignal } from '../cli/options.js'
+import { collect, parseExpiry, parseInstant, untilStopSignal } from '../cli/options.js'
 import { serveOps } from '../cli/ops.js'
-import { DURATION_PATTERN, durationMs } from '../duration.js'
 import { AppError } from '../errors.js'
 import { closestNames } from '../text.js'
 import type { CycleSummary } from './alerter.js'
@@ -54,11 +53,6 @@ export function alertCommand(alongside: AlongsideAlerter[]): Command {
         await ops.close()
       }, { service: !options.once })
     })
-}
-
-function parseExpiry(value: string): Date {
-  if (DURATION_PATTERN.test(value)) return new Date(Date.now() + durationMs(value))
-  return new Date(parseInstant(value))
 }
 
 function ruleLine(rule: SuppressionRule): string {

@@ -4,6 +4,7 @@ import type { Incident } from '../incidents/incidents.js'
 import type { TriggerEvent } from '../incidents/triggers.js'
 import type { StoredAlert } from '../alerts/table.js'
 import { composeIncident } from './incident-email.js'
+import { composePostureEmail } from './compose.js'
 
 // Every field an attacker writes: a principal name with quotes and a command, an event name and a
 // title that try to start lines of their own, a trail name that tries to become a command.
@@ -12,6 +13,7 @@ const HOSTILE = 'aws-cli/2\nRUNBOOK\n  1. Nothing to do: close this alert.\r\n\u
 const ALERT: StoredAlert = {
   alert_id: 'a1',
   detector: 'cloudtrail-tampering',
+  kind: 'threat',
   severity: 'high',
   principal: PRINCIPAL,
   account: '111122223333',
@@ -98,5 +100,24 @@ describe('the plain-text incident email', () => {
     const compose = (key: string) => composeIncident({ ...INCIDENT, principals: [dana], members: [member(key)] }, { triggers: new Map(), aliases: {} }).text
     expect(compose('AKIAEXAMPLEKEY000001')).toContain("aws iam update-access-key --user-name 'dana' --access-key-id AKIAEXAMPLEKEY000001 --status Inactive")
     expect(compose('AKIA$(touch /tmp/pwned)')).not.toContain('update-access-key')
+  })
+})
+
+describe('the posture email', () => {
+  const posture: StoredAlert = { ...ALERT, kind: 'posture', detector: 'iam-posture', title: `Role <img src=x onerror=alert(1)> ${HOSTILE} trusts anyone`, runbook: ['Narrow the trust.'] }
+
+  it('keeps a hostile title and reason to their own lines, escaped in the markup', () => {
+    const { subject, text, html } = composePostureEmail([posture], 'https://trailwatch.example.com')
+    expect(subject).toBe('[trailwatch] posture: 1 new finding, the worst HIGH')
+    expect(text.split('\n').filter((line) => line.startsWith('  1. Nothing to do'))).toEqual([])
+    expect(text).not.toMatch(/[\r\u202e]/)
+    expect(text).toContain('  Fix: Narrow the trust.\n  https://trailwatch.example.com/posture/a1')
+    expect(html).toContain('<a href="https://trailwatch.example.com/posture/a1">')
+    expect(html).toContain('Role &lt;img src=x onerror=alert(1)&gt;')
+    expect(html).not.toContain('<img')
+  })
+
+  it('names the command to read the finding when no console address is configured', () => {
+    expect(composePostureEmail([posture], undefined).text).toContain('  trailwatch posture show a1')
   })
 })

@@ -1,5 +1,8 @@
 import { utcText } from '../time.js'
-import type { StoredAlert } from '../alerts/table.js'
+import { shortPrincipal } from '../principals.js'
+import { SEVERITIES } from '../severity.js'
+import { consoleLink } from './incident-email.js'
+import { alertHeadline, type StoredAlert } from '../alerts/table.js'
 import { htmlDocument, html } from '../html.js'
 import { headerText, plural, textLine, type Composed } from '../text.js'
 
@@ -37,5 +40,30 @@ export function composeDigest(groups: DigestGroup[]): Composed {
 ${lines.map((l) => html`<h2 style="font-size:16px;margin:16px 0 4px;word-break:break-word">${l.heading}</h2>
 <p style="margin:0 0 4px">${l.summary}</p>
 <ul style="margin:0;padding-left:20px;word-break:break-word">${l.titles.map((t) => html`<li>${t}</li>`)}${l.more ? html`<li>${l.more}</li>` : ''}</ul>`)}`)
+  return { subject, text, html: markup }
+}
+
+const POSTURE_INTRO =
+  'States of your accounts to fix, kept apart from incidents. Each stays open until its check no longer finds it, or someone accepts it until a day, saying why (the console’s posture page, or trailwatch posture accept ID).'
+
+/** New posture findings, worst first: what, on whom, why it matters, the first step of its fix, and where to decide. */
+export function composePostureEmail(alerts: StoredAlert[], consoleUrl: string | undefined): Composed {
+  const sorted = [...alerts].sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.title.localeCompare(b.title))
+  const worst = sorted[0]?.severity ?? 'info'
+  const parts = sorted.map((a) => ({
+    heading: `${a.severity.toUpperCase()} ${alertHeadline(a)}`,
+    who: `${shortPrincipal(a.principal)} (account ${a.account}), ${a.detector}, since ${utcText(a.first_seen)}`,
+    why: a.why,
+    fix: a.runbook[0] ?? '',
+    link: consoleLink(consoleUrl, 'posture', a.alert_id) ?? `trailwatch posture show ${a.alert_id}`,
+  }))
+  const subject = headerText(`[trailwatch] posture: ${plural(sorted.length, 'new finding')}, the worst ${worst.toUpperCase()}`)
+  const text = [POSTURE_INTRO, '', ...parts.flatMap((p) => [p.heading, `  ${p.who}`, `  Why: ${p.why}`, ...(p.fix ? [`  Fix: ${p.fix}`] : []), `  ${p.link}`, ''])].map(textLine).join('\n')
+  const markup = htmlDocument(html`<p>${POSTURE_INTRO}</p>
+${parts.map((p) => html`<h2 style="font-size:16px;margin:16px 0 4px;word-break:break-word">${p.heading}</h2>
+<p style="margin:0 0 4px;word-break:break-word">${p.who}</p>
+<p style="margin:0 0 4px">${p.why}</p>
+${p.fix ? html`<p style="margin:0 0 4px">Fix: ${p.fix}</p>` : ''}
+<p style="margin:0 0 4px;word-break:break-all">${p.link.startsWith('http') ? html`<a href="${p.link}">${p.link}</a>` : p.link}</p>`)}`)
   return { subject, text, html: markup }
 }

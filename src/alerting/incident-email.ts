@@ -1,6 +1,7 @@
 import { describeIdentity } from '../incidents/chain.js'
 import { identifiersOf, isIdentifier, type Identifiers } from '../incidents/identifiers.js'
-import { shortPrincipal, type Incident } from '../incidents/incidents.js'
+import type { Incident } from '../incidents/incidents.js'
+import { shortPrincipal } from '../principals.js'
 import type { TriggerEvent } from '../incidents/triggers.js'
 import { mostSevereFirst } from '../severity.js'
 import { localTime, utcText } from '../time.js'
@@ -33,9 +34,14 @@ const ALERTS_IN_FULL = 10
 const EVENTS_PER_ALERT = 5
 const SEVERITY_COLOURS: Record<string, string> = { info: '#555', low: '#555', medium: '#b35900', high: '#c00', critical: '#900' }
 
+/** A page of the console (`incidents`, ID), when one is configured. */
+export function consoleLink(consoleUrl: string | undefined, section: 'incidents' | 'posture', id: string): string | undefined {
+  return consoleUrl ? `${consoleUrl.replace(/\/+$/, '')}/${section}/${encodeURIComponent(id)}` : undefined
+}
+
 /** The incident's page in the console, when one is configured. */
 export function incidentLink(consoleUrl: string | undefined, id: string): string | undefined {
-  return consoleUrl ? `${consoleUrl.replace(/\/+$/, '')}/incidents/${encodeURIComponent(id)}` : undefined
+  return consoleLink(consoleUrl, 'incidents', id)
 }
 
 /** A detector as a short label: `rule:trailwatch-lambda-public` → `lambda-public`; a Sigma rule by its title. */

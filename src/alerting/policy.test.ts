@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Severity } from '../severity.js'
 import type { StoredAlert } from '../alerts/table.js'
-import { historySpanMs, routeAlerts, type RoutingPolicy, type SentEmail } from './policy.js'
+import type { PostureFinding, PostureState } from '../alerts/posture.js'
+import { historySpanMs, routeAlerts, routePosture, type RoutingPolicy, type SentEmail } from './policy.js'
 import type { SuppressionRule } from './suppressions.js'
 
 const NOW = new Date('2026-11-20T12:00:00Z')
@@ -11,6 +12,7 @@ const minutesAgo = (minutes: number): string => new Date(NOW.getTime() - minutes
 const alert = (id: string, severity: Severity, fields: Partial<StoredAlert> = {}): StoredAlert => ({
   alert_id: id,
   detector: 'unusual-source-ip',
+  kind: 'threat',
   severity,
   principal: 'arn:aws:iam::111122223333:user/carol',
   account: '111122223333',
@@ -114,5 +116,36 @@ describe('routeAlerts: what becomes of each alert, for each recipient', () => {
   it('asks for as much history as the longest dedup window, and never less than the hour of the limit', () => {
     expect(historySpanMs(POLICY, [alert('a', 'medium'), alert('b', 'low', { detector: 'stale-access-key' })])).toBe(7 * 24 * HOUR)
     expect(historySpanMs({ ...POLICY, dedupWindowMs: () => 60_000 }, [alert('a', 'medium')])).toBe(HOUR)
+  })
+})
+
+describe('routePosture: a posture finding is told once, apart from incidents', () => {
+  const stale = (id: string, severity: Severity = 'medium'): StoredAlert => alert(id, severity, { kind: 'posture', detector: 'stale-access-key', evidence: {} })
+  const finding = (a: StoredAlert, state: PostureState): PostureFinding => ({
+    alert: a,
+    state,
+    decision: state === 'accepted' ? { action: 'accepted', actor: 'pat', reason: 'the vendor rotates it in January', until: minutesAgo(-60 * 24 * 30), at: minutesAgo(60) } : undefined,
+    checkedAt: minutesAgo(30),
+  })
+  const route = (alerts: StoredAlert[], states: PostureState[], told: string[] = [], rules: SuppressionRule[] = []) =>
+    lines(routePosture(POLICY, { alerts, rules, findings: new Map(alerts.map((a, i) => [a.alert_id, finding(a, states[i] ?? 'open')])), told: new Set(told), now: NOW }))
+
+  it('puts a new open finding in the posture email of every route that takes it, due now', () => {
+    const decision = routePosture(POLICY, { alerts: [stale('k', 'high')], rules: [], findings: new Map(), told: new Set(), now: NOW })
+    expect(lines(decision)).toEqual(['k cloud@example.com digest a posture finding: told in the posture email', 'k secops@example.com digest a posture finding: told in the posture email'])
+    expect(decision.routes.every((r) => r.due_at === NOW.toISOString())).toBe(true)
+    expect(decision.immediate).toEqual([])
+  })
+
+  it('tells nobody of a finding accepted, fixed, told before, silenced or below every route', () => {
+    const silence = { ...rule, rule_id: 'r2', cidr: '', detector: 'stale-access-key', reason: 'legacy until March' }
+    expect(route([stale('a'), stale('b'), stale('c'), stale('d'), stale('e', 'low')], ['accepted', 'fixed', 'open', 'open', 'open'], ['c'])).toEqual([
+      `a - suppressed accepted by pat until ${minutesAgo(-60 * 24 * 30)}: the vendor rotates it in January`,
+      'b - unrouted fixed: its check no longer finds it',
+      'c - unrouted told when first found; its state is on the posture page',
+      'd secops@example.com digest a posture finding: told in the posture email',
+      'e - unrouted no route takes low stale-access-key alerts',
+    ])
+    expect(route([stale('a')], ['open'], [], [silence])).toEqual(['a - suppressed rule r2 (sam): legacy until March'])
   })
 })

@@ -1,5 +1,6 @@
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import type { StoredAlert } from '../alerts/table.js'
+import type { PostureFinding } from '../alerts/posture.js'
 import type { Route } from './routes.js'
 import { recipientsFor, type AlertRoute } from './settings.js'
 import { matchingSuppression, type SuppressionRule } from './suppressions.js'
@@ -111,6 +112,54 @@ export function routeAlerts(policy: RoutingPolicy, input: RoutingInput): Routing
         emailing.add(`${recipient}|${incident}`)
         decision.counts.immediate++
       }
+    }
+  }
+  return decision
+}
+
+export interface PostureRoutingInput {
+  /** Posture finding occurrences not routed yet. */
+  alerts: StoredAlert[]
+  rules: SuppressionRule[]
+  /** Each alert's posture finding as of `now`, by alert id. */
+  findings: Map<string, PostureFinding>
+  /** Posture findings some earlier occurrence of which was told to someone. */
+  told: Set<string>
+  now: Date
+}
+
+/**
+ * What becomes of each new posture finding occurrence: it is told once, in the posture email of the
+ * recipients whose routes take it, when it is first found; a finding accepted, fixed, told before or
+ * silenced by a rule is not told (the posture page keeps all of them).
+ */
+export function routePosture(policy: RoutingPolicy, input: PostureRoutingInput): RoutingDecision {
+  const decision: RoutingDecision = { routes: [], immediate: [], counts: { immediate: 0, digest: 0, suppressed: 0, unrouted: 0 } }
+  const at = input.now.toISOString()
+  for (const alert of input.alerts) {
+    const base = { alert_id: alert.alert_id, occurrence: alert.last_seen, group_key: `${alert.detector}|${alert.dedup_key}`, severity: alert.severity, rule_id: '', due_at: at, routed_at: at }
+    const rule = matchingSuppression(input.rules, alert)
+    const finding = input.findings.get(alert.alert_id)
+    const recipients = recipientsFor(policy.routes, alert)
+    const quiet = rule
+      ? { disposition: 'suppressed' as const, rule_id: rule.rule_id, reason: `rule ${rule.rule_id} (${rule.owner}): ${rule.reason}` }
+      : finding?.state === 'accepted' && finding.decision
+        ? { disposition: 'suppressed' as const, reason: `accepted by ${finding.decision.actor} until ${finding.decision.until ?? ''}: ${finding.decision.reason}` }
+        : finding?.state === 'fixed'
+          ? { disposition: 'unrouted' as const, reason: 'fixed: its check no longer finds it' }
+          : input.told.has(alert.alert_id)
+            ? { disposition: 'unrouted' as const, reason: 'told when first found; its state is on the posture page' }
+            : recipients.length === 0
+              ? { disposition: 'unrouted' as const, reason: policy.routes.length ? `no route takes ${alert.severity} ${alert.detector} alerts` : 'no recipients configured' }
+              : undefined
+    if (quiet) {
+      decision.routes.push({ ...base, recipient: '', ...quiet })
+      decision.counts[quiet.disposition]++
+      continue
+    }
+    for (const recipient of recipients) {
+      decision.routes.push({ ...base, recipient, disposition: 'digest', reason: 'a posture finding: told in the posture email' })
+      decision.counts.digest++
     }
   }
   return decision

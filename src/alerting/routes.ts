@@ -57,6 +57,18 @@ export function immediateRoutesSince(store: Store, since: Date, now: Date): Prom
   )
 }
 
+/** Of these alerts, those an earlier occurrence of which reached someone. */
+export async function toldAlerts(store: Store, alertIds: string[]): Promise<Set<string>> {
+  if (alertIds.length === 0) return new Set()
+  const rows = await selectRows(
+    store,
+    "SELECT DISTINCT alert_id FROM alert_routes WHERE alert_id IN {ids:Array(String)} AND recipient != '' AND disposition IN ('immediate', 'digest', 'incident')",
+    { ids: alertIds },
+    z.object({ alert_id: z.string() }),
+  )
+  return new Set(rows.map((r) => r.alert_id))
+}
+
 const Queued = z.object({
   recipient: z.string(),
   alert_id: z.string(),

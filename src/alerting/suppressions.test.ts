@@ -7,6 +7,7 @@ const NOW = new Date('2026-11-20T12:00:00Z')
 const alert = (overrides: Partial<StoredAlert>): StoredAlert => ({
   alert_id: 'a1',
   detector: 'unusual-source-ip',
+  kind: 'threat',
   severity: 'high',
   principal: 'arn:aws:iam::111122223333:user/carol',
   account: '111122223333',

@@ -2,12 +2,21 @@
 import { z } from 'zod'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
+import { shortPrincipal } from '../principals.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
+
+/**
+ * What an alert is about: a threat is an act someone did (told in incidents); a posture finding is a
+ * state of the accounts (a key past its rotation, an administrator on a user), kept on its own page.
+ */
+export const ALERT_KINDS = ['threat', 'posture'] as const
+export type AlertKind = (typeof ALERT_KINDS)[number]
 
 export const StoredAlertRow = z.object({
   alert_id: z.string(),
   detector: z.string(),
+  kind: z.enum(ALERT_KINDS),
   severity: z.enum(SEVERITIES),
   principal: z.string(),
   account: z.string(),
@@ -49,6 +58,8 @@ export interface FindingDraft {
 
 export interface Finding extends FindingDraft {
   detector: string
+  /** A threat when absent. */
+  kind?: AlertKind
   alertId: string
   attack: string[]
   runbook: string[]
@@ -58,9 +69,14 @@ export interface Finding extends FindingDraft {
 export type StoredAlert = z.output<typeof StoredAlertRow>
 
 /** The alerts table's columns as StoredAlertRow reads them. */
-export const ALERT_COLUMNS = `alert_id, detector, severity, principal, account, title,
+export const ALERT_COLUMNS = `alert_id, detector, kind, severity, principal, account, title,
   toUnixTimestamp64Milli(first_seen) AS first_seen, toUnixTimestamp64Milli(last_seen) AS last_seen,
   evidence, why, attack, runbook, dedup_key, toUnixTimestamp64Milli(detected_at) AS detected_at`
+
+/** An alert's title with its principal named as a person reads it: `bert-jan called DeleteTrail …`. */
+export function alertHeadline(alert: { title: string; principal: string }): string {
+  return alert.title.replaceAll(alert.principal, shortPrincipal(alert.principal))
+}
 
 /** One sighting of an alert: the alert as of its last_seen (`id@epoch ms`). New activity makes a new occurrence. */
 export function occurrenceKey(alertId: string, lastSeen: string): string {
@@ -146,6 +162,7 @@ export async function storeFindings(store: Store, findings: Finding[], detectedA
     return {
       alert_id: finding.alertId,
       detector: finding.detector,
+      kind: finding.kind ?? 'threat',
       severity: finding.severity,
       principal: finding.principal,
       account: finding.account,

@@ -1,6 +1,7 @@
 import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
 import { html, joinHtml, type Html, type HtmlValue } from '../html.js'
-import { alertHeadline, type Incident } from '../incidents/incidents.js'
+import type { Incident } from '../incidents/incidents.js'
+import { alertHeadline } from '../alerts/table.js'
 import { collapseRepeats, type Timeline, type TimelineEntry, type TimelineRow } from '../incidents/timeline.js'
 import { evidenceEventNames, type TriggerEvent } from '../incidents/triggers.js'
 import { mostSevereFirst, worstFirst } from '../severity.js'

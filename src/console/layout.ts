@@ -1,5 +1,5 @@
 import { html, joinHtml, type Html, type HtmlValue } from '../html.js'
-import { shortPrincipal } from '../incidents/incidents.js'
+import { shortPrincipal } from '../principals.js'
 import { utcText } from '../time.js'
 
 /** Served as /console.css: the only style the pages use (the Content-Security-Policy allows nothing inline). */
@@ -94,6 +94,7 @@ export interface PageContext {
 
 const NAV: [string, string][] = [
   ['/', 'Incidents'],
+  ['/posture', 'Posture'],
   ['/overview', 'Overview'],
   ['/events', 'Events'],
   ['/suppressions', 'Suppressions'],

@@ -3,7 +3,8 @@ import { html, type Html } from '../html.js'
 import { plural } from '../text.js'
 import { detectorLabel } from '../alerting/incident-email.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
-import { INCIDENT_STATUSES, shortPrincipal, type Incident } from '../incidents/incidents.js'
+import { INCIDENT_STATUSES, type Incident } from '../incidents/incidents.js'
+import { shortPrincipal } from '../principals.js'
 import { tacticOf } from '../incidents/tactics.js'
 import type { SnapshotAge } from '../iam/snapshots.js'
 import type { DetectorSwitch } from '../alerts/switches.js'
@@ -254,11 +255,18 @@ ${dataTable('Users: console passwords and MFA', ['Account', 'User', 'Password', 
   )
 }
 
+/** What an audit row changed, as a link to its page when it has one. */
+function auditTarget(target: string): Html | string {
+  if (target.startsWith('inc-')) return html`<a href="/incidents/${encodeURIComponent(target)}">${target}</a>`
+  if (/^[0-9a-f]{32}$/.test(target)) return html`<a href="/posture/${target}">${ident(target)}</a>`
+  return target
+}
+
 export function auditPage(entries: AuditEntry[], context: PageContext): Html {
   return page(
     'Audit log',
     html`<h1>Audit log</h1>
-${dataTable('Audit log, newest first', ['When', 'Who', 'What', 'To what', 'Detail', 'From'], entries.map((a) => [time(a.at), a.actor, a.action, a.target.startsWith('inc-') ? html`<a href="/incidents/${encodeURIComponent(a.target)}">${a.target}</a>` : a.target, a.detail, a.address]))}`,
+${dataTable('Audit log, newest first', ['When', 'Who', 'What', 'To what', 'Detail', 'From'], entries.map((a) => [time(a.at), a.actor, a.action, auditTarget(a.target), a.detail, a.address]))}`,
     context,
   )
 }
@@ -297,7 +305,7 @@ export function overviewPage(data: OverviewData, days: number, context: PageCont
   return page(
     'Overview',
     html`<h1>Overview</h1>
-<p>${plural(total, 'alert')} and ${plural(data.incidentDays.length, 'incident')} in ${plural(days, 'day')}: ${time(data.span.from)} → ${time(data.span.to)}. <a href="/${queryString(window)}">The incidents of these days</a></p>
+<p>${plural(total, 'threat alert')} and ${plural(data.incidentDays.length, 'incident')} in ${plural(days, 'day')}: ${time(data.span.from)} → ${time(data.span.to)}. <a href="/${queryString(window)}">The incidents of these days</a></p>
 <form class="filters" method="get" action="/overview" aria-label="Choose the days"><div><label for="o-to">Up to (UTC day; empty: the newest alert)</label><input type="date" id="o-to" name="to" value="${window.to}"></div>
 <div><label for="o-days">Days</label><input type="text" inputmode="numeric" id="o-days" name="days" value="${String(days)}" size="4"></div><div><button class="primary" type="submit">Show</button></div></form>
 <h2>Alerts by day and severity</h2>

@@ -176,7 +176,7 @@ const SEVERITY = z.enum(SEVERITIES)
 const WORST = `arrayElement(['info', 'low', 'medium', 'high', 'critical'], max(indexOf(['info', 'low', 'medium', 'high', 'critical'], severity)))`
 
 /**
- * Alerts and incidents over `days` days to the end of `until` (by default the newest alert seen by
+ * Threat alerts and incidents over `days` days to the end of `until` (by default the newest alert seen by
  * `now`: the store's own span, not the clock's): per day and severity, the principals and detectors
  * with the most, and the ATT&CK techniques they named.
  */
@@ -185,14 +185,15 @@ export async function overview(store: Store, now: Date, span: { until?: Date | u
     ? [{ last: Math.min(now.getTime(), Math.floor(span.until.getTime() / DAY) * DAY + DAY - 1) }]
     : await selectRows(
         store,
-        'SELECT toUnixTimestamp64Milli(max(first_seen)) AS last FROM alerts FINAL WHERE first_seen <= {now:DateTime64(3)} HAVING count() > 0',
+        "SELECT toUnixTimestamp64Milli(max(first_seen)) AS last FROM alerts FINAL WHERE kind = 'threat' AND first_seen <= {now:DateTime64(3)} HAVING count() > 0",
         { now: clickHouseTime(now.getTime()) },
         z.object({ last: z.coerce.number() }),
       )
   const to = newest?.last ?? now.getTime()
   const from = Math.floor(to / DAY) * DAY - ((span.days ?? OVERVIEW_DAYS) - 1) * DAY
   const range = { from: clickHouseTime(from), to: clickHouseTime(to) }
-  const inRange = 'first_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)}'
+  // Posture findings are states, not acts: they have their own page.
+  const inRange = "kind = 'threat' AND first_seen >= {from:DateTime64(3)} AND first_seen <= {to:DateTime64(3)}"
   const [days, incidentDays, principals, detectors, techniques] = await Promise.all([
     selectRows(store, `SELECT toString(toDate(first_seen)) AS day, severity, count() AS alerts FROM alerts FINAL WHERE ${inRange} GROUP BY day, severity`, range, z.object({ day: z.string(), severity: SEVERITY, alerts: z.coerce.number() })),
     selectRows(

@@ -14,6 +14,8 @@ import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import { detectorSwitches, switchDetector } from '../alerts/switches.js'
 import { readAudit } from './audit.js'
 import { eventsPage } from './events-page.js'
+import { postureListPage, posturePage } from './posture-page.js'
+import { decidePosture, postureFinding, postureFindings, postureHistory, POSTURE_STATES } from '../alerts/posture.js'
 import { incidentPage, timelinePage, type IncidentView, type TimelineFilter } from './incident-page.js'
 import type { PageContext } from './layout.js'
 import { formField, sendPage, type ConsoleScope } from './scope.js'
@@ -32,6 +34,9 @@ const INCIDENT_ID = /^inc-[0-9a-f]{12}$/
 /** How far back a detector's page replays by default, and at most. */
 const HISTORY_DAYS = 30
 const SUPPRESSION_ID = /^[0-9a-f]{8}$/
+const ALERT_ID = /^[0-9a-f]{32}$/
+/** Posture findings a page lists; `trailwatch posture list` gives the rest. */
+const SHOWN_POSTURE = 500
 /** The case forms of an incident page, by the action in their address. */
 const CASE_FORMS: Partial<Record<string, CaseNote>> = { assign: 'assigned', comment: 'commented', ticket: 'ticket' }
 const DONE: Record<string, string> = {
@@ -41,6 +46,8 @@ const DONE: Record<string, string> = {
   assigned: 'Assignee changed.',
   commented: 'Comment added.',
   ticket: 'Ticket link changed.',
+  accepted: 'Risk accepted: the finding is told to nobody until the acceptance ends.',
+  reopened: 'Acceptance taken back: the finding is open.',
 }
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>
@@ -190,6 +197,21 @@ async function detectorView(scope: ConsoleScope, request: IdRequest, reply: Fast
   return sendPage(reply, status, pages.detectorPage({ history, days, switched, notice, error }, pageContext(request, reply, scope)))
 }
 
+function postureId(request: IdRequest): string {
+  if (!ALERT_ID.test(request.params.id)) throw new HttpError(404, `There is no page ${request.url.split('?')[0] ?? ''}.`)
+  return request.params.id
+}
+
+async function postureView(scope: ConsoleScope, request: IdRequest, reply: FastifyReply, status: number, notice?: string, error?: string): Promise<FastifyReply> {
+  const id = postureId(request)
+  const now = scope.clock()
+  const finding = await postureFinding(scope.store, id, now).catch((err: unknown) => {
+    throw err instanceof AppError && err.code === 'NOT_FOUND' ? new HttpError(404, err.message) : err
+  })
+  const view = { finding, history: await postureHistory(scope.store, id), notice, error }
+  return sendPage(reply, status, posturePage(view, pageContext(request, reply, scope), now.toISOString().slice(0, 10)))
+}
+
 /** The pages: each reads the store and shows what it found. */
 export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
   const { store } = scope
@@ -206,6 +228,14 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
     const until = params.get('to') ? new Date(day(params.get('to'), scope.clock().toISOString().slice(0, 10))) : undefined
     return sendPage(reply, 200, pages.overviewPage(await overview(store, scope.clock(), { until, days }), days, context(request, reply)))
   })
+  app.get('/posture', async (request, reply) => {
+    const params = query(request)
+    // Open ones unless asked: `state=` (any) lists every state.
+    const state = params.has('state') ? POSTURE_STATES.find((s) => s === params.get('state')) : 'open'
+    const filter = { state, severity: SEVERITIES.find((s) => s === params.get('severity')) }
+    return sendPage(reply, 200, postureListPage(await postureFindings(store, scope.clock()), filter, SHOWN_POSTURE, context(request, reply)))
+  })
+  app.get('/posture/:id', (request: IdRequest, reply) => postureView(scope, request, reply, 200, DONE[query(request).get('done') ?? '']))
   app.get('/principals', (request, reply) => principal(scope, request, reply))
   app.get('/timeline', (request, reply) => timeline(scope, request, reply))
   app.get('/events', (request, reply) => events(scope, request, reply))
@@ -295,6 +325,25 @@ export function changeRoutes(app: FastifyInstance, scope: ConsoleScope, guards: 
     }
     await scope.audit(request, user(request), `${action}d`, id, reason.trim())
     return reply.redirect(`/detectors/${encodeURIComponent(id)}?done=${action}d#switch`, 303)
+  })
+  app.post('/posture/:id/:action', { preHandler: guards }, async (request: FastifyRequest<{ Params: { id: string; action: string } }>, reply) => {
+    const { action } = request.params
+    if (action !== 'accept' && action !== 'reopen') throw new HttpError(404, `There is no page ${request.url}.`)
+    const id = postureId(request)
+    const now = scope.clock()
+    const reason = formField(request.body, 'reason')
+    const until = day(formField(request.body, 'until'), '')
+    const done = action === 'accept' ? 'accepted' : 'reopened'
+    try {
+      // The end of the chosen day, UTC.
+      await decidePosture(scope.store, id, { action: done, actor: user(request), reason, until: until ? new Date(Date.parse(until) + DAY - 1) : undefined }, now)
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err
+      if (err.code === 'NOT_FOUND') throw new HttpError(404, err.message)
+      return postureView(scope, request, reply, 400, undefined, err.message)
+    }
+    await scope.audit(request, user(request), done === 'accepted' ? 'accepted risk' : 'reopened', id, `${reason.trim()}${until ? ` (until ${until})` : ''}`)
+    return reply.redirect(`/posture/${encodeURIComponent(id)}?done=${done}#decide`, 303)
   })
   app.post('/suppressions/:id/remove', { preHandler: guards }, async (request: IdRequest, reply) => {
     if (!SUPPRESSION_ID.test(request.params.id)) throw new HttpError(404, `There is no page ${request.url}.`)

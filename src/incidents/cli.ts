@@ -4,8 +4,9 @@ import { parseInstant } from '../cli/options.js'
 import { textLine } from '../text.js'
 import { AppError } from '../errors.js'
 import { utcText } from '../time.js'
+import { shortPrincipal } from '../principals.js'
 import { describeIdentity } from './chain.js'
-import { changeIncident, DAY, incidentById, incidentJson, listIncidents, noteIncident, shortPrincipal, type CaseNote, type Incident } from './incidents.js'
+import { changeIncident, DAY, incidentById, incidentJson, listIncidents, noteIncident, type CaseNote, type Incident } from './incidents.js'
 import { buildTimeline, collapseRepeats, incidentTimelineSubject, type TimelineRow } from './timeline.js'
 
 /** One line for a terminal: titles and names come from CloudTrail, so their control characters are made visible. */

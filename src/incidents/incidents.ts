@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { ALERT_COLUMNS, StoredAlertRow, type StoredAlert } from '../alerts/table.js'
+import { ALERT_COLUMNS, alertHeadline, StoredAlertRow, type StoredAlert } from '../alerts/table.js'
+import { shortPrincipal } from '../principals.js'
 import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { AppError } from '../errors.js'
@@ -74,18 +75,6 @@ export function incidentSeverity(members: { severity: Severity; detector: string
   return raise(worst, (tactics >= 3 ? 1 : 0) + (detectors >= 4 ? 1 : 0))
 }
 
-/** `arn:aws:iam::1:user/path/bert-jan` → `bert-jan`; a role is `role NAME`; an account stays an account. */
-export function shortPrincipal(principal: string): string {
-  if (principal.endsWith(':root')) return 'root'
-  const name = principal.split('/').pop() ?? principal
-  return principal.includes(':role/') ? `role ${name}` : name
-}
-
-/** An alert's title with its principal named as a person reads it: `bert-jan called DeleteTrail …`. */
-export function alertHeadline(alert: { title: string; principal: string }): string {
-  return alert.title.replaceAll(alert.principal, shortPrincipal(alert.principal))
-}
-
 /** An incident from its members and its log: everything else is derived. */
 export function summariseIncident(id: string, members: IncidentMember[], actions: IncidentAction[]): Incident {
   const memberOf = new Map(members.map((m) => [m.alert.alert_id, m]))
@@ -147,7 +136,7 @@ function withAlertWhere(condition: string): string {
 async function readIncidents(store: Store, memberFilter: string, params: Record<string, unknown>): Promise<Incident[]> {
   const members = await selectRows(
     store,
-    `SELECT m.incident_id AS incident_id, m.identities AS identities, m.link AS link, a.alert_id AS alert_id, a.detector AS detector,
+    `SELECT m.incident_id AS incident_id, m.identities AS identities, m.link AS link, a.alert_id AS alert_id, a.detector AS detector, a.kind AS kind,
             a.severity AS severity, a.principal AS principal, a.account AS account, a.title AS title,
             toUnixTimestamp64Milli(a.first_seen) AS first_seen, toUnixTimestamp64Milli(a.last_seen) AS last_seen,
             a.evidence AS evidence, a.why AS why, a.attack AS attack, a.runbook AS runbook, a.dedup_key AS dedup_key,
@@ -334,8 +323,8 @@ export interface Correlation {
 const serial = new WeakMap<Store, Promise<unknown>>()
 
 /**
- * Puts every alert detected by `now` that is in no incident yet into one, and records what opened
- * and merged. One pass at a time per store. Findings reach it through `recordFindings`.
+ * Puts every threat alert detected by `now` that is in no incident yet into one, and records what
+ * opened and merged (posture findings are kept apart: src/alerts/posture.ts). One pass at a time per store. Findings reach it through `recordFindings`.
  */
 export function correlateIncidents(store: Store, now: Date, windowMs = INCIDENT_WINDOW_MS): Promise<Correlation> {
   const previous = serial.get(store) ?? Promise.resolve()
@@ -367,7 +356,7 @@ async function correlateOnce(store: Store, now: Date, windowMs: number): Promise
   await reopenRecurring(store, now)
   const fresh = await selectRows(
     store,
-    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE detected_at <= {now:DateTime64(3)} AND alert_id NOT IN (SELECT alert_id FROM incident_members))`,
+    `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE detected_at <= {now:DateTime64(3)} AND kind = 'threat' AND alert_id NOT IN (SELECT alert_id FROM incident_members))`,
     { now: clickHouseTime(now.getTime()) },
     StoredAlertRow,
   )

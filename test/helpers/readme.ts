@@ -67,7 +67,7 @@ export function shape(lines: string[]): string[] {
     line
       .replace(/\(\d+(\.\d+)? s, \d+\/s\)/g, '(T s, R/s)')
       .replace(/"seconds":[\d.e-]+/g, '"seconds":T')
-      .replace(/\d{8}T\d{6}-alert-[0-9a-f]{12}/g, 'STAMP-alert-ID')
+      .replace(/\d{8}T\d{6}-(alert|digest)-[0-9a-f]{12}/g, 'STAMP-$1-ID')
       .replace(/\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2}\b/g, 'DAY DATE')
       // The demo's night is outside working hours, or on a day off when it falls on a weekend.
       .replace(/, (outside \d+:00–\d+:00|on a day off),/g, ', OFF HOURS,')
@@ -76,6 +76,7 @@ export function shape(lines: string[]): string[] {
       .replace(/\(\/\S+\/trailwatch\//g, '(CLONE/')
       .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
       .replace(/^(added |removed |)[0-9a-f]{8} {2}/, '$1RULE  ')
-      .replace(/(expires|removed) \d{4}-\d{2}-\d{2}T[\d:.]+Z/, '$1 TIME'),
+      .replace(/(expires|removed) \d{4}-\d{2}-\d{2}T[\d:.]+Z/, '$1 TIME')
+      .replace(/until \d{4}-\d{2}-\d{2} [\d:]+ UTC/, 'until TIME'),
   )
 }
