@@ -12,7 +12,7 @@ const TESTS = '\\.test\\.ts$'
 const LAYERS = [
   { name: 'kit', comment: 'errors, time, text, config, logging, AWS clients and the CloudTrail model', path: ['^src/[^/]+\\.ts$', '^src/(aws|cloudtrail|simulate)/'] },
   { name: 'store', comment: 'ClickHouse: the client, the schema, the tables every part writes', path: ['^src/clickhouse/'] },
-  { name: 'domain', comment: 'what is stored and what it means: alerts, credentials, events, IAM, incidents, people', path: ['^src/(alerts|credentials|events|iam|incidents|people)/'] },
+  { name: 'domain', comment: 'what is stored and what it means: alerts, containment, credentials, events, IAM, incidents, people', path: ['^src/(alerts|contain|credentials|events|iam|incidents|people)/'] },
   { name: 'pipelines', comment: 'work over the store: ingest, detectors, alerting, reports', path: ['^(ingest|detectors)/', '^src/(alerting|reports)/'] },
   { name: 'surfaces', comment: 'what a person uses: the console, the endpoints, the commands', path: ['^src/(console|ops|cli)/', COMMANDS] },
   { name: 'root', comment: '`run`, which joins everything, and the root command', path: ['^run/', '^cli\\.ts$'] },

@@ -4,6 +4,7 @@ import { importCredentialReportCommand } from './src/credentials/cli.js'
 import { eventsCommand } from './src/events/cli.js'
 import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { postureCommand } from './src/cli/posture.js'
+import { containCommand } from './src/cli/contain.js'
 import { consoleUserCommand } from './src/console/cli.js'
 import { importIamCommand, permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
     .addCommand(alertCommand([scheduleWeeklyReports]))
     .addCommand(incidentsCommand())
     .addCommand(postureCommand())
+    .addCommand(containCommand())
     .addCommand(timelineCommand())
     .addCommand(eventsCommand())
     .addCommand(suppressCommand(({ config }) => Promise.resolve([...DETECTORS.map((d) => d.id), ...loadRuleFiles(rulePaths(config.rulesDir)).rules.map((rule) => rule.detector.id)])))

@@ -33,6 +33,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })).toThrow(/KAFKA_SSL_CA_FILE: no such file/)
     expect(() => loadConfig({ KAFKA_SSL_CERT_FILE: import.meta.filename })).toThrow(/needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/)
     expect(() => loadConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL: expected true or false/)
+    expect(() => loadConfig({ TRAILWATCH_CONTAIN_PROTECTED: 'break-glass' })).toThrow(/TRAILWATCH_CONTAIN_PROTECTED: expected principal ARN patterns/)
+    expect(loadConfig({ TRAILWATCH_CONTAIN_PROTECTED: 'arn:aws:iam::*:user/break-glass, arn:aws:iam::111122223333:role/trailwatch*', TRAILWATCH_CONTAIN_ROLE: 'ops/trailwatch-responder' }).contain).toEqual({
+      role: 'ops/trailwatch-responder',
+      protected: ['arn:aws:iam::*:user/break-glass', 'arn:aws:iam::111122223333:role/trailwatch*'],
+      externalId: undefined,
+    })
     expect(loadConfig({ KAFKA_SSL_CA_FILE: import.meta.filename }).kafka.tls).toMatchObject({ caFile: import.meta.filename, rejectUnauthorized: true })
   })
 

@@ -54,6 +54,10 @@ const Env = z.object({
   /** Assumed in every active account of the organisation by `aws sync`; unset, only the credentials' own account. */
   TRAILWATCH_AWS_ORGANIZATION_ROLE: z.string().regex(/^[\w+=,.@/-]{1,512}$/, 'expected a role name (and path), such as trailwatch-reader').optional(),
   TRAILWATCH_AWS_EXTERNAL_ID: z.string().min(2).max(1224).optional(),
+  /** Assumed in the target's account to contain it (`trailwatch contain`): a responder role, apart from the read-only one. Unset: the credentials in use. */
+  TRAILWATCH_CONTAIN_ROLE: z.string().regex(/^[\w+=,.@/-]{1,512}$/, 'expected a role name (and path), such as trailwatch-responder').optional(),
+  /** Principals containment never touches, as ARN patterns (`*` any run): break-glass users, trailwatch's own roles. */
+  TRAILWATCH_CONTAIN_PROTECTED: list.pipe(z.array(z.string().regex(/^arn:aws[\w-]*:(iam|sts)::[\d*]*:[\w+=,.@/*:-]+$/, 'expected principal ARN patterns, comma-separated, such as arn:aws:iam::*:role/break-glass'))).default([]),
   /** When `run` pulls IAM state from AWS; `off` never. Unset: daily once trailwatch is pointed at AWS. */
   TRAILWATCH_AWS_SYNC_SCHEDULE: z.string().refine((expression) => expression === 'off' || validateCron(expression), 'expected a cron expression such as "15 4 * * *", or off').optional(),
   /** SQS queues of a trail bucket's notifications that `run` follows. */
@@ -225,6 +229,11 @@ function toConfig(env: z.infer<typeof Env>) {
       },
       flushMs: env.INGEST_FLUSH_MS,
       sqs: { queues: env.TRAILWATCH_SQS_QUEUE_URLS, visibilitySeconds: env.TRAILWATCH_SQS_VISIBILITY_SECONDS },
+    },
+    contain: {
+      role: env.TRAILWATCH_CONTAIN_ROLE,
+      protected: env.TRAILWATCH_CONTAIN_PROTECTED,
+      externalId: env.TRAILWATCH_AWS_EXTERNAL_ID,
     },
     aws: {
       organizationRole: env.TRAILWATCH_AWS_ORGANIZATION_ROLE,

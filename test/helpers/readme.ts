@@ -77,6 +77,8 @@ export function shape(lines: string[]): string[] {
       .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
       .replace(/^(added |removed |)[0-9a-f]{8} {2}/, '$1RULE  ')
       .replace(/(expires|removed) \d{4}-\d{2}-\d{2}T[\d:.]+Z/, '$1 TIME')
-      .replace(/until \d{4}-\d{2}-\d{2} [\d:]+ UTC/, 'until TIME'),
+      .replace(/until \d{4}-\d{2}-\d{2} [\d:]+ UTC/, 'until TIME')
+      .replace(/ctn-[0-9a-f]{12}/g, 'ctn-ID')
+      .replace(/^ctn-ID {2}\d{4}-\d{2}-\d{2} [\d:]+ UTC/, 'ctn-ID  TIME'),
   )
 }
