@@ -48,18 +48,26 @@ const PARAMETERS = {
   TrailPrefix: 'trails/',
   TrailKmsKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
   MemberRoleName: 'trailwatch-member-reader',
+  ResponderRoleName: 'trailwatch-responder',
+  RoleName: 'trailwatch-responder',
+  ProtectedNamePrefix: 'break-glass',
   'TrailQueue.Arn': 'arn:aws:sqs:us-east-1:111122223333:trailwatch-TrailQueue',
   'AWS::AccountId': '111122223333',
   'AWS::Region': 'us-east-1',
 }
-const reader = rolePolicies('trailwatch-reader.yaml', PARAMETERS, { Encrypted: true })
+const reader = rolePolicies('trailwatch-reader.yaml', PARAMETERS, { Encrypted: true, Responds: true })
 const member = rolePolicies('trailwatch-member-reader.yaml', PARAMETERS, {})
+const responder = rolePolicies('trailwatch-responder.yaml', PARAMETERS, {})
+const POLICIES = { trailwatch: reader, 'trailwatch-member-reader': member, 'trailwatch-responder': responder }
+/** A user whose key leaked, in the account the responder is deployed in. */
+const ANNA = 'arn:aws:iam::111122223333:user/anna'
+const containing = (action: string) => ({ role: 'trailwatch-responder' as const, action, resource: ANNA })
 
 /**
  * Each AWS call trailwatch makes, by its SDK command, with the role that makes it and a resource it
  * acts on. A call the code makes that is missing here fails the test: add it, and to the templates.
  */
-const CALLS: Record<string, { role: 'trailwatch' | 'trailwatch-member-reader'; action: string; resource: string } | 'no permission needed'> = {
+const CALLS: Record<string, { role: keyof typeof POLICIES; action: string; resource: string } | 'no permission needed'> = {
   ListObjectsV2: { role: 'trailwatch', action: 's3:ListBucket', resource: 'arn:aws:s3:::org-trail' },
   GetObject: { role: 'trailwatch', action: 's3:GetObject', resource: 'arn:aws:s3:::org-trail/trails/AWSLogs/o-abcdef1234/222233334444/CloudTrail/us-east-1/2026/11/20/x.json.gz' },
   ReceiveMessage: { role: 'trailwatch', action: 'sqs:ReceiveMessage', resource: PARAMETERS['TrailQueue.Arn'] },
@@ -72,12 +80,32 @@ const CALLS: Record<string, { role: 'trailwatch' | 'trailwatch-member-reader'; a
   GetCredentialReport: { role: 'trailwatch-member-reader', action: 'iam:GetCredentialReport', resource: '*' },
   GetAccountAuthorizationDetails: { role: 'trailwatch-member-reader', action: 'iam:GetAccountAuthorizationDetails', resource: '*' },
   GetAccountPasswordPolicy: { role: 'trailwatch-member-reader', action: 'iam:GetAccountPasswordPolicy', resource: '*' },
+  GetAccessKeyLastUsed: containing('iam:GetAccessKeyLastUsed'),
+  GetUser: containing('iam:GetUser'),
+  GetRole: containing('iam:GetRole'),
+  ListAccessKeys: containing('iam:ListAccessKeys'),
+  GetUserPolicy: containing('iam:GetUserPolicy'),
+  GetRolePolicy: containing('iam:GetRolePolicy'),
+  GetLoginProfile: containing('iam:GetLoginProfile'),
+  ListAttachedUserPolicies: containing('iam:ListAttachedUserPolicies'),
+  ListAttachedRolePolicies: containing('iam:ListAttachedRolePolicies'),
+  UpdateAccessKey: containing('iam:UpdateAccessKey'),
+  PutUserPolicy: containing('iam:PutUserPolicy'),
+  DeleteUserPolicy: containing('iam:DeleteUserPolicy'),
+  PutRolePolicy: containing('iam:PutRolePolicy'),
+  DeleteRolePolicy: containing('iam:DeleteRolePolicy'),
+  DeleteLoginProfile: containing('iam:DeleteLoginProfile'),
+  CreateLoginProfile: containing('iam:CreateLoginProfile'),
+  AttachUserPolicy: containing('iam:AttachUserPolicy'),
+  DetachUserPolicy: containing('iam:DetachUserPolicy'),
+  AttachRolePolicy: containing('iam:AttachRolePolicy'),
+  DetachRolePolicy: containing('iam:DetachRolePolicy'),
 }
 
 /** The SDK commands and paginators the production code uses, by name. */
 function callsInCode(): string[] {
   const names = new Set<string>()
-  for (const folder of ['ingest', 'src/aws']) {
+  for (const folder of ['ingest', 'src/aws', 'src/contain']) {
     for (const file of readdirSync(path.join(ROOT, folder)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
       const text = readFileSync(path.join(ROOT, folder, file), 'utf8')
       for (const [, name = ''] of text.matchAll(/new (\w+)Command\(/g)) names.add(name)
@@ -95,7 +123,7 @@ describe('the AWS side in deploy/aws', () => {
       const call = CALLS[name]
       expect(call, `${name}: which role makes it, and which action it needs`).toBeDefined()
       if (call === undefined || call === 'no permission needed') continue
-      expect(evaluate({ action: call.action, resource: call.resource }, { identity: (call.role === 'trailwatch' ? reader : member).get(call.role) ?? [] }).decision, name).toBe('allowed')
+      expect(evaluate({ action: call.action, resource: call.resource }, { identity: POLICIES[call.role].get(call.role) ?? [] }).decision, name).toBe('allowed')
     }
     const key = { action: 'kms:Decrypt', resource: PARAMETERS.TrailKmsKeyArn }
     expect(evaluate(key, { identity: reader.get('trailwatch') ?? [] }).decision).toBe('allowed')
@@ -111,5 +139,20 @@ describe('the AWS side in deploy/aws', () => {
     }
     // Nothing outside the trail's prefix.
     expect(evaluate({ action: 's3:GetObject', resource: 'arn:aws:s3:::org-trail/other/secret.txt' }, { identity: reader.get('trailwatch') ?? [] }).decision).toBe('implicit-deny')
+  })
+
+  it('lets trailwatch become the responder only when it is deployed, and the responder never change trailwatch or the protected', () => {
+    const become = { action: 'sts:AssumeRole', resource: 'arn:aws:iam::222233334444:role/trailwatch-responder' }
+    expect(evaluate(become, { identity: reader.get('trailwatch') ?? [] }).decision).toBe('allowed')
+    expect(evaluate(become, { identity: rolePolicies('trailwatch-reader.yaml', { ...PARAMETERS, ResponderRoleName: '' }, { Encrypted: true, Responds: false }).get('trailwatch') ?? [] }).decision).toBe('implicit-deny')
+    const own = responder.get('trailwatch-responder') ?? []
+    for (const resource of ['arn:aws:iam::111122223333:role/trailwatch-responder', 'arn:aws:iam::111122223333:role/ops/trailwatch', 'arn:aws:iam::111122223333:user/break-glass-1', 'arn:aws:iam::111122223333:role/break-glass']) {
+      expect(evaluate({ action: 'iam:PutRolePolicy', resource }, { identity: own }).decision, resource).toBe('explicit-deny')
+      expect(evaluate({ action: 'iam:UpdateAccessKey', resource }, { identity: own }).decision, resource).toBe('explicit-deny')
+    }
+    // Nothing beyond users and roles: no policy of its own to write, no other service.
+    expect(evaluate({ action: 'iam:CreatePolicyVersion', resource: 'arn:aws:iam::111122223333:policy/x' }, { identity: own }).decision).toBe('implicit-deny')
+    expect(evaluate({ action: 'iam:CreateAccessKey', resource: 'arn:aws:iam::111122223333:user/anna' }, { identity: own }).decision).toBe('implicit-deny')
+    expect(evaluate({ action: 's3:GetObject', resource: 'arn:aws:s3:::org-trail/x' }, { identity: own }).decision).toBe('implicit-deny')
   })
 })
