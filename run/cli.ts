@@ -62,6 +62,7 @@ function consoleOf(context: Context, detectors: Detector[], skippedRules: string
   return consoleSurface({
     store,
     settings: config.console,
+    contain: config.contain,
     host: config.http.host,
     aliases: config.alerting.accountAliases,
     principals: settings.principals,

@@ -97,6 +97,7 @@ const main = async (): Promise<void> => {
     surface: consoleSurface({
       store,
       settings: loadConfig({}).console,
+      contain: loadConfig({}).contain,
       host: '127.0.0.1',
       aliases: {},
       principals: principalsFrom({}),

@@ -34,9 +34,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KAFKA_SSL_CERT_FILE: import.meta.filename })).toThrow(/needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/)
     expect(() => loadConfig({ KAFKA_SSL: 'yes' })).toThrow(/KAFKA_SSL: expected true or false/)
     expect(() => loadConfig({ TRAILWATCH_CONTAIN_PROTECTED: 'break-glass' })).toThrow(/TRAILWATCH_CONTAIN_PROTECTED: expected principal ARN patterns/)
+    expect(() => loadConfig({ TRAILWATCH_CONTAIN_AUTO: 'unusual-source-ip=delete-user' })).toThrow(/TRAILWATCH_CONTAIN_AUTO: expected DETECTOR=ACTION pairs/)
+    expect(loadConfig({ TRAILWATCH_CONTAIN_AUTO: 'unusual-source-ip=deactivate-key, guardduty-findings=revoke-sessions' }).contain.auto).toEqual([
+      { detector: 'unusual-source-ip', action: 'deactivate-key' },
+      { detector: 'guardduty-findings', action: 'revoke-sessions' },
+    ])
     expect(loadConfig({ TRAILWATCH_CONTAIN_PROTECTED: 'arn:aws:iam::*:user/break-glass, arn:aws:iam::111122223333:role/trailwatch*', TRAILWATCH_CONTAIN_ROLE: 'ops/trailwatch-responder' }).contain).toEqual({
       role: 'ops/trailwatch-responder',
       protected: ['arn:aws:iam::*:user/break-glass', 'arn:aws:iam::111122223333:role/trailwatch*'],
+      approvers: [],
+      auto: [],
+      autoMinSeverity: 'high',
+      autoPerHour: 3,
       externalId: undefined,
     })
     expect(loadConfig({ KAFKA_SSL_CA_FILE: import.meta.filename }).kafka.tls).toMatchObject({ caFile: import.meta.filename, rejectUnauthorized: true })

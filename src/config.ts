@@ -58,6 +58,28 @@ const Env = z.object({
   TRAILWATCH_CONTAIN_ROLE: z.string().regex(/^[\w+=,.@/-]{1,512}$/, 'expected a role name (and path), such as trailwatch-responder').optional(),
   /** Principals containment never touches, as ARN patterns (`*` any run): break-glass users, trailwatch's own roles. */
   TRAILWATCH_CONTAIN_PROTECTED: list.pipe(z.array(z.string().regex(/^arn:aws[\w-]*:(iam|sts)::[\d*]*:[\w+=,.@/*:-]+$/, 'expected principal ARN patterns, comma-separated, such as arn:aws:iam::*:role/break-glass'))).default([]),
+  /** Console users who may approve another's containment; unset: the console contains without a second person. */
+  TRAILWATCH_CONTAIN_APPROVERS: list.default([]),
+  /**
+   * Detectors and rules whose alerts contain their identity at once, without a person: `DETECTOR=ACTION`
+   * pairs, comma-separated; the operator's standing approval.
+   */
+  TRAILWATCH_CONTAIN_AUTO: list
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^[\w:.-]+=(deactivate-key|revoke-sessions|quarantine)$/, 'expected DETECTOR=ACTION pairs, comma-separated, ACTION one of deactivate-key, revoke-sessions, quarantine')
+          .transform((pair) => {
+            const [detector = '', action = ''] = pair.split('=')
+            return { detector, action: action as 'deactivate-key' | 'revoke-sessions' | 'quarantine' }
+          }),
+      ),
+    )
+    .default([]),
+  TRAILWATCH_CONTAIN_AUTO_MIN_SEVERITY: z.enum(SEVERITIES, { error: `expected one of ${SEVERITIES.join(', ')}` }).default('high'),
+  /** At most this many automatic containments an hour; past it, alerts are told and nothing is contained. */
+  TRAILWATCH_CONTAIN_AUTO_PER_HOUR: positiveInt('a number of containments').default(3),
   /** When `run` pulls IAM state from AWS; `off` never. Unset: daily once trailwatch is pointed at AWS. */
   TRAILWATCH_AWS_SYNC_SCHEDULE: z.string().refine((expression) => expression === 'off' || validateCron(expression), 'expected a cron expression such as "15 4 * * *", or off').optional(),
   /** SQS queues of a trail bucket's notifications that `run` follows. */
@@ -233,6 +255,10 @@ function toConfig(env: z.infer<typeof Env>) {
     contain: {
       role: env.TRAILWATCH_CONTAIN_ROLE,
       protected: env.TRAILWATCH_CONTAIN_PROTECTED,
+      approvers: env.TRAILWATCH_CONTAIN_APPROVERS,
+      auto: env.TRAILWATCH_CONTAIN_AUTO,
+      autoMinSeverity: env.TRAILWATCH_CONTAIN_AUTO_MIN_SEVERITY,
+      autoPerHour: env.TRAILWATCH_CONTAIN_AUTO_PER_HOUR,
       externalId: env.TRAILWATCH_AWS_EXTERNAL_ID,
     },
     aws: {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { simpleParser } from 'mailparser'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import type { Finding } from '../detectors/define.js'
 
 import unusualSourceIp from '../detectors/unusual-source-ip/detector.js'
@@ -13,6 +13,9 @@ import { suppressedCounts } from '../src/alerting/routes.js'
 import { storeFindings } from '../src/alerts/table.js'
 import { decidePosture } from '../src/alerts/posture.js'
 import { listIncidents } from '../src/incidents/incidents.js'
+import { CreateUserCommand, IAMClient, ListUserPoliciesCommand } from '@aws-sdk/client-iam'
+import { listContainments } from '../src/contain/contain.js'
+import { startMoto } from './helpers/moto.js'
 import { loadAlertingSettings } from '../src/alerting/settings.js'
 import { principalsFrom } from '../src/principals.js'
 import { addSuppression } from '../src/alerting/suppressions.js'
@@ -327,6 +330,56 @@ describe('posture findings', () => {
     const later = await alerter.runOnce(new Date(NOW + 3_660_000))
     expect([later.sent.length, later.unrouted]).toEqual([0, 1])
   })
+})
+
+describe('automatic containment', () => {
+  it('contains the identity of a named detector’s alert once per incident, never a protected one, and emails how to undo it', async () => {
+    const moto = await startMoto({ account: ACCOUNT })
+    onTestFinished(() => moto.stop())
+    const saved = { ...process.env }
+    onTestFinished(() => {
+      process.env = saved
+    })
+    Object.assign(process.env, moto.env)
+    const iam = new IAMClient({})
+    for (const user of ['carol', 'break-glass']) await iam.send(new CreateUserCommand({ UserName: user }))
+    const settings = settingsFor({ SMTP_URL: smtp.url, TRAILWATCH_CONTAIN_AUTO: 'unusual-source-ip=quarantine', TRAILWATCH_CONTAIN_PROTECTED: 'arn:aws:iam::*:user/break-glass' })
+    const alerter = new Alerter({ store, settings, principals: NOBODY_KNOWN, transport, logger: testLogger })
+    const glass = `arn:aws:iam::${ACCOUNT}:user/break-glass`
+    await recordAt(
+      store,
+      [
+        finding('unusual-source-ip', carol, 'abroad', NOW),
+        finding('unusual-source-ip', carol, 'abroad-again', NOW + 60_000),
+        // Below the severity automatic containment waits for.
+        finding('unusual-source-ip', `arn:aws:iam::${ACCOUNT}:user/dave`, 'dave', NOW, { severity: 'medium' }),
+        finding('unusual-source-ip', glass, 'glass', NOW),
+      ],
+      new Date(NOW + 60_000),
+    )
+    await alerter.runOnce(new Date(NOW + 120_000))
+    expect((await iam.send(new ListUserPoliciesCommand({ UserName: 'carol' }))).PolicyNames).toEqual(['trailwatch-quarantine'])
+    expect((await iam.send(new ListUserPoliciesCommand({ UserName: 'break-glass' }))).PolicyNames).toEqual([])
+    const kept = await listContainments(store)
+    expect(kept.map((c) => [c.target, c.actor, c.steps.map((s) => s.status)]).sort()).toEqual([
+      [glass, 'trailwatch (automatic)', ['refused']],
+      [carol, 'trailwatch (automatic)', ['applied']],
+    ])
+    const told = smtp.received.find((r) => r.mail.subject === '[trailwatch] contained carol automatically: quarantine')?.mail.text ?? ''
+    const id = kept.find((c) => c.target === carol)?.id ?? ''
+    expect(told).toContain(`Undo: trailwatch contain undo ${id} --reason WHY`)
+    expect(smtp.received.map((r) => r.mail.subject)).toContain('[trailwatch] automatic quarantine of break-glass not done')
+
+    // carol again, later in the same incident: contained already, nothing more is done.
+    await recordAt(store, [finding('unusual-source-ip', carol, 'abroad-third', NOW + 600_000)], new Date(NOW + 600_000))
+    const before = smtp.received.length
+    await alerter.runOnce(new Date(NOW + 660_000))
+    expect(await listContainments(store)).toHaveLength(2)
+    // The incident's own thread tells the containment as news; no second containment email.
+    const later = smtp.received.slice(before).map((r) => r.mail.subject ?? '')
+    expect(later.filter((s) => s.startsWith('[trailwatch] contained') || s.startsWith('[trailwatch] automatic'))).toEqual([])
+    expect(later).toContainEqual(expect.stringMatching(/^\[trailwatch\] HIGH carol: update: trailwatch \(automatic\): containment ctn-/))
+  }, 60_000)
 })
 
 describe('delivery', () => {

@@ -18,14 +18,15 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { applyContainment, listContainments, planContainment, undoContainment, type ContainSettings } from '../src/contain/contain.js'
+import { applyContainment, approveContainment, listContainments, planContainment, requestContainment, undoContainment, type ContainSettings } from '../src/contain/contain.js'
 import { startMoto, type Moto } from './helpers/moto.js'
-import { openTestStore, type TestStore } from './helpers/store.js'
+import { listIncidents, incidentById } from '../src/incidents/incidents.js'
+import { openTestStore, recordAt, type TestStore } from './helpers/store.js'
 
 /** moto's own account. */
 const ACCOUNT = '123456789012'
 const NOW = new Date('2026-11-30T02:30:00Z')
-const SETTINGS: ContainSettings = { protected: [`arn:aws:iam::*:user/break-glass`] }
+const SETTINGS: ContainSettings = { protected: [`arn:aws:iam::*:user/break-glass`], approvers: [] }
 const policy = (statement: object) => JSON.stringify({ Version: '2012-10-17', Statement: [statement] })
 const arn = (kind: 'user' | 'role', name: string) => `arn:aws:iam::${ACCOUNT}:${kind}/${name}`
 
@@ -33,6 +34,7 @@ let moto: Moto
 let store: TestStore
 let setup: IAMClient
 let annasKey = ''
+let runner: { AccessKeyId?: string | undefined; SecretAccessKey?: string | undefined } | undefined
 
 /** Everything containment may touch, read back from the emulator: keys, inline policies, passwords, attachments. */
 async function iamState(): Promise<Record<string, unknown>> {
@@ -70,6 +72,12 @@ beforeAll(async () => {
   await setup.send(new PutRolePolicyCommand({ RoleName: 'app-runtime', PolicyName: 'trailwatch-revoke-sessions', PolicyDocument: policy({ Effect: 'Deny', Action: '*', Resource: '*', Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-01-01T00:00:00.000Z' } } }) }))
   const { Policy: added } = await setup.send(new CreatePolicyCommand({ PolicyName: 'added-during-incident', PolicyDocument: policy({ Effect: 'Allow', Action: 'iam:*', Resource: '*' }) }))
   await setup.send(new AttachRolePolicyCommand({ RoleName: 'app-runtime', PolicyArn: added?.Arn }))
+  // A runner that may do nothing but become the responder role, which may contain.
+  await setup.send(new CreateUserCommand({ UserName: 'runner' }))
+  await setup.send(new PutUserPolicyCommand({ UserName: 'runner', PolicyName: 'become-responder', PolicyDocument: policy({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: arn('role', 'trailwatch-responder') }) }))
+  runner = (await setup.send(new CreateAccessKeyCommand({ UserName: 'runner' }))).AccessKey
+  await setup.send(new CreateRoleCommand({ RoleName: 'trailwatch-responder', AssumeRolePolicyDocument: policy({ Effect: 'Allow', Principal: { AWS: arn('user', 'runner') }, Action: 'sts:AssumeRole' }) }))
+  await setup.send(new PutRolePolicyCommand({ RoleName: 'trailwatch-responder', PolicyName: 'contain', PolicyDocument: policy({ Effect: 'Allow', Action: 'iam:*', Resource: '*' }) }))
   // From here on the emulator checks every call against IAM, and trailwatch calls as itself.
   expect((await fetch(`${moto.url}/moto-api/reset-auth`, { method: 'POST', body: '0' })).ok).toBe(true)
   setup = new IAMClient({ credentials: { accessKeyId: own?.AccessKeyId ?? '', secretAccessKey: own?.SecretAccessKey ?? '' } })
@@ -95,9 +103,11 @@ describe('containment against IAM', () => {
     expect(await listContainments(store)).toEqual([])
   })
 
-  it('applies every action and undoes them back to the state before, read back from IAM', async () => {
+  it('applies every action and undoes them back to the state before, read back from IAM, each in the incident’s log', async () => {
     const before = await iamState()
-    const anna = await applyContainment(store, SETTINGS, { target: { type: 'principal', arn: arn('user', 'anna') }, actions: ['quarantine', 'remove-password'], actor: 'pat', reason: 'her key was used from Russia', incident: 'inc-000000000001' }, NOW)
+    await recordAt(store, [{ detector: 'unusual-source-ip', kind: 'threat', alertId: 'a-anna', severity: 'critical', principal: arn('user', 'anna'), account: ACCOUNT, title: 'anna acted from 5.255.255.77', firstSeen: NOW.toISOString(), lastSeen: NOW.toISOString(), evidence: {}, why: 'a new country', dedupKey: 'anna', attack: [], runbook: [] }], NOW)
+    const [incident] = await listIncidents(store, { from: new Date(NOW.getTime() - 3_600_000), to: NOW })
+    const anna = await applyContainment(store, SETTINGS, { target: { type: 'principal', arn: arn('user', 'anna') }, actions: ['quarantine', 'remove-password'], actor: 'pat', reason: 'her key was used from Russia', incident: incident?.id }, NOW)
     const key = await applyContainment(store, SETTINGS, { target: { type: 'key', key: annasKey }, actor: 'pat', reason: 'her key was used from Russia' }, NOW)
     const role = await applyContainment(store, SETTINGS, { target: { type: 'session', arn: `arn:aws:sts::${ACCOUNT}:assumed-role/app-runtime/i-0abc` }, actions: ['revoke-sessions', 'detach-policy'], policyArn: `arn:aws:iam::${ACCOUNT}:policy/added-during-incident`, actor: 'pat', reason: 'instance credentials used outside AWS' }, NOW)
     expect([anna, key, role].flatMap((c) => c.steps.map((s) => s.status))).toEqual(['applied', 'applied', 'applied', 'applied', 'applied'])
@@ -113,12 +123,18 @@ describe('containment against IAM', () => {
       attached: [],
     })
 
-    for (const c of [role, key, anna]) await undoContainment(store, SETTINGS, c.id, 'sam', 'the incident is closed', NOW)
+    for (const c of [role, key, anna]) await undoContainment(store, SETTINGS, c.id, 'sam', 'the incident is closed', new Date(NOW.getTime() + 60_000))
     expect(await iamState()).toEqual(before)
     const [undone] = await listContainments(store, anna.id)
     expect(undone?.steps.map((s) => [s.action, s.status, s.actor])).toEqual([['quarantine', 'undone', 'sam'], ['remove-password', 'undone', 'sam']])
     expect(undone?.log.map((r) => r.status)).toEqual(['requested', 'requested', 'applied', 'applied', 'undone', 'undone'])
-    expect([undone?.incident, undone?.reason]).toEqual(['inc-000000000001', 'her key was used from Russia'])
+    expect([undone?.incident, undone?.reason]).toEqual([incident?.id, 'her key was used from Russia'])
+    const told = (await incidentById(store, incident?.id ?? '')).actions.filter((a) => a.action === 'contained')
+    expect(told.map((a) => [a.actor, a.reason])).toEqual([
+      ['pat', `containment ${anna.id} applied to ${arn('user', 'anna')}: ${anna.steps.map((o) => `${o.step} (applied)`).join('; ')}; undo: trailwatch contain undo ${anna.id}`],
+      ['sam', `containment ${anna.id} undone: the incident is closed`],
+    ])
+    await expect(applyContainment(store, SETTINGS, { target: { type: 'key', key: annasKey }, actor: 'pat', reason: 'x', incident: 'inc-0000000000ff' }, NOW)).rejects.toThrow('no incident inc-0000000000ff')
     await expect(undoContainment(store, SETTINGS, anna.id, 'sam', 'again', NOW)).rejects.toThrow('has nothing applied to undo')
   })
 
@@ -146,5 +162,41 @@ describe('containment against IAM', () => {
     const [failed] = (await listContainments(store)).filter((c) => c.target === arn('user', 'bob'))
     expect(failed?.log.map((r) => [r.step, r.status])).toEqual([[1, 'requested'], [2, 'requested'], [1, 'applied'], [2, 'failed'], [1, 'rolled-back']])
     expect(failed?.steps.find((s) => s.status === 'failed')?.error).not.toBe('')
+  })
+
+  it('waits for a second person when approvers are configured, and applies once another approves', async () => {
+    const approving = { ...SETTINGS, approvers: ['sam', 'lee'] }
+    const before = await iamState()
+    const { id, plan } = await requestContainment(store, approving, { target: { type: 'key', key: annasKey }, actor: 'sam', reason: 'her key was used from Russia' }, NOW)
+    expect(plan.steps).toEqual([`deactivate access key ${annasKey} of user anna (account ${ACCOUNT})`])
+    expect(await iamState()).toEqual(before)
+    await expect(approveContainment(store, approving, id, 'pat', NOW)).rejects.toThrow('pat is not among TRAILWATCH_CONTAIN_APPROVERS')
+    await expect(approveContainment(store, approving, id, 'sam', NOW)).rejects.toThrow('sam asked for')
+    const applied = await approveContainment(store, approving, id, 'lee', new Date(NOW.getTime() + 60_000))
+    expect(applied.steps.map((s) => s.status)).toEqual(['applied'])
+    expect((await iamState()).anna).toMatchObject({ keys: [`${annasKey} Inactive`] })
+    await expect(approveContainment(store, approving, id, 'lee', NOW)).rejects.toThrow(`no containment ${id} waits for approval`)
+    const [kept] = await listContainments(store, id)
+    expect(kept?.log.map((r) => [r.step, r.status, r.actor])).toEqual([[0, 'awaiting-approval', 'sam'], [0, 'approved', 'lee'], [1, 'requested', 'sam'], [1, 'applied', 'sam']])
+    await undoContainment(store, approving, id, 'lee', 'a pen test', new Date(NOW.getTime() + 120_000))
+    expect(await iamState()).toEqual(before)
+  })
+
+  it('acts through the responder role when one is configured, and never touches that role', async () => {
+    const responding = { ...SETTINGS, role: 'trailwatch-responder' }
+    const own = { AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY }
+    onTestFinished(() => {
+      Object.assign(process.env, own)
+    })
+    // The runner itself may change nothing in IAM: only the role can.
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: runner?.AccessKeyId ?? '', AWS_SECRET_ACCESS_KEY: runner?.SecretAccessKey ?? '' })
+    const before = await iamState()
+    await expect(applyContainment(store, SETTINGS, { target: { type: 'principal', arn: arn('user', 'anna') }, actions: ['quarantine'], actor: 'pat', reason: 'without the role' }, NOW)).rejects.toThrow(/not authorized|AccessDenied/i)
+    const contained = await applyContainment(store, responding, { target: { type: 'principal', arn: arn('user', 'anna') }, actions: ['quarantine'], actor: 'pat', reason: 'through the role' }, NOW)
+    expect(contained.steps.map((s) => s.status)).toEqual(['applied'])
+    expect(((await iamState()).anna as { inline: Record<string, string> }).inline['trailwatch-quarantine']).toBeDefined()
+    await undoContainment(store, responding, contained.id, 'pat', 'done', new Date(NOW.getTime() + 60_000))
+    expect(await iamState()).toEqual(before)
+    await expect(planContainment(store, responding, { target: { type: 'principal', arn: arn('role', 'trailwatch-responder') }, actions: ['quarantine'], actor: 'pat', reason: '' }, NOW)).rejects.toThrow('is protected (arn:aws:iam::*:role/trailwatch-responder)')
   })
 })

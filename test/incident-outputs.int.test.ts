@@ -8,7 +8,7 @@ import { DETECTORS } from '../detectors/registry.js'
 import { builtInRulesDir, loadRuleFiles } from '../detectors/rule-files.js'
 import { backfill } from '../ingest/backfill.js'
 import { Alerter } from '../src/alerting/alerter.js'
-import { changeIncident, incidentOfAlerts } from '../src/incidents/incidents.js'
+import { changeIncident, incidentOfAlerts, noteIncident } from '../src/incidents/incidents.js'
 import { smtpTransport } from '../src/alerting/mailer.js'
 import { webhookSignature } from '../src/alerting/outputs.js'
 import { loadAlertingSettings } from '../src/alerting/settings.js'
@@ -173,8 +173,11 @@ describe('outputs beyond email', () => {
     // More of the same tells nobody anything.
     await recordAt(store, [finding('third', 'high', 'cloudtrail-tampering', ['T1562.008'])], new Date(at + 120_000))
     await cycles(at + 120_000, 12)
-    // Resolved from the command line: each output hears it once, PagerDuty stops paging.
+    // Contained: each output hears what was changed, and how to undo it.
     const [incidentId] = (await incidentOfAlerts(store, ['first'])).values()
+    await noteIncident(store, incidentId ?? '', 'contained', 'pat', 'containment ctn-0123456789ab applied to dana: deactivate access key; undo: trailwatch contain undo ctn-0123456789ab', new Date(at + 150_000))
+    await cycles(at + 150_000, 3)
+    // Resolved from the command line: each output hears it once, PagerDuty stops paging.
     await changeIncident(store, incidentId ?? '', 'resolved', 'alice', 'key rotated', new Date(at + 180_000))
     await cycles(at + 180_000, 3)
     transport.close()
@@ -185,10 +188,10 @@ describe('outputs beyond email', () => {
 
     for (const path of ['/webhook', '/slack', '/pagerduty']) {
       const requests = receiver.received.filter((r) => r.path === path)
-      // The first update: three refusals and one acceptance; the growth and the resolution accepted at once.
-      expect(requests.map((r) => r.status)).toEqual([503, 503, 503, 200, 200, 200])
+      // The first update: three refusals and one acceptance; the growth, the containment and the resolution accepted at once.
+      expect(requests.map((r) => r.status)).toEqual([503, 503, 503, 200, 200, 200, 200])
       const accepted = requests.filter((r) => r.status === 200)
-      expect(new Set(accepted.map((r) => r.headers['x-trailwatch-delivery'])).size).toBe(3)
+      expect(new Set(accepted.map((r) => r.headers['x-trailwatch-delivery'])).size).toBe(4)
       // Every attempt of one update carries the same delivery id and body.
       expect(new Set(requests.slice(0, 4).map((r) => `${String(r.headers['x-trailwatch-delivery'])}${r.body}`)).size).toBe(1)
     }
@@ -198,15 +201,16 @@ describe('outputs beyond email', () => {
       expect(request.headers['x-trailwatch-signature']).toBe(webhookSignature(secret, timestamp, request.body))
       expect(request.headers['x-trailwatch-signature']).not.toBe(webhookSignature('another-secret-of-some-length', timestamp, request.body))
     }
-    const [opened, updated, resolved] = webhooks.map((r) => JSON.parse(r.body) as { type: string; news: string[]; incident: { id: string; severity: string; status: string; alerts: unknown[] } })
-    expect([opened?.type, updated?.type, resolved?.type]).toEqual(['incident.opened', 'incident.updated', 'incident.resolved'])
+    const [opened, updated, contained, resolved] = webhooks.map((r) => JSON.parse(r.body) as { type: string; news: string[]; incident: { id: string; severity: string; status: string; alerts: unknown[] } })
+    expect([opened?.type, updated?.type, contained?.type, resolved?.type]).toEqual(['incident.opened', 'incident.updated', 'incident.updated', 'incident.resolved'])
+    expect(contained?.news).toEqual(['pat: containment ctn-0123456789ab applied to dana: deactivate access key; undo: trailwatch contain undo ctn-0123456789ab'])
     expect(resolved).toMatchObject({ news: ['resolved by alice: key rotated'], incident: { id: incidentId, status: 'resolved' } })
     expect(updated?.incident.id).toBe(opened?.incident.id)
     expect(updated?.news).toEqual(['severity rose from high to critical', 'new ATT&CK tactic: defense-evasion', 'new critical alert: dana second'])
     const bodies = (path: string): Record<string, unknown>[] => receiver.received.filter((r) => r.path === path && r.status === 200).map((r) => JSON.parse(r.body) as Record<string, unknown>)
     const slack = bodies('/slack')[1] as { blocks: { type: string }[] }
     expect(slack.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'context'])
-    const [, page, unpage] = bodies('/pagerduty')
+    const [, page, , unpage] = bodies('/pagerduty')
     expect(page).toMatchObject({ routing_key: 'R0123456789ABCDEF0123456789ABCDE', event_action: 'trigger', dedup_key: opened?.incident.id, payload: { severity: 'critical' } })
     expect(unpage).toEqual({ routing_key: 'R0123456789ABCDEF0123456789ABCDE', event_action: 'resolve', dedup_key: opened?.incident.id })
   }, 120_000)

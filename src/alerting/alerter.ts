@@ -5,14 +5,15 @@ import { metrics } from '../metrics.js'
 import type { Principals } from '../principals.js'
 import { knownWorkingTime } from '../people/working-time.js'
 import { atLeast, type Severity } from '../severity.js'
-import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsSettledSince, summariseIncident, type Incident } from '../incidents/incidents.js'
+import { correlateIncidents, incidentOfAlerts, incidentsById, incidentsChangedSince, summariseIncident, type Incident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { alertsById, occurrenceKey, unroutedAlerts, type StoredAlert } from '../alerts/table.js'
 import { postureFindings } from '../alerts/posture.js'
-import { composeDigest, composePostureEmail, type DigestGroup } from './compose.js'
+import { composeContainmentEmail, composeDigest, composePostureEmail, type DigestGroup } from './compose.js'
+import { containAutomatically } from './auto-contain.js'
 import { plural, type Composed } from '../text.js'
 import { composeIncident, incidentLink, incidentSubject, type IncidentContext } from './incident-email.js'
-import { incidentNews, incidentStateItems, statusChange } from './incident-updates.js'
+import { containmentNews, incidentNews, incidentStateItems, statusChange } from './incident-updates.js'
 import { buildMessage, type Attachment, type Delivery, type MailTransport } from './mailer.js'
 import {
   createNotifications,
@@ -28,7 +29,7 @@ import {
 import { describeWindow, historySpanMs, routeAlerts, routePosture, type RoutingDecision } from './policy.js'
 import { outputBody, postOutput, type Output, type OutputUpdate } from './outputs.js'
 import { immediateRoutesSince, queuedDigestEntries, recordRoutes, toldAlerts, type Route } from './routes.js'
-import type { AlertingSettings } from './settings.js'
+import { recipientsFor, type AlertingSettings } from './settings.js'
 import { listSuppressions, matchingSuppression } from './suppressions.js'
 
 const HOUR = 3_600_000
@@ -203,6 +204,7 @@ export class Alerter {
         return members.length ? [[id, summariseIncident(id, members, incident.actions)] as const] : []
       }),
     )
+    const automatic = await containAutomatically(this.store, this.settings.contain, alerts.filter((a) => !matchingSuppression(rules, a)), incidentOf, this.logger, now)
     const incidentSeverity = new Map([...incidents].map(([id, incident]) => [id, incident.severity]))
     const { routes, immediate, counts } = routeAlerts(this.settings, { alerts, rules, sent, now, incidentOf, incidentSeverity })
     const threads = await incidentThreads(this.store, [...incidents.keys()])
@@ -241,6 +243,12 @@ export class Alerter {
       const composed = composeIncident(incident, { ...(await context), news })
       const id = notificationId('alert', incident.id, recipient, ...items.sort())
       created.push(await this.prepare('alert', id, recipient, composed, now, [...incidentStateItems(incident), ...items], [], thread.map((n) => n.message_id)))
+    }
+    for (const result of automatic) {
+      const composed = composeContainmentEmail(result, this.settings.consoleUrl)
+      for (const recipient of recipientsFor(this.settings.routes, result.alert)) {
+        created.push(await this.prepare('alert', notificationId('alert', 'contained', result.incident, result.target, recipient), recipient, composed, now, []))
+      }
     }
     created.push(...(this.outputUpdates(routes, incidentOf, incidents, threads, now)))
     // A crash after the messages were written but before the routes: the messages exist, keep them.
@@ -293,21 +301,23 @@ export class Alerter {
   }
 
   /**
-   * Tells each output that was told of an incident when someone acknowledged or resolved it since:
-   * PagerDuty stops paging, the channel sees who took it. Status changes older than a week are not
+   * Tells each output that was told of an incident when someone acknowledged, resolved or contained
+   * it since: PagerDuty stops paging, the channel sees who took it and what was contained. Status changes older than a week are not
    * sent late.
    */
   private async settledUpdates(now: Date): Promise<void> {
     if (this.settings.outputs.length === 0) return
-    const ids = await incidentsSettledSince(this.store, new Date(now.getTime() - 7 * 24 * HOUR))
+    const ids = await incidentsChangedSince(this.store, new Date(now.getTime() - 7 * 24 * HOUR))
     if (ids.length === 0) return
     const [incidents, threads] = await Promise.all([incidentsById(this.store, ids), incidentThreads(this.store, ids)])
     const updates = []
     for (const output of this.settings.outputs) {
       for (const incident of incidents.values()) {
         const told = threads.get(`${output.name}|${incident.id}`)?.at(-1)?.items
-        const change = told && statusChange(told, incident)
-        if (change) updates.push(this.outputUpdate(output, incident, [], change, now))
+        if (!told) continue
+        const change = statusChange(told, incident)
+        const contained = containmentNews(told, incident)
+        if (change || contained.length) updates.push(this.outputUpdate(output, incident, contained, change, now))
       }
     }
     const existing = await existingNotificationIds(this.store, updates.map((u) => u.notification.notification_id))

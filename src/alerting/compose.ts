@@ -2,6 +2,7 @@ import { utcText } from '../time.js'
 import { shortPrincipal } from '../principals.js'
 import { SEVERITIES } from '../severity.js'
 import { consoleLink } from './incident-email.js'
+import type { AutoContainment } from './auto-contain.js'
 import { alertHeadline, type StoredAlert } from '../alerts/table.js'
 import { htmlDocument, html } from '../html.js'
 import { headerText, plural, textLine, type Composed } from '../text.js'
@@ -65,5 +66,27 @@ ${parts.map((p) => html`<h2 style="font-size:16px;margin:16px 0 4px;word-break:b
 <p style="margin:0 0 4px">${p.why}</p>
 ${p.fix ? html`<p style="margin:0 0 4px">Fix: ${p.fix}</p>` : ''}
 <p style="margin:0 0 4px;word-break:break-all">${p.link.startsWith('http') ? html`<a href="${p.link}">${p.link}</a>` : p.link}</p>`)}`)
+  return { subject, text, html: markup }
+}
+
+/** What automatic containment did on an alert, or why it did not, and how to undo it. */
+export function composeContainmentEmail(result: AutoContainment, consoleUrl: string | undefined): Composed {
+  const { alert, outcome } = result
+  const who = shortPrincipal(outcome?.identity.arn ?? alert.principal)
+  const subject = headerText(outcome ? `[trailwatch] contained ${who} automatically: ${result.action}` : `[trailwatch] automatic ${result.action} of ${who} not done`)
+  const incident = consoleLink(consoleUrl, 'incidents', result.incident) ?? `trailwatch incidents show ${result.incident}`
+  const lines = [
+    outcome
+      ? `trailwatch contained ${outcome.identity.arn} automatically, as TRAILWATCH_CONTAIN_AUTO says for ${alert.detector} alerts.`
+      : `TRAILWATCH_CONTAIN_AUTO asks to contain ${result.target} on ${alert.detector} alerts; nothing was changed: ${result.failure ?? ''}`,
+    '',
+    `Alert: ${alert.severity.toUpperCase()} ${alertHeadline(alert)} [${alert.alert_id}]`,
+    `Incident: ${result.incident}: ${incident}`,
+    ...(outcome
+      ? ['', `Changes (containment ${outcome.id}):`, ...outcome.steps.map((s, i) => `  ${String(i + 1)}. ${s.step}: ${s.status}`), '', `Undo: trailwatch contain undo ${outcome.id} --reason WHY${consoleUrl ? `, or ${consoleUrl.replace(/\/+$/, '')}/containments` : ''}`]
+      : []),
+  ]
+  const text = lines.map(textLine).join('\n')
+  const markup = htmlDocument(html`${lines.map((line) => (line ? html`<p style="margin:0 0 4px;word-break:break-word">${line}</p>` : ''))}`)
   return { subject, text, html: markup }
 }

@@ -9,6 +9,18 @@ function reopenings(incident: Incident): Incident['actions'] {
   return incident.actions.filter((a) => a.action === 'reopened')
 }
 
+function containments(incident: Incident): Incident['actions'] {
+  return incident.actions.filter((a) => a.action === 'contained')
+}
+
+/** What containment did since the state a message told: each request, change, refusal and undo in the incident's log. */
+export function containmentNews(told: string[], incident: Incident): string[] {
+  const count = Number(told.find((i) => i.startsWith('contained:'))?.slice('contained:'.length) ?? 0)
+  return containments(incident)
+    .slice(count)
+    .map((a) => `${a.actor}: ${a.reason}`)
+}
+
 /** What a message told about an incident, as items stored with it: the next message says what changed since. */
 export function incidentStateItems(incident: Incident): string[] {
   return [
@@ -16,6 +28,7 @@ export function incidentStateItems(incident: Incident): string[] {
     `severity:${incident.severity}`,
     `status:${incident.status}`,
     `reopened:${String(reopenings(incident).length)}`,
+    `contained:${String(containments(incident).length)}`,
     ...incident.tactics.map((t) => `tactic:${t}`),
     ...incident.identities.filter((i) => CHAIN_KINDS.some((k) => i.startsWith(k))).map((i) => `identity:${i}`),
     // Which critical alerts were told; the marker says the message kept count (those before it did not).
@@ -39,6 +52,7 @@ export function incidentNews(told: string[], incident: Incident): string[] {
   const news: string[] = []
   const reopened = reopenings(incident).slice(Number(valuesOf('reopened:')[0] ?? 0))
   for (const action of reopened) news.push(`reopened: ${action.reason}`)
+  news.push(...containmentNews(told, incident))
   const was = valuesOf('severity:')[0] as Severity | undefined
   if (was && SEVERITIES.includes(was) && !atLeast(was, incident.severity)) news.push(`severity rose from ${was} to ${incident.severity}`)
   const tactics = incident.tactics.filter((t) => !valuesOf('tactic:').includes(t))

@@ -56,7 +56,7 @@ const PAGERDUTY_SEVERITY: Record<Severity, string> = { info: 'info', low: 'info'
 export function outputBody(output: Output, update: OutputUpdate): string {
   const { incident, change } = update
   const settled = change ? incident.actions.filter((a) => a.action === change).at(-1) : undefined
-  const news = settled ? [`${change ?? ''} by ${settled.actor}${settled.reason ? `: ${settled.reason}` : ''}`] : update.news
+  const news = settled ? [`${change ?? ''} by ${settled.actor}${settled.reason ? `: ${settled.reason}` : ''}`, ...update.news] : update.news
   const headline = `${(change ?? incident.severity).toUpperCase()} ${incident.title}`
   switch (output.name) {
     case 'webhook':

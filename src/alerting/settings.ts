@@ -54,6 +54,8 @@ export interface AlertingSettings {
   consoleUrl: string | undefined
   /** Webhook, Slack, PagerDuty: every incident update goes to each. */
   outputs: Output[]
+  /** Containment, for the detectors whose alerts contain their identity automatically. */
+  contain: Config['contain']
 }
 
 function readAlertingFile(file: string | undefined): z.output<typeof AlertingFile> {
@@ -91,6 +93,7 @@ export function loadAlertingSettings(config: Config): AlertingSettings {
     aliases: config.alerting.accountAliases,
     consoleUrl: config.alerting.consoleUrl,
     outputs: configuredOutputs(config.alerting),
+    contain: config.contain,
   }
 }
 

@@ -6,7 +6,7 @@ import formbody from '@fastify/formbody'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import session from '@fastify/session'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import type { Config } from '../config.js'
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -14,6 +14,7 @@ import { HttpError, ownHosts, refusalOf, type Surface } from '../ops/server.js'
 import { recordAudit } from './audit.js'
 import { BoundedSessionStore, LoginThrottle, loadUsers, verifyPassword } from './auth.js'
 import { changeRoutes, pageRoutes } from './routes.js'
+import { containRoutes } from './contain-routes.js'
 import { CONSOLE_CSS } from './layout.js'
 import * as pages from './pages.js'
 import { formField, peer, sameOrigin, sendPage, type ConsoleOptions, type ConsoleScope } from './scope.js'
@@ -152,13 +153,15 @@ export function consoleSurface(options: ConsoleOptions): Surface {
     signInRoutes(app, scope)
     await app.register(async (signedIn) => {
       signedIn.addHook('onRequest', identify(scope, exposed))
-      pageRoutes(signedIn, scope)
-      changeRoutes(signedIn, scope, [
+      const guards: preHandlerHookHandler[] = [
         sameOrigin(options.settings.url),
         (request, reply, done) => {
           signedIn.csrfProtection(request, reply, done)
         },
-      ])
+      ]
+      pageRoutes(signedIn, scope)
+      changeRoutes(signedIn, scope, guards)
+      containRoutes(signedIn, scope, guards)
     })
   }
 }

@@ -2,6 +2,8 @@ import { detectorLabel, type RunbookStep } from '../alerting/incident-email.js'
 import { html, joinHtml, type Html, type HtmlValue } from '../html.js'
 import type { Incident } from '../incidents/incidents.js'
 import { alertHeadline } from '../alerts/table.js'
+import type { Containment } from '../contain/contain.js'
+import { containSection } from './contain-page.js'
 import { collapseRepeats, type Timeline, type TimelineEntry, type TimelineRow } from '../incidents/timeline.js'
 import { evidenceEventNames, type TriggerEvent } from '../incidents/triggers.js'
 import { mostSevereFirst, worstFirst } from '../severity.js'
@@ -33,6 +35,8 @@ export interface IncidentView {
   /** The alert whose detector and principal the suppress form starts from (`?suppress=ALERT_ID`); else the first. */
   suppressFrom?: string | undefined
   aliases: Record<string, string>
+  /** What was contained from this incident, or asked to be. */
+  containments: Containment[]
   notice?: string | undefined
   error?: string | undefined
 }
@@ -166,7 +170,7 @@ export function incidentPage(view: IncidentView, context: PageContext, today: st
 <p>${severity(incident.severity)} <span class="status">${incident.status}</span> · incident ${incident.id} · ${plural(incident.members.length, 'alert')} · ${incident.accounts.map(withAlias).join(', ')}</p>
 <h1>${incident.title}</h1>
 ${summary(view, addresses)}
-<p><a href="#alerts">Alerts</a> · <a href="#triage">Acknowledge, resolve or suppress</a> · <a href="#case">Case</a> · <a href="#runbook">Runbook</a> · <a href="#timeline">Timeline</a></p>
+<p><a href="#alerts">Alerts</a> · <a href="#triage">Acknowledge, resolve or suppress</a> · <a href="#case">Case</a> · <a href="#contain">Contain</a> · <a href="#runbook">Runbook</a> · <a href="#timeline">Timeline</a></p>
 <h2 id="alerts">Alerts, worst first, and why each belongs</h2>
 ${dataTable(
   'The incident’s alerts, worst first',
@@ -188,6 +192,7 @@ ${action(
 )}
 </div>
 ${caseSection(view, context)}
+${containSection(incident, view.containments)}
 <h2>Addresses</h2>
 ${addresses.length ? dataTable('Addresses the alerts name', ['Address', 'Country', 'Network'], addresses.map((t) => [addressLink(t.address, t.lists), t.country || '—', t.asn ? `AS${String(t.asn)} ${t.as_org}` : t.public ? 'public' : 'private or AWS'])) : html`<p>No address recorded.</p>`}
 <h2 id="runbook">Runbook</h2>

@@ -97,6 +97,7 @@ const NAV: [string, string][] = [
   ['/posture', 'Posture'],
   ['/overview', 'Overview'],
   ['/events', 'Events'],
+  ['/containments', 'Containments'],
   ['/suppressions', 'Suppressions'],
   ['/detectors', 'Detectors'],
   ['/freshness', 'Data freshness'],

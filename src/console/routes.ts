@@ -12,6 +12,7 @@ import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
 import { detectorSwitches, switchDetector } from '../alerts/switches.js'
+import { listContainments } from '../contain/contain.js'
 import { readAudit } from './audit.js'
 import { eventsPage } from './events-page.js'
 import { postureListPage, posturePage } from './posture-page.js'
@@ -63,20 +64,20 @@ function day(value: string | null, fallback: string): string {
   return value && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? value : fallback
 }
 
-function query(request: FastifyRequest): URLSearchParams {
+export function query(request: FastifyRequest): URLSearchParams {
   return new URL(request.url, 'http://console').searchParams
 }
 
-function user(request: FastifyRequest): string {
+export function user(request: FastifyRequest): string {
   return request.session.user ?? ''
 }
 
-function pageContext(request: FastifyRequest, reply: FastifyReply, scope: ConsoleScope): PageContext {
+export function pageContext(request: FastifyRequest, reply: FastifyReply, scope: ConsoleScope): PageContext {
   const name = user(request)
   return { user: name, csrf: reply.generateCsrf(), signedIn: Boolean(scope.users) && !name.startsWith('local:') }
 }
 
-function incidentId(request: IdRequest): string {
+export function incidentId(request: IdRequest): string {
   if (!INCIDENT_ID.test(request.params.id)) throw new HttpError(404, `There is no page ${request.url.split('?')[0] ?? ''}.`)
   return request.params.id
 }
@@ -100,7 +101,8 @@ async function incidentView(scope: ConsoleScope, request: IdRequest, notice?: st
   const { subject, span } = incidentTimelineSubject(incident)
   const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
   const params = query(request)
-  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(params), suppressFrom: filled(params.get('suppress')), aliases: scope.aliases, notice, error }
+  const containments = (await listContainments(store)).filter((c) => c.incident === incident.id)
+  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(params), suppressFrom: filled(params.get('suppress')), aliases: scope.aliases, containments, notice, error }
 }
 
 async function incidentsList(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

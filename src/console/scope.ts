@@ -17,6 +17,8 @@ declare module 'fastify' {
 export interface ConsoleOptions {
   store: Store
   settings: Config['console']
+  /** How `contain` reaches AWS, whom it never touches, and who approves. */
+  contain: Config['contain']
   /** Where the server listens: bound to a loopback address, the console may go without sign-in. */
   host: string
   aliases: Record<string, string>

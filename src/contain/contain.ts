@@ -14,6 +14,7 @@ import { selectRows } from '../clickhouse/rows.js'
 import { AppError } from '../errors.js'
 import { globMatches } from '../glob.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
+import { incidentById, noteIncident } from '../incidents/incidents.js'
 import { applyChange, describeChange, planChange, undoChange, type Change, type ContainAction, type Identity } from './changes.js'
 
 export interface ContainSettings {
@@ -22,6 +23,8 @@ export interface ContainSettings {
   externalId?: string | undefined
   /** ARN patterns never touched. */
   protected: string[]
+  /** Who may approve another person's containment; empty: none is needed. */
+  approvers: string[]
 }
 
 export type ContainTarget = { type: 'key'; key: string } | { type: 'principal'; arn: string } | { type: 'session'; arn: string }
@@ -152,7 +155,7 @@ export async function planContainment(store: Store, settings: ContainSettings, r
   }
 }
 
-export const STEP_STATUSES = ['requested', 'applied', 'unchanged', 'failed', 'rolled-back', 'rollback-failed', 'undone', 'undo-failed', 'refused'] as const
+export const STEP_STATUSES = ['awaiting-approval', 'approved', 'requested', 'applied', 'unchanged', 'failed', 'rolled-back', 'rollback-failed', 'undone', 'undo-failed', 'refused'] as const
 export type StepStatus = (typeof STEP_STATUSES)[number]
 
 interface StepRow {
@@ -180,6 +183,43 @@ function checkedReason(reason: string): string {
   return trimmed
 }
 
+/** The incident's log says what containment did, so its outputs and its page tell it too. */
+async function tellIncident(store: Store, incident: string | undefined, actor: string, text: string, now: Date): Promise<void> {
+  if (incident) await noteIncident(store, incident, 'contained', actor, text, now)
+}
+
+function newContainmentId(): string {
+  return `ctn-${randomBytes(6).toString('hex')}`
+}
+
+/**
+ * A containment a second person must approve (TRAILWATCH_CONTAIN_APPROVERS): planned now, so a
+ * protected identity or an action that does not apply is refused at once, and kept, with what it
+ * would change, until an approver other than the requester approves it.
+ */
+export async function requestContainment(store: Store, settings: ContainSettings, request: ContainRequest, now: Date): Promise<{ id: string; plan: ContainmentPlan }> {
+  const reason = checkedReason(request.reason)
+  if (request.incident) await incidentById(store, request.incident)
+  const plan = await planContainment(store, settings, request, now)
+  const id = newContainmentId()
+  await record(store, [{ containment_id: id, step: 0, target: plan.identity.arn, action: 'approval', change: JSON.stringify({ request: { ...request, reason }, steps: plan.steps }), status: 'awaiting-approval', actor: request.actor, reason, incident_id: request.incident ?? '', error: '', at: now.toISOString() }])
+  await tellIncident(store, request.incident, request.actor, `asked for containment ${id}, waiting for approval: ${plan.steps.join('; ')} (${reason})`, now)
+  return { id, plan }
+}
+
+/** Approves a waiting containment and applies it; the approver must be one of the approvers, and not who asked. */
+export async function approveContainment(store: Store, settings: ContainSettings, id: string, approver: string, now: Date): Promise<ContainmentOutcome> {
+  const [containment] = await listContainments(store, id)
+  const asked = containment?.steps.find((s) => s.step === 0)
+  if (!containment || asked?.status !== 'awaiting-approval') throw new AppError('NOT_FOUND', `no containment ${id} waits for approval: trailwatch contain list shows them`)
+  if (!settings.approvers.includes(approver)) throw new AppError('USAGE', `${approver} is not among TRAILWATCH_CONTAIN_APPROVERS`)
+  if (approver === asked.actor) throw new AppError('USAGE', `${approver} asked for ${id}: another approver must approve it`)
+  await record(store, [{ ...asked, status: 'approved', actor: approver, at: now.toISOString() }])
+  await tellIncident(store, asked.incident_id, approver, `approved containment ${id}`, now)
+  const { request } = JSON.parse(asked.change) as { request: ContainRequest }
+  return applyContainment(store, settings, request, now, id)
+}
+
 export interface ContainmentOutcome {
   id: string
   identity: Identity
@@ -190,26 +230,36 @@ export interface ContainmentOutcome {
 /**
  * Applies the plan step by step, keeping each outcome. A step AWS refuses ends it: the steps already
  * made are undone and the failure is raised, each outcome kept. A protected identity is refused, and
- * the refusal kept too.
+ * an identity that cannot be found or an action that does not fit fails before any change, each
+ * kept too.
  */
-export async function applyContainment(store: Store, settings: ContainSettings, request: ContainRequest, now: Date): Promise<ContainmentOutcome> {
+export async function applyContainment(store: Store, settings: ContainSettings, request: ContainRequest, now: Date, id = newContainmentId()): Promise<ContainmentOutcome> {
   const reason = checkedReason(request.reason)
-  const id = `ctn-${randomBytes(6).toString('hex')}`
+  if (request.incident) await incidentById(store, request.incident)
   const base = { containment_id: id, actor: request.actor, reason, incident_id: request.incident ?? '', error: '' }
   const targetText = request.target.type === 'key' ? request.target.key : request.target.arn
-  let resolved: { identity: Identity; iam: IAMClient }
+  let resolved: { identity: Identity; iam: IAMClient; changes: Change[] }
   try {
-    resolved = await resolve(store, settings, request.target)
+    const { identity, iam } = await resolve(store, settings, request.target)
+    try {
+      resolved = { identity, iam, changes: await changesFor(iam, identity, request, now) }
+    } catch (err) {
+      iam.destroy()
+      throw err
+    }
   } catch (err) {
-    if (err instanceof AppError && err.code === 'PROTECTED') {
-      await record(store, [{ ...base, step: 0, target: targetText, action: (request.actions ?? []).join(',') || 'contain', change: '', status: 'refused', error: err.message, at: now.toISOString() }])
+    // Nothing was changed; that it was asked, and why it could not be, is kept all the same.
+    if (err instanceof AppError) {
+      await record(store, [{ ...base, step: 0, target: targetText, action: (request.actions ?? []).join(',') || 'contain', change: '', status: err.code === 'PROTECTED' ? 'refused' : 'failed', error: err.message, at: now.toISOString() }])
+      await tellIncident(store, request.incident, request.actor, `containment ${id} of ${targetText} ${err.code === 'PROTECTED' ? 'refused' : 'not done'}: ${err.message}`, now)
     }
     throw err
   }
-  const { identity, iam } = resolved
-  const at = (): string => new Date(Math.max(Date.now(), now.getTime())).toISOString()
+  const { identity, iam, changes } = resolved
+  // A millisecond apart, so the log keeps its order however fast the steps go.
+  let tick = 0
+  const at = (): string => new Date(now.getTime() + tick++).toISOString()
   try {
-    const changes = await changesFor(iam, identity, request, now)
     const row = (step: number, status: StepStatus, error = ''): StepRow => ({ ...base, step: step + 1, target: identity.arn, action: changes[step]?.action ?? '', change: JSON.stringify(changes[step]), status, error, at: at() })
     await record(store, changes.map((_, i) => row(i, 'requested')))
     const outcome: ContainmentOutcome = { id, identity, steps: changes.map((c) => ({ step: describeChange(c), status: 'requested', error: '' })) }
@@ -228,12 +278,15 @@ export async function applyContainment(store: Store, settings: ContainSettings, 
         step.error = awsText(err)
         await record(store, [row(i, 'failed', step.error)])
         const undone = await rollBack(store, iam, changes, made, row, outcome)
-        throw new AppError('AWS', `${id}: step ${String(i + 1)} (${step.step}) failed: ${step.error}; ${undone}`)
+        const failure = `${id}: step ${String(i + 1)} (${step.step}) failed: ${step.error}; ${undone}`
+        await tellIncident(store, request.incident, request.actor, `containment ${failure}`, now)
+        throw new AppError('AWS', failure)
       }
       step.status = 'applied'
       made.push(i)
       await record(store, [row(i, 'applied')])
     }
+    await tellIncident(store, request.incident, request.actor, `containment ${id} applied to ${identity.arn}: ${outcome.steps.map((o) => `${o.step} (${o.status})`).join('; ')}; undo: trailwatch contain undo ${id}`, now)
     return outcome
   } finally {
     iam.destroy()
@@ -323,8 +376,8 @@ export async function undoContainment(store: Store, settings: ContainSettings, i
   })
   const failures: string[] = []
   try {
-    for (const [i, step] of [...applied.entries()].reverse()) {
-      const base = { ...step, actor, reason: why, error: '', at: new Date(Math.max(Date.now(), now.getTime())).toISOString() }
+    for (const [n, [i, step]] of [...applied.entries()].reverse().entries()) {
+      const base = { ...step, actor, reason: why, error: '', at: new Date(now.getTime() + n).toISOString() }
       try {
         await undoChange(iam, changes[i] as Change)
         await record(store, [{ ...base, status: 'undone' }])
@@ -336,6 +389,7 @@ export async function undoContainment(store: Store, settings: ContainSettings, i
   } finally {
     iam.destroy()
   }
+  await tellIncident(store, containment.incident, actor, failures.length ? `undoing containment ${id} failed for ${failures.join('; ')}` : `containment ${id} undone: ${why}`, now)
   if (failures.length) throw new AppError('AWS', `${id}: undo failed for ${failures.join('; ')}; the rest was undone. Try again: trailwatch contain undo ${id}`)
   return (await listContainments(store, id))[0] as Containment
 }

@@ -35,10 +35,11 @@ export interface IncidentAction {
 }
 
 /** What people note on an incident besides its status: who has it, what they said, and the ticket elsewhere. */
-export const CASE_NOTES = ['assigned', 'commented', 'ticket'] as const
+/** `contained`: what containment did to an identity of the incident, or was asked to. */
+export const CASE_NOTES = ['assigned', 'commented', 'ticket', 'contained'] as const
 export type CaseNote = (typeof CASE_NOTES)[number]
 /** Longer than a name, a note or a ticket's address needs: more is refused, not cut. */
-const CASE_NOTE_LIMITS: Record<CaseNote, number> = { assigned: 128, commented: 4000, ticket: 2000 }
+const CASE_NOTE_LIMITS: Record<CaseNote, number> = { assigned: 128, commented: 4000, ticket: 2000, contained: 4000 }
 
 /** An incident as read: its members, and what is derived from them. */
 export interface Incident {
@@ -193,12 +194,12 @@ export function listIncidents(store: Store, range: { from: Date; to: Date }): Pr
   )
 }
 
-/** Incidents acknowledged or resolved since `since` and still so. */
-export async function incidentsSettledSince(store: Store, since: Date): Promise<string[]> {
+/** Incidents someone acknowledged, resolved or contained since `since`: what the outputs may not have been told yet. */
+export async function incidentsChangedSince(store: Store, since: Date): Promise<string[]> {
   const rows = await selectRows(
     store,
-    `SELECT incident_id FROM incident_actions GROUP BY incident_id
-     HAVING argMax(action, at) IN ('acknowledged', 'resolved') AND max(at) >= {since:DateTime64(3)}`,
+    `SELECT DISTINCT incident_id FROM incident_actions
+     WHERE action IN ('acknowledged', 'resolved', 'contained') AND at >= {since:DateTime64(3)}`,
     { since: clickHouseTime(since.getTime()) },
     z.object({ incident_id: z.string() }),
   )
@@ -226,7 +227,7 @@ export async function changeIncident(store: Store, id: string, action: 'acknowle
 function caseNoteText(note: CaseNote, text: string): string {
   const value = text.trim()
   if (value.length > CASE_NOTE_LIMITS[note]) throw new AppError('USAGE', `a ${note === 'assigned' ? 'name' : note === 'ticket' ? 'ticket address' : 'comment'} is at most ${String(CASE_NOTE_LIMITS[note])} characters`)
-  if (note === 'commented' && !value) throw new AppError('USAGE', 'a comment must say something')
+  if ((note === 'commented' || note === 'contained') && !value) throw new AppError('USAGE', 'a comment must say something')
   if (note === 'ticket' && value) {
     let url: URL | undefined
     try {

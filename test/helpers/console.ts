@@ -28,6 +28,7 @@ export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skipp
     surface: consoleSurface({
       store,
       settings: loadConfig(env).console,
+      contain: loadConfig(env).contain,
       host,
       aliases: {},
       principals: settings.principals,

@@ -22,11 +22,11 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** A moto server of this test's own on a free loopback port, installed by aws/moto.sh if it is not yet. */
-export async function startMoto(): Promise<Moto> {
+/** A moto server of this test's own on a free loopback port, installed by aws/moto.sh if it is not yet; `account` is its own account (default 123456789012). */
+export async function startMoto({ account }: { account?: string } = {}): Promise<Moto> {
   if (!existsSync(SERVER)) execFileSync('bash', [path.join(ROOT, 'aws/moto.sh'), 'install'], { stdio: 'inherit' })
   const port = await freePort()
-  const child = spawn(SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+  const child = spawn(SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', env: { ...process.env, ...(account ? { MOTO_ACCOUNT_ID: account } : {}) } })
   const url = `http://127.0.0.1:${String(port)}`
   for (let waited = 0; ; waited += 100) {
     if (await fetch(`${url}/moto-api/`).then((r) => r.ok).catch(() => false)) break

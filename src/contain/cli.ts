@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander'
-import { CONTAIN_ACTIONS, type ContainAction } from '../contain/changes.js'
-import { applyContainment, listContainments, planContainment, undoContainment, type Containment, type ContainSettings, type ContainTarget } from '../contain/contain.js'
+import { CONTAIN_ACTIONS, type ContainAction } from './changes.js'
+import { applyContainment, approveContainment, listContainments, planContainment, requestContainment, undoContainment, type Containment, type ContainmentOutcome, type ContainSettings, type ContainTarget } from './contain.js'
 import { plural, textLine } from '../text.js'
 import { utcText } from '../time.js'
-import { withCommonOptions, withContext, type CommonOptions, type Context } from './context.js'
-import { collect } from './options.js'
+import { withCommonOptions, withContext, type CommonOptions, type Context } from '../cli/context.js'
+import { collect } from '../cli/options.js'
 
 interface ContainOptions extends CommonOptions {
   action?: ContainAction[]
@@ -23,6 +23,12 @@ function who(options: { by?: string | undefined }): string {
   return options.by ?? process.env.USER ?? 'unknown'
 }
 
+function printOutcome(outcome: ContainmentOutcome): void {
+  console.log(textLine(`${outcome.id}: contained ${outcome.identity.arn}`))
+  for (const [i, { step, status }] of outcome.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}: ${status}`))
+  console.log(`undo: trailwatch contain undo ${outcome.id} --reason …`)
+}
+
 /** Without --apply, what would change; with it, the change made, step by step, and how to undo it. */
 async function contain(target: ContainTarget, options: ContainOptions): Promise<void> {
   await withContext(options, async (context) => {
@@ -34,10 +40,14 @@ async function contain(target: ContainTarget, options: ContainOptions): Promise<
       for (const [i, step] of plan.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}`))
       return
     }
-    const outcome = await applyContainment(context.store, settingsOf(context), request, now)
-    console.log(textLine(`${outcome.id}: contained ${outcome.identity.arn}`))
-    for (const [i, { step, status }] of outcome.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}: ${status}`))
-    console.log(`undo: trailwatch contain undo ${outcome.id} --reason …`)
+    if (settingsOf(context).approvers.length) {
+      const { id, plan } = await requestContainment(context.store, settingsOf(context), request, now)
+      console.log(textLine(`${id}: waits for another approver (TRAILWATCH_CONTAIN_APPROVERS) before it changes ${plan.identity.arn}:`))
+      for (const [i, step] of plan.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}`))
+      console.log(`approve: trailwatch contain approve ${id} --by NAME`)
+      return
+    }
+    printOutcome(await applyContainment(context.store, settingsOf(context), request, now))
   })
 }
 
@@ -74,6 +84,15 @@ export function containCommand(): Command {
         if (!options.json) console.log(plural(all.length, 'containment'))
       })
     })
+  const approve = withCommonOptions(new Command('approve'))
+    .description('approve a containment another person asked for, and apply it')
+    .argument('<id>')
+    .option('--by <name>', 'who approves: one of TRAILWATCH_CONTAIN_APPROVERS (default: $USER)')
+    .action(async (id: string, options: CommonOptions & { by?: string }) => {
+      await withContext(options, async (context) => {
+        printOutcome(await approveContainment(context.store, settingsOf(context), id, who(options), new Date()))
+      })
+    })
   const undo = withCommonOptions(new Command('undo'))
     .description('put back what a containment changed, from the state kept before each step')
     .argument('<id>')
@@ -90,5 +109,6 @@ export function containCommand(): Command {
     .addCommand(target('principal', '<arn>', 'a user or role: --action revoke-sessions, quarantine, remove-password, detach-policy', (arn) => ({ type: 'principal', arn })))
     .addCommand(target('session', '<arn>', 'an assumed-role session: revoke its role’s sessions issued before now', (arn) => ({ type: 'session', arn })))
     .addCommand(list)
+    .addCommand(approve)
     .addCommand(undo)
 }
