@@ -4,7 +4,8 @@ import { applyContainment, approveContainment, listContainments, planContainment
 import { AppError } from '../errors.js'
 import { incidentById, type Incident } from '../incidents/incidents.js'
 import { HttpError } from '../ops/server.js'
-import { containmentsPage, containOffers, containReviewPage, type ContainOffer } from './contain-page.js'
+import { containmentsPage, containOffers, containReviewPage, policiesAttached, type ContainOffer } from './contain-page.js'
+import { triggerEvents } from '../incidents/triggers.js'
 import { formField, sendPage, type ConsoleScope } from './scope.js'
 import { incidentId, pageContext, query, user } from './routes.js'
 
@@ -18,8 +19,11 @@ const DONE: Record<string, string> = {
 }
 
 /** The offer a request names, among those that fit the incident: nothing else may be contained from its page. */
-function chosenOffer(incident: Incident, fields: (name: string) => string): ContainOffer {
-  const offer = containOffers(incident).find((o) => o.target.type === fields('type') && o.action === fields('action') && (o.target.type === 'key' ? o.target.key : o.target.arn) === fields('target'))
+async function chosenOffer(scope: ConsoleScope, incident: Incident, fields: (name: string) => string): Promise<ContainOffer> {
+  const attached = policiesAttached(incident, await triggerEvents(scope.store, incident.members.map((m) => m.alert), 50))
+  const offer = containOffers(incident, attached).find(
+    (o) => o.target.type === fields('type') && o.action === fields('action') && (o.target.type === 'key' ? o.target.key : o.target.arn) === fields('target') && (o.policyArn ?? '') === fields('policy'),
+  )
   if (!offer || !(CONTAIN_ACTIONS as readonly string[]).includes(fields('action'))) throw new HttpError(404, `That containment does not fit incident ${incident.id}.`)
   return offer
 }
@@ -40,9 +44,9 @@ export function containRoutes(app: FastifyInstance, scope: ConsoleScope, guards:
   app.get('/incidents/:id/contain', async (request: Request, reply) => {
     const incident = await incidentById(scope.store, incidentId(request))
     const params = query(request)
-    const offer = chosenOffer(incident, (name) => params.get(name) ?? '')
+    const offer = await chosenOffer(scope, incident, (name) => params.get(name) ?? '')
     try {
-      const plan = await planContainment(scope.store, scope.contain, { target: offer.target, actions: [offer.action], actor: user(request), reason: '' }, scope.clock())
+      const plan = await planContainment(scope.store, scope.contain, { target: offer.target, actions: [offer.action], policyArn: offer.policyArn, actor: user(request), reason: '' }, scope.clock())
       return await sendPage(reply, 200, containReviewPage({ incident, offer, plan, approval }, pageContext(request, reply, scope)))
     } catch (err) {
       return sendPage(reply, statusOf(err), containReviewPage({ incident, offer, approval, error: (err as Error).message }, pageContext(request, reply, scope)))
@@ -50,9 +54,9 @@ export function containRoutes(app: FastifyInstance, scope: ConsoleScope, guards:
   })
   app.post('/incidents/:id/contain', { preHandler: guards }, async (request: Request, reply) => {
     const incident = await incidentById(scope.store, incidentId(request))
-    const offer = chosenOffer(incident, (name) => formField(request.body, name))
+    const offer = await chosenOffer(scope, incident, (name) => formField(request.body, name))
     const now = scope.clock()
-    const asked = { target: offer.target, actions: [offer.action], actor: user(request), reason: formField(request.body, 'reason'), incident: incident.id }
+    const asked = { target: offer.target, actions: [offer.action], policyArn: offer.policyArn, actor: user(request), reason: formField(request.body, 'reason'), incident: incident.id }
     try {
       const id = approval ? (await requestContainment(scope.store, scope.contain, asked, now)).id : (await applyContainment(scope.store, scope.contain, asked, now)).id
       const done = approval ? 'asked' : 'applied'

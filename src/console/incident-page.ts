@@ -3,7 +3,7 @@ import { html, joinHtml, type Html, type HtmlValue } from '../html.js'
 import type { Incident } from '../incidents/incidents.js'
 import { alertHeadline } from '../alerts/table.js'
 import type { Containment } from '../contain/contain.js'
-import { containSection } from './contain-page.js'
+import { containSection, type AttachedPolicy } from './contain-page.js'
 import { collapseRepeats, type Timeline, type TimelineEntry, type TimelineRow } from '../incidents/timeline.js'
 import { evidenceEventNames, type TriggerEvent } from '../incidents/triggers.js'
 import { mostSevereFirst, worstFirst } from '../severity.js'
@@ -37,6 +37,8 @@ export interface IncidentView {
   aliases: Record<string, string>
   /** What was contained from this incident, or asked to be. */
   containments: Containment[]
+  /** Managed policies its calls attached, which containment may detach. */
+  attached: AttachedPolicy[]
   notice?: string | undefined
   error?: string | undefined
 }
@@ -192,7 +194,7 @@ ${action(
 )}
 </div>
 ${caseSection(view, context)}
-${containSection(incident, view.containments)}
+${containSection(incident, view.attached, view.containments)}
 <h2>Addresses</h2>
 ${addresses.length ? dataTable('Addresses the alerts name', ['Address', 'Country', 'Network'], addresses.map((t) => [addressLink(t.address, t.lists), t.country || '—', t.asn ? `AS${String(t.asn)} ${t.as_org}` : t.public ? 'public' : 'private or AWS'])) : html`<p>No address recorded.</p>`}
 <h2 id="runbook">Runbook</h2>

@@ -16,6 +16,7 @@ import { listContainments } from '../contain/contain.js'
 import { readAudit } from './audit.js'
 import { eventsPage } from './events-page.js'
 import { postureListPage, posturePage } from './posture-page.js'
+import { policiesAttached } from './contain-page.js'
 import { decidePosture, postureFinding, postureFindings, postureHistory, POSTURE_STATES } from '../alerts/posture.js'
 import { incidentPage, timelinePage, type IncidentView, type TimelineFilter } from './incident-page.js'
 import type { PageContext } from './layout.js'
@@ -97,12 +98,13 @@ function timelineFilter(params: URLSearchParams): TimelineFilter {
 async function incidentView(scope: ConsoleScope, request: IdRequest, notice?: string, error?: string): Promise<IncidentView> {
   const { store } = scope
   const incident = await incidentById(store, incidentId(request))
-  const triggers = [...(await triggerEvents(store, incident.members.map((m) => m.alert), 50)).values()].flat()
+  const calls = await triggerEvents(store, incident.members.map((m) => m.alert), 50)
+  const triggers = [...calls.values()].flat()
   const { subject, span } = incidentTimelineSubject(incident)
   const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
   const params = query(request)
   const containments = (await listContainments(store)).filter((c) => c.incident === incident.id)
-  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(params), suppressFrom: filled(params.get('suppress')), aliases: scope.aliases, containments, notice, error }
+  return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(params), suppressFrom: filled(params.get('suppress')), aliases: scope.aliases, containments, attached: policiesAttached(incident, calls), notice, error }
 }
 
 async function incidentsList(scope: ConsoleScope, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
