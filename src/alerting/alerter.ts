@@ -302,8 +302,8 @@ export class Alerter {
 
   /**
    * Tells each output that was told of an incident when someone acknowledged, resolved or contained
-   * it since: PagerDuty stops paging, the channel sees who took it and what was contained. Status changes older than a week are not
-   * sent late.
+   * it since: PagerDuty stops paging, the channel sees who took it and what was contained. Changes
+   * older than a week are not sent late.
    */
   private async settledUpdates(now: Date): Promise<void> {
     if (this.settings.outputs.length === 0) return

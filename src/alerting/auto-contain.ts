@@ -11,7 +11,7 @@ import { selectRows } from '../clickhouse/rows.js'
 import type { Config } from '../config.js'
 import type { ContainAction } from '../contain/changes.js'
 import { applyContainment, type ContainmentOutcome, type ContainTarget } from '../contain/contain.js'
-import { AppError } from '../errors.js'
+import { errorMessage } from '../errors.js'
 import { noteIncident } from '../incidents/incidents.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import type { Logger } from '../logger.js'
@@ -92,8 +92,8 @@ export async function containAutomatically(store: Store, settings: Config['conta
       result.outcome = await applyContainment(store, settings, { target, actions: [action], actor: AUTOMATIC, reason: `automatic, on ${alert.detector} alert ${alert.alert_id}`, incident }, now)
       made++
     } catch (err) {
-      if (!(err instanceof AppError)) throw err
-      result.failure = err.message
+      // Whatever went wrong, the alerts still go out: containment failing must not hold them back.
+      result.failure = errorMessage(err)
     }
   }
   return results

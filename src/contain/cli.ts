@@ -23,9 +23,14 @@ function who(options: { by?: string | undefined }): string {
   return options.by ?? process.env.USER ?? 'unknown'
 }
 
+/** Steps as a numbered list for a terminal: they name IAM's identities, so control characters are made visible. */
+function printSteps(steps: string[]): void {
+  for (const [i, step] of steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}`))
+}
+
 function printOutcome(outcome: ContainmentOutcome): void {
   console.log(textLine(`${outcome.id}: contained ${outcome.identity.arn}`))
-  for (const [i, { step, status }] of outcome.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}: ${status}`))
+  printSteps(outcome.steps.map(({ step, status }) => `${step}: ${status}`))
   console.log(`undo: trailwatch contain undo ${outcome.id} --reason …`)
 }
 
@@ -37,13 +42,13 @@ async function contain(target: ContainTarget, options: ContainOptions): Promise<
     if (!options.apply) {
       const plan = await planContainment(context.store, settingsOf(context), request, now)
       console.log(textLine(`dry run, nothing changed: with --apply, ${plan.identity.arn}:`))
-      for (const [i, step] of plan.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}`))
+      printSteps(plan.steps)
       return
     }
     if (settingsOf(context).approvers.length) {
       const { id, plan } = await requestContainment(context.store, settingsOf(context), request, now)
       console.log(textLine(`${id}: waits for another approver (TRAILWATCH_CONTAIN_APPROVERS) before it changes ${plan.identity.arn}:`))
-      for (const [i, step] of plan.steps.entries()) console.log(textLine(`  ${String(i + 1)}. ${step}`))
+      printSteps(plan.steps)
       console.log(`approve: trailwatch contain approve ${id} --by NAME`)
       return
     }

@@ -136,10 +136,16 @@ async function resolve(store: Store, settings: ContainSettings, target: ContainT
   }
 }
 
+/** The changes asked for, read from IAM as it stands; IAM failing to answer is an AWS failure, said as such. */
 async function changesFor(iam: IAMClient, identity: Identity, request: ContainRequest, now: Date): Promise<Change[]> {
   const changes = []
   for (const action of request.actions ?? defaultActions(request.target)) {
-    changes.push(await planChange(iam, identity, action, { key: request.target.type === 'key' ? request.target.key : undefined, policyArn: request.policyArn, now }))
+    const options = { key: request.target.type === 'key' ? request.target.key : undefined, policyArn: request.policyArn, now }
+    changes.push(
+      await planChange(iam, identity, action, options).catch((err: unknown) => {
+        throw err instanceof AppError ? err : new AppError('AWS', `reading ${identity.arn} for ${action}: ${awsText(err)}`)
+      }),
+    )
   }
   return changes
 }
