@@ -54,8 +54,10 @@ it('carries out, beside run on the demo and on the store it holds, what the emai
   const suggested = [...new Set((await Promise.all(emails.map((name) => suggestedCommands(path.join(outbox, name))))).flat())]
   // With no TRAILWATCH_CONSOLE_URL, they link to the incident on the console run serves.
   const consoleUrl = /the console: (http:\/\/127\.0\.0\.1:\d+)\//.exec(run.output().stdout)?.[1] ?? 'no console'
-  const texts = await Promise.all(emails.map(async (name) => (await simpleParser(readFileSync(path.join(outbox, name)))).text ?? ''))
-  for (const text of texts) expect(text).toMatch(new RegExp(`${consoleUrl}/incidents/inc-[0-9a-f]{12}`))
+  const mails = await Promise.all(emails.map(async (name) => simpleParser(readFileSync(path.join(outbox, name)))))
+  // An incident's email links to its incident; the posture email to each finding's page.
+  for (const mail of mails) expect(mail.text).toMatch(new RegExp(mail.subject?.startsWith('[trailwatch] posture:') ? `${consoleUrl}/posture/[0-9a-f]{32}` : `${consoleUrl}/incidents/inc-[0-9a-f]{12}`))
+  expect(mails.filter((mail) => mail.subject?.startsWith('[trailwatch] posture:'))).toHaveLength(1)
   const kinds = ['trailwatch timeline --incident ', 'trailwatch incidents ack ', 'trailwatch suppress add ']
   for (const kind of kinds) expect(suggested.some((command) => command.startsWith(kind)), kind).toBe(true)
   const fromEmails = suggested.filter((command) => kinds.some((kind) => command.startsWith(kind))).map((command) => command.replace(/\bWHY\b/g, "'seen in the demo'").replace(/\bYOU\b/g, 'pat'))
