@@ -103,7 +103,7 @@ async function incidentView(scope: ConsoleScope, request: IdRequest, notice?: st
   const { subject, span } = incidentTimelineSubject(incident)
   const timeline = await buildTimeline(store, subject, { from: new Date(span.from), to: new Date(span.to) }, TIMELINE_CALLS)
   const params = query(request)
-  const containments = (await listContainments(store)).filter((c) => c.incident === incident.id)
+  const containments = await listContainments(store, undefined, incident.id)
   return { incident, triggers, runbook: incidentRunbook(incident, triggers), timeline, filter: timelineFilter(params), suppressFrom: filled(params.get('suppress')), aliases: scope.aliases, containments, attached: policiesAttached(incident, calls), notice, error }
 }
 

@@ -347,13 +347,14 @@ export interface Containment {
   log: StoredStep[]
 }
 
-/** Every containment, newest first, or one. */
-export async function listContainments(store: Store, id?: string): Promise<Containment[]> {
+/** Every containment, newest first; or one; or those of one incident. */
+export async function listContainments(store: Store, id?: string, incident?: string): Promise<Containment[]> {
+  const where = [...(id ? ['containment_id = {id:String}'] : []), ...(incident ? ['incident_id = {incident:String}'] : [])]
   const rows = await selectRows(
     store,
     `SELECT containment_id, step, target, action, change, status, actor, reason, incident_id, error, toUnixTimestamp64Milli(at) AS at
-     FROM containments ${id ? 'WHERE containment_id = {id:String}' : ''} ORDER BY containment_id, at, step`,
-    { id: id ?? '' },
+     FROM containments ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY containment_id, at, step`,
+    { id: id ?? '', incident: incident ?? '' },
     StoredStep,
   )
   const byId = new Map<string, StoredStep[]>()
