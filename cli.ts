@@ -6,7 +6,7 @@ import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { postureCommand } from './src/cli/posture.js'
 import { containCommand } from './src/contain/cli.js'
 import { consoleUserCommand } from './src/console/cli.js'
-import { importIamCommand, permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
+import { importIamCommand, pathsCommand, permissionsCommand, suggestPolicyCommand } from './src/iam/cli.js'
 import { migrateCommand } from './src/cli/migrate.js'
 import { queryCommand } from './src/cli/query.js'
 import { reportCommand } from './src/reports/cli.js'
@@ -50,6 +50,7 @@ export function buildProgram(): Command {
     .addCommand(reportCommand())
     .addCommand(suggestPolicyCommand())
     .addCommand(permissionsCommand())
+    .addCommand(pathsCommand())
     .addCommand(queryCommand())
     .addCommand(new Command('import').description('import data other than CloudTrail events').addCommand(importCredentialReportCommand()).addCommand(importIamCommand()))
     .addCommand(consoleCommand())

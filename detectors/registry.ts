@@ -8,6 +8,7 @@ import consoleBruteForce from './console-brute-force/detector.js'
 import consoleLoginWithoutMfa from './console-login-without-mfa/detector.js'
 import crossAccountAssumeRole from './cross-account-assume-role/detector.js'
 import dataFreshness from './data-freshness/detector.js'
+import escalationPaths from './escalation-paths/detector.js'
 import guardDutyFindings from './guardduty-findings/detector.js'
 import type { Detector } from './define.js'
 import iamPosture from './iam-posture/detector.js'
@@ -31,6 +32,7 @@ export const DETECTORS: readonly Detector[] = [
   crossAccountAssumeRole,
   dataFreshness,
   iamPosture,
+  escalationPaths,
   guardDutyFindings,
   awsKeyQuarantine,
 ]

@@ -16,6 +16,7 @@ import type { Config } from '../src/config.js'
 import { insertCredentialReport, parseCredentialReport } from '../src/credentials/credential-report.js'
 import { AppError, errorMessage } from '../src/errors.js'
 import { parseAuthorizationDetails } from '../src/iam/authorization.js'
+import { recordReach } from '../src/iam/reach.js'
 import { storeSnapshot, type PasswordPolicy } from '../src/iam/snapshots.js'
 import { cronLogger, moduleLogger, type Logger } from '../src/logger.js'
 
@@ -100,9 +101,20 @@ async function organisationAccounts(): Promise<string[]> {
 /**
  * IAM state pulled from AWS: for the account of the credentials in use, or, with an organisation
  * role, for every active account of the organisation by assuming that role there. An account that
- * fails is reported with its reason; the others still sync.
+ * fails is reported with its reason; the others still sync. Then the paths to administrator are
+ * computed again over every account's latest snapshot.
  */
 export async function syncAws(store: Store, options: SyncOptions): Promise<AccountSync[]> {
+  const results = await syncAccounts(store, options)
+  // What each identity can become changes with any account's IAM: once, over all of them.
+  if (results.some((r) => r.ok)) {
+    const at = new Date(options.now())
+    await recordReach(store, at, at)
+  }
+  return results
+}
+
+async function syncAccounts(store: Store, options: SyncOptions): Promise<AccountSync[]> {
   const sts = new STSClient(awsSettings())
   try {
     if (!options.organizationRole) {

@@ -55,6 +55,10 @@ beforeAll(async () => {
   await sandbox?.send(new PutUserPolicyCommand({ UserName: 'intern', PolicyName: 'everything', PolicyDocument: policy({ Effect: 'Allow', Action: '*', Resource: '*' }) }))
   await sandbox?.send(new UpdateAccountPasswordPolicyCommand({ MinimumPasswordLength: 6 }))
   await workloads?.send(new CreateUserCommand({ UserName: 'deployer' }))
+  // Planted in workloads: the deployer may hand a Lambda function a role that may do anything.
+  await workloads?.send(new PutUserPolicyCommand({ UserName: 'deployer', PolicyName: 'functions', PolicyDocument: policy({ Effect: 'Allow', Action: ['iam:PassRole', 'lambda:CreateFunction', 'lambda:InvokeFunction'], Resource: '*' }) }))
+  await workloads?.send(new CreateRoleCommand({ RoleName: 'lambda-admin', AssumeRolePolicyDocument: policy({ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }) }))
+  await workloads?.send(new PutRolePolicyCommand({ RoleName: 'lambda-admin', PolicyName: 'everything', PolicyDocument: policy({ Effect: 'Allow', Action: '*', Resource: '*' }) }))
   await archive?.send(new CreateUserCommand({ UserName: 'auditor' }))
   // From here on the emulator checks every call against IAM, the trust of the role assumed included.
   const auth = await fetch(`${moto.url}/moto-api/reset-auth`, { method: 'POST', body: '0' })
@@ -85,6 +89,14 @@ describe('aws sync over an organisation', () => {
     expect(planted).toEqual(expect.arrayContaining([`administrator-user arn:aws:iam::${members[1] ?? ''}:user/intern`, expect.stringMatching(/^weak-password-policy /)]))
     // The other members planted nothing of the kind.
     expect(findings.filter((f) => f.account !== members[1] && /administrator|password/.test(f.check))).toEqual([])
+
+    // The paths were computed once over every account synced: the deployer's, and no other.
+    const paths = await runCli(['paths', '--json'], { env })
+    expect(paths.stdout.trim().split('\n').map((line) => JSON.parse(line) as { from: string; to: string; steps: { action: string }[] })).toEqual([
+      { from: `arn:aws:iam::${members[0] ?? ''}:user/deployer`, to: `arn:aws:iam::${members[0] ?? ''}:role/lambda-admin`, steps: [expect.objectContaining({ action: 'iam:PassRole + lambda:CreateFunction + lambda:InvokeFunction' })] },
+    ])
+    const computed = await runCli(['query', "SELECT countIf(principal = '') AS computations, countIf(principal != '') AS reaching FROM iam_reach", '--json'], { env })
+    expect(JSON.parse(computed.stdout)).toEqual({ computations: 1, reaching: 1 })
   })
 
   it('says in one line that the credentials are wrong', async () => {

@@ -28,7 +28,7 @@ describe('mistakes get one line, not a stack trace', () => {
   })
 
   it('names an unknown detector and the known ones, or the closest when it is a typo, in detect and suppress alike', async () => {
-    await expectOneLine(['detect', '--once', '--detector', 'no-such-detector', '--data-dir', freshDir()], /^trailwatch: no detector no-such-detector; known: unusual-source-ip, .*data-freshness, iam-posture, guardduty-findings, aws-key-quarantine, and \d+ rules \(trailwatch rules list\)$/)
+    await expectOneLine(['detect', '--once', '--detector', 'no-such-detector', '--data-dir', freshDir()], /^trailwatch: no detector no-such-detector; known: unusual-source-ip, .*data-freshness, iam-posture, escalation-paths, guardduty-findings, aws-key-quarantine, and \d+ rules \(trailwatch rules list\)$/)
     await expectOneLine(['detect', '--once', '--detector', 'unusual-source-ips', '--data-dir', freshDir()], /^trailwatch: no detector unusual-source-ips; did you mean unusual-source-ip\?$/)
     // A suppression for a detector that does not exist would never match anything.
     await expectOneLine(['suppress', 'add', '--detector', 'off-hour-activity', '--owner', 'me', '--reason', 'typo', '--expires', '7d', '--data-dir', freshDir()], /^trailwatch: no detector off-hour-activity; did you mean off-hours-activity\?$/)

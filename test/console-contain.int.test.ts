@@ -7,6 +7,7 @@ import type { Browser } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../src/console/auth.js'
 import { accessibilityProblems, openBrowser, screenshots } from './helpers/browser.js'
+import { signInTo } from './helpers/console.js'
 import { consoleAddress, startCli, type RunningCli } from './helpers/cli.js'
 import { startMoto, type Moto } from './helpers/moto.js'
 
@@ -45,11 +46,7 @@ afterAll(async () => {
   await moto.stop()
 })
 
-async function signIn(name: string): Promise<string> {
-  const response = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user: name, password: PASSWORD }).toString(), redirect: 'manual' })
-  expect(response.status).toBe(303)
-  return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
-}
+const signIn = (name: string): Promise<string> => signInTo(base, name, PASSWORD)
 
 function post(url: string, cookie: string, fields: Record<string, string>): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin: base }, body: new URLSearchParams(fields).toString(), redirect: 'manual' })

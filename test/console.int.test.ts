@@ -8,6 +8,7 @@ import type { Browser, Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../src/console/auth.js'
 import { accessibilityProblems, openBrowser, screenshots } from './helpers/browser.js'
+import { signInTo } from './helpers/console.js'
 import { consoleAddress, runCli, startCli, type RunningCli } from './helpers/cli.js'
 
 const USER = 'alice'
@@ -61,11 +62,7 @@ function statusWithHost(url: string, host: string, cookie: string): Promise<numb
   })
 }
 
-async function signIn(): Promise<string> {
-  const response = await fetch(`${base}/login`, form({ user: USER, password: PASSWORD }))
-  expect(response.status).toBe(303)
-  return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
-}
+const signIn = (): Promise<string> => signInTo(base, USER, PASSWORD)
 
 describe('the console over HTTP', () => {
   it('serves the incident page an email links to', async () => {

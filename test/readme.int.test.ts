@@ -5,7 +5,7 @@ import { startCli } from './helpers/cli.js'
 import { freshClone, linesOf, NPX, readmeSteps, shape, trimEnd } from './helpers/readme.js'
 
 /** The sections a newcomer follows first (how to run it, and what it shows), and the examples that need no server. */
-const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'Noise control', 'IAM posture', 'Posture findings', 'The credential-age report']
+const SECTIONS = ['Two commands', 'What it looks like', 'Detectors', 'Rules', 'Alerts and reports', 'Incidents', 'Noise control', 'IAM posture', 'Posture findings', 'Escalation paths', 'The credential-age report']
 
 /** A suppression rule's id is new each time: `suppress remove` names the one this run made. */
 function withRuleOfThisRun(command: string): string {

@@ -23,10 +23,11 @@ import { addressLists } from './migrations/0016-address-lists.js'
 import { detectorSwitches } from './migrations/0017-detector-switches.js'
 import { posture } from './migrations/0018-posture.js'
 import { containments } from './migrations/0019-containments.js'
+import { iamReach } from './migrations/0020-iam-reach.js'
 import type { Migration, MigrationContext } from './migrations/migration.js'
 
 /** Every schema change, in order. Append only: a released migration never changes. */
-export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress, addressLists, detectorSwitches, posture, containments]
+export const MIGRATIONS: readonly Migration[] = [initial, detection, alerting, inbox, keyUseByDay, sourceDays, personHours, ruleHistory, incidents, consoleAudit, iamSnapshots, storedBatches, objectsRead, guardDutyFindings, replayProgress, addressLists, detectorSwitches, posture, containments, iamReach]
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version))
 

@@ -3,6 +3,7 @@
  * stylesheet. Each has a text alternative, and each bar or cell that leads somewhere is a link.
  */
 import { html, type Html } from '../html.js'
+import { identityLabel, type Path, type Step } from '../iam/paths.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 import { plural } from '../text.js'
 
@@ -152,4 +153,47 @@ export function countryMap(countries: { code: string; name: string; lat: number;
     })
   const label = countries.map((c) => `${c.name} ${plural(c.calls, 'call')}`).join(', ')
   return html`<svg class="chart map" role="img" viewBox="0 0 ${String(360 * scale)} ${String(180 * scale)}" width="${String(360 * scale)}" height="${String(180 * scale)}" aria-label="Calls by country: ${label || 'none'}"><rect class="sea" x="0" y="0" width="${String(360 * scale)}" height="${String(180 * scale)}"></rect>${grid}${dots}</svg>`
+}
+
+/**
+ * An identity's ways to administrator as a graph: each identity a box (a link to its page) in the
+ * column of how many steps it is from the start, each step an arrow titled with its calls; the
+ * steps of the smallest cut are drawn dashed.
+ */
+export function escalationPicture(paths: Path[], cut: Step[]): Html {
+  const start = paths[0]?.from ?? ''
+  const home = start.split(':')[4]
+  const depth = new Map<string, number>([[start, 0]])
+  for (const path of paths) path.steps.forEach((step, i) => depth.set(step.to, Math.min(depth.get(step.to) ?? Infinity, i + 1)))
+  const columns: string[][] = []
+  for (const [id, d] of depth) (columns[d] ??= []).push(id)
+  const boxWidth = 200
+  const boxHeight = 34
+  const columnGap = 110
+  const rowGap = 22
+  const rows = Math.max(1, ...columns.map((c) => c.length))
+  const width = columns.length * boxWidth + (columns.length - 1) * columnGap
+  const height = rows * (boxHeight + rowGap)
+  const at = new Map<string, { x: number; y: number }>()
+  columns.forEach((ids, c) => {
+    ids.forEach((id, r) => at.set(id, { x: c * (boxWidth + columnGap), y: r * (boxHeight + rowGap) + rowGap / 2 }))
+  })
+  const cutKeys = new Set(cut.map((s) => `${s.from} ${s.to} ${s.action}`))
+  const steps = new Map(paths.flatMap((p) => p.steps).map((s) => [`${s.from} ${s.to} ${s.action}`, s]))
+  const arrows = [...steps].map(([key, s]) => {
+    const from = at.get(s.from)
+    const to = at.get(s.to)
+    if (!from || !to) return ''
+    const [x1, y1, x2, y2] = [from.x + boxWidth, from.y + boxHeight / 2, to.x, to.y + boxHeight / 2]
+    const label = s.action.length > 17 ? `${s.action.slice(0, 16)}…` : s.action
+    return html`<g class="step${cutKeys.has(key) ? ' cut' : ''}"><title>${identityLabel(s.from, home)} → ${identityLabel(s.to, home)}: ${s.action}${s.via.length ? `, allowed by ${s.via.join(', ')}` : ''}${cutKeys.has(key) ? ' (in the smallest cut)' : ''}</title><line x1="${String(x1)}" y1="${String(y1)}" x2="${String(x2 - 6)}" y2="${String(y2)}" marker-end="url(#arrow)"></line><text x="${String(x1 + 4)}" y="${String(Math.min(y1, y2) - 4)}">${label}</text></g>`
+  })
+  const boxes = [...at].map(([id, { x, y }]) => {
+    const admin = id.startsWith('admin:') || paths.some((p) => p.to === id)
+    const box = html`<rect class="${admin ? 'identity admin' : 'identity'}" x="${String(x)}" y="${String(y)}" width="${String(boxWidth)}" height="${String(boxHeight)}" rx="6"></rect><text x="${String(x + 8)}" y="${String(y + 21)}">${identityLabel(id, home)}</text>`
+    return id.startsWith('arn:') ? html`<a href="/principals?arn=${encodeURIComponent(id)}">${box}</a>` : box
+  })
+  // Not role="img": its identities are links. The list beside it says the same in words.
+  return html`<svg class="chart paths" viewBox="0 0 ${String(width)} ${String(height)}" width="${String(width)}" height="${String(height)}"><title>${identityLabel(start, home)} can become administrator by ${plural(paths.length, 'path')}, listed below</title>
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z"></path></marker></defs>${arrows}${boxes}</svg>`
 }

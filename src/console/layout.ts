@@ -73,6 +73,8 @@ svg.chart a text { fill: var(--accent); text-decoration: underline; } svg.chart 
 svg.chart rect.h1 { fill: #cfe2f3; } svg.chart rect.h2 { fill: #8fb8de; } svg.chart rect.h3 { fill: #2f6fa8; } svg.chart rect.h4 { fill: #0d2b45; }
 svg.chart a text.on-h1, svg.chart a text.on-h2 { fill: #1b1b1b; } svg.chart a text.on-h3, svg.chart a text.on-h4 { fill: #fff; }
 .scroll > svg.matrix { max-width: none; }
+svg.paths rect.identity { fill: #f2f6fa; stroke: #2f6fa8; } svg.paths rect.admin { fill: #fde8e8; stroke: #b00020; } svg.paths text { font-size: 12px; fill: var(--ink); }
+svg.paths line { stroke: #2f5372; stroke-width: 1.5; } svg.paths g.cut line { stroke: #b00020; stroke-dasharray: 5 3; } svg.paths marker path { fill: #2f5372; } svg.paths a text { fill: var(--accent); }
 svg.map rect.sea { fill: #f2f6fa; } svg.map line { stroke: #dde5ee; } svg.map circle.country { fill: #0b4f8a; fill-opacity: 0.7; stroke: #0d2b45; }
 svg.map text { font-size: 13px; fill: var(--ink); font-weight: bold; }
 .legend span { margin-right: 12px; white-space: nowrap; }

@@ -7,6 +7,8 @@ import { INCIDENT_STATUSES, type Incident } from '../incidents/incidents.js'
 import { shortPrincipal } from '../principals.js'
 import { tacticOf } from '../incidents/tactics.js'
 import type { SnapshotAge } from '../iam/snapshots.js'
+import { cutText, pathText } from '../iam/paths.js'
+import type { Reach } from '../iam/reach.js'
 import type { DetectorSwitch } from '../alerts/switches.js'
 import type { CredentialAgeReport } from '../reports/credential-age.js'
 import { centroidOf } from '../countries.js'
@@ -17,7 +19,7 @@ import { spanText } from '../working-day.js'
 import type { KnownWorkingTime } from '../people/working-time.js'
 import type { AuditEntry } from './audit.js'
 import { addressLink, csrfField, dataTable, eventsLink, ident, keyLink, options, page, principalLink, queryString, severity, time, type PageContext } from './layout.js'
-import { alertsOverTime, attackMatrix, countryMap, countsPerDay, rankedBars, type DayCounts } from './charts.js'
+import { alertsOverTime, attackMatrix, countryMap, countsPerDay, escalationPicture, rankedBars, type DayCounts } from './charts.js'
 import type { DetectorHealth, Freshness, KeyUse, Network, OverviewData } from './queries.js'
 
 export interface IncidentFilters {
@@ -75,6 +77,8 @@ export interface PrincipalView {
   /** The credential report's keys of this user that no call in the span used. */
   keysIdle: CredentialAgeReport['keys']
   alerts: StoredAlert[]
+  /** Its ways to administrator in the latest paths computed, when it has any. */
+  reach: Reach | undefined
 }
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
@@ -138,10 +142,22 @@ ${view.principal.includes(':role/')
 ${heatMap(view.hours)}
 <p>${workingDayText(view.working)}</p>`}
 ${keysSection(view)}
+${reachSection(view.principal, view.reach)}
 <h2>Alerts</h2>
 ${view.alerts.length ? html`<ul>${view.alerts.map((a) => html`<li>${severity(a.severity)} ${time(a.last_seen)} ${detectorLabel(a)}: ${a.title}</li>`)}</ul>` : html`<p>No alerts.</p>`}`,
     context,
   )
+}
+
+/** What the identity can become: its paths to administrator drawn and written out, and the smallest change that cuts them. */
+function reachSection(principal: string, reach: Reach | undefined): Html {
+  if (!reach) return html`<h2>What it can become</h2>
+<p>No path to administrator in the latest paths computed from the IAM snapshots (<code>trailwatch paths</code>).</p>`
+  return html`<h2>What it can become</h2>
+<p>It can become administrator in ${plural(reach.path.steps.length, 'step')}${reach.paths.length > 1 ? html`, and by ${plural(reach.paths.length, 'way')} to different administrators` : ''}: <code>trailwatch paths ${principal}</code> shows each step.</p>
+<div class="scroll">${escalationPicture(reach.paths, reach.cut ?? [])}</div>
+<ol>${reach.paths.map((p) => html`<li>${pathText(p)}</li>`)}</ol>
+<p>${reach.cut ? html`The smallest change that cuts every path (dashed above): take away ${cutText(reach.cut)}.` : 'More separate paths than one change can cut: start with the first step of each.'}</p>`
 }
 
 export function suppressionsPage(rules: SuppressionRule[], context: PageContext, notice?: string): Html {

@@ -7,6 +7,7 @@ import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js
 import { searchEvents, SEARCH_FIELDS, type EventFilter } from '../events/search.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { latestSnapshots } from '../iam/snapshots.js'
+import { reachOf } from '../iam/reach.js'
 import { knownWorkingTime } from '../people/working-time.js'
 import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
@@ -140,18 +141,19 @@ async function principal(scope: ConsoleScope, request: FastifyRequest, reply: Fa
   const span = { from: new Date(end.getTime() - 30 * DAY), to: end }
   const working = await knownWorkingTime(store, scope.principals, arn, new Date(end.getTime() + 1))
   const userName = arn.includes(':user/') ? (arn.split('/').pop() ?? '') : undefined
-  const [networks, activity, hours, report, used, alerts] = await Promise.all([
+  const [networks, activity, hours, report, used, alerts, reach] = await Promise.all([
     addressesOf(store, arn, span),
     callsPerDay(store, arn, span),
     hoursOfWeek(store, arn, end, working.zone),
     userName ? credentialAgeReport(store, end) : undefined,
     keysUsed(store, arn, span),
     recentAlerts(store, arn),
+    reachOf(store, [arn], scope.clock()),
   ])
   const reported = report?.keys.filter((k) => k.user === userName && arn.split(':')[4] === k.account) ?? []
   const keys = used.map((k) => ({ ...k, reported: reported.find((r) => r.access_key_id === k.key) }))
   const keysIdle = reported.filter((r) => !used.some((k) => k.key === r.access_key_id))
-  return sendPage(reply, 200, pages.principalPage({ principal: arn, span: { from: span.from.toISOString(), to: end.toISOString() }, working, networks, activity, hours, keysUsed: keys, keysIdle, alerts }, pageContext(request, reply, scope)))
+  return sendPage(reply, 200, pages.principalPage({ principal: arn, span: { from: span.from.toISOString(), to: end.toISOString() }, working, networks, activity, hours, keysUsed: keys, keysIdle, alerts, reach: reach.get(arn) }, pageContext(request, reply, scope)))
 }
 
 /** An instant from a query string: an ISO 8601 time or a UTC day; absent or not a time, none. */

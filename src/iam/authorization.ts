@@ -103,13 +103,23 @@ export interface IamPrincipal {
   trustStatements: TrustStatement[]
   lastUsed: string | undefined
   inlinePolicies: number
+  /** A role's instance profiles: an EC2 instance may run as it. */
+  instanceProfiles: string[]
 }
 
-/** Each user and role of the snapshot with its effective policy documents. */
-export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
+/** A group with its inline and managed policies, resolved. */
+export interface IamGroup {
+  name: string
+  arn: string
+  policies: NamedPolicy[]
+}
+
+type Resolver = (owner: string, attached: z.output<typeof Attached>[], inline: z.output<typeof Inline>[]) => { policies: NamedPolicy[]; unresolved: string[] }
+
+/** Resolves inline policies by owner and managed ones by the default versions the snapshot (or AWS's catalogue) holds. */
+function policyResolver(details: AuthorizationDetails): { resolve: Resolver; managed: Map<string, PolicyDocument | undefined> } {
   const managed = new Map(details.Policies.map((p) => [p.Arn, p.PolicyVersionList.find((v) => v.IsDefaultVersion || v.VersionId === p.DefaultVersionId)?.Document]))
-  const groups = new Map(details.GroupDetailList.map((g) => [g.GroupName, g]))
-  const resolve = (owner: string, attached: z.output<typeof Attached>[], inline: z.output<typeof Inline>[]): { policies: NamedPolicy[]; unresolved: string[] } => {
+  const resolve: Resolver = (owner, attached, inline) => {
     const policies: NamedPolicy[] = inline.map((p) => ({ name: `${owner}:${p.PolicyName}`, document: p.PolicyDocument }))
     const unresolved: string[] = []
     for (const a of attached) {
@@ -119,6 +129,19 @@ export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
     }
     return { policies, unresolved }
   }
+  return { resolve, managed }
+}
+
+/** Each group of the snapshot with its policies. */
+export function groupsOf(details: AuthorizationDetails): IamGroup[] {
+  const { resolve } = policyResolver(details)
+  return details.GroupDetailList.map((g) => ({ name: g.GroupName, arn: g.Arn, policies: resolve(`group/${g.GroupName}`, g.AttachedManagedPolicies, g.GroupPolicyList).policies }))
+}
+
+/** Each user and role of the snapshot with its effective policy documents. */
+export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
+  const { resolve, managed } = policyResolver(details)
+  const groups = new Map(details.GroupDetailList.map((g) => [g.GroupName, g]))
   const boundaryOf = (boundary: z.output<typeof Boundary> | undefined): NamedPolicy | undefined => {
     const document = boundary ? (managed.get(boundary.PermissionsBoundaryArn) ?? awsManagedDocument(boundary.PermissionsBoundaryArn)) : undefined
     return boundary && document ? { name: boundary.PermissionsBoundaryArn, document: document } : undefined
@@ -139,6 +162,7 @@ export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
       trustStatements: [],
       lastUsed: undefined,
       inlinePolicies: u.UserPolicyList.length,
+      instanceProfiles: [],
     }
   })
   const roles = details.RoleDetailList.map((r): IamPrincipal => {
@@ -157,6 +181,7 @@ export function principalsOf(details: AuthorizationDetails): IamPrincipal[] {
       trustStatements: asList(trust.Statement),
       lastUsed: r.RoleLastUsed?.LastUsedDate,
       inlinePolicies: r.RolePolicyList.length,
+      instanceProfiles: r.InstanceProfileList.map((p) => p.Arn),
     }
   })
   return [...users, ...roles]

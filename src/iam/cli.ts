@@ -7,6 +7,8 @@ import { AppError } from '../errors.js'
 import { plural, textLine } from '../text.js'
 import { accountOf, parseAuthorizationDetails } from './authorization.js'
 import { suggestPolicy, usedActions } from './least-privilege.js'
+import { pathsOutput } from './paths-text.js'
+import { graphAt, recordReach } from './reach.js'
 import { parsePasswordPolicy, storeSnapshot } from './snapshots.js'
 import { permissionUsage, principalFromSnapshot, type PermissionUsage } from './usage.js'
 
@@ -118,12 +120,50 @@ export function importIamCommand(): Command {
         const now = Date.now()
         const takenAt = options.takenAt ?? now
         await storeSnapshot(store, account, takenAt, text, now, passwordPolicy)
-        const summary = { account, taken_at: new Date(takenAt).toISOString(), users: details.UserDetailList.length, groups: details.GroupDetailList.length, roles: details.RoleDetailList.length, policies: details.Policies.length, password_policy: passwordPolicy !== undefined }
+        const reach = await recordReach(store, new Date(takenAt), new Date(now))
+        const summary = {
+          account,
+          taken_at: new Date(takenAt).toISOString(),
+          users: details.UserDetailList.length,
+          groups: details.GroupDetailList.length,
+          roles: details.RoleDetailList.length,
+          policies: details.Policies.length,
+          password_policy: passwordPolicy !== undefined,
+          can_become_administrator: reach.reaching,
+        }
         console.log(
           options.json
             ? JSON.stringify(summary)
-            : `stored the IAM snapshot of account ${account} taken at ${summary.taken_at}: ${String(summary.users)} users, ${String(summary.groups)} groups, ${String(summary.roles)} roles, ${String(summary.policies)} managed policies${passwordPolicy ? ', the password policy' : ''}`,
+            : [
+                `stored the IAM snapshot of account ${account} taken at ${summary.taken_at}: ${plural(summary.users, 'user')}, ${plural(summary.groups, 'group')}, ${plural(summary.roles, 'role')}, ${plural(summary.policies, 'managed policy', 'managed policies')}${passwordPolicy ? ', the password policy' : ''}`,
+                `${plural(reach.reaching, 'identity', 'identities')} of the organisation can become administrator without being one${reach.reaching ? ' (trailwatch paths)' : ''}`,
+              ].join('\n'),
         )
+      })
+    })
+}
+
+/** `trailwatch paths [ARN] [--to admin|ARN]`: the shortest ways an identity can become another, or administrator. */
+export function pathsCommand(): Command {
+  return withCommonOptions(new Command('paths'))
+    .description('the shortest ways identities can become administrator (or another identity), from the latest IAM snapshots: each step with its action and the statement that allows it')
+    .argument('[arn]', 'the user or role to start from (default: every identity that can become administrator)')
+    .option('--to <target>', '"admin" (any administrator) or a user or role ARN', 'admin')
+    .option('--at <time>', 'the snapshots in force at this time (ISO 8601; default: now)', parseInstant)
+    .option('--json', 'one JSON object per path: from, to, steps (each with action and via)')
+    .action(async (arn: string | undefined, options: CommonOptions & { to: string; at?: number; json?: boolean }) => {
+      const target = options.to === 'admin' ? undefined : options.to
+      for (const given of [arn, target]) {
+        if (given !== undefined && !/^arn:aws[\w-]*:iam::\d{12}:(user|role)\//.test(given)) throw new AppError('USAGE', `${given} is not a user or role ARN such as arn:aws:iam::111122223333:role/deploy`)
+      }
+      await withContext(options, async ({ store }) => {
+        const at = new Date(options.at ?? Date.now())
+        const { graph, accounts } = await graphAt(store, at, { alsoReach: target })
+        if (accounts === 0) throw new AppError('NOT_FOUND', `no IAM snapshot at ${at.toISOString()}: trailwatch aws sync, or trailwatch import iam FILE.json`)
+        for (const given of [arn, target]) {
+          if (given !== undefined && !graph.identities.has(given)) throw new AppError('NOT_FOUND', `the latest IAM snapshots at ${at.toISOString()} have no user or role ${given}`)
+        }
+        process.stdout.write(pathsOutput(graph, accounts, { from: arn, to: target, json: options.json === true }))
       })
     })
 }

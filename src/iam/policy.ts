@@ -65,12 +65,18 @@ export function actionMatches(pattern: string, action: string): boolean {
 }
 
 /** `${aws:username}` and the like, from the request context; a variable it lacks matches nothing. */
-function substitute(pattern: string, context: Request['context']): string | undefined {
+export function substitute(pattern: string, context: Request['context']): string | undefined {
+  if (!pattern.includes('${')) return pattern
   const VARIABLE = /\$\{([^}]+)\}/g
   const literal = (name: string): boolean => name === '*' || name === '?' || name === '$'
   const values = new Map([...pattern.matchAll(VARIABLE)].map(([, name = '']) => [name, literal(name) ? name : contextValue(context, name)]))
   if ([...values.values()].some((value) => value === undefined || Array.isArray(value))) return undefined
   return pattern.replace(VARIABLE, (_, name: string) => String(values.get(name)))
+}
+
+/** Whether a resource pattern, its variables already filled in, matches a resource ARN. */
+export function resourceGlobMatches(pattern: string, resource: string): boolean {
+  return globMatch(pattern, resource, false)
 }
 
 function resourceMatches(pattern: string, request: Request): boolean {
@@ -195,9 +201,24 @@ export function conditionsHold(condition: Statement['Condition'], context: Reque
   return true
 }
 
+// A managed policy such as ReadOnlyAccess names thousands of actions and is shared by thousands of
+// identities: what each statement covers is worked out once per action.
+const covered = new WeakMap<Statement, Map<string, boolean>>()
+
 /** Whether a statement's Action (or NotAction) covers an action, its resources and conditions aside. */
 export function coversAction(statement: Statement, action: string): boolean {
-  return statement.Action !== undefined ? asList(statement.Action).some((a) => actionMatches(a, action)) : !asList(statement.NotAction).some((a) => actionMatches(a, action))
+  let known = covered.get(statement)
+  if (!known) {
+    known = new Map()
+    covered.set(statement, known)
+  }
+  const key = action.toLowerCase()
+  let covers = known.get(key)
+  if (covers === undefined) {
+    covers = statement.Action !== undefined ? asList(statement.Action).some((a) => actionMatches(a, action)) : !asList(statement.NotAction).some((a) => actionMatches(a, action))
+    known.set(key, covers)
+  }
+  return covers
 }
 
 /** Whether a statement covers the request: its action, its resource and its conditions. */

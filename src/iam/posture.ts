@@ -31,7 +31,7 @@ const ADMIN_PROBES = ['iam:CreateUser', 'iam:AttachRolePolicy', 'iam:PutRolePoli
 /** Condition keys whose values are shared secrets: a report says they are set, never what they are. */
 const SECRET_KEYS = new Set(['sts:externalid'])
 
-function describeConditions(statement: Statement | TrustStatement): string[] {
+export function describeConditions(statement: Statement | TrustStatement): string[] {
   return Object.entries(statement.Condition ?? {}).flatMap(([operator, keys]) =>
     Object.entries(keys).map(([key, values]) => `${operator} ${key} ${SECRET_KEYS.has(key.toLowerCase()) ? '(set)' : asList(values).join(', ')}`),
   )

@@ -41,3 +41,10 @@ export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skipp
     }),
   })
 }
+
+/** Signs in to a running console with a password; the session cookie, as `name=value`. */
+export async function signInTo(base: string, user: string, password: string): Promise<string> {
+  const response = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user, password }).toString(), redirect: 'manual' })
+  if (response.status !== 303) throw new Error(`signing in as ${user} answered ${String(response.status)}, not 303`)
+  return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? ''
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod'
+import { cutText, identityLabel, pathText, type Path } from '../../src/iam/paths.js'
+import { ESCALATION_DETECTOR, reachFromRow } from '../../src/iam/reach.js'
+import { plural } from '../../src/text.js'
+import { isoFromMillis } from '../../src/time.js'
+import { defineDetector, type FindingDraft } from '../define.js'
+
+const Row = z.object({
+  principal: z.string(),
+  account_id: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  path: z.string(),
+  paths: z.string(),
+  cut: z.string(),
+  as_of: isoFromMillis,
+  /** The first computation in which it could. */
+  since: isoFromMillis,
+  /** It could not in the computation before, which did run. */
+  appeared: z.coerce.boolean(),
+})
+
+/** The conditions a path hangs on, each once. */
+const conditionsOf = (path: Path): string[] => [...new Set(path.steps.flatMap((s) => s.conditions))]
+
+/**
+ * Who can become administrator without being one, from the paths `trailwatch import iam` computes
+ * over the organisation's latest snapshots (trailwatch paths shows them): each such identity, and
+ * a path that appeared since the computation before. A path that depends on conditions a snapshot
+ * cannot judge (MFA, a source address, a tag) is one level lower and names them.
+ */
+export default defineDetector({
+  id: ESCALATION_DETECTOR,
+  kind: 'posture',
+  title: 'An identity can become administrator',
+  severity: 'high',
+  schedule: '25 * * * *',
+  window: '1d',
+  lookback: '1d',
+  attack: ['T1098', 'T1078.004', 'T1548'],
+  runbook: [
+    'Read the path (trailwatch paths ARN): is every step something this identity needs?',
+    'Take away the smallest cut the finding names: remove or narrow the statements it lists (a PassRole to named roles, a resource limited to its own user).',
+    'Import the next snapshot: the finding is fixed when no path is left.',
+  ],
+  config: z.object({}),
+  sql: `WITH
+      (SELECT max(as_of) FROM iam_reach WHERE as_of <= {now:DateTime64(3)}) AS latest,
+      (SELECT max(as_of) FROM iam_reach WHERE as_of < latest) AS before
+    SELECT r.principal AS principal, r.account_id AS account_id, toString(r.kind) AS kind, r.name AS name, r.path AS path, r.paths AS paths, r.cut AS cut,
+           toUnixTimestamp64Milli(r.as_of) AS as_of, toUnixTimestamp64Milli(s.since) AS since,
+           before > toDateTime64(0, 3) AND r.principal NOT IN (SELECT principal FROM iam_reach FINAL WHERE as_of = before) AS appeared
+    FROM iam_reach AS r FINAL
+    LEFT JOIN (SELECT principal, min(as_of) AS since FROM iam_reach WHERE as_of <= {now:DateTime64(3)} AND principal != '' GROUP BY principal) AS s ON s.principal = r.principal
+    WHERE r.as_of = latest AND r.principal != ''
+    ORDER BY principal`,
+  row: Row,
+  toFinding: (row) => {
+    const { path, cut } = reachFromRow(row)
+    const who = identityLabel(row.principal)
+    const steps = plural(path.steps.length, 'step')
+    const conditions = conditionsOf(path)
+    const because = `${pathText(path)}.${conditions.length ? ` It depends on: ${conditions.join('; ')}.` : ''} ${cut ? `The smallest change that cuts every path: take away ${cutText(cut)}.` : 'There are too many separate paths to name one change that cuts them all: start with the first step above.'}`
+    const evidence = { check: 'escalation-path', steps: path.steps.length, path: path.steps, cut: cut ?? null, conditions, computed: row.as_of }
+    const standing: FindingDraft = {
+      severity: conditions.length ? 'medium' : 'high',
+      principal: row.principal,
+      account: row.account_id,
+      title: `${who[0]?.toUpperCase() ?? ''}${who.slice(1)} can become administrator in ${steps}`,
+      firstSeen: row.since,
+      lastSeen: row.since,
+      evidence,
+      why: because,
+      dedupKey: `escalation-path|${row.principal}`,
+    }
+    if (!row.appeared) return standing
+    return [
+      standing,
+      { ...standing, severity: 'high', title: `A new path to administrator: ${who} can become administrator in ${steps}`, firstSeen: row.as_of, lastSeen: row.as_of, evidence: { ...evidence, check: 'new-escalation-path' }, why: `It could not in the paths computed before. ${because}`, dedupKey: `new-escalation-path|${row.principal}|${row.as_of}` },
+    ]
+  },
+})
