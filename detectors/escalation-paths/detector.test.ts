@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '../../src/alerts/table.js'
+import { postureConfig } from '../../src/iam/assessment.js'
 import { identityKey, reachOf, recordReach } from '../../src/iam/reach.js'
+import { iamPostureReport } from '../../src/reports/iam-posture.js'
 import { storeSnapshot } from '../../src/iam/snapshots.js'
 import { testSettings } from '../../test/helpers/detect.js'
 import { openTestStore, queryRows, recordAt, type TestStore } from '../../test/helpers/store.js'
@@ -85,6 +87,21 @@ describe('escalation-paths on the real engine', () => {
     const principals = (await run(THIRD + 60_000)).map((f) => f.principal)
     expect(principals).not.toContain(arn('user', 'intern'))
     expect(principals).toContain(arn('user', 'analyst'))
+  })
+})
+
+describe('the weekly IAM posture report', () => {
+  it('lists who can become administrator beside the checks, since the computation that first found it', async () => {
+    const report = await iamPostureReport(store, new Date(THIRD + 60_000), postureConfig({}))
+    const paths = report.findings.filter((f) => f.check === 'escalation-path')
+    expect(paths.map((f) => `${f.severity} ${f.title}`).sort()).toEqual([
+      'high Role deploy can become administrator in 1 step',
+      'high User analyst can become administrator in 1 step',
+      'high User ci-bot can become administrator in 2 steps',
+      'medium User dev can become administrator in 1 step',
+    ])
+    expect(paths.find((f) => f.subject === arn('user', 'dev'))).toMatchObject({ since: new Date(FIRST).toISOString(), mitigations: 'Bool aws:MultiFactorAuthPresent true' })
+    expect(paths.find((f) => f.subject === arn('user', 'analyst'))?.since).toBe(new Date(SECOND).toISOString())
   })
 })
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { cutText, identityLabel, pathText, type Path } from '../../src/iam/paths.js'
-import { ESCALATION_DETECTOR, reachFromRow } from '../../src/iam/reach.js'
+import { cutText, identityLabel, pathText } from '../../src/iam/paths.js'
+import { conditionsOf, ESCALATION_DETECTOR, reachFromRow, reachVerdict } from '../../src/iam/reach.js'
 import { plural } from '../../src/text.js'
 import { isoFromMillis } from '../../src/time.js'
 import { defineDetector, type FindingDraft } from '../define.js'
@@ -19,9 +19,6 @@ const Row = z.object({
   /** It could not in the computation before, which did run. */
   appeared: z.coerce.boolean(),
 })
-
-/** The conditions a path hangs on, each once. */
-const conditionsOf = (path: Path): string[] => [...new Set(path.steps.flatMap((s) => s.conditions))]
 
 /**
  * Who can become administrator without being one, from the paths `trailwatch import iam` computes
@@ -56,17 +53,19 @@ export default defineDetector({
     ORDER BY principal`,
   row: Row,
   toFinding: (row) => {
-    const { path, cut } = reachFromRow(row)
+    const reach = reachFromRow(row)
+    const { path, cut } = reach
+    const verdict = reachVerdict(reach)
     const who = identityLabel(row.principal)
     const steps = plural(path.steps.length, 'step')
     const conditions = conditionsOf(path)
     const because = `${pathText(path)}.${conditions.length ? ` It depends on: ${conditions.join('; ')}.` : ''} ${cut ? `The smallest change that cuts every path: take away ${cutText(cut)}.` : 'There are too many separate paths to name one change that cuts them all: start with the first step above.'}`
     const evidence = { check: 'escalation-path', steps: path.steps.length, path: path.steps, cut: cut ?? null, conditions, computed: row.as_of }
     const standing: FindingDraft = {
-      severity: conditions.length ? 'medium' : 'high',
+      severity: verdict.severity,
       principal: row.principal,
       account: row.account_id,
-      title: `${who[0]?.toUpperCase() ?? ''}${who.slice(1)} can become administrator in ${steps}`,
+      title: verdict.title,
       firstSeen: row.since,
       lastSeen: row.since,
       evidence,

@@ -3,7 +3,9 @@ import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime, isoFromMillis } from '../time.js'
 import { parseAuthorizationDetails, type AuthorizationDetails } from './authorization.js'
-import { escalationGraph, pathsFrom, pathsToAdministrator, smallestCut, type EscalationGraph, type Path, type Step } from './paths.js'
+import { escalationGraph, identityLabel, pathsFrom, pathsToAdministrator, smallestCut, type EscalationGraph, type Path, type Step } from './paths.js'
+import { plural } from '../text.js'
+import type { Severity } from '../severity.js'
 
 /** The detector that tells who can become administrator: its findings are not weighed by the paths they report. */
 export const ESCALATION_DETECTOR = 'escalation-paths'
@@ -110,5 +112,33 @@ export function reachFromRow(row: z.output<typeof ReachRow>): Reach {
     path: PathShape.parse(JSON.parse(row.path)),
     paths: z.array(PathShape).parse(JSON.parse(row.paths)),
     cut: row.cut ? z.array(StepShape).parse(JSON.parse(row.cut)) : undefined,
+  }
+}
+
+/** Every identity that could become administrator in the latest computation at `at`, with the first computation that found it so. */
+export async function reachingAt(store: Store, at: Date): Promise<{ reach: Reach; since: string }[]> {
+  const rows = await selectRows(
+    store,
+    `SELECT r.principal AS principal, r.account_id AS account_id, r.kind AS kind, r.name AS name, r.path AS path, r.paths AS paths, r.cut AS cut,
+            toUnixTimestamp64Milli(s.since) AS since
+     FROM iam_reach AS r FINAL
+     LEFT JOIN (SELECT principal, min(as_of) AS since FROM iam_reach WHERE as_of <= {at:DateTime64(3)} AND principal != '' GROUP BY principal) AS s ON s.principal = r.principal
+     WHERE r.as_of = (SELECT max(as_of) FROM iam_reach WHERE as_of <= {at:DateTime64(3)}) AND r.principal != ''
+     ORDER BY principal`,
+    { at: clickHouseTime(at.getTime()) },
+    ReachRow.extend({ since: isoFromMillis }),
+  )
+  return rows.map((row) => ({ reach: reachFromRow(row), since: row.since }))
+}
+
+/** What a path hangs on that a snapshot cannot judge, each once. */
+export const conditionsOf = (path: Path): string[] => [...new Set(path.steps.flatMap((s) => s.conditions))]
+
+/** How a reach is told: `User dev can become administrator in 1 step`, high, or medium when it hangs on conditions. */
+export function reachVerdict(reach: Pick<Reach, 'principal' | 'path'>): { title: string; severity: Severity } {
+  const who = identityLabel(reach.principal)
+  return {
+    title: `${who.charAt(0).toUpperCase()}${who.slice(1)} can become administrator in ${plural(reach.path.steps.length, 'step')}`,
+    severity: conditionsOf(reach.path).length ? 'medium' : 'high',
   }
 }

@@ -6,6 +6,7 @@ import type { Store } from '../clickhouse/client.js'
 import { selectRows } from '../clickhouse/rows.js'
 import { clickHouseTime } from '../time.js'
 import { assessPosture, type PostureConfig } from '../iam/assessment.js'
+import { conditionsOf, reachingAt, reachVerdict } from '../iam/reach.js'
 import { SEVERITIES, type Severity } from '../severity.js'
 
 export interface PostureLine {
@@ -27,9 +28,11 @@ export interface PostureReport {
   findings: PostureLine[]
 }
 
-/** Every account's IAM posture at `at`, as the iam-posture detector sees it, worst first. */
+/** Every account's IAM posture at `at`, as the iam-posture and escalation-paths detectors see it, worst first. */
 export async function iamPostureReport(store: Store, at: Date, config: PostureConfig): Promise<PostureReport> {
-  const findings = (await assessPosture(store, at, config)).map(({ account, finding: f }) => ({ account, severity: f.severity, check: f.check, subject: f.subject, title: f.title, mitigations: f.mitigations.join('; '), since: f.since }))
+  const checked = (await assessPosture(store, at, config)).map(({ account, finding: f }) => ({ account, severity: f.severity, check: f.check, subject: f.subject, title: f.title, mitigations: f.mitigations.join('; '), since: f.since }))
+  const reaching = (await reachingAt(store, at)).map(({ reach, since }) => ({ account: reach.account, ...reachVerdict(reach), check: 'escalation-path', subject: reach.principal, mitigations: conditionsOf(reach.path).join('; '), since }))
+  const findings = [...checked, ...reaching]
   findings.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || a.account.localeCompare(b.account) || a.check.localeCompare(b.check) || a.title.localeCompare(b.title))
   const [snapshots] = await selectRows(store, 'SELECT uniqExact(account_id) AS accounts FROM iam_snapshots WHERE taken_at <= {at:DateTime64(3)}', { at: clickHouseTime(at.getTime()) }, z.object({ accounts: z.coerce.number() }))
   return { at: at.toISOString(), accounts: snapshots?.accounts ?? 0, findings }
