@@ -23,7 +23,8 @@ beforeAll(async () => {
   const work = mkdtempSync(path.join(tmpdir(), 'trailwatch-console-paths-'))
   const env = { TRAILWATCH_DATA_DIR: path.join(work, 'data'), TRAILWATCH_CONSOLE_USERS_FILE: path.join(work, 'console-users') }
   writeFileSync(env.TRAILWATCH_CONSOLE_USERS_FILE, `alice:${await hashPassword(PASSWORD)}\n`)
-  const imported = await runCli(['import', 'iam', path.resolve(import.meta.dirname, 'fixtures/iam/escalation-444455556666.json'), '--taken-at', '2026-11-30T06:00:00Z'], { env })
+  // Taken now: the console reads the paths in force on its own clock, whatever the day the test runs.
+  const imported = await runCli(['import', 'iam', path.resolve(import.meta.dirname, 'fixtures/iam/escalation-444455556666.json')], { env })
   expect(imported.code).toBe(0)
   console_ = startCli(['console'], { env })
   base = await consoleAddress(console_)

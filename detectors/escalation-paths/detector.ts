@@ -1,24 +1,8 @@
 import { z } from 'zod'
 import { cutText, identityLabel, pathText } from '../../src/iam/paths.js'
-import { conditionsOf, ESCALATION_DETECTOR, reachFromRow, reachVerdict } from '../../src/iam/reach.js'
+import { conditionsOf, ESCALATION_DETECTOR, REACHING_SQL, ReachingRow, reachFromRow, reachVerdict } from '../../src/iam/reach.js'
 import { plural } from '../../src/text.js'
-import { isoFromMillis } from '../../src/time.js'
 import { defineDetector, type FindingDraft } from '../define.js'
-
-const Row = z.object({
-  principal: z.string(),
-  account_id: z.string(),
-  kind: z.string(),
-  name: z.string(),
-  path: z.string(),
-  paths: z.string(),
-  cut: z.string(),
-  as_of: isoFromMillis,
-  /** The first computation in which it could. */
-  since: isoFromMillis,
-  /** It could not in the computation before, which did run. */
-  appeared: z.coerce.boolean(),
-})
 
 /**
  * Who can become administrator without being one, from the paths `trailwatch import iam` computes
@@ -41,17 +25,8 @@ export default defineDetector({
     'Import the next snapshot: the finding is fixed when no path is left.',
   ],
   config: z.object({}),
-  sql: `WITH
-      (SELECT max(as_of) FROM iam_reach WHERE as_of <= {now:DateTime64(3)}) AS latest,
-      (SELECT max(as_of) FROM iam_reach WHERE as_of < latest) AS before
-    SELECT r.principal AS principal, r.account_id AS account_id, toString(r.kind) AS kind, r.name AS name, r.path AS path, r.paths AS paths, r.cut AS cut,
-           toUnixTimestamp64Milli(r.as_of) AS as_of, toUnixTimestamp64Milli(s.since) AS since,
-           before > toDateTime64(0, 3) AND r.principal NOT IN (SELECT principal FROM iam_reach FINAL WHERE as_of = before) AS appeared
-    FROM iam_reach AS r FINAL
-    LEFT JOIN (SELECT principal, min(as_of) AS since FROM iam_reach WHERE as_of <= {now:DateTime64(3)} AND principal != '' GROUP BY principal) AS s ON s.principal = r.principal
-    WHERE r.as_of = latest AND r.principal != ''
-    ORDER BY principal`,
-  row: Row,
+  sql: REACHING_SQL,
+  row: ReachingRow,
   toFinding: (row) => {
     const reach = reachFromRow(row)
     const { path, cut } = reach

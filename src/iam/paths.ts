@@ -434,8 +434,8 @@ function assumeSteps(subject: Subject, candidates: Subject[], named: Set<Subject
   return steps
 }
 
-/** Roles by who their trust names (a principal's ARN, an account, or anyone), and whether a principal is named by its ARN. */
-function trustIndex(subjects: Subject[]): { rolesTrusting: (subject: Subject) => Subject[]; rolesNaming: (subject: Subject) => Set<Subject>; named: (subject: Subject) => boolean } {
+/** Roles by who their trust names: a principal's ARN, an account, or anyone. */
+function trustIndex(subjects: Subject[]): { rolesTrusting: (subject: Subject) => Subject[]; rolesNaming: (subject: Subject) => Set<Subject> } {
   const byName = new Map<string, Subject[]>()
   const add = (key: string, role: Subject): void => {
     const list = byName.get(key) ?? []
@@ -452,7 +452,6 @@ function trustIndex(subjects: Subject[]): { rolesTrusting: (subject: Subject) =>
   return {
     rolesTrusting: (subject) => [...new Set([...(byName.get('*') ?? []), ...(byName.get(subject.principal.arn) ?? []), ...(byName.get(`arn:aws:iam::${subject.account}:root`) ?? [])])],
     rolesNaming: (subject) => new Set(byName.get(subject.principal.arn) ?? []),
-    named: (subject) => byName.has(subject.principal.arn),
   }
 }
 
@@ -470,8 +469,8 @@ export function escalationGraph(snapshots: { account: string; details: Authoriza
 
   // Reaching an identity that can go nowhere further adds nothing to a path (unless it is the
   // destination asked for), except where the subject may then change its policies.
-  const { rolesTrusting, rolesNaming, named } = trustIndex(all)
-  const startsSteps = new Set(all.filter((s) => !s.admin && (named(s) || STEP_ACTIONS.some((a) => s.mayDo(a)))))
+  const { rolesTrusting, rolesNaming } = trustIndex(all)
+  const startsSteps = new Set(all.filter((s) => !s.admin && (rolesNaming(s).size > 0 || STEP_ACTIONS.some((a) => s.mayDo(a)))))
   const leadsOn = new Set(all.filter((s) => s.admin || startsSteps.has(s) || s.principal.arn === options.alsoReach).map((s) => s.principal.arn))
   const steps = new Map<string, Step[]>()
   for (const state of states) {

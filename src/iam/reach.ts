@@ -86,7 +86,10 @@ export function identityKey(arn: string): string | undefined {
 
 /** Of these principals, those that could become administrator in the latest computation at `at`, by the ARN given. */
 export async function reachOf(store: Store, principals: string[], at: Date): Promise<Map<string, Reach>> {
-  const keys = new Map(principals.flatMap((arn) => (identityKey(arn) ? [[arn, identityKey(arn) ?? '']] : [])))
+  const keys = new Map(principals.flatMap((arn) => {
+    const key = identityKey(arn)
+    return key ? [[arn, key] as const] : []
+  }))
   if (keys.size === 0) return new Map()
   const rows = await selectRows(
     store,
@@ -115,19 +118,33 @@ export function reachFromRow(row: z.output<typeof ReachRow>): Reach {
   }
 }
 
-/** Every identity that could become administrator in the latest computation at `at`, with the first computation that found it so. */
+/**
+ * Every identity that could become administrator in the latest computation at `{now}`, with the
+ * time of the first computation that found it so (`since`) and whether the computation before
+ * (when there was one) did not (`appeared`).
+ */
+export const REACHING_SQL = `WITH
+      (SELECT max(as_of) FROM iam_reach WHERE as_of <= {now:DateTime64(3)}) AS latest,
+      (SELECT max(as_of) FROM iam_reach WHERE as_of < latest) AS before
+    SELECT r.principal AS principal, r.account_id AS account_id, toString(r.kind) AS kind, r.name AS name, r.path AS path, r.paths AS paths, r.cut AS cut,
+           toUnixTimestamp64Milli(r.as_of) AS as_of, toUnixTimestamp64Milli(s.since) AS since,
+           before > toDateTime64(0, 3) AND r.principal NOT IN (SELECT principal FROM iam_reach FINAL WHERE as_of = before) AS appeared
+    FROM iam_reach AS r FINAL
+    LEFT JOIN (SELECT principal, min(as_of) AS since FROM iam_reach WHERE as_of <= {now:DateTime64(3)} AND principal != '' GROUP BY principal) AS s ON s.principal = r.principal
+    WHERE r.as_of = latest AND r.principal != ''
+    ORDER BY principal`
+
+export const ReachingRow = ReachRow.extend({
+  as_of: isoFromMillis,
+  /** The first computation in which it could. */
+  since: isoFromMillis,
+  /** It could not in the computation before, which did run. */
+  appeared: z.coerce.boolean(),
+})
+
+/** REACHING_SQL's rows at `at`: what the escalation-paths detector reads, for a report. */
 export async function reachingAt(store: Store, at: Date): Promise<{ reach: Reach; since: string }[]> {
-  const rows = await selectRows(
-    store,
-    `SELECT r.principal AS principal, r.account_id AS account_id, r.kind AS kind, r.name AS name, r.path AS path, r.paths AS paths, r.cut AS cut,
-            toUnixTimestamp64Milli(s.since) AS since
-     FROM iam_reach AS r FINAL
-     LEFT JOIN (SELECT principal, min(as_of) AS since FROM iam_reach WHERE as_of <= {at:DateTime64(3)} AND principal != '' GROUP BY principal) AS s ON s.principal = r.principal
-     WHERE r.as_of = (SELECT max(as_of) FROM iam_reach WHERE as_of <= {at:DateTime64(3)}) AND r.principal != ''
-     ORDER BY principal`,
-    { at: clickHouseTime(at.getTime()) },
-    ReachRow.extend({ since: isoFromMillis }),
-  )
+  const rows = await selectRows(store, REACHING_SQL, { now: clickHouseTime(at.getTime()) }, ReachingRow)
   return rows.map((row) => ({ reach: reachFromRow(row), since: row.since }))
 }
 
