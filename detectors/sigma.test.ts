@@ -32,6 +32,14 @@ beforeAll(async () => {
     call('fleet', { eventSource: 'ec2.amazonaws.com', eventName: 'CreateFleet', requestParameters: { CreateFleetRequest: { LaunchTemplateConfigs: { Overrides: [{ InstanceType: 'c5.large', tag: 1 }], tag: 1 } } } }),
     apiCall('2026-11-20T11:00:00Z', roleSession('deploy', 'run-1'), '203.0.113.9', { eventID: 'run-1', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
     apiCall('2026-11-20T11:05:00Z', roleSession('deploy', 'run-2'), '203.0.113.9', { eventID: 'run-2', eventSource: 'lambda.amazonaws.com', eventName: 'UpdateFunctionCode20150331v2' }),
+    call('policy', {
+      eventSource: 's3.amazonaws.com',
+      eventName: 'PutBucketPolicy',
+      requestParameters: {
+        bucketName: 'b',
+        bucketPolicy: { Statement: [{ Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::193672423079:root', '111122223333', '444455556666'] }, Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }] },
+      },
+    }),
     // A Tor exit on the bundled list.
     apiCall('2026-11-20T11:06:00Z', iamUser('carol'), '185.220.101.1', { eventID: 'tor', eventSource: 'iam.amazonaws.com', eventName: 'ListUsers' }),
   ])
@@ -60,7 +68,7 @@ describe('Sigma detection compiled to ClickHouse', () => {
 
   it('treats null as absent, and `not 1 of` as none of them', async () => {
     expect(await matching({ selection: { eventName: 'StopLogging', errorCode: null }, condition: 'selection' })).toEqual(['stop'])
-    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['database', 'fleet', 'group', 'image', 'launch', 'resize', 'run-1', 'run-2', 'star', 'stop', 'tor'])
+    expect(await matching({ selection: { eventSource: '*.amazonaws.com' }, filter_a: { eventName: 'GetObject' }, filter_b: { errorCode: 'AccessDenied' }, condition: 'selection and not 1 of filter_*' })).toEqual(['database', 'fleet', 'group', 'image', 'launch', 'policy', 'resize', 'run-1', 'run-2', 'star', 'stop', 'tor'])
   })
 
   it('keeps an escaped star literal, and a bare star asks only whether the field is there', async () => {
@@ -96,6 +104,11 @@ describe('Sigma detection compiled to ClickHouse', () => {
     expect(await sharedWith('image')).toEqual(['999988887777, arn:aws:organizations::999988887777:organization/o-abc, everyone, {"futureKind":"z"}'])
     expect(await sharedWith('database')).toEqual(['everyone'])
     expect(await sharedWith('launch')).toEqual([''])
+  })
+
+  it('says which other accounts a request names as trailwatch.accountsNamed, never its own account', async () => {
+    expect(await fieldOf('trailwatch.accountsNamed', 'policy')).toEqual(['193672423079, 444455556666'])
+    expect(await fieldOf('trailwatch.accountsNamed', 'stop')).toEqual([''])
   })
 
   it('reads the address lists the caller was on as trailwatch.addressLists, for a rule to match', async () => {

@@ -44,6 +44,10 @@ const DERIVED_FIELDS: Record<string, string> = {
       arrayMap(item -> coalesce(nullIf(JSONExtractString(item, 'userId'), ''), nullIf(JSONExtractString(item, 'organizationArn'), ''), nullIf(JSONExtractString(item, 'organizationalUnitArn'), ''), nullIf(JSONExtractString(item, 'group'), ''), item),
         arrayConcat(JSONExtractArrayRaw(raw, 'requestParameters', 'launchPermission', 'add', 'items'), JSONExtractArrayRaw(raw, 'requestParameters', 'createVolumePermission', 'add', 'items'))),
       JSONExtract(raw, 'requestParameters', 'valuesToAdd', 'Array(String)')))))), ', ')`,
+  // The other AWS accounts a request names (every twelve-digit number in its parameters but the
+  // account's own: principals, conditions, ARNs), sorted, once each: whom a resource policy lets in.
+  'trailwatch.accountsNamed': `arrayStringConcat(arraySort(arrayDistinct(arrayFilter(a -> a != account_id,
+      extractAll(JSONExtractRaw(raw, 'requestParameters'), '(?:^|[^0-9])([0-9]{12})(?:[^0-9]|$)')))), ', ')`,
 }
 
 /** A field the store answers without a JSON path: a column or a derived field. */

@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runDetector } from '../detectors/engine.js'
 import { DETECTORS } from '../detectors/registry.js'
@@ -8,6 +7,7 @@ import type { Finding } from '../detectors/define.js'
 import { backfill } from '../ingest/backfill.js'
 import { INVICTUS, STRATUS } from './helpers/datasets.js'
 import { openTestStore, testLogger, type TestStore } from './helpers/store.js'
+import { captureOf, STRATUS_COVERAGE, WRITTEN_CAPTURES } from './stratus-coverage.js'
 import { testSettings } from './helpers/detect.js'
 
 const options = { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger }
@@ -22,60 +22,23 @@ const detector = (id: string) => {
 let store: TestStore
 beforeAll(async () => {
   store = await openTestStore()
-  await backfill(store, [STRATUS, INVICTUS], options)
+  await backfill(store, [STRATUS, WRITTEN_CAPTURES, INVICTUS], options)
 })
 afterAll(async () => {
   await store.close()
 })
 
-// DataDog/stratus-red-team detonation logs (Apache-2.0): each technique file is one attack.
-const TECHNIQUES: [technique: string, detector: string, event: string][] = [
-  ['aws.defense-evasion.cloudtrail-delete', 'cloudtrail-tampering', 'DeleteTrail'],
-  ['aws.defense-evasion.cloudtrail-event-selectors', 'cloudtrail-tampering', 'PutEventSelectors'],
-  ['aws.defense-evasion.cloudtrail-stop', 'cloudtrail-tampering', 'StopLogging'],
-  ['aws.defense-evasion.dns-delete-logs', 'cloudtrail-tampering', 'DeleteResolverQueryLogConfig'],
-  ['aws.defense-evasion.vpc-remove-flow-logs', 'cloudtrail-tampering', 'DeleteFlowLogs'],
-  ['aws.defense-evasion.organizations-leave', 'cloudtrail-tampering', 'LeaveOrganization'],
-  ['aws.initial-access.console-login-without-mfa', 'console-login-without-mfa', 'ConsoleLogin'],
-  ['aws.persistence.iam-backdoor-role', 'iam-privilege-escalation', 'UpdateAssumeRolePolicy'],
-  ['aws.persistence.iam-backdoor-user', 'iam-privilege-escalation', 'CreateAccessKey'],
-  ['aws.persistence.iam-create-admin-user', 'iam-privilege-escalation', 'AttachUserPolicy'],
-  ['aws.persistence.iam-create-backdoor-role', 'iam-privilege-escalation', 'AttachRolePolicy'],
-  ['aws.persistence.iam-create-user-login-profile', 'iam-privilege-escalation', 'CreateLoginProfile'],
-  ['aws.privilege-escalation.iam-update-user-login-profile', 'iam-privilege-escalation', 'UpdateLoginProfile'],
-  ['aws.credential-access.secretsmanager-retrieve-secrets', 'rule:trailwatch-secrets-many-read', 'GetSecretValue'],
-  ['aws.exfiltration.ec2-share-ami', 'rule:trailwatch-ami-shared', 'ModifyImageAttribute'],
-  ['aws.exfiltration.ec2-share-ebs-snapshot', 'rule:trailwatch-ebs-snapshot-shared', 'ModifySnapshotAttribute'],
-  ['aws.exfiltration.rds-share-snapshot', 'rule:trailwatch-rds-snapshot-shared', 'ModifyDBSnapshotAttribute'],
-  ['aws.exfiltration.ec2-security-group-open-port-22-ingress', 'rule:trailwatch-security-group-open-admin-port', 'AuthorizeSecurityGroupIngress'],
-  ['aws.credential-access.secretsmanager-batch-retrieve-secrets', 'rule:trailwatch-secrets-batch-read-by-filter', 'BatchGetSecretValue'],
-  ['aws.credential-access.ssm-retrieve-securestring-parameters', 'rule:trailwatch-ssm-parameters-listed-then-decrypted', 'GetParameters'],
-  ['aws.credential-access.ec2-get-password-data', 'rule:trailwatch-ec2-password-data-many', 'GetPasswordData'],
-  ['aws.credential-access.ec2-steal-instance-credentials', 'rule:trailwatch-instance-credentials-used-by-operator', 'GetCallerIdentity'],
-  ['aws.discovery.ec2-download-user-data', 'rule:trailwatch-ec2-user-data-read-many', 'DescribeInstanceAttribute'],
-  ['aws.execution.ec2-launch-unusual-instances', 'rule:trailwatch-ec2-unusual-instance-type', 'RunInstances'],
-  ['aws.execution.ec2-user-data', 'rule:trailwatch-ec2-user-data-changed', 'ModifyInstanceAttribute'],
-  ['aws.execution.ssm-send-command', 'rule:trailwatch-ssm-command-new-principal', 'SendCommand'],
-  ['aws.execution.ssm-start-session', 'rule:trailwatch-ssm-command-new-principal', 'StartSession'],
-  ['aws.lateral-movement.ec2-instance-connect', 'rule:trailwatch-instance-connect-new-principal', 'SendSSHPublicKey'],
-  ['aws.lateral-movement.ec2-serial-console-send-ssh-public-key', 'rule:trailwatch-serial-console-enabled', 'EnableSerialConsoleAccess'],
-  ['aws.persistence.lambda-backdoor-function', 'rule:trailwatch-lambda-public', 'AddPermission20150331v2'],
-  ['aws.persistence.lambda-layer-extension', 'rule:trailwatch-lambda-code-new-principal', 'UpdateFunctionConfiguration20150331v2'],
-  ['aws.persistence.lambda-overwrite-code', 'rule:trailwatch-lambda-code-new-principal', 'UpdateFunctionCode20150331v2'],
-  ['aws.persistence.rolesanywhere-create-trust-anchor', 'rule:trailwatch-rolesanywhere-trust-anchor', 'CreateTrustAnchor'],
-  ['aws.persistence.sts-federation-token', 'rule:trailwatch-federation-token-new-principal', 'GetFederationToken'],
-  ['aws.impact.bedrock-invoke-model', 'rule:trailwatch-bedrock-invoke-new-region', 'InvokeModel'],
-]
-
-describe('Stratus Red Team detonations', () => {
-  it('are each named here', () => {
+describe('Stratus Red Team techniques', () => {
+  it('has each detonation log named in the coverage', () => {
     const files = readdirSync(STRATUS).filter((f) => f.startsWith('aws.') && f.endsWith('.json'))
-    expect(TECHNIQUES.map(([technique]) => `${technique}.json`).sort()).toEqual(files.sort())
+    expect(files.filter((f) => !STRATUS_COVERAGE.some((c) => `${c.technique}.json` === f))).toEqual([])
   })
 
-  for (const [technique, detectorId, event] of TECHNIQUES) {
+  for (const { technique, detector: detectorId, event } of STRATUS_COVERAGE) {
     it(`${technique} is found by ${detectorId}`, async () => {
-      const records = JSON.parse(readFileSync(path.join(STRATUS, `${technique}.json`), 'utf8')) as { eventTime: string; recipientAccountId: string }[]
+      const capture = captureOf(technique)
+      if (!capture) throw new Error(`no capture of ${technique}`)
+      const records = JSON.parse(readFileSync(capture.file, 'utf8')) as { eventTime: string; recipientAccountId: string }[]
       const times = records.map((r) => Date.parse(r.eventTime))
       const accounts = new Set(records.map((r) => r.recipientAccountId))
       const window = { from: new Date(Math.min(...times)), now: new Date(Math.max(...times) + 1000) }
@@ -157,6 +120,9 @@ describe('invictus-ir aws_dataset: every finding of the detectors and built-in r
         'rule:trailwatch-rolesanywhere-trust-anchor high user/bert-jan',
         // The trail's bucket told to expire every object after a day ("nuke-cloudtrail-logs-after-1-day").
         'rule:trailwatch-s3-lifecycle-short-expiry high user/bert-jan',
+        // A bucket's policy letting account 193672423079 read it (Stratus' s3-backdoor-bucket-policy); the
+        // Terraform policies before it let only CloudTrail in, and Terraform's DeregisterImage was its own clean-up.
+        'rule:trailwatch-bucket-policy-other-account high user/bert-jan',
       ].sort(),
     )
   })
