@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { alertCommand, notificationsCommand, suppressCommand } from './src/alerting/cli.js'
 import { importCredentialReportCommand } from './src/credentials/cli.js'
 import { eventsCommand } from './src/events/cli.js'
+import { findingsCommand } from './src/cli/findings.js'
 import { incidentsCommand, timelineCommand } from './src/incidents/cli.js'
 import { postureCommand } from './src/cli/posture.js'
 import { containCommand } from './src/contain/cli.js'
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     .addCommand(containCommand())
     .addCommand(timelineCommand())
     .addCommand(eventsCommand())
+    .addCommand(findingsCommand())
     .addCommand(suppressCommand(({ config }) => Promise.resolve([...DETECTORS.map((d) => d.id), ...loadRuleFiles(rulePaths(config.rulesDir)).rules.map((rule) => rule.detector.id)])))
     .addCommand(notificationsCommand())
     .addCommand(reportCommand())

@@ -13,6 +13,7 @@ import type { Settings } from '../src/settings.js'
 import { incidentOfAlerts } from '../src/incidents/incidents.js'
 import { switchDetector, switchedOff } from '../src/alerts/switches.js'
 import { recordFindings } from '../src/incidents/record.js'
+import { attackCoverage } from '../src/alerts/tactics.js'
 import { backtest, histogramLines } from './backtest.js'
 import { durationMs, type Detector, type Finding } from './define.js'
 import { findingText, runDetector } from './engine.js'
@@ -214,6 +215,31 @@ export function rulesCommand(): Command {
     .addCommand(backtestCommand())
     .addCommand(switchCommand('disable', false))
     .addCommand(switchCommand('enable', true))
+    .addCommand(coverageCommand())
+}
+
+/** `rules coverage`: the ATT&CK tactics and techniques the detectors and rules that run here look for. */
+function coverageCommand(): Command {
+  return withCommonOptions(new Command('coverage'))
+    .description('the ATT&CK tactics and techniques the enabled detectors and rules look for (the detectors file and rules disable taken into account)')
+    .option('--json', 'one JSON object: {tactics: [{tactic, techniques: [{technique, detectors}]}], unmapped}')
+    .action(async (options: CommonOptions & { json?: boolean }) => {
+      await withContext(options, async ({ store, config, logger, settings }) => {
+        const off = await switchedOff(store)
+        const running = findDetectors(undefined, (await configuredRules(store.client, config.rulesDir, logger)).detectors, settings).filter((d) => !off.has(d.id))
+        const coverage = attackCoverage(running)
+        if (options.json) {
+          console.log(JSON.stringify(coverage))
+          return
+        }
+        for (const { tactic, techniques } of coverage.tactics) {
+          console.log(`${tactic} (${String(techniques.length)})`)
+          for (const { technique, detectors } of techniques) console.log(`  ${technique.padEnd(10)} ${detectors.join(', ')}`)
+        }
+        const techniques = coverage.tactics.reduce((n, t) => n + t.techniques.length, 0)
+        console.log(`${String(techniques)} techniques in ${String(coverage.tactics.length)} tactics from ${String(running.length)} detectors and rules; ${String(coverage.unmapped.length)} name none${coverage.unmapped.length ? ` (${coverage.unmapped.join(', ')})` : ''}`)
+      })
+    })
 }
 
 /** `rules disable|enable ID`: what the console's detectors page does, kept with who and why. */

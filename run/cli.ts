@@ -66,7 +66,7 @@ function consoleOf(context: Context, detectors: Detector[], skippedRules: string
     host: config.http.host,
     aliases: config.alerting.accountAliases,
     principals: settings.principals,
-    detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })),
+    detectors: detectors.map(({ id, title, schedule, attack }) => ({ id, title, schedule, attack })),
     history: (id, range) => backtestOf(store, detectors, id, range, settings),
     skippedRules,
     failures: detectorFailures,

@@ -101,7 +101,7 @@ const main = async (): Promise<void> => {
       host: '127.0.0.1',
       aliases: {},
       principals: principalsFrom({}),
-      detectors: DETECTORS.map(({ id, title, schedule }) => ({ id, title, schedule })),
+      detectors: DETECTORS.map(({ id, title, schedule, attack }) => ({ id, title, schedule, attack })),
       failures: () => Promise.resolve(new Map()),
       logger,
       clock: () => now,

@@ -157,6 +157,8 @@ const Env = z.object({
   /** Every incident update, signed: JSON POSTed here with X-Trailwatch-Signature (HMAC-SHA256 of "timestamp.body" with TRAILWATCH_WEBHOOK_SECRET). */
   TRAILWATCH_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   TRAILWATCH_WEBHOOK_SECRET: z.string().min(16, 'expected a secret of at least 16 characters').optional(),
+  /** What the webhook receives: trailwatch's incident JSON, or the incident as an OCSF 1.8.0 Detection Finding (class 2004). */
+  TRAILWATCH_WEBHOOK_FORMAT: z.enum(['trailwatch', 'ocsf'], { error: 'expected trailwatch or ocsf' }).default('trailwatch'),
   /** A Slack incoming webhook: every incident update as a Block Kit message. */
   TRAILWATCH_SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
   /** A PagerDuty Events v2 integration key: high and critical incidents page, one alert per incident. */
@@ -293,7 +295,7 @@ function alertingConfig(env: z.infer<typeof Env>) {
     maxAttempts: env.TRAILWATCH_SMTP_MAX_ATTEMPTS,
     accountAliases: env.TRAILWATCH_ACCOUNT_ALIASES,
     consoleUrl: env.TRAILWATCH_CONSOLE_URL,
-    webhook: env.TRAILWATCH_WEBHOOK_URL ? { url: env.TRAILWATCH_WEBHOOK_URL, secret: env.TRAILWATCH_WEBHOOK_SECRET ?? '' } : undefined,
+    webhook: env.TRAILWATCH_WEBHOOK_URL ? { url: env.TRAILWATCH_WEBHOOK_URL, secret: env.TRAILWATCH_WEBHOOK_SECRET ?? '', format: env.TRAILWATCH_WEBHOOK_FORMAT } : undefined,
     slack: env.TRAILWATCH_SLACK_WEBHOOK_URL ? { url: env.TRAILWATCH_SLACK_WEBHOOK_URL } : undefined,
     pagerDuty: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY ? { url: env.TRAILWATCH_PAGERDUTY_URL, routingKey: env.TRAILWATCH_PAGERDUTY_ROUTING_KEY } : undefined,
   }

@@ -62,6 +62,7 @@ describe('mistakes get one line, not a stack trace', () => {
   it('names an unknown command or option', async () => {
     await expectOneLine(['nonsense'], /^trailwatch: unknown command 'nonsense'$/)
     await expectOneLine(['query', 'SELECT 1', '--nonsense'], /^trailwatch: unknown option '--nonsense'$/)
+    await expectOneLine(['findings', 'export', '--format', 'xml', '--data-dir', freshDir()], /^trailwatch: option '--format <format>' argument 'xml' is invalid\. Allowed choices are ocsf, json\.$/)
   })
 })
 

@@ -121,6 +121,9 @@ describe('the console on the public captures, in Chromium', () => {
     expect(await page.evaluate(`document.querySelector('svg.ranked a').getAttribute('href')`)).toBe(`/principals?arn=${encodeURIComponent(BERT_JAN)}`)
     const techniques = (await page.evaluate(`[...document.querySelectorAll('svg.matrix a')].map((a) => a.getAttribute('href'))`)) as string[]
     expect(techniques).toContain('https://attack.mitre.org/techniques/T1562/008/')
+    // Beside what the alerts named, what the enabled detectors and rules look for: exfiltration to another account by several.
+    const looked = (await page.evaluate(`[...document.querySelectorAll('svg.matrix')[1].querySelectorAll('a title')].map((t) => t.textContent)`)) as string[]
+    expect(looked).toContainEqual(expect.stringMatching(/^T1537 \(exfiltration\): [2-9] detectors$/))
     await page.close()
   }, 60_000)
 

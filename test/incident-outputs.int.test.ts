@@ -20,6 +20,7 @@ import { testSettings } from './helpers/detect.js'
 import { ACCOUNT } from './helpers/events.js'
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js'
 import { openTestStore, recordAt, testLogger } from './helpers/store.js'
+import { validateDetectionFinding } from './helpers/ocsf-schema.js'
 
 const RUNNING = [...DETECTORS, ...loadRuleFiles([builtInRulesDir()]).rules.map((rule) => rule.detector)]
 const NOBODY_KNOWN = principalsFrom({})
@@ -36,7 +37,7 @@ afterAll(async () => {
 })
 
 describe('invictus-ir aws_dataset at 2023-07-10T12:40Z, through the alerter', () => {
-  it('is one email, not 33, that fits a 400 px phone screen', async () => {
+  it('is one email, not 34, that fits a 400 px phone screen', async () => {
     const store = await openTestStore()
     const now = new Date('2023-07-10T12:40:00Z')
     await backfill(store, [INVICTUS], { maxBatch: 10_000, maxRecordBytes: 1 << 20, logger: testLogger })
@@ -50,11 +51,11 @@ describe('invictus-ir aws_dataset at 2023-07-10T12:40Z, through the alerter', ()
 
     expect(summary.sent).toHaveLength(1)
     const mail = smtp.received[0]?.mail
-    expect(mail?.subject).toBe('[trailwatch] CRITICAL bert-jan@invictus: cloudtrail-tampering DeleteTrail (+32)')
+    expect(mail?.subject).toBe('[trailwatch] CRITICAL bert-jan@invictus: cloudtrail-tampering DeleteTrail (+33)')
     expect(mail?.subject?.length).toBeLessThanOrEqual(80)
     const text = mail?.text ?? ''
     // The critical DeleteTrail alert comes first, with its DeleteTrail calls under it.
-    expect(text).toMatch(/ALERTS \(33, most severe first\)\n {2}1\. CRITICAL cloudtrail-tampering: .*DeleteTrail.*\n {5}2023-07-10 \d\d:\d\d:\d\d UTC {2}DeleteTrail /)
+    expect(text).toMatch(/ALERTS \(34, most severe first\)\n {2}1\. CRITICAL cloudtrail-tampering: .*DeleteTrail.*\n {5}2023-07-10 \d\d:\d\d:\d\d UTC {2}DeleteTrail /)
     // What to act on, by name, and the runbook with them in place.
     expect(text).toMatch(/ACT ON\n(.*\n)*? {2}trail: stratus-red-team-/)
     expect(text).toContain("aws iam update-access-key --user-name 'bert-jan' --access-key-id AKIATFQR7NSC8Q4X20BJ --status Inactive")
@@ -213,5 +214,52 @@ describe('outputs beyond email', () => {
     const [, page, , unpage] = bodies('/pagerduty')
     expect(page).toMatchObject({ routing_key: 'R0123456789ABCDEF0123456789ABCDE', event_action: 'trigger', dedup_key: opened?.incident.id, payload: { severity: 'critical' } })
     expect(unpage).toEqual({ routing_key: 'R0123456789ABCDEF0123456789ABCDE', event_action: 'resolve', dedup_key: opened?.incident.id })
+  }, 120_000)
+
+  it('sends a webhook that asks for OCSF each update as a Detection Finding the schema accepts', async () => {
+    const receiver = await flakyReceiver(0)
+    const store = await openTestStore()
+    const secret = 'a-webhook-secret-of-some-length'
+    const config = loadConfig({ TRAILWATCH_ALERT_TO: 'secops@example.com', TRAILWATCH_WEBHOOK_URL: `${receiver.url}/webhook`, TRAILWATCH_WEBHOOK_SECRET: secret, TRAILWATCH_WEBHOOK_FORMAT: 'ocsf' })
+    const transport = smtpTransport(smtp.url)
+    const alerter = new Alerter({ store, settings: loadAlertingSettings(config), principals: NOBODY_KNOWN, transport, logger: testLogger })
+    const principal = `arn:aws:iam::${ACCOUNT}:user/erin`
+    const at = Date.parse('2026-11-20T12:00:00Z')
+    const finding = (id: string, severity: Finding['severity'], detector: string, attack: string[]): Finding => ({
+      detector, alertId: id, severity, principal, account: ACCOUNT, title: `erin ${id}`, firstSeen: new Date(at).toISOString(), lastSeen: new Date(at).toISOString(),
+      evidence: { bucket: 'arn:aws:s3:::records' }, why: 'test', dedupKey: id, attack, runbook: ['Deactivate the key.'],
+    })
+    await recordAt(store, [finding('ocsf-first', 'high', 'unusual-source-ip', ['T1078.004'])], new Date(at))
+    await alerter.runOnce(new Date(at))
+    await recordAt(store, [finding('ocsf-second', 'critical', 'rule:trailwatch-s3-object-versions-deleted-many', ['T1485'])], new Date(at + 60_000))
+    await alerter.runOnce(new Date(at + 60_000))
+    const [incidentId = ''] = (await incidentOfAlerts(store, ['ocsf-first'])).values()
+    await changeIncident(store, incidentId, 'acknowledged', 'pat', 'looking', new Date(at + 120_000))
+    await alerter.runOnce(new Date(at + 120_000))
+    await changeIncident(store, incidentId, 'resolved', 'pat', 'key rotated', new Date(at + 180_000))
+    await alerter.runOnce(new Date(at + 180_000))
+    transport.close()
+    await store.close()
+    await new Promise<void>((resolve) => receiver.server.close(() => {
+      resolve()
+    }))
+
+    const requests = receiver.received.filter((r) => r.path === '/webhook')
+    for (const request of requests) expect(request.headers['x-trailwatch-signature']).toBe(webhookSignature(secret, String(request.headers['x-trailwatch-timestamp']), request.body))
+    const findings = requests.map((r) => JSON.parse(r.body) as Record<string, unknown>)
+    for (const f of findings) expect(validateDetectionFinding(f)).toEqual([])
+    expect(findings.map((f) => [f.activity_name, f.status, f.severity])).toEqual([
+      ['Create', 'New', 'High'],
+      ['Update', 'New', 'Critical'],
+      ['Update', 'In Progress', 'Critical'],
+      ['Close', 'Resolved', 'Critical'],
+    ])
+    expect(findings[1]).toMatchObject({
+      class_uid: 2004,
+      finding_info: { uid: incidentId, related_events: [{ uid: 'ocsf-first' }, { uid: 'ocsf-second', type: 'rule:trailwatch-s3-object-versions-deleted-many' }] },
+      actor: { user: { uid: principal } },
+    })
+    // The update's own delivery id, for a receiver to drop a delivery it has seen.
+    expect((findings[0]?.unmapped as { trailwatch: { delivery_id: string } }).trailwatch.delivery_id).toBe(requests[0]?.headers['x-trailwatch-delivery'])
   }, 120_000)
 })

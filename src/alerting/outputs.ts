@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { detectionFinding, OCSF_SEVERITY, ocsfAttacks, ocsfResources, type FindingActivity, type FindingStatus } from '../alerts/ocsf.js'
 import type { Config } from '../config.js'
 import { DeliveryError, errorMessage } from '../errors.js'
 import { incidentJson as incidentSummary, type Incident } from '../incidents/incidents.js'
@@ -15,11 +16,13 @@ export interface Output {
   minSeverity: Severity
   /** webhook: the HMAC key; pagerduty: the routing key. */
   secret: string
+  /** webhook: trailwatch's incident JSON, or an OCSF Detection Finding. */
+  format?: 'trailwatch' | 'ocsf'
 }
 
 export function configuredOutputs(alerting: Config['alerting']): Output[] {
   const outputs: Output[] = []
-  if (alerting.webhook) outputs.push({ name: 'webhook', url: alerting.webhook.url, minSeverity: alerting.minSeverity, secret: alerting.webhook.secret })
+  if (alerting.webhook) outputs.push({ name: 'webhook', url: alerting.webhook.url, minSeverity: alerting.minSeverity, secret: alerting.webhook.secret, format: alerting.webhook.format })
   if (alerting.slack) outputs.push({ name: 'slack', url: alerting.slack.url, minSeverity: alerting.minSeverity, secret: '' })
   // Paging is for what cannot wait until morning.
   if (alerting.pagerDuty) outputs.push({ name: 'pagerduty', url: alerting.pagerDuty.url, minSeverity: 'high', secret: alerting.pagerDuty.routingKey })
@@ -52,6 +55,47 @@ function slackText(value: string): string {
 
 const PAGERDUTY_SEVERITY: Record<Severity, string> = { info: 'info', low: 'info', medium: 'warning', high: 'error', critical: 'critical' }
 
+const OCSF_STATUS_OF_INCIDENT: Record<Incident['status'], FindingStatus> = { open: 'new', acknowledged: 'in-progress', resolved: 'resolved' }
+
+/**
+ * An incident update as a Detection Finding of its own (the incident's id its uid): created when
+ * opened, updated as alerts join or someone acknowledges it, closed when resolved; each alert a
+ * related event. The time is that of its latest alert or action, so every delivery of one update
+ * is the same bytes.
+ */
+function incidentFinding(incident: Incident, update: { activity: FindingActivity; news: string[]; deliveryId: string; link?: string | undefined }): Record<string, unknown> {
+  const latest = Math.max(Date.parse(incident.last_seen), ...incident.actions.map((a) => Date.parse(a.at)).filter(Number.isFinite))
+  return detectionFinding({
+    uid: incident.id,
+    title: incident.title,
+    desc: update.news.join(' '),
+    severity: incident.severity,
+    activity: update.activity,
+    status: OCSF_STATUS_OF_INCIDENT[incident.status],
+    time: latest,
+    firstSeen: Date.parse(incident.first_seen),
+    lastSeen: Date.parse(incident.last_seen),
+    principal: incident.principals[0] ?? '',
+    account: incident.accounts[0] ?? '',
+    attack: incident.members.flatMap((m) => m.alert.attack),
+    analytic: { uid: 'incidents', name: 'trailwatch incidents', type: 'Other', type_id: 99 },
+    resources: incident.principals.flatMap((principal) => ocsfResources(principal, [])),
+    remediation: [],
+    types: ['incident'],
+    related: incident.members.map(({ alert }) => ({
+      uid: alert.alert_id,
+      title: alert.title,
+      type: alert.detector,
+      severity_id: OCSF_SEVERITY[alert.severity].id,
+      severity: OCSF_SEVERITY[alert.severity].name,
+      first_seen_time: Date.parse(alert.first_seen),
+      last_seen_time: Date.parse(alert.last_seen),
+      ...(alert.attack.length ? { attacks: ocsfAttacks(alert.attack) } : {}),
+    })),
+    unmapped: { trailwatch: { delivery_id: update.deliveryId, incident: incident.id, status: incident.status, principals: incident.principals, accounts: incident.accounts, link: update.link ?? null } },
+  })
+}
+
 /** The body each output receives for one update, as the bytes stored and sent on every attempt. */
 export function outputBody(output: Output, update: OutputUpdate): string {
   const { incident, change } = update
@@ -60,6 +104,7 @@ export function outputBody(output: Output, update: OutputUpdate): string {
   const headline = `${(change ?? incident.severity).toUpperCase()} ${incident.title}`
   switch (output.name) {
     case 'webhook':
+      if (output.format === 'ocsf') return inertJson(incidentFinding(incident, { activity: change === 'resolved' ? 'close' : change || update.news.length ? 'update' : 'create', news, deliveryId: update.deliveryId, link: update.link }))
       return inertJson({ type: `incident.${change ?? (news.length ? 'updated' : 'opened')}`, delivery_id: update.deliveryId, news, link: update.link ?? null, incident: incidentJson(incident) })
     case 'slack': {
       const fields = [

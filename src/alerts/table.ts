@@ -135,6 +135,27 @@ export function latestAlertsOf(store: Store, principal: string, limit: number): 
   return selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE principal = {principal:String} ORDER BY last_seen DESC LIMIT {limit:UInt32}`, { principal, limit }, StoredAlertRow)
 }
 
+/**
+ * Every alert first seen in [from, to), oldest first, a page at a time so that an export of a year
+ * holds one page in memory; the page after one starts after its last alert.
+ */
+export async function* alertsFirstSeenBetween(store: Store, span: { from: number; to: number }, pageSize = 5_000): AsyncGenerator<StoredAlert> {
+  let after = { first_seen: clickHouseTime(span.from), alert_id: '' }
+  for (;;) {
+    const page = await selectRows(
+      store,
+      `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM alerts FINAL WHERE first_seen < {to:DateTime64(3)} AND (first_seen, alert_id) > ({after:DateTime64(3)}, {afterId:String}) AND first_seen >= {from:DateTime64(3)})
+       ORDER BY first_seen, alert_id LIMIT {limit:UInt32}`,
+      { from: clickHouseTime(span.from), to: clickHouseTime(span.to), after: after.first_seen, afterId: after.alert_id, limit: pageSize },
+      StoredAlertRow,
+    )
+    yield* page
+    const last = page.at(-1)
+    if (!last || page.length < pageSize) return
+    after = { first_seen: clickHouseTime(Date.parse(last.first_seen)), alert_id: last.alert_id }
+  }
+}
+
 export async function alertsById(store: Store, ids: string[]): Promise<Map<string, StoredAlert>> {
   if (ids.length === 0) return new Map()
   const alerts = await selectRows(store, `SELECT ${ALERT_COLUMNS} FROM alerts FINAL WHERE alert_id IN {ids:Array(String)}`, { ids }, StoredAlertRow)

@@ -5,6 +5,7 @@
 import { html, type Html } from '../html.js'
 import { identityLabel, type Path, type Step } from '../iam/paths.js'
 import { SEVERITIES, type Severity } from '../severity.js'
+import { TACTIC_ORDER } from '../alerts/tactics.js'
 import { plural } from '../text.js'
 
 export interface DayCounts {
@@ -70,44 +71,30 @@ export function rankedBars(items: Ranked[], noun: string): Html {
   return html`<svg class="chart ranked" viewBox="0 0 ${String(labelWidth + barWidth + 50)} ${String(height)}" width="${String(labelWidth + barWidth + 50)}" height="${String(height)}">${rows}</svg>`
 }
 
-/** ATT&CK's tactics in the order of an intrusion. */
-export const TACTIC_ORDER = [
-  'reconnaissance',
-  'resource-development',
-  'initial-access',
-  'execution',
-  'persistence',
-  'privilege-escalation',
-  'defense-evasion',
-  'credential-access',
-  'discovery',
-  'lateral-movement',
-  'collection',
-  'exfiltration',
-  'impact',
-]
-
 export interface TechniqueCount {
   technique: string
   tactic: string
-  alerts: number
+  count: number
 }
 
-/** Tactics as columns, the techniques seen under each as cells shaded by how many alerts named them, each a link to ATT&CK's page. */
-export function attackMatrix(seen: TechniqueCount[]): Html {
+/**
+ * Tactics as columns, the techniques under each as cells shaded by their count (alerts that named
+ * them, or detectors that look for them: `noun`), each a link to ATT&CK's page.
+ */
+export function attackMatrix(seen: TechniqueCount[], noun: string): Html {
   const column = 120
   const cell = 30
   const head = 34
-  const tactics = TACTIC_ORDER.filter((t) => seen.some((s) => s.tactic === t))
-  const most = Math.max(1, ...seen.map((s) => s.alerts))
+  const tactics = [...TACTIC_ORDER, 'other'].filter((t) => seen.some((s) => s.tactic === t))
+  const most = Math.max(1, ...seen.map((s) => s.count))
   const columns = tactics.map((tactic, c) => {
-    const techniques = seen.filter((s) => s.tactic === tactic).sort((a, b) => b.alerts - a.alerts || a.technique.localeCompare(b.technique))
+    const techniques = seen.filter((s) => s.tactic === tactic).sort((a, b) => b.count - a.count || a.technique.localeCompare(b.technique))
     const x = c * column
     const [first = '', ...rest] = tactic.split('-')
     return html`<g><text class="tactic" x="${String(x + 4)}" y="14">${first}</text><text class="tactic" x="${String(x + 4)}" y="28">${rest.join('-')}</text>${techniques.map((t, r) => {
-      const level = Math.min(4, 1 + Math.floor((t.alerts / most) * 3.999))
+      const level = Math.min(4, 1 + Math.floor((t.count / most) * 3.999))
       const path = t.technique.replace('.', '/')
-      return html`<a href="https://attack.mitre.org/techniques/${path}/" rel="noopener noreferrer"><title>${t.technique} (${tactic}): ${plural(t.alerts, 'alert')}</title><rect class="h${String(level)}" x="${String(x + 2)}" y="${String(head + r * cell)}" width="${String(column - 4)}" height="${String(cell - 4)}"></rect><text class="on-h${String(level)}" x="${String(x + 8)}" y="${String(head + r * cell + 18)}">${t.technique} ×${String(t.alerts)}</text></a>`
+      return html`<a href="https://attack.mitre.org/techniques/${path}/" rel="noopener noreferrer"><title>${t.technique} (${tactic}): ${plural(t.count, noun)}</title><rect class="h${String(level)}" x="${String(x + 2)}" y="${String(head + r * cell)}" width="${String(column - 4)}" height="${String(cell - 4)}"></rect><text class="on-h${String(level)}" x="${String(x + 8)}" y="${String(head + r * cell + 18)}">${t.technique} ×${String(t.count)}</text></a>`
     })}</g>`
   })
   const rows = Math.max(1, ...tactics.map((t) => seen.filter((s) => s.tactic === t).length))

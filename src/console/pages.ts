@@ -5,7 +5,7 @@ import { detectorLabel } from '../alerting/incident-email.js'
 import type { SuppressionRule } from '../alerting/suppressions.js'
 import { INCIDENT_STATUSES, type Incident } from '../incidents/incidents.js'
 import { shortPrincipal } from '../principals.js'
-import { tacticOf } from '../incidents/tactics.js'
+import { tacticOf, type AttackCoverage } from '../alerts/tactics.js'
 import type { SnapshotAge } from '../iam/snapshots.js'
 import { cutText, pathText } from '../iam/paths.js'
 import type { Reach } from '../iam/reach.js'
@@ -313,10 +313,14 @@ function dayCounts(data: OverviewData): DayCounts[] {
   }))
 }
 
-/** Alerts and incidents over time, who and what raised the most, and the ATT&CK techniques seen, as pictures. */
-export function overviewPage(data: OverviewData, days: number, context: PageContext): Html {
+/**
+ * Alerts and incidents over time, who and what raised the most, the ATT&CK techniques seen, and
+ * those the enabled detectors and rules look for, as pictures.
+ */
+export function overviewPage(data: OverviewData, coverage: AttackCoverage, days: number, context: PageContext): Html {
   const window = { from: data.span.from.slice(0, 10), to: data.span.to.slice(0, 10) }
-  const techniques = data.techniques.map((t) => ({ ...t, tactic: tacticOf(t.technique) })).filter((t) => t.tactic)
+  const techniques = data.techniques.map((t) => ({ technique: t.technique, count: t.alerts, tactic: tacticOf(t.technique) })).filter((t) => t.tactic)
+  const covered = coverage.tactics.flatMap(({ tactic, techniques: found }) => found.map((t) => ({ technique: t.technique, tactic, count: t.detectors.length })))
   const total = data.days.reduce((sum, d) => sum + d.alerts, 0)
   return page(
     'Overview',
@@ -332,7 +336,10 @@ ${data.principals.length ? rankedBars(data.principals.map((p) => ({ label: short
 <h2>Detectors and rules with the most alerts</h2>
 ${data.detectors.length ? rankedBars(data.detectors.map((d) => ({ label: d.detector, value: d.alerts, href: `/${queryString({ ...window, detector: d.detector })}`, worst: d.worst })), 'alert') : html`<p>None.</p>`}
 <h2>ATT&amp;CK: the techniques the alerts named, by tactic</h2>
-${techniques.length ? html`<div class="scroll">${attackMatrix(techniques)}</div>` : html`<p>None.</p>`}`,
+${techniques.length ? html`<div class="scroll">${attackMatrix(techniques, 'alert')}</div>` : html`<p>None.</p>`}
+<h2>ATT&amp;CK: what the enabled detectors and rules look for</h2>
+<p>${plural(covered.length, 'technique')} in ${plural(coverage.tactics.length, 'tactic')}, each shaded by how many detectors and rules name it${coverage.unmapped.length ? html`; ${plural(coverage.unmapped.length, 'detector')} name none` : ''}. <a href="/detectors">The detectors</a></p>
+${covered.length ? html`<div class="scroll">${attackMatrix(covered, 'detector')}</div>` : html`<p>None.</p>`}`,
     context,
   )
 }

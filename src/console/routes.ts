@@ -4,6 +4,7 @@ import { addSuppression, listSuppressions, removeSuppression } from '../alerting
 import { AppError } from '../errors.js'
 import { changeIncident, DAY, incidentById, listIncidents, noteIncident, type CaseNote } from '../incidents/incidents.js'
 import { buildTimeline, incidentTimelineSubject } from '../incidents/timeline.js'
+import { attackCoverage } from '../alerts/tactics.js'
 import { searchEvents, SEARCH_FIELDS, type EventFilter } from '../events/search.js'
 import { triggerEvents } from '../incidents/triggers.js'
 import { latestSnapshots } from '../iam/snapshots.js'
@@ -12,7 +13,7 @@ import { knownWorkingTime } from '../people/working-time.js'
 import { HttpError } from '../ops/server.js'
 import { credentialAgeReport, credentialReportSummary } from '../reports/credential-age.js'
 import { atLeast, SEVERITIES, type Severity } from '../severity.js'
-import { detectorSwitches, switchDetector } from '../alerts/switches.js'
+import { detectorSwitches, switchDetector, switchedOff } from '../alerts/switches.js'
 import { listContainments } from '../contain/contain.js'
 import { readAudit } from './audit.js'
 import { eventsPage } from './events-page.js'
@@ -232,7 +233,9 @@ export function pageRoutes(app: FastifyInstance, scope: ConsoleScope): void {
     const asked = Number(params.get('days') ?? OVERVIEW_DAYS)
     const days = Number.isInteger(asked) && asked >= 1 && asked <= MAX_OVERVIEW_DAYS ? asked : OVERVIEW_DAYS
     const until = params.get('to') ? new Date(day(params.get('to'), scope.clock().toISOString().slice(0, 10))) : undefined
-    return sendPage(reply, 200, pages.overviewPage(await overview(store, scope.clock(), { until, days }), days, context(request, reply)))
+    const off = await switchedOff(store)
+    const coverage = attackCoverage(scope.detectors.filter((d) => !off.has(d.id)))
+    return sendPage(reply, 200, pages.overviewPage(await overview(store, scope.clock(), { until, days }), coverage, days, context(request, reply)))
   })
   app.get('/posture', async (request, reply) => {
     const params = query(request)

@@ -23,7 +23,7 @@ export interface ConsoleOptions {
   host: string
   aliases: Record<string, string>
   principals: Principals
-  detectors: { id: string; title: string; schedule: string }[]
+  detectors: { id: string; title: string; schedule: string; attack: readonly string[] }[]
   /** What a detector or rule would have found over a range of the stored history: none for an id that runs nowhere here. */
   history?: (id: string, range: { from: Date; to: Date }) => Promise<DetectorHistory | undefined>
   /** Rule files that could not be loaded, each as a line saying where and why. */

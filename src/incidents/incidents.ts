@@ -7,7 +7,7 @@ import { AppError } from '../errors.js'
 import { atLeast, raise, SEVERITIES, type Severity } from '../severity.js'
 import { clickHouseTime, isoFromMillis, utcText } from '../time.js'
 import { groupAlerts, type AlertIdentities, type ChainEdge, type Identity } from './chain.js'
-import { tacticsOf } from './tactics.js'
+import { tacticsOf } from '../alerts/tactics.js'
 import { alertIdentities, triggerEvents } from './triggers.js'
 
 export const DAY = 86_400_000

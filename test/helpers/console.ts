@@ -32,7 +32,7 @@ export function serveConsole(store: Store, { host = '127.0.0.1', env = {}, skipp
       host,
       aliases: {},
       principals: settings.principals,
-      detectors: detectors.map(({ id, title, schedule }) => ({ id, title, schedule })),
+      detectors: detectors.map(({ id, title, schedule, attack }) => ({ id, title, schedule, attack })),
       history: (id, range) => backtestOf(store, detectors, id, range, settings),
       skippedRules,
       failures: () => Promise.resolve(new Map()),

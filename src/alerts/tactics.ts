@@ -56,3 +56,43 @@ export function tacticOf(technique: string): string {
 export function tacticsOf(techniques: readonly string[]): string[] {
   return [...new Set(techniques.map(tacticOf).filter(Boolean))].sort()
 }
+
+/** ATT&CK's tactics in the order of an intrusion. */
+export const TACTIC_ORDER = [
+  'reconnaissance',
+  'resource-development',
+  'initial-access',
+  'execution',
+  'persistence',
+  'privilege-escalation',
+  'defense-evasion',
+  'credential-access',
+  'discovery',
+  'lateral-movement',
+  'collection',
+  'command-and-control',
+  'exfiltration',
+  'impact',
+]
+
+export interface AttackCoverage {
+  /** In the order of an intrusion, each with its techniques and the detectors that name each. */
+  tactics: { tactic: string; techniques: { technique: string; detectors: string[] }[] }[]
+  /** Detectors and rules that name no ATT&CK technique. */
+  unmapped: string[]
+}
+
+/** The ATT&CK tactics and techniques the detectors name, each technique under the tactic it serves first. */
+export function attackCoverage(detectors: readonly { id: string; attack: readonly string[] }[]): AttackCoverage {
+  const byTechnique = new Map<string, Set<string>>()
+  for (const detector of detectors) for (const technique of detector.attack) byTechnique.set(technique, (byTechnique.get(technique) ?? new Set()).add(detector.id))
+  // A technique the catalogue does not place (a user's rule may name any) is shown, under "other".
+  const tactics = [...TACTIC_ORDER, 'other'].map((tactic) => ({
+    tactic,
+    techniques: [...byTechnique]
+      .filter(([technique]) => (tacticOf(technique) || 'other') === tactic)
+      .map(([technique, ids]) => ({ technique, detectors: [...ids].sort() }))
+      .sort((a, b) => a.technique.localeCompare(b.technique)),
+  })).filter((t) => t.techniques.length > 0)
+  return { tactics, unmapped: detectors.filter((d) => d.attack.length === 0).map((d) => d.id).sort() }
+}
