@@ -3,6 +3,7 @@ import type { Settings } from '../src/settings.js'
 import { closestNames } from '../src/text.js'
 import accessDeniedBurst from './access-denied-burst/detector.js'
 import awsKeyQuarantine from './aws-key-quarantine/detector.js'
+import bulkDataRead from './bulk-data-read/detector.js'
 import cloudtrailTampering from './cloudtrail-tampering/detector.js'
 import consoleBruteForce from './console-brute-force/detector.js'
 import consoleLoginWithoutMfa from './console-login-without-mfa/detector.js'
@@ -29,6 +30,7 @@ export const DETECTORS: readonly Detector[] = [
   iamPrivilegeEscalation,
   consoleBruteForce,
   accessDeniedBurst,
+  bulkDataRead,
   crossAccountAssumeRole,
   dataFreshness,
   iamPosture,

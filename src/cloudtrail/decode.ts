@@ -1,9 +1,9 @@
 import { isUtf8 } from 'node:buffer'
 import type { z } from 'zod'
 import type { SourceEnricher } from './enrich.js'
-import { normaliseEvent, type NormalisedEvent } from './normalise.js'
+import { normaliseAggregated, normaliseEvent, type NormalisedEvent } from './normalise.js'
 import { memberValue, parsedWhenMarked } from './framing.js'
-import { CloudTrailRecord } from './schema.js'
+import { AggregatedRecord, CloudTrailRecord } from './schema.js'
 
 const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1)
 const LATEST_EVENT_MS = Date.UTC(2100, 0, 1)
@@ -35,6 +35,7 @@ export function decodeEvent(bytes: Buffer, enricher?: SourceEnricher): DecodeRes
     // The record as it sits inside the envelope, byte for byte.
     raw = memberValue(bytes, 'detail')?.toString('utf8') ?? JSON.stringify(value.detail)
   }
+  if ((candidate as { eventType?: unknown }).eventType === 'AwsAggregatedEvent') return decodeAggregated(candidate, raw)
   const parsed = CloudTrailRecord.safeParse(candidate)
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error.issues) }
   const eventTimeMs = Date.parse(parsed.data.eventTime)
@@ -42,6 +43,17 @@ export function decodeEvent(bytes: Buffer, enricher?: SourceEnricher): DecodeRes
     return { ok: false, reason: 'eventTime: not a real date between 2000 and 2100' }
   }
   return { ok: true, event: normaliseEvent(parsed.data, raw, eventTimeMs, enricher) }
+}
+
+/** An aggregated data event, stored as an event of its own shape at the start of its window. */
+function decodeAggregated(candidate: unknown, raw: string): DecodeResult {
+  const parsed = AggregatedRecord.safeParse(candidate)
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error.issues) }
+  const eventTimeMs = Date.parse(parsed.data.timeWindow.windowStart)
+  if (!(eventTimeMs >= EARLIEST_EVENT_MS && eventTimeMs < LATEST_EVENT_MS)) {
+    return { ok: false, reason: 'timeWindow.windowStart: not a real date between 2000 and 2100' }
+  }
+  return { ok: true, event: normaliseAggregated(parsed.data, raw, eventTimeMs) }
 }
 
 function isEnvelope(value: object): value is { 'detail-type': unknown; detail: object } {

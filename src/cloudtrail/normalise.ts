@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { SourceEnricher } from './enrich.js'
 import { normaliseIdentity, type Identity } from './identity.js'
-import type { CloudTrailRecord } from './schema.js'
+import type { AggregatedRecord, CloudTrailRecord } from './schema.js'
 
 /** One CloudTrail record as trailwatch keeps it: who really called, from where, and the original JSON. */
 export interface NormalisedEvent extends Identity {
@@ -81,4 +81,48 @@ export function normaliseEvent(record: CloudTrailRecord, raw: string, eventTimeM
 /** CloudTrail always sends an eventID; for hand-made input, the same bytes get the same id. */
 function syntheticEventId(raw: string): string {
   return `sha256:${createHash('sha256').update(raw).digest('hex')}`
+}
+
+/**
+ * An aggregated data event as an event: no caller of its own (what it counts is in its summary,
+ * read by the bulk-read detector), AWS as the actor, so that no detector of people counts it.
+ */
+export function normaliseAggregated(record: AggregatedRecord, raw: string, eventTimeMs: number): NormalisedEvent {
+  return {
+    principalArn: '',
+    principalType: 'AWSService',
+    principalAccountId: '',
+    userName: '',
+    sessionName: '',
+    actorKind: 'aws-service',
+    invokedBy: 'cloudtrail.amazonaws.com',
+    accessKeyId: '',
+    accessKeyKind: '',
+    mfaAuthenticated: false,
+    consoleSession: false,
+    sourceIp: null,
+    sourceHost: 'cloudtrail.amazonaws.com',
+    eventId: record.eventId,
+    eventTimeMs,
+    eventName: '',
+    eventSource: record.eventSource,
+    eventType: record.eventType,
+    eventCategory: record.eventCategory ?? 'Aggregated',
+    eventVersion: record.eventVersion ?? '',
+    accountId: record.accountId,
+    awsRegion: record.awsRegion ?? '',
+    sourceNetwork: '',
+    sourceCountry: '',
+    sourceAsn: 0,
+    sourceAsOrg: '',
+    sourceLists: [],
+    userAgent: '',
+    errorCode: '',
+    errorMessage: '',
+    readOnly: null,
+    managementEvent: false,
+    requestId: '',
+    vpcEndpointId: '',
+    raw,
+  }
 }

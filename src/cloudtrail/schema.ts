@@ -76,3 +76,23 @@ export const CloudTrailRecord = z.object({
 
 export type CloudTrailRecord = z.infer<typeof CloudTrailRecord>
 export type UserIdentity = z.infer<typeof UserIdentity>
+
+/**
+ * An aggregated data event (`eventType: AwsAggregatedEvent`): CloudTrail's 5-minute summary of
+ * data events by call, resource or principal. Its `summary` is kept in the stored original.
+ */
+export const AggregatedRecord = z.object({
+  eventVersion: text,
+  eventId: z.string().min(1),
+  eventType: z.literal('AwsAggregatedEvent'),
+  eventCategory: text,
+  accountId: z.string().min(1),
+  awsRegion: text,
+  eventSource: z.string().min(1),
+  timeWindow: z.object({
+    windowStart: z.iso.datetime({ offset: true, error: (issue) => (issue.input === undefined ? 'missing' : 'expected an ISO 8601 timestamp') }),
+    windowEnd: z.iso.datetime({ offset: true }).nullish(),
+  }),
+  summary: z.object({}).loose(),
+})
+export type AggregatedRecord = z.infer<typeof AggregatedRecord>
