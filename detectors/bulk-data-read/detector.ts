@@ -26,7 +26,8 @@ const Row = z.object({
  * of an hour is its count, never their sum.
  */
 const HOURLY_READS = `
-  SELECT account_id, principal, hour, greatest(sumIf(n, summarised = 0), sumIf(n, summarised = 1)) AS hour_reads, max(summarised) AS from_summaries,
+  -- from_summaries: the hour's count is the summaries' (they told more than the events one by one).
+  SELECT account_id, principal, hour, greatest(sumIf(n, summarised = 0), sumIf(n, summarised = 1)) AS hour_reads, sumIf(n, summarised = 1) > sumIf(n, summarised = 0) AS from_summaries,
          groupUniqArrayArray(names) AS hour_events, min(first) AS hour_first, max(last) AS hour_last
   FROM (
     -- An event delivered twice is one read.

@@ -91,7 +91,6 @@ export const AggregatedRecord = z.object({
   eventSource: z.string().min(1),
   timeWindow: z.object({
     windowStart: z.iso.datetime({ offset: true, error: (issue) => (issue.input === undefined ? 'missing' : 'expected an ISO 8601 timestamp') }),
-    windowEnd: z.iso.datetime({ offset: true }).nullish(),
   }),
   summary: z.object({}).loose(),
 })

@@ -37,6 +37,8 @@ interface TypeDefinition {
 const read = (file: string): unknown => JSON.parse(readFileSync(path.join(SCHEMA, file), 'utf8'))
 const dictionary = (read('dictionary.json') as { attributes: Record<string, Attribute>; types: { attributes: Record<string, TypeDefinition> } })
 const objects = new Map(readdirSync(path.join(SCHEMA, 'objects')).map((file) => (read(`objects/${file}`) as Definition)).map((o) => [o.name, o]))
+/** The classes a finding class extends, read once. */
+const EVENT_CLASSES = new Map(['events/base_event.json', 'events/findings/finding.json'].map((file) => read(file) as Definition).map((d) => [d.name, d]))
 const PROFILE_FILES = new Map(readdirSync(path.join(SCHEMA, 'profiles')).map((file) => [`profiles/${file}`, (read(`profiles/${file}`) as Definition)]))
 
 /** A definition's attributes with those of what it extends, the nearer winning; the profiles it includes, by profile name. */
@@ -92,7 +94,7 @@ function scalarSchema(type: string): JsonSchema {
 /** The schema of a class with the named profiles applied: their attributes allowed, and those they require required. */
 export function ocsfClassSchema(classFile: string, applied: string[]): JsonSchema {
   const definitions: Record<string, JsonSchema> = {}
-  const events = (name: string): Definition | undefined => (name === 'base_event' ? (read('events/base_event.json') as Definition) : name === 'finding' ? (read('events/findings/finding.json') as Definition) : undefined)
+  const events = (name: string): Definition | undefined => EVENT_CLASSES.get(name)
 
   const attributeSchema = (name: string, attribute: Attribute): JsonSchema => {
     const known = dictionary.attributes[name]
